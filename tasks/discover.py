@@ -1,0 +1,104 @@
+"""Finds new inputs in folder and file sources, skipping what is already stored before any parsing."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from config.settings import DiscoverSettings, SourceSettings
+from tasks.models import RawDocument, Reject
+
+LOGGER = logging.getLogger(__name__)
+MEDIA_TYPES = {".txt": "text/plain", ".md": "text/markdown", ".markdown": "text/markdown",
+               ".html": "text/html", ".htm": "text/html", ".xhtml": "text/html"}
+
+
+@dataclass
+class Discovery:
+    """A batch of new inputs, plus the rejects and the count of inputs already known."""
+
+    documents: list[RawDocument] = field(default_factory=list)
+    rejects: list[Reject] = field(default_factory=list)
+    discovered: int = 0
+    skipped: int = 0
+
+
+def content_hash(raw: bytes) -> str:
+    """The sha256 of an input's bytes: its identity in the warehouse."""
+    return hashlib.sha256(raw).hexdigest()
+
+
+def _walk(root: Path, extensions: tuple[str, ...]) -> tuple[list[Path], list[tuple[Path, str]]]:
+    """Files under root with a wanted extension, sorted; links leading outside root are refused."""
+    wanted = {e.lower() for e in extensions}
+    found: list[Path] = []
+    refused: list[tuple[Path, str]] = []
+    real_root = root.resolve()
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in sorted(filenames):
+            if name.startswith("."):
+                continue
+            path = Path(dirpath) / name
+            if path.suffix.lower() not in wanted:
+                continue
+            if path.is_symlink() and not path.resolve().is_relative_to(real_root):
+                refused.append((path, "symbolic link pointing outside the source folder (not followed)"))
+                continue
+            found.append(path)
+    return found, refused
+
+
+def _read(path: Path, source: str, limit: int) -> RawDocument | Reject:
+    """Read one file within the size limit, or say in one line why it cannot be used."""
+    locator = str(path)
+    try:
+        size = path.stat().st_size
+        if not path.is_file():
+            return Reject(source, locator, "not a regular file")
+        if size > limit:
+            return Reject(source, locator, f"file too large: {size:,} bytes (limit {limit:,})")
+        with path.open("rb") as handle:
+            raw = handle.read(limit + 1)
+    except OSError as exc:
+        return Reject(source, locator, f"unreadable: {exc.strerror or exc.__class__.__name__}")
+    if len(raw) > limit:
+        return Reject(source, locator, f"file too large: over {limit:,} bytes")
+    media_type = MEDIA_TYPES.get(path.suffix.lower(), "text/plain")
+    return RawDocument(source=source, locator=locator, content_hash=content_hash(raw), raw=raw,
+                       media_type=media_type)
+
+
+def discover_files(sources: list[SourceSettings], settings: DiscoverSettings, known_hashes: set[str],
+                   known_rejects: set[tuple[str, str, str]]) -> Discovery:
+    """List the new inputs of folder and file sources, in a stable order."""
+    result = Discovery()
+    seen = set(known_hashes)
+    for src in sources:
+        if not src.enabled or src.kind not in ("folder", "file") or src.path is None:
+            continue
+        if src.kind == "folder":
+            if not src.path.is_dir():
+                result.rejects.append(Reject(src.name, str(src.path), "source folder does not exist"))
+                continue
+            paths, refused = _walk(src.path, settings.extensions)
+        else:
+            paths, refused = ([src.path], []) if src.path.exists() else ([], [(src.path, "file does not exist")])
+        result.rejects.extend(Reject(src.name, str(p), why) for p, why in refused)
+        for path in paths:
+            result.discovered += 1
+            item = _read(path, src.name, settings.max_file_bytes)
+            if isinstance(item, Reject):
+                result.rejects.append(item)
+            elif item.content_hash in seen:
+                result.skipped += 1
+            else:
+                seen.add(item.content_hash)
+                result.documents.append(item)
+    fresh = [r for r in result.rejects if (r.source, r.locator, r.reason) not in known_rejects]
+    result.skipped += len(result.rejects) - len(fresh)
+    result.rejects = fresh
+    return result

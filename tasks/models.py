@@ -1,0 +1,101 @@
+"""Plain data records passed between the pipeline stages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class RawDocument:
+    """One input as discovered: its bytes, where it came from and what the source said of it."""
+
+    source: str
+    locator: str
+    content_hash: str
+    raw: bytes
+    media_type: str  # "text/plain", "text/markdown" or "text/html"
+    url: str | None = None
+    feed_title: str | None = None
+    feed_published_at: datetime | None = None
+    guid: str | None = None
+    feed_content: str | None = None
+    default_tags: tuple[str, ...] = ()
+
+
+@dataclass
+class CleanedArticle:
+    """The readable article recovered from one input, with the metadata found in it."""
+
+    title: str | None
+    text: str
+    dateline: str | None = None
+    credit: str | None = None
+    byline: str | None = None
+    published_at: datetime | None = None
+    language: str | None = None
+    site_name: str | None = None
+    canonical_url: str | None = None
+    title_derived: bool = False
+
+
+@dataclass(frozen=True)
+class Reject:
+    """An input the run could not use, with a one-line reason."""
+
+    source: str
+    locator: str
+    reason: str
+    content_hash: str | None = None
+
+
+@dataclass(frozen=True)
+class Tag:
+    """An issue tag with its score and the terms that earned it."""
+
+    issue: str
+    score: float
+    evidence: tuple[str, ...]
+
+
+@dataclass
+class Article:
+    """A cleaned input on its way into the warehouse, gathering each stage's result."""
+
+    article_id: str
+    doc: RawDocument
+    cleaned: CleanedArticle
+    word_count: int = 0
+    text_hash: str = ""
+    duplicate_of: str | None = None
+    duplicate_kind: str | None = None
+    similarity: float | None = None
+    story_id: str | None = None
+    minhash: bytes | None = None
+    story_terms: dict[str, float] = field(default_factory=dict)
+    summary: list[str] = field(default_factory=list)
+    tags: list[Tag] = field(default_factory=list)
+
+
+@dataclass
+class Story:
+    """A story touched by a run: its articles (stored before and new) and its summary."""
+
+    story_id: str
+    title: str | None
+    article_ids: list[str] = field(default_factory=list)
+    new_article_ids: list[str] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)
+    summary: list[str] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)
+
+
+@dataclass
+class RunCounts:
+    """What one run saw and did, stage by stage."""
+
+    discovered: int = 0
+    skipped: int = 0
+    new_articles: int = 0
+    duplicates: int = 0
+    rejected: int = 0

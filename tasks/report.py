@@ -1,0 +1,117 @@
+"""Writes the run digest: counts, failing sources, each story with its articles, summary and tags."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from tasks.models import Article, Reject, RunCounts, Story
+
+LOGGER = logging.getLogger(__name__)
+MAX_REJECTS_SHOWN = 50
+
+
+@dataclass
+class SourceProblem:
+    """A source that failed this run, as shown at the top of the digest."""
+
+    source: str
+    status: str
+    detail: str = ""
+
+
+@dataclass
+class RunDigest:
+    """Everything the digest shows of one run."""
+
+    run_id: str
+    started_at: datetime
+    counts: RunCounts
+    sources: list[str]
+    articles: list[Article] = field(default_factory=list)
+    stories: list[Story] = field(default_factory=list)
+    rejects: list[Reject] = field(default_factory=list)
+    source_problems: list[SourceProblem] = field(default_factory=list)
+    abandoned_runs: list[str] = field(default_factory=list)
+    dry_run: bool = False
+
+
+def _md(text: str | None) -> str:
+    """Keep a value on one markdown line, with table pipes escaped."""
+    return " ".join((text or "").split()).replace("|", "\\|")
+
+
+def _article_line(a: Article) -> str:
+    title = _md(a.cleaned.title) or "(untitled)"
+    date = a.cleaned.published_at.date().isoformat() if a.cleaned.published_at else "date unknown"
+    where = a.cleaned.canonical_url or a.doc.url or Path(a.doc.locator).name
+    line = f"- **{title}** — {_md(a.doc.source)}, {date}, `{_md(where)}`"
+    if a.duplicate_of:
+        line += f" — {a.duplicate_kind} duplicate of `{a.duplicate_of}`"
+        if a.similarity is not None and a.duplicate_kind == "near":
+            line += f" ({a.similarity:.2f})"
+    return line
+
+
+def _tags_line(a: Article) -> str:
+    if not a.tags:
+        return "  - tags: none"
+    return "  - tags: " + "; ".join(f"{t.issue} {t.score:.1f} ({', '.join(t.evidence[:4])})" for t in a.tags)
+
+
+def render_digest(d: RunDigest) -> str:
+    """The run digest as markdown."""
+    c = d.counts
+    lines = [f"# Ingest run {d.run_id}{' (dry run: nothing stored)' if d.dry_run else ''}", "",
+             f"Started {d.started_at:%Y-%m-%d %H:%M:%S %Z} · sources: {', '.join(d.sources) or 'none'}", "",
+             "| discovered | already stored | new articles | duplicates | rejected |",
+             "|---:|---:|---:|---:|---:|",
+             f"| {c.discovered} | {c.skipped} | {c.new_articles} | {c.duplicates} | {c.rejected} |", ""]
+    if d.source_problems:
+        lines += ["## Failing sources", ""]
+        lines += [f"- **{_md(p.source)}**: {_md(p.status)}{' — ' + _md(p.detail) if p.detail else ''}"
+                  for p in d.source_problems]
+        lines.append("")
+    if d.abandoned_runs:
+        lines += [f"Earlier runs that stopped before finishing, marked abandoned: {', '.join(d.abandoned_runs)}", ""]
+    by_id = {a.article_id: a for a in d.articles}
+    if d.stories:
+        lines += ["## Stories", ""]
+        for s in sorted(d.stories, key=lambda s: (-len(s.article_ids), s.title or "")):
+            known = len(s.article_ids) - len(s.new_article_ids)
+            extra = f", {known} stored before" if known else ""
+            lines += [f"### {_md(s.title) or '(untitled story)'}", "",
+                      f"{len(s.article_ids)} article(s) from {', '.join(s.sources)}{extra} · story `{s.story_id}`", ""]
+            if s.summary:
+                lines += ["> " + _md(" ".join(s.summary)), ""]
+            for aid in s.new_article_ids:
+                a = by_id[aid]
+                lines.append(_article_line(a))
+                if a.summary and len(s.article_ids) > 1 and not a.duplicate_of:
+                    lines.append("  - summary: " + _md(" ".join(a.summary)))
+                lines.append(_tags_line(a))
+            lines.append("")
+    if d.rejects:
+        lines += ["## Rejected", ""]
+        lines += [f"- `{_md(r.locator)}` ({_md(r.source)}): {_md(r.reason)}" for r in d.rejects[:MAX_REJECTS_SHOWN]]
+        if len(d.rejects) > MAX_REJECTS_SHOWN:
+            lines.append(f"- … and {len(d.rejects) - MAX_REJECTS_SHOWN} more (see the rejects view)")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def write_digest(markdown: str, reports_dir: Path, run_id: str) -> Path:
+    """Save the digest as <reports_dir>/<run_id>.md and return its path."""
+    reports_dir.mkdir(parents=True, exist_ok=True)
+    path = reports_dir / f"{run_id}.md"
+    path.write_text(markdown, encoding="utf-8")
+    return path
+
+
+def summary_line(d: RunDigest) -> str:
+    """One line for logs and the terminal."""
+    c = d.counts
+    return (f"run {d.run_id}: {c.discovered} discovered, {c.skipped} already stored, {c.new_articles} new, "
+            f"{c.duplicates} duplicates, {c.rejected} rejected, {len(d.stories)} stories")

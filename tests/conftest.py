@@ -1,0 +1,48 @@
+"""Shared fixtures: a real Prefect API for the session, project paths, and config writers."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+# Prefect reads its settings when imported: give the whole test session its own home.
+_HOME = tempfile.mkdtemp(prefix="newsdesk-prefect-")
+os.environ.setdefault("PREFECT_HOME", _HOME)
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+
+import pytest  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+SEEDS = ROOT / "seeds"
+DATA = Path(__file__).resolve().parent / "data"
+
+
+@pytest.fixture(scope="session")
+def prefect_api() -> str:
+    """A real Prefect API (the test harness's server) for the whole session; yields its URL."""
+    from prefect.settings import PREFECT_API_URL
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield PREFECT_API_URL.value()
+
+
+@pytest.fixture()
+def write_config(tmp_path: Path):
+    """Write a pipeline config into tmp_path/config/ with the given body; sources default to nothing."""
+
+    def _write(body: str = "", name: str = "pipeline.toml") -> Path:
+        cfg_dir = tmp_path / "config"
+        cfg_dir.mkdir(exist_ok=True)
+        path = cfg_dir / name
+        taxonomy = (ROOT / "config" / "issues.toml").as_posix()
+        head = (f'[warehouse]\npath = "{(tmp_path / "news.duckdb").as_posix()}"\n'
+                f'reports_dir = "{(tmp_path / "reports").as_posix()}"\nlock_wait_seconds = 2\n'
+                f'[tags]\ntaxonomy = "{taxonomy}"\n')
+        path.write_text(head + body, encoding="utf-8")
+        return path
+
+    return _write

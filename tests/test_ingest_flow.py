@@ -1,0 +1,193 @@
+"""The ingest flow end to end on a real Prefect API and a real DuckDB file."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from tests.conftest import ROOT, SEEDS
+
+SEED_WIRE = "002_cc2e266a8b9d55b3.txt"
+SEED_BLOG = "000_86dcefa09d6f54ea.txt"
+BOILERPLATE = ("No comments", "Post a Comment", "Today's Top News", "Opposition moves to impeach Lai",
+               "Agencies - Xinhua")
+
+
+def _run(cfg: Path, **kwargs) -> str:
+    from flows.ingest import ingest
+
+    state = ingest(config_path=str(cfg), return_state=True, **kwargs)
+    assert state.is_completed(), state.message
+    return state.result()
+
+
+def _query(db: Path, sql: str, params: list | None = None) -> list[tuple]:
+    with duckdb.connect(str(db), read_only=True) as con:
+        return con.execute(sql, params or []).fetchall()
+
+
+def _folder_config(write_config, folder: Path, extra: str = "") -> Path:
+    return write_config(f'{extra}\n[[sources]]\nname = "local"\nkind = "folder"\npath = "{folder.as_posix()}"\n')
+
+
+@pytest.fixture()
+def seeds_copy(tmp_path: Path) -> Path:
+    folder = tmp_path / "in"
+    shutil.copytree(SEEDS, folder)
+    return folder
+
+
+def test_seeds_end_to_end(prefect_api, tmp_path, write_config, seeds_copy):
+    cfg = _folder_config(write_config, seeds_copy)
+    digest = _run(cfg)
+    db = tmp_path / "news.duckdb"
+    rows = {Path(r[0]).name: r for r in _query(
+        db, "SELECT path, title, title_derived, dateline, credit, text, story_id, duplicate_of, summary_sentences, "
+            "article_id, published_at FROM articles")}
+    assert set(rows) == {SEED_WIRE, SEED_BLOG}
+    wire, blog = rows[SEED_WIRE], rows[SEED_BLOG]
+    assert wire[1] == "US offers 'NATO-like' security to Ukraine" and wire[2] is False
+    assert blog[1] and "WASHINGTON" not in blog[1] and blog[2] is True
+    assert blog[3] == "WASHINGTON, United States" and wire[3] == "BERLIN"
+    assert wire[4] == "Agencies - Xinhua"
+    for r in (wire, blog):
+        assert not any(b in r[5] for b in BOILERPLATE), r[5][-300:]
+        assert "\n\n" in r[5]
+        assert r[7] is None, "two outlets' reports are not duplicates"
+        assert r[10] is None, "the seeds carry no publication date"
+        assert 1 <= len(r[8]) <= 3 and all(s in " ".join(r[5].split()) for s in r[8])
+    assert wire[6] == blog[6], "both seeds report the same story"
+    stories = _query(db, "SELECT story_id, article_count, distinct_articles, title, summary FROM stories")
+    assert len(stories) == 1 and stories[0][1:3] == (2, 2) and stories[0][4]
+    tags = _query(db, "SELECT article_id, issue, evidence FROM article_tags WHERE issue IN "
+                      "('defence', 'international_affairs', 'security_guarantees')")
+    assert {t[0] for t in tags} == {wire[9], blog[9]} and all(t[2] for t in tags)
+    run = _query(db, "SELECT status, discovered, skipped, new_articles, duplicates, rejected FROM runs")
+    assert run == [("completed", 2, 0, 2, 0, 0)]
+    assert "US offers 'NATO-like' security to Ukraine" in digest
+    reports = list((tmp_path / "reports").glob("*.md"))
+    assert len(reports) == 1 and reports[0].read_text(encoding="utf-8") == digest
+    raw = _query(db, "SELECT count(*), sum(size_bytes) FROM store.raw_inputs")
+    assert raw == [(2, sum(p.stat().st_size for p in SEEDS.iterdir()))]
+
+
+def test_digest_published_as_artifacts(prefect_api, write_config, seeds_copy):
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    from flows.ingest import DIGEST_ARTIFACT_KEY, STORIES_ARTIFACT_KEY
+
+    digest = _run(_folder_config(write_config, seeds_copy))
+
+    async def latest(key: str):
+        async with get_client() as client:
+            found = await client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])),
+                                                limit=50)
+            return sorted(found, key=lambda a: a.created)[-1]
+
+    assert asyncio.run(latest(DIGEST_ARTIFACT_KEY)).data == digest
+    table = asyncio.run(latest(STORIES_ARTIFACT_KEY))
+    assert "NATO-like" in str(table.data)
+
+
+def test_second_run_adds_nothing(prefect_api, tmp_path, write_config, seeds_copy):
+    cfg = _folder_config(write_config, seeds_copy)
+    _run(cfg)
+    db = tmp_path / "news.duckdb"
+    tables = ["store.articles", "store.article_tags", "store.raw_inputs", "store.rejects", "store.stories"]
+    before = [_query(db, f"SELECT count(*) FROM {t}")[0][0] for t in tables]
+    _run(cfg)
+    after = [_query(db, f"SELECT count(*) FROM {t}")[0][0] for t in tables]
+    assert after == before
+    runs = _query(db, "SELECT status, discovered, skipped, new_articles, duplicates FROM runs ORDER BY started_at")
+    assert runs[-1] == ("completed", 2, 2, 0, 0)
+
+
+def test_syndicated_copy_is_duplicate_of_original(prefect_api, tmp_path, write_config, seeds_copy):
+    cfg = _folder_config(write_config, seeds_copy)
+    _run(cfg)
+    lines = (SEEDS / SEED_WIRE).read_text(encoding="utf-8").splitlines()
+    body = lines[1:lines.index("Agencies - Xinhua")]
+    copy = ["Washington offers Kyiv Nato-style guarantees", *body, "",
+            "Copyright 2025 The Daily Courier. All rights reserved.", "Share this story"]
+    (seeds_copy / "syndicated.txt").write_text("\n".join(copy), encoding="utf-8")
+    _run(cfg)
+    db = tmp_path / "news.duckdb"
+    original = _query(db, "SELECT article_id, story_id FROM articles WHERE path LIKE ?", [f"%{SEED_WIRE}"])[0]
+    dup = _query(db, "SELECT duplicate_of, story_id, duplicate_kind FROM articles WHERE path LIKE '%syndicated.txt'")
+    assert dup == [(original[0], original[1], dup[0][2])] and dup[0][2] in ("exact", "near")
+    runs = _query(db, "SELECT new_articles, duplicates FROM runs ORDER BY started_at")
+    assert runs[-1] == (0, 1)
+
+
+def test_bad_files_rejected_good_ones_stored(prefect_api, tmp_path, write_config, seeds_copy):
+    (seeds_copy / "empty.txt").write_bytes(b"")
+    (seeds_copy / "binary.txt").write_bytes(bytes(range(256)) * 20)
+    (seeds_copy / "huge.txt").write_text("word " * 5000, encoding="utf-8")
+    (seeds_copy / "dangling.txt").symlink_to(seeds_copy / "missing-target.txt")
+    os.mkfifo(seeds_copy / "pipe.txt")
+    latin = ("Ein Bericht über die Lage\n" + "Die Regierung in München hat am Montag neue Maßnahmen "
+             "für Bürgerinnen und Bürger beschlossen, die ab nächster Woche gelten sollen. " * 4)
+    (seeds_copy / "latin1.txt").write_bytes(latin.encode("latin-1"))
+    cfg = _folder_config(write_config, seeds_copy, "[discover]\nmax_file_bytes = 20000\n")
+    digest = _run(cfg)
+    db = tmp_path / "news.duckdb"
+    reasons = {Path(r[0]).name: r[1] for r in _query(db, "SELECT locator, reason FROM rejects")}
+    assert set(reasons) == {"empty.txt", "binary.txt", "huge.txt", "dangling.txt", "pipe.txt"}
+    assert "empty" in reasons["empty.txt"] and "binary" in reasons["binary.txt"]
+    assert "too large" in reasons["huge.txt"] and "unreadable" in reasons["dangling.txt"]
+    assert "not a regular file" in reasons["pipe.txt"]
+    assert all("\n" not in r for r in reasons.values())
+    stored = {Path(r[0]).name: r[1] for r in _query(db, "SELECT path, title FROM articles")}
+    assert set(stored) == {SEED_WIRE, SEED_BLOG, "latin1.txt"}
+    assert stored["latin1.txt"] == "Ein Bericht über die Lage"
+    assert all(name in digest for name in reasons)
+    run = _query(db, "SELECT status, new_articles, rejected FROM runs")
+    assert run == [("completed", 3, 5)]
+    _run(cfg)  # known rejects are not recorded again
+    assert _query(db, "SELECT count(*) FROM rejects") == [(5,)]
+
+
+def _cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "flows.ingest", *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=300, env={**os.environ, **(env or {})})
+
+
+def test_bad_config_stops_with_one_line(tmp_path, write_config):
+    cfg = write_config('[dedup]\nnear_threshold = "high"\n')
+    result = _cli("--config", str(cfg))
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and str(cfg) in lines[0] and "near_threshold" in lines[0] and "number" in lines[0]
+    assert not (tmp_path / "news.duckdb").exists()
+    unknown = write_config("[summary]\nsentencez = 3\n", name="typo.toml")
+    result = _cli("--config", str(unknown))
+    assert result.returncode == 2 and "unknown key 'sentencez'" in result.stderr
+
+
+def test_unusable_warehouse_path_stops_with_one_line(tmp_path, write_config):
+    cfg = write_config()
+    result = _cli("--config", str(cfg), "--warehouse", str(tmp_path / "no" / "such" / "news.duckdb"))
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
+    assert "does not exist" in result.stderr
+    not_db = tmp_path / "notes.duckdb"
+    not_db.write_text("just some text, not a database " * 10)
+    result = _cli("--config", str(cfg), "--warehouse", str(not_db))
+    assert result.returncode == 2 and "not a DuckDB database" in result.stderr
+    assert not_db.read_text().startswith("just some text")
+
+
+def test_cli_runs_one_source_and_prints_digest(prefect_api, tmp_path, write_config):
+    cfg = write_config()
+    result = _cli("--config", str(cfg), "--source", str(SEEDS / SEED_WIRE), env={"PREFECT_API_URL": prefect_api})
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "# Ingest run" in result.stdout and "NATO-like" in result.stdout
+    titles = _query(tmp_path / "news.duckdb", "SELECT title FROM articles")
+    assert titles == [("US offers 'NATO-like' security to Ukraine",)]

@@ -1,0 +1,39 @@
+-- The public SQL interface. Rebuilt on every connect, so a view change needs no migration.
+CREATE OR REPLACE VIEW articles AS
+SELECT a.article_id, a.source, a.url, a.path, a.title, a.title_derived, a.byline, a.dateline,
+       a.credit, a.published_at, a.language, a.site_name, a.text, a.word_count, a.content_hash,
+       a.text_hash, a.story_id, a.duplicate_of, a.duplicate_kind, a.similarity,
+       array_to_string(a.summary, ' ') AS summary, a.summary AS summary_sentences,
+       a.run_id, a.ingested_at
+FROM store.articles a;
+
+CREATE OR REPLACE VIEW article_tags AS
+SELECT article_id, issue, score, array_to_string(evidence, ', ') AS evidence,
+       evidence AS evidence_terms
+FROM store.article_tags;
+
+CREATE OR REPLACE VIEW stories AS
+WITH members AS (
+    SELECT story_id,
+           count(*) AS article_count,
+           count(*) FILTER (WHERE duplicate_of IS NULL) AS distinct_articles,
+           min(ingested_at) AS first_seen,
+           max(ingested_at) AS last_seen,
+           min(published_at) AS first_published,
+           list(DISTINCT source ORDER BY source) AS sources
+    FROM store.articles
+    GROUP BY story_id
+)
+SELECT m.story_id, s.title, m.article_count, m.distinct_articles, m.first_seen, m.last_seen,
+       m.first_published, m.sources, array_to_string(s.summary, ' ') AS summary
+FROM members m
+LEFT JOIN store.stories s USING (story_id);
+
+CREATE OR REPLACE VIEW runs AS
+SELECT run_id, flow_run_id, started_at, finished_at, status, discovered, skipped, new_articles,
+       duplicates, rejected, sources, message
+FROM store.runs;
+
+CREATE OR REPLACE VIEW rejects AS
+SELECT run_id, source, locator, reason, content_hash, rejected_at
+FROM store.rejects;
