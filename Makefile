@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS ?= 120
 
-.PHONY: install run test serve eval bench soak clean
+.PHONY: install run test serve stop eval bench soak clean
 
 install: $(STAMP)
 
@@ -21,6 +21,15 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+serve: $(STAMP)
+	./scripts/serve.sh $(ARGS)
+
+stop:
+	./scripts/stop.sh
+
+eval: $(STAMP)
+	$(BIN)/python -m bench.eval $(ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache *.egg-info

@@ -6,6 +6,7 @@ import dataclasses
 import tomllib
 import types
 import typing
+import zoneinfo
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -94,6 +95,14 @@ class HttpSettings:
 
 
 @dataclass(frozen=True)
+class ScheduleSettings:
+    deployment: str = "scheduled"
+    cron: str = "*/30 * * * *"
+    timezone: str = "UTC"
+    max_lateness_minutes: float = 45.0
+
+
+@dataclass(frozen=True)
 class SourceSettings:
     name: str
     kind: str  # "folder", "file" or "feed"
@@ -113,6 +122,7 @@ class Settings:
     summary: SummarySettings = SummarySettings()
     tags: TagSettings = TagSettings()
     http: HttpSettings = HttpSettings()
+    schedule: ScheduleSettings = ScheduleSettings()
     sources: tuple[SourceSettings, ...] = field(default_factory=tuple)
 
 
@@ -124,6 +134,7 @@ _SECTIONS: dict[str, type] = {
     "summary": SummarySettings,
     "tags": TagSettings,
     "http": HttpSettings,
+    "schedule": ScheduleSettings,
 }
 
 
@@ -180,6 +191,14 @@ def _build(cls: type, table: object, where: str, base: Path, extra: dict | None 
         raise ConfigError(f"{where}: missing key(s) {', '.join(missing) or exc}") from None
 
 
+def _known_timezone(name: str) -> bool:
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
 def _check_ranges(s: Settings, name: str) -> None:
     """Reject values that are well typed but make no sense."""
     checks = [
@@ -199,6 +218,9 @@ def _check_ranges(s: Settings, name: str) -> None:
         (s.warehouse.lock_wait_seconds >= 0, "warehouse.lock_wait_seconds", "must not be negative"),
         (s.http.max_bytes > 0, "http.max_bytes", "must be positive"),
         (s.http.max_redirects >= 0, "http.max_redirects", "must not be negative"),
+        (len(s.schedule.cron.split()) in (5, 6), "schedule.cron", "must be a cron expression of 5 fields"),
+        (_known_timezone(s.schedule.timezone), "schedule.timezone", "must be an IANA time zone like Europe/Berlin"),
+        (s.schedule.max_lateness_minutes > 0, "schedule.max_lateness_minutes", "must be positive"),
     ]
     for ok, key, message in checks:
         if not ok:

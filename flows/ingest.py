@@ -6,17 +6,28 @@ import argparse
 import os
 import secrets
 import sys
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from uuid import UUID
 
 # Prefect reads these when it is imported: a fresh PREFECT_HOME needs more than the default 20 s.
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
 from prefect import flow, get_run_logger  # noqa: E402
+from prefect.client.orchestration import get_client  # noqa: E402
+from prefect.client.schemas.filters import (  # noqa: E402
+    FlowRunFilter,
+    FlowRunFilterDeploymentId,
+    FlowRunFilterExpectedStartTime,
+    FlowRunFilterId,
+    FlowRunFilterState,
+    FlowRunFilterStateType,
+)
+from prefect.client.schemas.objects import StateType  # noqa: E402
 from prefect.artifacts import create_markdown_artifact, create_table_artifact  # noqa: E402
-from prefect.runtime import flow_run  # noqa: E402
-from prefect.states import Failed, State  # noqa: E402
+from prefect.runtime import deployment, flow_run  # noqa: E402
+from prefect.states import Cancelled, Failed, State  # noqa: E402
 
 from config.settings import ConfigError, Settings, load_settings, with_overrides  # noqa: E402
 from flows import stages  # noqa: E402
@@ -47,6 +58,28 @@ def _run_name() -> str:
     return f"ingest {what} {datetime.now(timezone.utc):%Y-%m-%d %H:%M}"
 
 
+def superseded_reason(max_lateness_minutes: float) -> str | None:
+    """Why this scheduled run, gone late, should be skipped (a newer run is due), or None to run it."""
+    if not deployment.id:
+        return None
+    scheduled = flow_run.scheduled_start_time
+    now = datetime.now(timezone.utc)
+    late_minutes = (now - scheduled).total_seconds() / 60
+    if late_minutes <= max_lateness_minutes:
+        return None
+    with get_client(sync_client=True) as client:
+        newer = client.read_flow_runs(limit=1, flow_run_filter=FlowRunFilter(
+            id=FlowRunFilterId(not_any_=[UUID(str(flow_run.id))]),
+            deployment_id=FlowRunFilterDeploymentId(any_=[UUID(str(deployment.id))]),
+            expected_start_time=FlowRunFilterExpectedStartTime(after_=scheduled + timedelta(seconds=1), before_=now),
+            state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[
+                StateType.SCHEDULED, StateType.PENDING, StateType.RUNNING, StateType.COMPLETED]))))
+    if not newer:
+        return None
+    return (f"skipped: started {late_minutes:.0f} min after its scheduled time "
+            f"(limit {max_lateness_minutes:g}) and a newer run is due")
+
+
 def _publish(digest: RunDigest, markdown: str) -> None:
     """Publish the digest and a one-row-per-story table as artifacts with stable keys."""
     create_markdown_artifact(key=DIGEST_ARTIFACT_KEY, markdown=markdown, description=summary_line(digest))
@@ -70,6 +103,11 @@ def ingest(sources: list[str] | None = None, config_path: str | None = None,
     except (ConfigError, store.WarehouseError) as exc:
         logger.error("%s", exc)
         return Failed(message=str(exc))
+    skip = superseded_reason(settings.schedule.max_lateness_minutes)
+    if skip:
+        con.close()
+        logger.warning("%s", skip)
+        return Cancelled(message=skip)
     started = datetime.now(timezone.utc)
     run_id = new_run_id(started)
     counts = RunCounts()

@@ -4,44 +4,58 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from typing import NamedTuple
 
 from tasks.models import Article, Story
 from tasks.summarise import summarise_story
+from tasks.tokenize import language_name
 
 LOGGER = logging.getLogger(__name__)
-_LANGUAGES = {"en": "english", "de": "german", "fr": "french", "es": "spanish", "it": "italian",
-              "pt": "portuguese", "nl": "dutch", "pl": "polish", "cs": "czech", "sk": "slovak",
-              "uk": "ukrainian", "ru": "russian"}
+
+
+class _Member(NamedTuple):
+    article_id: str
+    title: str | None
+    text: str
+    source: str
+    duplicate_of: str | None
+    language: str
+    title_derived: bool
+
+
+def _story_title(members: list[_Member]) -> str | None:
+    """A publisher's headline when any member has one, else the first derived title."""
+    return next((m.title for m in members if m.title and not m.title_derived),
+                next((m.title for m in members if m.title), None))
 
 
 def build_stories(articles: list[Article], stored_members: list[tuple], story_sentences: int) -> list[Story]:
     """One Story per story the run's articles joined, with every member and a fresh summary.
 
-    stored_members are (story_id, article_id, title, text, source, duplicate_of, language) rows of
-    articles stored by earlier runs, oldest first; the run's own articles follow them.
+    stored_members are (story_id, article_id, title, text, source, duplicate_of, language,
+    title_derived) rows of articles stored by earlier runs, oldest first; the run's own follow them.
     """
-    members: dict[str, list[tuple[str, str | None, str, str, str | None, str]]] = {}
-    for story_id, aid, title, text, source, dup, lang in stored_members:
-        members.setdefault(story_id, []).append((aid, title, text, source, dup, lang))
+    members: dict[str, list[_Member]] = {}
+    for story_id, *row in stored_members:
+        members.setdefault(story_id, []).append(_Member(*row))
     new_ids: dict[str, list[str]] = {}
     tags: dict[str, Counter] = {}
     for a in articles:
         if not a.story_id:
             continue
-        members.setdefault(a.story_id, []).append(
-            (a.article_id, a.cleaned.title, a.cleaned.text, a.doc.source, a.duplicate_of, a.cleaned.language or "en"))
+        c = a.cleaned
+        members.setdefault(a.story_id, []).append(_Member(
+            a.article_id, c.title, c.text, a.doc.source, a.duplicate_of, c.language or "en", c.title_derived))
         new_ids.setdefault(a.story_id, []).append(a.article_id)
         tags.setdefault(a.story_id, Counter()).update(t.issue for t in a.tags)
     stories = []
     for story_id, ids in new_ids.items():
         rows = members[story_id]
-        originals = [r for r in rows if r[4] is None] or rows
-        title = next((r[1] for r in originals if r[1]), None)
-        language = Counter(r[5] for r in originals).most_common(1)[0][0]
-        summary = summarise_story([r[2] for r in originals], story_sentences,
-                                  language=_LANGUAGES.get(language, "english"))
+        originals = [m for m in rows if m.duplicate_of is None] or rows
+        language = Counter(m.language for m in originals).most_common(1)[0][0]
+        summary = summarise_story([m.text for m in originals], story_sentences, language=language_name(language))
         stories.append(Story(
-            story_id=story_id, title=title, article_ids=[r[0] for r in rows], new_article_ids=ids,
-            sources=sorted({r[3] for r in rows}), summary=summary,
+            story_id=story_id, title=_story_title(originals), article_ids=[m.article_id for m in rows],
+            new_article_ids=ids, sources=sorted({m.source for m in rows}), summary=summary,
             tags=[issue for issue, _ in tags[story_id].most_common()]))
     return stories

@@ -54,7 +54,7 @@ SELECT article_id, text_hash, url, minhash, story_id,
 FROM store.articles
 """
 SQL_STORY_MEMBERS = """
-SELECT story_id, article_id, title, text, source, duplicate_of, coalesce(language, 'en')
+SELECT story_id, article_id, title, text, source, duplicate_of, coalesce(language, 'en'), title_derived
 FROM store.articles WHERE story_id IN (SELECT unnest(?::VARCHAR[]))
 ORDER BY coalesce(published_at, ingested_at), ingested_at, article_id
 """
@@ -208,7 +208,8 @@ def load_known_articles(con: duckdb.DuckDBPyConnection, story_since: datetime) -
 
 
 def story_members(con: duckdb.DuckDBPyConnection, story_ids: list[str]) -> list[tuple]:
-    """Stored members of the given stories: (story_id, article_id, title, text, source, duplicate_of, language)."""
+    """Stored members of the given stories, oldest first: (story_id, article_id, title, text, source,
+    duplicate_of, language, title_derived)."""
     if not story_ids:
         return []
     return con.execute(SQL_STORY_MEMBERS, [story_ids]).fetchall()

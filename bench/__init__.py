@@ -1,0 +1,97 @@
+"""Quality benchmarks of the pipeline's steps, shared pieces: reading the development data, printing tables."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DATA = PROJECT_ROOT.parent / "shared" / "data"
+BBC_SET = "bbc-news-summary-dev"
+BBC_CATEGORIES = ("business", "entertainment", "politics", "sport", "tech")
+
+# The references run their sentences together with no space ("...$10.9bn.For the full-year..."):
+# a sentence ends at . ! or ? before a capital (maybe after a quote mark), or before a digit
+# when the stop does not follow a digit (as in "10.9").
+REFERENCE_BREAK_RE = re.compile(r"""(?<=[.!?])(?=["'‘“]?[A-Z])|(?<=[.!?]["'’”])(?=["'‘“][A-Z])|(?<=\D[.!?])(?=\d)""")
+
+
+@dataclass(frozen=True)
+class BbcArticle:
+    """One article of the BBC News Summary set: its category, headline, body and reference sentences."""
+
+    category: str
+    name: str
+    headline: str
+    body: str
+    reference: tuple[str, ...]
+
+    @property
+    def key(self) -> str:
+        """The article's place in the set, as category/NNN."""
+        return f"{self.category}/{self.name}"
+
+
+@dataclass
+class Table:
+    """A titled table of numbers and labels, printed as aligned markdown."""
+
+    title: str
+    headers: list[str]
+    rows: list[list[object]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def render(self) -> str:
+        """The table as aligned markdown: numbers right-aligned, floats with three decimals."""
+        cells = [[_cell(v) for v in row] for row in self.rows]
+        widths = [max(len(h), *(len(r[i]) for r in cells)) if cells else len(h) for i, h in enumerate(self.headers)]
+        numeric = [bool(self.rows) and all(isinstance(r[i], (int, float)) for r in self.rows)
+                   for i in range(len(self.headers))]
+
+        def line(values: list[str]) -> str:
+            return "| " + " | ".join(v.rjust(w) if n else v.ljust(w)
+                                     for v, w, n in zip(values, widths, numeric)) + " |"
+
+        rule = "|" + "|".join(("-" * (w + 1) + ":") if n else ("-" * (w + 2)) for w, n in zip(widths, numeric)) + "|"
+        out = [f"### {self.title}", "", line(self.headers), rule, *(line(r) for r in cells)]
+        if self.notes:
+            out += ["", *self.notes]
+        return "\n".join(out)
+
+
+def _cell(value: object) -> str:
+    """One table cell as text."""
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    return str(value)
+
+
+def read_text(path: Path) -> str:
+    """A text file as UTF-8, or as Latin-1 when it is not valid UTF-8."""
+    raw = path.read_bytes()
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
+
+
+def split_reference(summary: str) -> list[str]:
+    """Split a BBC reference summary, whose sentences are run together, into its sentences."""
+    return [s.strip() for s in REFERENCE_BREAK_RE.split(summary.strip()) if s.strip()]
+
+
+def load_bbc(data_dir: Path, limit: int | None = None) -> list[BbcArticle]:
+    """Read the BBC development set: every article with its reference (at most `limit` per category)."""
+    root = Path(data_dir) / BBC_SET
+    if not (root / "articles").is_dir():
+        raise FileNotFoundError(f"{root}: no articles/ folder (pass --data pointing at the shared data)")
+    articles: list[BbcArticle] = []
+    for category in BBC_CATEGORIES:
+        paths = sorted((root / "articles" / category).glob("*.txt"))
+        for path in paths[:limit] if limit else paths:
+            headline, _, body = read_text(path).strip().partition("\n")
+            summary_path = root / "summaries" / category / path.name
+            reference = split_reference(read_text(summary_path)) if summary_path.exists() else []
+            articles.append(BbcArticle(category, path.stem, headline.strip(), body.strip(), tuple(reference)))
+    return articles

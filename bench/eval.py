@@ -1,0 +1,79 @@
+"""Measure the pipeline's quality on the shared development data and print one table per part."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from bench import DEFAULT_DATA, PROJECT_ROOT, Table
+
+DEFAULT_OUT = PROJECT_ROOT / "bench" / "out" / "eval.json"
+
+Part = Callable[..., tuple[list[Table], dict[str, object]]]
+
+
+def _summaries(args: argparse.Namespace) -> tuple[list[Table], dict[str, object]]:
+    """Summary ROUGE against Lead-k and sumy."""
+    from bench import eval_summaries
+
+    return eval_summaries.run(args.data, args.limit, args.workers, args.variants)
+
+
+def _tags(args: argparse.Namespace) -> tuple[list[Table], dict[str, object]]:
+    """Tagging F1, learned from examples and hand-written."""
+    from bench import eval_tags
+
+    return eval_tags.run(args.data, args.limit, args.variants)
+
+
+PARTS: dict[str, Callable[[argparse.Namespace], tuple[list[Table], dict[str, object]]]] = {
+    "summaries": _summaries,
+    "tags": _tags,
+}
+
+
+def _arguments(argv: list[str] | None) -> argparse.Namespace:
+    """Parse the command line."""
+    parser = argparse.ArgumentParser(prog="python -m bench.eval", description=__doc__)
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the shared data folder (default: %(default)s)")
+    parser.add_argument("--only", default=",".join(PARTS),
+                        help=f"comma-separated parts to run (default: {','.join(PARTS)})")
+    parser.add_argument("--limit", type=int, default=None, help="at most N articles per category (quick runs)")
+    parser.add_argument("--workers", type=int, default=2, help="processes for the summary part (default: 2)")
+    parser.add_argument("--variants", action="store_true", help="also score the variants tried while tuning")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="JSON report (default: %(default)s)")
+    args = parser.parse_args(argv)
+    args.only = [p.strip() for p in args.only.split(",") if p.strip()]
+    unknown = [p for p in args.only if p not in PARTS]
+    if unknown:
+        parser.error(f"unknown part(s) {', '.join(unknown)} (known: {', '.join(PARTS)})")
+    if args.limit is not None and args.limit < 1:
+        parser.error("--limit must be at least 1")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the chosen parts, print their tables and write the numbers as JSON."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    args = _arguments(argv)
+    report: dict[str, object] = {"data": str(args.data), "limit": args.limit}
+    for name in args.only:
+        started = time.perf_counter()
+        tables, numbers = PARTS[name](args)
+        numbers["wall_seconds"] = round(time.perf_counter() - started, 1)
+        report[name] = numbers
+        for table in tables:
+            print(table.render(), end="\n\n", flush=True)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    print(f"numbers written to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

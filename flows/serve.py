@@ -1,0 +1,50 @@
+"""Serves the ingest flow as a scheduled deployment: one run at a time, schedule from the config."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+
+from prefect import serve  # noqa: E402
+from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy  # noqa: E402
+from prefect.deployments.runner import RunnerDeployment  # noqa: E402
+from prefect.schedules import Cron  # noqa: E402
+
+from config.settings import ConfigError, Settings, load_settings  # noqa: E402
+from flows.ingest import ingest  # noqa: E402
+
+
+def build_deployment(settings: Settings, config_path: str | None) -> RunnerDeployment:
+    """The ingest deployment: cron schedule and time zone from the config, at most one run at a time."""
+    return ingest.to_deployment(
+        name=settings.schedule.deployment,
+        schedules=[Cron(settings.schedule.cron, timezone=settings.schedule.timezone)],
+        concurrency_limit=ConcurrencyLimitConfig(limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW),
+        parameters={"config_path": config_path, "sources": None, "warehouse_path": None, "dry_run": False},
+        description="Ingest the configured sources into the DuckDB warehouse and publish the run digest.",
+        tags=["newsdesk"],
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Serve the deployment until interrupted; the schedule stays active while nothing serves it."""
+    parser = argparse.ArgumentParser(prog="python -m flows.serve", description=__doc__)
+    parser.add_argument("--config", help="pipeline config (default: config/pipeline.toml)")
+    parser.add_argument("--pause-on-shutdown", action="store_true",
+                        help="pause the schedule when this process stops (default: keep it active)")
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings(args.config)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    config_path = str(settings.config_path) if args.config else None
+    serve(build_deployment(settings, config_path), pause_on_shutdown=args.pause_on_shutdown)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

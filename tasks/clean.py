@@ -1,0 +1,341 @@
+"""Cleaning: turn raw text, Markdown or HTML into one readable article with its metadata."""
+
+from __future__ import annotations
+
+import bisect
+import functools
+import logging
+import math
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+import trafilatura
+
+from config.settings import CleanSettings
+from tasks.language import (date_is_written, dateline_of, derive_title, detect_language, header_fields,
+                            parse_date)
+from tasks.models import CleanedArticle, RawDocument, Reject
+from tasks.textnorm import (RejectedInput, canonical_link, decode_bytes, ends_like_sentence, fragment_text,
+                            is_fragment, is_link_item, looks_like_headline, looks_like_html, one_line,
+                            to_paragraphs)
+
+__all__ = ["RejectedInput", "clean_documents", "clean_html", "clean_text", "decode_bytes"]
+
+LOGGER = logging.getLogger(__name__)
+
+FOOTER_ZONE = 0.6  # where the last 40 % of paragraphs begins
+MAX_CREDIT_WORDS = 8
+MAX_REPORTING_WORDS = 40
+SHORT_AGENCY_CHARS = 4
+
+_REPORTING = re.compile(
+    r"^(?:additional\s+)?(?:reporting|writing|editing|compiled|produced|research|written)\s+by\b", re.I)
+_CREDIT_PREFIX = re.compile(r"^(?:[-\u2014\u2013(\s]+|sources?\s*:)+", re.I)
+_CREDIT_WITH = re.compile(r"^(?:with|via)\s+(.+)$", re.I)
+_CREDIT_FILLER = frozenset({
+    "and", "with", "from", "by", "via", "source", "sources", "news", "agency", "agencies", "wire", "wires",
+    "staff", "contributed", "contributing", "to", "this", "report", "reports", "inputs", "input", "the",
+    "of", "writer", "writers", "service", "services", "reporters", "correspondents", "desk", "files",
+})
+_CREDIT_PUNCT = re.compile(r"[-\u2014\u2013/,&():;.|+\s]+")
+_ADVERT = frozenset({"advertisement", "advertisement:", "sponsored content", "ad", "scroll to continue"})
+_ISO_STAMP = re.compile(r"\b(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}(?::\d{2})?)(?:\.\d+)?(Z|[+-]\d{2}:?\d{2})")
+_HTML_DATE_PARAMS = {"extensive_search": False, "original_date": True}
+
+
+@dataclass
+class _Found:
+    """Metadata gathered while stripping; the first value found for a field wins."""
+
+    title: str | None = None
+    dateline: str | None = None
+    agency: str | None = None
+    byline: str | None = None
+    credit: str | None = None
+    published_at: datetime | None = None
+    published_is_update: bool = False
+
+    def set(self, name: str, value: str | None) -> None:
+        """Record a field unless it already has a value."""
+        if value and getattr(self, name) is None:
+            setattr(self, name, value)
+
+    def set_date(self, value: datetime, is_update: bool) -> None:
+        """Record a date; a publication date replaces an earlier 'updated' one."""
+        if self.published_at is None or (self.published_is_update and not is_update):
+            self.published_at, self.published_is_update = value, is_update
+
+
+@dataclass(frozen=True)
+class _Rules:
+    """Effective phrase lists of one settings object, with the agency names compiled."""
+
+    footer: tuple[str, ...]
+    agencies: tuple[str, ...]
+    agency_patterns: tuple[re.Pattern[str], ...]
+
+
+def _rules_for(settings: CleanSettings) -> _Rules:
+    """The rules of a settings object, built once per distinct settings value."""
+    try:
+        return _cached_rules(settings)
+    except TypeError:  # settings holding lists are not hashable
+        return _build_rules(settings)
+
+
+@functools.lru_cache(maxsize=32)
+def _cached_rules(settings: CleanSettings) -> _Rules:
+    """Cached form of _build_rules."""
+    return _build_rules(settings)
+
+
+def _build_rules(settings: CleanSettings) -> _Rules:
+    """Merge built-in and extra phrases, lower-cased, longest first; short agency codes match in capitals."""
+    footer = {p.strip().lower() for p in (*settings.footer_phrases, *settings.extra_footer_phrases)}
+    agencies = {a.strip().lower() for a in (*settings.agencies, *settings.extra_agencies)}
+    ordered = tuple(sorted(filter(None, agencies), key=len, reverse=True))
+    patterns = tuple(
+        re.compile(rf"(?<!\w){re.escape(a.upper())}(?!\w)") if len(a) <= SHORT_AGENCY_CHARS
+        else re.compile(rf"(?<!\w){re.escape(a)}(?!\w)", re.I) for a in ordered)
+    return _Rules(tuple(sorted(filter(None, footer), key=len, reverse=True)), ordered, patterns)
+
+
+def _word_count(text: str) -> int:
+    """Number of whitespace-separated words."""
+    return len(text.split())
+
+
+def _is_footer_line(line: str, rules: _Rules) -> bool:
+    """A line opening a footer block: starts with a footer phrase and is not an ordinary sentence."""
+    low = line.lower()
+    for phrase in rules.footer:
+        if not low.startswith(phrase):
+            continue
+        rest = low[len(phrase):]
+        if phrase[-1].isalnum() and rest[:1].isalnum():
+            continue  # the phrase is only the start of a longer word
+        rest = rest.strip()
+        if not rest or rest[0] in ":|\u00bb\u203a>-\u2013\u2014(\u00a9" or rest[0].isdigit():
+            return True
+        if not (ends_like_sentence(line) and _word_count(line) >= 5):
+            return True
+    return False
+
+
+def _agency_in(line: str, rules: _Rules) -> tuple[str, bool]:
+    """Blank out agency names in a line and say whether there was any."""
+    found = False
+    for pattern in rules.agency_patterns:
+        line, hits = pattern.subn(" ", line)
+        found = found or hits > 0
+    return line, found
+
+
+def _credit_of(line: str, rules: _Rules) -> str | None:
+    """The credit named by a short closing line ('Agencies - Xinhua', '(Reuters)', 'Reporting by ...')."""
+    if _REPORTING.match(line) and _word_count(line) <= MAX_REPORTING_WORDS:
+        return line.rstrip(". ")
+    if _word_count(line) > MAX_CREDIT_WORDS:
+        return None
+    display = _CREDIT_PREFIX.sub("", line).strip().rstrip(".)").strip()
+    bare = _CREDIT_WITH.match(display)
+    if bare and bare[1].lower() in rules.agencies:
+        display = bare[1]  # "With AFP" credits AFP
+    if display.lower() in rules.agencies:
+        return display
+    remainder, found = _agency_in(line, rules)
+    leftover = [w for w in _CREDIT_PUNCT.split(remainder.lower()) if w and w not in _CREDIT_FILLER]
+    return display if found and not leftover else None
+
+
+def _take_header(paras: list[str], found: _Found, take_title: bool) -> list[str]:
+    """Remove header elements from the top (byline and date lines, datelines, headlines) up to the lead."""
+    i = 0
+    while i < len(paras):
+        first, has_body = paras[i], len(paras) - i > 1
+        fields = header_fields(first)
+        dateline = None if fields else dateline_of(first)
+        if fields:
+            for kind, value in fields:
+                if kind == "date":
+                    found.set_date(*value)  # type: ignore[misc]
+                else:
+                    found.set("byline", value)  # type: ignore[arg-type]
+        elif dateline and (has_body or dateline[2] is not None):
+            found.set("dateline", dateline[0])
+            found.set("agency", dateline[1])
+            if dateline[2] is not None:  # the lead itself, with its dateline cut off
+                paras, i = [*to_paragraphs(dateline[2]), *paras[i + 1:]], -1
+        elif take_title and has_body and looks_like_headline(first):
+            found.set("title", first)
+        else:
+            break
+        i += 1
+    return paras[i:]
+
+
+def _trim_tail(paras: list[str], found: _Found, rules: _Rules) -> list[str]:
+    """Cut footer blocks and drop trailing link lists, fragments and credit lines, until none is left."""
+    footers = [i for i, p in enumerate(paras) if i and _is_footer_line(p, rules)]
+    end = len(paras)
+    while True:
+        # A footer-phrase line in the last 40 % ends the article; cutting can bring an earlier one in range.
+        k = bisect.bisect_left(footers, max(1, math.ceil(end * FOOTER_ZONE)))
+        cut = footers[k] if k < len(footers) and footers[k] < end else None
+        end = end if cut is None else cut
+        before = end
+        while end:
+            last = paras[end - 1]
+            credit = _credit_of(last, rules)
+            if credit:
+                found.set("credit", credit)
+            elif not (_is_footer_line(last, rules) or is_link_item(last) or is_fragment(last)):
+                break
+            end -= 1
+        if cut is None and end == before:
+            return paras[:end]
+
+
+def _strip_once(paras: list[str], found: _Found, rules: _Rules, take_title: bool) -> list[str]:
+    """One round of header and footer removal; depends only on the paragraphs, never on what was found."""
+    paras = [p for p in paras if p.lower() not in _ADVERT]
+    return _trim_tail(_take_header(paras, found, take_title), found, rules)
+
+
+def _strip_boilerplate(paras: list[str], rules: _Rules, take_title: bool) -> tuple[str, _Found]:
+    """Strip until nothing changes, so that cleaning the resulting text again leaves it as it is."""
+    found = _Found()
+    while True:  # each round that changes something removes paragraphs or characters, so this ends
+        stripped = _strip_once(paras, found, rules, take_title)
+        if stripped == paras:
+            return "\n\n".join(paras), found
+        paras = stripped
+
+
+def _article(text: str, found: _Found, title: str | None = None, **fields: object) -> CleanedArticle:
+    """Assemble a CleanedArticle, deriving a title from the lead when none was found."""
+    title = title or found.title
+    derived = False
+    if not title and text:
+        title, derived = derive_title(text.split("\n\n", 1)[0]), True
+    credit = found.credit or (found.agency.strip() if found.agency else None)
+    values: dict[str, object] = {
+        "dateline": found.dateline, "credit": credit, "byline": found.byline,
+        "published_at": found.published_at, "language": detect_language(text) if text else None,
+    }
+    values.update({k: v for k, v in fields.items() if v is not None})
+    return CleanedArticle(title=title, text=text, title_derived=derived and title is not None, **values)
+
+
+def clean_text(raw: str, settings: CleanSettings | None = None) -> CleanedArticle:
+    """Clean plain text or Markdown: headline, dateline, byline, date lines, credit and footers."""
+    rules = _rules_for(settings or CleanSettings())
+    text, found = _strip_boilerplate(to_paragraphs(raw), rules, take_title=True)
+    return _article(text, found)
+
+
+def _html_date(value: str | None, html: str, url: str | None) -> datetime | None:
+    """The page date as UTC, refusing a bare 1 January that only a copyright year could have given."""
+    parsed = parse_date(value) if value else None
+    if parsed is None:
+        return None
+    day = parsed.date()
+    if (day.month, day.day) == (1, 1) and not date_is_written(day, f"{url or ''}\n{html}"):
+        LOGGER.debug("discarding %s: only a year stands behind it", value)
+        return None
+    for stamp in _ISO_STAMP.finditer(html):  # a full timestamp for the same day adds the time of day
+        if stamp[1] == f"{day:%Y-%m-%d}":
+            return parse_date(f"{stamp[1]} {stamp[2]} {stamp[3]}") or parsed
+    return parsed
+
+
+def clean_html(html: str, url: str | None = None, settings: CleanSettings | None = None) -> CleanedArticle:
+    """Extract the article from an HTML page with trafilatura, then apply the text rules."""
+    rules = _rules_for(settings or CleanSettings())
+    date_params = {**_HTML_DATE_PARAMS, "max_date": datetime.now().strftime("%Y-%m-%d")}
+    try:
+        doc = trafilatura.bare_extraction(
+            html, url=url, with_metadata=True, include_comments=False, include_tables=False,
+            include_images=False, include_links=False, include_formatting=False,
+            date_extraction_params=date_params)
+        if doc is None or not (doc.text or "").strip():
+            # No article text; keep what the page says about itself for a feed-content fallback.
+            meta = trafilatura.extract_metadata(html, default_url=url, date_config=date_params)
+            return CleanedArticle(title=" ".join((meta.title or "").split()) or None, text="",
+                                  published_at=_html_date(meta.date, html, url), site_name=meta.sitename or None,
+                                  canonical_url=canonical_link(html, url) or meta.url or url)
+        title = " ".join((doc.title or "").split()) or None
+        paras = to_paragraphs(doc.text)
+        if paras and title and paras[0].casefold() == title.casefold():
+            paras = paras[1:]  # the page heading repeated as the first line
+        text, found = _strip_boilerplate(paras, rules, take_title=False)
+        published = _html_date(doc.date, html, url) or found.published_at
+        found.byline = " ".join((doc.author or "").split()) or found.byline
+        article = _article(text, found, title=title, published_at=published, site_name=doc.sitename or None,
+                           canonical_url=canonical_link(html, url) or doc.url or url)
+        article.language = article.language or doc.language or None
+        return article
+    except Exception as exc:  # odd markup must cost this page only
+        LOGGER.warning("HTML extraction failed for %s: %s: %s", url, type(exc).__name__, exc)
+        return CleanedArticle(title=None, text="")
+
+
+def _clean_feed_content(content: str, url: str | None, settings: CleanSettings) -> CleanedArticle:
+    """Clean the feed's own copy of an article: a whole page, an HTML fragment or plain text."""
+    if looks_like_html(content):
+        cleaned = clean_html(content, url, settings)
+        if _word_count(cleaned.text) >= settings.min_words:
+            return cleaned
+    return clean_text(fragment_text(content), settings)
+
+
+def _clean_one(doc: RawDocument, settings: CleanSettings) -> CleanedArticle | str:
+    """Clean one document, or return the one-line reason it cannot be used."""
+    if not doc.raw.strip():
+        return "empty file"
+    try:
+        text = decode_bytes(doc.raw)
+    except RejectedInput as exc:
+        return one_line(str(exc))
+    if not text.strip():
+        return "empty file"
+    is_html = (doc.media_type == "text/html" and "<" in text) or looks_like_html(text)
+    cleaned = clean_html(text, doc.url, settings) if is_html else clean_text(text, settings)
+    words = _word_count(cleaned.text)
+    if words < max(settings.min_words, 1) and doc.feed_content:
+        fallback = _clean_feed_content(doc.feed_content, doc.url, settings)
+        if _word_count(fallback.text) > words and _word_count(fallback.text) >= settings.min_words:
+            if cleaned.title and not cleaned.title_derived:
+                fallback.title, fallback.title_derived = cleaned.title, False
+            fallback.published_at = cleaned.published_at or fallback.published_at
+            fallback.site_name = cleaned.site_name or fallback.site_name
+            fallback.canonical_url = cleaned.canonical_url or fallback.canonical_url
+            cleaned, words = fallback, _word_count(fallback.text)
+    if not cleaned.text:
+        return "no article text found in HTML" if is_html else "no text left after removing boilerplate"
+    if words < settings.min_words:
+        return f"too little text: {words} words (minimum {settings.min_words})"
+    if doc.feed_title and doc.feed_title.strip() and (cleaned.title is None or cleaned.title_derived):
+        cleaned.title, cleaned.title_derived = " ".join(doc.feed_title.split()), False
+    if doc.feed_published_at is not None:
+        cleaned.published_at = doc.feed_published_at
+    return cleaned
+
+
+def clean_documents(docs: list[RawDocument], settings: CleanSettings
+                    ) -> tuple[list[tuple[RawDocument, CleanedArticle]], list[Reject]]:
+    """Clean a batch; each unusable document becomes a Reject with a one-line reason, never an error."""
+    kept: list[tuple[RawDocument, CleanedArticle]] = []
+    rejects: list[Reject] = []
+    for doc in docs:
+        try:
+            outcome = _clean_one(doc, settings)
+        except Exception as exc:  # one bad document must not stop the batch
+            LOGGER.exception("cleaning failed for %s", doc.locator)
+            outcome = one_line(f"cleaning failed: {type(exc).__name__}: {exc}")
+        if isinstance(outcome, str):
+            rejects.append(Reject(doc.source, doc.locator, outcome, doc.content_hash))
+        else:
+            kept.append((doc, outcome))
+    return kept, rejects

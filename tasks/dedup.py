@@ -1,0 +1,315 @@
+"""Duplicate detection (exact, URL, near) and story assignment for a batch against the warehouse."""
+
+from __future__ import annotations
+
+import logging
+import math
+from itertools import chain
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import numpy as np
+
+from config.settings import DedupSettings
+from tasks.fingerprint import BandIndex, normalise_for_hash, prepare, text_hash
+from tasks.models import Article
+
+__all__ = ["KnownArticle", "assign", "normalise_for_hash", "normalise_url", "prepare", "text_hash"]
+
+LOGGER = logging.getLogger(__name__)
+
+# A truncated copy keeps most of its shingles inside the original even when Jaccard drops:
+# it counts as a near duplicate when at least this share of the smaller text is contained ...
+NEAR_CONTAINMENT = 0.75
+# ... and the two still overlap this much (so a short brief quoted inside a long feature is not one).
+CONTAINMENT_MIN_JACCARD = 0.25
+# Candidates are searched a little below the decision thresholds: MinHash estimates are noisy.
+LSH_MARGIN = 0.8
+EMPTY_TEXT_HASH = text_hash("")
+TRACKING_PARAMS = frozenset({"fbclid", "gclid", "gclsrc", "dclid", "msclkid", "mc_cid", "mc_eid", "igshid"})
+DEFAULT_PORTS = {"http": 80, "https": 443}
+# Batch articles join the story index one by one; every so many they are merged into its arrays.
+TERM_INDEX_FLUSH = 256
+
+
+@dataclass(frozen=True)
+class KnownArticle:
+    """What the warehouse remembers of a stored article, enough to match new ones against it."""
+
+    article_id: str
+    text_hash: str
+    canonical_url: str | None
+    minhash: bytes | None
+    story_id: str | None
+    story_terms: dict[str, float]
+    seen_at: datetime
+    duplicate_of: str | None
+
+
+def normalise_url(url: str | None) -> str | None:
+    """Return a comparable form of an article URL (no fragment, tracking params or trailing slash)."""
+    if not url or not url.strip():
+        return None
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").rstrip(".")
+    if not scheme or not host:
+        return None
+    netloc = host if port is None or DEFAULT_PORTS.get(scheme) == port else f"{host}:{port}"
+    query = sorted((k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
+                   if not k.lower().startswith("utm_") and k.lower() not in TRACKING_PARAMS)
+    return urlunsplit((scheme, netloc, parts.path.rstrip("/"), urlencode(query), ""))
+
+
+def _url_slug(url: str) -> str:
+    """Cheap pre-filter key (last path segment) so only a few stored URLs need full normalising."""
+    return url.split("#", 1)[0].split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1].lower()
+
+
+def _article_url(article: Article) -> str | None:
+    """Return the normalised canonical URL of an article, None for homepages and local files."""
+    url = normalise_url(article.cleaned.canonical_url or article.doc.url)
+    # A canonical link to the site's front page (a common template bug) identifies no article.
+    if url is None or not urlsplit(url).path.strip("/"):
+        return None
+    return url
+
+
+def _age_days(now: datetime, then: datetime) -> float:
+    """Days between two instants, treating a naive datetime as UTC."""
+    if (now.tzinfo is None) != (then.tzinfo is None):
+        now, then = (d if d.tzinfo else d.replace(tzinfo=timezone.utc) for d in (now, then))
+    return abs((now - then).total_seconds()) / 86400.0
+
+
+class TermIndex:
+    """Inverted index of story term vectors; finds the best cosine match without comparing all pairs.
+
+    Terms are weighted by inverse document frequency over everything compared in one call (the
+    stored window and the batch), so names particular to an event count for more than words
+    common to a whole beat; with only a handful of articles the weights are nearly flat.
+    """
+
+    def __init__(self, vectors: list[dict[str, float]], stories: list[str],
+                 batch_vectors: list[dict[str, float]]) -> None:
+        # Stored vectors are flattened into arrays: 100k articles x 40 terms stay a few numpy passes.
+        terms = list(chain.from_iterable((*vectors, *batch_vectors)))
+        names = list(dict.fromkeys(terms))
+        term_id = {t: i for i, t in enumerate(names)}
+        all_ids = np.fromiter(map(term_id.__getitem__, terms), dtype=np.int64, count=len(terms))
+        documents = len(vectors) + len(batch_vectors)
+        idf = np.log((documents + 1) / (np.bincount(all_ids, minlength=len(names)) + 1.0)) + 1.0
+        self._idf = dict(zip(names, idf.tolist()))
+        self._unseen_idf = math.log(documents + 1) + 1.0
+        stored_terms = sum(map(len, vectors))
+        ids = all_ids[:stored_terms]
+        rows = np.repeat(np.arange(len(vectors)), np.fromiter(map(len, vectors), dtype=np.int64, count=len(vectors)))
+        weights = np.fromiter(chain.from_iterable(v.values() for v in vectors), dtype=np.float64, count=stored_terms)
+        weights *= idf[ids]
+        norms = np.sqrt(np.bincount(rows, weights=weights * weights, minlength=len(vectors)))
+        weights /= np.where(norms[rows] > 0, norms[rows], 1.0)
+        # Only terms some batch article has can contribute to a match.
+        wanted = np.zeros(len(term_id), dtype=bool)
+        wanted[[term_id[t] for t in {t for v in batch_vectors for t in v}]] = True
+        keep = wanted[ids]
+        ids, rows, weights = ids[keep], rows[keep], weights[keep]
+        order = np.argsort(ids)
+        ids, rows, weights = ids[order], rows[order], weights[order]
+        bounds = np.flatnonzero(np.diff(ids)) + 1
+        self._stored: dict[str, tuple[np.ndarray, np.ndarray]] = {
+            names[int(group[0])]: (r, w) for group, r, w in
+            zip(np.split(ids, bounds), np.split(rows, bounds), np.split(weights, bounds)) if len(group)}
+        self._added: dict[str, list[tuple[int, float]]] = {}
+        self._pending = 0
+        self.stories = list(stories)
+
+    def weigh(self, vector: dict[str, float]) -> dict[str, float]:
+        """Return the vector with idf weights applied, L2-normalised (empty if it has no weight)."""
+        weighted = {t: w * self._idf.get(t, self._unseen_idf) for t, w in vector.items()}
+        norm = math.sqrt(sum(w * w for w in weighted.values()))
+        return {t: w / norm for t, w in weighted.items()} if norm > 0 else {}
+
+    def add(self, vector: dict[str, float], story: str) -> None:
+        """Index one more article's vector under its story."""
+        slot = len(self.stories)
+        self.stories.append(story)
+        for term, weight in self.weigh(vector).items():
+            self._added.setdefault(term, []).append((slot, weight))
+        self._pending += 1
+        if self._pending >= TERM_INDEX_FLUSH:
+            self._flush()
+
+    def _flush(self) -> None:
+        """Move the postings added one by one into the array part, so large batches stay fast."""
+        for term, postings in self._added.items():
+            slots = np.array([p[0] for p in postings], dtype=np.int64)
+            weights = np.array([p[1] for p in postings])
+            if term in self._stored:
+                old_slots, old_weights = self._stored[term]
+                slots, weights = np.concatenate([old_slots, slots]), np.concatenate([old_weights, weights])
+            self._stored[term] = (slots, weights)
+        self._added, self._pending = {}, 0
+
+    def best(self, vector: dict[str, float], threshold: float) -> tuple[str, float] | None:
+        """Return (story id, cosine) of the closest indexed vector if it reaches the threshold."""
+        query = self.weigh(vector)
+        best_slot, best_score = -1, 0.0
+        hits = [(self._stored[t][0], self._stored[t][1] * w) for t, w in query.items() if t in self._stored]
+        if hits:
+            scores = np.bincount(np.concatenate([h[0] for h in hits]),
+                                 weights=np.concatenate([h[1] for h in hits]))
+            best_slot = int(scores.argmax())
+            best_score = float(scores[best_slot])
+        added: dict[int, float] = {}
+        for term, weight in query.items():
+            for slot, other in self._added.get(term, ()):
+                added[slot] = added.get(slot, 0.0) + weight * other
+        for slot, score in sorted(added.items()):
+            if score > best_score + 1e-12:
+                best_slot, best_score = slot, score
+        if best_slot < 0 or best_score < threshold - 1e-9:
+            return None
+        return self.stories[best_slot], best_score
+
+
+@dataclass
+class _Match:
+    """A decided duplicate: which article it copies, how, and how closely."""
+
+    original: str
+    kind: str
+    similarity: float | None
+
+
+class _Registry:
+    """Everything one assign() call compares against: stored articles, then the batch as it is accepted."""
+
+    def __init__(self, known: list[KnownArticle], batch: list[Article], settings: DedupSettings,
+                 now: datetime) -> None:
+        self.settings = settings
+        known = sorted(known, key=lambda k: k.seen_at.timestamp() if k.seen_at.tzinfo
+                       else k.seen_at.replace(tzinfo=timezone.utc).timestamp())
+        self.parent = {k.article_id: k.duplicate_of for k in known if k.duplicate_of}
+        self.story = {k.article_id: k.story_id for k in known if k.story_id}
+        self.by_hash: dict[str, str] = {}
+        for k in known:
+            self.by_hash.setdefault(k.text_hash, k.article_id)
+        self.by_url = self._known_urls(known, batch)
+        self._build_near(known)
+        self._build_stories(known, batch, now)
+
+    def _known_urls(self, known: list[KnownArticle], batch: list[Article]) -> dict[str, str]:
+        """Map normalised stored URLs to their article, normalising only those the batch could match."""
+        slugs = {_url_slug(u) for u in (_article_url(a) for a in batch) if u}
+        urls: dict[str, str] = {}
+        for k in known:
+            if k.canonical_url and _url_slug(k.canonical_url) in slugs:
+                url = normalise_url(k.canonical_url)
+                if url:
+                    urls.setdefault(url, k.article_id)
+        return urls
+
+    def _build_near(self, known: list[KnownArticle]) -> None:
+        """Index the stored signatures once; batch signatures are added as articles are accepted."""
+        s = self.settings
+        width = s.num_perm * 8
+        rows = [k for k in known if k.minhash and len(k.minhash) == width]
+        if len(rows) < sum(1 for k in known if k.minhash):
+            LOGGER.warning("%d stored signatures have another width than num_perm=%d and are ignored",
+                           sum(1 for k in known if k.minhash) - len(rows), s.num_perm)
+        matrix = np.frombuffer(b"".join(k.minhash for k in rows), dtype="<u8").reshape(len(rows), s.num_perm)
+        self.slot_ids = [k.article_id for k in rows]
+        self.slot_of: dict[str, int] = {}
+        for slot, aid in enumerate(self.slot_ids):
+            self.slot_of.setdefault(aid, slot)
+        threshold = LSH_MARGIN * min(s.near_threshold, CONTAINMENT_MIN_JACCARD)
+        self.near = BandIndex(matrix, s.num_perm, threshold)
+
+    def _build_stories(self, known: list[KnownArticle], batch: list[Article], now: datetime) -> None:
+        """Index the term vectors of stored originals seen within the story window."""
+        window = self.settings.story_window_days
+        recent = [k for k in known if not k.duplicate_of and k.story_terms
+                  and _age_days(now, k.seen_at) <= window]
+        self.terms = TermIndex([k.story_terms for k in recent], [k.story_id or k.article_id for k in recent],
+                               [a.story_terms for a in batch if a.story_terms])
+
+    def root(self, article_id: str) -> str:
+        """Follow duplicate_of links to the original (guarding against cycles)."""
+        seen = {article_id}
+        while article_id in self.parent and self.parent[article_id] not in seen:
+            article_id = self.parent[article_id]
+            seen.add(article_id)
+        return article_id
+
+    def story_of(self, article_id: str) -> str:
+        """Return the story an article belongs to (its original's when it has none of its own)."""
+        root = self.root(article_id)
+        return self.story.get(article_id) or self.story.get(root) or root
+
+    def find_duplicate(self, article: Article, signature: np.ndarray | None) -> _Match | None:
+        """Return the article this one duplicates (exact, then URL, then near), if any."""
+        own = article.article_id  # an article re-run against its own stored copy is no duplicate
+        if article.text_hash and article.text_hash != EMPTY_TEXT_HASH \
+                and self.by_hash.get(article.text_hash, own) != own:
+            return _Match(self.by_hash[article.text_hash], "exact", 1.0)
+        url = _article_url(article)
+        if url and self.by_url.get(url, own) != own:
+            original = self.by_url[url]
+            return _Match(original, "url", self.near.similarity(signature, self.slot_of.get(original)))
+        if signature is None:
+            return None
+        best: tuple[float, int] | None = None
+        for slot, jaccard, containment in self.near.candidates(signature):
+            if self.slot_ids[slot] != own and (jaccard >= self.settings.near_threshold or (
+                    jaccard >= CONTAINMENT_MIN_JACCARD and containment >= NEAR_CONTAINMENT)):
+                if best is None or jaccard > best[0] or (jaccard == best[0] and slot < best[1]):
+                    best = (jaccard, slot)
+        return _Match(self.slot_ids[best[1]], "near", round(best[0], 4)) if best else None
+
+    def accept(self, article: Article, signature: np.ndarray | None) -> None:
+        """Make a decided batch article visible to the articles after it."""
+        aid = article.article_id
+        if article.duplicate_of:
+            self.parent[aid] = article.duplicate_of
+        self.story[aid] = article.story_id or aid
+        if article.text_hash and article.text_hash != EMPTY_TEXT_HASH:
+            self.by_hash.setdefault(article.text_hash, aid)
+        url = _article_url(article)
+        if url:
+            self.by_url.setdefault(url, aid)
+        if signature is not None:
+            self.slot_of.setdefault(aid, self.near.add(signature))
+            self.slot_ids.append(aid)
+        if not article.duplicate_of and article.story_terms:
+            self.terms.add(article.story_terms, article.story_id or aid)
+
+
+def assign(articles: list[Article], known: list[KnownArticle], settings: DedupSettings, now: datetime) -> None:
+    """Mark duplicates and assign story ids, in list order, against stored and earlier batch articles."""
+    unprepared = [a for a in articles if not a.text_hash]
+    if unprepared:
+        prepare(unprepared, settings)
+    registry = _Registry(known, articles, settings, now)
+    counts = {"exact": 0, "url": 0, "near": 0, "joined": 0, "new": 0}
+    for article in articles:
+        article.duplicate_of = article.duplicate_kind = article.similarity = article.story_id = None
+        signature = registry.near.decode(article.minhash)
+        match = registry.find_duplicate(article, signature)
+        if match:
+            article.duplicate_of = registry.root(match.original)
+            article.duplicate_kind = match.kind
+            article.similarity = match.similarity
+            article.story_id = registry.story_of(match.original)
+            counts[match.kind] += 1
+        else:
+            story = registry.terms.best(article.story_terms, settings.story_threshold)
+            article.story_id = story[0] if story else article.article_id
+            counts["joined" if story else "new"] += 1
+        registry.accept(article, signature)
+    LOGGER.info("dedup: %d exact, %d url, %d near duplicates; %d joined a story, %d new stories",
+                counts["exact"], counts["url"], counts["near"], counts["joined"], counts["new"])

@@ -1,0 +1,509 @@
+"""Reads feeds: parses RSS, Atom and JSON Feed, canonicalises links, and polls a batch of feed sources."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import io
+import json
+import logging
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from html import unescape
+from html.parser import HTMLParser
+from urllib.parse import unquote_plus, urljoin, urlsplit, urlunsplit
+
+import feedparser
+
+from config.settings import SourceSettings
+from tasks.health import HealthPolicy, SourceState, is_due, record_failure, record_success
+from tasks.http import HTML_ACCEPT, FetchError, FetchResult, HttpClient
+from tasks.models import RawDocument, Reject
+
+LOGGER = logging.getLogger(__name__)
+
+TRACKING_PARAMS = frozenset({
+    "utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content", "utm_id", "utm_name",
+    "utm_reader", "utm_brand", "utm_social", "utm_social-type",
+    "fbclid", "gclid", "gclsrc", "dclid", "gbraid", "wbraid", "msclkid", "yclid", "twclid", "ttclid",
+    "li_fat_id", "mc_cid", "mc_eid", "igshid", "igsh", "ref", "ref_src", "ref_url", "referrer", "_hsenc",
+    "_hsmi", "__hssc", "__hstc", "__hsfp", "hsctatracking", "mkt_tok", "oly_anon_id", "oly_enc_id",
+    "vero_id", "vero_conv", "wickedid", "rb_clickid", "s_cid", "spm", "ncid", "ocid", "cmpid", "sr_share",
+    "at_medium", "at_campaign", "at_custom1", "at_custom2", "at_custom3", "at_custom4", "smid", "ito",
+    "ns_mchannel", "ns_source", "ns_campaign", "ns_linkname", "ns_fee", "__twitter_impression", "guce_referrer",
+    "guce_referrer_sig", "_ga", "_gl", "cvid", "soc_src", "soc_trk",
+})
+TRACKING_PREFIXES = ("utm_", "pk_", "mtm_", "hmb_", "itm_", "stm_")
+DEFAULT_PORTS = {"http": 80, "https": 443}
+MIN_FEED_CONTENT_WORDS = 50  # feed text long enough to stand in for a page that cannot be fetched
+CANONICAL_SCAN_CHARS = 1_000_000  # the canonical link lives in <head>; never scan a whole huge page
+HTML_TYPES = ("text/html", "application/xhtml+xml")
+FEED_HEADERS = ("content-type", "content-language")  # the response headers feedparser may use
+ENTITY_DECLARATION = re.compile(rb"<!ENTITY\b[^>]*>")
+DOCTYPE_WITH_SUBSET = re.compile(rb"<!DOCTYPE\b[^\[>]*(?:\[.*?\]\s*)?>", re.DOTALL | re.IGNORECASE)
+HTML_START = re.compile(rb"^(?:\xef\xbb\xbf)?\s*(?:<\?xml[^>]*>\s*)?(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html)\b",
+                        re.IGNORECASE | re.DOTALL)
+UNDECLARED_RSS_PREFIX = re.compile(rb"<(/?)rss:")
+TAG = re.compile(r"<[^>]*>")
+MAX_REASON_CHARS = 200
+
+
+class FeedParseError(ValueError):
+    """A feed body that yields no usable entries; kind is "parse error" or "empty"."""
+
+    def __init__(self, message: str, kind: str = "parse error") -> None:
+        super().__init__(_one_line(message))
+        self.kind = kind
+
+
+@dataclass(frozen=True)
+class FeedEntry:
+    """One feed item as the feed describes it (url canonical, dates aware UTC, never invented)."""
+
+    guid: str | None
+    url: str | None
+    title: str | None
+    published_at: datetime | None
+    content: str | None
+    author: str | None
+
+
+@dataclass(frozen=True)
+class ParsedFeed:
+    """A parsed feed: its title, its usable entries and, for a damaged feed, why it was damaged."""
+
+    title: str | None
+    entries: tuple[FeedEntry, ...]
+    bozo_reason: str | None = None
+
+
+@dataclass
+class FeedPoll:
+    """The outcome of polling a batch of feeds: new documents, rejects, updated source states, problems."""
+
+    documents: list[RawDocument] = field(default_factory=list)
+    rejects: list[Reject] = field(default_factory=list)
+    states: list[SourceState] = field(default_factory=list)
+    entries_seen: int = 0
+    problems: list[tuple[str, str, str]] = field(default_factory=list)  # (source, status label, detail)
+
+
+@dataclass
+class _FeedUpdate:
+    """A feed fetched and parsed this poll, waiting for its entries' pages."""
+
+    source: SourceSettings
+    state: SourceState
+    changes: dict[str, object]
+    status: str
+    entries: list[FeedEntry]
+
+
+def canonical_url(url: str) -> str:
+    """The URL with scheme and host lower-cased, default port, fragment and tracking parameters dropped,
+    other parameters kept in order, and no trailing '/' except for the root path."""
+    url = url.strip()
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
+    scheme = parts.scheme.lower()
+    if scheme not in DEFAULT_PORTS or not parts.netloc:
+        return url
+    userinfo, _, hostport = parts.netloc.rpartition("@")
+    host, port = hostport.lower(), None
+    try:
+        port = parts.port
+        host = (parts.hostname or "").rstrip(".")
+        if ":" in host:
+            host = f"[{host}]"
+    except ValueError:  # unparsable port: leave the authority as written, lower-cased
+        pass
+    netloc = host if port is None or port == DEFAULT_PORTS[scheme] else f"{host}:{port}"
+    if userinfo:
+        netloc = f"{userinfo}@{netloc}"
+    path = parts.path.rstrip("/") or "/"
+    kept = [p for p in parts.query.split("&") if p and not _is_tracking(p.split("=", 1)[0])]
+    return urlunsplit((scheme, netloc, path, "&".join(kept), ""))
+
+
+def _is_tracking(key: str) -> bool:
+    """True for query parameter names used only to track clicks and campaigns."""
+    name = unquote_plus(key).strip().lower()
+    return name in TRACKING_PARAMS or name.startswith(TRACKING_PREFIXES)
+
+
+class _StopScan(Exception):
+    """Raised inside the HTML scanner once the answer is known."""
+
+
+class _HeadLinks(HTMLParser):
+    """Finds <base href> and <link rel="canonical" href> in a page's head."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.base: str | None = None
+        self.canonical: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = {k.lower(): (v or "").strip() for k, v in attrs}
+        if tag == "base" and self.base is None and values.get("href"):
+            self.base = values["href"]
+        elif tag == "link" and "canonical" in values.get("rel", "").lower().split() and values.get("href"):
+            self.canonical = values["href"]
+            raise _StopScan
+        elif tag == "body":
+            raise _StopScan
+
+    handle_startendtag = handle_starttag
+
+
+def canonical_link(html: str | bytes, base_url: str) -> str | None:
+    """The page's <link rel="canonical"> href resolved against base_url (or <base href>); None if absent."""
+    if isinstance(html, bytes):
+        html = html[:CANONICAL_SCAN_CHARS].decode("utf-8", errors="replace")
+    scanner = _HeadLinks()
+    try:
+        scanner.feed(html[:CANONICAL_SCAN_CHARS])
+        scanner.close()
+    except _StopScan:
+        pass
+    except Exception as exc:  # noqa: BLE001 - a page the scanner chokes on simply has no canonical link
+        LOGGER.debug("canonical link scan failed for %s: %s", base_url, exc)
+    if not scanner.canonical:
+        return None
+    base = urljoin(base_url, scanner.base) if scanner.base else base_url
+    resolved = urljoin(base, scanner.canonical)
+    return resolved if urlsplit(resolved).scheme in DEFAULT_PORTS else None
+
+
+def parse_feed(body: bytes, headers: dict[str, str], base_url: str) -> ParsedFeed:
+    """Parse an RSS, Atom or JSON feed body; raise FeedParseError when it yields no usable entries.
+
+    A damaged feed that still yields entries is returned with bozo_reason set. Entity declarations
+    are removed before parsing, so entity-expansion attacks ("billion laughs") cannot blow up.
+    """
+    if not body.strip():
+        raise FeedParseError("empty: feed body is empty", kind="empty")
+    headers = {k.lower(): v for k, v in headers.items()}
+    json_feed = _parse_json_feed(body, base_url)
+    if json_feed is not None:
+        return json_feed
+    notes = []
+    body, stripped = _strip_entity_declarations(body)
+    if stripped:
+        notes.append("entity declarations removed")
+    if b"<rss:" in body and b"xmlns:rss" not in body:
+        # Some generators prefix every RSS element with an undeclared "rss:"; read them as plain RSS.
+        body = UNDECLARED_RSS_PREFIX.sub(rb"<\1", body).replace(b"rss:version=", b"version=")
+        notes.append("undeclared rss: prefix removed")
+    given = {k: headers[k] for k in FEED_HEADERS if k in headers}
+    given["content-location"] = base_url  # the base for relative links
+    # A file-like object: given bytes, feedparser would first try to open them as a local path.
+    # Entry links are resolved here; resolving every URI inside content HTML too costs feedparser
+    # several times the parse itself on large feeds.
+    try:
+        result = feedparser.parse(io.BytesIO(body), response_headers=given, resolve_relative_uris=False)
+    except Exception as exc:  # noqa: BLE001 - whatever the parser trips on, the feed is unusable
+        raise FeedParseError(f"parse error: feedparser failed: {exc.__class__.__name__}: {exc}") from None
+    if result.get("bozo"):
+        notes.append(_describe(result.get("bozo_exception")))
+    bozo_reason = _one_line("; ".join(notes))[:MAX_REASON_CHARS] or None
+    entries = tuple(e for e in (_entry(raw, base_url) for raw in result.entries) if e is not None)
+    if not result.get("version") and _looks_like_html(body, headers):
+        raise FeedParseError("parse error: not a feed: HTML page")
+    if not entries:
+        if result.get("bozo") or not result.get("version"):
+            raise FeedParseError(f"parse error: {bozo_reason or 'not a recognised feed format'}")
+        if result.entries:
+            raise FeedParseError(f"empty: none of the feed's {len(result.entries)} entries has a link or guid",
+                                 kind="empty")
+        raise FeedParseError("empty: feed has no entries", kind="empty")
+    title = _text(result.feed.get("title"))
+    return ParsedFeed(title=title, entries=entries, bozo_reason=bozo_reason)
+
+
+def _strip_entity_declarations(body: bytes) -> tuple[bytes, bool]:
+    """The body without its DOCTYPE internal subset and ENTITY declarations, and whether any were found."""
+    if b"<!ENTITY" not in body:
+        return body, False
+    match = DOCTYPE_WITH_SUBSET.search(body)
+    if match:
+        body = body[:match.start()] + body[match.end():]
+    return ENTITY_DECLARATION.sub(b"", body), True
+
+
+def _looks_like_html(body: bytes, headers: dict[str, str]) -> bool:
+    """True when the body is an HTML page rather than a feed."""
+    content_type = headers.get("content-type", "").split(";")[0].strip().lower()
+    return content_type == "text/html" or bool(HTML_START.match(body[:4096]))
+
+
+def _describe(exc: object) -> str:
+    """A one-line description of feedparser's bozo exception."""
+    if exc is None:
+        return "malformed feed"
+    text = re.sub(r"^<unknown>:", "line ", str(exc)).strip()
+    return _one_line(text or exc.__class__.__name__)
+
+
+def _entry(raw: dict, base_url: str) -> FeedEntry | None:
+    """A FeedEntry from one feedparser entry; None when it has neither link nor guid."""
+    get = dict.get  # plain lookups: feedparser's own get() maps some missing keys to others
+    guid = _text(get(raw, "id"))
+    link = _text(get(raw, "link"))
+    if not link:
+        link = next((_text(get(item, "href")) for item in get(raw, "links") or []
+                     if get(item, "rel", "alternate") == "alternate" and get(item, "href")), None)
+    url = _http_url(link, base_url)
+    if url is None and guid is None:
+        return None
+    content = None
+    for item in get(raw, "content") or []:
+        value = _text(get(item, "value"))
+        if value and len(value) > len(content or ""):
+            content = value
+    return FeedEntry(
+        guid=guid, url=url, title=_text(get(raw, "title")),
+        published_at=_first_date(*(get(raw, k) for k in ("published_parsed", "updated_parsed", "created_parsed"))),
+        content=content or _text(get(raw, "summary")), author=_text(get(raw, "author")))
+
+
+def _http_url(link: str | None, base_url: str) -> str | None:
+    """The canonical absolute http(s) URL a link points to, or None."""
+    if not link:
+        return None
+    absolute = urljoin(base_url, link)
+    return canonical_url(absolute) if urlsplit(absolute).scheme in DEFAULT_PORTS else None
+
+
+def _first_date(*candidates: object) -> datetime | None:
+    """The first parsable date (a UTC struct_time from feedparser) as an aware UTC datetime."""
+    for value in candidates:
+        if not value:
+            continue
+        try:
+            year, month, day, hour, minute, second = tuple(value)[:6]  # type: ignore[arg-type]
+            return datetime(year, month, day, hour, minute, min(second, 59), tzinfo=timezone.utc)
+        except (TypeError, ValueError):
+            continue
+    return None
+
+
+def _parse_json_feed(body: bytes, base_url: str) -> ParsedFeed | None:
+    """A ParsedFeed for a JSON Feed (jsonfeed.org) body; None when the body is not one."""
+    if not body.lstrip().startswith((b"{", b"\xef\xbb\xbf")):
+        return None
+    try:
+        doc = json.loads(body.decode("utf-8-sig"))
+    except (UnicodeDecodeError, ValueError):
+        return None
+    if not isinstance(doc, dict) or "jsonfeed.org" not in str(doc.get("version", "")):
+        return None
+    entries = []
+    for item in doc.get("items") or []:
+        if not isinstance(item, dict):
+            continue
+        guid = _text(str(item["id"])) if item.get("id") is not None else None
+        url = _http_url(_text(item.get("url")) or _text(item.get("external_url")), base_url)
+        if url is None and guid is None:
+            continue
+        authors = item.get("authors") or ([item["author"]] if isinstance(item.get("author"), dict) else [])
+        author = next((_text(a.get("name")) for a in authors if isinstance(a, dict) and a.get("name")), None)
+        entries.append(FeedEntry(
+            guid=guid, url=url, title=_text(item.get("title")),
+            published_at=_iso_date(item.get("date_published")) or _iso_date(item.get("date_modified")),
+            content=_text(item.get("content_html")) or _text(item.get("content_text"))
+            or _text(item.get("summary")), author=author))
+    if not entries:
+        raise FeedParseError("empty: feed has no entries", kind="empty")
+    return ParsedFeed(title=_text(doc.get("title")), entries=tuple(entries))
+
+
+def _iso_date(value: object) -> datetime | None:
+    """An RFC 3339 date as an aware UTC datetime; None if absent, unparsable or without a zone."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed.astimezone(timezone.utc) if parsed.tzinfo else None
+
+
+def _text(value: object) -> str | None:
+    """A stripped string, or None for nothing or whitespace."""
+    if not isinstance(value, str):
+        return None
+    return value.strip() or None
+
+
+def _one_line(text: str) -> str:
+    """Whitespace (newlines included) collapsed to single spaces."""
+    return " ".join(text.split())
+
+
+def word_count(markup: str | None) -> int:
+    """The number of words in a piece of HTML or text, tags ignored."""
+    if not markup:
+        return 0
+    return len(unescape(TAG.sub(" ", markup)).split())
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _conditional_headers(state: SourceState, now: datetime, max_age_days: float) -> dict[str, str]:
+    """If-None-Match / If-Modified-Since from the stored validators, unless they are too old to trust."""
+    if state.validators_at is None or now - state.validators_at > timedelta(days=max_age_days):
+        return {}
+    headers = {}
+    if state.etag:
+        headers["If-None-Match"] = state.etag
+    if state.last_modified:
+        headers["If-Modified-Since"] = state.last_modified
+    return headers
+
+
+def poll_feeds(sources: list[SourceSettings], states: dict[str, SourceState], client: HttpClient,
+               now: datetime, known_urls: set[str], known_guids: set[str],
+               validator_max_age_days: float = 7.0, policy: HealthPolicy | None = None) -> FeedPoll:
+    """Poll the enabled feed sources that are due, and fetch the pages of their new entries.
+
+    Feeds are fetched conditionally; an unchanged feed costs one request. Entries already known
+    (by canonical URL or guid) or already met earlier in this poll are skipped, so a story carried
+    by two feeds is fetched once. A source that fails is backed off (see tasks.health) and listed
+    in problems; the other sources go on.
+    """
+    policy = policy or HealthPolicy()
+    poll = FeedPoll()
+    due: list[tuple[SourceSettings, SourceState]] = []
+    for src in sources:
+        if src.kind != "feed" or not src.enabled or not src.url:
+            continue
+        state = states.get(src.name) or SourceState(source=src.name, url=src.url)
+        if is_due(state, now):
+            due.append((src, state))
+    responses = client.fetch_many(
+        [(state.url, _conditional_headers(state, now, validator_max_age_days)) for _, state in due])
+    seen_urls: set[str] = set()
+    seen_guids: set[str] = set()
+    updates: list[_FeedUpdate] = []
+    for (src, state), response in zip(due, responses):
+        update = _read_feed(src, state, response, now, policy, poll)
+        if update is None:
+            continue
+        poll.entries_seen += len(update.entries)
+        update.entries = [e for e in update.entries
+                          if _is_new(e, known_urls, known_guids, seen_urls, seen_guids)]
+        updates.append(update)
+    _fetch_entries(updates, client, poll, now, policy)
+    return poll
+
+
+def _read_feed(src: SourceSettings, state: SourceState, response: FetchResult | FetchError,
+               now: datetime, policy: HealthPolicy, poll: FeedPoll) -> _FeedUpdate | None:
+    """Settle a feed that failed, did not change or cannot be parsed; otherwise its parsed update."""
+    if isinstance(response, FetchError):
+        _fail(src, state, now, policy, poll, response.label, str(response),
+              retry_after=response.retry_after, permanent=response.permanent)
+        return None
+    if response.permanent_redirect:
+        LOGGER.info("feed %s moved permanently to %s", src.name, response.permanent_redirect)
+        state = dataclasses.replace(state, url=response.permanent_redirect)
+    if response.status == 304:
+        poll.states.append(record_success(state, now, "not modified", policy))
+        return None
+    changes: dict[str, object] = {
+        "etag": response.headers.get("etag"), "last_modified": response.headers.get("last-modified"),
+        "validators_at": now, "body_hash": _sha256(response.body)}
+    if changes["body_hash"] == state.body_hash:
+        poll.states.append(record_success(dataclasses.replace(state, **changes), now, "unchanged", policy))
+        return None
+    try:
+        parsed = parse_feed(response.body, response.headers, response.url)
+    except FeedParseError as exc:
+        _fail(src, state, now, policy, poll, exc.kind, str(exc))
+        return None
+    status = f"ok (bozo: {parsed.bozo_reason})" if parsed.bozo_reason else "ok"
+    return _FeedUpdate(src, state, changes, status, list(parsed.entries))
+
+
+def _fail(src: SourceSettings, state: SourceState, now: datetime, policy: HealthPolicy, poll: FeedPoll,
+          label: str, detail: str, retry_after: float | None = None, permanent: bool = False) -> None:
+    """Record a source-level failure in the poll."""
+    LOGGER.warning("feed %s failed: %s", src.name, detail)
+    poll.states.append(record_failure(state, now, label, detail, policy, retry_after=retry_after,
+                                      permanent=permanent))
+    poll.problems.append((src.name, label, detail))
+
+
+def _is_new(entry: FeedEntry, known_urls: set[str], known_guids: set[str],
+            seen_urls: set[str], seen_guids: set[str]) -> bool:
+    """True for an entry neither stored before nor met earlier in this poll (and remember it)."""
+    if entry.url and (entry.url in known_urls or entry.url in seen_urls):
+        return False
+    if entry.guid and (entry.guid in known_guids or entry.guid in seen_guids):
+        return False
+    if entry.url:
+        seen_urls.add(entry.url)
+    if entry.guid:
+        seen_guids.add(entry.guid)
+    return True
+
+
+def _fetch_entries(updates: list[_FeedUpdate], client: HttpClient, poll: FeedPoll, now: datetime,
+                   policy: HealthPolicy) -> None:
+    """Fetch every new entry's page in one batch and turn each into a document or a reject.
+
+    A feed whose pages failed transiently keeps its old validators and body hash, so the next poll
+    reads it again and retries those entries (the ones stored meanwhile are then known).
+    """
+    wanted = [(u, e) for u in updates for e in u.entries if e.url]
+    pages = client.fetch_many([(e.url, {"Accept": HTML_ACCEPT}) for _, e in wanted]) if wanted else []
+    page_of = {id(e): page for (_, e), page in zip(wanted, pages)}
+    hashes: set[str] = set()
+    for update in updates:
+        retry_later = False
+        for entry in update.entries:
+            page = page_of.get(id(entry))
+            item = _document(update.source, entry, page)
+            if isinstance(item, Reject):
+                poll.rejects.append(item)
+                retry_later |= isinstance(page, FetchError) and page.transient
+            elif item.content_hash not in hashes:  # two links to one page: one document
+                hashes.add(item.content_hash)
+                poll.documents.append(item)
+        state = update.state if retry_later else dataclasses.replace(update.state, **update.changes)
+        poll.states.append(record_success(state, now, update.status, policy))
+
+
+def _document(src: SourceSettings, entry: FeedEntry,
+              page: FetchResult | FetchError | None) -> RawDocument | Reject:
+    """The entry's page as a document; else its feed content when long enough; else a reject."""
+    if isinstance(page, FetchResult):
+        content_type = page.headers.get("content-type", "").split(";")[0].strip().lower()
+        if page.body and (not content_type or content_type in HTML_TYPES):
+            link = canonical_link(page.body, page.url)
+            return RawDocument(
+                source=src.name, locator=canonical_url(page.url), content_hash=_sha256(page.body),
+                raw=page.body, media_type="text/html", url=canonical_url(link) if link else canonical_url(page.url),
+                feed_title=entry.title, feed_published_at=entry.published_at, guid=entry.guid,
+                feed_content=entry.content, default_tags=tuple(src.tags))
+        reason = f"not an HTML page ({content_type})" if page.body else "empty page"
+    elif isinstance(page, FetchError):
+        reason = page.label
+    else:
+        reason = "entry has no link"
+    locator = entry.url or entry.guid or ""
+    if word_count(entry.content) >= MIN_FEED_CONTENT_WORDS:
+        raw = (entry.content or "").encode("utf-8")
+        return RawDocument(
+            source=src.name, locator=locator, content_hash=_sha256(raw), raw=raw, media_type="text/html",
+            url=entry.url, feed_title=entry.title, feed_published_at=entry.published_at, guid=entry.guid,
+            feed_content=entry.content, default_tags=tuple(src.tags))
+    if page is None:
+        return Reject(src.name, locator, "entry has no link and too little feed content")
+    return Reject(src.name, locator, f"page fetch failed: {reason}")

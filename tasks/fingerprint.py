@@ -1,0 +1,269 @@
+"""Text fingerprints for deduplication: normalised hashes, MinHash signatures and story term vectors."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import re
+import unicodedata
+from collections import Counter
+from collections.abc import Callable
+from functools import lru_cache
+
+import numpy as np
+from datasketch import MinHash, MinHashLSH
+from sumy.nlp.stemmers import Stemmer
+from sumy.utils import get_stop_words
+
+from config.settings import DedupSettings
+from tasks.models import Article
+
+LOGGER = logging.getLogger(__name__)
+
+MINHASH_SEED = 1
+# 64-bit scheme so the stored signature is exactly num_perm uint64 values.
+MINHASH_SCHEME = "affine64"
+MINHASH_DTYPE = np.dtype("<u8")
+MAX_STORY_TERMS = 40
+PROPER_NOUN_BOOST = 2.0
+MIN_TERM_CHARS = 2
+DEFAULT_LANGUAGE = "english"
+# LSH banding tuned against misses: a missed candidate is a missed duplicate, an extra one costs
+# only a 128-value comparison.
+LSH_WEIGHTS = (0.1, 0.9)
+_GOLDEN64 = np.uint64(0x9E3779B97F4A7C15)
+_MIX64 = np.uint64(0xBF58476D1CE4E5B9)
+
+# Typographic variants folded to one ASCII form before punctuation is dropped.
+_CHAR_FOLDS = str.maketrans({
+    **dict.fromkeys("‘’‚‛′‵`´ʼʹ", "'"),
+    **dict.fromkeys("“”„‟″‶«»〝〞＂", '"'),
+    **dict.fromkeys("‐‑‒–—―−⁃﹘﹣－", "-"),
+    "…": " ",
+    # Invisible format characters (soft hyphen, zero-width and direction marks, BOM) are layout noise.
+    **dict.fromkeys("\u00ad\u061c\u180e\u200b\u200c\u200d\u200e\u200f\u202a\u202b\u202c\u202d\u202e"
+                    "\u2060\u2061\u2062\u2063\u2064\ufeff", None),
+})
+_APOSTROPHE_RE = re.compile(r"'+")
+_NOISE_RE = re.compile(r"[\W_]+")
+_SENTENCE_SPLIT_RE = re.compile(r"(?<=[.!?…])[\"'”’)\]]*\s+|\n+")
+_WORD_RE = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*")
+# Words frequent in any news report: they would make unrelated articles look alike.
+_NEWS_STOP_WORDS = frozenset("""
+    said says say saying told tell tells telling according added adding asked statement statements
+    mr mrs ms dr st year years month months week weeks day days today yesterday tomorrow time times
+    percent per cent new news report reports reported reporting people just like make made
+    monday tuesday wednesday thursday friday saturday sunday january february march april may june
+    july august september october november december jan feb mar apr jun jul aug sep sept oct nov dec
+""".split())
+_ISO_LANGUAGES = {
+    "en": "english", "de": "german", "fr": "french", "es": "spanish", "it": "italian",
+    "pt": "portuguese", "nl": "dutch", "sv": "swedish", "cs": "czech", "sk": "slovak",
+    "pl": "polish", "el": "greek", "uk": "ukrainian", "ru": "russian", "da": "danish",
+    "fi": "finnish", "no": "norwegian", "hu": "hungarian", "ro": "romanian",
+}
+
+
+def normalise_for_hash(text: str) -> str:
+    """Reduce text to lowercase words separated by single spaces, ignoring quote, dash and spacing styles."""
+    text = unicodedata.normalize("NFKC", text or "").translate(_CHAR_FOLDS).casefold()
+    text = _APOSTROPHE_RE.sub("", text)  # "don't" and "don’t" both become "dont"
+    return _NOISE_RE.sub(" ", text).strip()
+
+
+def text_hash(text: str) -> str:
+    """Return the sha256 hex digest of the normalised text (stable under whitespace and quote styles)."""
+    return hashlib.sha256(normalise_for_hash(text).encode("utf-8")).hexdigest()
+
+
+def word_shingles(words: list[str], size: int) -> set[bytes]:
+    """Return the distinct runs of `size` consecutive words (the whole text when it is shorter)."""
+    if not words:
+        return set()
+    if len(words) <= size:
+        return {" ".join(words).encode("utf-8")}
+    return {" ".join(words[i:i + size]).encode("utf-8") for i in range(len(words) - size + 1)}
+
+
+@lru_cache(maxsize=8)
+def _permutations(num_perm: int) -> np.ndarray:
+    """Return the permutation parameters every signature of this width shares (fixed seed)."""
+    return MinHash(num_perm=num_perm, seed=MINHASH_SEED, scheme=MINHASH_SCHEME).permutations
+
+
+def signature_from_bytes(data: bytes | None, num_perm: int) -> np.ndarray | None:
+    """Decode stored signature bytes into a uint64 array; None when absent or of another width."""
+    if not data or len(data) != num_perm * MINHASH_DTYPE.itemsize:
+        return None
+    return np.frombuffer(data, dtype=MINHASH_DTYPE).astype(np.uint64)
+
+
+def _minhash_bytes(shingle_sets: list[set[bytes]], num_perm: int) -> list[bytes | None]:
+    """Compute one signature per shingle set in bulk; empty sets get None."""
+    filled = [i for i, s in enumerate(shingle_sets) if s]
+    hashes = MinHash.bulk([list(shingle_sets[i]) for i in filled], num_perm=num_perm, seed=MINHASH_SEED,
+                          permutations=_permutations(num_perm), scheme=MINHASH_SCHEME)
+    out: list[bytes | None] = [None] * len(shingle_sets)
+    for i, mh in zip(filled, hashes):
+        out[i] = mh.hashvalues.astype(MINHASH_DTYPE).tobytes()
+    return out
+
+
+def _language_name(code: str | None) -> str:
+    """Map an ISO 639-1 code (or a language name) to the name the stemmer and stop lists use."""
+    if not code:
+        return DEFAULT_LANGUAGE
+    code = code.strip().lower().replace("_", "-").split("-")[0]
+    return _ISO_LANGUAGES.get(code, code)
+
+
+@lru_cache(maxsize=32)
+def _term_lookup(language: str) -> Callable[[str], str | None]:
+    """Return a cached word -> term function for a language (None for stop words and fragments)."""
+    try:
+        stop_words = frozenset(w.casefold() for w in get_stop_words(language)) | _NEWS_STOP_WORDS
+    except LookupError:
+        stop_words = _NEWS_STOP_WORDS
+    try:
+        stem: Callable[[str], str] = Stemmer(language)
+    except (LookupError, ValueError, ImportError):
+        LOGGER.debug("no stemmer for %s, using words as they are", language)
+        stem = str
+
+    @lru_cache(maxsize=200_000)
+    def term(word: str) -> str | None:
+        if len(word) > 1 and word.isupper():  # an acronym ("US", "NATO") even if it spells a stop word
+            return word.casefold()
+        lower = word.casefold().replace("’", "'")
+        if lower in stop_words or len(lower) < MIN_TERM_CHARS:
+            return None
+        stemmed = stem(lower)
+        return stemmed if len(stemmed) >= MIN_TERM_CHARS and stemmed not in _NEWS_STOP_WORDS else None
+
+    return term
+
+
+def story_terms(text: str, title: str | None = None, language: str | None = None,
+                max_terms: int = MAX_STORY_TERMS) -> dict[str, float]:
+    """Return the article's top content terms (stemmed, log-tf, proper nouns boosted), L2-normalised."""
+    term_of = _term_lookup(_language_name(language))
+    counts: Counter[str] = Counter()
+    proper: set[str] = set()
+    sentences = _SENTENCE_SPLIT_RE.split(text or "")
+    if title:
+        sentences.insert(0, title)
+    for sentence in sentences:
+        for position, word in enumerate(_WORD_RE.findall(sentence)):
+            term = term_of(word)
+            if term is None:
+                continue
+            counts[term] += 1
+            # A capital in mid-sentence marks a name; the first word of a sentence tells nothing.
+            if position and word[0].isupper():
+                proper.add(term)
+            elif word.isupper() and len(word) > 1:
+                proper.add(term)
+    weights = {t: (1.0 + math.log(n)) * (PROPER_NOUN_BOOST if t in proper else 1.0) for t, n in counts.items()}
+    top = sorted(weights.items(), key=lambda kv: (-kv[1], kv[0]))[:max_terms]
+    norm = math.sqrt(sum(w * w for _, w in top))
+    return {t: w / norm for t, w in top} if norm else {}
+
+
+def prepare(articles: list[Article], settings: DedupSettings) -> None:
+    """Fill word_count, text_hash, minhash and story_terms of each article of the batch."""
+    shingle_sets: list[set[bytes]] = []
+    for article in articles:
+        normalised = normalise_for_hash(article.cleaned.text)
+        words = normalised.split()
+        article.word_count = len(words)
+        article.text_hash = hashlib.sha256(normalised.encode("utf-8")).hexdigest()
+        shingle_sets.append(word_shingles(words, settings.shingle_words))
+        article.story_terms = story_terms(article.cleaned.text, article.cleaned.title, article.cleaned.language)
+    for article, signature in zip(articles, _minhash_bytes(shingle_sets, settings.num_perm)):
+        article.minhash = signature
+    LOGGER.debug("prepared %d articles", len(articles))
+
+
+def signature_overlap(signature: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Estimate Jaccard and containment (of the smaller set in the larger) between one signature and rows.
+
+    Per permutation, the minimum of the union lies in set A exactly when A's value is the smaller
+    one, and in the intersection when the two are equal; so equal / (A <= B) estimates |A & B| / |A|.
+    A truncated copy is contained whole: each time its value is the smaller, the values are equal.
+    """
+    if rows.size == 0:
+        return np.zeros(0), np.zeros(0)
+    equal = (rows == signature).sum(axis=1)
+    in_query = (signature <= rows).sum(axis=1)
+    in_row = (rows <= signature).sum(axis=1)
+    smaller = np.maximum(np.minimum(in_query, in_row), 1)
+    return equal / signature.shape[0], np.minimum(equal / smaller, 1.0)
+
+
+class BandIndex:
+    """MinHash LSH over signature rows: stored rows indexed once in sorted arrays, batch rows added live.
+
+    Uses MinHashLSH's banding (bands and rows chosen by datasketch for the threshold), with each
+    band reduced to one 64-bit key so 100k stored signatures index in one vectorised pass.
+    """
+
+    def __init__(self, signatures: np.ndarray, num_perm: int, threshold: float) -> None:
+        lsh = MinHashLSH(threshold=threshold, num_perm=num_perm, weights=LSH_WEIGHTS)
+        self.num_perm, self.bands, self.rows = num_perm, lsh.b, lsh.r
+        self._salt = (np.arange(1, self.bands + 1, dtype=np.uint64) * _GOLDEN64)
+        self._stored = signatures.reshape(-1, num_perm).astype(np.uint64, copy=False)
+        keys = self._band_keys(self._stored).ravel()
+        order = np.argsort(keys)
+        self._sorted_keys = keys[order]
+        self._sorted_slots = order // self.bands
+        self._added: list[np.ndarray] = []
+        self._buckets: dict[int, list[int]] = {}
+
+    def __len__(self) -> int:
+        return len(self._stored) + len(self._added)
+
+    def decode(self, data: bytes | None) -> np.ndarray | None:
+        """Turn stored signature bytes into a row for this index (None if absent or of another width)."""
+        return signature_from_bytes(data, self.num_perm)
+
+    def _band_keys(self, signatures: np.ndarray) -> np.ndarray:
+        """Hash each band of each row into one uint64 key (band number mixed in)."""
+        bands = signatures[:, :self.bands * self.rows].reshape(len(signatures), self.bands, self.rows)
+        keys = np.broadcast_to(self._salt, (len(signatures), self.bands)).copy()
+        for j in range(self.rows):  # array arithmetic wraps modulo 2**64, as intended
+            keys ^= bands[:, :, j]
+            keys *= _MIX64
+            keys ^= keys >> np.uint64(31)
+        return keys
+
+    def add(self, signature: np.ndarray) -> int:
+        """Index one more row and return its slot."""
+        slot = len(self)
+        self._added.append(signature)
+        for key in self._band_keys(signature[None, :])[0].tolist():
+            self._buckets.setdefault(key, []).append(slot)
+        return slot
+
+    def row(self, slot: int) -> np.ndarray:
+        """Return the signature stored at a slot."""
+        stored = len(self._stored)
+        return self._stored[slot] if slot < stored else self._added[slot - stored]
+
+    def candidates(self, signature: np.ndarray) -> list[tuple[int, float, float]]:
+        """Return (slot, Jaccard, containment) estimates for every row sharing a band with the signature."""
+        keys = self._band_keys(signature[None, :])[0]
+        low = np.searchsorted(self._sorted_keys, keys, side="left")
+        high = np.searchsorted(self._sorted_keys, keys, side="right")
+        found = [self._sorted_slots[a:b] for a, b in zip(low.tolist(), high.tolist()) if b > a]
+        slots = np.unique(np.concatenate(found)) if found else np.empty(0, dtype=np.int64)
+        added = sorted({s for k in keys.tolist() for s in self._buckets.get(k, ())})
+        rows = np.vstack([self._stored[slots], *[self.row(s)[None, :] for s in added]])
+        jaccard, containment = signature_overlap(signature, rows)
+        return list(zip([*slots.tolist(), *added], jaccard.tolist(), containment.tolist()))
+
+    def similarity(self, signature: np.ndarray | None, slot: int | None) -> float | None:
+        """Estimated Jaccard between a signature and one indexed row (None if either is missing)."""
+        if signature is None or slot is None:
+            return None
+        return round(float((self.row(slot) == signature).mean()), 4)

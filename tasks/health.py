@@ -1,0 +1,106 @@
+"""Keeps each feed source's health: when to poll it next, how far to back off, and when to give up."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+LOGGER = logging.getLogger(__name__)
+
+# Failures that will not fix themselves by waiting: they count toward disabling a source.
+HARD_FAILURES = frozenset({"dns", "http 404", "http 410", "parse error", "refused address", "bad url"})
+
+
+@dataclass(frozen=True)
+class HealthPolicy:
+    """How often a healthy source is polled, how far a failing one backs off, and when it is disabled."""
+
+    base_interval_minutes: float = 30
+    max_backoff_hours: float = 24
+    disable_after: int = 10
+
+    def __post_init__(self) -> None:
+        if self.base_interval_minutes <= 0:
+            raise ValueError("base_interval_minutes must be positive")
+        if self.max_backoff_hours * 60 < self.base_interval_minutes:
+            raise ValueError("max_backoff_hours must not be shorter than the base interval")
+        if self.disable_after < 1:
+            raise ValueError("disable_after must be at least 1")
+
+
+@dataclass
+class SourceState:
+    """What the warehouse remembers of one feed source between polls."""
+
+    source: str
+    url: str
+    etag: str | None = None
+    last_modified: str | None = None
+    validators_at: datetime | None = None
+    body_hash: str | None = None
+    last_status: str | None = None
+    last_error: str | None = None
+    last_success: datetime | None = None
+    last_polled: datetime | None = None
+    consecutive_failures: int = 0
+    next_poll_at: datetime | None = None
+    disabled: bool = False
+    disabled_reason: str | None = None
+
+
+def is_due(state: SourceState, now: datetime) -> bool:
+    """True when the source is enabled and its next poll time has come (or was never set)."""
+    return not state.disabled and (state.next_poll_at is None or state.next_poll_at <= now)
+
+
+def is_hard_failure(error_label: str) -> bool:
+    """True for failures that waiting will not cure (unknown host, gone page, not a feed...)."""
+    return error_label in HARD_FAILURES
+
+
+def backoff(failures: int, policy: HealthPolicy) -> timedelta:
+    """The wait after the given number of consecutive failures: the base interval doubled each time, capped."""
+    base = policy.base_interval_minutes * 60
+    cap = policy.max_backoff_hours * 3600
+    exponent = min(max(failures - 1, 0), 64)  # beyond this the cap applies anyway
+    return timedelta(seconds=min(base * 2 ** exponent, cap))
+
+
+def record_success(state: SourceState, now: datetime, status: str,
+                   policy: HealthPolicy | None = None) -> SourceState:
+    """The state after a successful poll ("ok", "not modified", "unchanged", "ok (bozo: ...)")."""
+    policy = policy or HealthPolicy()
+    return dataclasses.replace(
+        state, last_status=status, last_error=None, last_success=now, last_polled=now,
+        consecutive_failures=0,
+        next_poll_at=now + timedelta(minutes=policy.base_interval_minutes))
+
+
+def record_failure(state: SourceState, now: datetime, error_label: str, detail: str,
+                   policy: HealthPolicy | None = None, retry_after: float | None = None,
+                   permanent: bool = False) -> SourceState:
+    """The state after a failed poll: backed off, or disabled when the source is gone or keeps failing hard.
+
+    A source is disabled at once when the failure is permanent (HTTP 410), and after
+    policy.disable_after consecutive failures when the latest of them is a hard one; transient
+    failures (timeouts, 5xx) only back off, up to policy.max_backoff_hours.
+    """
+    policy = policy or HealthPolicy()
+    failures = state.consecutive_failures + 1
+    if retry_after is not None:
+        wait = timedelta(seconds=min(max(retry_after, 0.0), policy.max_backoff_hours * 3600))
+    else:
+        wait = backoff(failures, policy)
+    disabled, reason = state.disabled, state.disabled_reason
+    if not disabled and permanent:
+        disabled, reason = True, f"permanently gone ({error_label}): {detail}"
+    elif not disabled and is_hard_failure(error_label) and failures >= policy.disable_after:
+        disabled, reason = True, f"disabled after {failures} consecutive failures: {error_label}"
+    if disabled and not state.disabled:
+        LOGGER.warning("feed source %s disabled: %s", state.source, reason)
+    return dataclasses.replace(
+        state, last_status=error_label, last_error=detail, last_polled=now,
+        consecutive_failures=failures, next_poll_at=now + wait, disabled=disabled,
+        disabled_reason=reason)

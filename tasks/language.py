@@ -1,0 +1,279 @@
+"""Reading news English: language identification, written dates, datelines, bylines and derived titles."""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from datetime import date, datetime, timedelta, timezone
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from py3langid.langid import LanguageIdentifier
+
+LOGGER = logging.getLogger(__name__)
+
+MIN_LETTERS = 20
+MIN_WORDS = 3
+MIN_CONFIDENCE = 0.5
+SAMPLE_CHARS = 5000
+MIN_YEAR, MAX_YEAR = 1990, 2100
+MAX_DERIVED_TITLE_WORDS = 14
+MIN_TITLE_CUT_WORDS = 5
+MAX_DATELINE_WORDS = 6
+MAX_BYLINE_WORDS = 16
+
+_MONTHS = {
+    name: number for number, names in enumerate((
+        ("january", "jan"), ("february", "feb"), ("march", "mar"), ("april", "apr"), ("may",),
+        ("june", "jun"), ("july", "jul"), ("august", "aug"), ("september", "sep", "sept"),
+        ("october", "oct"), ("november", "nov"), ("december", "dec")), start=1) for name in names
+}
+_ZONE_MINUTES = {
+    "Z": 0, "UTC": 0, "GMT": 0, "BST": 60, "CET": 60, "CEST": 120, "EET": 120, "EEST": 180, "MSK": 180,
+    "IST": 330, "PKT": 300, "WIB": 420, "SGT": 480, "HKT": 480, "JST": 540, "KST": 540, "AEST": 600,
+    "AEDT": 660, "ET": -300, "EST": -300, "EDT": -240, "CST": -360, "CDT": -300, "MST": -420, "MDT": -360,
+    "PT": -480, "PST": -480, "PDT": -420,
+}
+_MONTH_NAMES = ("January", "February", "March", "April", "May", "June", "July", "August", "September",
+                "October", "November", "December")
+_OFFSET = re.compile(r"^(?:UTC|GMT)?(?P<sign>[+-])(?P<h>\d{1,2}):?(?P<m>\d{2})?$")
+_WEEKDAY = r"(?:(?:mon|tue|tues|wed|thu|thur|thurs|fri|sat|sun)[a-z]*\.?,?\s+)?"
+_TIME = (r"(?:(?:\s*[,|-]\s*|\s+at\s+|\s+|T)(?P<hour>\d{1,2})[:.](?P<minute>\d{2})(?::(?P<second>\d{2}))?"
+         r"(?:\.\d+)?\s*(?P<ampm>[ap]\.?m\.?)?)?")
+_TZ = r"(?:\s*(?P<tz>\(?(?:Z|[A-Za-z]{2,4}|(?:UTC|GMT)?\s?[+-]\d{1,2}(?::?\d{2})?)\)?))?"
+_DATE_PATTERNS = tuple(re.compile(rf"^{_WEEKDAY}{body}{_TIME}{_TZ}$", re.I) for body in (
+    r"(?P<year>\d{4})[-/](?P<month>\d{1,2})[-/](?P<day>\d{1,2})",
+    r"(?P<day>\d{1,2})(?:st|nd|rd|th)?\.?\s+(?P<mname>[a-z]{3,9}\.?),?\s+(?P<year>\d{4})",
+    r"(?P<mname>[a-z]{3,9}\.?)\s+(?P<day>\d{1,2})(?:st|nd|rd|th)?,?\s+(?P<year>\d{4})",
+    r"(?P<day>\d{1,2})\.(?P<month>\d{1,2})\.(?P<year>\d{4})",
+))
+
+_ABBREVIATIONS = frozenset({
+    "mr", "mrs", "ms", "dr", "st", "gen", "sen", "rep", "gov", "lt", "col", "maj", "capt", "sgt", "prof",
+    "no", "vs", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec", "inc",
+    "corp", "co", "ltd", "jr", "sr", "mt", "ft", "u.s", "u.k", "u.n", "e.g", "i.e", "etc", "approx",
+})
+_SENTENCE_END = re.compile(r"[.!?\u2026][\"'\u201d\u2019)\]]*\s+(?=[\"'\u201c\u2018(]?[^\W_])")
+_CLAUSE_WORDS = frozenset({
+    "and", "but", "to", "after", "following", "as", "while", "with", "in", "on", "for", "from", "over",
+    "amid", "despite", "which", "who", "that", "when", "where", "because", "since", "if", "before",
+    "under", "against", "by", "at", "saying", "according",
+})
+_WEAK_TAIL = frozenset({"the", "a", "an", "of", "to", "in", "on", "and", "or", "but", "for", "with", "at",
+                        "by", "from", "as", "its", "their", "his", "her", "that", "which", "who"})
+_TITLE_TRIM = " ,;:\u2014\u2013-"
+_DOUBLE_QUOTES = dict.fromkeys(map(ord, "\"\u201c\u201d"), None)
+
+_WORD = r"[^\W\d_][\w.'\u2019/-]*"
+_DATELINE_HEAD = rf"(?P<place>{_WORD}(?: {_WORD}){{0,3}})(?:, (?P<extra>[^\W_][\w.'\u2019 ,]{{0,38}}?))?"
+_DATELINE_AGENCY = r"(?: ?\((?P<agency>[^()]{2,40})\))?"
+_DATELINE_DASH = r"(?: ?[\u2014\u2013]| ?--| -(?= )) ?"
+_INLINE_DATELINE = re.compile(rf"^{_DATELINE_HEAD}{_DATELINE_AGENCY}{_DATELINE_DASH}(?P<rest>\S.*)$")
+_STANDALONE_DATELINE = re.compile(rf"^{_DATELINE_HEAD}{_DATELINE_AGENCY}$")
+# Capitalised words that open leads or headers but are not places.
+_NOT_PLACES = frozenset({
+    "US", "UK", "EU", "UN", "NATO", "BREAKING", "BREAKING NEWS", "UPDATE", "UPDATED", "EXCLUSIVE",
+    "WATCH", "LIVE", "VIDEO", "PHOTOS", "OPINION", "ANALYSIS", "EDITORIAL", "COMMENT", "ADVERTISEMENT",
+    "SPONSORED", "CORRECTION", "URGENT", "FLASH", "ALERT", "FILE", "NEW", "NEWS", "READ", "TOP",
+})
+_BYLINE = re.compile(r"^(?:by|written by|words by)\s+(?P<name>\S.*)$", re.I)
+_NAME_JOINERS = frozenset({"and", "&", "in", "de", "da", "di", "del", "der", "van", "von", "la", "le", "el",
+                           "al", "bin", "ibn", "of", "for", "the", "with", "|", "-", "\u2014", "\u2013"})
+_DATE_LABEL = re.compile(r"^(?P<label>(?:first |last )?(?:published|updated|posted|modified)|date)"
+                         r"(?: on| at)?\s*:?\s*(?P<value>.+)$", re.I)
+_DATE_THEN_BYLINE = re.compile(r"^(?P<value>.+?\d)\s+by\s+(?P<name>\S.*)$", re.I)
+_FIELD_SEPARATOR = re.compile(r"\s+[|\u00b7\u2022]\s+")
+
+_IDENTIFIER: LanguageIdentifier | None = None
+_LOCK = threading.Lock()
+
+
+def _identifier() -> LanguageIdentifier:
+    """Return the shared identifier, loading the model on first use."""
+    global _IDENTIFIER
+    if _IDENTIFIER is None:
+        with _LOCK:
+            if _IDENTIFIER is None:
+                from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+                _IDENTIFIER = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+    return _IDENTIFIER
+
+
+def detect_language(text: str) -> str | None:
+    """ISO 639-1 code of the text's language, or None when the text is too short or unclear."""
+    sample = text[:SAMPLE_CHARS]
+    if len(sample.split()) < MIN_WORDS or sum(ch.isalpha() for ch in sample) < MIN_LETTERS:
+        return None
+    try:
+        code, confidence = _identifier().classify(sample)
+    except Exception as exc:  # a broken model file should cost the field, not the article
+        LOGGER.warning("language identification failed: %s: %s", type(exc).__name__, exc)
+        return None
+    if confidence < MIN_CONFIDENCE or not isinstance(code, str) or len(code) != 2:
+        return None
+    return code
+
+
+def parse_date(value: str) -> datetime | None:
+    """Parse a written date ('2024-05-01', 'Mon, 15 Dec 2025 10:30 GMT', 'December 16, 2025') to UTC.
+
+    With a time zone the moment is converted to UTC; without one only the day is kept, at 00:00 UTC.
+    Returns None unless the whole string is a plausible date.
+    """
+    value = " ".join(value.split()).strip(" .,")
+    for pattern in _DATE_PATTERNS:
+        match = pattern.match(value)
+        if match:
+            return _to_datetime(match)
+    return None
+
+
+def _to_datetime(match: re.Match[str]) -> datetime | None:
+    """Build the UTC datetime of a date match, or None for impossible values."""
+    parts = match.groupdict()
+    month = int(parts["month"]) if parts.get("month") else _MONTHS.get(parts["mname"].lower().rstrip("."))
+    try:
+        day = date(int(parts["year"]), month or 0, int(parts["day"]))
+    except ValueError:
+        return None
+    if not MIN_YEAR <= day.year <= MAX_YEAR:
+        return None
+    zone = _zone(parts["tz"]) if parts.get("tz") else None
+    if parts.get("tz") and zone is None:
+        return None
+    if zone is None or parts.get("hour") is None:
+        return datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
+    hour, minute, second = int(parts["hour"]), int(parts["minute"]), int(parts["second"] or 0)
+    ampm = (parts.get("ampm") or "").lower().replace(".", "")
+    if ampm:
+        if not 1 <= hour <= 12:
+            return None
+        hour = hour % 12 + (12 if ampm == "pm" else 0)
+    if hour > 23 or minute > 59 or second > 59:
+        return None
+    local = datetime(day.year, day.month, day.day, hour, minute, second, tzinfo=zone)
+    return local.astimezone(timezone.utc)
+
+
+def _zone(name: str) -> timezone | None:
+    """A fixed-offset zone for 'UTC', 'GMT+2', '+01:00', '-0500' or a common abbreviation."""
+    name = name.strip("()").upper().replace(" ", "")
+    if name in _ZONE_MINUTES:
+        return timezone(timedelta(minutes=_ZONE_MINUTES[name]))
+    match = _OFFSET.match(name)
+    if not match:
+        return None
+    minutes = int(match["h"]) * 60 + int(match["m"] or 0)
+    if minutes > 14 * 60:
+        return None
+    return timezone(timedelta(minutes=-minutes if match["sign"] == "-" else minutes))
+
+
+def date_is_written(day: date, haystack: str) -> bool:
+    """Whether a full date is written in the page or URL in a common numeric or English form."""
+    month = _MONTH_NAMES[day.month - 1]
+    forms = (f"{day:%Y-%m-%d}", f"{day:%Y/%m/%d}", f"{day:%d/%m/%Y}", f"{day:%m/%d/%Y}", f"{day:%d.%m.%Y}",
+             f"{day.day} {month} {day.year}", f"{month} {day.day}, {day.year}",
+             f"{day.day} {month[:3]} {day.year}", f"{month[:3]} {day.day}, {day.year}")
+    low = haystack.lower()
+    return any(form.lower() in low for form in forms)
+
+
+def _first_sentence(paragraph: str) -> str:
+    """The paragraph's first sentence (abbreviations and initials do not end it)."""
+    for match in _SENTENCE_END.finditer(paragraph):
+        before = paragraph[:match.start()].split()
+        token = before[-1].lower().strip("\"'(\u201c") if before else ""
+        if paragraph[match.start()] == "." and (token in _ABBREVIATIONS or len(token.rstrip(".")) <= 1):
+            continue
+        return paragraph[:match.start() + 1]
+    return paragraph
+
+
+def derive_title(paragraph: str) -> str | None:
+    """A headline made from a lead: its first sentence, cut at a clause boundary to about 14 words."""
+    words = _first_sentence(paragraph).split()
+    if len(words) > MAX_DERIVED_TITLE_WORDS:
+        cut = 0
+        for k in range(MAX_DERIVED_TITLE_WORDS, MIN_TITLE_CUT_WORDS - 1, -1):
+            if words[k - 1].endswith((",", ";", ":")) or words[k] in ("\u2014", "\u2013", "-", "--"):
+                cut = k
+                break
+        if not cut:
+            cut = next((k for k in range(MAX_DERIVED_TITLE_WORDS, MIN_TITLE_CUT_WORDS, -1)
+                        if words[k].lower() in _CLAUSE_WORDS), MAX_DERIVED_TITLE_WORDS)
+        words = words[:cut]
+        while len(words) > MIN_TITLE_CUT_WORDS and words[-1].lower() in _WEAK_TAIL:
+            words.pop()
+    title = " ".join(words).strip(_TITLE_TRIM)
+    if title.count('"') % 2 or title.count("\u201c") != title.count("\u201d"):
+        title = title.translate(_DOUBLE_QUOTES).strip(_TITLE_TRIM)  # a quotation cut in half
+    if title.endswith(".") and not title.endswith(".."):
+        title = title[:-1]
+    return title if any(ch.isalnum() for ch in title) else None
+
+
+def dateline_of(line: str) -> tuple[str, str | None, str | None] | None:
+    """Split a dateline off a line as (dateline, agency, rest); rest is None when the line is only a dateline.
+
+    The place is in capitals ('BERLIN', 'NEW DELHI, India', 'LONDON (Reuters)'); in a lead it must be
+    followed by a dash, so 'US officials said...' is never taken for one.
+    """
+    match = _STANDALONE_DATELINE.match(line)
+    rest = None
+    # Three or more capitals with nothing after them read as a shouted headline, not a place.
+    if not (match and len(line.split()) <= MAX_DATELINE_WORDS
+            and (match["extra"] or match["agency"] or len(match["place"].split()) < 3)):
+        match = _INLINE_DATELINE.match(line)
+        if not match or len(match["rest"].split()) < 3:
+            return None
+        rest = match["rest"]
+    place = match["place"]
+    if not place.isupper() or sum(ch.isalpha() for ch in place) < 2 or place in _NOT_PLACES:
+        return None
+    dateline = f"{place}, {match['extra'].strip()}" if match["extra"] else place
+    return dateline, (match["agency"].strip() if match["agency"] else None), rest
+
+
+def byline_of(line: str) -> str | None:
+    """The names of a 'By ...' line, or None when the line is a sentence starting with 'by'."""
+    match = _BYLINE.match(line)
+    if not match or len(line.split()) > MAX_BYLINE_WORDS:
+        return None
+    name = match["name"].strip()
+    words = name.replace(",", " ").split()
+    if not words or not words[0][0].isupper() or name.endswith(("!", "?")):
+        return None
+    if all(w[0].isupper() or w.lower() in _NAME_JOINERS for w in words):
+        return name if name.endswith((" Jr.", " Sr.")) else name.rstrip(".")
+    return None
+
+
+def date_line_of(line: str) -> tuple[datetime, bool] | None:
+    """Parse a metadata date line ('Published: ...', 'Updated ...', a bare date) as (date, is_update)."""
+    match = _DATE_LABEL.match(line)
+    label, value = (match["label"].lower(), match["value"]) if match else ("", line)
+    parsed = parse_date(value)
+    return None if parsed is None else (parsed, "updated" in label or "modified" in label)
+
+
+def header_fields(line: str) -> list[tuple[str, object]] | None:
+    """Byline and date fields of a header line ('By X | Published: ...', 'Posted May 1, 2024 by X').
+
+    Returns [("byline", name), ("date", (datetime, is_update)), ...], or None unless every part is one.
+    """
+    fields: list[tuple[str, object]] = []
+    for part in _FIELD_SEPARATOR.split(line):
+        dated = date_line_of(part)
+        byline = None if dated else byline_of(part)
+        if not (dated or byline):
+            combined = _DATE_THEN_BYLINE.match(part)
+            dated = date_line_of(combined["value"]) if combined else None
+            byline = byline_of("By " + combined["name"]) if combined else None
+            if not (dated and byline):
+                return None
+        fields.extend([("date", dated)] if dated else [])
+        fields.extend([("byline", byline)] if byline else [])
+    return fields

@@ -1,0 +1,263 @@
+"""Text normalisation: byte decoding, Unicode and whitespace, Markdown, HTML bits, paragraphs, line kinds."""
+
+from __future__ import annotations
+
+import codecs
+import html
+import logging
+import re
+import unicodedata
+from urllib.parse import urljoin
+
+import charset_normalizer
+
+LOGGER = logging.getLogger(__name__)
+
+# UTF-32 first: its little-endian mark starts with the UTF-16 one.
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+# Single-byte Latin code pages the detector often picks for short Western text where cp1252 was meant.
+_LATIN_CODEPAGES = frozenset({
+    "cp1250", "cp1254", "cp1257", "cp775", "cp850", "cp852", "cp437", "cp858", "hp_roman8",
+    "latin_1", "iso8859_1", "iso8859_2", "iso8859_3", "iso8859_4", "iso8859_9", "iso8859_10",
+    "iso8859_13", "iso8859_14", "iso8859_15", "iso8859_16", "mac_roman", "mac_iceland",
+    "mac_latin2", "mac_turkish",
+})
+_COMMON_PUNCT = frozenset("\u201c\u201d\u2018\u2019\u2013\u2014\u2026\u20ac\u00ab\u00bb\u201e\u00a0\u00b0")
+MAX_CONTROL_SHARE = 0.05
+MAX_REASON_CHARS = 200
+MAX_HEADLINE_WORDS = 25
+MAX_HEADLINE_CHARS = 200
+MAX_FRAGMENT_WORDS = 8
+MAX_LINK_ITEM_WORDS = 25
+_CLOSERS = "\"'\u201d\u2019)]"
+
+_INVISIBLE = re.compile("[\u00ad\u180e\u200b-\u200d\u2060\ufeff]")  # soft hyphen and zero-width characters
+_LINE_BREAKS = re.compile("\r\n|[\r\u2028\u2029\x0b\x0c\x1c\x1d\x1e\x85]")
+_TO_SPACE = re.compile("[\t\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]")  # tab and the Zs spaces
+_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")  # C0/C1 controls, lone surrogates
+_SPACES = re.compile(" {2,}")
+_BINARY_CONTROLS = re.compile("[\x00-\x08\x0e-\x1f\x7f-\x9f]")  # controls that text files do not use
+
+_MD_TRIGGER = re.compile(r"^[-*_=>#\[]|[*_\[`]")  # lines without these hold no Markdown
+_MD_HEADING = re.compile(r"^#{1,6}(?:\s+|$)")
+_MD_CLOSING_HASHES = re.compile(r"\s+#+$")
+_MD_QUOTE = re.compile(r"^>\s?")
+_MD_RULE = re.compile(r"^(?:[-*_=]\s*){3,}$")
+_MD_REF_DEFINITION = re.compile(r"^\[[^\]]+\]:\s*\S+.*$")
+_MD_IMAGE = re.compile(r"!\[([^\]]*)\]\([^)]*\)")
+_MD_LINK = re.compile(r"\[([^\]\n]+)\]\((?:[^()\s]|\([^()\s]*\))*(?:\s+\"[^\"]*\")?\)")
+_MD_REF_LINK = re.compile(r"\[([^\]\n]+)\]\[[^\]\n]*\]")
+_MD_STRONG = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1")
+_MD_STAR = re.compile(r"(?<![\w*])\*(?=[^\s*])([^*\n]+?)(?<=[^\s*])\*(?![\w*])")
+_MD_UNDERSCORE = re.compile(r"(?<![\w_])_(?=[^\s_])([^_\n]+?)(?<=[^\s_])_(?![\w_])")
+_MD_CODE = re.compile(r"`([^`\n]+)`")
+
+_TERMINAL = re.compile(r"[.!?\u2026][\"'\u201d\u2019)\]]*$")
+_LIST_ITEM = re.compile(r"^(?:[-*+\u2022\u00b7\u00bb\u203a\u25aa\u25cf]|\d{1,2}[.)])\s")
+_HTML_START = re.compile(
+    r"^\s*(?:<\?xml[^>]*>\s*)?(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html|head|body|article)\b", re.I | re.S)
+_FRAGMENT_DROP = re.compile(r"<(script|style|noscript)\b.*?</\1\s*>|<!--.*?-->", re.I | re.S)
+_FRAGMENT_BREAK = re.compile(r"<br\s*/?>|</(?:p|div|li|h[1-6]|blockquote|tr|section|article)\s*>", re.I)
+_TAG = re.compile(r"</?[a-zA-Z][^>]*>")
+_LINK_TAG = re.compile(r"<link\b[^>]*>", re.I)
+_ATTR = re.compile(r"""([\w:-]+)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))""")
+_HTML_BLOCK_END = re.compile(r"</(?:p|div|article|section|body|html|li|h[1-6]|span|a)>", re.I)
+
+
+class RejectedInput(ValueError):
+    """Input that cannot become an article; str(exc) is a one-line reason."""
+
+
+def _plausibility(text: str) -> int:
+    """Count characters that look like ordinary prose (letters, digits, spaces, usual punctuation)."""
+    return sum(1 for ch in text if ch.isalnum() or ch.isspace() or ch.isascii() or ch in _COMMON_PUNCT)
+
+
+def _detect(raw: bytes) -> str:
+    """Decode non-UTF-8 bytes with charset detection, preferring cp1252 among equal Latin guesses."""
+    best = charset_normalizer.from_bytes(raw).best()
+    if best is None:
+        return raw.decode("latin-1")
+    guessed = str(best)
+    if best.encoding in _LATIN_CODEPAGES:
+        try:
+            western = raw.decode("cp1252")
+        except UnicodeDecodeError:
+            return guessed
+        # cp1252 wins ties: it is what legacy Western news files are written in.
+        if _plausibility(western) >= _plausibility(guessed):
+            return western
+    return guessed
+
+
+def _check_not_binary(text: str) -> str:
+    """Refuse text that is mostly control characters (a decoded binary file)."""
+    if "\x00" in text:
+        raise RejectedInput("binary content (NUL bytes)")
+    if text:
+        controls = len(_BINARY_CONTROLS.findall(text))
+        if controls / len(text) > MAX_CONTROL_SHARE:
+            raise RejectedInput(f"binary content ({controls} control characters)")
+    return text
+
+
+def decode_bytes(raw: bytes) -> str:
+    """Decode file bytes: BOM-marked UTF-8/16/32, plain UTF-8, detected charset, else latin-1."""
+    for bom, encoding in _BOMS:
+        if raw.startswith(bom):
+            try:
+                return _check_not_binary(raw.decode(encoding))
+            except UnicodeDecodeError:
+                break
+    if b"\x00" in raw:
+        raise RejectedInput("binary content (NUL bytes)")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        try:
+            text = _detect(raw)
+        except Exception as exc:  # the detector must never sink a file: latin-1 always decodes
+            LOGGER.debug("charset detection failed: %s", exc)
+            text = raw.decode("latin-1")
+    return _check_not_binary(text)
+
+
+def looks_like_html(text: str) -> bool:
+    """Tell whether text is really an HTML page (by its opening tag or many closing block tags)."""
+    head = text[:5000]
+    return bool(_HTML_START.match(head)) or len(_HTML_BLOCK_END.findall(head)) >= 3
+
+
+def fragment_text(content: str) -> str:
+    """Plain text of a small HTML fragment (a feed summary): block ends become line breaks, tags go."""
+    if not _TAG.search(content):
+        return content
+    text = _FRAGMENT_BREAK.sub("\n", _FRAGMENT_DROP.sub(" ", content))
+    return html.unescape(_TAG.sub("", text))
+
+
+def canonical_link(page: str, base: str | None) -> str | None:
+    """The href of an HTML page's <link rel="canonical">, made absolute against the page URL."""
+    for tag in _LINK_TAG.findall(page[:200_000]):
+        attrs = {m[0].lower(): m[1] or m[2] or m[3] for m in _ATTR.findall(tag)}
+        if "canonical" in attrs.get("rel", "").lower().split() and attrs.get("href"):
+            href = urljoin(base or "", attrs["href"].strip())
+            return href if href.startswith(("http://", "https://")) else None
+    return None
+
+
+def one_line(text: str, limit: int = MAX_REASON_CHARS) -> str:
+    """Squeeze a message onto one line of bounded length."""
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[:limit - 1] + "\u2026"
+
+
+def ends_like_sentence(line: str) -> bool:
+    """True when a line ends with sentence punctuation (closing quotes and brackets allowed)."""
+    return bool(_TERMINAL.search(line))
+
+
+def is_list_item(line: str) -> bool:
+    """True for a bulleted or numbered list line."""
+    return bool(_LIST_ITEM.match(line))
+
+
+def looks_like_headline(line: str) -> bool:
+    """Short, capitalised, and not ending like a sentence or a lead-in ('?' and '!' are fine)."""
+    words = line.split()
+    if not words or len(words) > MAX_HEADLINE_WORDS or len(line) > MAX_HEADLINE_CHARS or is_list_item(line):
+        return False
+    if line.rstrip(_CLOSERS).endswith((".", "\u2026", ",", ";", ":")):
+        return False
+    return not line[0].islower() or any(ch.isupper() for ch in words[0])
+
+
+def is_link_item(line: str) -> bool:
+    """A short bulleted or numbered headline, as in 'related stories' lists."""
+    return (is_list_item(line) and len(line.split()) <= MAX_LINK_ITEM_WORDS
+            and not line.rstrip(_CLOSERS).endswith((".", "\u2026")))
+
+
+def is_fragment(line: str) -> bool:
+    """A short line that is not a sentence (menu entry, share button, 'Loading...' teaser)."""
+    trailing_off = line.rstrip(_CLOSERS).endswith(("...", "\u2026"))
+    return len(line.split()) <= MAX_FRAGMENT_WORDS and (trailing_off or not ends_like_sentence(line))
+
+
+def _normalise_chars(text: str) -> str:
+    """Unicode NFC, invisible characters removed, every space a plain space, every break a LF."""
+    text = _LINE_BREAKS.sub("\n", _INVISIBLE.sub("", text))
+    text = _CONTROLS.sub("", _TO_SPACE.sub(" ", text))
+    return unicodedata.normalize("NFC", text)
+
+
+def _strip_markdown_line(line: str) -> str:
+    """Remove Markdown markup from one line, keeping link and emphasis text."""
+    if not _MD_TRIGGER.search(line):
+        return line
+    if _MD_RULE.match(line) or _MD_REF_DEFINITION.match(line):
+        return ""
+    line = _MD_QUOTE.sub("", line)
+    if _MD_HEADING.match(line):
+        line = _MD_CLOSING_HASHES.sub("", _MD_HEADING.sub("", line))
+    line = _MD_IMAGE.sub(r"\1", line)
+    line = _MD_LINK.sub(r"\1", line)
+    line = _MD_REF_LINK.sub(r"\1", line)
+    line = _MD_STRONG.sub(r"\2", line)
+    line = _MD_STAR.sub(r"\1", line)
+    line = _MD_UNDERSCORE.sub(r"\1", line)
+    return _MD_CODE.sub(r"\1", line)
+
+
+def _clean_line(line: str) -> str:
+    """Normalise one line until it no longer changes (markup removal can expose more markup)."""
+    for _ in range(20):
+        cleaned = _SPACES.sub(" ", _strip_markdown_line(line).strip(" "))
+        if cleaned == line:
+            break
+        line = cleaned
+    return line
+
+
+def _is_wrapped(block: list[str]) -> bool:
+    """Tell whether a block's lines are one hard-wrapped paragraph rather than one paragraph each."""
+    if len(block) < 2 or any(is_list_item(line) for line in block):
+        return False
+    widest = max(len(line) for line in block)
+    body = block[:-1]
+    if widest > 100 or any(len(line) < max(30, 0.6 * widest) for line in body):
+        return False
+    # Prose wrapped at a fixed width mostly breaks mid-sentence.
+    return sum(ends_like_sentence(line) for line in body) < len(body) / 2
+
+
+def _paragraph_list(text: str) -> list[str]:
+    """One pass: characters, lines and Markdown cleaned, wrapped blocks joined, empty lines dropped."""
+    lines = [_clean_line(line) for line in _normalise_chars(text).split("\n")]
+    paragraphs: list[str] = []
+    block: list[str] = []
+    for line in [*lines, ""]:
+        if line:
+            block.append(line)
+            continue
+        if block:
+            paragraphs.extend([" ".join(block)] if _is_wrapped(block) else block)
+        block = []
+    return paragraphs
+
+
+def to_paragraphs(text: str) -> list[str]:
+    """Split text into clean single-line paragraphs; joining them with blank lines is a fixed point."""
+    paragraphs = _paragraph_list(text)
+    for _ in range(20):
+        again = _paragraph_list("\n\n".join(paragraphs))
+        if again == paragraphs:
+            break
+        paragraphs = again
+    return paragraphs

@@ -1,0 +1,445 @@
+"""Tests for tasks.clean: text and HTML cleaning, decoding and the batch step, on real sample inputs."""
+
+from __future__ import annotations
+
+import codecs
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings as hyp_settings, strategies as st
+
+import tasks.clean as clean_module
+from config.settings import CleanSettings
+from tasks.clean import RejectedInput, clean_documents, clean_html, clean_text, decode_bytes
+from tasks.models import RawDocument
+
+ROOT = Path(__file__).resolve().parent.parent
+SEEDS = ROOT / "seeds"
+DATA = Path(__file__).resolve().parent / "data" / "clean"
+SEED_000 = SEEDS / "000_86dcefa09d6f54ea.txt"
+SEED_002 = SEEDS / "002_cc2e266a8b9d55b3.txt"
+BOILERPLATE = ("No comments", "Post a Comment", "Today's Top News")
+
+
+def _read(path: Path) -> str:
+    return path.read_text(encoding="utf-8")
+
+
+def _paragraphs(text: str) -> list[str]:
+    return text.split("\n\n")
+
+
+def _doc(raw: bytes, locator: str, media_type: str = "text/plain", **extra: object) -> RawDocument:
+    return RawDocument(source="test", locator=locator, content_hash=f"h-{locator}", raw=raw,
+                       media_type=media_type, **extra)
+
+
+# --- the seeds ----------------------------------------------------------------------------------
+
+def test_seed_002_title_dateline_and_credit() -> None:
+    art = clean_text(_read(SEED_002))
+    assert art.title == "US offers 'NATO-like' security to Ukraine"
+    assert art.title_derived is False
+    assert art.dateline == "BERLIN"
+    assert art.credit == "Agencies - Xinhua"
+    assert art.text.startswith("The United States has offered")
+    assert "Agencies - Xinhua" not in art.text
+    assert art.language == "en"
+
+
+def test_seed_000_dateline_is_not_the_title() -> None:
+    art = clean_text(_read(SEED_000))
+    assert art.dateline == "WASHINGTON, United States"
+    assert art.title != "WASHINGTON, United States"
+    assert art.title_derived is True
+    assert art.title and art.title.startswith("The United States has said")
+    assert len(art.title.split()) <= 14
+    assert art.text.startswith("The United States has said")
+    assert "WASHINGTON" not in art.text.split("\n\n")[0]
+
+
+@pytest.mark.parametrize("path", [SEED_000, SEED_002], ids=["seed000", "seed002"])
+def test_seed_boilerplate_removed_and_paragraphs_kept(path: Path) -> None:
+    raw = _read(path)
+    art = clean_text(raw)
+    for phrase in BOILERPLATE:
+        assert phrase not in art.text
+    paragraphs = _paragraphs(art.text)
+    assert not any(p.startswith(("-", "*", "\u2022")) for p in paragraphs)
+    assert "Trump says war with Venezuela" not in art.text
+    assert art.text.startswith("The United States")
+    # every body line of the seed survives as its own paragraph
+    assert len(paragraphs) >= 15
+    assert all(p.strip() == p and p for p in paragraphs)
+    assert paragraphs[-1].endswith(("talk\".", "object to."))
+
+
+def test_seed_002_keeps_mid_text_subheading() -> None:
+    paragraphs = _paragraphs(clean_text(_read(SEED_002)).text)
+    assert "Article Five" in paragraphs
+    assert paragraphs.index("Article Five") < len(paragraphs) - 3
+
+
+# --- our own sample texts -----------------------------------------------------------------------
+
+def test_reuters_inline_dateline_and_reporting_credit() -> None:
+    raw = _read(DATA / "reuters_inline.txt")
+    art = clean_text(raw)
+    assert art.title == "Central bank holds rates steady as inflation cools"
+    assert art.dateline == "LONDON"
+    assert art.credit == "Reuters"  # from "(Reuters)" in the dateline: the closing lines are not cut here
+    assert art.text.startswith("The Bank of England kept")
+
+    custom = CleanSettings(extra_footer_phrases=("our standards",))
+    art = clean_text(raw, custom)
+    assert art.credit == "Reporting by Jane Doe; Editing by John Roe"
+    assert "Our Standards" not in art.text and "Reporting by" not in art.text
+    # an agency named inside a sentence is body text, not a credit
+    assert _paragraphs(art.text)[-1] == "The AP reported earlier that markets were pricing in two cuts next year."
+
+
+def test_blog_share_footer_byline_and_posted_date() -> None:
+    art = clean_text(_read(DATA / "blog_share.txt"))
+    assert art.title == "Why our town's library is worth saving"
+    assert art.byline == "Anna Berg"
+    assert art.published_at == datetime(2025, 3, 3, tzinfo=timezone.utc)
+    for junk in ("Share this", "Twitter", "Facebook", "Like this", "Loading", "Posted:", "By Anna"):
+        assert junk not in art.text
+    assert _paragraphs(art.text)[-1].startswith("If you care about the library")
+    assert art.credit is None
+
+
+def test_portal_related_stories_and_copyright_cut() -> None:
+    art = clean_text(_read(DATA / "portal_related.txt"))
+    assert art.title == "Monsoon floods displace thousands in Assam"
+    assert art.dateline == "NEW DELHI, March 12"
+    assert art.credit == "PTI"
+    assert art.published_at == datetime(2025, 3, 12, 10, 30, tzinfo=timezone.utc)
+    for junk in ("Related stories", "Tripura", "\u2022", "Copyright", "Updated"):
+        assert junk not in art.text
+    # a sentence that merely starts with a footer word ("Comments") is article text
+    assert _paragraphs(art.text)[-1] == "Comments from the state's chief minister were not immediately available."
+    assert art.text.startswith("Heavy rain has flooded")
+
+
+def test_markdown_byline_published_and_dash_credit() -> None:
+    art = clean_text(_read(DATA / "byline_published.md"))
+    assert art.title == "City council approves new cycling lanes"
+    assert art.byline == "Maria Lopez"
+    assert art.published_at == datetime(2024, 5, 1, 8, 15, tzinfo=timezone.utc)
+    assert art.credit == "AP"
+    for markup in ("#", "**", "](", "https://", "*remove"):
+        assert markup not in art.text
+    assert "first proposed by the transport committee, passed" in art.text
+    assert "What happens next" in _paragraphs(art.text)
+    assert _paragraphs(art.text)[-1].startswith("Construction of the first section")
+
+
+def test_short_real_last_sentence_is_kept() -> None:
+    art = clean_text(_read(DATA / "short_last_sentence.txt"))
+    paragraphs = _paragraphs(art.text)
+    assert paragraphs[-1] == "The vote is on Friday."
+    assert "Student reaction" in paragraphs
+    assert art.dateline == "NAIROBI"
+    assert art.title_derived is True
+    assert art.title and art.title.startswith("Kenya's parliament")
+
+
+def test_afp_dateline_with_agency_and_footer_after_credit() -> None:
+    art = clean_text(_read(DATA / "afp_inline.txt"))
+    assert art.dateline == "PARIS, March 3"
+    assert art.credit == "AFP"
+    assert art.text.startswith("French farmers drove")
+    assert "You may also like" not in art.text and "marathon" not in art.text and "With AFP" not in art.text
+
+
+# --- individual rules ---------------------------------------------------------------------------
+
+BODY = ("The committee met for six hours behind closed doors before announcing its decision to the press. "
+        "Members said the vote had been close and that further talks would follow next month.")
+
+
+@pytest.mark.parametrize("lead, dateline, credit, start", [
+    ("WASHINGTON, Dec 15 (Xinhua) -- The US Senate passed the bill late on Monday.",
+     "WASHINGTON, Dec 15", "Xinhua", "The US Senate passed"),
+    ("BERLIN \u2014 The United States has offered new guarantees to its allies.", "BERLIN", None, "The United"),
+    ("LONDON (Reuters) - British retail sales rose for a third month in November.",
+     "LONDON", "Reuters", "British retail"),
+    ("RIO DE JANEIRO, Brazil \u2013 Heavy rain flooded dozens of streets on Sunday.",
+     "RIO DE JANEIRO, Brazil", None, "Heavy rain"),
+])
+def test_inline_datelines(lead: str, dateline: str, credit: str | None, start: str) -> None:
+    art = clean_text(f"{lead}\n{BODY}")
+    assert art.dateline == dateline
+    assert art.credit == credit
+    assert art.text.startswith(start)
+
+
+@pytest.mark.parametrize("lead", [
+    "US officials said on Monday that the talks would resume next week in Geneva.",
+    "NATO leaders agreed to raise defence spending at their summit in The Hague.",
+    "EU ministers - meeting in Brussels - failed to agree on the budget.",
+])
+def test_sentences_starting_with_acronyms_are_not_datelines(lead: str) -> None:
+    art = clean_text(f"{lead}\n{BODY}")
+    assert art.dateline is None
+    assert art.text.startswith(lead)
+
+
+def test_derived_title_is_cut_at_a_word_boundary() -> None:
+    lead = ("Thousands of residents were evacuated from coastal towns in the south of the country on Sunday "
+            "as a powerful storm approached, officials said.")
+    art = clean_text(f"{lead}\n{BODY}")
+    assert art.title_derived is True
+    words = art.title.split()
+    assert 5 <= len(words) <= 14
+    assert lead.startswith(art.title)
+    assert lead[len(art.title)] in " ,"
+
+
+def test_agency_words_inside_sentences_are_not_credits() -> None:
+    text = f"Ports reopen after storm\n{BODY}\nReporters from the AP and Reuters were present at the briefing."
+    art = clean_text(text)
+    assert art.credit is None
+    assert art.text.endswith("were present at the briefing.")
+
+
+@pytest.mark.parametrize("closing, credit", [
+    ("(Reuters)", "Reuters"), ("\u2014 AP", "AP"), ("Source: Xinhua", "Xinhua"), ("With AFP", "AFP"),
+    ("With inputs from PTI and ANI", "With inputs from PTI and ANI"),
+    ("Reuters contributed to this report.", "Reuters contributed to this report"),
+])
+def test_closing_credit_lines(closing: str, credit: str) -> None:
+    art = clean_text(f"Ports reopen after storm\n{BODY}\n{closing}")
+    assert art.credit == credit
+    assert art.text == BODY
+
+
+def test_extra_agencies_are_recognised() -> None:
+    text = f"Ports reopen after storm\n{BODY}\nSource: Kathimerini"
+    assert clean_text(text).credit is None
+    art = clean_text(text, CleanSettings(extra_agencies=("kathimerini",)))
+    assert art.credit == "Kathimerini"
+    assert "Kathimerini" not in art.text
+
+
+def test_dates_come_only_from_metadata_lines() -> None:
+    dated = clean_text(f"Ports reopen after storm\nDecember 16, 2025\n{BODY}")
+    assert dated.published_at == datetime(2025, 12, 16, tzinfo=timezone.utc)
+    assert "December 16" not in dated.text
+    undated = clean_text(f"Ports reopen after storm\nOn March 3, 2025 the harbour was closed to ships. {BODY}")
+    assert undated.published_at is None
+
+
+def test_normalisation_of_spaces_and_invisible_characters() -> None:
+    raw = ("Caf\u0065\u0301 owners protest\r\n\r\nThe\u00a0owners of   small\tcaf\u00e9s in the old town "
+           "co\u00adoperated\u200b on a petition\u2060 to the mayor on Friday.  \r\nIt was signed by 300 people.\r")
+    art = clean_text(raw)
+    assert art.title == "Caf\u00e9 owners protest"
+    assert _paragraphs(art.text) == [
+        "The owners of small caf\u00e9s in the old town cooperated on a petition to the mayor on Friday.",
+        "It was signed by 300 people.",
+    ]
+
+
+def test_hard_wrapped_paragraphs_are_joined() -> None:
+    raw = ("Harbour reopens\n\n"
+           "The harbour reopened to commercial traffic on Tuesday after a week in\n"
+           "which strong winds and high waves had kept every ferry and cargo ship\n"
+           "tied up at the quay, the port authority said in a statement.\n\n"
+           "Ferry operators said they would run extra sailings over the weekend.")
+    paragraphs = _paragraphs(clean_text(raw).text)
+    assert len(paragraphs) == 2
+    assert paragraphs[0].startswith("The harbour reopened") and paragraphs[0].endswith("in a statement.")
+
+
+def test_empty_and_whitespace_text() -> None:
+    for raw in ("", "   \n\n\t", "\u200b\u00ad"):
+        art = clean_text(raw)
+        assert art.text == "" and art.title is None and art.language is None
+
+
+# --- HTML ---------------------------------------------------------------------------------------
+
+def test_html_article_fields() -> None:
+    html = _read(DATA / "article.html")
+    art = clean_html(html, url="https://mirror.example.org/port-strike?utm=1")
+    assert art.title == "Port workers end strike after pay deal"
+    assert art.title_derived is False
+    assert art.byline == "Lena Fischer"
+    assert art.site_name == "Harbour Times"
+    assert art.canonical_url == "https://news.example.com/business/port-workers-end-strike"
+    assert art.published_at == datetime(2025, 11, 4, 8, 30, tzinfo=timezone.utc)
+    assert art.dateline == "HAMBURG"
+    assert art.language == "en"
+    assert art.text.startswith("Dock workers at the port of Hamburg")
+    for junk in ("Contact us", "Finally! My parcel", "Most read", "Ferry timetable", "Copyright", "Imprint",
+                 "Port workers end strike"):
+        assert junk not in art.text
+    assert len(_paragraphs(art.text)) == 5
+
+
+def test_html_copyright_year_is_not_a_publication_date() -> None:
+    html = _read(DATA / "copyright_only.html")
+    art = clean_html(html, url="https://wyevalley.example.net/mill-wheel")
+    assert art.published_at is None
+    assert art.title == "Volunteers restore historic mill wheel"
+    assert art.text.startswith("A group of volunteers")
+    assert "Copyright" not in art.text
+
+
+def test_html_real_new_year_date_is_kept() -> None:
+    html = _read(DATA / "copyright_only.html").replace(
+        "<title>", '<meta property="article:published_time" content="2025-01-01T12:00:00Z"><title>')
+    art = clean_html(html, url="https://wyevalley.example.net/mill-wheel")
+    assert art.published_at == datetime(2025, 1, 1, 12, 0, tzinfo=timezone.utc)
+
+
+@pytest.mark.parametrize("html", [
+    "",
+    "<html><body><nav><a href='/'>Home</a></nav></body></html>",
+    "<div>" * 60000 + "deep" + "</div>" * 60000,
+    "<<<>>>\x00\x01 not really <b html",
+    "<html><body><p>" + "word " * 200000 + "</p></body></html>",
+], ids=["empty", "nav-only", "deep", "junk", "huge"])
+def test_odd_html_never_raises(html: str) -> None:
+    art = clean_html(html)
+    assert isinstance(art.text, str)
+
+
+# --- decoding -----------------------------------------------------------------------------------
+
+SAMPLE = "Stra\u00dfe gesperrt: \u201eNa\u00efve\u201c caf\u00e9 owners \u2014 and 5 \u20ac fees \u2026"
+
+
+def test_decode_utf8_with_and_without_bom() -> None:
+    assert decode_bytes(codecs.BOM_UTF8 + SAMPLE.encode("utf-8")) == SAMPLE
+    assert decode_bytes(SAMPLE.encode("utf-8")) == SAMPLE
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be"])
+def test_decode_utf16_with_bom(encoding: str) -> None:
+    raw = SAMPLE.encode(encoding)
+    if encoding == "utf-16-be":
+        raw = codecs.BOM_UTF16_BE + raw
+    assert decode_bytes(raw) == SAMPLE
+
+
+def test_decode_cp1252_and_latin1() -> None:
+    western = "Smart \u201cquotes\u201d and an em dash \u2014 in Windows text, na\u00efve caf\u00e9."
+    assert decode_bytes(western.encode("cp1252")) == western
+    french = "H\u00f4tel de Ville : la r\u00e9union a \u00e9t\u00e9 report\u00e9e \u00e0 jeudi."
+    assert decode_bytes(french.encode("latin-1")) == french
+
+
+def test_decode_rejects_binary() -> None:
+    with pytest.raises(RejectedInput, match="binary content"):
+        decode_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00")
+    with pytest.raises(RejectedInput, match="binary content"):
+        decode_bytes(bytes(range(1, 32)) * 20)
+
+
+# --- the batch ----------------------------------------------------------------------------------
+
+def test_clean_documents_rejects_bad_docs_and_keeps_good_one() -> None:
+    good = _doc(SEED_002.read_bytes(), "good.txt")
+    docs = [
+        _doc(b"", "empty.txt"),
+        _doc(b"\x00\x01\x02binary\x00\xff" * 10, "blob.txt"),
+        _doc(b"Short note\nJust seven words are in this one.", "tiny.txt"),
+        good,
+        _doc(b"<html><body><nav>Home | Sport</nav></body></html>", "nav.html", "text/html"),
+    ]
+    kept, rejects = clean_documents(docs, CleanSettings())
+    assert [d.locator for d, _ in kept] == ["good.txt"]
+    assert kept[0][1].title == "US offers 'NATO-like' security to Ukraine"
+    reasons = {r.locator: r.reason for r in rejects}
+    assert reasons["empty.txt"] == "empty file"
+    assert reasons["blob.txt"].startswith("binary content")
+    assert reasons["tiny.txt"] == "too little text: 7 words (minimum 20)"
+    assert reasons["nav.html"] == "no article text found in HTML"
+    assert all("\n" not in r.reason for r in rejects)
+    assert {r.content_hash for r in rejects} == {"h-empty.txt", "h-blob.txt", "h-tiny.txt", "h-nav.html"}
+
+
+def test_clean_documents_sniffs_html_in_txt_and_uses_feed_fields() -> None:
+    html = (DATA / "copyright_only.html").read_bytes()
+    feed_date = datetime(2025, 6, 2, 7, 0, tzinfo=timezone.utc)
+    doc = _doc(html, "page.txt", feed_title="Feed headline", feed_published_at=feed_date)
+    kept, rejects = clean_documents([doc], CleanSettings())
+    assert not rejects
+    art = kept[0][1]
+    assert art.title == "Volunteers restore historic mill wheel"  # the page's own title wins
+    assert art.published_at == feed_date
+    assert "<p>" not in art.text and art.text.startswith("A group of volunteers")
+
+    untitled = _doc(b"Talks resumed on Monday between the two sides after a pause of several weeks, "
+                    b"officials said, and a first agreement on prisoner exchanges could follow by Friday.",
+                    "lead.txt", feed_title="Talks resume")
+    art = clean_documents([untitled], CleanSettings())[0][0][1]
+    assert art.title == "Talks resume" and art.title_derived is False
+
+
+FEED_FRAGMENT = ("<p>A group of volunteers has finished restoring the wooden wheel of the old water mill, "
+                 "more than forty years after it last turned.</p><p>The work took three years and was paid "
+                 "for by donations &amp; a heritage grant.</p><script>track()</script>")
+
+
+@pytest.mark.parametrize("feed_content", [_read(DATA / "copyright_only.html"), FEED_FRAGMENT],
+                         ids=["feed-page", "feed-fragment"])
+def test_clean_documents_falls_back_to_feed_content(feed_content: str) -> None:
+    paywall = (b"<html><head><title>Mill wheel turns again</title>"
+               b"<link rel='canonical' href='/local/mill-wheel'></head>"
+               b"<body><nav>Home</nav><p>Subscribe to read.</p></body></html>")
+    page = _doc(paywall, "paywall.html", "text/html", url="https://paper.example.com/story?ref=feed",
+                feed_title="Mill reopens", feed_content=feed_content)
+    kept, rejects = clean_documents([page], CleanSettings())
+    assert not rejects
+    art = kept[0][1]
+    assert art.text.startswith("A group of volunteers")
+    assert "<" not in art.text and "track()" not in art.text and "Subscribe" not in art.text
+    assert art.title == "Mill wheel turns again" and art.title_derived is False  # the page's own title
+    assert art.canonical_url == "https://paper.example.com/local/mill-wheel"
+
+
+def test_clean_documents_turns_unexpected_errors_into_rejects(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(raw: str, settings: CleanSettings | None = None) -> None:
+        raise RuntimeError("parser exploded\non two lines " + "x" * 400)
+
+    monkeypatch.setattr(clean_module, "clean_text", broken)
+    good_html = _doc((DATA / "article.html").read_bytes(), "ok.html", "text/html")
+    kept, rejects = clean_documents([_doc(SEED_000.read_bytes(), "boom.txt"), good_html], CleanSettings())
+    assert [d.locator for d, _ in kept] == ["ok.html"]
+    assert rejects[0].reason.startswith("cleaning failed: RuntimeError: parser exploded on two lines")
+    assert "\n" not in rejects[0].reason and len(rejects[0].reason) <= 200
+
+
+# --- properties ---------------------------------------------------------------------------------
+
+NEWSY_LINES = st.sampled_from([
+    "WASHINGTON, United States", "BERLIN \u2014 The talks went on.", "LONDON (Reuters) - Shares fell sharply today.",
+    "By Jane Smith and Ali Khan, Reuters", "Published: 2024-05-01", "Updated 12 March 2025 10:30 GMT",
+    "December 16, 2025", "No comments:", "Post a Comment", "Today's Top News", "- Link to a story",
+    "\u2022 Another linked headline", "1. Numbered item", "Agencies - Xinhua", "(Reuters)", "\u2014 AP",
+    "Share this:", "Copyright 2025 Example", "Article Five", "The vote is on Friday.", "# Heading",
+    "**bold** and [a link](https://x.example) here.", "NATO leaders met.", "US officials said so.",
+    "A long sentence about the economy that goes on for a while, with commas, and ends here.",
+    "Like Loading...", "", " ", "\u00a0", "---", "> quoted line", "Advertisement",
+])
+
+
+@hyp_settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.text())
+def test_clean_text_arbitrary_text_is_idempotent(raw: str) -> None:
+    out = clean_text(raw)
+    assert clean_text(out.text).text == out.text
+
+
+@hyp_settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.one_of(NEWSY_LINES, st.text(max_size=40)), max_size=25),
+       st.sampled_from(["\n", "\n\n", "\r\n", "\n \n"]))
+def test_clean_text_newsy_text_is_idempotent(lines: list[str], joiner: str) -> None:
+    out = clean_text(joiner.join(lines))
+    assert clean_text(out.text).text == out.text
+    assert "\n\n\n" not in out.text and out.text == out.text.strip()

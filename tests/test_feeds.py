@@ -1,0 +1,374 @@
+"""Feed parsing, URL canonicalisation and poll_feeds end to end against a real server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
+
+from config.settings import HttpSettings, SourceSettings
+from tasks.feeds import (FeedParseError, ParsedFeed, SourceState, canonical_link, canonical_url, parse_feed,
+                         poll_feeds, word_count)
+from tasks.http import HttpClient
+from tasks.models import RawDocument, Reject
+
+FEEDS = Path(__file__).resolve().parent / "data" / "feeds"
+NOW = datetime(2025, 3, 6, 12, 0, tzinfo=timezone.utc)
+SITE = "https://news.example.org"
+RSS_TYPE = "application/rss+xml"
+PAGES = ("floods", "rates", "talks", "telescope", "comet")
+
+
+def feed_bytes(name: str, base: str = SITE) -> bytes:
+    """A recorded feed with its @BASE@ links pointed at base."""
+    return (FEEDS / name).read_bytes().replace(b"@BASE@", base.encode())
+
+
+@pytest.fixture(scope="module")
+def _server():
+    srv = HTTPServer(host="127.0.0.1", port=0, threaded=True)
+    srv.start()
+    yield srv
+    srv.clear()
+    srv.stop()
+
+
+@pytest.fixture()
+def server(_server: HTTPServer) -> HTTPServer:
+    """The module's threaded server, answering 404 to unknown paths, cleared after each test."""
+    _server.no_handler_status_code = 404
+    yield _server
+    _server.clear()
+
+
+@pytest.fixture()
+def client():
+    with HttpClient(HttpSettings(connect_timeout=1.0, read_timeout=2.0, total_timeout=5.0, retries=0,
+                                 allow_private_hosts=True)) as http:
+        yield http
+
+
+def base(server: HTTPServer) -> str:
+    return server.url_for("").rstrip("/")
+
+
+def serve_feed(server: HTTPServer, path: str, name: str, content_type: str = RSS_TYPE,
+               headers: dict[str, str] | None = None) -> None:
+    server.expect_request(path).respond_with_data(feed_bytes(name, base(server)), content_type=content_type,
+                                                  headers=headers)
+
+
+def serve_pages(server: HTTPServer, *names: str) -> None:
+    for name in names:
+        server.expect_request(f"/articles/{name}.html").respond_with_data(
+            (FEEDS / "articles" / f"{name}.html").read_bytes(), content_type="text/html; charset=utf-8")
+
+
+def hits(server: HTTPServer, path: str) -> int:
+    return sum(1 for request, _ in server.log if request.path == path)
+
+
+def feed_source(server: HTTPServer, name: str, path: str, tags: tuple[str, ...] = ()) -> SourceSettings:
+    return SourceSettings(name=name, kind="feed", url=server.url_for(path), tags=tags)
+
+
+# --- canonical URLs ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("url, expected", [
+    ("HTTPS://News.Example.ORG:443/a/b/?utm_source=x&id=3&utm_medium=y#top", "https://news.example.org/a/b?id=3"),
+    ("http://example.org:80", "http://example.org/"),
+    ("http://example.org:8080/x/", "http://example.org:8080/x"),
+    ("https://example.org/?fbclid=1&gclid=2&mc_cid=3&mc_eid=4&igshid=5&ref=6", "https://example.org/"),
+    ("https://example.org/p?b=2&a=1&UTM_Campaign=z&a=0", "https://example.org/p?b=2&a=1&a=0"),
+    ("https://example.org/search?q=a%20b&flag", "https://example.org/search?q=a%20b&flag"),
+    ("https://example.org/story?reference=1", "https://example.org/story?reference=1"),
+    ("https://[2001:DB8::1]:443/x", "https://[2001:db8::1]/x"),
+    ("mailto:desk@example.org", "mailto:desk@example.org"),
+])
+def test_canonical_url(url: str, expected: str) -> None:
+    assert canonical_url(url) == expected
+
+
+_SEGMENT = st.text(alphabet="abcXYZ019-._~%/", max_size=8)
+_PARAM = st.tuples(st.sampled_from(["id", "q", "utm_source", "fbclid", "Ref", "page", "a b"]),
+                   st.text(alphabet="abc12%+", max_size=4))
+
+
+@given(scheme=st.sampled_from(["http", "HTTPS", "hTTp"]), host=st.sampled_from(["Example.ORG", "news.example.org"]),
+       port=st.sampled_from(["", ":80", ":443", ":8080"]), path=st.lists(_SEGMENT, max_size=4),
+       params=st.lists(_PARAM, max_size=5), fragment=st.text(alphabet="abc#", max_size=4),
+       slash=st.booleans())
+def test_canonical_url_is_idempotent_and_clean(scheme: str, host: str, port: str, path: list[str],
+                                               params: list[tuple[str, str]], fragment: str, slash: bool) -> None:
+    query = "&".join(f"{k}={v}" for k, v in params)
+    url = f"{scheme}://{host}{port}/{'/'.join(path)}{'/' if slash else ''}{'?' + query if query else ''}" \
+          f"{'#' + fragment if fragment else ''}"
+    once = canonical_url(url)
+    assert canonical_url(once) == once
+    assert "#" not in once and "utm_source" not in once and "fbclid" not in once
+    assert once.startswith(("http://", "https://")) and once.split("/", 3)[2] == once.split("/", 3)[2].lower()
+    kept = [f"{k}={v}" for k, v in params if k not in ("utm_source", "fbclid", "Ref")]
+    assert once.partition("?")[2] == "&".join(kept)
+
+
+def test_canonical_link_resolved_against_page_url() -> None:
+    page = (FEEDS / "articles" / "floods.html").read_bytes()
+    assert canonical_link(page, "https://news.example.org/articles/floods.html?id=7") == \
+        "https://news.example.org/news/2025/03/floods-close-northern-highway"
+    upper = (FEEDS / "articles" / "telescope.html").read_text()
+    assert canonical_link(upper, "https://x.example.org/") == "https://science.example.org/2025/telescope-first-light/"
+
+
+def test_canonical_link_absent_or_unusable() -> None:
+    assert canonical_link((FEEDS / "articles" / "talks.html").read_bytes(), SITE) is None
+    assert canonical_link(b"", SITE) is None
+    assert canonical_link('<link rel="canonical" href="javascript:alert(1)">', SITE) is None
+    assert canonical_link('<head><base href="https://cdn.example.org/a/"><link rel="canonical" href="b"></head>',
+                          SITE) == "https://cdn.example.org/a/b"
+
+
+# --- parsing ----------------------------------------------------------------------------------------
+
+def test_rss_parsed() -> None:
+    feed = parse_feed(feed_bytes("world.rss"), {"content-type": RSS_TYPE}, f"{SITE}/feeds/world.rss")
+    assert isinstance(feed, ParsedFeed) and feed.title == "World Desk" and feed.bozo_reason is None
+    assert [e.guid for e in feed.entries] == ["world-1001", "world-1002", "world-1003"]  # linkless item skipped
+    floods, rates, talks = feed.entries
+    assert floods.url == f"{SITE}/articles/floods.html?id=7"
+    assert rates.url == f"{SITE}/articles/rates.html"
+    assert floods.title == "Floods close northern highway" and floods.author == "Ana Ruiz"
+    assert floods.published_at == datetime(2025, 3, 4, 8, 30, tzinfo=timezone.utc)
+    assert floods.published_at.utcoffset() == timedelta(0)
+    assert floods.content.startswith("<p>Heavy rain") and word_count(floods.content) >= 50
+    assert rates.content == "The central bank left its main rate unchanged."
+    assert talks.published_at is None  # no date in the feed: none invented
+
+
+def test_atom_parsed() -> None:
+    feed = parse_feed(feed_bytes("science.atom"), {"content-type": "application/atom+xml"},
+                      f"{SITE}/feeds/science.atom")
+    assert feed.title == "Science Desk"
+    telescope, floods, comet = feed.entries
+    assert telescope.url == f"{SITE}/articles/telescope.html"  # relative link resolved
+    assert telescope.guid == "urn:uuid:0b7e2f3a-61c4-4d2e-8f50-9a3c1e6b4d22"
+    assert telescope.published_at == datetime(2025, 3, 5, 8, 15, tzinfo=timezone.utc)
+    assert telescope.content == "<p>The observatory released its first images on Wednesday.</p>"
+    assert telescope.author == "Lena Okafor"
+    assert floods.url == f"{SITE}/articles/floods.html?id=7"  # fbclid dropped
+    assert floods.published_at == datetime(2025, 3, 4, 9, 0, tzinfo=timezone.utc)  # from <updated>
+    assert comet.published_at is None
+
+
+def test_json_feed_parsed() -> None:
+    feed = parse_feed(feed_bytes("wires.json"), {"content-type": "application/feed+json"}, f"{SITE}/wires.json")
+    port, markets = feed.entries
+    assert feed.title == "Wire Desk"
+    assert (port.guid, port.url, port.author) == ("wire-77", f"{SITE}/articles/wire-77.html", "Wire Staff")
+    assert port.published_at == datetime(2025, 3, 6, 7, 0, tzinfo=timezone.utc)
+    assert (markets.url, markets.published_at, markets.content) == (None, None, "Shares rose at the open.")
+
+
+def test_malformed_rss_is_recovered_with_reason() -> None:
+    feed = parse_feed(feed_bytes("broken.rss"), {"content-type": RSS_TYPE}, f"{SITE}/feeds/broken.rss")
+    assert [e.url for e in feed.entries] == [f"{SITE}/articles/ferry.html", f"{SITE}/articles/harbour-wall.html"]
+    assert feed.entries[0].published_at == datetime(2025, 3, 3, 7, 0, tzinfo=timezone.utc)
+    assert feed.bozo_reason and "\n" not in feed.bozo_reason
+
+
+def test_html_page_at_feed_url_is_a_parse_error() -> None:
+    with pytest.raises(FeedParseError) as info:
+        parse_feed((FEEDS / "homepage.html").read_bytes(), {"content-type": "text/html"}, SITE)
+    assert info.value.kind == "parse error" and "not a feed: HTML page" in str(info.value)
+    with pytest.raises(FeedParseError, match="not a feed: HTML page"):
+        parse_feed((FEEDS / "homepage.html").read_bytes(), {}, SITE)  # no header: told by the body
+
+
+def test_feed_without_entries_is_empty() -> None:
+    with pytest.raises(FeedParseError) as info:
+        parse_feed((FEEDS / "empty.rss").read_bytes(), {"content-type": RSS_TYPE}, SITE)
+    assert info.value.kind == "empty" and str(info.value).startswith("empty:")
+
+
+@pytest.mark.parametrize("body", [b"", b"   \n", b"this is not a feed at all", b"\x00\x01\x02garbage"])
+def test_garbage_is_rejected(body: bytes) -> None:
+    with pytest.raises(FeedParseError):
+        parse_feed(body, {}, SITE)
+
+
+def test_billion_laughs_is_bounded() -> None:
+    started = time.monotonic()
+    feed = parse_feed((FEEDS / "billion_laughs.rss").read_bytes(), {"content-type": RSS_TYPE}, SITE)
+    assert time.monotonic() - started < 2.0
+    assert feed.bozo_reason and "entity declarations removed" in feed.bozo_reason
+    assert all(len(e.title or "") + len(e.content or "") < 1000 for e in feed.entries)
+
+
+def test_body_is_never_opened_as_a_local_path(tmp_path: Path) -> None:
+    secret = tmp_path / "secret.rss"
+    secret.write_bytes(feed_bytes("world.rss"))
+    with pytest.raises(FeedParseError):
+        parse_feed(str(secret).encode(), {}, SITE)
+
+
+# --- polling ----------------------------------------------------------------------------------------
+
+def test_poll_two_feeds_sharing_a_story_fetch_it_once(server: HTTPServer, client: HttpClient) -> None:
+    serve_feed(server, "/feeds/world.rss", "world.rss", headers={"ETag": '"w1"'})
+    serve_feed(server, "/feeds/science.atom", "science.atom", content_type="application/atom+xml")
+    serve_pages(server, *PAGES)
+    sources = [feed_source(server, "world", "/feeds/world.rss", ("world",)),
+               feed_source(server, "science", "/feeds/science.atom", ("science",))]
+    poll = poll_feeds(sources, {}, client, NOW, set(), set())
+    site = base(server)
+    assert hits(server, "/articles/floods.html") == 1
+    assert poll.entries_seen == 6 and not poll.rejects and not poll.problems
+    by_url = {d.url: d for d in poll.documents}
+    assert set(by_url) == {f"{site}/news/2025/03/floods-close-northern-highway", f"{site}/articles/rates.html",
+                           f"{site}/articles/talks.html", "https://science.example.org/2025/telescope-first-light",
+                           f"{site}/articles/comet.html"}
+    floods = by_url[f"{site}/news/2025/03/floods-close-northern-highway"]
+    assert isinstance(floods, RawDocument)
+    assert (floods.source, floods.locator, floods.media_type) == ("world", f"{site}/articles/floods.html?id=7",
+                                                                  "text/html")
+    assert floods.raw == (FEEDS / "articles" / "floods.html").read_bytes()
+    assert floods.content_hash == hashlib.sha256(floods.raw).hexdigest()
+    assert (floods.guid, floods.feed_title, floods.default_tags) == ("world-1001", "Floods close northern highway",
+                                                                      ("world",))
+    assert floods.feed_published_at == datetime(2025, 3, 4, 8, 30, tzinfo=timezone.utc)
+    assert floods.feed_content.startswith("<p>Heavy rain")
+    assert by_url[f"{site}/articles/comet.html"].default_tags == ("science",)
+    states = {s.source: s for s in poll.states}
+    assert states["world"].last_status == "ok" and states["world"].etag == '"w1"'
+    assert states["world"].validators_at == NOW and states["world"].body_hash
+    assert states["science"].next_poll_at == NOW + timedelta(minutes=30)
+
+
+def test_second_poll_sends_validators_and_gets_304(server: HTTPServer, client: HttpClient) -> None:
+    body = feed_bytes("world.rss", base(server))
+    seen_validators: list[tuple[str | None, str | None]] = []
+
+    def conditional(request: Request) -> Response:
+        seen_validators.append((request.headers.get("If-None-Match"), request.headers.get("If-Modified-Since")))
+        if request.headers.get("If-None-Match") == '"w1"':
+            return Response(status=304)
+        return Response(body, content_type=RSS_TYPE,
+                        headers={"ETag": '"w1"', "Last-Modified": "Wed, 05 Mar 2025 15:00:00 GMT"})
+
+    server.expect_request("/feeds/world.rss").respond_with_handler(conditional)
+    serve_pages(server, *PAGES)
+    sources = [feed_source(server, "world", "/feeds/world.rss")]
+    first = poll_feeds(sources, {}, client, NOW, set(), set())
+    assert len(first.documents) == 3
+    later = NOW + timedelta(hours=1)
+    second = poll_feeds(sources, {s.source: s for s in first.states}, client, later, set(), set())
+    assert seen_validators == [(None, None), ('"w1"', "Wed, 05 Mar 2025 15:00:00 GMT")]
+    assert second.documents == [] and second.rejects == [] and second.entries_seen == 0
+    (state,) = second.states
+    assert state.last_status == "not modified" and state.last_success == later
+    assert hits(server, "/articles/floods.html") == 1
+
+
+def test_stale_validators_dropped_and_unchanged_body_skipped(server: HTTPServer, client: HttpClient) -> None:
+    body = feed_bytes("world.rss", base(server))
+    serve_feed(server, "/feeds/world.rss", "world.rss")
+    source = feed_source(server, "world", "/feeds/world.rss")
+    state = SourceState(source="world", url=source.url, etag='"old"', validators_at=NOW - timedelta(days=8),
+                        body_hash=hashlib.sha256(body).hexdigest())
+    poll = poll_feeds([source], {"world": state}, client, NOW, set(), set())
+    request = server.log[0][0]
+    assert "If-None-Match" not in request.headers
+    assert poll.documents == [] and poll.states[0].last_status == "unchanged"
+    assert poll.states[0].validators_at == NOW and poll.states[0].etag is None
+    assert hits(server, "/articles/floods.html") == 0
+
+
+def test_known_urls_and_guids_are_skipped(server: HTTPServer, client: HttpClient) -> None:
+    serve_feed(server, "/feeds/world.rss", "world.rss")
+    serve_pages(server, *PAGES)
+    site = base(server)
+    poll = poll_feeds([feed_source(server, "world", "/feeds/world.rss")], {}, client, NOW,
+                      known_urls={f"{site}/articles/floods.html?id=7"}, known_guids={"world-1002"})
+    assert [d.guid for d in poll.documents] == ["world-1003"]
+    assert hits(server, "/articles/floods.html") == 0 and hits(server, "/articles/rates.html") == 0
+    assert poll.entries_seen == 3
+
+
+def test_missing_pages_fall_back_to_long_feed_content_or_reject(server: HTTPServer, client: HttpClient) -> None:
+    serve_feed(server, "/feeds/world.rss", "world.rss")
+    serve_pages(server, "talks")  # floods and rates answer 404
+    site = base(server)
+    poll = poll_feeds([feed_source(server, "world", "/feeds/world.rss", ("world",))], {}, client, NOW, set(), set())
+    floods = next(d for d in poll.documents if d.guid == "world-1001")
+    assert floods.raw == floods.feed_content.encode("utf-8") and floods.media_type == "text/html"
+    assert floods.locator == floods.url == f"{site}/articles/floods.html?id=7"
+    assert floods.content_hash == hashlib.sha256(floods.raw).hexdigest()
+    assert floods.default_tags == ("world",)
+    assert poll.rejects == [Reject("world", f"{site}/articles/rates.html", "page fetch failed: http 404")]
+    assert {d.guid for d in poll.documents} == {"world-1001", "world-1003"}
+    assert poll.states[0].last_status == "ok"
+
+
+def test_transient_page_failure_keeps_feed_for_retry(server: HTTPServer, client: HttpClient) -> None:
+    serve_feed(server, "/feeds/world.rss", "world.rss", headers={"ETag": '"w2"'})
+    serve_pages(server, "floods", "talks")
+    server.expect_request("/articles/rates.html").respond_with_data(b"busy", status=503)
+    poll = poll_feeds([feed_source(server, "world", "/feeds/world.rss")], {}, client, NOW, set(), set())
+    assert [r.reason for r in poll.rejects] == ["page fetch failed: http 503"]
+    (state,) = poll.states
+    assert state.last_status == "ok" and state.body_hash is None and state.etag is None
+
+
+def test_failing_feed_does_not_stop_the_others(server: HTTPServer, client: HttpClient) -> None:
+    serve_feed(server, "/feeds/world.rss", "world.rss")
+    server.expect_request("/feeds/news").respond_with_data((FEEDS / "homepage.html").read_bytes(),
+                                                          content_type="text/html")
+    serve_pages(server, *PAGES)
+    sources = [feed_source(server, "gone", "/feeds/missing.rss"), feed_source(server, "world", "/feeds/world.rss"),
+               feed_source(server, "homepage", "/feeds/news")]
+    poll = poll_feeds(sources, {}, client, NOW, set(), set())
+    assert len(poll.documents) == 3 and {d.source for d in poll.documents} == {"world"}
+    assert [(s, label) for s, label, _ in poll.problems] == [("gone", "http 404"), ("homepage", "parse error")]
+    assert "not a feed: HTML page" in poll.problems[1][2]
+    states = {s.source: s for s in poll.states}
+    assert states["gone"].consecutive_failures == 1 and states["gone"].last_status == "http 404"
+    assert states["gone"].next_poll_at == NOW + timedelta(minutes=30)
+    assert states["homepage"].last_status == "parse error"
+    assert states["world"].consecutive_failures == 0
+
+
+def test_sources_not_due_disabled_or_not_feeds_are_not_fetched(server: HTTPServer, client: HttpClient) -> None:
+    serve_feed(server, "/feeds/world.rss", "world.rss")
+    waiting = feed_source(server, "waiting", "/feeds/world.rss")
+    off = feed_source(server, "off", "/feeds/world.rss")
+    switched_off = SourceSettings(name="switched off", kind="feed", url=server.url_for("/feeds/world.rss"),
+                                  enabled=False)
+    folder = SourceSettings(name="folder", kind="folder", path=FEEDS)
+    states = {"waiting": SourceState("waiting", waiting.url, next_poll_at=NOW + timedelta(minutes=5)),
+              "off": SourceState("off", off.url, disabled=True, disabled_reason="gone")}
+    poll = poll_feeds([waiting, off, switched_off, folder], states, client, NOW, set(), set())
+    assert server.log == [] and poll.states == [] and poll.documents == []
+
+
+def test_permanent_redirect_updates_the_stored_url(server: HTTPServer, client: HttpClient) -> None:
+    server.expect_request("/feeds/old.rss").respond_with_data(b"", status=301,
+                                                              headers={"Location": "/feeds/world.rss"})
+    serve_feed(server, "/feeds/world.rss", "world.rss")
+    serve_pages(server, *PAGES)
+    poll = poll_feeds([feed_source(server, "world", "/feeds/old.rss")], {}, client, NOW, set(), set())
+    assert poll.states[0].url == server.url_for("/feeds/world.rss")
+    assert len(poll.documents) == 3
+
+
+def test_repeated_hard_failures_disable_a_source(server: HTTPServer, client: HttpClient) -> None:
+    source = feed_source(server, "gone", "/feeds/missing.rss")
+    state = SourceState("gone", source.url, consecutive_failures=9)
+    poll = poll_feeds([source], {"gone": state}, client, NOW, set(), set())
+    assert poll.states[0].disabled
+    assert poll.states[0].disabled_reason == "disabled after 10 consecutive failures: http 404"

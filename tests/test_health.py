@@ -1,0 +1,98 @@
+"""The source-health state machine: backoff, Retry-After, disabling and recovery."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from tasks.health import HealthPolicy, SourceState, backoff, is_due, record_failure, record_success
+
+NOW = datetime(2025, 3, 6, 12, 0, tzinfo=timezone.utc)
+POLICY = HealthPolicy(base_interval_minutes=30, max_backoff_hours=24, disable_after=10)
+
+
+def fresh() -> SourceState:
+    return SourceState(source="world", url="https://news.example.org/feed.rss")
+
+
+def fail(state: SourceState, label: str = "timeout", times: int = 1, **kwargs) -> SourceState:
+    for _ in range(times):
+        state = record_failure(state, NOW, label, f"{label} fetching the feed", POLICY, **kwargs)
+    return state
+
+
+def test_backoff_doubles_then_caps() -> None:
+    waits = []
+    state = fresh()
+    for _ in range(8):
+        state = fail(state)
+        waits.append(state.next_poll_at - NOW)
+    assert waits[:6] == [timedelta(minutes=m) for m in (30, 60, 120, 240, 480, 960)]
+    assert waits[6:] == [timedelta(hours=24), timedelta(hours=24)]
+    assert backoff(1000, POLICY) == timedelta(hours=24)
+
+
+def test_failure_records_what_happened() -> None:
+    state = fail(fresh(), "http 503")
+    assert (state.consecutive_failures, state.last_status, state.last_polled) == (1, "http 503", NOW)
+    assert state.last_error == "http 503 fetching the feed" and state.last_success is None
+    assert not state.disabled
+
+
+def test_retry_after_is_honoured() -> None:
+    state = fail(fresh(), "http 429", retry_after=7200)
+    assert state.next_poll_at == NOW + timedelta(hours=2)
+    assert fail(fresh(), "http 503", retry_after=10 * 86400).next_poll_at == NOW + timedelta(hours=24)
+
+
+def test_gone_disables_at_once() -> None:
+    state = fail(fresh(), "http 410", permanent=True)
+    assert state.disabled and state.consecutive_failures == 1
+    assert "http 410" in state.disabled_reason
+    assert not is_due(state, NOW + timedelta(days=365))
+
+
+@pytest.mark.parametrize("label", ["http 404", "dns", "parse error", "refused address", "bad url"])
+def test_repeated_hard_failures_disable(label: str) -> None:
+    state = fail(fresh(), label, times=9)
+    assert not state.disabled
+    state = fail(state, label)
+    assert state.disabled and state.disabled_reason == f"disabled after 10 consecutive failures: {label}"
+
+
+@pytest.mark.parametrize("label", ["timeout", "connect", "http 500", "http 429", "too large", "empty"])
+def test_soft_failures_only_back_off(label: str) -> None:
+    state = fail(fresh(), label, times=25)
+    assert not state.disabled and state.consecutive_failures == 25
+    assert state.next_poll_at == NOW + timedelta(hours=24)
+
+
+def test_success_resets_failures() -> None:
+    state = fail(fresh(), "http 404", times=5)
+    state = record_success(state, NOW, "ok (bozo: undefined entity)", POLICY)
+    assert state.consecutive_failures == 0 and state.last_error is None
+    assert (state.last_status, state.last_success, state.last_polled) == ("ok (bozo: undefined entity)", NOW, NOW)
+    assert state.next_poll_at == NOW + timedelta(minutes=30)
+    assert (fail(state, "http 404", times=9)).disabled is False  # the count starts again
+
+
+def test_records_are_pure() -> None:
+    state = fresh()
+    fail(state, times=3)
+    record_success(state, NOW, "ok", POLICY)
+    assert state == fresh()
+
+
+def test_is_due() -> None:
+    assert is_due(fresh(), NOW)
+    waiting = record_success(fresh(), NOW, "ok", POLICY)
+    assert not is_due(waiting, NOW + timedelta(minutes=29))
+    assert is_due(waiting, NOW + timedelta(minutes=30))
+
+
+def test_policy_checks_its_values() -> None:
+    with pytest.raises(ValueError):
+        HealthPolicy(base_interval_minutes=0)
+    with pytest.raises(ValueError):
+        HealthPolicy(disable_after=0)

@@ -1,0 +1,157 @@
+"""Tests for issue tagging: the default taxonomy, stemmed matching, scoring and taxonomy validation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from config.settings import ConfigError, TagSettings
+from tasks.models import Article, CleanedArticle, RawDocument, Tag
+from tasks.tag import load_taxonomy, tag_articles, tag_text
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_TAXONOMY = ROOT / "config" / "issues.toml"
+SEED_WIRE = ROOT / "seeds" / "002_cc2e266a8b9d55b3.txt"
+
+CAP_TOPICS = {
+    "macroeconomics", "civil_rights", "health", "agriculture", "labour", "education", "environment", "energy",
+    "immigration", "transportation", "law_and_crime", "social_welfare", "housing", "business", "defence",
+    "technology", "foreign_trade", "international_affairs", "government_operations", "public_lands", "culture",
+}
+CURRENT_ISSUES = {
+    "security_guarantees", "ceasefire_and_peace_talks", "territorial_dispute", "sanctions", "elections",
+    "climate_change", "inflation", "artificial_intelligence", "cybersecurity", "sport", "entertainment_and_arts",
+}
+
+MATCH_REPORT = """United held on to win the derby 2-1 on Saturday after a tense second half at a packed stadium.
+The striker opened the scoring with a header before the break, and the captain added a second from the penalty spot.
+City pulled a goal back and pressed hard, but the home defence held firm under constant attack.
+The coach praised his goalkeeper, who made three fine saves in the closing minutes.
+The win lifts United to third in the league with ten matches of the season left to play."""
+
+SMALL_TAXONOMY = """
+[issues.elections]
+description = "Elections and votes"
+keywords = { "election" = 1.0, "polling station" = 2.0 }
+
+[issues.defence]
+description = "Armed forces"
+keywords = { "armed forces" = 1.5, "forces" = 0.5, "military" = 1.0 }
+"""
+
+
+@pytest.fixture(scope="module")
+def taxonomy():
+    return load_taxonomy(DEFAULT_TAXONOMY)
+
+
+@pytest.fixture()
+def small(tmp_path: Path):
+    path = tmp_path / "small.toml"
+    path.write_text(SMALL_TAXONOMY, encoding="utf-8")
+    return load_taxonomy(path)
+
+
+def test_default_taxonomy_loads_with_every_topic(taxonomy) -> None:
+    names = {issue.name for issue in taxonomy.issues}
+    assert CAP_TOPICS | CURRENT_ISSUES <= names
+    for issue in taxonomy.issues:
+        assert issue.description, issue.name
+        assert 15 <= len(issue.keywords) <= 40, (issue.name, len(issue.keywords))
+        assert all(0 < w <= 5 for w in issue.keywords.values()), issue.name
+
+
+def test_seed_report_is_tagged_defence_or_international_affairs(taxonomy) -> None:
+    text = SEED_WIRE.read_text(encoding="utf-8")
+    tags = tag_text("US offers 'NATO-like' security to Ukraine", text, taxonomy)
+    assert 1 <= len(tags) <= 5
+    assert [t.score for t in tags] == sorted((t.score for t in tags), reverse=True)
+    assert all(t.score >= 1.0 for t in tags)
+    by_issue = {t.issue: t for t in tags}
+    assert {"defence", "international_affairs"} & by_issue.keys()
+    evidence = {term for t in tags for term in t.evidence}
+    assert {"nato", "security guarantees"} & evidence
+    assert "security_guarantees" in by_issue
+    assert by_issue["security_guarantees"].evidence[0] == "security guarantees"
+    assert not {"sport", "entertainment_and_arts", "agriculture"} & by_issue.keys()
+
+
+def test_sports_report_is_sport_not_defence(taxonomy) -> None:
+    tags = tag_text("United edge City in derby", MATCH_REPORT, taxonomy)
+    issues = [t.issue for t in tags]
+    assert issues and issues[0] == "sport"
+    assert "defence" not in issues
+    assert {"striker", "goalkeeper", "stadium"} <= set(tags[0].evidence)
+
+
+def test_stemmed_matching_of_words_and_phrases(small) -> None:
+    tags = tag_text(None, "The elections were held peacefully across the country.", small, min_score=0.1)
+    assert tags == [Tag("elections", 1.0, ("election",))]
+    tags = tag_text(None, "Queues formed at polling stations before the armed-forces parade.", small, min_score=0.1)
+    assert {t.issue: t.evidence for t in tags} == {"elections": ("polling station",), "defence": ("armed forces",)}
+
+
+def test_phrase_is_not_also_counted_as_its_words(small) -> None:
+    [tag] = tag_text(None, "The armed forces were put on alert.", small, min_score=0.1)
+    assert tag.evidence == ("armed forces",) and tag.score == pytest.approx(1.5)
+
+
+def test_repeats_title_and_length_change_the_score(small) -> None:
+    once = tag_text(None, "The military said little.", small, min_score=0)[0].score
+    thrice = tag_text(None, "The military said the military and the military agreed.", small, min_score=0)[0].score
+    titled = tag_text("Military on alert", "The military said little.", small, min_score=0)[0].score
+    long_text = "The military said little. " + "Nothing else happened in town that day. " * 200
+    diluted = tag_text(None, long_text, small, min_score=0)[0].score
+    assert once == pytest.approx(1.0) and thrice > once and titled > once and diluted < once
+
+
+def test_min_score_and_max_tags(taxonomy) -> None:
+    text = SEED_WIRE.read_text(encoding="utf-8")
+    assert len(tag_text(None, text, taxonomy, max_tags=2)) == 2
+    assert tag_text(None, text, taxonomy, min_score=1000.0) == []
+    assert tag_text(None, "", taxonomy) == []
+
+
+def _article(text: str, default_tags: tuple[str, ...]) -> Article:
+    doc = RawDocument(source="s", locator="mem://x", content_hash="h", raw=b"", media_type="text/plain",
+                      default_tags=default_tags)
+    return Article(article_id="x", doc=doc, cleaned=CleanedArticle(title=None, text=text, language="en"))
+
+
+def test_tag_articles_adds_source_defaults(taxonomy) -> None:
+    sports = _article(MATCH_REPORT, ("sport", "local"))
+    plain = _article("Nothing much happened today.", ("local",))
+    tag_articles([sports, plain], taxonomy, TagSettings(min_score=1.0, max_tags=3))
+    assert sports.tags[0].issue == "sport" and sports.tags[0].score > 0
+    assert [t.issue for t in sports.tags].count("sport") == 1
+    assert sports.tags[-1] == Tag("local", 0.0, ("source default",))
+    assert plain.tags == [Tag("local", 0.0, ("source default",))]
+
+
+@pytest.mark.parametrize(("body", "where"), [
+    ('[issues.defence]\ndescription = "x"\nkeywords = { "nato" = "high" }\n', 'issues.defence.keywords'),
+    ('[issues.defence]\ndescription = "x"\nkeywords = { "nato" = true }\n', 'issues.defence.keywords'),
+    ('[issues.defence]\ndescription = "x"\nkeywords = { "nato" = -1 }\n', 'issues.defence.keywords'),
+    ('[issues.defence]\ndescription = "Armed forces"\n', 'issues.defence.keywords'),
+    ('[issues.defence]\nkeywords = {}\n', 'issues.defence.keywords'),
+    ('[issues.defence]\ndescription = "x"\nkeywords = { "nato" = 1 }\ncolour = "red"\n', 'issues.defence.colour'),
+    ('[issues.defence]\ndescription = 3\nkeywords = { "nato" = 1 }\n', 'issues.defence.description'),
+    ('[issues.Defence]\nkeywords = { "nato" = 1 }\n', 'issues.Defence'),
+    ('[issues.defence]\nkeywords = { "--" = 1 }\n', 'issues.defence.keywords'),
+    ('[topics.defence]\nkeywords = { "nato" = 1 }\n', 'topics'),
+    ('', 'issues'),
+    ('[issues.defence\nkeywords = 1\n', 'not valid TOML'),
+])
+def test_bad_taxonomy_is_one_line_naming_file_and_key(tmp_path: Path, body: str, where: str) -> None:
+    path = tmp_path / "issues.toml"
+    path.write_text(body, encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_taxonomy(path)
+    message = str(caught.value)
+    assert message.startswith(f"{path}: ") and where in message and "\n" not in message
+
+
+def test_missing_taxonomy_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="file not found"):
+        load_taxonomy(tmp_path / "nope.toml")
