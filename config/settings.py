@@ -95,6 +95,14 @@ class HttpSettings:
 
 
 @dataclass(frozen=True)
+class FeedSettings:
+    min_poll_interval_minutes: float = 10.0
+    max_backoff_hours: float = 24.0
+    disable_after: int = 10
+    validator_max_age_days: float = 7.0
+
+
+@dataclass(frozen=True)
 class ScheduleSettings:
     deployment: str = "scheduled"
     cron: str = "*/30 * * * *"
@@ -122,6 +130,7 @@ class Settings:
     summary: SummarySettings = SummarySettings()
     tags: TagSettings = TagSettings()
     http: HttpSettings = HttpSettings()
+    feeds: FeedSettings = FeedSettings()
     schedule: ScheduleSettings = ScheduleSettings()
     sources: tuple[SourceSettings, ...] = field(default_factory=tuple)
 
@@ -134,6 +143,7 @@ _SECTIONS: dict[str, type] = {
     "summary": SummarySettings,
     "tags": TagSettings,
     "http": HttpSettings,
+    "feeds": FeedSettings,
     "schedule": ScheduleSettings,
 }
 
@@ -218,6 +228,11 @@ def _check_ranges(s: Settings, name: str) -> None:
         (s.warehouse.lock_wait_seconds >= 0, "warehouse.lock_wait_seconds", "must not be negative"),
         (s.http.max_bytes > 0, "http.max_bytes", "must be positive"),
         (s.http.max_redirects >= 0, "http.max_redirects", "must not be negative"),
+        (s.feeds.min_poll_interval_minutes > 0, "feeds.min_poll_interval_minutes", "must be positive"),
+        (s.feeds.max_backoff_hours * 60 >= s.feeds.min_poll_interval_minutes, "feeds.max_backoff_hours",
+         "must not be shorter than min_poll_interval_minutes"),
+        (s.feeds.disable_after >= 1, "feeds.disable_after", "must be at least 1"),
+        (s.feeds.validator_max_age_days > 0, "feeds.validator_max_age_days", "must be positive"),
         (len(s.schedule.cron.split()) in (5, 6), "schedule.cron", "must be a cron expression of 5 fields"),
         (_known_timezone(s.schedule.timezone), "schedule.timezone", "must be an IANA time zone like Europe/Berlin"),
         (s.schedule.max_lateness_minutes > 0, "schedule.max_lateness_minutes", "must be positive"),

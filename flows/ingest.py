@@ -33,7 +33,8 @@ from config.settings import ConfigError, Settings, load_settings, with_overrides
 from flows import stages  # noqa: E402
 from tasks import tag  # noqa: E402
 from tasks.models import RunCounts  # noqa: E402
-from tasks.report import RunDigest, render_digest, summary_line, write_digest  # noqa: E402
+from tasks.feeds import FeedPoll  # noqa: E402
+from tasks.report import RunDigest, SourceProblem, render_digest, summary_line, write_digest  # noqa: E402
 from warehouse import store  # noqa: E402
 
 DIGEST_ARTIFACT_KEY = "ingest-digest"
@@ -80,6 +81,15 @@ def superseded_reason(max_lateness_minutes: float) -> str | None:
             f"(limit {max_lateness_minutes:g}) and a newer run is due")
 
 
+def source_problems(poll: FeedPoll) -> list[SourceProblem]:
+    """Failing and disabled sources, for the top of the digest."""
+    problems = [SourceProblem(source, status, detail) for source, status, detail in poll.problems]
+    named = {p.source for p in problems}
+    problems += [SourceProblem(st.source, "disabled", st.disabled_reason or "")
+                 for st in poll.states if st.disabled and st.source not in named]
+    return problems
+
+
 def _publish(digest: RunDigest, markdown: str) -> None:
     """Publish the digest and a one-row-per-story table as artifacts with stable keys."""
     create_markdown_artifact(key=DIGEST_ARTIFACT_KEY, markdown=markdown, description=summary_line(digest))
@@ -115,20 +125,23 @@ def ingest(sources: list[str] | None = None, config_path: str | None = None,
         source_names = [s.name for s in settings.sources if s.enabled]
         abandoned = [] if dry_run else store.begin_run(con, run_id, str(flow_run.id or ""), ", ".join(source_names))
         found = stages.discover_task(con, settings)
-        articles, clean_rejects = stages.clean_task(found.documents, settings.clean)
+        poll = stages.feeds_task(con, settings)
+        articles, clean_rejects = stages.clean_task(found.documents + poll.documents, settings.clean)
         articles = stages.dedup_task(con, articles, settings.dedup)
         articles = stages.summarise_task(articles, settings.summary)
         articles = stages.tag_task(articles, taxonomy, settings.tags)
         story_list = stages.stories_task(con, articles, settings.summary.story_sentences)
-        rejects = found.rejects + clean_rejects
-        counts = RunCounts(discovered=found.discovered, skipped=found.skipped,
+        rejects = found.rejects + poll.rejects + clean_rejects
+        fetched = len(poll.documents) + poll.skipped + len(poll.rejects)
+        counts = RunCounts(discovered=found.discovered + poll.entries_seen,
+                           skipped=found.skipped + poll.skipped + max(0, poll.entries_seen - fetched),
                            new_articles=sum(1 for a in articles if not a.duplicate_of),
                            duplicates=sum(1 for a in articles if a.duplicate_of), rejected=len(rejects))
         if not dry_run:
-            stages.store_task(con, run_id, articles, rejects, story_list, counts)
+            stages.store_task(con, run_id, articles, rejects, story_list, counts, settings, poll.states)
         digest = RunDigest(run_id=run_id, started_at=started, counts=counts, sources=source_names,
                            articles=articles, stories=story_list, rejects=rejects, abandoned_runs=abandoned,
-                           dry_run=dry_run)
+                           dry_run=dry_run, source_problems=source_problems(poll))
         markdown = render_digest(digest)
         path = write_digest(markdown, settings.warehouse.reports_dir, run_id) if not dry_run else None
         _publish(digest, markdown)

@@ -9,7 +9,9 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from config.settings import CleanSettings, DedupSettings, Settings, SummarySettings, TagSettings
-from tasks import clean, dedup, discover, stories, summarise, tag
+from tasks import clean, dedup, discover, feeds, stories, summarise, tag
+from tasks.health import HealthPolicy, SourceState
+from tasks.http import HttpClient
 from tasks.models import Article, RawDocument, Reject, RunCounts, Story
 from warehouse import store
 
@@ -22,6 +24,29 @@ def discover_task(con: duckdb.DuckDBPyConnection, settings: Settings) -> discove
     get_run_logger().info("discover: %d found, %d already stored, %d new, %d rejected",
                           found.discovered, found.skipped, len(found.documents), len(found.rejects))
     return found
+
+
+@task(name="poll feeds", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[2, 10])
+def feeds_task(con: duckdb.DuckDBPyConnection, settings: Settings) -> feeds.FeedPoll:
+    """Poll the due feed sources and fetch their new entries' pages; failures go to source health."""
+    sources = [s for s in settings.sources if s.kind == "feed" and s.enabled]
+    if not sources:
+        return feeds.FeedPoll()
+    states = store.load_source_states(con, sources)
+    urls, guids = store.known_urls_and_guids(con)
+    policy = HealthPolicy(base_interval_minutes=settings.feeds.min_poll_interval_minutes,
+                          max_backoff_hours=settings.feeds.max_backoff_hours,
+                          disable_after=settings.feeds.disable_after)
+    with HttpClient(settings.http) as client:
+        poll = feeds.poll_feeds(sources, states, client, datetime.now(timezone.utc), urls, guids,
+                                validator_max_age_days=settings.feeds.validator_max_age_days, policy=policy)
+    known = store.known_content_hashes(con)
+    fresh = [d for d in poll.documents if d.content_hash not in known]
+    poll.skipped = len(poll.documents) - len(fresh)
+    poll.documents = fresh
+    get_run_logger().info("poll feeds: %d polled, %d entries seen, %d new pages, %d rejected, %d failing",
+                          len(poll.states), poll.entries_seen, len(fresh), len(poll.rejects), len(poll.problems))
+    return poll
 
 
 @task(name="clean", cache_policy=NO_CACHE)
@@ -74,8 +99,10 @@ def stories_task(con: duckdb.DuckDBPyConnection, articles: list[Article], story_
 
 @task(name="store", cache_policy=NO_CACHE)
 def store_task(con: duckdb.DuckDBPyConnection, run_id: str, articles: list[Article], rejects: list[Reject],
-               story_list: list[Story], counts: RunCounts) -> None:
+               story_list: list[Story], counts: RunCounts, settings: Settings,
+               source_states: list[SourceState]) -> None:
     """Write the whole run in one transaction."""
-    store.write_run(con, run_id, articles, rejects, story_list, counts)
+    configured = {s.name: s.url for s in settings.sources if s.kind == "feed" and s.url}
+    store.write_run(con, run_id, articles, rejects, story_list, counts, source_states, configured)
     get_run_logger().info("store: %d articles, %d rejects, %d stories written", len(articles), len(rejects),
                           len(story_list))

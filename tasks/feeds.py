@@ -86,6 +86,7 @@ class FeedPoll:
     rejects: list[Reject] = field(default_factory=list)
     states: list[SourceState] = field(default_factory=list)
     entries_seen: int = 0
+    skipped: int = 0  # pages fetched whose content is already stored
     problems: list[tuple[str, str, str]] = field(default_factory=list)  # (source, status label, detail)
 
 

@@ -35,12 +35,10 @@ LSH_WEIGHTS = (0.1, 0.9)
 _GOLDEN64 = np.uint64(0x9E3779B97F4A7C15)
 _MIX64 = np.uint64(0xBF58476D1CE4E5B9)
 
-# Typographic variants folded to one ASCII form before punctuation is dropped.
+# Apostrophe look-alikes fold to one form, which is then dropped ("don’t" == "don't" == "dont");
+# every other punctuation mark (quotes, dashes, ellipses) becomes a word break.
 _CHAR_FOLDS = str.maketrans({
     **dict.fromkeys("‘’‚‛′‵`´ʼʹ", "'"),
-    **dict.fromkeys("“”„‟″‶«»〝〞＂", '"'),
-    **dict.fromkeys("‐‑‒–—―−⁃﹘﹣－", "-"),
-    "…": " ",
     # Invisible format characters (soft hyphen, zero-width and direction marks, BOM) are layout noise.
     **dict.fromkeys("\u00ad\u061c\u180e\u200b\u200c\u200d\u200e\u200f\u202a\u202b\u202c\u202d\u202e"
                     "\u2060\u2061\u2062\u2063\u2064\ufeff", None),

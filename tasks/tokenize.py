@@ -30,6 +30,7 @@ WHITESPACE_RE = re.compile(r"\s+")
 # words their inner apostrophes and hyphens ("don't", "Russia-Ukraine").
 WORD_RE = re.compile(r"\d+(?:[.,]\d+)+|(?:[^\W\d_]\.){2,}|[^\W_]+(?:['’\-][^\W_]+)*")
 LETTER_RE = re.compile(r"[^\W\d_]")
+POSSESSIVE_RE = re.compile(r"['’]s?$")
 # Full-width sentence ends (Chinese, Japanese), which the Punkt model does not know.
 CJK_SENTENCE_END_RE = re.compile(r"(?<=[。！？])")
 LIST_ITEM_RE = re.compile(r"^(?:[-*•–—]\s|\d{1,2}[.)]\s)")
@@ -101,6 +102,21 @@ def split_sentences(text: str) -> list[str]:
 def words(text: str) -> list[str]:
     """Split text into word tokens (letters or digits, with inner apostrophes and hyphens kept)."""
     return WORD_RE.findall(text)
+
+
+def match_words(text: str) -> list[str]:
+    """Words as keyword matching sees them: lowercased, possessives dropped, hyphenated words split."""
+    found: list[str] = []
+    for word in words(text):
+        for part in POSSESSIVE_RE.sub("", word.lower()).split("-"):
+            if part:
+                found.append(part)
+    return found
+
+
+def match_terms(text: str, language: str = DEFAULT_LANGUAGE) -> list[str]:
+    """The stems of match_words, the units that taxonomy keywords are matched on."""
+    return [stem(word, language) for word in match_words(text)]
 
 
 @functools.cache

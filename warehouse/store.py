@@ -14,7 +14,9 @@ from pathlib import Path
 
 import duckdb
 
+from config.settings import SourceSettings
 from tasks.dedup import KnownArticle
+from tasks.health import SourceState
 from tasks.models import Article, Reject, RunCounts, Story
 
 LOGGER = logging.getLogger(__name__)
@@ -58,6 +60,17 @@ SELECT story_id, article_id, title, text, source, duplicate_of, coalesce(languag
 FROM store.articles WHERE story_id IN (SELECT unnest(?::VARCHAR[]))
 ORDER BY coalesce(published_at, ingested_at), ingested_at, article_id
 """
+SQL_SOURCE_STATES = """
+SELECT source, url, configured_url, etag, last_modified, validators_at, body_hash, last_status, last_error,
+       last_success, last_polled, consecutive_failures, next_poll_at, disabled, disabled_reason
+FROM store.source_state
+"""
+SQL_DELETE_SOURCE_STATES = "DELETE FROM store.source_state WHERE source IN (SELECT unnest(?::VARCHAR[]))"
+SQL_INSERT_SOURCE_STATE = """
+INSERT INTO store.source_state VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+"""
+SQL_KNOWN_URLS = "SELECT url FROM store.articles WHERE url IS NOT NULL UNION SELECT locator FROM store.articles"
+SQL_KNOWN_GUIDS = "SELECT DISTINCT guid FROM store.articles WHERE guid IS NOT NULL"
 SQL_INSERT_RAW = "INSERT INTO store.raw_inputs VALUES (?, ?, ?, ?, ?, ?, ?)"
 SQL_INSERT_ARTICLE = """
 INSERT INTO store.articles VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -215,8 +228,45 @@ def story_members(con: duckdb.DuckDBPyConnection, story_ids: list[str]) -> list[
     return con.execute(SQL_STORY_MEMBERS, [story_ids]).fetchall()
 
 
-def _aware(value: datetime) -> datetime:
+def _aware(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
     return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+def load_source_states(con: duckdb.DuckDBPyConnection, sources: list[SourceSettings]) -> dict[str, SourceState]:
+    """The stored state of each feed source; a new source, or one whose configured URL changed, starts fresh."""
+    stored = {row[0]: row for row in con.execute(SQL_SOURCE_STATES).fetchall()}
+    states: dict[str, SourceState] = {}
+    for src in sources:
+        if src.kind != "feed" or not src.url:
+            continue
+        row = stored.get(src.name)
+        if row is None or row[2] != src.url:
+            states[src.name] = SourceState(source=src.name, url=src.url)
+            continue
+        (name, url, _, etag, modified, validators_at, body_hash, status, error, success, polled, failures,
+         next_poll, disabled, disabled_reason) = row
+        states[src.name] = SourceState(
+            source=name, url=url, etag=etag, last_modified=modified, validators_at=_aware(validators_at),
+            body_hash=body_hash, last_status=status, last_error=error, last_success=_aware(success),
+            last_polled=_aware(polled), consecutive_failures=failures, next_poll_at=_aware(next_poll),
+            disabled=disabled, disabled_reason=disabled_reason)
+    return states
+
+
+def known_urls_and_guids(con: duckdb.DuckDBPyConnection) -> tuple[set[str], set[str]]:
+    """Canonical URLs (and locators) and GUIDs of stored articles, so feeds do not fetch them again."""
+    urls = {row[0] for row in con.execute(SQL_KNOWN_URLS).fetchall()}
+    guids = {row[0] for row in con.execute(SQL_KNOWN_GUIDS).fetchall()}
+    return urls, guids
+
+
+def _state_row(state: SourceState, configured: dict[str, str], run_id: str) -> list:
+    return [state.source, state.url, configured.get(state.source, state.url), state.etag, state.last_modified,
+            state.validators_at, state.body_hash, state.last_status, state.last_error, state.last_success,
+            state.last_polled, state.consecutive_failures, state.next_poll_at, state.disabled,
+            state.disabled_reason, run_id]
 
 
 def _article_row(a: Article, run_id: str, now: datetime) -> list:
@@ -232,8 +282,10 @@ def _article_row(a: Article, run_id: str, now: datetime) -> list:
 
 
 def write_run(con: duckdb.DuckDBPyConnection, run_id: str, articles: list[Article], rejects: list[Reject],
-              stories: list[Story], counts: RunCounts) -> None:
-    """Store a run's inputs, articles, tags, stories and rejects and mark it completed, in one transaction."""
+              stories: list[Story], counts: RunCounts, source_states: list[SourceState] | None = None,
+              configured_urls: dict[str, str] | None = None) -> None:
+    """Store a run's inputs, articles, tags, stories, rejects and source states, and mark it completed,
+    in one transaction."""
     now = _now()
     with transaction(con):
         seen_raw: set[str] = set()
@@ -256,5 +308,9 @@ def write_run(con: duckdb.DuckDBPyConnection, run_id: str, articles: list[Articl
         if rejects:
             con.executemany(SQL_INSERT_REJECT, [[run_id, r.source, r.locator, r.reason, r.content_hash, now]
                                                 for r in rejects])
+        if source_states:
+            con.execute(SQL_DELETE_SOURCE_STATES, [[st.source for st in source_states]])
+            con.executemany(SQL_INSERT_SOURCE_STATE,
+                            [_state_row(st, configured_urls or {}, run_id) for st in source_states])
         finish_run(con, run_id, "completed", counts)
 

@@ -37,3 +37,10 @@ FROM store.runs;
 CREATE OR REPLACE VIEW rejects AS
 SELECT run_id, source, locator, reason, content_hash, rejected_at
 FROM store.rejects;
+
+CREATE OR REPLACE VIEW source_health AS
+SELECT source, url, last_status, last_error, last_success, last_polled, consecutive_failures,
+       next_poll_at, disabled, disabled_reason,
+       (last_status IS NOT NULL AND last_status NOT IN ('ok', 'not modified', 'unchanged')
+        AND last_status NOT LIKE 'ok%') AS failing
+FROM store.source_state;

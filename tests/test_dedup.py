@@ -1,0 +1,384 @@
+"""Tests for duplicate detection and story assignment (tasks.dedup)."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import random
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings as hypothesis_settings, strategies as st
+
+from config.settings import DedupSettings
+from tasks import dedup
+from tasks.dedup import KnownArticle, assign, normalise_for_hash, normalise_url, prepare, text_hash
+from tasks.models import Article, CleanedArticle, RawDocument
+
+DATA = Path(__file__).parent / "data" / "dedup"
+SEEDS = Path(__file__).resolve().parent.parent / "seeds"
+NOW = datetime(2025, 12, 16, 12, 0, tzinfo=timezone.utc)
+SETTINGS = DedupSettings()
+SEED_BOILERPLATE = ("No comments:", "Agencies - Xinhua", "Today's Top News")
+TAIL = ("Agencies - Xinhua\nToday's Top News\n- Consumption to play bigger part in growth\n"
+        "- Macao thrives as collaboration deepens\nShare this article. Sign up for our newsletter.")
+
+
+def make_article(article_id: str, text: str, title: str | None = None, url: str | None = None,
+                 canonical_url: str | None = None) -> Article:
+    """Build an Article the way the cleaning stage hands it on."""
+    doc = RawDocument(source="test", locator=f"{article_id}.txt",
+                      content_hash=hashlib.sha256(article_id.encode()).hexdigest(),
+                      raw=text.encode("utf-8"), media_type="text/plain", url=url)
+    return Article(article_id=article_id, doc=doc,
+                   cleaned=CleanedArticle(title=title, text=text, canonical_url=canonical_url, language="en"))
+
+
+def remembered(article: Article, seen_at: datetime = NOW - timedelta(days=1), story_id: str | None = None,
+               duplicate_of: str | None = None) -> KnownArticle:
+    """What the warehouse would hand back for an article stored earlier (prepared first)."""
+    if not article.text_hash:
+        prepare([article], SETTINGS)
+    return KnownArticle(article_id=article.article_id, text_hash=article.text_hash,
+                        canonical_url=article.cleaned.canonical_url or article.doc.url, minhash=article.minhash,
+                        story_id=story_id or article.article_id, story_terms=article.story_terms,
+                        seen_at=seen_at, duplicate_of=duplicate_of)
+
+
+def read_article(name: str) -> tuple[str, list[str]]:
+    """Return the headline and paragraphs of a test article."""
+    lines = (DATA / name).read_text(encoding="utf-8").splitlines()
+    return lines[0], [line for line in lines[1:] if line.strip()]
+
+
+def read_seed(prefix: str) -> tuple[str, str]:
+    """Return the first line and body of a seed file, with its trailing boilerplate cut off."""
+    path = next(SEEDS.glob(f"{prefix}_*.txt"))
+    lines: list[str] = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip().startswith(SEED_BOILERPLATE):
+            break
+        if line.strip():
+            lines.append(line.strip())
+    return lines[0], "\n".join(lines[1:])
+
+
+def run(articles: list[Article], known: list[KnownArticle] | None = None,
+        settings: DedupSettings = SETTINGS, now: datetime = NOW) -> list[Article]:
+    """Prepare and assign a batch; return it for convenience."""
+    prepare(articles, settings)
+    assign(articles, known or [], settings, now)
+    return articles
+
+
+def cosine(a: dict[str, float], b: dict[str, float]) -> float:
+    return sum(w * b.get(t, 0.0) for t, w in a.items())
+
+
+@pytest.fixture()
+def bridge() -> tuple[str, list[str]]:
+    return read_article("harbour_bridge.txt")
+
+
+# --- normalisation and exact hashes -------------------------------------------------------------
+
+def test_normalise_for_hash_folds_case_width_quotes_and_dashes() -> None:
+    assert normalise_for_hash("  The “Quick” — brown\u00a0FOX’s\tjump…  ") == "the quick brown foxs jump"
+    assert normalise_for_hash("Ｆｕｌｌ　ｗｉｄｔｈ") == "full width"  # NFKC
+    assert normalise_for_hash("soft\u00adhyphen zero\u200bwidth") == "softhyphen zerowidth"
+    assert normalise_for_hash("STRASSE") == normalise_for_hash("straße")
+
+
+def test_text_hash_differs_when_words_differ() -> None:
+    assert text_hash("The council approved the plan.") != text_hash("The council rejected the plan.")
+    assert len(text_hash("x")) == 64
+
+
+_WORDS = st.text(alphabet=st.characters(whitelist_categories=("Ll", "Lu", "Nd")), min_size=1, max_size=8)
+_SPACES = st.sampled_from([" ", "  ", "\t", "\n", "\r\n", "\u00a0", "\u2009", " \n\n "])
+_QUOTES = st.sampled_from([("", ""), ('"', '"'), ("“", "”"), ("'", "'"), ("‘", "’"), ("«", "»"), ("„", "“")])
+
+
+_APOSTROPHES = st.sampled_from(["'", "’", "ʼ", "‘", "`"])
+_DASHES = st.sampled_from(["-", "–", "—", " - ", " — "])
+
+
+@hypothesis_settings(max_examples=300, deadline=None)
+@given(words=st.lists(st.tuples(_WORDS, st.sampled_from(["", "'s", "'t"]), st.booleans()), min_size=1, max_size=25),
+       data=st.data())
+def test_text_hash_stable_under_whitespace_and_quote_styles(words: list[tuple[str, str, bool]],
+                                                            data: st.DataObject) -> None:
+    plain = " ".join(f"{word}{suffix}" + (" -" if dash else "") for word, suffix, dash in words)
+    parts = [data.draw(_SPACES)]
+    for word, suffix, dash in words:
+        opening, closing = data.draw(_QUOTES)
+        suffix = suffix.replace("'", data.draw(_APOSTROPHES))
+        parts += [opening, word, suffix, closing, data.draw(_DASHES) if dash else "", data.draw(_SPACES)]
+    assert text_hash("".join(parts)) == text_hash(plain)
+
+
+def test_exact_duplicate_with_whitespace_and_quote_changes(bridge: tuple[str, list[str]]) -> None:
+    title, paragraphs = bridge
+    text = "\n\n".join(paragraphs)
+    restyled = "\n".join("  " + p.replace('"', "“", 1).replace('"', "”", 1).replace("'", "’") + "   "
+                         for p in paragraphs)
+    assert restyled != text
+    first, copy = run([make_article("a1", text, title), make_article("a2", restyled, "Another headline")])
+    assert first.duplicate_of is None
+    assert (copy.duplicate_of, copy.duplicate_kind, copy.similarity) == ("a1", "exact", 1.0)
+    assert copy.story_id == first.story_id == "a1"
+
+
+# --- fingerprints -----------------------------------------------------------------------------
+
+def test_prepare_fills_fingerprints(bridge: tuple[str, list[str]]) -> None:
+    title, paragraphs = bridge
+    article, again = make_article("a1", "\n".join(paragraphs), title), make_article("a2", "\n".join(paragraphs))
+    prepare([article, again], SETTINGS)
+    assert article.word_count == len(normalise_for_hash(article.cleaned.text).split()) > 250
+    assert article.text_hash == text_hash(article.cleaned.text)
+    assert isinstance(article.minhash, bytes) and len(article.minhash) == SETTINGS.num_perm * 8
+    assert article.minhash == again.minhash  # fixed seed: signatures are comparable across runs
+    assert np.frombuffer(article.minhash, dtype=np.uint64).shape == (SETTINGS.num_perm,)
+    terms = article.story_terms
+    assert 0 < len(terms) <= 40
+    assert math.isclose(math.sqrt(sum(w * w for w in terms.values())), 1.0)
+    assert "the" not in terms and "said" not in terms  # stop words and news filler are dropped
+    # "Desmond" is a name (capitalised mid-sentence) and outweighs a common word used as often.
+    assert terms["desmond"] > terms.get("vehicl", 0.0)
+
+
+def test_empty_text_gets_no_signature_and_is_no_duplicate() -> None:
+    empty, other = run([make_article("e1", ""), make_article("e2", "  ")])
+    assert empty.minhash is None and empty.story_terms == {}
+    assert other.duplicate_of is None and other.story_id == "e2"
+
+
+# --- near duplicates --------------------------------------------------------------------------
+
+def test_syndicated_copy_with_other_headline_and_tail_is_near_duplicate(bridge: tuple[str, list[str]]) -> None:
+    title, paragraphs = bridge
+    original = make_article("orig", "\n".join(paragraphs), title)
+    copy = make_article("synd", "\n".join(paragraphs) + "\n" + TAIL, "Marlow bridge to get 14m repair")
+    run([original, copy])
+    assert copy.duplicate_of == "orig" and copy.duplicate_kind == "near"
+    assert SETTINGS.near_threshold <= copy.similarity < 1.0
+    assert copy.story_id == original.story_id
+
+
+def test_truncated_copy_is_near_duplicate(bridge: tuple[str, list[str]]) -> None:
+    title, paragraphs = bridge
+    kept = paragraphs[:6]  # the last third of the text cut
+    assert 0.6 < sum(len(p.split()) for p in kept) / sum(len(p.split()) for p in paragraphs) < 0.8
+    original, copy = run([make_article("orig", "\n".join(paragraphs), title), make_article("cut", "\n".join(kept))])
+    assert (copy.duplicate_of, copy.duplicate_kind) == ("orig", "near")
+
+
+def test_containment_catches_a_short_excerpt_below_the_jaccard_threshold(bridge: tuple[str, list[str]]) -> None:
+    title, paragraphs = bridge
+    strict = DedupSettings(near_threshold=0.9)  # Jaccard alone cannot decide here
+    original, copy = run([make_article("orig", "\n".join(paragraphs), title),
+                          make_article("cut", "\n".join(paragraphs[:5]))], settings=strict)
+    assert (copy.duplicate_of, copy.duplicate_kind) == ("orig", "near")
+    assert copy.similarity < 0.9
+
+
+def test_reordered_paragraphs_are_near_duplicate(bridge: tuple[str, list[str]]) -> None:
+    title, paragraphs = bridge
+    shuffled = paragraphs[:]
+    random.Random(3).shuffle(shuffled)
+    assert shuffled != paragraphs
+    _, copy = run([make_article("orig", "\n".join(paragraphs), title), make_article("shuf", "\n\n".join(shuffled))])
+    assert (copy.duplicate_of, copy.duplicate_kind) == ("orig", "near")
+
+
+def test_a_few_edited_words_are_near_duplicate(bridge: tuple[str, list[str]]) -> None:
+    title, paragraphs = bridge
+    text = "\n".join(paragraphs)
+    edited = (text.replace("Tuesday", "Monday").replace("packed", "crowded").replace("nine months", "ten months")
+              .replace("Opposition councillor", "Councillor").replace("quay", "wharf"))
+    assert edited.count(" ") < text.count(" ") and edited != text
+    _, copy = run([make_article("orig", text, title), make_article("edit", edited)])
+    assert (copy.duplicate_of, copy.duplicate_kind) == ("orig", "near")
+    assert copy.similarity > SETTINGS.near_threshold
+
+
+def test_copy_of_a_copy_points_at_the_root(bridge: tuple[str, list[str]]) -> None:
+    title, paragraphs = bridge
+    text = "\n".join(paragraphs)
+    first_copy = text.replace("Tuesday", "Monday") + "\n" + TAIL
+    second_copy = first_copy.replace("packed", "crowded") + "\nMore from our partners: weather, traffic, sport."
+    root, mid, last = run([make_article("root", text, title), make_article("mid", first_copy),
+                           make_article("last", second_copy)])
+    assert mid.duplicate_of == "root"
+    assert last.duplicate_of == "root" and last.duplicate_kind == "near"
+    assert root.story_id == mid.story_id == last.story_id == "root"
+
+
+def test_stored_duplicate_leads_to_its_root(bridge: tuple[str, list[str]]) -> None:
+    title, paragraphs = bridge
+    stored_root = make_article("w-root", "\n".join(paragraphs), title)
+    stored_copy = make_article("w-copy", "\n".join(paragraphs) + "\n" + TAIL)
+    known = [remembered(stored_root, story_id="story-7"),
+             remembered(stored_copy, story_id="story-7", duplicate_of="w-root")]
+    (new,) = run([make_article("new", "\n".join(paragraphs) + "\n" + TAIL)], known)  # same text as w-copy
+    assert (new.duplicate_of, new.duplicate_kind, new.story_id) == ("w-root", "exact", "story-7")
+
+
+def test_near_duplicate_of_a_stored_article(bridge: tuple[str, list[str]]) -> None:
+    title, paragraphs = bridge
+    stored = make_article("w1", "\n".join(paragraphs), title)
+    known = [remembered(stored, seen_at=NOW - timedelta(days=30), story_id="story-42")]
+    (new,) = run([make_article("n1", "\n".join(paragraphs[:7]) + "\n" + TAIL)], known)
+    # Duplicates ignore the story window: the copy joins its original's story however old.
+    assert (new.duplicate_of, new.duplicate_kind, new.story_id) == ("w1", "near", "story-42")
+
+
+def test_stored_rows_without_or_with_foreign_signatures_are_skipped(bridge: tuple[str, list[str]]) -> None:
+    title, paragraphs = bridge
+    stored = remembered(make_article("w1", "\n".join(paragraphs), title))
+    no_sig = KnownArticle("w2", "0" * 64, None, None, "w2", {}, NOW, None)
+    narrow = KnownArticle("w3", "1" * 64, None, b"\x00" * 64, "w3", {}, NOW, None)  # another num_perm
+    (new,) = run([make_article("n1", "\n".join(paragraphs) + "\n" + TAIL)], [no_sig, narrow, stored])
+    assert new.duplicate_of == "w1"
+
+
+def test_first_seen_wins_within_the_batch(bridge: tuple[str, list[str]]) -> None:
+    title, paragraphs = bridge
+    text = "\n".join(paragraphs)
+    batch = run([make_article("x", text), make_article("y", text), make_article("z", text + "\n" + TAIL)])
+    assert [a.duplicate_of for a in batch] == [None, "x", "x"]
+
+
+def test_assign_resets_earlier_decisions(bridge: tuple[str, list[str]]) -> None:
+    title, paragraphs = bridge
+    article = make_article("a1", "\n".join(paragraphs), title)
+    article.duplicate_of, article.duplicate_kind, article.similarity = "stale", "near", 0.7
+    run([article])
+    assert (article.duplicate_of, article.duplicate_kind, article.similarity, article.story_id) == (
+        None, None, None, "a1")
+
+
+def test_an_article_is_not_a_duplicate_of_its_own_stored_copy(bridge: tuple[str, list[str]]) -> None:
+    title, paragraphs = bridge
+    article = make_article("a1", "\n".join(paragraphs), title)
+    (again,) = run([make_article("a1", "\n".join(paragraphs), title)], [remembered(article, story_id="s1")])
+    assert again.duplicate_of is None and again.story_id == "s1"
+
+
+# --- URLs ---------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("raw", "expected"), [
+    ("HTTPS://News.Example.COM/world/story-1/?utm_source=rss&utm_medium=feed#top",
+     "https://news.example.com/world/story-1"),
+    ("https://news.example.com:443/world/story-1?b=2&fbclid=abc&a=1&gclid=x",
+     "https://news.example.com/world/story-1?a=1&b=2"),
+    ("http://news.example.com:8080/a/", "http://news.example.com:8080/a"),
+    ("/relative/path", None),
+    ("", None),
+    (None, None),
+])
+def test_normalise_url(raw: str | None, expected: str | None) -> None:
+    assert normalise_url(raw) == expected
+
+
+def test_same_canonical_url_with_tracking_params_is_url_duplicate(bridge: tuple[str, list[str]]) -> None:
+    title, paragraphs = bridge
+    stored = make_article("w1", "\n".join(paragraphs), title, url="https://marlow.example/news/bridge-repairs")
+    _, cup = read_article("cup_final.txt")
+    # Rewritten since: different text, but the same article by its canonical address.
+    new = make_article("n1", "\n".join(cup), url="https://feeds.example/rss/123",
+                       canonical_url="https://Marlow.example/news/bridge-repairs/?utm_source=rss&utm_campaign=x#c")
+    (new,) = run([new], [remembered(stored, story_id="story-9")])
+    assert (new.duplicate_of, new.duplicate_kind, new.story_id) == ("w1", "url", "story-9")
+    other = make_article("n2", "\n".join(cup), url="https://marlow.example/news/cup-final")
+    (other,) = run([other], [remembered(stored)])
+    assert other.duplicate_of is None
+
+
+def test_front_page_canonical_url_identifies_no_article(bridge: tuple[str, list[str]]) -> None:
+    _, paragraphs = bridge
+    _, cup = read_article("cup_final.txt")
+    a = make_article("p1", "\n".join(paragraphs), canonical_url="https://site.example/")
+    b = make_article("p2", "\n".join(cup), canonical_url="https://site.example")
+    run([a, b])
+    assert b.duplicate_of is None
+
+
+# --- stories ----------------------------------------------------------------------------------
+
+def test_seed_reports_share_a_story_but_are_not_duplicates() -> None:
+    dateline, body0 = read_seed("000")
+    headline, body2 = read_seed("002")
+    first = make_article("seed0", body0, None)
+    second = make_article("seed2", body2, headline)
+    run([first, second])
+    assert first.duplicate_of is None and second.duplicate_of is None
+    assert first.story_id == second.story_id == "seed0"
+    assert cosine(first.story_terms, second.story_terms) > 0.5
+
+
+def test_unrelated_articles_get_their_own_stories() -> None:
+    _, body0 = read_seed("000")
+    headline, body2 = read_seed("002")
+    cup_title, cup = read_article("cup_final.txt")
+    bakery_title, bakery = read_article("bakery_results.txt")
+    bridge_title, bridge = read_article("harbour_bridge.txt")
+    batch = run([make_article("seed0", body0), make_article("cup", "\n".join(cup), cup_title),
+                 make_article("bakery", "\n".join(bakery), bakery_title), make_article("seed2", body2, headline),
+                 make_article("bridge", "\n".join(bridge), bridge_title)])
+    assert [a.duplicate_of for a in batch] == [None] * 5
+    assert [a.story_id for a in batch] == ["seed0", "cup", "bakery", "seed0", "bridge"]
+    for other in batch[1:3] + batch[4:]:
+        assert cosine(batch[0].story_terms, other.story_terms) < SETTINGS.story_threshold
+
+
+def test_story_joins_a_stored_article_inside_the_window_only() -> None:
+    _, body0 = read_seed("000")
+    headline, body2 = read_seed("002")
+    stored = make_article("w-seed0", body0)
+    recent = remembered(stored, seen_at=NOW - timedelta(days=1), story_id="story-ukraine")
+    (joined,) = run([make_article("n-seed2", body2, headline)], [recent])
+    assert joined.duplicate_of is None and joined.story_id == "story-ukraine"
+
+    old = remembered(stored, seen_at=NOW - timedelta(days=SETTINGS.story_window_days + 1), story_id="story-ukraine")
+    (alone,) = run([make_article("n-seed2", body2, headline)], [old])
+    assert alone.duplicate_of is None and alone.story_id == "n-seed2"
+
+
+def test_stored_duplicates_are_no_story_candidates() -> None:
+    _, body0 = read_seed("000")
+    headline, body2 = read_seed("002")
+    copy = remembered(make_article("w-copy", body0), story_id="story-x", duplicate_of="w-gone")
+    (new,) = run([make_article("n1", body2, headline)], [copy])
+    assert new.story_id == "n1"
+
+
+def test_naive_and_aware_times_mix() -> None:
+    _, body0 = read_seed("000")
+    headline, body2 = read_seed("002")
+    stored = remembered(make_article("w1", body0), seen_at=datetime(2025, 12, 15, 12, 0), story_id="s-1")
+    (new,) = run([make_article("n1", body2, headline)], [stored])
+    assert new.story_id == "s-1"
+
+
+def test_large_store_is_indexed_not_scanned(bridge: tuple[str, list[str]]) -> None:
+    """Many unrelated stored rows: the right original and story are still found, quickly."""
+    title, paragraphs = bridge
+    rng = np.random.default_rng(5)
+    filler_terms = [{f"term{rng.integers(0, 5000)}": 1.0 for _ in range(5)} for _ in range(50)]
+    known = [KnownArticle(f"k{i}", f"{i:064x}", f"https://x.example/{i}",
+                          rng.integers(0, 2**63, size=SETTINGS.num_perm, dtype=np.uint64).tobytes(),
+                          f"k{i}", filler_terms[i % 50], NOW - timedelta(hours=1), None) for i in range(20_000)]
+    known.append(remembered(make_article("target", "\n".join(paragraphs), title), story_id="story-t"))
+    batch = run([make_article("n1", "\n".join(paragraphs[:7]) + "\n" + TAIL),
+                 make_article("n2", "\n".join(read_article("cup_final.txt")[1]))], known)
+    assert (batch[0].duplicate_of, batch[0].story_id) == ("target", "story-t")
+    assert batch[1].duplicate_of is None and batch[1].story_id == "n2"
+
+
+def test_public_names() -> None:
+    for name in ("normalise_for_hash", "text_hash", "KnownArticle", "prepare", "assign"):
+        assert hasattr(dedup, name)
