@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench import BBC_CATEGORIES, PROJECT_ROOT, BbcArticle, Table, load_bbc
-from tasks.learn_terms import DEFAULT_TOP_N, TermCounts, document_terms
+from tasks.learn_terms import DEFAULT_TOP_N, PRIOR_STRENGTH, TermCounts, document_terms
 from tasks.tag import Taxonomy, issue_from_terms, learned_keywords, load_taxonomy, tag_text
 
 FOLDS = 5
@@ -34,7 +34,8 @@ BROAD_MAP = {
 # Where the learned terms go when merged into the hand-written taxonomy.
 MERGE_INTO = {"business": "business", "entertainment": "entertainment_and_arts",
               "politics": "government_operations", "sport": "sport", "tech": "technology"}
-TOP_N_VARIANTS = (25, 50, 200)
+TOP_N_VARIANTS = (50, 100, 400)
+PRIOR_VARIANTS = (1.0, 0.01)
 
 Predictor = Callable[[BbcArticle], str | None]
 
@@ -94,13 +95,13 @@ def _top_issue(article: BbcArticle, taxonomy: Taxonomy, allowed: dict[str, str])
     return None
 
 
-def cross_validate(articles: list[BbcArticle], top_n: int = DEFAULT_TOP_N, merge_with: Taxonomy | None = None,
-                   ) -> list[str | None]:
+def cross_validate(articles: list[BbcArticle], terms: list[dict[str, str]], top_n: int = DEFAULT_TOP_N,
+                   merge_with: Taxonomy | None = None, prior_strength: float = PRIOR_STRENGTH) -> list[str | None]:
     """Predict each article's category from terms learned on the other folds' articles.
 
-    With `merge_with`, the learned terms join the hand-written keywords of the matching issues there.
+    `terms` holds each article's document_terms. With `merge_with`, the learned terms join the
+    hand-written keywords of the matching issues there.
     """
-    terms = [document_terms(_text(a)) for a in articles]
     fold_of = folds(articles)
     predicted: list[str | None] = [None] * len(articles)
     for fold in range(FOLDS):
@@ -108,7 +109,7 @@ def cross_validate(articles: list[BbcArticle], top_n: int = DEFAULT_TOP_N, merge
         for article, found, number in zip(articles, terms, fold_of):
             if number != fold:
                 counts[article.category].add(found)
-        learned = learned_keywords({c: n for c, n in counts.items() if n.size}, top_n)
+        learned = learned_keywords({c: n for c, n in counts.items() if n.size}, top_n, prior_strength)
         taxonomy, allowed = _fold_taxonomy(learned, merge_with)
         for index, article in enumerate(articles):
             if fold_of[index] == fold:
@@ -146,20 +147,24 @@ def run(data_dir: Path, limit: int | None = None, variants: bool = False) -> tup
     articles = load_bbc(data_dir, limit)
     gold = [a.category for a in articles]
     default = load_taxonomy(DEFAULT_TAXONOMY)
+    terms = [document_terms(_text(a)) for a in articles]
     rows: list[tuple[str, str, list[str | None]]] = [
         ("learned", f"learned from examples, top {DEFAULT_TOP_N} terms ({FOLDS}-fold CV)",
-         cross_validate(articles)),
+         cross_validate(articles, terms)),
         ("learned_merged", f"learned merged into hand-written issues ({FOLDS}-fold CV)",
-         cross_validate(articles, merge_with=default)),
+         cross_validate(articles, terms, merge_with=default)),
         ("handwritten_core", "hand-written taxonomy, closest issue per category", handwritten(articles, default, CORE_MAP)),
         ("handwritten_broad", "hand-written taxonomy, all related issues", handwritten(articles, default, BROAD_MAP)),
     ]
     if variants:
-        rows += [(f"learned_top_{n}", f"learned, top {n} terms ({FOLDS}-fold CV)", cross_validate(articles, n))
+        rows += [(f"learned_top_{n}", f"learned, top {n} terms ({FOLDS}-fold CV)", cross_validate(articles, terms, n))
                  for n in TOP_N_VARIANTS]
+        rows += [(f"learned_prior_{p:g}", f"learned, prior strength {p:g} ({FOLDS}-fold CV)",
+                  cross_validate(articles, terms, prior_strength=p)) for p in PRIOR_VARIANTS]
     table = Table(f"Tags: BBC dev categories ({len(articles)} articles, top tag among the category issues)",
                   ["taxonomy", "micro-F1", "macro-F1", "untagged", *BBC_CATEGORIES])
-    numbers: dict[str, object] = {"articles": len(articles), "folds": FOLDS, "top_n": DEFAULT_TOP_N}
+    numbers: dict[str, object] = {"articles": len(articles), "folds": FOLDS, "top_n": DEFAULT_TOP_N,
+                                  "prior_strength": PRIOR_STRENGTH}
     for name, label, predicted in rows:
         scores = f1_scores(gold, predicted)
         table.rows.append([label, scores.micro_f1, scores.macro_f1, scores.untagged,

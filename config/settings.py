@@ -59,10 +59,10 @@ class CleanSettings:
 
 @dataclass(frozen=True)
 class DedupSettings:
-    shingle_words: int = 5
+    shingle_words: int = 4
     num_perm: int = 128
-    near_threshold: float = 0.5
-    story_threshold: float = 0.25
+    near_threshold: float = 0.4
+    story_threshold: float = 0.3
     story_window_days: float = 4.0
 
 

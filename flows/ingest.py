@@ -156,6 +156,13 @@ def ingest(sources: list[str] | None = None, config_path: str | None = None,
         con.close()
 
 
+def wait_for_warehouse(settings: Settings) -> None:
+    """Wait (read-only, changing nothing) while another process holds the warehouse; WarehouseBusy after."""
+    path = settings.warehouse.path
+    if path.is_file() and path.stat().st_size > 0:
+        store.connect(path, settings.warehouse.lock_wait_seconds, read_only=True).close()
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the ingest flow once from the command line; print the digest; return the exit code."""
     parser = argparse.ArgumentParser(prog="python -m flows.ingest", description=__doc__)
@@ -167,10 +174,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--allow-private-hosts", action="store_true", default=None,
                         help="allow feeds and pages on loopback or private addresses")
     args = parser.parse_args(argv)
-    try:  # fail fast, before Prefect starts, on a bad config or an unusable warehouse path
+    try:  # fail fast, before a flow run starts, on a bad config or an unusable or busy warehouse
         settings = resolve_settings(args.config, args.source, args.warehouse, args.allow_private_hosts)
         tag.load_taxonomy(settings.tags.taxonomy)
         store.check_path(settings.warehouse.path)
+        wait_for_warehouse(settings)
     except (ConfigError, store.WarehouseError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

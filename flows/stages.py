@@ -53,6 +53,9 @@ def feeds_task(con: duckdb.DuckDBPyConnection, settings: Settings) -> feeds.Feed
 def clean_task(docs: list[RawDocument], settings: CleanSettings) -> tuple[list[Article], list[Reject]]:
     """Clean a batch of inputs into articles; unusable inputs come back as rejects."""
     cleaned, rejects = clean.clean_documents(docs, settings)
+    for _, c in cleaned:  # a page's own canonical link or og:url may carry tracking parameters
+        if c.canonical_url:
+            c.canonical_url = feeds.canonical_url(c.canonical_url)
     articles = [Article(article_id=doc.content_hash[:16], doc=doc, cleaned=c) for doc, c in cleaned]
     get_run_logger().info("clean: %d articles, %d rejected", len(articles), len(rejects))
     return articles, rejects

@@ -211,10 +211,11 @@ class BandIndex:
         self.num_perm, self.bands, self.rows = num_perm, lsh.b, lsh.r
         self._salt = (np.arange(1, self.bands + 1, dtype=np.uint64) * _GOLDEN64)
         self._stored = signatures.reshape(-1, num_perm).astype(np.uint64, copy=False)
-        keys = self._band_keys(self._stored).ravel()
-        order = np.argsort(keys)
-        self._sorted_keys = keys[order]
-        self._sorted_slots = order // self.bands
+        # The low bits of each band key are replaced by the row's slot, so one plain sort (no
+        # argsort) orders the whole index; a shorter key only adds rare candidates, all verified.
+        self._slot_mask = np.uint64((1 << max(1, len(self._stored).bit_length())) - 1)
+        slots = np.arange(len(self._stored), dtype=np.uint64)[:, None]
+        self._sorted = np.sort(((self._band_keys(self._stored) & ~self._slot_mask) | slots).ravel())
         self._added: list[np.ndarray] = []
         self._buckets: dict[int, list[int]] = {}
 
@@ -251,10 +252,12 @@ class BandIndex:
     def candidates(self, signature: np.ndarray) -> list[tuple[int, float, float]]:
         """Return (slot, Jaccard, containment) estimates for every row sharing a band with the signature."""
         keys = self._band_keys(signature[None, :])[0]
-        low = np.searchsorted(self._sorted_keys, keys, side="left")
-        high = np.searchsorted(self._sorted_keys, keys, side="right")
-        found = [self._sorted_slots[a:b] for a, b in zip(low.tolist(), high.tolist()) if b > a]
-        slots = np.unique(np.concatenate(found)) if found else np.empty(0, dtype=np.int64)
+        prefixes = keys & ~self._slot_mask
+        low = np.searchsorted(self._sorted, prefixes, side="left")
+        high = np.searchsorted(self._sorted, prefixes | self._slot_mask, side="right")
+        found = [self._sorted[a:b] for a, b in zip(low.tolist(), high.tolist()) if b > a]
+        slots = np.unique(np.concatenate(found) & self._slot_mask).astype(np.int64) if found \
+            else np.empty(0, dtype=np.int64)
         added = sorted({s for k in keys.tolist() for s in self._buckets.get(k, ())})
         rows = np.vstack([self._stored[slots], *[self.row(s)[None, :] for s in added]])
         jaccard, containment = signature_overlap(signature, rows)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from config.settings import ConfigError, TagSettings
-from tasks.learn_terms import DEFAULT_TOP_N, TermCounts, count_terms, rank_terms, term_weights
+from tasks.learn_terms import DEFAULT_TOP_N, PRIOR_STRENGTH, TermCounts, count_terms, rank_terms, term_weights
 from tasks.models import Article, Tag
 from tasks.tokenize import language_name, match_terms
 
@@ -152,16 +152,14 @@ def _read_example(path: Path) -> str:
         return raw.decode("latin-1")
 
 
-def learned_keywords(counts: dict[str, TermCounts], top_n: int = DEFAULT_TOP_N) -> dict[str, dict[str, float]]:
+def learned_keywords(counts: dict[str, TermCounts], top_n: int = DEFAULT_TOP_N,
+                     prior_strength: float = PRIOR_STRENGTH) -> dict[str, dict[str, float]]:
     """Each issue's learned terms, from its examples' term counts against all the other issues' examples."""
-    learned: dict[str, dict[str, float]] = {}
-    for name, target in counts.items():
-        background = TermCounts()
-        for other, found in counts.items():
-            if other != name:
-                background = background + found
-        learned[name] = term_weights(rank_terms(target, background, top_n))
-    return learned
+    pooled: Counter[str] = Counter()
+    for found in counts.values():
+        pooled.update(found.documents)
+    return {name: term_weights(rank_terms(target, pooled - target.documents, top_n, prior_strength=prior_strength))
+            for name, target in counts.items()}
 
 
 def _learn(path: Path, checked: dict[str, tuple[str, dict[str, float], list[str]]]) -> dict[str, dict[str, float]]:
@@ -176,7 +174,7 @@ def _learn(path: Path, checked: dict[str, tuple[str, dict[str, float], list[str]
     for name in with_examples:
         files = _example_files(path, name, checked[name][2])
         try:
-            counts[name] = count_terms(_read_example(f) for f in files)
+            counts[name] = count_terms((_read_example(f) for f in files), TAXONOMY_LANGUAGE)
         except OSError as exc:
             raise _fail(path, f"issues.{name}.examples", f"cannot be read ({exc})") from None
     learned = learned_keywords(counts)

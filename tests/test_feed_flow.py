@@ -1,0 +1,370 @@
+"""The ingest flow over feed sources end to end: a real HTTP server on 127.0.0.1, Prefect and DuckDB."""
+
+from __future__ import annotations
+
+import gzip
+import socket
+import time
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from pathlib import Path
+
+import duckdb
+import pytest
+from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
+
+from tests.conftest import DATA
+
+FLOW_DATA = DATA / "feed_flow"
+RSS_TYPE = "application/rss+xml; charset=utf-8"
+ATOM_TYPE = "application/atom+xml; charset=utf-8"
+HTML_TYPE = "text/html; charset=utf-8"
+BOILERPLATE = ("Accept cookies", "Skip to content", "Related stories", "Sign up for our morning newsletter",
+               "All rights reserved", "Privacy policy", "Contact the newsroom")
+MAX_BYTES = 200_000
+HTTP_SETTINGS = f"""
+[http]
+allow_private_hosts = true
+connect_timeout = 1.0
+read_timeout = 1.0
+total_timeout = 3.0
+max_bytes = {MAX_BYTES}
+retries = 0
+max_per_host = 4
+
+[feeds]
+min_poll_interval_minutes = 0.0001
+"""
+METRO_PAGES = ("metro/city-budget", "metro/tram-line", "metro/library-reopens", "news/harbour-fire")
+REGIONAL_PAGES = ("news/harbour-fire", "regional/vineyard-harvest", "regional/school-repairs")
+BUSINESS_PAGES = ("business/port-tariffs", "business/bakery-chain", "business/startup-funding")
+STORE_TABLES = ("store.articles", "store.raw_inputs", "store.article_tags", "store.rejects", "store.stories")
+
+
+def utc(*parts: int) -> datetime:
+    return datetime(*parts, tzinfo=timezone.utc)
+
+
+# --- the server -------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def _server() -> Iterator[HTTPServer]:
+    srv = HTTPServer(host="127.0.0.1", port=0, threaded=True)
+    srv.start()
+    yield srv
+    srv.clear()
+    srv.stop()
+
+
+@pytest.fixture()
+def server(_server: HTTPServer) -> Iterator[HTTPServer]:
+    """The module's threaded server, answering 404 to unknown paths, cleared after each test."""
+    _server.no_handler_status_code = 404
+    yield _server
+    _server.clear()
+
+
+def base(server: HTTPServer) -> str:
+    return server.url_for("").rstrip("/")
+
+
+def recorded(server: HTTPServer, relative: str) -> bytes:
+    """A recorded file of tests/data/feed_flow with its @BASE@ links pointed at the server."""
+    return (FLOW_DATA / relative).read_bytes().replace(b"@BASE@", base(server).encode())
+
+
+def serve_feed(server: HTTPServer, path: str, name: str, content_type: str = RSS_TYPE) -> None:
+    server.expect_request(path).respond_with_data(recorded(server, f"feeds/{name}"), content_type=content_type)
+
+
+def serve_pages(server: HTTPServer, *keys: str) -> None:
+    """Serve recorded article pages: key "metro/tram-line" is /metro/tram-line.html."""
+    for key in dict.fromkeys(keys):
+        server.expect_request(f"/{key}.html").respond_with_data(
+            recorded(server, f"pages/{key.replace('/', '-')}.html"), content_type=HTML_TYPE)
+
+
+def hits(server: HTTPServer, path: str) -> int:
+    return sum(1 for request, _ in server.log if request.path == path)
+
+
+def unused_port() -> int:
+    """A loopback port with nothing listening on it."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+# --- running the flow and reading the warehouse -----------------------------------------------------
+
+def feed_config(write_config, feeds: dict[str, str], extra: str = HTTP_SETTINGS) -> Path:
+    """A config with the given feed sources (name -> url), in order, and the test HTTP settings."""
+    sources = "".join(f'\n[[sources]]\nname = "{name}"\nkind = "feed"\nurl = "{url}"\n' for name, url in feeds.items())
+    return write_config(extra + sources)
+
+
+def run(cfg: Path) -> str:
+    from flows.ingest import ingest
+
+    state = ingest(config_path=str(cfg), return_state=True)
+    assert state.is_completed(), state.message
+    return state.result()
+
+
+def query(db: Path, sql: str, params: list | None = None) -> list[tuple]:
+    with duckdb.connect(str(db), read_only=True) as con:
+        return con.execute(sql, params or []).fetchall()
+
+
+def health(db: Path) -> dict[str, tuple]:
+    """source -> (last_status, last_error, consecutive_failures, failing, disabled)."""
+    return {r[0]: r[1:] for r in query(db, "SELECT source, last_status, last_error, consecutive_failures, failing, "
+                                           "disabled FROM source_health")}
+
+
+def failing_sources(digest: str) -> dict[str, str]:
+    """The digest's "Failing sources" section as source -> the rest of its line."""
+    if "## Failing sources" not in digest:
+        return {}
+    section = digest.split("## Failing sources", 1)[1].split("\n## ", 1)[0]
+    found = {}
+    for line in section.splitlines():
+        if line.startswith("- **"):
+            name, _, rest = line[4:].partition("**: ")
+            found[name] = rest
+    return found
+
+
+def as_utc(value: datetime | None) -> datetime | None:
+    return value.astimezone(timezone.utc) if value is not None else None
+
+
+# --- tests ------------------------------------------------------------------------------------------
+
+def test_three_feeds_end_to_end(prefect_api, tmp_path, write_config, server):
+    serve_feed(server, "/feeds/metro.rss", "metro.rss")
+    serve_feed(server, "/feeds/regional.atom", "regional.atom", ATOM_TYPE)
+    serve_feed(server, "/feeds/business.rss", "business.rss")
+    serve_pages(server, *METRO_PAGES, *REGIONAL_PAGES, *BUSINESS_PAGES)
+    site = base(server)
+    cfg = feed_config(write_config, {"metro": f"{site}/feeds/metro.rss", "regional": f"{site}/feeds/regional.atom",
+                                     "business": f"{site}/feeds/business.rss"})
+    digest = run(cfg)
+    db = tmp_path / "news.duckdb"
+
+    rows = query(db, "SELECT url, source, title, published_at, guid, text, duplicate_of FROM store.articles")
+    stored = {r[0]: r[1:] for r in rows}
+    expected = {  # url: (source, title, published_at, guid)
+        f"{site}/metro/city-budget.html": (  # feed link and page og:url both carry utm_* parameters
+            "metro", "Council approves city budget with new transit fund", utc(2025, 3, 10, 6, 45), "metro-2001"),
+        f"{site}/metro/tram-line.html": (  # no date in the feed: the page's article:published_time
+            "metro", "Tram line extension opens to eastern suburbs", utc(2025, 3, 9, 16, 20), "metro-2002"),
+        f"{site}/metro/library-reopens.html": (  # no date in the feed nor on the page: none invented
+            "metro", "Central library reopens after two-year renovation", None, "metro-2003"),
+        f"{site}/news/harbour-fire.html": (
+            "metro", "Fire damages warehouse at the harbour", utc(2025, 3, 11, 5, 10), "metro-2004"),
+        f"{site}/regional/vineyard-harvest.html": (  # relative Atom link, +01:00 date
+            "regional", "Vineyards report an early and generous harvest", utc(2025, 3, 8, 9, 0),
+            "tag:regional.example,2025:vineyard-harvest"),
+        f"{site}/regional/school-repairs.html": (  # only <updated>; ?ref= dropped
+            "regional", "Repairs to close two village schools for a month", utc(2025, 3, 7, 10, 0),
+            "tag:regional.example,2025:school-repairs"),
+        f"{site}/business/port-tariffs.html": (
+            "business", "Port operator raises container tariffs", utc(2025, 3, 7, 11, 0),
+            f"{site}/business/port-tariffs.html"),
+        f"{site}/business/bakery-chain.html": (
+            "business", "Family bakery chain opens its tenth shop", utc(2025, 3, 6, 8, 15), "biz-3302"),
+        f"{site}/business/startup-funding.html": (  # fbclid dropped
+            "business", "Local software startup raises seed funding", utc(2025, 3, 5, 13, 30), "biz-3303"),
+    }
+    assert len(rows) == len(stored) == 9
+    assert {url: (s, t, as_utc(p), g) for url, (s, t, p, g, _, _) in stored.items()} == expected
+    for url, (_, _, _, _, text, duplicate_of) in stored.items():
+        assert duplicate_of is None, url
+        assert len(text.split()) >= 100, url
+        assert not any(b in text for b in BOILERPLATE), (url, text[-300:])
+    assert "48 million for buses" in stored[f"{site}/metro/city-budget.html"][4]
+    assert all("utm_" not in u and "fbclid" not in u and "ref=" not in u for u in stored)
+
+    # 10 entries seen; the harbour fire is carried by two feeds and fetched once
+    runs = query(db, "SELECT status, discovered, skipped, new_articles, duplicates, rejected FROM runs")
+    assert runs == [("completed", 10, 1, 9, 0, 0)]
+    assert query(db, "SELECT count(*) FROM rejects") == [(0,)]
+    assert health(db) == {name: ("ok", None, 0, False, False) for name in ("metro", "regional", "business")}
+    assert query(db, "SELECT count(*) FROM source_health WHERE last_success IS NOT NULL "
+                     "AND next_poll_at > last_polled") == [(3,)]
+    assert failing_sources(digest) == {}
+    assert "Fire damages warehouse at the harbour" in digest
+    for key in set(METRO_PAGES + REGIONAL_PAGES + BUSINESS_PAGES):
+        assert hits(server, f"/{key}.html") == 1, key
+
+
+def test_story_in_two_feeds_is_fetched_and_stored_once(prefect_api, tmp_path, write_config, server):
+    serve_feed(server, "/feeds/metro.rss", "metro.rss")
+    serve_feed(server, "/feeds/regional.atom", "regional.atom", ATOM_TYPE)
+    serve_pages(server, *METRO_PAGES, *REGIONAL_PAGES)
+    site = base(server)
+    # regional first this time: the story goes to the feed polled first
+    cfg = feed_config(write_config, {"regional": f"{site}/feeds/regional.atom", "metro": f"{site}/feeds/metro.rss"})
+    run(cfg)
+    db = tmp_path / "news.duckdb"
+    assert hits(server, "/news/harbour-fire.html") == 1
+    fire = query(db, "SELECT source, guid, url FROM store.articles WHERE title = 'Fire damages warehouse at the harbour'")
+    assert fire == [("regional", "tag:regional.example,2025:harbour-fire", f"{site}/news/harbour-fire.html")]
+    assert query(db, "SELECT count(*) FROM store.raw_inputs") == [(6,)]
+    assert query(db, "SELECT source, count(*) FROM articles GROUP BY source ORDER BY source") == \
+        [("metro", 3), ("regional", 3)]
+    assert query(db, "SELECT discovered, skipped, new_articles, duplicates FROM runs") == [(7, 1, 6, 0)]
+
+
+def test_second_run_is_a_conditional_get_answered_304(prefect_api, tmp_path, write_config, server):
+    body = recorded(server, "feeds/business.rss")
+    etag, modified = '"biz-v1"', "Fri, 07 Mar 2025 11:05:00 GMT"
+    seen: list[tuple[str | None, str | None, int]] = []
+
+    def conditional(request: Request) -> Response:
+        validators = (request.headers.get("If-None-Match"), request.headers.get("If-Modified-Since"))
+        response = Response(status=304) if validators == (etag, modified) else \
+            Response(body, content_type=RSS_TYPE, headers={"ETag": etag, "Last-Modified": modified})
+        seen.append((*validators, response.status_code))
+        return response
+
+    server.expect_request("/feeds/business.rss").respond_with_handler(conditional)
+    serve_pages(server, *BUSINESS_PAGES)
+    cfg = feed_config(write_config, {"business": server.url_for("/feeds/business.rss")})
+    db = tmp_path / "news.duckdb"
+
+    run(cfg)
+    before = [query(db, f"SELECT count(*) FROM {t}")[0][0] for t in STORE_TABLES]
+    assert before[0] == 3 and seen == [(None, None, 200)]
+    time.sleep(0.05)  # past the (tiny) poll interval
+    run(cfg)
+
+    assert seen == [(None, None, 200), (etag, modified, 304)]
+    assert [query(db, f"SELECT count(*) FROM {t}")[0][0] for t in STORE_TABLES] == before
+    runs = query(db, "SELECT status, discovered, skipped, new_articles, duplicates, rejected FROM runs "
+                     "ORDER BY started_at")
+    assert runs == [("completed", 3, 0, 3, 0, 0), ("completed", 0, 0, 0, 0, 0)]
+    assert health(db) == {"business": ("not modified", None, 0, False, False)}
+    for key in BUSINESS_PAGES:
+        assert hits(server, f"/{key}.html") == 1, key
+
+
+def test_failing_feeds_recorded_while_a_good_feed_stores(prefect_api, tmp_path, write_config, server):
+    serve_feed(server, "/feeds/business.rss", "business.rss")
+    serve_pages(server, *BUSINESS_PAGES)
+    server.expect_request("/feeds/broken.rss").respond_with_data(b"Internal Server Error", status=500)
+
+    def stalled(_: Request) -> Response:  # answers only after read_timeout has passed
+        time.sleep(2.0)
+        return Response(recorded(server, "feeds/metro.rss"), content_type=RSS_TYPE)
+
+    def drip(_: Request) -> Response:  # a byte at a time, each within read_timeout, for far longer than total
+        def body() -> Iterator[bytes]:
+            for _ in range(100):
+                yield b" "
+                time.sleep(0.2)
+        return Response(body(), content_type=RSS_TYPE)
+
+    server.expect_request("/feeds/stalled.rss").respond_with_handler(stalled)
+    server.expect_request("/feeds/drip.rss").respond_with_handler(drip)
+    padding = b"<!-- " + b"x" * (MAX_BYTES + 100_000) + b" -->"
+    server.expect_request("/feeds/huge.rss").respond_with_data(
+        recorded(server, "feeds/metro.rss").replace(b"<channel>", b"<channel>" + padding), content_type=RSS_TYPE)
+    bomb = gzip.compress(b"<rss>" + b"\0" * 20_000_000, compresslevel=9)
+    assert len(bomb) < MAX_BYTES // 4  # small on the wire: only inflating it goes past the limit
+    server.expect_request("/feeds/bomb.rss").respond_with_data(
+        bomb, content_type=RSS_TYPE, headers={"Content-Encoding": "gzip"})
+    server.expect_request("/feeds/loop-a.rss").respond_with_data(b"", status=302,
+                                                                 headers={"Location": "/feeds/loop-b.rss"})
+    server.expect_request("/feeds/loop-b.rss").respond_with_data(b"", status=302,
+                                                                 headers={"Location": "/feeds/loop-a.rss"})
+    site = base(server)
+    feeds = {"gone": f"{site}/feeds/missing.rss", "broken": f"{site}/feeds/broken.rss",
+             "stalled": f"{site}/feeds/stalled.rss", "drip": f"{site}/feeds/drip.rss",
+             "huge": f"{site}/feeds/huge.rss", "bomb": f"{site}/feeds/bomb.rss",
+             "loop": f"{site}/feeds/loop-a.rss", "refused": f"http://127.0.0.1:{unused_port()}/feed.rss",
+             "business": f"{site}/feeds/business.rss"}
+    cfg = feed_config(write_config, feeds)
+
+    started = time.monotonic()
+    digest = run(cfg)
+    assert time.monotonic() - started < 30, "the slow feeds were cut off by the timeouts"
+    db = tmp_path / "news.duckdb"
+
+    assert query(db, "SELECT source, count(*) FROM articles GROUP BY source") == [("business", 3)]
+    assert query(db, "SELECT status, new_articles, rejected FROM runs") == [("completed", 3, 0)]
+    expected = {  # source: (last_status, words of last_error)
+        "gone": ("http 404", "HTTP 404"),
+        "broken": ("http 500", "HTTP 500"),
+        "stalled": ("timeout", "timeout fetching"),
+        "drip": ("timeout", "body not complete within 3 s"),
+        "huge": ("too large", f"Content-Length {len(padding) + len(recorded(server, 'feeds/metro.rss')):,}"),
+        "bomb": ("too large", f"body exceeds {MAX_BYTES:,} bytes"),
+        "loop": ("redirect loop", "redirect loop"),
+        "refused": ("connect", "connection failed"),
+    }
+    states = health(db)
+    assert set(states) == set(feeds)
+    assert states["business"] == ("ok", None, 0, False, False)
+    problems = failing_sources(digest)
+    assert set(problems) == set(expected)
+    for name, (status, words) in expected.items():
+        last_status, last_error, failures, failing, disabled = states[name]
+        assert (last_status, failures, failing, disabled) == (status, 1, True, False), name
+        assert words in last_error and "\n" not in last_error, (name, last_error)
+        assert problems[name].startswith(f"{status} — ") and words in problems[name], (name, problems[name])
+    assert "## Failing sources" in digest.split("## Stories")[0]
+
+
+def test_malformed_feed_recovered_and_html_page_is_a_parse_error(prefect_api, tmp_path, write_config, server):
+    serve_feed(server, "/feeds/harbour.rss", "malformed.rss")
+    server.expect_request("/feeds/metro").respond_with_data(recorded(server, "feeds/homepage.html"),
+                                                            content_type=HTML_TYPE)
+    serve_pages(server, "harbour/ferry-routes", "harbour/harbour-wall", "harbour/market-hall")
+    site = base(server)
+    cfg = feed_config(write_config, {"harbour": f"{site}/feeds/harbour.rss", "homepage": f"{site}/feeds/metro"})
+    digest = run(cfg)
+    db = tmp_path / "news.duckdb"
+
+    stored = query(db, "SELECT url, source, title, published_at FROM articles ORDER BY url")
+    assert [(u, s, t, as_utc(p)) for u, s, t, p in stored] == [
+        (f"{site}/harbour/ferry-routes.html", "harbour", "Ferry timetable changes and new routes",
+         utc(2025, 3, 3, 7, 0)),
+        (f"{site}/harbour/harbour-wall.html", "harbour", "Harbour wall repairs begin", utc(2025, 3, 4, 7, 0)),
+    ]
+    states = health(db)
+    status, error, failures, failing, _ = states["harbour"]
+    assert status.startswith("ok (bozo: ") and "not well-formed" in status
+    assert (error, failures, failing) == (None, 0, False)
+    status, error, failures, failing, _ = states["homepage"]
+    assert (status, failures, failing) == ("parse error", 1, True)
+    assert "not a feed: HTML page" in error
+    problems = failing_sources(digest)
+    assert set(problems) == {"homepage"} and "not a feed: HTML page" in problems["homepage"]
+    assert hits(server, "/feeds/metro") == 1 and hits(server, "/metro/city-budget.html") == 0
+
+
+def test_missing_page_falls_back_to_long_feed_content_or_is_rejected(prefect_api, tmp_path, write_config, server):
+    serve_feed(server, "/feeds/valley.rss", "valley.rss")
+    serve_pages(server, "valley/river-survey")  # dam-inspection and road-notice answer 404
+    site = base(server)
+    cfg = feed_config(write_config, {"valley": f"{site}/feeds/valley.rss"})
+    digest = run(cfg)
+    db = tmp_path / "news.duckdb"
+
+    stored = {r[0]: r[1:] for r in query(db, "SELECT url, title, published_at, guid, text FROM store.articles")}
+    assert set(stored) == {f"{site}/valley/river-survey.html", f"{site}/valley/dam-inspection.html"}
+    title, published, guid, text = stored[f"{site}/valley/dam-inspection.html"]
+    assert (title, as_utc(published), guid) == ("Dam inspection finds cracks in spillway", utc(2025, 3, 5, 9, 0),
+                                                "valley-502")
+    assert "fine cracks in the concrete spillway" in text and "mudflats along the northern shore" in text
+    assert "<p>" not in text
+    assert hits(server, "/valley/dam-inspection.html") == 1
+    assert "kingfishers" in stored[f"{site}/valley/river-survey.html"][3]
+    rejects = query(db, "SELECT source, locator, reason FROM rejects")
+    assert rejects == [("valley", f"{site}/valley/road-notice.html", "page fetch failed: http 404")]
+    assert query(db, "SELECT discovered, new_articles, rejected FROM runs") == [(3, 2, 1)]
+    assert health(db)["valley"][:3] == ("ok", None, 0)
+    assert "page fetch failed: http 404" in digest and failing_sources(digest) == {}

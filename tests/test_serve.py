@@ -1,0 +1,418 @@
+"""The served ingest deployment on a real Prefect server: schedule, API runs, concurrency, lock wait, late runs."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from uuid import UUID
+from zoneinfo import ZoneInfo
+
+import duckdb
+import pytest
+
+from tests.conftest import ROOT, SEEDS
+
+pytestmark = pytest.mark.server
+
+TIMEZONE = "Europe/Berlin"
+MAX_LATENESS_MINUTES = 30
+LOCK_WAIT_SECONDS = 2
+SERVER_START_TIMEOUT = 150
+SERVE_START_TIMEOUT = 90
+RUN_TIMEOUT = 120
+SEED_NAMES = {p.name for p in SEEDS.iterdir()}
+CONCURRENCY_MESSAGE = "Deployment concurrency limit reached."
+
+
+# --- processes ------------------------------------------------------------------------------------
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _tail(log: Path, lines: int = 40) -> str:
+    try:
+        return "\n".join(log.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+def _start(cmd: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
+    """Start a process in its own process group (so its children can be stopped with it), output to log."""
+    with log.open("ab") as handle:
+        return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=handle, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, start_new_session=True)
+
+
+def _signal_group(proc: subprocess.Popen, sig: int) -> None:
+    try:
+        os.killpg(proc.pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def _stop(proc: subprocess.Popen, grace: float = 20) -> None:
+    """Terminate a process group started by _start, then kill whatever is left of it."""
+    if proc.poll() is None:
+        _signal_group(proc, signal.SIGTERM)
+        try:
+            proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            pass
+    _signal_group(proc, signal.SIGKILL)  # flow-run children outlive their runner otherwise
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        pass
+
+
+# --- server, config, served deployment ------------------------------------------------------------
+
+@dataclass
+class Server:
+    api: str
+    home: Path
+    log: Path
+
+    def env(self, **extra: str) -> dict[str, str]:
+        """Environment for a client process of this server."""
+        env = {**os.environ, "PREFECT_API_URL": self.api, "PREFECT_HOME": str(self.home),
+               "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+        env.update(extra)
+        return env
+
+
+@dataclass
+class Served:
+    name: str
+    config: Path
+    base: Path
+    cron: str
+    first_run_at: datetime
+    proc: subprocess.Popen
+    log: Path
+
+
+def _healthy(api: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{api}/health", timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory) -> Iterator[Server]:
+    """A real `prefect server start` on a free loopback port with its own PREFECT_HOME."""
+    base = tmp_path_factory.mktemp("prefect-server")
+    port = _free_port()
+    srv = Server(api=f"http://127.0.0.1:{port}/api", home=base / "home", log=base / "server.log")
+    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
+    env.update(PREFECT_HOME=str(srv.home), PREFECT_SERVER_ANALYTICS_ENABLED="false",
+               PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS="2", PREFECT_SERVER_LOGGING_LEVEL="WARNING")
+    proc = _start([sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+                  env, srv.log)
+    try:
+        deadline = time.monotonic() + SERVER_START_TIMEOUT
+        while not _healthy(srv.api):
+            if proc.poll() is not None:
+                pytest.fail(f"the Prefect server exited with {proc.returncode}:\n{_tail(srv.log)}")
+            if time.monotonic() > deadline:
+                pytest.fail(f"the Prefect server did not answer within {SERVER_START_TIMEOUT} s:\n{_tail(srv.log)}")
+            time.sleep(0.5)
+        yield srv
+    finally:
+        _stop(proc)
+
+
+@contextmanager
+def _client(srv: Server):
+    """A sync Prefect client talking to the test server."""
+    from prefect.client.orchestration import get_client
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    with temporary_settings(updates={PREFECT_API_URL: srv.api}):
+        with get_client(sync_client=True) as client:
+            yield client
+
+
+def _first_run_in_12_hours() -> datetime:
+    """A whole minute about 12 h ahead, away from the 02:00-03:00 local hour that DST skips or repeats."""
+    at = (datetime.now(timezone.utc) + timedelta(hours=12)).replace(second=0, microsecond=0)
+    if at.astimezone(ZoneInfo(TIMEZONE)).hour == 2:
+        at += timedelta(hours=2)
+    return at
+
+
+def _write_config(base: Path, name: str, cron: str) -> Path:
+    seeds = base / "seeds-copy"
+    shutil.copytree(SEEDS, seeds)
+    (base / "config").mkdir()
+    config = base / "config" / "pipeline.toml"
+    config.write_text(
+        f'[warehouse]\npath = "{(base / "news.duckdb").as_posix()}"\n'
+        f'reports_dir = "{(base / "reports").as_posix()}"\nlock_wait_seconds = {LOCK_WAIT_SECONDS}\n'
+        f'[tags]\ntaxonomy = "{(ROOT / "config" / "issues.toml").as_posix()}"\n'
+        f'[schedule]\ndeployment = "{name}"\ncron = "{cron}"\ntimezone = "{TIMEZONE}"\n'
+        f'max_lateness_minutes = {MAX_LATENESS_MINUTES}\n'
+        f'[[sources]]\nname = "seeds"\nkind = "folder"\npath = "{seeds.as_posix()}"\n', encoding="utf-8")
+    return config
+
+
+def _start_serve(srv: Server, config: Path, log: Path, *args: str) -> subprocess.Popen:
+    env = srv.env(PREFECT_RUNNER_POLL_FREQUENCY="1", PREFECT_LOGGING_LEVEL="INFO")
+    return _start([sys.executable, "-m", "flows.serve", "--config", str(config), *args], env, log)
+
+
+def _wait_polled(srv: Server, name: str, proc: subprocess.Popen, log: Path, since: datetime) -> None:
+    """Wait until the served process has registered the deployment and polled for its runs."""
+    from prefect.exceptions import ObjectNotFound
+
+    deadline = time.monotonic() + SERVE_START_TIMEOUT
+    with _client(srv) as client:
+        while True:
+            try:
+                dep = client.read_deployment_by_name(f"ingest/{name}")
+                if dep.last_polled and dep.last_polled > since:
+                    return
+            except ObjectNotFound:
+                pass
+            if proc.poll() is not None:
+                pytest.fail(f"flows.serve exited with {proc.returncode}:\n{_tail(log)}")
+            if time.monotonic() > deadline:
+                pytest.fail(f"ingest/{name} was not served within {SERVE_START_TIMEOUT} s:\n{_tail(log)}")
+            time.sleep(0.5)
+
+
+@contextmanager
+def _serving(srv: Server, base: Path, name: str) -> Iterator[Served]:
+    first = _first_run_in_12_hours()
+    local = first.astimezone(ZoneInfo(TIMEZONE))
+    cron = f"{local.minute} {local.hour} {local.day} * *"
+    config = _write_config(base, name, cron)
+    log = base / "serve.log"
+    since = datetime.now(timezone.utc)
+    proc = _start_serve(srv, config, log)
+    try:
+        _wait_polled(srv, name, proc, log, since)
+        yield Served(name=name, config=config.resolve(), base=base, cron=cron, first_run_at=first, proc=proc, log=log)
+    finally:
+        _stop(proc)
+
+
+@pytest.fixture(scope="module")
+def served(server, tmp_path_factory) -> Iterator[Served]:
+    """`python -m flows.serve` serving ingest/serve-test, its warehouse and sources in a tmp folder."""
+    with _serving(server, tmp_path_factory.mktemp("served"), "serve-test") as s:
+        yield s
+
+
+@pytest.fixture(scope="module")
+def late_served(server, tmp_path_factory) -> Iterator[Served]:
+    """A second served deployment with no run history, for the late-run guard."""
+    with _serving(server, tmp_path_factory.mktemp("late"), "late-guard") as s:
+        yield s
+
+
+# --- helpers --------------------------------------------------------------------------------------
+
+def _trigger(client, served_: Served, parameters: dict | None = None, scheduled_time: datetime | None = None):
+    from prefect.states import Scheduled
+
+    dep = client.read_deployment_by_name(f"ingest/{served_.name}")
+    state = Scheduled(scheduled_time=scheduled_time) if scheduled_time else None
+    return client.create_flow_run_from_deployment(dep.id, parameters=parameters or {}, state=state)
+
+
+def _wait_final(client, served_: Served, *run_ids: UUID) -> list:
+    deadline = time.monotonic() + RUN_TIMEOUT
+    while True:
+        runs = [client.read_flow_run(run_id) for run_id in run_ids]
+        if all(r.state is not None and r.state.is_final() for r in runs):
+            return runs
+        if time.monotonic() > deadline or served_.proc.poll() is not None:
+            states = ", ".join(f"{r.name}: {r.state.name if r.state else None}" for r in runs)
+            pytest.fail(f"runs not finished after {RUN_TIMEOUT} s ({states}); serve log:\n{_tail(served_.log)}")
+        time.sleep(0.5)
+
+
+def _artifacts(client, run_id: UUID) -> dict:
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    found = client.read_artifacts(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run_id])))
+    return {a.key: a for a in found}
+
+
+def _query(db: Path, sql: str) -> list[tuple]:
+    with duckdb.connect(str(db), read_only=True) as con:
+        return con.execute(sql).fetchall()
+
+
+def _ago(**delta: float) -> datetime:
+    return datetime.now(timezone.utc) - timedelta(**delta)
+
+
+# --- tests ----------------------------------------------------------------------------------------
+
+def test_deployment_has_schedule_parameters_and_limit(server, served):
+    from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
+    from prefect.client.schemas.objects import ConcurrencyLimitStrategy
+
+    with _client(server) as client:
+        dep = client.read_deployment_by_name(f"ingest/{served.name}")
+        assert [(s.schedule.cron, s.schedule.timezone, s.active) for s in dep.schedules] == [
+            (served.cron, TIMEZONE, True)]
+        assert not dep.paused
+        properties = dep.parameter_openapi_schema["properties"]
+        assert {"sources", "config_path", "warehouse_path", "dry_run"} <= set(properties)
+        assert properties["dry_run"]["type"] == "boolean"
+        assert dep.parameters == {"config_path": str(served.config), "sources": None, "warehouse_path": None,
+                                  "dry_run": False}
+        assert dep.concurrency_options.collision_strategy == ConcurrencyLimitStrategy.CANCEL_NEW
+        assert dep.global_concurrency_limit is not None and dep.global_concurrency_limit.limit == 1
+        # the server's scheduler places the first run at the cron's local time in the configured time zone
+        deadline = time.monotonic() + 60
+        while True:
+            upcoming = sorted(r.expected_start_time for r in client.read_flow_runs(
+                deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[dep.id]))) if r.auto_scheduled)
+            if upcoming or time.monotonic() > deadline:
+                break
+            time.sleep(1)
+        assert upcoming, "the scheduler made no runs for the deployment"
+        assert upcoming[0] == served.first_run_at, (upcoming[0], served.first_run_at, served.cron)
+
+
+def test_api_run_completes_with_artifacts_and_stores_seeds(server, served):
+    seeds = served.base / "seeds-copy"
+    with _client(server) as client:
+        created = _trigger(client, served, {"sources": [str(seeds)]})
+        [run] = _wait_final(client, served, created.id)
+        assert run.state.is_completed(), (run.state.name, run.state.message, _tail(served.log))
+        assert re.fullmatch(r"ingest seeds-copy \d{4}-\d\d-\d\d \d\d:\d\d", run.name), run.name
+        assert run.parameters["sources"] == [str(seeds)]
+        artifacts = _artifacts(client, run.id)
+    assert set(artifacts) == {"ingest-digest", "ingest-stories"}
+    assert artifacts["ingest-digest"].type == "markdown" and "NATO-like" in artifacts["ingest-digest"].data
+    assert artifacts["ingest-stories"].type == "table" and '"articles": 2' in artifacts["ingest-stories"].data
+    db = served.base / "news.duckdb"
+    assert {Path(p).name for (p,) in _query(db, "SELECT path FROM articles")} == SEED_NAMES
+    runs = _query(db, "SELECT run_id, flow_run_id, status, new_articles FROM runs")
+    assert [r[1:] for r in runs] == [(str(run.id), "completed", 2)]
+    report = served.base / "reports" / f"{runs[0][0]}.md"
+    assert report.read_text(encoding="utf-8") == artifacts["ingest-digest"].data
+
+
+def test_two_runs_at_once_one_is_cancelled(server, served):
+    db = served.base / "concurrent.duckdb"
+    with _client(server) as client:
+        first = _trigger(client, served, {"warehouse_path": str(db)})
+        second = _trigger(client, served, {"warehouse_path": str(db)})
+        runs = _wait_final(client, served, first.id, second.id)
+        by_state = {r.state.type.value: r for r in runs}
+        assert sorted(by_state) == ["CANCELLED", "COMPLETED"], [(r.state.name, r.state.message) for r in runs]
+        done, cancelled = by_state["COMPLETED"], by_state["CANCELLED"]
+        assert cancelled.state.message == CONCURRENCY_MESSAGE
+        assert done.name.startswith("ingest configured sources ")
+        assert _artifacts(client, cancelled.id) == {}
+    assert _query(db, "SELECT flow_run_id, status FROM runs") == [(str(done.id), "completed")]
+    assert _query(db, "SELECT count(*), count(DISTINCT content_hash), count(DISTINCT text_hash) FROM articles") == [
+        (2, 2, 2)]
+    assert _query(db, "SELECT count(*) FROM store.raw_inputs") == [(2,)]
+
+
+HOLDER = """
+import sys, time, duckdb
+con = duckdb.connect(sys.argv[1])
+con.execute("CREATE TABLE marker AS SELECT 42 AS answer")
+con.execute("CHECKPOINT")
+print("ready", flush=True)
+time.sleep(120)
+"""
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_cli_run_waits_for_a_locked_warehouse_then_stops_with_one_line(server, served, tmp_path):
+    db = tmp_path / "locked.duckdb"
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(db)], stdout=subprocess.PIPE, text=True,
+                              start_new_session=True)
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        before = _sha256(db)
+        reports_before = sorted((served.base / "reports").glob("*.md"))
+        started = time.monotonic()
+        result = subprocess.run([sys.executable, "-m", "flows.ingest", "--config", str(served.config),
+                                 "--warehouse", str(db)], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                                env=server.env())
+        elapsed = time.monotonic() - started
+        assert _sha256(db) == before
+    finally:
+        _stop(holder, grace=5)
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert len(lines) == 1, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr and result.stdout == ""
+    assert lines[0].startswith("error: warehouse ") and " is in use by process " in lines[0]
+    assert f"process {holder.pid};" in lines[0] and f"waited {LOCK_WAIT_SECONDS} s" in lines[0]
+    assert elapsed >= LOCK_WAIT_SECONDS
+    assert _query(db, "SELECT answer FROM marker") == [(42,)]
+    assert _query(db, "SELECT schema_name FROM information_schema.schemata WHERE schema_name = 'store'") == []
+    assert sorted((served.base / "reports").glob("*.md")) == reports_before
+
+
+def test_late_run_is_skipped_only_when_a_newer_run_is_due(server, late_served):
+    db = late_served.base / "news.duckdb"
+    with _client(server) as client:
+        # late beyond the limit, but nothing newer is due: it runs
+        [alone] = _wait_final(client, late_served, _trigger(client, late_served, scheduled_time=_ago(hours=2)).id)
+        assert alone.state.is_completed(), (alone.state.name, alone.state.message)
+        [on_time] = _wait_final(client, late_served, _trigger(client, late_served, scheduled_time=_ago()).id)
+        assert on_time.state.is_completed(), (on_time.state.name, on_time.state.message)
+        # late beyond the limit and a newer run is due: skipped
+        [stale] = _wait_final(client, late_served, _trigger(client, late_served, scheduled_time=_ago(minutes=90)).id)
+        assert stale.state.is_cancelled(), (stale.state.name, stale.state.message)
+        assert re.fullmatch(rf"skipped: started (89|90|91) min after its scheduled time \(limit "
+                            rf"{MAX_LATENESS_MINUTES}\) and a newer run is due", stale.state.message), \
+            stale.state.message
+        assert _artifacts(client, stale.id) == {}
+        # a newer run is due, but this one is late within the limit: it runs
+        [slightly] = _wait_final(client, late_served, _trigger(client, late_served, scheduled_time=_ago(minutes=10)).id)
+        assert slightly.state.is_completed(), (slightly.state.name, slightly.state.message)
+    stored = _query(db, "SELECT flow_run_id, status FROM runs ORDER BY started_at")
+    assert stored == [(str(alone.id), "completed"), (str(on_time.id), "completed"), (str(slightly.id), "completed")]
+
+
+def test_schedule_stays_active_when_serving_stops_unless_asked_to_pause(server, late_served):
+    with _client(server) as client:
+        _signal_group(late_served.proc, signal.SIGTERM)
+        late_served.proc.wait(30)
+        dep = client.read_deployment_by_name(f"ingest/{late_served.name}")
+        assert not dep.paused and [s.active for s in dep.schedules] == [True]
+
+        log = late_served.base / "serve-pause.log"
+        since = datetime.now(timezone.utc)
+        proc = _start_serve(server, late_served.config, log, "--pause-on-shutdown")
+        try:
+            _wait_polled(server, late_served.name, proc, log, since)
+            _signal_group(proc, signal.SIGTERM)
+            proc.wait(30)
+        finally:
+            _stop(proc)
+        assert client.read_deployment_by_name(f"ingest/{late_served.name}").paused, _tail(log)
