@@ -12,6 +12,7 @@ from config.settings import CleanSettings, DedupSettings, Settings, SummarySetti
 from tasks import clean, dedup, discover, feeds, stories, summarise, tag
 from tasks.health import HealthPolicy, SourceState
 from tasks.http import HttpClient
+from tasks.versions import stage_versions
 from tasks.models import Article, RawDocument, Reject, RunCounts, Story
 from warehouse import store
 
@@ -106,6 +107,7 @@ def store_task(con: duckdb.DuckDBPyConnection, run_id: str, articles: list[Artic
                source_states: list[SourceState]) -> None:
     """Write the whole run in one transaction."""
     configured = {s.name: s.url for s in settings.sources if s.kind == "feed" and s.url}
-    store.write_run(con, run_id, articles, rejects, story_list, counts, source_states, configured)
+    versions = stage_versions(settings.dedup, settings.summary, settings.tags)
+    store.write_run(con, run_id, articles, rejects, story_list, counts, source_states, configured, versions)
     get_run_logger().info("store: %d articles, %d rejects, %d stories written", len(articles), len(rejects),
                           len(story_list))

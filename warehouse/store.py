@@ -17,7 +17,7 @@ import duckdb
 from config.settings import SourceSettings
 from tasks.dedup import KnownArticle
 from tasks.health import SourceState
-from tasks.models import Article, Reject, RunCounts, Story
+from tasks.models import Article, CleanedArticle, RawDocument, Reject, RunCounts, Story
 
 LOGGER = logging.getLogger(__name__)
 SQL_DIR = Path(__file__).resolve().parent / "sql"
@@ -37,7 +37,7 @@ UPDATE store.runs SET status = 'abandoned', finished_at = ?,
 WHERE status = 'running' RETURNING run_id
 """
 SQL_BEGIN_RUN = """
-INSERT INTO store.runs (run_id, flow_run_id, started_at, status, sources) VALUES (?, ?, ?, 'running', ?)
+INSERT INTO store.runs (run_id, flow_run_id, started_at, status, sources, kind) VALUES (?, ?, ?, 'running', ?, ?)
 """
 SQL_FINISH_RUN = """
 UPDATE store.runs SET finished_at = ?, status = ?, discovered = ?, skipped = ?, new_articles = ?,
@@ -71,13 +71,31 @@ INSERT INTO store.source_state VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
 """
 SQL_KNOWN_URLS = "SELECT url FROM store.articles WHERE url IS NOT NULL UNION SELECT locator FROM store.articles"
 SQL_KNOWN_GUIDS = "SELECT DISTINCT guid FROM store.articles WHERE guid IS NOT NULL"
-SQL_INSERT_RAW = "INSERT INTO store.raw_inputs VALUES (?, ?, ?, ?, ?, ?, ?)"
-SQL_INSERT_ARTICLE = """
-INSERT INTO store.articles VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+SQL_STORED_ARTICLES = """
+SELECT article_id, content_hash, source, locator, url, guid, title, title_derived, text, language, story_id,
+       duplicate_of, word_count
+FROM store.articles ORDER BY ingested_at, article_id
 """
+SQL_REPROCESSED_TABLE = "CREATE OR REPLACE TEMP TABLE reprocessed (article_id VARCHAR, summary VARCHAR[])"
+SQL_INSERT_REPROCESSED = "INSERT INTO reprocessed VALUES (?, ?)"
+SQL_APPLY_REPROCESSED = """
+UPDATE store.articles AS a SET summary = r.summary, summary_version = ?, tag_version = ?
+FROM reprocessed AS r WHERE a.article_id = r.article_id
+"""
+SQL_DELETE_TAGS = "DELETE FROM store.article_tags WHERE article_id IN (SELECT article_id FROM reprocessed)"
+SQL_INSERT_RAW = "INSERT INTO store.raw_inputs VALUES (?, ?, ?, ?, ?, ?, ?)"
+ARTICLE_COLUMNS = (
+    "article_id", "content_hash", "source", "locator", "url", "path", "guid", "title", "title_derived", "byline",
+    "dateline", "credit", "published_at", "language", "site_name", "text", "word_count", "text_hash", "story_id",
+    "duplicate_of", "duplicate_kind", "similarity", "minhash", "story_terms", "summary", "run_id", "ingested_at",
+    "clean_version", "dedup_version", "summary_version", "tag_version",
+)
+SQL_INSERT_ARTICLE = (f"INSERT INTO store.articles ({', '.join(ARTICLE_COLUMNS)}) "
+                      f"VALUES ({', '.join('?' for _ in ARTICLE_COLUMNS)})")
 SQL_INSERT_TAG = "INSERT INTO store.article_tags VALUES (?, ?, ?, ?, ?)"
 SQL_DELETE_STORIES = "DELETE FROM store.stories WHERE story_id IN (SELECT unnest(?::VARCHAR[]))"
-SQL_INSERT_STORY = "INSERT INTO store.stories VALUES (?, ?, ?, ?, ?)"
+SQL_INSERT_STORY = ("INSERT INTO store.stories (story_id, title, summary, run_id, updated_at, summary_version) "
+                    "VALUES (?, ?, ?, ?, ?, ?)")
 SQL_INSERT_REJECT = "INSERT INTO store.rejects VALUES (?, ?, ?, ?, ?, ?)"
 
 
@@ -184,11 +202,12 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConne
     con.execute("COMMIT")
 
 
-def begin_run(con: duckdb.DuckDBPyConnection, run_id: str, flow_run_id: str | None, sources: str) -> list[str]:
+def begin_run(con: duckdb.DuckDBPyConnection, run_id: str, flow_run_id: str | None, sources: str,
+              kind: str = "ingest") -> list[str]:
     """Mark runs left 'running' by a dead process as abandoned, then record this run as running."""
     with transaction(con):
         abandoned = [r[0] for r in con.execute(SQL_ABANDON_RUNNING, [_now()]).fetchall()]
-        con.execute(SQL_BEGIN_RUN, [run_id, flow_run_id, _now(), sources])
+        con.execute(SQL_BEGIN_RUN, [run_id, flow_run_id, _now(), sources, kind])
     return abandoned
 
 
@@ -269,7 +288,7 @@ def _state_row(state: SourceState, configured: dict[str, str], run_id: str) -> l
             state.disabled_reason, run_id]
 
 
-def _article_row(a: Article, run_id: str, now: datetime) -> list:
+def _article_row(a: Article, run_id: str, now: datetime, versions: dict[str, str]) -> list:
     c, d = a.cleaned, a.doc
     is_file = not d.locator.startswith(("http://", "https://"))
     return [
@@ -278,12 +297,13 @@ def _article_row(a: Article, run_id: str, now: datetime) -> list:
         c.published_at, c.language, c.site_name, c.text, a.word_count, a.text_hash, a.story_id,
         a.duplicate_of, a.duplicate_kind, a.similarity, a.minhash,
         json.dumps(a.story_terms, sort_keys=True) if a.story_terms else None, a.summary, run_id, now,
+        versions.get("clean"), versions.get("dedup"), versions.get("summary"), versions.get("tag"),
     ]
 
 
 def write_run(con: duckdb.DuckDBPyConnection, run_id: str, articles: list[Article], rejects: list[Reject],
               stories: list[Story], counts: RunCounts, source_states: list[SourceState] | None = None,
-              configured_urls: dict[str, str] | None = None) -> None:
+              configured_urls: dict[str, str] | None = None, versions: dict[str, str] | None = None) -> None:
     """Store a run's inputs, articles, tags, stories, rejects and source states, and mark it completed,
     in one transaction."""
     now = _now()
@@ -298,13 +318,15 @@ def write_run(con: duckdb.DuckDBPyConnection, run_id: str, articles: list[Articl
         if raw_rows:
             con.executemany(SQL_INSERT_RAW, raw_rows)
         if articles:
-            con.executemany(SQL_INSERT_ARTICLE, [_article_row(a, run_id, now) for a in articles])
+            con.executemany(SQL_INSERT_ARTICLE, [_article_row(a, run_id, now, versions or {}) for a in articles])
         tag_rows = [[a.article_id, t.issue, t.score, list(t.evidence), run_id] for a in articles for t in a.tags]
         if tag_rows:
             con.executemany(SQL_INSERT_TAG, tag_rows)
         if stories:
+            story_version = (versions or {}).get("story_summary")
             con.execute(SQL_DELETE_STORIES, [[s.story_id for s in stories]])
-            con.executemany(SQL_INSERT_STORY, [[s.story_id, s.title, s.summary, run_id, now] for s in stories])
+            con.executemany(SQL_INSERT_STORY, [[s.story_id, s.title, s.summary, run_id, now, story_version]
+                                               for s in stories])
         if rejects:
             con.executemany(SQL_INSERT_REJECT, [[run_id, r.source, r.locator, r.reason, r.content_hash, now]
                                                 for r in rejects])
@@ -314,3 +336,36 @@ def write_run(con: duckdb.DuckDBPyConnection, run_id: str, articles: list[Articl
                             [_state_row(st, configured_urls or {}, run_id) for st in source_states])
         finish_run(con, run_id, "completed", counts)
 
+
+
+def stored_articles(con: duckdb.DuckDBPyConnection, default_tags: dict[str, tuple[str, ...]]) -> list[Article]:
+    """Every stored article as it was cleaned, ready to be summarised and tagged again without refetching."""
+    articles = []
+    for (aid, chash, source, locator, url, guid, title, derived, text, lang, story_id, dup,
+         words) in con.execute(SQL_STORED_ARTICLES).fetchall():
+        doc = RawDocument(source=source, locator=locator, content_hash=chash, raw=b"", media_type="",
+                          url=url, guid=guid, default_tags=default_tags.get(source, ()))
+        cleaned = CleanedArticle(title=title, text=text, language=lang, canonical_url=url, title_derived=derived)
+        articles.append(Article(article_id=aid, doc=doc, cleaned=cleaned, word_count=words, story_id=story_id,
+                                duplicate_of=dup))
+    return articles
+
+
+def write_reprocessed(con: duckdb.DuckDBPyConnection, run_id: str, articles: list[Article], stories: list[Story],
+                      versions: dict[str, str]) -> None:
+    """Replace summaries, tags and story summaries of stored articles, in one transaction."""
+    now = _now()
+    with transaction(con):
+        con.execute(SQL_REPROCESSED_TABLE)
+        if articles:
+            con.executemany(SQL_INSERT_REPROCESSED, [[a.article_id, a.summary] for a in articles])
+        con.execute(SQL_APPLY_REPROCESSED, [versions.get("summary"), versions.get("tag")])
+        con.execute(SQL_DELETE_TAGS)
+        tag_rows = [[a.article_id, t.issue, t.score, list(t.evidence), run_id] for a in articles for t in a.tags]
+        if tag_rows:
+            con.executemany(SQL_INSERT_TAG, tag_rows)
+        if stories:
+            con.execute(SQL_DELETE_STORIES, [[s.story_id for s in stories]])
+            con.executemany(SQL_INSERT_STORY, [[s.story_id, s.title, s.summary, run_id, now,
+                                                versions.get("story_summary")] for s in stories])
+        finish_run(con, run_id, "completed", RunCounts(discovered=len(articles)))

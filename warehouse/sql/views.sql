@@ -4,7 +4,7 @@ SELECT a.article_id, a.source, a.url, a.path, a.title, a.title_derived, a.byline
        a.credit, a.published_at, a.language, a.site_name, a.text, a.word_count, a.content_hash,
        a.text_hash, a.story_id, a.duplicate_of, a.duplicate_kind, a.similarity,
        array_to_string(a.summary, ' ') AS summary, a.summary AS summary_sentences,
-       a.run_id, a.ingested_at
+       a.run_id, a.ingested_at, a.clean_version, a.dedup_version, a.summary_version, a.tag_version
 FROM store.articles a;
 
 CREATE OR REPLACE VIEW article_tags AS
@@ -25,12 +25,12 @@ WITH members AS (
     GROUP BY story_id
 )
 SELECT m.story_id, s.title, m.article_count, m.distinct_articles, m.first_seen, m.last_seen,
-       m.first_published, m.sources, array_to_string(s.summary, ' ') AS summary
+       m.first_published, m.sources, array_to_string(s.summary, ' ') AS summary, s.summary_version
 FROM members m
 LEFT JOIN store.stories s USING (story_id);
 
 CREATE OR REPLACE VIEW runs AS
-SELECT run_id, flow_run_id, started_at, finished_at, status, discovered, skipped, new_articles,
+SELECT run_id, kind, flow_run_id, started_at, finished_at, status, discovered, skipped, new_articles,
        duplicates, rejected, sources, message
 FROM store.runs;
 

@@ -1,0 +1,88 @@
+"""The reprocess flow: re-summarise and re-tag every stored article with the current config, no refetching."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from datetime import datetime, timezone
+
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+
+from prefect import flow, get_run_logger, task  # noqa: E402
+from prefect.cache_policies import NO_CACHE  # noqa: E402
+from prefect.runtime import flow_run  # noqa: E402
+from prefect.states import Failed, State  # noqa: E402
+
+from config.settings import ConfigError  # noqa: E402
+from flows import stages  # noqa: E402
+from flows.ingest import new_run_id, resolve_settings  # noqa: E402
+from tasks import tag  # noqa: E402
+from tasks.models import Article, Story  # noqa: E402
+from tasks.stories import build_stories  # noqa: E402
+from tasks.versions import stage_versions  # noqa: E402
+from warehouse import store  # noqa: E402
+
+
+@task(name="story summaries", cache_policy=NO_CACHE)
+def story_summaries_task(articles: list[Article], story_sentences: int) -> list[Story]:
+    """Summarise every story from all of its stored articles."""
+    return build_stories(articles, [], story_sentences)
+
+
+@flow(name="reprocess", log_prints=False)
+def reprocess(config_path: str | None = None, warehouse_path: str | None = None) -> str | State:
+    """Re-summarise and re-tag all stored articles, and rewrite story summaries, in one transaction."""
+    logger = get_run_logger()
+    try:
+        settings = resolve_settings(config_path, None, warehouse_path)
+        taxonomy = tag.load_taxonomy(settings.tags.taxonomy)
+        con = store.connect(settings.warehouse.path, settings.warehouse.lock_wait_seconds)
+    except (ConfigError, store.WarehouseError) as exc:
+        logger.error("%s", exc)
+        return Failed(message=str(exc))
+    run_id = new_run_id(datetime.now(timezone.utc))
+    try:
+        store.begin_run(con, run_id, str(flow_run.id or ""), "stored articles", kind="reprocess")
+        default_tags = {s.name: s.tags for s in settings.sources}
+        articles = store.stored_articles(con, default_tags)
+        articles = stages.summarise_task(articles, settings.summary)
+        articles = stages.tag_task(articles, taxonomy, settings.tags)
+        story_list = story_summaries_task(articles, settings.summary.story_sentences)
+        versions = stage_versions(settings.dedup, settings.summary, settings.tags)
+        store.write_reprocessed(con, run_id, articles, story_list, versions)
+        message = (f"reprocess {run_id}: {len(articles)} articles re-summarised ({versions['summary']}) "
+                   f"and re-tagged ({versions['tag']}), {len(story_list)} stories")
+        logger.info("%s", message)
+        return message
+    except Exception as exc:
+        store.finish_run(con, run_id, "failed", store.RunCounts(), f"{exc.__class__.__name__}: {exc}"[:500])
+        raise
+    finally:
+        con.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the reprocess flow once from the command line."""
+    parser = argparse.ArgumentParser(prog="python -m flows.reprocess", description=__doc__)
+    parser.add_argument("--config", help="pipeline config (default: config/pipeline.toml)")
+    parser.add_argument("--warehouse", metavar="PATH", help="the DuckDB file (default from config)")
+    args = parser.parse_args(argv)
+    try:
+        settings = resolve_settings(args.config, None, args.warehouse)
+        tag.load_taxonomy(settings.tags.taxonomy)
+        store.check_path(settings.warehouse.path)
+    except (ConfigError, store.WarehouseError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    state = reprocess(config_path=args.config, warehouse_path=args.warehouse, return_state=True)
+    if state.is_failed():
+        print(f"error: {state.message}", file=sys.stderr)
+        return 1
+    print(state.result())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
