@@ -31,5 +31,11 @@ stop:
 eval: $(STAMP)
 	$(BIN)/python -m bench.eval $(ARGS)
 
+bench: $(STAMP)
+	$(BIN)/python -m bench.bench $(ARGS)
+
+soak: $(STAMP)
+	$(BIN)/python -m bench.soak $(ARGS)
+
 clean:
 	rm -rf $(VENV) .pytest_cache *.egg-info
