@@ -50,6 +50,7 @@ class Table:
                    for i in range(len(self.headers))]
 
         def line(values: list[str]) -> str:
+            """One row, each cell padded to its column's width."""
             return "| " + " | ".join(v.rjust(w) if n else v.ljust(w)
                                      for v, w, n in zip(values, widths, numeric)) + " |"
 

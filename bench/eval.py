@@ -7,33 +7,51 @@ import json
 import logging
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from bench import DEFAULT_DATA, PROJECT_ROOT, Table
 
 DEFAULT_OUT = PROJECT_ROOT / "bench" / "out" / "eval.json"
 
-Part = Callable[..., tuple[list[Table], dict[str, object]]]
 
-
-def _summaries(args: argparse.Namespace) -> tuple[list[Table], dict[str, object]]:
+def _summaries(args: argparse.Namespace) -> tuple[Sequence[Table | str], dict[str, object]]:
     """Summary ROUGE against Lead-k and sumy."""
     from bench import eval_summaries
 
     return eval_summaries.run(args.data, args.limit, args.workers, args.variants)
 
 
-def _tags(args: argparse.Namespace) -> tuple[list[Table], dict[str, object]]:
+def _tags(args: argparse.Namespace) -> tuple[Sequence[Table | str], dict[str, object]]:
     """Tagging F1, learned from examples and hand-written."""
     from bench import eval_tags
 
     return eval_tags.run(args.data, args.limit, args.variants)
 
 
-PARTS: dict[str, Callable[[argparse.Namespace], tuple[list[Table], dict[str, object]]]] = {
+def _dedup(args: argparse.Namespace) -> tuple[Sequence[Table | str], dict[str, object]]:
+    """Near-duplicate precision/recall on syndication variants of the BBC articles."""
+    from bench import eval_dedup
+
+    results = eval_dedup.run(args.data, args.limit)
+    return [eval_dedup.table(results)], results
+
+
+def _extraction(args: argparse.Namespace) -> tuple[Sequence[Table | str], dict[str, object]]:
+    """Snippet F1 of our HTML cleaning against plain trafilatura."""
+    from bench import eval_extraction
+
+    results = eval_extraction.run(args.data, args.limit)
+    return [eval_extraction.table(results)], results
+
+
+# Each part takes the parsed arguments and returns its tables (Table or ready-made text) and its numbers.
+Part = Callable[[argparse.Namespace], tuple[Sequence[Table | str], dict[str, object]]]
+PARTS: dict[str, Part] = {
     "summaries": _summaries,
     "tags": _tags,
+    "dedup": _dedup,
+    "extraction": _extraction,
 }
 
 
@@ -68,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
         numbers["wall_seconds"] = round(time.perf_counter() - started, 1)
         report[name] = numbers
         for table in tables:
-            print(table.render(), end="\n\n", flush=True)
+            print(table.render() if isinstance(table, Table) else table, end="\n\n", flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     print(f"numbers written to {args.out}")

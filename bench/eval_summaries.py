@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import functools
-import logging
 import multiprocessing
 import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 
 from nltk.stem.porter import PorterStemmer
@@ -19,8 +17,6 @@ from rouge_score.tokenizers import Tokenizer
 
 from bench import BbcArticle, Table, load_bbc
 from tasks.summarise import CentralityOptions, summarise, summarise_centrality
-
-LOGGER = logging.getLogger(__name__)
 
 DEFAULT_ALGORITHM = "centrality"
 BASELINES = ("lead", "textrank", "lexrank", "lsa", "luhn", "kl", "sumbasic")
@@ -49,9 +45,9 @@ class MethodScore:
 def methods(default: str = DEFAULT_ALGORITHM, variants: bool = False) -> dict[str, tuple[str, Summariser]]:
     """The summarisers to compare: name -> (label, function of text and sentence budget)."""
     found: dict[str, tuple[str, Summariser]] = {
-        "ours": (f"ours ({default})", partial(_by_name, algorithm=default))}
+        "ours": (f"ours ({default})", functools.partial(_by_name, algorithm=default))}
     for name in BASELINES:
-        found[name] = (LABELS[name], partial(_by_name, algorithm=name))
+        found[name] = (LABELS[name], functools.partial(_by_name, algorithm=name))
     if variants:
         found.update(variant_methods())
     return found
@@ -69,7 +65,8 @@ VARIANTS = {
 
 def variant_methods() -> dict[str, tuple[str, Summariser]]:
     """Variants of the centrality summariser, one knob changed at a time, for the write-up."""
-    return {name: (label, partial(_with_options, options=options)) for name, (label, options) in VARIANTS.items()}
+    return {name: (label, functools.partial(_with_options, options=options))
+            for name, (label, options) in VARIANTS.items()}
 
 
 def _with_options(text: str, sentences: int, options: CentralityOptions) -> list[str]:
@@ -140,10 +137,10 @@ def _score_article(article: BbcArticle) -> dict[str, tuple[float, float, float, 
     budget = len(article.reference)
     scores = {}
     for name, (_, summariser) in chosen.items():
-        started = time.perf_counter()
+        started = time.process_time()
         summary = "\n".join(summariser(article.body, budget))
         short = "\n".join(summariser(article.body, HEADLINE_BUDGET))
-        elapsed = time.perf_counter() - started
+        elapsed = time.process_time() - started
         result = scorer.score(reference, summary)
         scores[name] = (result["rouge1"].fmeasure, result["rouge2"].fmeasure,
                         rouge_l(reference_tokens, tokenizer.tokenize(summary)),
@@ -181,7 +178,7 @@ def summary_table(results: list[MethodScore], count: int, seconds: float) -> Tab
         "text; F1 means over articles (rouge-score, stemmed).",
         f"headline R-1 rec. @{HEADLINE_BUDGET}: share of the headline's words found in a {HEADLINE_BUDGET}-sentence "
         "summary, a check for the lead-favouring case (abstractive references, as on wire news).",
-        "CPU s: time spent summarising, both budgets, summed over workers."]
+        "CPU s: processor time spent summarising, both budgets, summed over workers."]
     return table
 
 

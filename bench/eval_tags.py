@@ -153,8 +153,10 @@ def run(data_dir: Path, limit: int | None = None, variants: bool = False) -> tup
          cross_validate(articles, terms)),
         ("learned_merged", f"learned merged into hand-written issues ({FOLDS}-fold CV)",
          cross_validate(articles, terms, merge_with=default)),
-        ("handwritten_core", "hand-written taxonomy, closest issue per category", handwritten(articles, default, CORE_MAP)),
-        ("handwritten_broad", "hand-written taxonomy, all related issues", handwritten(articles, default, BROAD_MAP)),
+        ("handwritten_core", "hand-written taxonomy, closest issue per category",
+         handwritten(articles, default, CORE_MAP)),
+        ("handwritten_broad", "hand-written taxonomy, all related issues",
+         handwritten(articles, default, BROAD_MAP)),
     ]
     if variants:
         rows += [(f"learned_top_{n}", f"learned, top {n} terms ({FOLDS}-fold CV)", cross_validate(articles, terms, n))

@@ -68,7 +68,7 @@ class DedupSettings:
 
 @dataclass(frozen=True)
 class SummarySettings:
-    algorithm: str = "textrank"
+    algorithm: str = "centrality"
     sentences: int = 3
     story_sentences: int = 4
 

@@ -13,7 +13,8 @@ from tasks.tokenize import LETTER_RE, match_words, stem, stop_words
 DEFAULT_TOP_N = 200          # terms kept per issue, by z-score
 MAX_NGRAM = 2
 MIN_DOCUMENTS = 2            # a term must turn up in at least this many target documents
-MIN_Z = 1.96                 # and be over-represented in the target (two-sided 5 % level)
+MIN_Z = 0.0                  # and be over-represented in the target (a positive z-score); with few
+                             # examples few terms would pass a significance level, the top-N cut ranks them
 PRIOR_STRENGTH = 0.1         # the prior's total pseudo-count, as a share of the observed counts
 
 

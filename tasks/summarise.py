@@ -235,6 +235,7 @@ def _mmr(score: np.ndarray, similarity: np.ndarray, word_sets: list[frozenset[st
     remaining = [i for i in range(len(score)) if i != first]
     while remaining and len(chosen) < count:
         def marginal(i: int) -> tuple[float, int]:
+            """Relevance less redundancy with what is chosen; ties go to the earlier sentence."""
             redundancy = max((similarity[i, j] for j in chosen), default=0.0)
             return mmr_lambda * relevance[i] - (1 - mmr_lambda) * redundancy, -i
 

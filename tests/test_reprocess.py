@@ -27,7 +27,7 @@ def test_reprocess_applies_current_config_and_records_versions(prefect_api, tmp_
     db = tmp_path / "news.duckdb"
     before = _rows(db, "SELECT article_id, text, story_id, summary_version, len(summary_sentences) FROM articles "
                        "ORDER BY article_id")
-    assert all(r[3] == "summary-1/textrank/k3" or r[3].endswith("/k3") for r in before)
+    assert all(r[3] == "summary-1/centrality/k3" for r in before)
     assert all(r[4] == 3 for r in before)
     tags_before = _rows(db, "SELECT count(*) FROM article_tags")[0][0]
     assert tags_before > 2

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from config.settings import SUMMARY_ALGORITHMS, SummarySettings
 from tasks.models import Article, CleanedArticle, RawDocument
-from tasks.summarise import summarise, summarise_articles, summarise_story
+from tasks.summarise import (CentralityOptions, _mmr, _overlap_matrix, _pagerank, summarise, summarise_articles,
+                             summarise_centrality, summarise_story)
 from tasks.tokenize import split_sentences, stem, words
 
 SEEDS = sorted((Path(__file__).resolve().parent.parent / "seeds").glob("*.txt"))
@@ -159,3 +161,66 @@ def test_summarise_articles_fills_each_summary(algorithm: str) -> None:
         assert 1 <= len(article.summary) <= 2
         _assert_in_order(article.summary, article.cleaned.text)
     assert articles[0].summary == articles[2].summary, "an unknown language falls back to English"
+
+
+# --- the centrality summariser's parts: position prior, lede, MMR and the similarity graph ------
+
+OFF_LEDE = """A fire broke out at the Norwood paper mill early on Tuesday, firefighters said.
+The council budget for next year raises spending on roads, schools and libraries.
+Council members said the budget for roads and schools was the largest in a decade.
+The budget also raises spending on libraries and parks, council members said.
+Critics on the council said the budget for schools and roads relied on higher taxes.
+The council will vote on the budget for roads, schools and libraries next week."""
+
+
+def test_lede_opens_the_summary_even_when_it_is_not_central() -> None:
+    lede = split_sentences(OFF_LEDE)[0]
+    assert summarise(OFF_LEDE, 2, "centrality")[0] == lede
+    assert summarise_centrality(OFF_LEDE, 2, CentralityOptions())[0] == lede
+    no_position = CentralityOptions(lede_first=False, position_prior=False)
+    assert lede not in summarise_centrality(OFF_LEDE, 2, no_position)
+
+
+def test_position_prior_favours_early_sentences_in_the_graph() -> None:
+    similarity = np.ones((4, 4)) - np.eye(4)  # every sentence as central as the others
+    uniform = _pagerank(similarity, np.ones(4))
+    assert np.allclose(uniform, uniform[0])
+    biased = _pagerank(similarity, 1 / np.sqrt(1 + np.arange(4)))
+    assert all(a > b for a, b in zip(biased, biased[1:]))
+    assert biased.sum() == pytest.approx(1.0)
+
+
+def test_mmr_trades_relevance_for_novelty() -> None:
+    score = np.array([1.0, 0.9, 0.6])
+    similarity = np.array([[0.0, 0.65, 0.0], [0.65, 0.0, 0.0], [0.0, 0.0, 0.0]])  # 0 and 1 overlap
+    word_sets = [frozenset({"a", "b"}), frozenset({"c", "d"}), frozenset({"e", "f"})]
+    assert _mmr(score, similarity, word_sets, 2, mmr_lambda=1.0) == [0, 1]
+    assert _mmr(score, similarity, word_sets, 2, mmr_lambda=0.5) == [0, 2]
+    assert _mmr(score, similarity, word_sets, 2, mmr_lambda=1.0, first=2) == [2, 0]
+    near_repeat = np.array([[0.0, 0.9, 0.0], [0.9, 0.0, 0.0], [0.0, 0.0, 0.0]])
+    assert _mmr(score, near_repeat, word_sets, 3, mmr_lambda=1.0) == [0, 2], "a near-repeat is never picked"
+
+
+def test_overlap_graph_counts_shared_stems_over_log_sizes() -> None:
+    counts = np.array([[1, 1, 0, 0], [1, 1, 1, 1], [0, 0, 1, 2]], dtype=float)
+    similarity = _overlap_matrix(counts)
+    assert np.allclose(similarity, similarity.T) and not similarity.diagonal().any()
+    assert similarity[0, 1] == pytest.approx(2 / (np.log(2) + np.log(4)))
+    assert similarity[0, 2] == 0.0
+    assert _overlap_matrix(np.array([[1.0], [1.0]]))[0, 1] == 0.0, "one-word sentences have no log size"
+
+
+def test_centrality_options_are_checked() -> None:
+    with pytest.raises(ValueError, match="similarity"):
+        CentralityOptions(similarity="jaccard")
+    with pytest.raises(ValueError, match="mmr_lambda"):
+        CentralityOptions(mmr_lambda=1.5)
+    cosine = summarise_centrality(REPORT, 3, CentralityOptions(similarity="cosine", mmr_lambda=1.0))
+    assert 1 <= len(cosine) <= 3
+    _assert_in_order(cosine, REPORT)
+
+
+def test_story_summary_keeps_a_lede() -> None:
+    assert summarise_story([OFF_LEDE], 2)[0] == split_sentences(OFF_LEDE)[0]
+    summary = summarise_story([STORY_A, OFF_LEDE], 3)
+    assert {split_sentences(STORY_A)[0], split_sentences(OFF_LEDE)[0]} & set(summary)

@@ -9,6 +9,7 @@ import pytest
 from config.settings import ConfigError, TagSettings
 from tasks.models import Article, CleanedArticle, RawDocument, Tag
 from tasks.tag import load_taxonomy, tag_articles, tag_text
+from tasks.tokenize import match_terms
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_TAXONOMY = ROOT / "config" / "issues.toml"
@@ -155,3 +156,121 @@ def test_bad_taxonomy_is_one_line_naming_file_and_key(tmp_path: Path, body: str,
 def test_missing_taxonomy_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="file not found"):
         load_taxonomy(tmp_path / "nope.toml")
+
+
+# --- issues learned from example articles ------------------------------------------------------
+
+MATCH_REPORTS = [
+    "The goalkeeper saved a penalty in the shootout and the club reached the cup final.",
+    "A late header from the striker won the derby; the goalkeeper kept a clean sheet for the club.",
+    "The club's goalkeeper was injured before the cup tie, and the manager changed the defence.",
+    "The striker scored twice in the league match as the club climbed to third in the table.",
+    "Fans of the club sang for the goalkeeper after a penalty shootout win in the cup.",
+    "The manager praised the striker, the goalkeeper and the fans after the league win.",
+]
+MARKET_REPORTS = [
+    "The central bank raised interest rates as inflation rose faster than economists expected.",
+    "Shares fell after the bank warned that interest rates would stay high into next year.",
+    "Economists said inflation and higher interest rates weighed on shares and the currency.",
+    "The bank's profits rose as interest rates climbed; shares in the lender jumped.",
+    "Inflation eased in March, and economists expect the bank to hold interest rates.",
+    "The currency fell as shares slid and economists cut their growth forecasts.",
+]
+LEARNED_TAXONOMY = """
+[issues.football]
+description = "Football"
+examples = ["examples/football", "examples/extra_match.txt"]
+
+[issues.markets]
+description = "Markets and rates"
+keywords = { "interest rates" = 0.7, "stock exchange" = 1.5 }
+examples = ["examples/markets"]
+
+[issues.elections]
+keywords = { "election" = 1.0 }
+"""
+
+
+def _write_examples(root: Path) -> None:
+    for folder, texts in (("football", MATCH_REPORTS[:-1]), ("markets", MARKET_REPORTS)):
+        (root / "examples" / folder / "nested").mkdir(parents=True)
+        for i, text in enumerate(texts):
+            where = root / "examples" / folder / ("nested" if i % 2 else "") / f"{i}.txt"
+            where.write_text(f"Headline {i}\n\n{text}\n", encoding="utf-8")
+    (root / "examples" / "markets" / "notes.csv").write_text("goalkeeper,goalkeeper,goalkeeper\n", encoding="utf-8")
+    # one example is Latin-1, not UTF-8
+    (root / "examples" / "extra_match.txt").write_bytes(f"Müller's night\n\n{MATCH_REPORTS[-1]}".encode("latin-1"))
+
+
+@pytest.fixture()
+def learned(tmp_path: Path):
+    _write_examples(tmp_path)
+    path = tmp_path / "config" / "issues.toml"
+    path.parent.mkdir()
+    path.write_text(LEARNED_TAXONOMY, encoding="utf-8")
+    return load_taxonomy(path)
+
+
+def test_examples_teach_an_issue_its_terms(learned) -> None:
+    issues = {issue.name: issue for issue in learned.issues}
+    football = set(issues["football"].surface.values())
+    assert {"goalkeeper", "club", "striker"} <= football
+    assert not {"interest rates", "inflation", "bank"} & football
+    markets = set(issues["markets"].surface.values())
+    assert {"inflation", "economists", "interest rates", "stock exchange"} <= markets
+    assert "goalkeeper" not in markets, "only .txt and .md files are read from example folders"
+    assert set(issues["elections"].surface.values()) == {"election"}, "an issue without examples is as written"
+
+
+def test_written_keyword_beats_the_learned_weight(learned) -> None:
+    markets = next(issue for issue in learned.issues if issue.name == "markets")
+    key = next(k for k, surface in markets.surface.items() if surface == "interest rates")
+    assert markets.keywords[key] == pytest.approx(0.7)
+
+
+def test_learned_issue_tags_a_new_article_with_evidence_found_in_it(learned) -> None:
+    text = "The goalkeeper and the striker were the heroes as the club won the cup on penalties."
+    tags = tag_text("Club wins the cup", text, learned, min_score=0.5)
+    assert tags and tags[0].issue == "football"
+    words_in_text = set(match_terms("Club wins the cup " + text))
+    for term in tags[0].evidence:
+        assert set(match_terms(term)) <= words_in_text, term
+    assert "goalkeeper" in tags[0].evidence
+
+
+def test_examples_are_relative_to_the_taxonomy_folder_outside_config(tmp_path: Path) -> None:
+    _write_examples(tmp_path)
+    path = tmp_path / "issues.toml"
+    path.write_text(LEARNED_TAXONOMY, encoding="utf-8")
+    football = next(issue for issue in load_taxonomy(path).issues if issue.name == "football")
+    assert "goalkeeper" in football.surface.values()
+
+
+def test_default_taxonomy_is_hand_written_only() -> None:
+    import tomllib
+
+    data = tomllib.loads(DEFAULT_TAXONOMY.read_text(encoding="utf-8"))
+    assert not any("examples" in table for table in data["issues"].values())
+
+
+@pytest.mark.parametrize(("body", "where", "reason"), [
+    ('[issues.a]\nexamples = ["examples/football"]\n[issues.b]\nkeywords = { "x" = 1 }\n',
+     "issues.a.examples", "cannot be learned from alone"),
+    ('[issues.a]\nexamples = ["examples/missing"]\n[issues.b]\nexamples = ["examples/markets"]\n',
+     'issues.a.examples "examples/missing"', "does not exist"),
+    ('[issues.a]\nexamples = ["examples/empty"]\n[issues.b]\nexamples = ["examples/markets"]\n',
+     'issues.a.examples "examples/empty"', "no .txt or .md files"),
+    ('[issues.a]\nexamples = "examples/football"\n[issues.b]\nexamples = ["examples/markets"]\n',
+     "issues.a.examples", "list of file or folder paths"),
+    ('[issues.a]\nexamples = []\nkeywords = { "x" = 1 }\n', "issues.a.examples", "list of file or folder paths"),
+    ('[issues.a]\ndescription = "no terms"\n', "issues.a.keywords", "or give examples"),
+])
+def test_bad_examples_are_one_line_naming_file_and_key(tmp_path: Path, body: str, where: str, reason: str) -> None:
+    _write_examples(tmp_path)
+    (tmp_path / "examples" / "empty").mkdir()
+    path = tmp_path / "issues.toml"
+    path.write_text(body, encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_taxonomy(path)
+    message = str(caught.value)
+    assert message.startswith(f"{path}: {where}") and reason in message and "\n" not in message

@@ -13,8 +13,8 @@ from sumy.summarizers.luhn import LuhnSummarizer
 from sumy.summarizers.sum_basic import SumBasicSummarizer
 from sumy.summarizers.text_rank import TextRankSummarizer
 
-from tasks.tokenize import (NewsTokenizer, language_name, split_paragraphs, split_sentences, stem,
-                            stop_words, words)
+from tasks.tokenize import (NewsTokenizer, language_name, match_terms, match_words, split_paragraphs,
+                            split_sentences, stem, stop_words, words)
 
 PROSE = (
     "The city council approved a new budget on Tuesday after weeks of debate.\n"
@@ -67,6 +67,13 @@ def test_sentences_are_whitespace_normalised_substrings() -> None:
 def test_words_keep_inner_punctuation() -> None:
     assert words("Nato's Russia-Ukraine deal cost $5.5 billion, the U.S. said.") == [
         "Nato's", "Russia-Ukraine", "deal", "cost", "5.5", "billion", "the", "U.S.", "said"]
+
+
+def test_match_words_drop_possessives_and_split_hyphens() -> None:
+    assert match_words("Nato's Russia-Ukraine deal, the players’ union and O'Neill") == [
+        "nato", "russia", "ukraine", "deal", "the", "players", "union", "and", "o'neill"]
+    assert match_terms("Elections in the armed-forces") == ["elect", "in", "the", "arm", "forc"]
+    assert match_terms("") == []
 
 
 def test_stem_and_stop_words() -> None:
