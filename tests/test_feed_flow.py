@@ -5,7 +5,7 @@ from __future__ import annotations
 import gzip
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -43,6 +43,7 @@ STORE_TABLES = ("store.articles", "store.raw_inputs", "store.article_tags", "sto
 
 
 def utc(*parts: int) -> datetime:
+    """An aware UTC datetime."""
     return datetime(*parts, tzinfo=timezone.utc)
 
 
@@ -50,6 +51,7 @@ def utc(*parts: int) -> datetime:
 
 @pytest.fixture(scope="module")
 def _server() -> Iterator[HTTPServer]:
+    """One threaded HTTP server on 127.0.0.1 for the module."""
     srv = HTTPServer(host="127.0.0.1", port=0, threaded=True)
     srv.start()
     yield srv
@@ -66,6 +68,7 @@ def server(_server: HTTPServer) -> Iterator[HTTPServer]:
 
 
 def base(server: HTTPServer) -> str:
+    """The server's root URL, without a trailing slash."""
     return server.url_for("").rstrip("/")
 
 
@@ -75,6 +78,7 @@ def recorded(server: HTTPServer, relative: str) -> bytes:
 
 
 def serve_feed(server: HTTPServer, path: str, name: str, content_type: str = RSS_TYPE) -> None:
+    """Serve a recorded feed of tests/data/feed_flow/feeds at path."""
     server.expect_request(path).respond_with_data(recorded(server, f"feeds/{name}"), content_type=content_type)
 
 
@@ -86,6 +90,7 @@ def serve_pages(server: HTTPServer, *keys: str) -> None:
 
 
 def hits(server: HTTPServer, path: str) -> int:
+    """How many requests the server received for path (any query string)."""
     return sum(1 for request, _ in server.log if request.path == path)
 
 
@@ -98,13 +103,14 @@ def unused_port() -> int:
 
 # --- running the flow and reading the warehouse -----------------------------------------------------
 
-def feed_config(write_config, feeds: dict[str, str], extra: str = HTTP_SETTINGS) -> Path:
+def feed_config(write_config: Callable[[str], Path], feeds: dict[str, str], extra: str = HTTP_SETTINGS) -> Path:
     """A config with the given feed sources (name -> url), in order, and the test HTTP settings."""
     sources = "".join(f'\n[[sources]]\nname = "{name}"\nkind = "feed"\nurl = "{url}"\n' for name, url in feeds.items())
     return write_config(extra + sources)
 
 
 def run(cfg: Path) -> str:
+    """Run the ingest flow on the config; it must complete; returns the digest."""
     from flows.ingest import ingest
 
     state = ingest(config_path=str(cfg), return_state=True)
@@ -113,6 +119,7 @@ def run(cfg: Path) -> str:
 
 
 def query(db: Path, sql: str, params: list | None = None) -> list[tuple]:
+    """Rows of one query against the warehouse, opened read-only."""
     with duckdb.connect(str(db), read_only=True) as con:
         return con.execute(sql, params or []).fetchall()
 
@@ -137,6 +144,7 @@ def failing_sources(digest: str) -> dict[str, str]:
 
 
 def as_utc(value: datetime | None) -> datetime | None:
+    """A stored timestamp in UTC (None stays None)."""
     return value.astimezone(timezone.utc) if value is not None else None
 
 
@@ -210,7 +218,8 @@ def test_story_in_two_feeds_is_fetched_and_stored_once(prefect_api, tmp_path, wr
     run(cfg)
     db = tmp_path / "news.duckdb"
     assert hits(server, "/news/harbour-fire.html") == 1
-    fire = query(db, "SELECT source, guid, url FROM store.articles WHERE title = 'Fire damages warehouse at the harbour'")
+    fire = query(db, "SELECT source, guid, url FROM store.articles "
+                     "WHERE title = 'Fire damages warehouse at the harbour'")
     assert fire == [("regional", "tag:regional.example,2025:harbour-fire", f"{site}/news/harbour-fire.html")]
     assert query(db, "SELECT count(*) FROM store.raw_inputs") == [(6,)]
     assert query(db, "SELECT source, count(*) FROM articles GROUP BY source ORDER BY source") == \
@@ -322,22 +331,30 @@ def test_malformed_feed_recovered_and_html_page_is_a_parse_error(prefect_api, tm
     serve_feed(server, "/feeds/harbour.rss", "malformed.rss")
     server.expect_request("/feeds/metro").respond_with_data(recorded(server, "feeds/homepage.html"),
                                                             content_type=HTML_TYPE)
-    serve_pages(server, "harbour/ferry-routes", "harbour/harbour-wall", "harbour/market-hall")
+    # UTF-8 bytes under a UTF-16 declaration, of even length: read naively, the whole feed is UTF-16 noise
+    mislabelled = recorded(server, "feeds/business.rss").replace(b'encoding="UTF-8"', b'encoding="utf-16"')
+    mislabelled += b"\n" * (len(mislabelled) % 2)
+    server.expect_request("/feeds/business.rss").respond_with_data(mislabelled, content_type="application/rss+xml")
+    serve_pages(server, "harbour/ferry-routes", "harbour/harbour-wall", "harbour/market-hall", *BUSINESS_PAGES)
     site = base(server)
-    cfg = feed_config(write_config, {"harbour": f"{site}/feeds/harbour.rss", "homepage": f"{site}/feeds/metro"})
+    cfg = feed_config(write_config, {"harbour": f"{site}/feeds/harbour.rss", "homepage": f"{site}/feeds/metro",
+                                     "mislabelled": f"{site}/feeds/business.rss"})
     digest = run(cfg)
     db = tmp_path / "news.duckdb"
 
-    stored = query(db, "SELECT url, source, title, published_at FROM articles ORDER BY url")
+    stored = query(db, "SELECT url, source, title, published_at FROM articles WHERE source = 'harbour' ORDER BY url")
     assert [(u, s, t, as_utc(p)) for u, s, t, p in stored] == [
         (f"{site}/harbour/ferry-routes.html", "harbour", "Ferry timetable changes and new routes",
          utc(2025, 3, 3, 7, 0)),
         (f"{site}/harbour/harbour-wall.html", "harbour", "Harbour wall repairs begin", utc(2025, 3, 4, 7, 0)),
     ]
+    assert query(db, "SELECT count(*) FROM articles WHERE source = 'mislabelled'") == [(3,)]
     states = health(db)
     status, error, failures, failing, _ = states["harbour"]
     assert status.startswith("ok (bozo: ") and "not well-formed" in status
     assert (error, failures, failing) == (None, 0, False)
+    status, error, failures, failing, _ = states["mislabelled"]
+    assert status.startswith("ok (bozo: ") and "declared utf-16" in status and not failing
     status, error, failures, failing, _ = states["homepage"]
     assert (status, failures, failing) == ("parse error", 1, True)
     assert "not a feed: HTML page" in error

@@ -1,6 +1,6 @@
 -- The public SQL interface. Rebuilt on every connect, so a view change needs no migration.
 CREATE OR REPLACE VIEW articles AS
-SELECT a.article_id, a.source, a.url, a.path, a.title, a.title_derived, a.byline, a.dateline,
+SELECT a.article_id, a.source, a.url, a.path, a.guid, a.title, a.title_derived, a.byline, a.dateline,
        a.credit, a.published_at, a.language, a.site_name, a.text, a.word_count, a.content_hash,
        a.text_hash, a.story_id, a.duplicate_of, a.duplicate_kind, a.similarity,
        array_to_string(a.summary, ' ') AS summary, a.summary AS summary_sentences,
