@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from datetime import datetime, timedelta, timezone
 
 import duckdb
@@ -9,12 +11,19 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from config.settings import CleanSettings, DedupSettings, Settings, SummarySettings, TagSettings
-from tasks import clean, dedup, discover, feeds, stories, summarise, tag
+from tasks import clean, dedup, discover, feeds, parallel, stories, summarise, tag
 from tasks.health import HealthPolicy, SourceState
 from tasks.http import HttpClient
 from tasks.versions import stage_versions
 from tasks.models import Article, RawDocument, Reject, RunCounts, Story
 from warehouse import store
+
+PREPARED_FIELDS = ("word_count", "text_hash", "minhash", "story_terms")
+
+
+def _without_raw(article: Article) -> Article:
+    """A copy of an article for a worker process, without the input bytes the later stages never read."""
+    return dataclasses.replace(article, doc=dataclasses.replace(article.doc, raw=b""))
 
 
 @task(name="discover", cache_policy=NO_CACHE)
@@ -53,7 +62,7 @@ def feeds_task(con: duckdb.DuckDBPyConnection, settings: Settings) -> feeds.Feed
 @task(name="clean", cache_policy=NO_CACHE)
 def clean_task(docs: list[RawDocument], settings: CleanSettings) -> tuple[list[Article], list[Reject]]:
     """Clean a batch of inputs into articles; unusable inputs come back as rejects."""
-    cleaned, rejects = clean.clean_documents(docs, settings)
+    cleaned, rejects = clean.clean_documents(docs, settings, parallel.map_chunks)
     for _, c in cleaned:  # a page's own canonical link or og:url may carry tracking parameters
         if c.canonical_url:
             c.canonical_url = feeds.canonical_url(c.canonical_url)
@@ -66,19 +75,43 @@ def clean_task(docs: list[RawDocument], settings: CleanSettings) -> tuple[list[A
 def dedup_task(con: duckdb.DuckDBPyConnection, articles: list[Article], settings: DedupSettings) -> list[Article]:
     """Mark exact and near duplicates and assign stories, against the warehouse and the batch."""
     now = datetime.now(timezone.utc)
-    dedup.prepare(articles, settings)
-    known = store.load_known_articles(con, now - timedelta(days=settings.story_window_days))
+    parallel.update_in_place(dedup.prepare, articles, settings, fields=PREPARED_FIELDS, send=_without_raw)
+    if not articles:
+        get_run_logger().info("dedup: no new articles to check")
+        return articles
+    known = store.load_known_articles(con, now - timedelta(days=settings.story_window_days),
+                                      _known_probe(articles, settings))
     dedup.assign(articles, known, settings, now)
     dups = sum(1 for a in articles if a.duplicate_of)
-    get_run_logger().info("dedup: %d articles checked against %d stored, %d duplicates", len(articles),
+    get_run_logger().info("dedup: %d articles checked against %d stored candidates, %d duplicates", len(articles),
                           len(known), dups)
     return articles
+
+
+def _known_probe(articles: list[Article], settings: DedupSettings) -> store.KnownProbe | None:
+    """What the batch can match among stored articles (None: load them all).
+
+    A stored signature sharing fewer positions with every new one than dedup's weakest near-duplicate
+    test needs (an estimated Jaccard of min(near_threshold, CONTAINMENT_MIN_JACCARD)) cannot match.
+    """
+    min_equal = math.floor(min(settings.near_threshold, dedup.CONTAINMENT_MIN_JACCARD) * settings.num_perm)
+    if min_equal < 1:
+        return None
+    slugs = set()
+    for article in articles:
+        url = dedup.normalise_url(article.cleaned.canonical_url or article.doc.url)
+        if url:  # as dedup compares URLs: the last path segment, lower-cased
+            slugs.add(url.split("#", 1)[0].split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1].lower())
+    return store.KnownProbe(text_hashes=sorted({a.text_hash for a in articles if a.text_hash}),
+                            url_slugs=sorted(slugs), signatures=[a.minhash for a in articles if a.minhash],
+                            min_equal=min_equal)
 
 
 @task(name="summarise", cache_policy=NO_CACHE)
 def summarise_task(articles: list[Article], settings: SummarySettings) -> list[Article]:
     """Write each article's extractive summary."""
-    summarise.summarise_articles(articles, settings)
+    parallel.update_in_place(summarise.summarise_articles, articles, settings, fields=("summary",),
+                             send=_without_raw)
     get_run_logger().info("summarise: %d articles (%s, %d sentences)", len(articles), settings.algorithm,
                           settings.sentences)
     return articles
@@ -87,7 +120,7 @@ def summarise_task(articles: list[Article], settings: SummarySettings) -> list[A
 @task(name="tag", cache_policy=NO_CACHE)
 def tag_task(articles: list[Article], taxonomy: tag.Taxonomy, settings: TagSettings) -> list[Article]:
     """Tag each article with the issues of the taxonomy it matches, with evidence."""
-    tag.tag_articles(articles, taxonomy, settings)
+    parallel.update_in_place(tag.tag_articles, articles, taxonomy, settings, fields=("tags",), send=_without_raw)
     get_run_logger().info("tag: %d tags on %d articles", sum(len(a.tags) for a in articles), len(articles))
     return articles
 
@@ -96,9 +129,28 @@ def tag_task(articles: list[Article], taxonomy: tag.Taxonomy, settings: TagSetti
 def stories_task(con: duckdb.DuckDBPyConnection, articles: list[Article], story_sentences: int) -> list[Story]:
     """Gather the stories the batch joined and summarise each across its articles."""
     ids = sorted({a.story_id for a in articles if a.story_id})
-    result = stories.build_stories(articles, store.story_members(con, ids), story_sentences)
+    calls = _story_calls(articles, store.story_members(con, ids), story_sentences)
+    result = [story for part in parallel.starmap(stories.build_stories, calls) for story in part]
     get_run_logger().info("stories: %d touched", len(result))
     return result
+
+
+def _story_calls(articles: list[Article], members: list[tuple], story_sentences: int) -> list[tuple]:
+    """build_stories arguments for consecutive groups of the batch's stories (in order of first
+    appearance), each with all of its stories' articles and stored members, so the parts add up to
+    the stories of the whole batch in the same order."""
+    order = list(dict.fromkeys(a.story_id for a in articles if a.story_id))
+    groups = parallel.chunked(order, parallel.worker_count())
+    if len(groups) < 2 or len(order) < parallel.MIN_ITEMS:
+        return [(articles, members, story_sentences)]
+    group_of = {story_id: i for i, group in enumerate(groups) for story_id in group}
+    calls: list[tuple[list[Article], list[tuple], int]] = [([], [], story_sentences) for _ in groups]
+    for article in articles:
+        if article.story_id:
+            calls[group_of[article.story_id]][0].append(_without_raw(article))
+    for row in members:
+        calls[group_of[row[0]]][1].append(row)
+    return calls
 
 
 @task(name="store", cache_policy=NO_CACHE)

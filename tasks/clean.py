@@ -7,6 +7,7 @@ import functools
 import logging
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -18,9 +19,9 @@ from tasks.language import (date_is_written, dateline_of, derive_title, detect_l
 from tasks.models import CleanedArticle, RawDocument, Reject
 from tasks.textnorm import (RejectedInput, canonical_link, decode_bytes, ends_like_sentence, fragment_text,
                             is_fragment, is_link_item, looks_like_headline, looks_like_html, one_line,
-                            to_paragraphs)
+                            to_paragraphs, word_count)
 
-__all__ = ["RejectedInput", "clean_documents", "clean_html", "clean_text", "decode_bytes"]
+__all__ = ["RejectedInput", "clean_chunk", "clean_documents", "clean_html", "clean_text", "decode_bytes"]
 
 LOGGER = logging.getLogger(__name__)
 
@@ -28,6 +29,8 @@ FOOTER_ZONE = 0.6  # where the last 40 % of paragraphs begins
 MAX_CREDIT_WORDS = 8
 MAX_REPORTING_WORDS = 40
 SHORT_AGENCY_CHARS = 4
+# Longer texts are dumps, not articles; summarising costs grow with the square of the sentences.
+MAX_ARTICLE_WORDS = 20_000
 
 _REPORTING = re.compile(
     r"^(?:additional\s+)?(?:reporting|writing|editing|compiled|produced|research|written)\s+by\b", re.I)
@@ -42,6 +45,8 @@ _CREDIT_PUNCT = re.compile(r"[-\u2014\u2013/,&():;.|+\s]+")
 _ADVERT = frozenset({"advertisement", "advertisement:", "sponsored content", "ad", "scroll to continue"})
 _ISO_STAMP = re.compile(r"\b(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}(?::\d{2})?)(?:\.\d+)?(Z|[+-]\d{2}:?\d{2})")
 _HTML_DATE_PARAMS = {"extensive_search": False, "original_date": True}
+# Runs a chunk function over a batch (maybe in worker processes): (func, items, *args) -> results in order.
+ChunkMapper = Callable[..., list]
 
 
 @dataclass
@@ -102,8 +107,8 @@ def _build_rules(settings: CleanSettings) -> _Rules:
 
 
 def _word_count(text: str) -> int:
-    """Number of whitespace-separated words."""
-    return len(text.split())
+    """Number of words (CJK characters two to a word)."""
+    return word_count(text)
 
 
 def _is_footer_line(line: str, rules: _Rules) -> bool:
@@ -175,7 +180,7 @@ def _take_header(paras: list[str], found: _Found, take_title: bool) -> list[str]
     return paras[i:]
 
 
-def _trim_tail(paras: list[str], found: _Found, rules: _Rules) -> list[str]:
+def _trim_tail(paras: list[str], found: _Found, rules: _Rules, drop_lists: bool) -> list[str]:
     """Cut footer blocks and drop trailing link lists, fragments and credit lines, until none is left."""
     footers = [i for i, p in enumerate(paras) if i and _is_footer_line(p, rules)]
     end = len(paras)
@@ -190,24 +195,25 @@ def _trim_tail(paras: list[str], found: _Found, rules: _Rules) -> list[str]:
             credit = _credit_of(last, rules)
             if credit:
                 found.set("credit", credit)
-            elif not (_is_footer_line(last, rules) or is_link_item(last) or is_fragment(last)):
+            elif not (_is_footer_line(last, rules) or (drop_lists and is_link_item(last)) or is_fragment(last)):
                 break
             end -= 1
         if cut is None and end == before:
             return paras[:end]
 
 
-def _strip_once(paras: list[str], found: _Found, rules: _Rules, take_title: bool) -> list[str]:
+def _strip_once(paras: list[str], found: _Found, rules: _Rules, take_title: bool, drop_lists: bool) -> list[str]:
     """One round of header and footer removal; depends only on the paragraphs, never on what was found."""
     paras = [p for p in paras if p.lower() not in _ADVERT]
-    return _trim_tail(_take_header(paras, found, take_title), found, rules)
+    return _trim_tail(_take_header(paras, found, take_title), found, rules, drop_lists)
 
 
-def _strip_boilerplate(paras: list[str], rules: _Rules, take_title: bool) -> tuple[str, _Found]:
+def _strip_boilerplate(paras: list[str], rules: _Rules, take_title: bool,
+                       drop_lists: bool = True) -> tuple[str, _Found]:
     """Strip until nothing changes, so that cleaning the resulting text again leaves it as it is."""
     found = _Found()
     while True:  # each round that changes something removes paragraphs or characters, so this ends
-        stripped = _strip_once(paras, found, rules, take_title)
+        stripped = _strip_once(paras, found, rules, take_title, drop_lists)
         if stripped == paras:
             return "\n\n".join(paras), found
         paras = stripped
@@ -256,7 +262,7 @@ def clean_html(html: str, url: str | None = None, settings: CleanSettings | None
     date_params = {**_HTML_DATE_PARAMS, "max_date": datetime.now().strftime("%Y-%m-%d")}
     try:
         doc = trafilatura.bare_extraction(
-            html, url=url, with_metadata=True, include_comments=False, include_tables=False,
+            html, url=url, with_metadata=True, include_comments=False, include_tables=True,
             include_images=False, include_links=False, include_formatting=False,
             date_extraction_params=date_params)
         if doc is None or not (doc.text or "").strip():
@@ -269,7 +275,9 @@ def clean_html(html: str, url: str | None = None, settings: CleanSettings | None
         paras = to_paragraphs(doc.text)
         if paras and title and paras[0].casefold() == title.casefold():
             paras = paras[1:]  # the page heading repeated as the first line
-        text, found = _strip_boilerplate(paras, rules, take_title=False)
+        # trafilatura has already weighed each list by its link density in the markup; a list it kept
+        # (ingredients, specifications, key points) is part of the article, so only text rules apply.
+        text, found = _strip_boilerplate(paras, rules, take_title=False, drop_lists=False)
         published = _html_date(doc.date, html, url) or found.published_at
         found.byline = " ".join((doc.author or "").split()) or found.byline
         article = _article(text, found, title=title, published_at=published, site_name=doc.sitename or None,
@@ -316,6 +324,8 @@ def _clean_one(doc: RawDocument, settings: CleanSettings) -> CleanedArticle | st
         return "no article text found in HTML" if is_html else "no text left after removing boilerplate"
     if words < settings.min_words:
         return f"too little text: {words} words (minimum {settings.min_words})"
+    if words > MAX_ARTICLE_WORDS:
+        return f"too much text for one article: {words:,} words (maximum {MAX_ARTICLE_WORDS:,})"
     if doc.feed_title and doc.feed_title.strip() and (cleaned.title is None or cleaned.title_derived):
         cleaned.title, cleaned.title_derived = " ".join(doc.feed_title.split()), False
     if doc.feed_published_at is not None:
@@ -323,17 +333,32 @@ def _clean_one(doc: RawDocument, settings: CleanSettings) -> CleanedArticle | st
     return cleaned
 
 
-def clean_documents(docs: list[RawDocument], settings: CleanSettings
-                    ) -> tuple[list[tuple[RawDocument, CleanedArticle]], list[Reject]]:
-    """Clean a batch; each unusable document becomes a Reject with a one-line reason, never an error."""
-    kept: list[tuple[RawDocument, CleanedArticle]] = []
-    rejects: list[Reject] = []
+def clean_chunk(docs: list[RawDocument], settings: CleanSettings) -> list[CleanedArticle | str]:
+    """Clean each document of a chunk into its article, or the one-line reason it cannot be used.
+
+    A module-level function of plain data, so worker processes can run it on their share of a batch.
+    """
+    outcomes: list[CleanedArticle | str] = []
     for doc in docs:
         try:
-            outcome = _clean_one(doc, settings)
+            outcomes.append(_clean_one(doc, settings))
         except Exception as exc:  # one bad document must not stop the batch
             LOGGER.exception("cleaning failed for %s", doc.locator)
-            outcome = one_line(f"cleaning failed: {type(exc).__name__}: {exc}")
+            outcomes.append(one_line(f"cleaning failed: {type(exc).__name__}: {exc}"))
+    return outcomes
+
+
+def clean_documents(docs: list[RawDocument], settings: CleanSettings, map_chunks: ChunkMapper | None = None
+                    ) -> tuple[list[tuple[RawDocument, CleanedArticle]], list[Reject]]:
+    """Clean a batch; each unusable document becomes a Reject with a one-line reason, never an error.
+
+    map_chunks, when given, runs clean_chunk over parts of the batch (in worker processes) and
+    returns the outcomes in document order; without it the batch is cleaned here.
+    """
+    outcomes = map_chunks(clean_chunk, docs, settings) if map_chunks else clean_chunk(docs, settings)
+    kept: list[tuple[RawDocument, CleanedArticle]] = []
+    rejects: list[Reject] = []
+    for doc, outcome in zip(docs, outcomes, strict=True):
         if isinstance(outcome, str):
             rejects.append(Reject(doc.source, doc.locator, outcome, doc.content_hash))
         else:

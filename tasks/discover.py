@@ -31,6 +31,11 @@ def content_hash(raw: bytes) -> str:
     return hashlib.sha256(raw).hexdigest()
 
 
+def _locator(path: Path) -> str:
+    """The path as storable text: bytes of a file name that are not UTF-8 are written as \\xNN."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
 def _walk(root: Path, extensions: tuple[str, ...]) -> tuple[list[Path], list[tuple[Path, str]]]:
     """Files under root with a wanted extension, sorted; links leading outside root are refused."""
     wanted = {e.lower() for e in extensions}
@@ -54,7 +59,7 @@ def _walk(root: Path, extensions: tuple[str, ...]) -> tuple[list[Path], list[tup
 
 def _read(path: Path, source: str, limit: int) -> RawDocument | Reject:
     """Read one file within the size limit, or say in one line why it cannot be used."""
-    locator = str(path)
+    locator = _locator(path)
     try:
         size = path.stat().st_size
         if not path.is_file():
@@ -82,12 +87,12 @@ def discover_files(sources: list[SourceSettings], settings: DiscoverSettings, kn
             continue
         if src.kind == "folder":
             if not src.path.is_dir():
-                result.rejects.append(Reject(src.name, str(src.path), "source folder does not exist"))
+                result.rejects.append(Reject(src.name, _locator(src.path), "source folder does not exist"))
                 continue
             paths, refused = _walk(src.path, settings.extensions)
         else:
             paths, refused = ([src.path], []) if src.path.exists() else ([], [(src.path, "file does not exist")])
-        result.rejects.extend(Reject(src.name, str(p), why) for p, why in refused)
+        result.rejects.extend(Reject(src.name, _locator(p), why) for p, why in refused)
         for path in paths:
             result.discovered += 1
             item = _read(path, src.name, settings.max_file_bytes)

@@ -45,7 +45,11 @@ DOCTYPE_WITH_SUBSET = re.compile(rb"<!DOCTYPE\b[^\[>]*(?:\[.*?\]\s*)?>", re.DOTA
 HTML_START = re.compile(rb"^(?:\xef\xbb\xbf)?\s*(?:<\?xml[^>]*>\s*)?(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html)\b",
                         re.IGNORECASE | re.DOTALL)
 UNDECLARED_RSS_PREFIX = re.compile(rb"<(/?)rss:")
+DECLARED_WIDE_ENCODING = re.compile(rb"^((?:\xef\xbb\xbf)?\s*<\?xml[^>]*?encoding\s*=\s*[\"'])(utf-?(?:16|32)[^\"']*)",
+                                    re.IGNORECASE)
+WIDE_CHARSET = re.compile(r";\s*charset\s*=\s*[\"']?utf-?(?:16|32)[^;]*", re.IGNORECASE)
 TAG = re.compile(r"<[^>]*>")
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")  # text that cannot be stored or encoded as UTF-8
 MAX_REASON_CHARS = 200
 
 
@@ -125,8 +129,9 @@ def canonical_url(url: str) -> str:
     if userinfo:
         netloc = f"{userinfo}@{netloc}"
     path = parts.path.rstrip("/") or "/"
-    kept = [p for p in parts.query.split("&") if p and not _is_tracking(p.split("=", 1)[0])]
-    return urlunsplit((scheme, netloc, path, "&".join(kept), ""))
+    kept = [p for p in parts.query.split("&") if p.strip() and not _is_tracking(p.split("=", 1)[0])]
+    # stripped again: dropping the fragment or a final '/' can leave whitespace at the end
+    return urlunsplit((scheme, netloc, path, "&".join(kept), "")).strip()
 
 
 def _is_tracking(key: str) -> bool:
@@ -200,6 +205,9 @@ def parse_feed(body: bytes, headers: dict[str, str], base_url: str) -> ParsedFee
         body = UNDECLARED_RSS_PREFIX.sub(rb"<\1", body).replace(b"rss:version=", b"version=")
         notes.append("undeclared rss: prefix removed")
     given = {k: headers[k] for k in FEED_HEADERS if k in headers}
+    body, given, false_encoding = _drop_false_wide_encoding(body, given)
+    if false_encoding:
+        notes.append(f"declared {false_encoding} but not UTF-16/32: read as UTF-8")
     given["content-location"] = base_url  # the base for relative links
     # A file-like object: given bytes, feedparser would first try to open them as a local path.
     # Entry links are resolved here; resolving every URI inside content HTML too costs feedparser
@@ -233,6 +241,28 @@ def _strip_entity_declarations(body: bytes) -> tuple[bytes, bool]:
     if match:
         body = body[:match.start()] + body[match.end():]
     return ENTITY_DECLARATION.sub(b"", body), True
+
+
+def _drop_false_wide_encoding(body: bytes, headers: dict[str, str]) -> tuple[bytes, dict[str, str], str | None]:
+    """Body and headers without a UTF-16/32 claim that 8-bit bytes contradict, and the claim dropped.
+
+    feedparser trusts such a claim, and when the body's length happens to be even it decodes the whole
+    feed as UTF-16 nonsense. Real UTF-16/32 text starts with a byte order mark or, being XML markup,
+    has NUL bytes near the start; without either the claim is false and the body is read as UTF-8.
+    """
+    if body.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in body[:4096]:
+        return body, headers, None
+    claim = None
+    match = DECLARED_WIDE_ENCODING.match(body)
+    if match:
+        claim = match.group(2).decode("ascii", "replace")
+        body = body[:match.start(2)] + b"utf-8" + body[match.end(2):]
+    content_type = headers.get("content-type", "")
+    charset = WIDE_CHARSET.search(content_type)
+    if charset:
+        claim = claim or charset.group(0).split("=", 1)[1].strip(" \"'")
+        headers = {**headers, "content-type": WIDE_CHARSET.sub("", content_type)}
+    return body, headers, claim
 
 
 def _looks_like_html(body: bytes, headers: dict[str, str]) -> bool:
@@ -334,10 +364,10 @@ def _iso_date(value: object) -> datetime | None:
 
 
 def _text(value: object) -> str | None:
-    """A stripped string, or None for nothing or whitespace."""
+    """A stripped string, or None for nothing or whitespace; lone surrogates (from JSON escapes) become U+FFFD."""
     if not isinstance(value, str):
         return None
-    return value.strip() or None
+    return LONE_SURROGATE.sub("\ufffd", value).strip() or None
 
 
 def _one_line(text: str) -> str:

@@ -30,12 +30,18 @@ _LATIN_CODEPAGES = frozenset({
 })
 _COMMON_PUNCT = frozenset("\u201c\u201d\u2018\u2019\u2013\u2014\u2026\u20ac\u00ab\u00bb\u201e\u00a0\u00b0")
 MAX_CONTROL_SHARE = 0.05
+MAX_DAMAGED_UTF8_SHARE = 0.1  # broken sequences per well-formed non-ASCII character
 MAX_REASON_CHARS = 200
 MAX_HEADLINE_WORDS = 25
 MAX_HEADLINE_CHARS = 200
 MAX_FRAGMENT_WORDS = 8
 MAX_LINK_ITEM_WORDS = 25
-_CLOSERS = "\"'\u201d\u2019)]"
+# Closing quotes and brackets that may follow a sentence end: English, German („…“), French and
+# German guillemets (either way round) and CJK corner brackets.
+_CLOSERS = "\"'\u201d\u2019\u201c\u00bb\u00ab)]\u300d\u300f\uff09"
+# Chinese and Japanese are written without spaces: kana and Han characters count as words, two to a word.
+_CJK_CHAR = re.compile("[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+CJK_CHARS_PER_WORD = 2
 
 _INVISIBLE = re.compile("[\u00ad\u180e\u200b-\u200d\u2060\ufeff]")  # soft hyphen and zero-width characters
 _LINE_BREAKS = re.compile("\r\n|[\r\u2028\u2029\x0b\x0c\x1c\x1d\x1e\x85]")
@@ -58,7 +64,7 @@ _MD_STAR = re.compile(r"(?<![\w*])\*(?=[^\s*])([^*\n]+?)(?<=[^\s*])\*(?![\w*])")
 _MD_UNDERSCORE = re.compile(r"(?<![\w_])_(?=[^\s_])([^_\n]+?)(?<=[^\s_])_(?![\w_])")
 _MD_CODE = re.compile(r"`([^`\n]+)`")
 
-_TERMINAL = re.compile(r"[.!?\u2026][\"'\u201d\u2019)\]]*$")
+_TERMINAL = re.compile(rf"[.!?\u2026\u3002\uff01\uff1f\uff0e][{re.escape(_CLOSERS)}]*$")
 _LIST_ITEM = re.compile(r"^(?:[-*+\u2022\u00b7\u00bb\u203a\u25aa\u25cf]|\d{1,2}[.)])\s")
 _HTML_START = re.compile(
     r"^\s*(?:<\?xml[^>]*>\s*)?(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html|head|body|article)\b", re.I | re.S)
@@ -120,12 +126,35 @@ def decode_bytes(raw: bytes) -> str:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
-        try:
-            text = _detect(raw)
-        except Exception as exc:  # the detector must never sink a file: latin-1 always decodes
-            LOGGER.debug("charset detection failed: %s", exc)
-            text = raw.decode("latin-1")
+        text = _damaged_utf8(raw)
+        if text is None:
+            try:
+                text = _detect(raw)
+            except Exception as exc:  # the detector must never sink a file: latin-1 always decodes
+                LOGGER.debug("charset detection failed: %s", exc)
+                text = raw.decode("latin-1")
     return _check_not_binary(text)
+
+
+def _damaged_utf8(raw: bytes) -> str | None:
+    """UTF-8 text with a few broken bytes (a last character cut off, a stray byte), else None.
+
+    Detection would read such a file as a legacy code page and garble every accent and dash in it.
+    """
+    for cut in (1, 2, 3):  # a last character cut off: everything before it is valid, non-ASCII UTF-8
+        try:
+            head = raw[:-cut].decode("utf-8")
+        except UnicodeDecodeError:
+            continue
+        if not head.isascii():
+            return head
+        break
+    text = raw.decode("utf-8", errors="replace")
+    damaged = text.count("\ufffd") - raw.count("\ufffd".encode("utf-8"))
+    wellformed = sum(1 for ch in text if ch > "\x7f" and ch != "\ufffd")
+    if not wellformed or damaged > max(1, wellformed * MAX_DAMAGED_UTF8_SHARE):
+        return None
+    return text
 
 
 def looks_like_html(text: str) -> bool:
@@ -158,6 +187,14 @@ def one_line(text: str, limit: int = MAX_REASON_CHARS) -> str:
     return text if len(text) <= limit else text[:limit - 1] + "\u2026"
 
 
+def word_count(text: str) -> int:
+    """Number of words: whitespace-separated tokens, with runs of CJK characters counted two to a word."""
+    cjk = len(_CJK_CHAR.findall(text))
+    if not cjk:
+        return len(text.split())
+    return len(_CJK_CHAR.sub(" ", text).split()) + -(-cjk // CJK_CHARS_PER_WORD)
+
+
 def ends_like_sentence(line: str) -> bool:
     """True when a line ends with sentence punctuation (closing quotes and brackets allowed)."""
     return bool(_TERMINAL.search(line))
@@ -171,23 +208,23 @@ def is_list_item(line: str) -> bool:
 def looks_like_headline(line: str) -> bool:
     """Short, capitalised, and not ending like a sentence or a lead-in ('?' and '!' are fine)."""
     words = line.split()
-    if not words or len(words) > MAX_HEADLINE_WORDS or len(line) > MAX_HEADLINE_CHARS or is_list_item(line):
+    if not words or word_count(line) > MAX_HEADLINE_WORDS or len(line) > MAX_HEADLINE_CHARS or is_list_item(line):
         return False
-    if line.rstrip(_CLOSERS).endswith((".", "\u2026", ",", ";", ":")):
+    if line.rstrip(_CLOSERS).endswith((".", "\u2026", ",", ";", ":", "\u3002", "\uff0c", "\uff1b", "\uff1a")):
         return False
     return not line[0].islower() or any(ch.isupper() for ch in words[0])
 
 
 def is_link_item(line: str) -> bool:
     """A short bulleted or numbered headline, as in 'related stories' lists."""
-    return (is_list_item(line) and len(line.split()) <= MAX_LINK_ITEM_WORDS
+    return (is_list_item(line) and word_count(line) <= MAX_LINK_ITEM_WORDS
             and not line.rstrip(_CLOSERS).endswith((".", "\u2026")))
 
 
 def is_fragment(line: str) -> bool:
     """A short line that is not a sentence (menu entry, share button, 'Loading...' teaser)."""
     trailing_off = line.rstrip(_CLOSERS).endswith(("...", "\u2026"))
-    return len(line.split()) <= MAX_FRAGMENT_WORDS and (trailing_off or not ends_like_sentence(line))
+    return word_count(line) <= MAX_FRAGMENT_WORDS and (trailing_off or not ends_like_sentence(line))
 
 
 def _normalise_chars(text: str) -> str:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import logging
 import re
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import duckdb
@@ -25,6 +28,7 @@ _MIGRATION_NAME = re.compile(r"^(\d{3})_[\w-]+\.sql$")
 _LOCK_MESSAGE = re.compile(r"lock", re.IGNORECASE)
 _PID = re.compile(r"PID (\d+)")
 _DUCKDB_MAGIC = b"DUCK"
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 SQL_VERSION_TABLE = """
 CREATE TABLE IF NOT EXISTS main.schema_version (version INTEGER NOT NULL, applied_at TIMESTAMPTZ NOT NULL)
@@ -46,18 +50,60 @@ WHERE run_id = ?
 """
 SQL_KNOWN_HASHES = """
 SELECT content_hash FROM store.raw_inputs
-UNION SELECT content_hash FROM store.rejects WHERE content_hash IS NOT NULL
+UNION ALL SELECT content_hash FROM store.rejects WHERE content_hash IS NOT NULL
 """
 SQL_KNOWN_REJECTS = "SELECT DISTINCT source, locator, reason FROM store.rejects"
+# seen_at as microseconds since the epoch: turning 100k TIMESTAMPTZ values into datetimes in DuckDB's
+# client costs more than reading everything else; Python builds them from integers much faster.
 SQL_KNOWN_ARTICLES = """
 SELECT article_id, text_hash, url, minhash, story_id,
        CASE WHEN coalesce(published_at, ingested_at) >= ? THEN story_terms END AS story_terms,
-       coalesce(published_at, ingested_at) AS seen_at, duplicate_of
+       epoch_us(coalesce(published_at, ingested_at)) AS seen_at_us, duplicate_of
 FROM store.articles
+"""
+# list_contains is applied inside the table scan, so only the matching rows' texts are read; an IN
+# (subquery) is a join, which reads the text of every stored article first.
+# With a probe, only what can change dedup's decisions for a batch is loaded: the story window, the
+# batch's text hashes and URL slugs (the last path segment, lower-cased, as dedup compares them),
+# every article whose signature shares at least ? positions with one of the batch's, and (below)
+# the originals these duplicate.
+SQL_KNOWN_PICK = """
+WITH signatures AS (
+    SELECT generate_subscripts(?::BLOB[], 1) AS i, regexp_extract_all(hex(unnest(?::BLOB[])), '.{16}') AS parts
+), probe AS (
+    SELECT i, (generate_subscripts(parts, 1) - 1)::SMALLINT AS position, ('0x' || unnest(parts))::UBIGINT AS value
+    FROM signatures
+), near AS (
+    SELECT v.article_id FROM store.signature_values AS v
+    JOIN probe AS q ON v.position = q.position AND v.value = q.value
+    GROUP BY v.article_id, q.i HAVING count(*) >= ?
+)
+SELECT rowid, duplicate_of FROM store.articles
+WHERE coalesce(published_at, ingested_at) >= ?
+   OR list_contains(?::VARCHAR[], text_hash)
+   OR list_contains(?::VARCHAR[], lower(regexp_extract(rtrim(split_part(split_part(url, '#', 1), '?', 1), '/'),
+                                                      '[^/]*$')))
+   OR article_id IN (SELECT article_id FROM near)
+"""
+# Reading rows by id costs more per row than reading them all in order: past this share, read all.
+PROBE_MAX_SHARE = 0.5
+SQL_ARTICLE_COUNT = "SELECT count(*) FROM store.articles"
+SQL_KNOWN_PARENTS = "SELECT rowid, duplicate_of FROM store.articles WHERE list_contains(?::VARCHAR[], article_id)"
+SQL_KNOWN_ROWS = """
+SELECT article_id, text_hash, url, minhash, story_id,
+       CASE WHEN coalesce(published_at, ingested_at) >= ? THEN story_terms END AS story_terms,
+       epoch_us(coalesce(published_at, ingested_at)) AS seen_at_us, duplicate_of
+FROM store.articles WHERE rowid IN (SELECT unnest(?::BIGINT[])) ORDER BY rowid
+"""
+SQL_INSERT_SIGNATURE_VALUES = """
+INSERT INTO store.signature_values
+SELECT article_id, (generate_subscripts(parts, 1) - 1)::SMALLINT, ('0x' || unnest(parts))::UBIGINT
+FROM (SELECT article_id, regexp_extract_all(hex(minhash), '.{16}') AS parts
+      FROM store.articles WHERE run_id = ? AND minhash IS NOT NULL)
 """
 SQL_STORY_MEMBERS = """
 SELECT story_id, article_id, title, text, source, duplicate_of, coalesce(language, 'en'), title_derived
-FROM store.articles WHERE story_id IN (SELECT unnest(?::VARCHAR[]))
+FROM store.articles WHERE list_contains(?::VARCHAR[], story_id)
 ORDER BY coalesce(published_at, ingested_at), ingested_at, article_id
 """
 SQL_SOURCE_STATES = """
@@ -77,26 +123,51 @@ SELECT article_id, content_hash, source, locator, url, guid, title, title_derive
 FROM store.articles ORDER BY ingested_at, article_id
 """
 SQL_REPROCESSED_TABLE = "CREATE OR REPLACE TEMP TABLE reprocessed (article_id VARCHAR, summary VARCHAR[])"
-SQL_INSERT_REPROCESSED = "INSERT INTO reprocessed VALUES (?, ?)"
+SQL_INSERT_REPROCESSED = "INSERT INTO reprocessed SELECT unnest(?::VARCHAR[]), unnest(?::VARCHAR[][])"
 SQL_APPLY_REPROCESSED = """
 UPDATE store.articles AS a SET summary = r.summary, summary_version = ?, tag_version = ?
 FROM reprocessed AS r WHERE a.article_id = r.article_id
 """
 SQL_DELETE_TAGS = "DELETE FROM store.article_tags WHERE article_id IN (SELECT article_id FROM reprocessed)"
-SQL_INSERT_RAW = "INSERT INTO store.raw_inputs VALUES (?, ?, ?, ?, ?, ?, ?)"
+# Rows are written column-wise, one statement per BULK_ROWS rows: each column is bound as one typed
+# list and unnested, which is many times quicker than executemany's one statement per row.
+BULK_ROWS = 1000
+RAW_BULK_BYTES = 64_000_000  # raw inputs are also cut by size, to bound the memory one statement binds
+RAW_TYPES = ("VARCHAR", "VARCHAR", "BIGINT", "BLOB", "VARCHAR", "VARCHAR", "VARCHAR")
+SQL_INSERT_RAW = "INSERT INTO store.raw_inputs SELECT " + ", ".join(f"unnest(?::{t}[])" for t in RAW_TYPES)
 ARTICLE_COLUMNS = (
-    "article_id", "content_hash", "source", "locator", "url", "path", "guid", "title", "title_derived", "byline",
-    "dateline", "credit", "published_at", "language", "site_name", "text", "word_count", "text_hash", "story_id",
-    "duplicate_of", "duplicate_kind", "similarity", "minhash", "story_terms", "summary", "run_id", "ingested_at",
-    "clean_version", "dedup_version", "summary_version", "tag_version",
+    ("article_id", "VARCHAR"), ("content_hash", "VARCHAR"), ("source", "VARCHAR"), ("locator", "VARCHAR"),
+    ("url", "VARCHAR"), ("path", "VARCHAR"), ("guid", "VARCHAR"), ("title", "VARCHAR"), ("title_derived", "BOOLEAN"),
+    ("byline", "VARCHAR"), ("dateline", "VARCHAR"), ("credit", "VARCHAR"), ("published_at", "TIMESTAMPTZ"),
+    ("language", "VARCHAR"), ("site_name", "VARCHAR"), ("text", "VARCHAR"), ("word_count", "INTEGER"),
+    ("text_hash", "VARCHAR"), ("story_id", "VARCHAR"), ("duplicate_of", "VARCHAR"), ("duplicate_kind", "VARCHAR"),
+    ("similarity", "DOUBLE"), ("minhash", "BLOB"), ("story_terms", "VARCHAR"), ("summary", "VARCHAR[]"),
+    ("run_id", "VARCHAR"), ("ingested_at", "TIMESTAMPTZ"), ("clean_version", "VARCHAR"),
+    ("dedup_version", "VARCHAR"), ("summary_version", "VARCHAR"), ("tag_version", "VARCHAR"),
 )
-SQL_INSERT_ARTICLE = (f"INSERT INTO store.articles ({', '.join(ARTICLE_COLUMNS)}) "
-                      f"VALUES ({', '.join('?' for _ in ARTICLE_COLUMNS)})")
-SQL_INSERT_TAG = "INSERT INTO store.article_tags VALUES (?, ?, ?, ?, ?)"
+SQL_INSERT_ARTICLES = (f"INSERT INTO store.articles ({', '.join(c for c, _ in ARTICLE_COLUMNS)}) "
+                       f"SELECT {', '.join(f'unnest(?::{t}[])' for _, t in ARTICLE_COLUMNS)}")
+TAG_TYPES = ("VARCHAR", "VARCHAR", "DOUBLE", "VARCHAR[]", "VARCHAR")
+SQL_INSERT_TAGS = "INSERT INTO store.article_tags SELECT " + ", ".join(f"unnest(?::{t}[])" for t in TAG_TYPES)
 SQL_DELETE_STORIES = "DELETE FROM store.stories WHERE story_id IN (SELECT unnest(?::VARCHAR[]))"
-SQL_INSERT_STORY = ("INSERT INTO store.stories (story_id, title, summary, run_id, updated_at, summary_version) "
-                    "VALUES (?, ?, ?, ?, ?, ?)")
-SQL_INSERT_REJECT = "INSERT INTO store.rejects VALUES (?, ?, ?, ?, ?, ?)"
+STORY_TYPES = ("VARCHAR", "VARCHAR", "VARCHAR[]", "VARCHAR", "TIMESTAMPTZ", "VARCHAR")
+SQL_INSERT_STORIES = ("INSERT INTO store.stories (story_id, title, summary, run_id, updated_at, summary_version) "
+                      "SELECT " + ", ".join(f"unnest(?::{t}[])" for t in STORY_TYPES))
+REJECT_TYPES = ("VARCHAR", "VARCHAR", "VARCHAR", "VARCHAR", "VARCHAR", "TIMESTAMPTZ")
+SQL_INSERT_REJECTS = "INSERT INTO store.rejects SELECT " + ", ".join(f"unnest(?::{t}[])" for t in REJECT_TYPES)
+
+def _mark_pandas_absent() -> None:
+    """Let the DuckDB client learn once, not once per value, that pandas is not installed.
+
+    Without pandas, DuckDB's Python client tries to import it for every value it binds, and each failed
+    import searches sys.path again: that was most of the time of a large insert. A None entry in
+    sys.modules makes those imports fail at once, with the same ModuleNotFoundError as before.
+    """
+    if "pandas" not in sys.modules and importlib.util.find_spec("pandas") is None:
+        sys.modules["pandas"] = None  # type: ignore[assignment]
+
+
+_mark_pandas_absent()
 
 
 class WarehouseError(RuntimeError):
@@ -220,7 +291,7 @@ def finish_run(con: duckdb.DuckDBPyConnection, run_id: str, status: str, counts:
 
 def known_content_hashes(con: duckdb.DuckDBPyConnection) -> set[str]:
     """Hashes of every input already stored or already rejected, so discovery can skip them."""
-    return {row[0] for row in con.execute(SQL_KNOWN_HASHES).fetchall()}
+    return set(con.execute(SQL_KNOWN_HASHES).fetchnumpy()["content_hash"].tolist())
 
 
 def known_rejects(con: duckdb.DuckDBPyConnection) -> set[tuple[str, str, str]]:
@@ -228,15 +299,55 @@ def known_rejects(con: duckdb.DuckDBPyConnection) -> set[tuple[str, str, str]]:
     return {tuple(row) for row in con.execute(SQL_KNOWN_REJECTS).fetchall()}  # type: ignore[misc]
 
 
-def load_known_articles(con: duckdb.DuckDBPyConnection, story_since: datetime) -> list[KnownArticle]:
-    """What dedup needs of every stored article; story terms only for those seen since story_since."""
-    known = []
-    for aid, thash, url, minhash, story_id, terms, seen_at, dup in con.execute(
-            SQL_KNOWN_ARTICLES, [story_since]).fetchall():
-        known.append(KnownArticle(
-            article_id=aid, text_hash=thash, canonical_url=url, minhash=minhash, story_id=story_id,
-            story_terms=json.loads(terms) if terms else {}, seen_at=_aware(seen_at), duplicate_of=dup))
-    return known
+@dataclass(frozen=True)
+class KnownProbe:
+    """What a batch can match among stored articles, so that only those need loading."""
+
+    text_hashes: list[str]
+    url_slugs: list[str]   # last path segment of each canonical URL, lower-cased
+    signatures: list[bytes]
+    min_equal: int         # stored signatures sharing fewer positions with each of these are not near copies
+
+
+def load_known_articles(con: duckdb.DuckDBPyConnection, story_since: datetime,
+                        probe: KnownProbe | None = None) -> list[KnownArticle]:
+    """What dedup needs of stored articles, oldest row first; story terms only for those seen since story_since.
+
+    Without a probe, every stored article. With one, those that can change what dedup decides for
+    the batch: the articles seen since story_since, those with one of its text hashes or URL slugs,
+    those whose signature shares at least min_equal positions with one of its signatures, and the
+    originals any of these duplicate.
+    """
+    rows = None if probe is None else _probed_rows(con, story_since, probe)
+    if rows is not None and len(rows) < con.execute(SQL_ARTICLE_COUNT).fetchone()[0] * PROBE_MAX_SHARE:
+        columns = con.execute(SQL_KNOWN_ROWS, [story_since, rows]).fetchnumpy()
+    else:  # column-wise fetches are 3x quicker than row tuples
+        columns = con.execute(SQL_KNOWN_ARTICLES, [story_since]).fetchnumpy()
+    ids, hashes, urls, minhashes, stories, terms, seen_us, duplicates = (
+        columns[name].tolist() for name in ("article_id", "text_hash", "url", "minhash", "story_id", "story_terms",
+                                            "seen_at_us", "duplicate_of"))
+    return [KnownArticle(article_id=aid, text_hash=thash, canonical_url=url,
+                         minhash=None if minhash is None else bytes(minhash), story_id=story_id,
+                         story_terms=json.loads(story_terms) if story_terms else {},
+                         seen_at=_EPOCH + timedelta(microseconds=us), duplicate_of=dup)
+            for aid, thash, url, minhash, story_id, story_terms, us, dup
+            in zip(ids, hashes, urls, minhashes, stories, terms, seen_us, duplicates)]
+
+
+def _probed_rows(con: duckdb.DuckDBPyConnection, story_since: datetime, probe: KnownProbe) -> list[int]:
+    """Row ids of the stored articles a probe picks, with the originals they duplicate."""
+    picked = con.execute(SQL_KNOWN_PICK, [probe.signatures, probe.signatures, probe.min_equal, story_since,
+                                          probe.text_hashes, probe.url_slugs]).fetchall()
+    rows = {row for row, _ in picked}
+    originals = {dup for _, dup in picked if dup}
+    asked: set[str] = set()
+    while originals - asked:  # stored duplicates point at originals; follow the links to the end
+        ask = sorted(originals - asked)
+        asked.update(ask)
+        found = con.execute(SQL_KNOWN_PARENTS, [ask]).fetchall()
+        rows.update(row for row, _ in found)
+        originals.update(dup for _, dup in found if dup)
+    return sorted(rows)
 
 
 def story_members(con: duckdb.DuckDBPyConnection, story_ids: list[str]) -> list[tuple]:
@@ -288,6 +399,27 @@ def _state_row(state: SourceState, configured: dict[str, str], run_id: str) -> l
             state.disabled_reason, run_id]
 
 
+def _column_batches(rows: list[list], max_bytes: int | None = None) -> Iterator[list[list]]:
+    """The rows as column lists, one set per insert statement: at most BULK_ROWS rows and, when
+    max_bytes is set, about that many bytes of bytes values."""
+    batch: list[list] = []
+    size = 0
+    for row in rows:
+        weight = sum(len(v) for v in row if isinstance(v, bytes)) if max_bytes else 0
+        if batch and (len(batch) >= BULK_ROWS or (max_bytes and size + weight > max_bytes)):
+            yield [list(column) for column in zip(*batch)]
+            batch, size = [], 0
+        batch.append(row)
+        size += weight
+    if batch:
+        yield [list(column) for column in zip(*batch)]
+
+
+def _tag_rows(articles: list[Article], run_id: str) -> list[list]:
+    """One article_tags row per tag of each article."""
+    return [[a.article_id, t.issue, t.score, list(t.evidence), run_id] for a in articles for t in a.tags]
+
+
 def _article_row(a: Article, run_id: str, now: datetime, versions: dict[str, str]) -> list:
     c, d = a.cleaned, a.doc
     is_file = not d.locator.startswith(("http://", "https://"))
@@ -315,21 +447,23 @@ def write_run(con: duckdb.DuckDBPyConnection, run_id: str, articles: list[Articl
             if d.content_hash not in seen_raw:
                 seen_raw.add(d.content_hash)
                 raw_rows.append([d.content_hash, d.media_type, len(d.raw), d.raw, d.source, d.locator, run_id])
-        if raw_rows:
-            con.executemany(SQL_INSERT_RAW, raw_rows)
+        for columns in _column_batches(raw_rows, RAW_BULK_BYTES):
+            con.execute(SQL_INSERT_RAW, columns)
+        for columns in _column_batches([_article_row(a, run_id, now, versions or {}) for a in articles]):
+            con.execute(SQL_INSERT_ARTICLES, columns)
         if articles:
-            con.executemany(SQL_INSERT_ARTICLE, [_article_row(a, run_id, now, versions or {}) for a in articles])
-        tag_rows = [[a.article_id, t.issue, t.score, list(t.evidence), run_id] for a in articles for t in a.tags]
-        if tag_rows:
-            con.executemany(SQL_INSERT_TAG, tag_rows)
+            con.execute(SQL_INSERT_SIGNATURE_VALUES, [run_id])
+        for columns in _column_batches(_tag_rows(articles, run_id)):
+            con.execute(SQL_INSERT_TAGS, columns)
         if stories:
             story_version = (versions or {}).get("story_summary")
             con.execute(SQL_DELETE_STORIES, [[s.story_id for s in stories]])
-            con.executemany(SQL_INSERT_STORY, [[s.story_id, s.title, s.summary, run_id, now, story_version]
-                                               for s in stories])
-        if rejects:
-            con.executemany(SQL_INSERT_REJECT, [[run_id, r.source, r.locator, r.reason, r.content_hash, now]
-                                                for r in rejects])
+            for columns in _column_batches([[s.story_id, s.title, s.summary, run_id, now, story_version]
+                                            for s in stories]):
+                con.execute(SQL_INSERT_STORIES, columns)
+        for columns in _column_batches([[run_id, r.source, r.locator, r.reason, r.content_hash, now]
+                                        for r in rejects]):
+            con.execute(SQL_INSERT_REJECTS, columns)
         if source_states:
             con.execute(SQL_DELETE_SOURCE_STATES, [[st.source for st in source_states]])
             con.executemany(SQL_INSERT_SOURCE_STATE,
@@ -357,15 +491,15 @@ def write_reprocessed(con: duckdb.DuckDBPyConnection, run_id: str, articles: lis
     now = _now()
     with transaction(con):
         con.execute(SQL_REPROCESSED_TABLE)
-        if articles:
-            con.executemany(SQL_INSERT_REPROCESSED, [[a.article_id, a.summary] for a in articles])
+        for columns in _column_batches([[a.article_id, a.summary] for a in articles]):
+            con.execute(SQL_INSERT_REPROCESSED, columns)
         con.execute(SQL_APPLY_REPROCESSED, [versions.get("summary"), versions.get("tag")])
         con.execute(SQL_DELETE_TAGS)
-        tag_rows = [[a.article_id, t.issue, t.score, list(t.evidence), run_id] for a in articles for t in a.tags]
-        if tag_rows:
-            con.executemany(SQL_INSERT_TAG, tag_rows)
+        for columns in _column_batches(_tag_rows(articles, run_id)):
+            con.execute(SQL_INSERT_TAGS, columns)
         if stories:
             con.execute(SQL_DELETE_STORIES, [[s.story_id for s in stories]])
-            con.executemany(SQL_INSERT_STORY, [[s.story_id, s.title, s.summary, run_id, now,
-                                                versions.get("story_summary")] for s in stories])
+            for columns in _column_batches([[s.story_id, s.title, s.summary, run_id, now,
+                                             versions.get("story_summary")] for s in stories]):
+                con.execute(SQL_INSERT_STORIES, columns)
         finish_run(con, run_id, "completed", RunCounts(discovered=len(articles)))

@@ -1,0 +1,185 @@
+"""A process pool for the CPU-bound batch stages: chunks of a batch run in worker processes, results in order."""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import math
+import multiprocessing
+import multiprocessing.forkserver
+import os
+import sys
+import threading
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+LOGGER = logging.getLogger(__name__)
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+WORKERS_ENV = "NEWSDESK_WORKERS"  # worker processes; 1 runs every stage in the calling process
+# Enough chunks per worker that a slow page at the end of one chunk leaves the others little idle
+# time, few enough items per chunk that pickling and scheduling stay a small share of the work.
+CHUNKS_PER_WORKER = 4
+MAX_CHUNK = 32
+# Below this many items a batch runs in the calling process: starting workers would cost more.
+MIN_ITEMS = 32
+# Imported once in the fork server, so every worker starts with trafilatura, lxml and sumy loaded.
+PRELOAD = ("tasks.parallel", "tasks.clean", "tasks.fingerprint", "tasks.summarise", "tasks.tag", "tasks.stories")
+
+# One BLAS thread per worker: the workers already take every core, and BLAS threads of their own
+# only spin against each other (the summaries then cost twice the CPU for the same result).
+WORKER_ENV = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+# Workers run the program's main module again, which the fork server has imported already (so the
+# run is cheap); runpy warns that the module is loaded before it runs it: expected here.
+warnings.filterwarnings("ignore", message=r"'[\w.]+' found in sys\.modules after import of package",
+                        category=RuntimeWarning)
+
+_lock = threading.Lock()
+_pool: ProcessPoolExecutor | None = None
+_pool_workers = 0
+
+
+def worker_count() -> int:
+    """Worker processes to use: $NEWSDESK_WORKERS when set, else the CPUs this process may run on."""
+    value = os.environ.get(WORKERS_ENV, "").strip()
+    if value:
+        try:
+            return max(1, int(value))
+        except ValueError:
+            LOGGER.warning("ignoring %s=%r: not a whole number", WORKERS_ENV, value)
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def chunked(items: Sequence[T], workers: int) -> list[list[T]]:
+    """Split items, in order, into chunks of equal size: a few per worker, at most MAX_CHUNK each."""
+    if not items:
+        return []
+    size = max(1, min(MAX_CHUNK, math.ceil(len(items) / (workers * CHUNKS_PER_WORKER))))
+    return [list(items[i:i + size]) for i in range(0, len(items), size)]
+
+
+def _preload_modules() -> list[str]:
+    """The modules the fork server imports once for all workers: the stages' own, and the main module.
+
+    Each worker imports the program's main module again (as multiprocessing does for every start
+    method but fork); when the server has already imported it, that costs nothing.
+    """
+    main = getattr(getattr(sys.modules.get("__main__"), "__spec__", None), "name", None)
+    extra = [main] if main and main != "__main__" and not main.endswith(".__main__") else []
+    return [*PRELOAD, *extra]
+
+
+@contextmanager
+def _worker_environment() -> Iterator[None]:
+    """Set WORKER_ENV (where the user has not set those variables) while the fork server starts."""
+    added = [name for name in WORKER_ENV if name not in os.environ]
+    os.environ.update({name: WORKER_ENV[name] for name in added})
+    try:
+        yield
+    finally:
+        for name in added:
+            os.environ.pop(name, None)
+
+
+def _executor(workers: int) -> ProcessPoolExecutor:
+    """The process's pool, started on first use (from a fork server, so no thread state is copied)."""
+    global _pool, _pool_workers
+    with _lock:
+        if _pool is not None and _pool_workers != workers:
+            _pool.shutdown(wait=True, cancel_futures=True)
+            _pool = None
+        if _pool is None:
+            context = multiprocessing.get_context("forkserver")
+            context.set_forkserver_preload(_preload_modules())
+            with _worker_environment():  # the server's environment is the workers'
+                multiprocessing.forkserver.ensure_running()
+            _pool, _pool_workers = ProcessPoolExecutor(max_workers=workers, mp_context=context), workers
+        return _pool
+
+
+def shutdown() -> None:
+    """Stop the worker processes (they start again on the next parallel call)."""
+    global _pool
+    with _lock:
+        if _pool is not None:
+            _pool.shutdown(wait=True, cancel_futures=True)
+            _pool = None
+
+
+atexit.register(shutdown)
+
+
+def starmap(func: Callable[..., R], calls: Sequence[tuple[Any, ...]], workers: int | None = None) -> list[R]:
+    """Return [func(*call) for call in calls], the calls spread over worker processes.
+
+    func and its arguments must be picklable (func a module-level function). With one worker or one
+    call everything runs in the calling process; if a worker dies, the batch runs again here.
+    """
+    workers = worker_count() if workers is None else max(1, workers)
+    if workers == 1 or len(calls) < 2:
+        return [func(*call) for call in calls]
+    futures: list[Future[R]] = []
+    try:
+        pool = _executor(workers)
+        futures = [pool.submit(func, *call) for call in calls]
+        return [f.result() for f in futures]
+    except BrokenProcessPool:
+        LOGGER.warning("a worker process died; running %d chunks of %s in this process", len(calls),
+                       getattr(func, "__name__", func))
+        shutdown()
+        return [func(*call) for call in calls]
+    finally:
+        for f in futures:
+            f.cancel()
+
+
+def map_chunks(func: Callable[..., list[R]], items: Sequence[T], *args: Any, workers: int | None = None,
+               min_items: int = MIN_ITEMS) -> list[R]:
+    """Run func(chunk, *args) -> one result per item over chunks of items in worker processes.
+
+    Returns the results in item order, as func(items, *args) would; small batches (under min_items)
+    and single-worker setups run in the calling process.
+    """
+    workers = worker_count() if workers is None else max(1, workers)
+    if workers == 1 or len(items) < max(2, min_items):
+        return func(list(items), *args)
+    results: list[R] = []
+    for part in starmap(func, [(chunk, *args) for chunk in chunked(items, workers)], workers):
+        results.extend(part)
+    return results
+
+
+def _fill_fields(chunk: list[T], func: Callable[..., object], fields: tuple[str, ...],
+                 *args: Any) -> list[tuple[Any, ...]]:
+    """Run an in-place stage function on a chunk and return the fields it filled, item by item."""
+    func(chunk, *args)
+    return [tuple(getattr(item, name) for name in fields) for item in chunk]
+
+
+def update_in_place(func: Callable[..., object], items: list[T], *args: Any, fields: tuple[str, ...],
+                    send: Callable[[T], T] | None = None, workers: int | None = None,
+                    min_items: int = MIN_ITEMS) -> None:
+    """Run func(items, *args), which sets `fields` on each item, over chunks in worker processes.
+
+    The workers get copies (made lighter by `send`, which runs here); the fields they fill are copied
+    back onto the items, so the items end as if func had run on them here.
+    """
+    workers = worker_count() if workers is None else max(1, workers)
+    if workers == 1 or len(items) < max(2, min_items):
+        func(items, *args)
+        return
+    outgoing = [send(item) for item in items] if send else items
+    values = map_chunks(_fill_fields, outgoing, func, fields, *args, workers=workers, min_items=min_items)
+    for item, row in zip(items, values, strict=True):
+        for name, value in zip(fields, row):
+            setattr(item, name, value)

@@ -1,0 +1,103 @@
+"""Concurrency: command-line runs on one warehouse at the same time wait or stop cleanly; data stays intact."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from bench.soak import check_warehouse, cli_env, make_corpus, start_cli, write_config
+
+FILES = 60
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("corpus")
+    make_corpus(folder, FILES, seed=3)
+    return folder
+
+
+def _finish(proc: subprocess.Popen, timeout: float = 600) -> tuple[int, str, str]:
+    out, err = proc.communicate(timeout=timeout)
+    return proc.returncode, out, err
+
+
+def _assert_clean_refusal(code: int, stderr: str) -> str:
+    """A run that gave up: non-zero exit, no traceback, and a last line saying the warehouse is in use."""
+    assert code in (1, 2), stderr[-3000:]
+    assert "Traceback" not in stderr, stderr[-3000:]
+    last = stderr.strip().splitlines()[-1]
+    assert last.startswith("error: ") and "is in use" in last and "try again later" in last, stderr[-3000:]
+    return last
+
+
+def _runs(db: Path) -> list[tuple]:
+    with duckdb.connect(str(db), read_only=True) as con:
+        return con.execute(
+            "SELECT status, new_articles + duplicates, rejected FROM runs ORDER BY started_at").fetchall()
+
+
+@pytest.mark.parametrize("lock_wait", [120, 1])
+def test_two_runs_started_together(prefect_api, tmp_path: Path, corpus: Path, lock_wait: float) -> None:
+    cfg = write_config(tmp_path / "w", corpus, lock_wait_seconds=lock_wait)
+    env = cli_env(prefect_api)
+    procs = [start_cli(cfg, env), start_cli(cfg, env)]
+    results = [_finish(p) for p in procs]
+    codes = sorted(code for code, _, _ in results)
+    print(f"lock wait {lock_wait} s: exits {codes}; " + " | ".join(
+        err.strip().splitlines()[-1] for code, _, err in results if code and err.strip()))
+    for code, _, err in results:
+        if code != 0:
+            _assert_clean_refusal(code, err)
+        else:
+            assert "Traceback" not in err, err[-3000:]
+    assert codes[0] == 0, [err[-1500:] for _, _, err in results]
+    if lock_wait > 60:
+        assert codes == [0, 0], "with a long enough wait both runs succeed, one after the other"
+    check = check_warehouse(tmp_path / "w" / "news.duckdb", FILES)
+    assert check.ok, check.problems
+    runs = _runs(tmp_path / "w" / "news.duckdb")
+    assert [r[0] for r in runs].count("completed") == codes.count(0)
+    assert sum(r[1] + r[2] for r in runs) == FILES, runs
+    with duckdb.connect(str(tmp_path / "w" / "news.duckdb"), read_only=True) as con:
+        spans = con.execute("SELECT started_at, finished_at FROM runs ORDER BY started_at").fetchall()
+    assert all(later[0] >= earlier[1] for earlier, later in zip(spans, spans[1:])), "runs never overlap"
+
+
+def test_run_waits_for_a_writer_then_succeeds(prefect_api, tmp_path: Path, corpus: Path) -> None:
+    cfg = write_config(tmp_path / "w", corpus, lock_wait_seconds=120)
+    db = tmp_path / "w" / "news.duckdb"
+    holder = duckdb.connect(str(db))  # another process's writer: this test process holds the file lock
+    holder.execute("CREATE TABLE held (x INTEGER)")
+    proc = start_cli(cfg, cli_env(prefect_api))
+    time.sleep(8)
+    assert proc.poll() is None, "the run waits while the warehouse is held"
+    holder.close()
+    code, out, err = _finish(proc)
+    assert code == 0, err[-3000:]
+    assert "Traceback" not in err and "# Ingest run" in out
+    assert check_warehouse(db, FILES).ok
+
+
+def test_run_gives_up_on_a_held_warehouse_with_one_line(prefect_api, tmp_path: Path, corpus: Path) -> None:
+    import os
+
+    cfg = write_config(tmp_path / "w", corpus, lock_wait_seconds=1)
+    db = tmp_path / "w" / "news.duckdb"
+    holder = duckdb.connect(str(db))
+    holder.execute("CREATE TABLE held (x INTEGER)")
+    try:
+        code, out, err = _finish(start_cli(cfg, cli_env(prefect_api)))
+    finally:
+        holder.close()
+    assert code == 2 and out == ""
+    assert len(err.strip().splitlines()) == 1, err
+    last = _assert_clean_refusal(code, err)
+    assert f"by process {os.getpid()}" in last and "waited 1 s" in last
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert con.execute("SELECT table_name FROM information_schema.tables").fetchall() == [("held",)], \
+            "nothing was changed"
