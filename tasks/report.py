@@ -77,6 +77,8 @@ def render_digest(d: RunDigest) -> str:
     if d.abandoned_runs:
         lines += [f"Earlier runs that stopped before finishing, marked abandoned: {', '.join(d.abandoned_runs)}", ""]
     by_id = {a.article_id: a for a in d.articles}
+    if not d.articles:
+        lines += ["Nothing new in this run.", ""]
     if d.stories:
         lines += ["## Stories", ""]
         for s in sorted(d.stories, key=lambda s: (-len(s.article_ids), s.title or "")):
