@@ -20,6 +20,14 @@ SEED = 20240611
 SYNDICATED_EVERY = 5
 REMIX_SOURCES = 3
 MAX_AGE_HOURS = 72  # generated pages carry a publication time within the last three days
+# Held-out BBC articles (the incremental runs' new pages) are ones whose 4-word shingles overlap no
+# other article of the set by more than these shares (Jaccard, and containment of the smaller text),
+# so no page of the sequence, which only uses the other articles, is a near copy of them.
+HELD_OUT_MAX_JACCARD = 0.05
+HELD_OUT_MAX_CONTAINMENT = 0.1
+HELD_OUT_MAX_SHARE = 0.5    # at most this share of the BBC articles is held out
+HELD_OUT_SERIAL = 10_000_000  # new pages' serials (in their URLs) start here, apart from the sequence's
+SHINGLE_WORDS = 4
 # Languages whose stemmers need packages the project does not install: a page in one of them stops a
 # run, so the page set leaves them out (and says how many it left out).
 UNSUPPORTED_LANGUAGES = frozenset({"pl", "el"})
@@ -29,6 +37,7 @@ _SENTENCE_RE = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"'])")
 _HTML_LANG_RE = re.compile(rb"<html[^>]*?\blang\s*=\s*[\"']?([A-Za-z]{2})", re.I)
 _NOT_TEXT_RE = re.compile(r"<(script|style|noscript)\b.*?</\1\s*>|<!--.*?-->", re.I | re.S)
 _TAG_RE = re.compile(r"<[^>]+>")
+_NOISE_RE = re.compile(r"[\W_]+")
 
 
 @dataclass(frozen=True)
@@ -113,6 +122,33 @@ def _paragraphs(sentences: list[str], rng: random.Random) -> list[str]:
     return paras
 
 
+def shingles(text: str, size: int = SHINGLE_WORDS) -> set[str]:
+    """The distinct runs of `size` consecutive lowercase words of a text (as the pipeline's dedup compares)."""
+    words = _NOISE_RE.sub(" ", text.casefold()).split()
+    return {" ".join(words[i:i + size]) for i in range(max(1, len(words) - size + 1))} if words else set()
+
+
+def overlaps(queries: list[set[str]], others: list[set[str]] | None = None) -> list[tuple[float, float]]:
+    """For each query shingle set, its largest Jaccard and largest containment (of the smaller set) with
+    any set of `others` (by default: with any other query set)."""
+    against = queries if others is None else others
+    postings: dict[str, list[int]] = {}
+    for j, s in enumerate(against):
+        for shingle in s:
+            postings.setdefault(shingle, []).append(j)
+    out = []
+    for i, s in enumerate(queries):
+        shared: dict[int, int] = {}
+        for shingle in s:
+            for j in postings.get(shingle, ()):
+                if others is not None or j != i:
+                    shared[j] = shared.get(j, 0) + 1
+        jaccard = max((n / (len(s) + len(against[j]) - n) for j, n in shared.items()), default=0.0)
+        containment = max((n / min(len(s), len(against[j])) for j, n in shared.items()), default=0.0)
+        out.append((jaccard, containment))
+    return out
+
+
 def _slug(title: str) -> str:
     """A URL slug for a headline."""
     return re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")[:60] or "story"
@@ -188,28 +224,64 @@ def article_page(site: _Site, serial: int, headline: str, paragraphs: list[str],
 
 
 class PageSource:
-    """An endless, deterministic sequence of pages: the real pages in shuffled order, then generated ones."""
+    """An endless, deterministic sequence of pages: the real pages in shuffled order, then generated ones.
 
-    def __init__(self, data_dir: Path, now: datetime | None = None, seed: int = SEED) -> None:
+    With held_out > 0, that many BBC articles are kept out of the sequence altogether (neither as
+    pages of their own nor as sources of copies and remixes): new_pages() wraps them as pages that
+    are new to a warehouse holding any stretch of the sequence.
+    """
+
+    def __init__(self, data_dir: Path, now: datetime | None = None, seed: int = SEED, held_out: int = 0) -> None:
         self.data_dir = Path(data_dir)
         self.now = (now or datetime.now(timezone.utc)).replace(minute=0, second=0, microsecond=0)
         self.seed = seed
+        self.held_out = max(0, held_out)
 
     @cached_property
     def _bbc(self) -> list[BbcArticle]:
         return load_bbc(self.data_dir)
 
     @cached_property
+    def _reserved(self) -> list[int]:
+        """Indices of the held-out BBC articles: distinct from every other article, spread over categories."""
+        if not self.held_out:
+            return []
+        sets = [shingles(f"{a.headline}\n{a.body}") for a in self._bbc]
+        eligible = [i for i, (jaccard, containment) in enumerate(overlaps(sets))
+                    if jaccard < HELD_OUT_MAX_JACCARD and containment < HELD_OUT_MAX_CONTAINMENT]
+        limit = min(len(eligible), int(len(self._bbc) * HELD_OUT_MAX_SHARE))
+        if self.held_out > limit:
+            raise ValueError(f"{self.held_out} new pages asked for, but at most {limit} BBC articles can be held out")
+        rng = random.Random(self.seed + 1)
+        queues: dict[str, list[int]] = {}
+        for i in eligible:
+            queues.setdefault(self._bbc[i].category, []).append(i)
+        for queue in queues.values():
+            rng.shuffle(queue)
+        picked: list[int] = []
+        while len(picked) < self.held_out:  # round robin over the categories
+            for category in sorted(queues):
+                if queues[category] and len(picked) < self.held_out:
+                    picked.append(queues[category].pop())
+        return picked
+
+    @cached_property
+    def _pool(self) -> list[int]:
+        """Indices of the BBC articles the sequence may use: all but the held-out ones."""
+        reserved = set(self._reserved)
+        return [i for i in range(len(self._bbc)) if i not in reserved]
+
+    @cached_property
     def _by_category(self) -> dict[str, list[BbcArticle]]:
         groups: dict[str, list[BbcArticle]] = {}
-        for article in self._bbc:
-            groups.setdefault(article.category, []).append(article)
+        for i in self._pool:
+            groups.setdefault(self._bbc[i].category, []).append(self._bbc[i])
         return groups
 
     @cached_property
     def _real(self) -> list[tuple[str, int]]:
         """(kind, index) of every real page, shuffled once: extraction pages and BBC originals mixed."""
-        order = [("x", i) for i in range(len(self._extraction))] + [("b", i) for i in range(len(self._bbc))]
+        order = [("x", i) for i in range(len(self._extraction))] + [("b", i) for i in self._pool]
         random.Random(self.seed).shuffle(order)
         return order
 
@@ -236,7 +308,7 @@ class PageSource:
             html = self._wrap(k, rng, article, article.headline, _sentences(article.body), SITES[k % len(SITES)])
             return Page(f"p{k:06d}-bbc-{article.category}-{article.name}.html", html)
         if k % SYNDICATED_EVERY == 0:  # another outlet's copy: its own headline and an agency credit
-            article = self._bbc[rng.randrange(len(self._bbc))]
+            article = self._bbc[self._pool[rng.randrange(len(self._pool))]]
             headline = f"{article.headline}: what we know"
             html = self._wrap(k, rng, article, headline, _sentences(article.body), SITES[(k + 1) % len(SITES)],
                               credit=f"Additional reporting by {rng.choice(AGENCIES)}")
@@ -252,6 +324,38 @@ class PageSource:
     def pages(self, start: int, count: int) -> list[Page]:
         """Pages start .. start + count - 1 of the sequence."""
         return [self.page(k) for k in range(start, start + count)]
+
+    def new_pages(self) -> list[Page]:
+        """The held-out BBC articles, each wrapped as a news site's article page like the sequence's originals."""
+        pages = []
+        for j, index in enumerate(self._reserved):
+            serial = HELD_OUT_SERIAL + j
+            rng = random.Random(self.seed * 1_000_003 + serial)
+            article = self._bbc[index]
+            html = self._wrap(serial, rng, article, article.headline, _sentences(article.body),
+                              SITES[j % len(SITES)])
+            pages.append(Page(f"n{j:06d}-bbc-{article.category}-{article.name}.html", html))
+        return pages
+
+    def new_page_overlap(self, start: int, count: int) -> tuple[float, float]:
+        """The largest 4-word-shingle Jaccard and containment between a new page's text and any text that
+        pages start .. start + count - 1 draw on (BBC sources; extraction pages by their visible text)."""
+        if not self._reserved:
+            return 0.0, 0.0
+        bbc: set[int] = set()
+        extraction: set[int] = set()
+        for k in range(start, start + count):
+            if k >= len(self._real):
+                bbc.update(self._pool)  # generated pages draw on the whole pool
+                break
+            kind, index = self._real[k]
+            (extraction if kind == "x" else bbc).add(index)
+        used = [f"{self._bbc[i].headline}\n{self._bbc[i].body}" for i in sorted(bbc)]
+        used += [_TAG_RE.sub(" ", _NOT_TEXT_RE.sub(" ", self._extraction[i][1].decode("utf-8", "replace")))
+                 for i in sorted(extraction)]
+        new = [shingles(f"{self._bbc[i].headline}\n{self._bbc[i].body}") for i in self._reserved]
+        found = overlaps(new, [shingles(t) for t in used])
+        return max(j for j, _ in found), max(c for _, c in found)
 
 
 def write_pages(pages: list[Page], folder: Path) -> list[Path]:

@@ -278,6 +278,7 @@ class Trial:
     abandoned: int
     check: WarehouseCheck
     stderr_tail: str = ""
+    wal_at_kill: int = -1  # bytes in the write-ahead log just before the kill (-1: no log file)
 
 
 def _run_statuses(db: Path) -> dict[str, int]:
@@ -298,13 +299,18 @@ def _wait_for_commit(proc: subprocess.Popen, wal: Path, after: float, timeout: f
     committed), then `after` seconds more; or until the run exits or timeout passes."""
     deadline = time.monotonic() + timeout
     while proc.poll() is None and time.monotonic() < deadline:
-        try:
-            if wal.stat().st_size > COMMIT_WAL_BYTES:
+        if _size(wal) > COMMIT_WAL_BYTES:
+            if after > 0:
                 time.sleep(after)
-                return
-        except FileNotFoundError:
-            pass
-        time.sleep(0.001)
+            return
+        time.sleep(0.0005)
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:
+        return -1
 
 
 def crash_trial(work: Path, corpus: Path, files: int, delay: float, env: dict[str, str],
@@ -318,14 +324,16 @@ def crash_trial(work: Path, corpus: Path, files: int, delay: float, env: dict[st
         shutil.rmtree(work)
     config = write_config(work, corpus)
     proc = start_cli(config, env)
+    wal = work / "news.duckdb.wal"
     try:
         if at_commit:
-            _wait_for_commit(proc, work / "news.duckdb.wal", delay, RUN_TIMEOUT)
+            _wait_for_commit(proc, wal, delay, RUN_TIMEOUT)
         else:
             deadline = time.monotonic() + delay
             while time.monotonic() < deadline and proc.poll() is None:
                 time.sleep(0.02)
     finally:
+        wal_at_kill = _size(wal)
         killed = kill_hard(proc)
     db = work / "news.duckdb"
     before = _run_statuses(db)
@@ -344,7 +352,7 @@ def crash_trial(work: Path, corpus: Path, files: int, delay: float, env: dict[st
                               f"{1 + before.get('completed', 0)}")
     return Trial(delay=delay, killed=killed, phase=phase, first_exit=None if killed else proc.returncode,
                  rerun_exit=result.returncode, rerun_seconds=seconds, abandoned=abandoned, check=check,
-                 stderr_tail=result.stderr[-2000:])
+                 stderr_tail=result.stderr[-2000:], wal_at_kill=wal_at_kill)
 
 
 def stored_articles(db: Path) -> set[tuple]:
@@ -448,9 +456,10 @@ def main(argv: list[str] | None = None) -> int:
             report(f"trial {number:2d}", f"at {point * typical:5.1f} s ({point:4.0%} of {typical:.0f} s)", trial)
         rng = random.Random(args.seed + 1)
         for number in range(1, args.commit_trials + 1):
-            after = rng.random() * COMMIT_WINDOW_SECONDS
+            after = 0.0 if number % 2 else rng.random() * COMMIT_WINDOW_SECONDS  # half at once: mid-write
             trial = crash_trial(work / "trial", corpus, args.files, after, env, at_commit=True)
-            report(f"commit trial {number:2d}", f"{after * 1000:3.0f} ms into the commit", trial)
+            report(f"commit trial {number:2d}", f"{after * 1000:3.0f} ms after the transaction reached the log "
+                   f"(log {trial.wal_at_kill:,} bytes at the kill)", trial)
         peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         where = ", ".join(f"{n} {phase}" for phase, n in sorted(phases.items()))
         total = args.trials + args.commit_trials

@@ -13,6 +13,7 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = PROJECT_ROOT / "config" / "pipeline.toml"
 SUMMARY_ALGORITHMS = ("textrank", "lexrank", "lsa", "luhn", "kl", "sumbasic", "lead", "centrality")
+PARALLEL_RUNNERS = ("processes", "dask")
 
 
 class ConfigError(ValueError):
@@ -111,6 +112,13 @@ class ScheduleSettings:
 
 
 @dataclass(frozen=True)
+class ParallelSettings:
+    runner: str = "processes"  # "processes": a process pool on this machine; "dask": Prefect's Dask task runner
+    workers: int = 0           # worker processes (0: one per CPU); with dask, the local cluster's workers
+    dask_address: str = ""     # an existing Dask scheduler (tcp://host:8786); empty: start a local cluster
+
+
+@dataclass(frozen=True)
 class SourceSettings:
     name: str
     kind: str  # "folder", "file" or "feed"
@@ -132,6 +140,7 @@ class Settings:
     http: HttpSettings = HttpSettings()
     feeds: FeedSettings = FeedSettings()
     schedule: ScheduleSettings = ScheduleSettings()
+    parallel: ParallelSettings = ParallelSettings()
     sources: tuple[SourceSettings, ...] = field(default_factory=tuple)
 
 
@@ -145,6 +154,7 @@ _SECTIONS: dict[str, type] = {
     "http": HttpSettings,
     "feeds": FeedSettings,
     "schedule": ScheduleSettings,
+    "parallel": ParallelSettings,
 }
 
 
@@ -236,6 +246,12 @@ def _check_ranges(s: Settings, name: str) -> None:
         (len(s.schedule.cron.split()) in (5, 6), "schedule.cron", "must be a cron expression of 5 fields"),
         (_known_timezone(s.schedule.timezone), "schedule.timezone", "must be an IANA time zone like Europe/Berlin"),
         (s.schedule.max_lateness_minutes > 0, "schedule.max_lateness_minutes", "must be positive"),
+        (s.parallel.runner in PARALLEL_RUNNERS, "parallel.runner", f"must be one of {', '.join(PARALLEL_RUNNERS)}"),
+        (s.parallel.workers >= 0, "parallel.workers", "must not be negative (0: one per CPU)"),
+        (not s.parallel.dask_address or s.parallel.runner == "dask", "parallel.dask_address",
+         'is only used with runner = "dask"'),
+        (not s.parallel.dask_address or "://" in s.parallel.dask_address, "parallel.dask_address",
+         "must be a scheduler address like tcp://host:8786"),
     ]
     for ok, key, message in checks:
         if not ok:

@@ -27,6 +27,7 @@ from prefect.client.schemas.filters import (  # noqa: E402
 from prefect.client.schemas.objects import StateType  # noqa: E402
 from prefect.artifacts import create_markdown_artifact, create_table_artifact  # noqa: E402
 from prefect.runtime import deployment, flow_run  # noqa: E402
+from prefect.utilities.annotations import quote  # noqa: E402
 from prefect.states import Cancelled, Failed, State  # noqa: E402
 
 from config.settings import ConfigError, Settings, load_settings, with_overrides  # noqa: E402
@@ -34,11 +35,14 @@ from flows import stages  # noqa: E402
 from tasks import tag  # noqa: E402
 from tasks.models import RunCounts  # noqa: E402
 from tasks.feeds import FeedPoll  # noqa: E402
-from tasks.report import RunDigest, SourceProblem, render_digest, summary_line, write_digest  # noqa: E402
+from tasks.report import (RunDigest, SourceProblem, fit_for_ui, render_digest, summary_line,  # noqa: E402
+                          write_digest)
 from warehouse import store  # noqa: E402
 
 DIGEST_ARTIFACT_KEY = "ingest-digest"
 STORIES_ARTIFACT_KEY = "ingest-stories"
+MAX_ARTIFACT_CHARS = 200_000  # the Prefect API refuses a digest artifact of ~2 MB (a 2,000-article run)
+MAX_TABLE_ROWS = 1_000
 
 
 def new_run_id(now: datetime) -> str:
@@ -90,14 +94,20 @@ def source_problems(poll: FeedPoll) -> list[SourceProblem]:
     return problems
 
 
-def _publish(digest: RunDigest, markdown: str) -> None:
-    """Publish the digest and a one-row-per-story table as artifacts with stable keys."""
-    create_markdown_artifact(key=DIGEST_ARTIFACT_KEY, markdown=markdown, description=summary_line(digest))
+def _publish(digest: RunDigest, markdown: str, path: Path | None) -> None:
+    """Publish the digest and a one-row-per-story table as artifacts with stable keys (both cut to a
+    size the UI can show: the digest file and the warehouse views hold everything)."""
+    whole_at = f"the whole digest is in {path}" if path else "the whole digest is in the flow run's return value"
+    create_markdown_artifact(key=DIGEST_ARTIFACT_KEY, markdown=fit_for_ui(markdown, MAX_ARTIFACT_CHARS, whole_at),
+                             description=summary_line(digest))
     rows = [{"title": s.title or "", "articles": len(s.article_ids), "sources": ", ".join(s.sources),
-             "tags": ", ".join(s.tags[:5]), "story_id": s.story_id} for s in digest.stories]
+             "tags": ", ".join(s.tags[:5]), "story_id": s.story_id} for s in digest.stories[:MAX_TABLE_ROWS]]
+    shown = f"the first {MAX_TABLE_ROWS:,} of {len(digest.stories):,}" if len(digest.stories) > MAX_TABLE_ROWS \
+        else "the"
     create_table_artifact(key=STORIES_ARTIFACT_KEY, table=rows or [{"title": "(no new stories)", "articles": 0,
                                                                     "sources": "", "tags": "", "story_id": ""}],
-                          description=f"Stories touched by run {digest.run_id}")
+                          description=f"{shown.capitalize()} stories touched by run {digest.run_id} "
+                                      "(all of them: the stories view)")
 
 
 @flow(name="ingest", flow_run_name=_run_name, log_prints=False)
@@ -124,13 +134,19 @@ def ingest(sources: list[str] | None = None, config_path: str | None = None,
     try:
         source_names = [s.name for s in settings.sources if s.enabled]
         abandoned = [] if dry_run else store.begin_run(con, run_id, str(flow_run.id or ""), ", ".join(source_names))
+        spread = stages.Spread.for_flow(settings.parallel)
+        logger.info("CPU stages: %s", f"chunk tasks on the Dask cluster (~{spread.workers} workers)" if spread.cluster
+                    else f"{spread.workers} worker process{'es' if spread.workers > 1 else ''} on this machine")
         found = stages.discover_task(con, settings)
         poll = stages.feeds_task(con, settings)
-        articles, clean_rejects = stages.clean_task(found.documents + poll.documents, settings.clean)
-        articles = stages.dedup_task(con, articles, settings.dedup)
-        articles = stages.summarise_task(articles, settings.summary)
-        articles = stages.tag_task(articles, taxonomy, settings.tags)
-        story_list = stages.stories_task(con, articles, settings.summary.story_sentences)
+        articles, clean_rejects = stages.merge_cleaned(
+            spread.run(stages.clean_task, found.documents + poll.documents, settings.clean))
+        articles = spread.update(stages.fingerprint_task, articles, settings.dedup, fields=stages.PREPARED_FIELDS)
+        articles = stages.dedup_task(con, quote(articles), settings.dedup)
+        articles = spread.update(stages.summarise_task, articles, settings.summary, fields=stages.SUMMARY_FIELDS)
+        articles = spread.update(stages.tag_task, articles, taxonomy, settings.tags, fields=stages.TAG_FIELDS)
+        members = stages.story_members_task(con, quote(articles))
+        story_list = spread.stories(articles, members, settings.summary.story_sentences)
         rejects = found.rejects + poll.rejects + clean_rejects
         fetched = len(poll.documents) + poll.skipped + len(poll.rejects)
         counts = RunCounts(discovered=found.discovered + poll.entries_seen,
@@ -138,13 +154,14 @@ def ingest(sources: list[str] | None = None, config_path: str | None = None,
                            new_articles=sum(1 for a in articles if not a.duplicate_of),
                            duplicates=sum(1 for a in articles if a.duplicate_of), rejected=len(rejects))
         if not dry_run:
-            stages.store_task(con, run_id, articles, rejects, story_list, counts, settings, poll.states)
+            stages.store_task(con, run_id, quote(articles), quote(rejects), quote(story_list), counts, settings,
+                              quote(poll.states))
         digest = RunDigest(run_id=run_id, started_at=started, counts=counts, sources=source_names,
                            articles=articles, stories=story_list, rejects=rejects, abandoned_runs=abandoned,
                            dry_run=dry_run, source_problems=source_problems(poll))
         markdown = render_digest(digest)
         path = write_digest(markdown, settings.warehouse.reports_dir, run_id) if not dry_run else None
-        _publish(digest, markdown)
+        _publish(digest, markdown, path)
         logger.info("%s%s", summary_line(digest), f"; digest at {path}" if path else "")
         return markdown
     except Exception as exc:
@@ -182,8 +199,10 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, store.WarehouseError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    state = ingest(sources=args.source, config_path=args.config, warehouse_path=args.warehouse,
-                   dry_run=args.dry_run, allow_private_hosts=args.allow_private_hosts, return_state=True)
+    run = stages.with_runner(ingest, settings.parallel)
+    with stages.shared_api(settings.parallel):
+        state = run(sources=args.source, config_path=args.config, warehouse_path=args.warehouse,
+                    dry_run=args.dry_run, allow_private_hosts=args.allow_private_hosts, return_state=True)
     if state.is_failed():
         print(f"error: {state.message}", file=sys.stderr)
         return 1

@@ -10,8 +10,7 @@ from datetime import datetime, timezone
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
-from prefect import flow, get_run_logger, task  # noqa: E402
-from prefect.cache_policies import NO_CACHE  # noqa: E402
+from prefect import flow, get_run_logger  # noqa: E402
 from prefect.runtime import flow_run  # noqa: E402
 from prefect.states import Failed, State  # noqa: E402
 
@@ -19,16 +18,8 @@ from config.settings import ConfigError  # noqa: E402
 from flows import stages  # noqa: E402
 from flows.ingest import new_run_id, resolve_settings  # noqa: E402
 from tasks import tag  # noqa: E402
-from tasks.models import Article, Story  # noqa: E402
-from tasks.stories import build_stories  # noqa: E402
 from tasks.versions import stage_versions  # noqa: E402
 from warehouse import store  # noqa: E402
-
-
-@task(name="story summaries", cache_policy=NO_CACHE)
-def story_summaries_task(articles: list[Article], story_sentences: int) -> list[Story]:
-    """Summarise every story from all of its stored articles."""
-    return build_stories(articles, [], story_sentences)
 
 
 @flow(name="reprocess", log_prints=False)
@@ -47,9 +38,10 @@ def reprocess(config_path: str | None = None, warehouse_path: str | None = None)
         store.begin_run(con, run_id, str(flow_run.id or ""), "stored articles", kind="reprocess")
         default_tags = {s.name: s.tags for s in settings.sources}
         articles = store.stored_articles(con, default_tags)
-        articles = stages.summarise_task(articles, settings.summary)
-        articles = stages.tag_task(articles, taxonomy, settings.tags)
-        story_list = story_summaries_task(articles, settings.summary.story_sentences)
+        spread = stages.Spread.for_flow(settings.parallel)
+        articles = spread.update(stages.summarise_task, articles, settings.summary, fields=stages.SUMMARY_FIELDS)
+        articles = spread.update(stages.tag_task, articles, taxonomy, settings.tags, fields=stages.TAG_FIELDS)
+        story_list = spread.stories(articles, [], settings.summary.story_sentences)  # every member is in articles
         versions = stage_versions(settings.dedup, settings.summary, settings.tags)
         store.write_reprocessed(con, run_id, articles, story_list, versions)
         message = (f"reprocess {run_id}: {len(articles)} articles re-summarised ({versions['summary']}) "
@@ -76,7 +68,9 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, store.WarehouseError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    state = reprocess(config_path=args.config, warehouse_path=args.warehouse, return_state=True)
+    run = stages.with_runner(reprocess, settings.parallel)
+    with stages.shared_api(settings.parallel):
+        state = run(config_path=args.config, warehouse_path=args.warehouse, return_state=True)
     if state.is_failed():
         print(f"error: {state.message}", file=sys.stderr)
         return 1

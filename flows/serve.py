@@ -14,12 +14,13 @@ from prefect.deployments.runner import RunnerDeployment  # noqa: E402
 from prefect.schedules import Cron  # noqa: E402
 
 from config.settings import ConfigError, Settings, load_settings  # noqa: E402
+from flows import stages  # noqa: E402
 from flows.ingest import ingest  # noqa: E402
 
 
 def build_deployment(settings: Settings, config_path: str | None) -> RunnerDeployment:
     """The ingest deployment: cron schedule and time zone from the config, at most one run at a time."""
-    return ingest.to_deployment(
+    return stages.with_runner(ingest, settings.parallel).to_deployment(
         name=settings.schedule.deployment,
         schedules=[Cron(settings.schedule.cron, timezone=settings.schedule.timezone)],
         concurrency_limit=ConcurrencyLimitConfig(limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW),

@@ -13,11 +13,11 @@ from functools import lru_cache
 
 import numpy as np
 from datasketch import MinHash, MinHashLSH
-from sumy.nlp.stemmers import Stemmer
 from sumy.utils import get_stop_words
 
 from config.settings import DedupSettings
 from tasks.models import Article
+from tasks.tokenize import sumy_stemmer
 
 LOGGER = logging.getLogger(__name__)
 
@@ -121,13 +121,12 @@ def _term_lookup(language: str) -> Callable[[str], str | None]:
     """Return a cached word -> term function for a language (None for stop words and fragments)."""
     try:
         stop_words = frozenset(w.casefold() for w in get_stop_words(language)) | _NEWS_STOP_WORDS
-    except LookupError:
+    except Exception:  # no list for the language (LookupError) or an unreadable one
         stop_words = _NEWS_STOP_WORDS
-    try:
-        stem: Callable[[str], str] = Stemmer(language)
-    except (LookupError, ValueError, ImportError):
+    found = sumy_stemmer(language)  # lowercasing only when sumy's stemmer cannot run here
+    if found is None:
         LOGGER.debug("no stemmer for %s, using words as they are", language)
-        stem = str
+    stem: Callable[[str], str] = found or str
 
     @lru_cache(maxsize=200_000)
     def term(word: str) -> str | None:

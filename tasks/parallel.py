@@ -46,14 +46,17 @@ _pool: ProcessPoolExecutor | None = None
 _pool_workers = 0
 
 
-def worker_count() -> int:
-    """Worker processes to use: $NEWSDESK_WORKERS when set, else the CPUs this process may run on."""
+def worker_count(configured: int = 0) -> int:
+    """Worker processes to use: $NEWSDESK_WORKERS when set, else `configured` when positive (the
+    config's [parallel] workers), else the CPUs this process may run on."""
     value = os.environ.get(WORKERS_ENV, "").strip()
     if value:
         try:
             return max(1, int(value))
         except ValueError:
             LOGGER.warning("ignoring %s=%r: not a whole number", WORKERS_ENV, value)
+    if configured > 0:
+        return configured
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # not on Linux

@@ -104,6 +104,18 @@ def render_digest(d: RunDigest) -> str:
     return "\n".join(lines)
 
 
+def fit_for_ui(markdown: str, limit: int, whole_at: str) -> str:
+    """The digest cut to at most about `limit` characters at a section boundary, saying where the whole
+    digest is (the Prefect API refuses very large artifacts, and nobody reads them in the UI)."""
+    if len(markdown) <= limit:
+        return markdown
+    note = (f"\n\n_This digest is cut here for the Prefect UI ({len(markdown):,} characters in all); "
+            f"{whole_at}._\n")
+    room = max(0, limit - len(note))
+    cut = max(markdown.rfind("\n### ", 0, room), markdown.rfind("\n## ", 0, room))
+    return markdown[:cut if cut > 0 else room].rstrip() + note
+
+
 def write_digest(markdown: str, reports_dir: Path, run_id: str) -> Path:
     """Save the digest as <reports_dir>/<run_id>.md and return its path."""
     reports_dir.mkdir(parents=True, exist_ok=True)

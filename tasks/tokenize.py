@@ -23,6 +23,8 @@ ISO_LANGUAGES = {
     "ru": "russian", "sk": "slovak", "sv": "swedish", "th": "thai", "uk": "ukrainian", "zh": "chinese",
 }
 KNOWN_LANGUAGES = frozenset(ISO_LANGUAGES.values())
+# Stemmed once per language to check that its stemmer works here (some need optional packages).
+STEM_PROBE = "running"
 
 PARAGRAPH_BREAK_RE = re.compile(r"\n[ \t\r\f\v\u00a0]*\n\s*")
 WHITESPACE_RE = re.compile(r"\s+")
@@ -119,27 +121,61 @@ def match_terms(text: str, language: str = DEFAULT_LANGUAGE) -> list[str]:
     return [stem(word, language) for word in match_words(text)]
 
 
-@functools.cache
-def _stemmer(language: str) -> Callable[[str], str]:
-    """Build sumy's stemmer for a language once; English when none exists for it."""
+def lowercase_only(word: str) -> str:
+    """The stand-in stemmer for a language whose sumy stemmer cannot run here: the word lowercased."""
+    return word.lower()
+
+
+def _stand_in(language: str, exc: Exception) -> Callable[[str], str]:
+    """Say once why a language's words will only be lowercased, and return the stand-in stemmer."""
+    LOGGER.info("the %s stemmer does not work here (%s: %s); its words are only lowercased",
+                language, exc.__class__.__name__, exc)
+    return lowercase_only
+
+
+@functools.lru_cache(maxsize=64)
+def sumy_stemmer(language: str) -> Callable[[str], str] | None:
+    """sumy's stemmer for a language name or code if it works here, lowercase_only if not, None if sumy has none.
+
+    Some of sumy's stemmers need an optional package (Polish pystempel, Greek greek_stemmer) and
+    fail only when a word is stemmed, so a probe word is stemmed here, once per language.
+    """
     from sumy.nlp.stemmers import Stemmer
 
     try:
-        return Stemmer(language)
+        stemmer = Stemmer(language)
     except LookupError:
-        LOGGER.debug("no stemmer for %r, using English", language)
-        return Stemmer(DEFAULT_LANGUAGE)
+        return None
+    except Exception as exc:  # an optional stemmer package may fail in any way
+        return _stand_in(language, exc)
+    try:
+        stemmer(STEM_PROBE)
+    except Exception as exc:
+        return _stand_in(language, exc)
+    return stemmer
+
+
+@functools.lru_cache(maxsize=256)
+def stemmer_for(language: str | None) -> Callable[[str], str]:
+    """The stemmer for an ISO code or language name: sumy's (English when the language is unknown
+    or sumy has no stemmer for it), or lowercase_only when that stemmer cannot run here."""
+    name = language_name(language)
+    found = sumy_stemmer(name)
+    if found is None:
+        LOGGER.debug("no stemmer for %r, using English", name)
+        found = sumy_stemmer(DEFAULT_LANGUAGE)
+    return found or lowercase_only
 
 
 @functools.lru_cache(maxsize=200_000)
 def stem(word: str, language: str = DEFAULT_LANGUAGE) -> str:
-    """Lowercase and stem one word with sumy's (NLTK Snowball based) stemmer for the language."""
-    return _stemmer(language_name(language))(word.lower())
+    """Lowercase and stem one word with the language's stemmer (see stemmer_for)."""
+    return stemmer_for(language)(word.lower())
 
 
 @functools.cache
 def stop_words(language: str = DEFAULT_LANGUAGE) -> frozenset[str]:
-    """sumy's offline stop-word list for a language, lowercased; English when it has none."""
+    """sumy's offline stop-word list for a language, lowercased; English when it has none, empty if it fails."""
     from sumy.utils import get_stop_words
 
     try:
@@ -147,6 +183,9 @@ def stop_words(language: str = DEFAULT_LANGUAGE) -> frozenset[str]:
     except LookupError:
         LOGGER.debug("no stop words for %r, using English", language)
         found = get_stop_words(DEFAULT_LANGUAGE)
+    except Exception as exc:
+        LOGGER.info("stop words for %r failed (%s: %s); using none", language, exc.__class__.__name__, exc)
+        found = frozenset()
     return frozenset(word.lower() for word in found)
 
 

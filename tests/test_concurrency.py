@@ -48,8 +48,8 @@ def test_two_runs_started_together(prefect_api, tmp_path: Path, corpus: Path, lo
     procs = [start_cli(cfg, env), start_cli(cfg, env)]
     results = [_finish(p) for p in procs]
     codes = sorted(code for code, _, _ in results)
-    print(f"lock wait {lock_wait} s: exits {codes}; " + " | ".join(
-        err.strip().splitlines()[-1] for code, _, err in results if code and err.strip()))
+    print(f"lock wait {lock_wait} s: exits {codes}; stderr of the runs that gave up: "
+          + " | ".join(repr(err) for code, _, err in results if code))
     for code, _, err in results:
         if code != 0:
             _assert_clean_refusal(code, err)

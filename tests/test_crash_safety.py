@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 from pathlib import Path
 
 import pytest
@@ -40,9 +39,8 @@ def test_killed_runs_leave_each_input_exactly_once(prefect_api, tmp_path: Path, 
     assert baseline.articles + baseline.rejects == FILES and len(expected) == baseline.articles
     outcomes = []
     clock = RunClock(typical)
-    rng = random.Random(SEED)
     plan = [(point, False) for point in kill_fractions(TRIALS, SEED)]
-    plan += [(rng.random(), True) for _ in range(COMMIT_TRIALS)]
+    plan += [(0.0, True)] * COMMIT_TRIALS  # killed the moment the transaction reaches the log: a torn log
     for point, at_commit in plan:
         delay = point * (COMMIT_WINDOW_SECONDS if at_commit else clock.typical)
         trial = crash_trial(tmp_path / "trial", corpus, FILES, delay, env, at_commit=at_commit)
@@ -56,10 +54,11 @@ def test_killed_runs_leave_each_input_exactly_once(prefect_api, tmp_path: Path, 
         if trial.phase == "mid-run":
             assert check.runs == {"abandoned": 1, "completed": 1}, check.runs
         assert stored_articles(tmp_path / "trial" / "news.duckdb") == expected, "a crash changed what is stored"
-        outcomes.append((round(delay, 2), at_commit, trial.phase, trial.killed))
-    print(f"crash trials (delay s, at commit, phase, killed): {outcomes}")
-    assert sum(killed for *_, killed in outcomes) >= 1, outcomes
-    assert all(killed and phase != "before the warehouse" for _, at_commit, phase, killed in outcomes if at_commit), \
+        outcomes.append((round(delay, 2), at_commit, trial.phase, trial.killed, trial.wal_at_kill))
+    print(f"crash trials (delay s, at commit, phase, killed, log bytes at the kill): {outcomes}")
+    assert sum(killed for *_, killed, _ in outcomes) >= 1, outcomes
+    assert all(killed and phase != "before the warehouse" for _, at_commit, phase, killed, _ in outcomes
+               if at_commit), \
         "commit trials kill a live run that has reached its commit"
 
 
@@ -72,8 +71,10 @@ def test_check_finds_a_broken_warehouse(tmp_path: Path) -> None:
     db = tmp_path / "news.duckdb"
     con = store.connect(db)
     store.begin_run(con, "r1", None, "corpus")
-    con.execute("INSERT INTO store.raw_inputs VALUES ('h1', 'text/plain', 1, 'x'::BLOB, 's', 'a.txt', 'r1')")
-    con.execute("INSERT INTO store.article_tags VALUES ('ghost', 'defence', 1.0, ['army'], 'r1')")
+    con.execute("INSERT INTO store.raw_inputs (content_hash, media_type, size_bytes, raw, first_source, "
+                "first_locator, run_id) VALUES ('h1', 'text/plain', 1, 'x'::BLOB, 's', 'a.txt', 'r1')")
+    con.execute("INSERT INTO store.article_tags (article_id, issue, score, evidence, run_id) "
+                "VALUES ('ghost', 'defence', 1.0, ['army'], 'r1')")
     con.close()
     check = check_warehouse(db, 1)
     found = " | ".join(check.problems)

@@ -97,6 +97,42 @@ def test_digest_published_as_artifacts(prefect_api, write_config, seeds_copy):
     assert "NATO-like" in str(table.data)
 
 
+def test_a_digest_too_big_for_the_ui_is_published_cut(prefect_api, tmp_path, write_config, seeds_copy,
+                                                       monkeypatch):
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    from flows import ingest as ingest_module
+
+    monkeypatch.setattr(ingest_module, "MAX_ARTIFACT_CHARS", 900)  # the seeds' digest is about 5,000
+    digest = _run(_folder_config(write_config, seeds_copy))
+    assert len(digest) > 2000
+
+    async def latest():
+        async with get_client() as client:
+            found = await client.read_artifacts(limit=50, artifact_filter=ArtifactFilter(
+                key=ArtifactFilterKey(any_=[ingest_module.DIGEST_ARTIFACT_KEY])))
+            return sorted(found, key=lambda a: a.created)[-1].data
+
+    published = asyncio.run(latest())
+    report = next((tmp_path / "reports").glob("*.md"))
+    assert len(published) <= 900 and digest.startswith(published.split("\n\n_This digest is cut")[0])
+    assert f"the whole digest is in {report}" in published
+    assert report.read_text(encoding="utf-8") == digest
+
+
+def test_fit_for_ui_cuts_at_a_section_and_leaves_small_digests_alone():
+    from tasks.report import fit_for_ui
+
+    sections = "".join(f"### Story {i}\n\n" + "word " * 40 + "\n\n" for i in range(50))
+    markdown = "# Run\n\n## Stories\n\n" + sections
+    cut = fit_for_ui(markdown, 1000, "see x.md")
+    assert len(cut) <= 1000 and cut.rstrip().endswith("see x.md._")
+    body = cut.split("\n\n_This digest is cut")[0]
+    assert markdown.startswith(body) and markdown[len(body):].lstrip().startswith("### Story")
+    assert fit_for_ui(markdown, len(markdown), "see x.md") == markdown
+
+
 def test_second_run_adds_nothing(prefect_api, tmp_path, write_config, seeds_copy):
     cfg = _folder_config(write_config, seeds_copy)
     _run(cfg)

@@ -78,14 +78,12 @@ def test_later_stages_give_the_same_results_with_and_without_the_pool(pool_mappe
     assert any(a.duplicate_of for a in here), "the variants are duplicates of their originals"
 
 
-def test_stories_split_over_workers_add_up_to_the_whole_batch(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_stories_split_over_workers_add_up_to_the_whole_batch() -> None:
     kept, _ = clean.clean_documents(_documents(), CleanSettings())
     articles = [Article(article_id=d.content_hash[:16], doc=d, cleaned=c) for d, c in kept]
     dedup.assign(articles, [], DedupSettings(), datetime(2025, 6, 1, tzinfo=timezone.utc))
     whole = stories.build_stories(articles, [], 3)
-    monkeypatch.setattr(parallel, "MIN_ITEMS", 2)
-    monkeypatch.setattr(parallel, "worker_count", lambda: WORKERS)
-    calls = _story_calls(articles, [], 3)
+    calls = _story_calls(articles, [], 3, WORKERS, min_items=2)
     assert len(calls) > 1
     parts = [story for part in parallel.starmap(stories.build_stories, calls, workers=WORKERS) for story in part]
     parallel.shutdown()
@@ -133,7 +131,8 @@ def test_dedup_against_the_probed_stored_articles_decides_as_against_all(tmp_pat
     store.write_run(con, "run-1", stored, [], [], RunCounts(new_articles=len(stored)))
     with_url = next(a for a in stored if a.cleaned.canonical_url and not a.duplicate_of)
     batch.append(Article(article_id="url-copy", doc=with_url.doc, cleaned=CleanedArticle(
-        title="Another headline", text="A different text entirely, " * 10, canonical_url=with_url.cleaned.canonical_url)))
+        title="Another headline", text="A different text entirely, " * 10,
+        canonical_url=with_url.cleaned.canonical_url)))
     batch.append(Article(article_id=stored[0].article_id, doc=stored[0].doc, cleaned=stored[0].cleaned))  # itself
     dedup.prepare(batch, settings)
     later = now + timedelta(days=1)  # no stored article in the story window: only matches are probed
@@ -142,7 +141,8 @@ def test_dedup_against_the_probed_stored_articles_decides_as_against_all(tmp_pat
         known = store.load_known_articles(con, later, probe)
         articles = copy.deepcopy(batch)
         dedup.assign(articles, known, settings, now)
-        decided.append(([(a.duplicate_of, a.duplicate_kind, a.similarity, a.story_id) for a in articles], len(known)))
+        decisions = [(a.duplicate_of, a.duplicate_kind, a.similarity, a.story_id) for a in articles]
+        decided.append((decisions, len(known)))
     con.close()
     (everything, stored_count), (probed, probed_count) = decided
     assert probed == everything

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from config.settings import SUMMARY_ALGORITHMS, SummarySettings
+from config.settings import SUMMARY_ALGORITHMS, DedupSettings, SummarySettings
+from tasks import dedup
 from tasks.models import Article, CleanedArticle, RawDocument
 from tasks.summarise import (CentralityOptions, _mmr, _overlap_matrix, _pagerank, summarise, summarise_articles,
                              summarise_centrality, summarise_story)
@@ -224,3 +227,85 @@ def test_story_summary_keeps_a_lede() -> None:
     assert summarise_story([OFF_LEDE], 2)[0] == split_sentences(OFF_LEDE)[0]
     summary = summarise_story([STORY_A, OFF_LEDE], 3)
     assert {split_sentences(STORY_A)[0], split_sentences(OFF_LEDE)[0]} & set(summary)
+
+
+# --- languages whose sumy stemmer needs a package that may be missing (Polish, Greek) ----------
+
+POLISH = """GDAŃSK
+
+Rada Miasta Gdańska przyjęła w poniedziałek nowy plan ochrony przed powodzią.
+Plan przewiduje budowę nowych wałów przeciwpowodziowych wzdłuż Motławy i Wisły.
+Prace mają rozpocząć się wiosną i potrwać co najmniej dwa lata.
+
+Mieszkańcy dzielnic zalanych w zeszłym roku przyjęli decyzję z ulgą, ale wielu uważa, że pieniądze przyszły za późno.
+Właściciele sklepów w centrum miasta twierdzą, że powódź zniszczyła ich towar i wyposażenie.
+Opozycja zarzuca władzom miasta, że zignorowały wcześniejsze ostrzeżenia hydrologów.
+
+Hydrolodzy ostrzegają, że rzeka może ponownie wylać, jeśli wały nie zostaną ukończone przed zimą.
+Publiczne spotkanie w sprawie planu odbędzie się w przyszłym tygodniu w ratuszu."""
+
+GREEK = """ΘΕΣΣΑΛΟΝΙΚΗ
+
+Η κυβέρνηση ανακοίνωσε τη Δευτέρα νέο σχέδιο για την ανοικοδόμηση του λιμανιού της Θεσσαλονίκης.
+Το σχέδιο προβλέπει σαράντα εκατομμύρια ευρώ για νέα αντιπλημμυρικά έργα και αντλιοστάσια.
+Οι εργασίες αναμένεται να ξεκινήσουν την άνοιξη και να διαρκέσουν δύο χρόνια.
+
+Οι επαγγελματίες της περιοχής χαιρέτισαν το σχέδιο, αλλά είπαν ότι τα χρήματα έρχονται πολύ αργά.
+Αρκετά καταστήματα στην παραλία έχουν κλείσει μετά τις πλημμύρες του περασμένου χειμώνα.
+Η αντιπολίτευση κατηγορεί την κυβέρνηση ότι αγνόησε τις προειδοποιήσεις των ειδικών.
+
+Οι μηχανικοί προειδοποιούν ότι το ποτάμι μπορεί να πλημμυρίσει ξανά αν τα έργα δεν ολοκληρωθούν πριν από τον χειμώνα.
+Δημόσια συνάντηση για το σχέδιο θα γίνει την επόμενη εβδομάδα στο δημαρχείο."""
+
+OPTIONAL_STEMMER_TEXTS = {"pl": POLISH, "el": GREEK}
+
+
+def _copy_with_new_ending(text: str) -> str:
+    """The same report with its last sentence reworded, as a second outlet might run it."""
+    return text.rsplit("\n", 1)[0] + "\n" + split_sentences(text)[2]
+
+
+@pytest.mark.parametrize("algorithm", SUMMARY_ALGORITHMS)
+@pytest.mark.parametrize("language", OPTIONAL_STEMMER_TEXTS)
+def test_every_algorithm_summarises_polish_and_greek(algorithm: str, language: str) -> None:
+    text = OPTIONAL_STEMMER_TEXTS[language]
+    summary = summarise(text, 3, algorithm, language)
+    assert len(summary) == 3
+    _assert_in_order(summary, text)
+    assert split_sentences(text)[0] not in summary, "a dateline is not a summary sentence"
+
+
+@pytest.mark.parametrize("algorithm", ["centrality", "textrank", "lexrank"])
+def test_summarise_articles_in_polish_and_greek_needs_no_fallback(
+        algorithm: str, caplog: pytest.LogCaptureFixture) -> None:
+    articles = [_article(POLISH, "pl"), _article(GREEK, "el"), _article(POLISH, "pl-PL")]
+    with caplog.at_level(logging.WARNING, logger="tasks.summarise"):
+        summarise_articles(articles, SummarySettings(algorithm=algorithm, sentences=3))
+    assert not caplog.records, "the configured algorithm ran, not the lead fallback"
+    for article in articles:
+        assert len(article.summary) == 3
+        _assert_in_order(article.summary, article.cleaned.text)
+    assert articles[0].summary == articles[2].summary
+
+
+@pytest.mark.parametrize("language", OPTIONAL_STEMMER_TEXTS)
+def test_story_summary_in_polish_and_greek(language: str) -> None:
+    text = OPTIONAL_STEMMER_TEXTS[language]
+    summary = summarise_story([text, _copy_with_new_ending(text)], 4, language)
+    assert 1 <= len(summary) <= 4
+    assert len(set(summary)) == len(summary)
+    assert all(s in split_sentences(text) for s in summary)
+
+
+@pytest.mark.parametrize("language", OPTIONAL_STEMMER_TEXTS)
+def test_dedup_prepares_and_matches_polish_and_greek(language: str) -> None:
+    text = OPTIONAL_STEMMER_TEXTS[language]
+    first, copy = _article(text, language), _article(_copy_with_new_ending(text), language)
+    first.article_id, copy.article_id = "first", "copy"
+    dedup.prepare([first, copy], DedupSettings())
+    for article in (first, copy):
+        assert article.word_count > 50 and article.text_hash and article.minhash
+        assert article.story_terms and all(term == term.lower() for term in article.story_terms)
+    assert first.text_hash != copy.text_hash
+    dedup.assign([first, copy], [], DedupSettings(), datetime(2025, 12, 16, tzinfo=timezone.utc))
+    assert copy.story_id == first.story_id and copy.duplicate_of == "first", "the reworded copy is a near-duplicate"

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import importlib.util
+import logging
+from collections.abc import Iterator
+
 import nltk
 import pytest
+import sumy.utils
+from sumy.nlp.stemmers import Stemmer
 from sumy.nlp.tokenizers import Tokenizer
 from sumy.parsers.plaintext import PlaintextParser
 from sumy.summarizers.kl import KLSummarizer
@@ -13,8 +19,9 @@ from sumy.summarizers.luhn import LuhnSummarizer
 from sumy.summarizers.sum_basic import SumBasicSummarizer
 from sumy.summarizers.text_rank import TextRankSummarizer
 
-from tasks.tokenize import (NewsTokenizer, language_name, match_terms, match_words, split_paragraphs,
-                            split_sentences, stem, stop_words, words)
+from tasks import fingerprint
+from tasks.tokenize import (ISO_LANGUAGES, NewsTokenizer, language_name, lowercase_only, match_terms, match_words,
+                            split_paragraphs, split_sentences, stem, stemmer_for, stop_words, sumy_stemmer, words)
 
 PROSE = (
     "The city council approved a new budget on Tuesday after weeks of debate.\n"
@@ -110,3 +117,89 @@ def test_sumy_summarizers_run_with_news_tokenizer(no_nltk_data: None, summarizer
     picked = [str(s) for s in summarizer(document, 2)]
     assert 1 <= len(picked) <= 2
     assert all(s in split_sentences(PROSE) for s in picked)
+
+
+# --- choosing the stemmer: sumy's when it works here, lowercasing when it needs a missing package ----
+
+# sumy languages whose stemmer imports an optional package on the first word stemmed
+OPTIONAL_STEMMERS = {"pl": "pystempel", "el": "greek_stemmer"}
+
+
+def _clear_stemmer_caches() -> None:
+    for cached in (sumy_stemmer, stemmer_for, stem, stop_words, fingerprint._term_lookup):
+        cached.cache_clear()
+
+
+@pytest.fixture()
+def fresh_stemmers() -> Iterator[None]:
+    """Empty every cache that holds a stemmer or stop list, before and after the test."""
+    _clear_stemmer_caches()
+    yield
+    _clear_stemmer_caches()
+
+
+def _fails(word: str) -> str:
+    raise ValueError("this stemmer requires a package that is not installed")
+
+
+def test_english_stemming_is_unchanged() -> None:
+    assert stem("running") == stem("Running", "en") == "run"
+    for language in ("en", "english", None, "", "xx", "klingon", "th"):  # unknown, or no sumy stemmer: English
+        assert stemmer_for(language)("running") == "run", language
+    assert stemmer_for("de")("häuser") == "haus" and stemmer_for("ru")("организации") == "организац"
+
+
+def test_every_mapped_language_stems_without_raising() -> None:
+    for code in ISO_LANGUAGES:
+        assert isinstance(stemmer_for(code)("wybory"), str), code
+        assert stem("Εκλογές", code) and stem("Wybory", code)
+
+
+@pytest.mark.parametrize("language", OPTIONAL_STEMMERS)
+def test_stemmer_missing_its_package_falls_back_to_lowercasing(language: str) -> None:
+    if importlib.util.find_spec(OPTIONAL_STEMMERS[language]):
+        pytest.skip(f"{OPTIONAL_STEMMERS[language]} is installed, so sumy's stemmer works")
+    with pytest.raises(ValueError, match="requires"):
+        Stemmer(language_name(language))("Wybory")  # sumy builds it, then fails on the first word
+    assert stemmer_for(language) is lowercase_only
+    assert stem("Wyborów", language) == "wyborów" and stem("ΕΚΛΟΓΈΣ", language) == "εκλογές"
+
+
+def test_a_failing_stemmer_is_replaced_once_and_said_once(
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, fresh_stemmers: None) -> None:
+    monkeypatch.setitem(Stemmer.SPECIAL_STEMMERS, "slovak", _fails)
+    with caplog.at_level(logging.INFO, logger="tasks.tokenize"):
+        assert match_terms("Voľby v Bratislave sa konali v sobotu", "sk") == [
+            "voľby", "v", "bratislave", "sa", "konali", "v", "sobotu"]
+        assert stem("Voľby", "slovak") == "voľby" and stemmer_for("sk-SK") is lowercase_only
+    said = [r for r in caplog.records if "slovak" in r.getMessage()]
+    assert len(said) == 1 and said[0].levelno == logging.INFO
+    assert stemmer_for("cs") is not lowercase_only, "Czech shares the stemmer but was not patched"
+
+
+def test_story_terms_survive_a_failing_stemmer(monkeypatch: pytest.MonkeyPatch, fresh_stemmers: None) -> None:
+    monkeypatch.setitem(Stemmer.SPECIAL_STEMMERS, "slovak", _fails)
+    terms = fingerprint.story_terms("Voľby v Bratislave sa konali v sobotu. Voľby vyhrala opozícia.", language="sk")
+    assert "voľby" in terms and "bratislave" in terms
+
+
+def test_story_terms_keep_their_stemming() -> None:
+    text = "Elections were held on Sunday. The elections decided the governing coalition."
+    assert "elect" in fingerprint.story_terms(text, language="en")
+    assert "elect" in fingerprint.story_terms(text, language=None)
+    assert "elections" in fingerprint.story_terms(text, language="xx"), "no sumy stemmer: words as they are"
+    assert "elections" in fingerprint.story_terms(text, language="th")
+
+
+def test_failing_stop_words_fall_back_to_none(monkeypatch: pytest.MonkeyPatch, fresh_stemmers: None) -> None:
+    assert "nie" in stop_words("pl") and "και" in stop_words("el")
+    assert stop_words("ru") == stop_words("english"), "no Russian list: English, as before"
+
+    def broken(language: str) -> frozenset[str]:
+        raise OSError("unreadable stop-word file")
+
+    monkeypatch.setattr(sumy.utils, "get_stop_words", broken)
+    monkeypatch.setattr(fingerprint, "get_stop_words", broken)
+    _clear_stemmer_caches()
+    assert stop_words("pl") == frozenset()
+    assert "wybory" in fingerprint.story_terms("Wybory odbyły się w niedzielę. Wybory wygrała opozycja.", language="pl")
