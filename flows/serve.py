@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import sys
+from typing import Any
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
 from prefect import serve  # noqa: E402
 from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy  # noqa: E402
 from prefect.deployments.runner import RunnerDeployment  # noqa: E402
+from prefect.runner import Runner  # noqa: E402
 from prefect.schedules import Cron  # noqa: E402
 
 from config.settings import ConfigError, Settings, load_settings  # noqa: E402
@@ -18,16 +21,33 @@ from flows import stages  # noqa: E402
 from flows.ingest import ingest  # noqa: E402
 
 
-def build_deployment(settings: Settings, config_path: str | None) -> RunnerDeployment:
+def deployment_options(settings: Settings, config_path: str | None) -> dict[str, Any]:
     """The ingest deployment: cron schedule and time zone from the config, at most one run at a time."""
-    return stages.with_runner(ingest, settings.parallel).to_deployment(
-        name=settings.schedule.deployment,
-        schedules=[Cron(settings.schedule.cron, timezone=settings.schedule.timezone)],
-        concurrency_limit=ConcurrencyLimitConfig(limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW),
-        parameters={"config_path": config_path, "sources": None, "warehouse_path": None, "dry_run": False},
-        description="Ingest the configured sources into the DuckDB warehouse and publish the run digest.",
-        tags=["newsdesk"],
-    )
+    return {
+        "name": settings.schedule.deployment,
+        "schedules": [Cron(settings.schedule.cron, timezone=settings.schedule.timezone)],
+        "concurrency_limit": ConcurrencyLimitConfig(limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW),
+        "parameters": {"config_path": config_path, "sources": None, "warehouse_path": None, "dry_run": False},
+        "description": "Ingest the configured sources into the DuckDB warehouse and publish the run digest.",
+        "tags": ["newsdesk"],
+    }
+
+
+def build_deployment(settings: Settings, config_path: str | None) -> RunnerDeployment:
+    """The ingest deployment, to serve with prefect.serve (its runs load the flow from its entrypoint)."""
+    return ingest.to_deployment(**deployment_options(settings, config_path))
+
+
+def serve_on_dask(settings: Settings, config_path: str | None, pause_on_shutdown: bool) -> None:
+    """Serve the deployment with the flow object itself, so its runs keep the Dask task runner
+    (a run loaded from the entrypoint would get the flow's default task runner)."""
+    runner = Runner(pause_on_shutdown=pause_on_shutdown)
+    runner.add_flow(stages.with_runner(ingest, settings.parallel), **deployment_options(settings, config_path))
+    print(f"Serving {ingest.name}/{settings.schedule.deployment} with its CPU stages on Dask; Ctrl+C stops.")
+    try:
+        asyncio.run(runner.start())
+    except KeyboardInterrupt:
+        pass
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -43,7 +63,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     config_path = str(settings.config_path) if args.config else None
-    serve(build_deployment(settings, config_path), pause_on_shutdown=args.pause_on_shutdown)
+    if settings.parallel.runner == "dask":
+        serve_on_dask(settings, config_path, args.pause_on_shutdown)
+    else:
+        serve(build_deployment(settings, config_path), pause_on_shutdown=args.pause_on_shutdown)
     return 0
 
 

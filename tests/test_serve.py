@@ -159,7 +159,7 @@ def _first_run_in_12_hours() -> datetime:
     return at
 
 
-def _write_config(base: Path, name: str, cron: str) -> Path:
+def _write_config(base: Path, name: str, cron: str, extra: str = "") -> Path:
     seeds = base / "seeds-copy"
     shutil.copytree(SEEDS, seeds)
     (base / "config").mkdir()
@@ -169,7 +169,7 @@ def _write_config(base: Path, name: str, cron: str) -> Path:
         f'reports_dir = "{(base / "reports").as_posix()}"\nlock_wait_seconds = {LOCK_WAIT_SECONDS}\n'
         f'[tags]\ntaxonomy = "{(ROOT / "config" / "issues.toml").as_posix()}"\n'
         f'[schedule]\ndeployment = "{name}"\ncron = "{cron}"\ntimezone = "{TIMEZONE}"\n'
-        f'max_lateness_minutes = {MAX_LATENESS_MINUTES}\n'
+        f'max_lateness_minutes = {MAX_LATENESS_MINUTES}\n{extra}'
         f'[[sources]]\nname = "seeds"\nkind = "folder"\npath = "{seeds.as_posix()}"\n', encoding="utf-8")
     return config
 
@@ -200,11 +200,11 @@ def _wait_polled(srv: Server, name: str, proc: subprocess.Popen, log: Path, sinc
 
 
 @contextmanager
-def _serving(srv: Server, base: Path, name: str) -> Iterator[Served]:
+def _serving(srv: Server, base: Path, name: str, extra: str = "") -> Iterator[Served]:
     first = _first_run_in_12_hours()
     local = first.astimezone(ZoneInfo(TIMEZONE))
     cron = f"{local.minute} {local.hour} {local.day} * *"
-    config = _write_config(base, name, cron)
+    config = _write_config(base, name, cron, extra)
     log = base / "serve.log"
     since = datetime.now(timezone.utc)
     proc = _start_serve(srv, config, log)
@@ -226,6 +226,13 @@ def served(server, tmp_path_factory) -> Iterator[Served]:
 def late_served(server, tmp_path_factory) -> Iterator[Served]:
     """A second served deployment with no run history, for the late-run guard."""
     with _serving(server, tmp_path_factory.mktemp("late"), "late-guard") as s:
+        yield s
+
+
+@pytest.fixture(scope="module")
+def dask_served(server, tmp_path_factory) -> Iterator[Served]:
+    """A deployment served with its CPU stages on a local Dask cluster."""
+    with _serving(server, tmp_path_factory.mktemp("dask"), "on-dask", '[parallel]\nrunner = "dask"\nworkers = 2\n') as s:
         yield s
 
 
@@ -411,3 +418,17 @@ def test_schedule_stays_active_after_serving_stops(server, late_served):
     with _client(server) as client:
         dep = client.read_deployment_by_name(f"ingest/{late_served.name}")
     assert not dep.paused and [s.active for s in dep.schedules] == [True]
+
+
+def test_a_served_run_keeps_the_dask_task_runner(server, dask_served):
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    with _client(server) as client:
+        created = _trigger(client, dask_served)
+        [run] = _wait_final(client, dask_served, created.id)
+        assert run.state.is_completed(), (run.state.name, run.state.message, _tail(dask_served.log))
+        tasks = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run.id])))
+    cleans = [t for t in tasks if t.name.startswith("clean-")]
+    assert len(cleans) == 2, f"the two seeds are cleaned as two chunk tasks on the cluster: {[t.name for t in tasks]}"
+    db = dask_served.base / "news.duckdb"
+    assert {Path(p).name for (p,) in _query(db, "SELECT path FROM articles")} == SEED_NAMES
