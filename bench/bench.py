@@ -155,6 +155,7 @@ def flow_run(config: Path, folder: Path, warehouse: Path) -> dict[str, object]:
     What the command line does before the flow (reading the config and taxonomy, checking the
     warehouse path) is done first and not timed, as are the imports.
     """
+    from flows import stages
     from flows.ingest import ingest, resolve_settings, wait_for_warehouse
     from tasks import parallel, tag
     from warehouse import store
@@ -166,8 +167,8 @@ def flow_run(config: Path, folder: Path, warehouse: Path) -> dict[str, object]:
     sampler = RssSampler()
     sampler.start()
     start = time.perf_counter()
-    state = ingest(sources=[str(folder)], config_path=str(config), warehouse_path=str(warehouse),
-                   return_state=True)
+    state = stages.with_runner(ingest, settings.parallel)(sources=[str(folder)], config_path=str(config),
+                                                          warehouse_path=str(warehouse), return_state=True)
     seconds = time.perf_counter() - start
     parallel.shutdown()
     tree_peak = sampler.stop()
@@ -176,7 +177,8 @@ def flow_run(config: Path, folder: Path, warehouse: Path) -> dict[str, object]:
     stages = _stage_seconds(state.state_details.flow_run_id)
     return {"seconds": seconds, "stages": stages, "counts": _run_counts(warehouse),
             "rss_mb": _own_peak_bytes() / 2**20,
-            "tree_rss_mb": tree_peak / 2**20, "workers": parallel.worker_count()}
+            "tree_rss_mb": tree_peak / 2**20, "workers": parallel.worker_count(settings.parallel.workers),
+            "runner": settings.parallel.runner}
 
 
 def _run_in_child(args: argparse.Namespace) -> int:
@@ -194,19 +196,20 @@ class Bench:
     api_url: str
     runs: list[dict[str, object]] = field(default_factory=list)
 
-    def config(self, warehouse: Path) -> Path:
+    def config(self, warehouse: Path, runner: str = "processes") -> Path:
         """A pipeline config with its warehouse and reports in the temporary folder."""
         path = warehouse.with_suffix(".toml")
         path.write_text(f'[warehouse]\npath = "{warehouse.as_posix()}"\n'
                         f'reports_dir = "{(self.root / "reports").as_posix()}"\nlock_wait_seconds = 5\n'
-                        f'[tags]\ntaxonomy = "{TAXONOMY.as_posix()}"\n', encoding="utf-8")
+                        f'[tags]\ntaxonomy = "{TAXONOMY.as_posix()}"\n[parallel]\nrunner = "{runner}"\n',
+                        encoding="utf-8")
         return path
 
-    def run(self, label: str, folder: Path, warehouse: Path) -> dict[str, object]:
+    def run(self, label: str, folder: Path, warehouse: Path, runner: str = "processes") -> dict[str, object]:
         """One flow run in a fresh process (as `make run` would be), measured there."""
         result_path = self.root / f"result-{len(self.runs)}.json"
         env = {**os.environ, "PREFECT_API_URL": self.api_url, "PREFECT_LOGGING_LEVEL": "WARNING"}
-        command = [sys.executable, "-m", "bench.bench", "--child", "--config", str(self.config(warehouse)),
+        command = [sys.executable, "-m", "bench.bench", "--child", "--config", str(self.config(warehouse, runner)),
                    "--folder", str(folder), "--warehouse", str(warehouse), "--result", str(result_path)]
         print(f"  {label} ...", end="", flush=True)
         done = subprocess.run(command, cwd=PROJECT_ROOT, env=env, timeout=RUN_TIMEOUT_SECONDS,
@@ -381,7 +384,10 @@ def tables(report: dict[str, object]) -> list[Table]:
                                 "peak RSS MB"])
     runs.rows.append([f"plain trafilatura.extract, Pool({ref['processes']})", pages, int(ref["texts"]), "-", "-",
                       round(ref["seconds"], 2), round(pages / ref["seconds"], 2), 1.0, "-"])
-    for label, run in (("pipeline, first run", first), ("pipeline, re-run of the same folder", rerun)):
+    pipeline = [("pipeline, first run", first), ("pipeline, re-run of the same folder", rerun)]
+    if report.get("dask"):
+        pipeline.insert(1, ("pipeline, first run, Dask LocalCluster", report["dask"]))
+    for label, run in pipeline:
         counts = run["counts"]
         runs.rows.append([label, pages, int(counts["new_articles"] + counts["duplicates"]),
                           int(counts["new_articles"]), int(counts["duplicates"]),
@@ -506,6 +512,8 @@ def run_benchmark(args: argparse.Namespace) -> dict[str, object]:
             base = root / "base.duckdb"
             first = bench.run(f"first run over {len(paths)} pages", folder, base)
             rerun = bench.run("re-run over the unchanged folder", folder, base)
+            dask = bench.run(f"first run over {len(paths)} pages, CPU stages on a local Dask cluster", folder,
+                             root / "dask.duckdb", runner="dask") if args.dask else None
             inc = incremental(bench, base, folder, new_paths, args.preload, args.repeats, args.per_day)
         finally:
             if server is not None:
@@ -513,7 +521,7 @@ def run_benchmark(args: argparse.Namespace) -> dict[str, object]:
         report: dict[str, object] = {
             "when": datetime.now(timezone.utc).isoformat(timespec="seconds"), "pages": len(paths),
             "cpus": processes, "workers": first["workers"], "repeats": args.repeats, "per_day": args.per_day,
-            "load_average": os.getloadavg(), "reference": reference, "first": first, "rerun": rerun,
+            "load_average": os.getloadavg(), "reference": reference, "first": first, "rerun": rerun, "dask": dask,
             "new_page_overlap": {"jaccard": round(jaccard, 4), "containment": round(containment, 4)},
             "incremental": inc}
         report["targets"] = check_targets(report)
@@ -550,6 +558,8 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
                         help="articles per day the preloaded history was ingested at (default: %(default)s)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="JSON report (default: %(default)s)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    parser.add_argument("--no-dask", dest="dask", action="store_false",
+                        help="skip the first run on a local Dask cluster (prefect-dask's task runner)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--config", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--folder", type=Path, help=argparse.SUPPRESS)
