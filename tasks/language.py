@@ -101,10 +101,21 @@ def _identifier() -> LanguageIdentifier:
     return _IDENTIFIER
 
 
+def _has_letters(text: str, count: int) -> bool:
+    """Whether the text holds at least count letters."""
+    for ch in text:
+        if ch.isalpha():
+            count -= 1
+            if count <= 0:
+                return True
+    return count <= 0
+
+
 def detect_language(text: str) -> str | None:
     """ISO 639-1 code of the text's language, or None when the text is too short or unclear."""
     sample = text[:SAMPLE_CHARS]
-    if len(sample.split()) < MIN_WORDS or sum(ch.isalpha() for ch in sample) < MIN_LETTERS:
+    # Both checks stop as soon as they are met: a few words and letters in, not the whole sample.
+    if len(sample.split(maxsplit=MIN_WORDS)) < MIN_WORDS or not _has_letters(sample, MIN_LETTERS):
         return None
     try:
         code, confidence = _identifier().classify(sample)

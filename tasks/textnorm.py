@@ -7,6 +7,7 @@ import html
 import logging
 import re
 import unicodedata
+from collections import Counter
 from urllib.parse import urljoin
 
 import charset_normalizer
@@ -28,6 +29,7 @@ _LATIN_CODEPAGES = frozenset({
     "iso8859_13", "iso8859_14", "iso8859_15", "iso8859_16", "mac_roman", "mac_iceland",
     "mac_latin2", "mac_turkish",
 })
+_NON_ASCII = re.compile("[^\x00-\x7f]")
 _COMMON_PUNCT = frozenset("\u201c\u201d\u2018\u2019\u2013\u2014\u2026\u20ac\u00ab\u00bb\u201e\u00a0\u00b0")
 MAX_CONTROL_SHARE = 0.05
 MAX_DAMAGED_UTF8_SHARE = 0.1  # broken sequences per well-formed non-ASCII character
@@ -82,7 +84,10 @@ class RejectedInput(ValueError):
 
 def _plausibility(text: str) -> int:
     """Count characters that look like ordinary prose (letters, digits, spaces, usual punctuation)."""
-    return sum(1 for ch in text if ch.isalnum() or ch.isspace() or ch.isascii() or ch in _COMMON_PUNCT)
+    # Every ASCII character counts, so only the others are looked at, each distinct one once.
+    others = Counter(_NON_ASCII.findall(text))
+    odd = sum(n for ch, n in others.items() if not (ch.isalnum() or ch.isspace() or ch in _COMMON_PUNCT))
+    return len(text) - odd
 
 
 def _detect(raw: bytes) -> str:

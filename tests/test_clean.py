@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
+import trafilatura
 from hypothesis import HealthCheck, given, settings as hyp_settings, strategies as st
 
 import tasks.clean as clean_module
@@ -294,6 +295,19 @@ def test_html_real_new_year_date_is_kept() -> None:
         "<title>", '<meta property="article:published_time" content="2025-01-01T12:00:00Z"><title>')
     art = clean_html(html, url="https://wyevalley.example.net/mill-wheel")
     assert art.published_at == datetime(2025, 1, 1, 12, 0, tzinfo=timezone.utc)
+
+
+@pytest.mark.parametrize("path", sorted([*DATA.glob("*.html"), *(DATA.parent / "feed_flow" / "pages").glob("*.html"),
+                                          DATA.parent / "feeds" / "homepage.html"]), ids=lambda p: p.name)
+def test_page_metadata_is_trafilaturas(path: Path) -> None:
+    # clean_html reads trafilatura's extract_metadata less the parts it never uses: the fields must agree.
+    html = _read(path)
+    params = {"extensive_search": False, "original_date": True, "max_date": "2030-01-01"}
+    fields = ("title", "author", "url", "date", "sitename")
+    for url in (None, "https://example.org/news/2025/11/04/story"):
+        ours = clean_module._page_metadata(trafilatura.load_html(html), url, params)
+        theirs = trafilatura.extract_metadata(html, default_url=url, date_config=params)
+        assert [getattr(ours, f) for f in fields] == [getattr(theirs, f) for f in fields]
 
 
 @pytest.mark.parametrize("html", [
