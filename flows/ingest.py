@@ -142,10 +142,11 @@ def ingest(sources: list[str] | None = None, config_path: str | None = None,
         articles, clean_rejects = stages.merge_cleaned(
             spread.run(stages.clean_task, found.documents + poll.documents, settings.clean))
         articles = spread.update(stages.fingerprint_task, articles, settings.dedup, fields=stages.PREPARED_FIELDS)
-        articles = stages.dedup_task(con, quote(articles), settings.dedup)
+        if articles:  # nothing new (a re-run): no task runs for the stages that would get nothing
+            articles = stages.dedup_task(con, quote(articles), settings.dedup)
         articles = spread.update(stages.summarise_task, articles, settings.summary, fields=stages.SUMMARY_FIELDS)
         articles = spread.update(stages.tag_task, articles, taxonomy, settings.tags, fields=stages.TAG_FIELDS)
-        members = stages.story_members_task(con, quote(articles))
+        members = stages.story_members_task(con, quote(articles)) if articles else []
         story_list = spread.stories(articles, members, settings.summary.story_sentences)
         rejects = found.rejects + poll.rejects + clean_rejects
         fetched = len(poll.documents) + poll.skipped + len(poll.rejects)

@@ -91,7 +91,10 @@ class Spread:
         return cls(parallel.worker_count(settings.workers), type(runner).__module__.startswith("prefect_dask"))
 
     def run(self, stage: Task, items: list, *args: Any) -> list:
-        """The stage's results over items, one per part: a single part here, one per chunk on a cluster."""
+        """The stage's results over items, one per part: a single part here, one per chunk on a cluster
+        (none for no items: an empty batch costs no task run)."""
+        if not items:
+            return []
         if not self.cluster or len(items) < 2:
             return [stage(quote(items), *args, workers=1 if self.cluster else self.workers)]
         # no quote() around a chunk here: Dask unpacks tuples, quote's included, on the way to a worker
@@ -101,6 +104,8 @@ class Spread:
     def update(self, stage: Task, articles: list[Article], *args: Any, fields: tuple[str, ...]) -> list[Article]:
         """Run a stage that fills `fields` on each article; on a cluster the chunks travel as light
         copies (no input bytes) and the fields they come back with are set on the articles here."""
+        if not articles:
+            return articles
         if not self.cluster or len(articles) < 2:
             return self.run(stage, articles, *args)[0]
         done = [a for part in self.run(stage, [_without_raw(a) for a in articles], *args) for a in part]
@@ -111,6 +116,8 @@ class Spread:
 
     def stories(self, articles: list[Article], members: list[tuple], story_sentences: int) -> list[Story]:
         """The stories the batch touched, summarised across their articles and stored members."""
+        if not articles:
+            return []
         if not self.cluster:
             return stories_task(quote(articles), quote(members), story_sentences, workers=self.workers)
         futures = [stories_task.submit(part, stored, sentences, workers=1)
