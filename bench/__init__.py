@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import argparse
+import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -96,3 +99,24 @@ def load_bbc(data_dir: Path, limit: int | None = None) -> list[BbcArticle]:
             reference = split_reference(read_text(summary_path)) if summary_path.exists() else []
             articles.append(BbcArticle(category, path.stem, headline.strip(), body.strip(), tuple(reference)))
     return articles
+
+
+def write_report(path: Path, report: object) -> None:
+    """Write a benchmark's numbers as indented JSON, creating the folder."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
+
+
+def part_main(argv: list[str] | None, prog: str, description: str | None, run: Callable[[Path, int | None], dict],
+              table: Callable[[dict], str], default_out: Path, limit_help: str) -> int:
+    """The command line of one evaluation part: run it on the data, print its tables, write its JSON."""
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the shared data folder (default: %(default)s)")
+    parser.add_argument("--limit", type=int, default=None, help=limit_help)
+    parser.add_argument("--out", type=Path, default=default_out, help="JSON report (default: %(default)s)")
+    args = parser.parse_args(argv)
+    results = run(args.data, args.limit)
+    print(table(results))
+    write_report(args.out, results)
+    print(f"\nnumbers written to {args.out}")
+    return 0

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench import DEFAULT_DATA, PROJECT_ROOT, Table
+from bench import DEFAULT_DATA, PROJECT_ROOT, Table, write_report
 from bench.pages import UNSUPPORTED_LANGUAGES, PageSource, write_pages
 
 DEFAULT_OUT = PROJECT_ROOT / "bench" / "out" / "bench.json"
@@ -582,8 +582,7 @@ def main(argv: list[str] | None = None) -> int:
     for table in tables(report):
         print()
         print(table.render())
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2, default=str), encoding="utf-8")
+    write_report(args.out, report)
     print(f"\nreport written to {args.out}")
     return 0
 

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from bench import DEFAULT_DATA, PROJECT_ROOT, Table
+from bench import DEFAULT_DATA, PROJECT_ROOT, Table, write_report
 
 DEFAULT_OUT = PROJECT_ROOT / "bench" / "out" / "eval.json"
 
@@ -87,8 +86,7 @@ def main(argv: list[str] | None = None) -> int:
         report[name] = numbers
         for table in tables:
             print(table.render() if isinstance(table, Table) else table, end="\n\n", flush=True)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    write_report(args.out, report)
     print(f"numbers written to {args.out}")
     return 0
 

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import itertools
-import json
 import random
 import re
 import sys
@@ -15,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from bench import DEFAULT_DATA, PROJECT_ROOT, BbcArticle, Table, load_bbc
+from bench import PROJECT_ROOT, BbcArticle, Table, load_bbc, part_main
 from config.settings import DedupSettings, load_settings
 from tasks.clean import clean_text
 from tasks.dedup import KnownArticle, assign, prepare
@@ -599,18 +597,7 @@ def table(results: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Command line: run, print the tables, write bench/out/eval_dedup.json."""
-    parser = argparse.ArgumentParser(prog="python -m bench.eval_dedup", description=__doc__)
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the shared data folder (default: %(default)s)")
-    parser.add_argument("--limit", type=int, default=None, help="at most N articles per category")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="JSON report (default: %(default)s)")
-    args = parser.parse_args(argv)
-    results = run(args.data, args.limit)
-    print(table(results))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    print(f"\nnumbers written to {args.out}")
-    return 0
-
+    return part_main(argv, "python -m bench.eval_dedup", __doc__, run, table, DEFAULT_OUT, "at most N articles per category")
 
 if __name__ == "__main__":
     sys.exit(main())

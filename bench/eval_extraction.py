@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import gzip
 import json
 import logging
@@ -16,7 +15,7 @@ from pathlib import Path
 
 import trafilatura
 
-from bench import DEFAULT_DATA, PROJECT_ROOT, Table
+from bench import PROJECT_ROOT, Table, part_main
 from tasks.clean import clean_html
 from tasks.textnorm import RejectedInput, decode_bytes
 
@@ -233,18 +232,7 @@ def table(results: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Command line: run, print the tables, write bench/out/eval_extraction.json."""
-    parser = argparse.ArgumentParser(prog="python -m bench.eval_extraction", description=__doc__)
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the shared data folder (default: %(default)s)")
-    parser.add_argument("--limit", type=int, default=None, help="only the first N pages")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="JSON report (default: %(default)s)")
-    args = parser.parse_args(argv)
-    results = run(args.data, args.limit)
-    print(table(results))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    print(f"\nnumbers written to {args.out}")
-    return 0
-
+    return part_main(argv, "python -m bench.eval_extraction", __doc__, run, table, DEFAULT_OUT, "only the first N pages")
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -23,7 +23,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from multiprocessing.connection import Connection
 from pathlib import Path
 
-from bench import DEFAULT_DATA, PROJECT_ROOT, Table
+from bench import DEFAULT_DATA, PROJECT_ROOT, Table, write_report
 
 DEFAULT_FEEDS = DEFAULT_DATA / "feeds-realworld"
 DEFAULT_OUT = PROJECT_ROOT / "bench" / "out" / "feeds_eval.json"
@@ -575,8 +575,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     for table in _tables(report):
         print(table.render(), end="\n\n")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
+    write_report(args.out, report)
     print(f"numbers written to {args.out}")
     met = completed and report["coverage_ingestible"] >= TARGET_COVERAGE
     return 0 if met else 1

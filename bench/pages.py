@@ -87,8 +87,12 @@ def page_language(html: bytes) -> str:
         return declared.group(1).decode("ascii").lower()
     import py3langid
 
-    text = _TAG_RE.sub(" ", _NOT_TEXT_RE.sub(" ", html.decode("utf-8", "replace")))
-    return py3langid.classify(" ".join(text.split())[:LANGUAGE_SAMPLE_CHARS])[0]
+    return py3langid.classify(" ".join(visible_text(html).split())[:LANGUAGE_SAMPLE_CHARS])[0]
+
+
+def visible_text(html: bytes) -> str:
+    """A page's text without markup, scripts, styles and comments (roughly, for sampling)."""
+    return _TAG_RE.sub(" ", _NOT_TEXT_RE.sub(" ", html.decode("utf-8", "replace")))
 
 
 def _extraction_pages(data_dir: Path) -> list[tuple[str, bytes]]:
@@ -351,8 +355,7 @@ class PageSource:
             kind, index = self._real[k]
             (extraction if kind == "x" else bbc).add(index)
         used = [f"{self._bbc[i].headline}\n{self._bbc[i].body}" for i in sorted(bbc)]
-        used += [_TAG_RE.sub(" ", _NOT_TEXT_RE.sub(" ", self._extraction[i][1].decode("utf-8", "replace")))
-                 for i in sorted(extraction)]
+        used += [visible_text(self._extraction[i][1]) for i in sorted(extraction)]
         new = [shingles(f"{self._bbc[i].headline}\n{self._bbc[i].body}") for i in self._reserved]
         found = overlaps(new, [shingles(t) for t in used])
         return max(j for j, _ in found), max(c for _, c in found)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 # Prefect reads its settings when imported: give the whole test session its own home.
@@ -14,6 +15,7 @@ os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 
 import pytest  # noqa: E402
+from pytest_httpserver import HTTPServer  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
@@ -49,3 +51,26 @@ def write_config(tmp_path: Path):
         return path
 
     return _write
+
+
+@pytest.fixture(scope="module")
+def _server() -> Iterator[HTTPServer]:
+    """One threaded HTTP server on 127.0.0.1 per test module."""
+    srv = HTTPServer(host="127.0.0.1", port=0, threaded=True)
+    srv.start()
+    yield srv
+    srv.clear()
+    srv.stop()
+
+
+@pytest.fixture()
+def server(_server: HTTPServer) -> Iterator[HTTPServer]:
+    """The module's threaded server, answering 404 to unknown paths, cleared after each test."""
+    _server.no_handler_status_code = 404
+    yield _server
+    _server.clear()
+
+
+def hits(server: HTTPServer, path: str) -> int:
+    """How many requests the server received for path (any query string)."""
+    return sum(1 for request, _ in server.log if request.path == path)

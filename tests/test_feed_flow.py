@@ -10,11 +10,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import duckdb
-import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from tests.conftest import DATA
+from tests.conftest import DATA, hits
 
 FLOW_DATA = DATA / "feed_flow"
 RSS_TYPE = "application/rss+xml; charset=utf-8"
@@ -49,24 +48,6 @@ def utc(*parts: int) -> datetime:
 
 # --- the server -------------------------------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def _server() -> Iterator[HTTPServer]:
-    """One threaded HTTP server on 127.0.0.1 for the module."""
-    srv = HTTPServer(host="127.0.0.1", port=0, threaded=True)
-    srv.start()
-    yield srv
-    srv.clear()
-    srv.stop()
-
-
-@pytest.fixture()
-def server(_server: HTTPServer) -> Iterator[HTTPServer]:
-    """The module's threaded server, answering 404 to unknown paths, cleared after each test."""
-    _server.no_handler_status_code = 404
-    yield _server
-    _server.clear()
-
-
 def base(server: HTTPServer) -> str:
     """The server's root URL, without a trailing slash."""
     return server.url_for("").rstrip("/")
@@ -87,11 +68,6 @@ def serve_pages(server: HTTPServer, *keys: str) -> None:
     for key in dict.fromkeys(keys):
         server.expect_request(f"/{key}.html").respond_with_data(
             recorded(server, f"pages/{key.replace('/', '-')}.html"), content_type=HTML_TYPE)
-
-
-def hits(server: HTTPServer, path: str) -> int:
-    """How many requests the server received for path (any query string)."""
-    return sum(1 for request, _ in server.log if request.path == path)
 
 
 def unused_port() -> int:

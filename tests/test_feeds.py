@@ -18,6 +18,7 @@ from tasks.feeds import (FeedParseError, ParsedFeed, SourceState, canonical_link
                          poll_feeds, word_count)
 from tasks.http import HttpClient
 from tasks.models import RawDocument, Reject
+from tests.conftest import hits
 
 FEEDS = Path(__file__).resolve().parent / "data" / "feeds"
 NOW = datetime(2025, 3, 6, 12, 0, tzinfo=timezone.utc)
@@ -29,23 +30,6 @@ PAGES = ("floods", "rates", "talks", "telescope", "comet")
 def feed_bytes(name: str, base: str = SITE) -> bytes:
     """A recorded feed with its @BASE@ links pointed at base."""
     return (FEEDS / name).read_bytes().replace(b"@BASE@", base.encode())
-
-
-@pytest.fixture(scope="module")
-def _server():
-    srv = HTTPServer(host="127.0.0.1", port=0, threaded=True)
-    srv.start()
-    yield srv
-    srv.clear()
-    srv.stop()
-
-
-@pytest.fixture()
-def server(_server: HTTPServer) -> HTTPServer:
-    """The module's threaded server, answering 404 to unknown paths, cleared after each test."""
-    _server.no_handler_status_code = 404
-    yield _server
-    _server.clear()
 
 
 @pytest.fixture()
@@ -69,10 +53,6 @@ def serve_pages(server: HTTPServer, *names: str) -> None:
     for name in names:
         server.expect_request(f"/articles/{name}.html").respond_with_data(
             (FEEDS / "articles" / f"{name}.html").read_bytes(), content_type="text/html; charset=utf-8")
-
-
-def hits(server: HTTPServer, path: str) -> int:
-    return sum(1 for request, _ in server.log if request.path == path)
 
 
 def feed_source(server: HTTPServer, name: str, path: str, tags: tuple[str, ...] = ()) -> SourceSettings:

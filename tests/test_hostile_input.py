@@ -8,15 +8,13 @@ import random
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
-import pytest
 from pytest_httpserver import HTTPServer
 
 from bench.soak import article, cli_env, sentence, write_config
-from tests.conftest import DATA, ROOT
+from tests.conftest import DATA, ROOT, hits
 
 HOSTILE = DATA / "hostile"
 SECRET_MARKER = "SECRET-7f3a9c-do-not-store"
@@ -73,26 +71,6 @@ def _all_stored_text(db: Path) -> str:
 
 
 # --- feeds and pages from a loopback server, through the flow -----------------------------------------
-
-@pytest.fixture(scope="module")
-def _server() -> Iterator[HTTPServer]:
-    srv = HTTPServer(host="127.0.0.1", port=0, threaded=True)
-    srv.start()
-    yield srv
-    srv.clear()
-    srv.stop()
-
-
-@pytest.fixture()
-def server(_server: HTTPServer) -> Iterator[HTTPServer]:
-    _server.no_handler_status_code = 404
-    yield _server
-    _server.clear()
-
-
-def _hits(server: HTTPServer, path: str) -> int:
-    return sum(1 for request, _ in server.log if request.path == path)
-
 
 def _serve_hostile_site(server: HTTPServer, secret: Path) -> dict[str, str]:
     """Serve hostile feeds and their pages; return feed name -> URL."""
@@ -172,7 +150,7 @@ def test_hostile_feeds_through_the_flow(prefect_api, tmp_path: Path, write_confi
     assert state.is_completed(), state.message
     db = tmp_path / "news.duckdb"
 
-    assert _hits(server, "/evil.dtd") == 0 and _hits(server, "/evil.ent") == 0, "no external DTD or entity fetched"
+    assert hits(server, "/evil.dtd") == 0 and hits(server, "/evil.ent") == 0, "no external DTD or entity fetched"
     stored = _all_stored_text(db)
     assert SECRET_MARKER not in stored and not _passwd_leaks(stored)
     with duckdb.connect(str(db), read_only=True) as con:

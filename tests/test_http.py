@@ -20,25 +20,9 @@ from werkzeug import Request, Response
 
 from config.settings import HttpSettings
 from tasks.http import FetchError, FetchResult, HttpClient, is_public_address, parse_retry_after
+from tests.conftest import hits
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture(scope="module")
-def _server():
-    srv = HTTPServer(host="127.0.0.1", port=0, threaded=True)
-    srv.start()
-    yield srv
-    srv.clear()
-    srv.stop()
-
-
-@pytest.fixture()
-def server(_server: HTTPServer) -> HTTPServer:
-    """The module's threaded server, answering 404 to unknown paths, cleared after each test."""
-    _server.no_handler_status_code = 404
-    yield _server
-    _server.clear()
 
 
 def make_client(**overrides) -> HttpClient:
@@ -47,10 +31,6 @@ def make_client(**overrides) -> HttpClient:
                   max_redirects=5, retries=0, allow_private_hosts=True, user_agent="newsdesk-test/1.0")
     values.update(overrides)
     return HttpClient(HttpSettings(**values))
-
-
-def hits(server: HTTPServer, path: str) -> int:
-    return sum(1 for request, _ in server.log if request.path == path)
 
 
 def closed_port() -> int:

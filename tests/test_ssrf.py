@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -15,6 +14,7 @@ from pytest_httpserver import HTTPServer
 from config.settings import HttpSettings, SourceSettings
 from tasks.feeds import SourceState, canonical_url, poll_feeds
 from tasks.http import FetchError, HttpClient, _GuardedBackend
+from tests.conftest import hits
 
 NOW = datetime(2025, 3, 6, 12, 0, tzinfo=timezone.utc)
 SECRET = "/secret/admin"
@@ -43,25 +43,11 @@ OTHER_SCHEMES = ["file:///etc/passwd", "file://localhost/etc/shadow", "ftp://127
                  "jar:http://127.0.0.1/x.jar!/", "//127.0.0.1/no-scheme"]
 
 
-@pytest.fixture(scope="module")
-def _server() -> Iterator[HTTPServer]:
-    srv = HTTPServer(host="127.0.0.1", port=0, threaded=True)
-    srv.start()
-    yield srv
-    srv.clear()
-    srv.stop()
-
-
 @pytest.fixture()
-def server(_server: HTTPServer) -> Iterator[HTTPServer]:
-    _server.no_handler_status_code = 404
-    _server.expect_request(SECRET).respond_with_data(b"TOP SECRET", content_type="text/html")
-    yield _server
-    _server.clear()
-
-
-def hits(server: HTTPServer, path: str) -> int:
-    return sum(1 for request, _ in server.log if request.path == path)
+def server(server: HTTPServer) -> HTTPServer:
+    """The shared loopback server, also serving the secret page no refused request may reach."""
+    server.expect_request(SECRET).respond_with_data(b"TOP SECRET", content_type="text/html")
+    return server
 
 
 def settings(**overrides) -> HttpSettings:
