@@ -14,7 +14,7 @@ from uuid import UUID
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
-from prefect import flow, get_run_logger  # noqa: E402
+from prefect import Flow, flow, get_run_logger  # noqa: E402
 from prefect.client.orchestration import get_client  # noqa: E402
 from prefect.client.schemas.filters import (  # noqa: E402
     FlowRunFilter,
@@ -200,10 +200,16 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, store.WarehouseError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    run = stages.with_runner(ingest, settings.parallel)
+    return run_once(ingest, settings, sources=args.source, config_path=args.config, warehouse_path=args.warehouse,
+                    dry_run=args.dry_run, allow_private_hosts=args.allow_private_hosts)
+
+
+def run_once(flow_: Flow, settings: Settings, **parameters: object) -> int:
+    """Run a flow once from a command line, on the task runner the config asks for: print its result
+    and return 0, or print its failure in one line and return 1."""
+    run = stages.with_runner(flow_, settings.parallel)
     with stages.shared_api(settings.parallel):
-        state = run(sources=args.source, config_path=args.config, warehouse_path=args.warehouse,
-                    dry_run=args.dry_run, allow_private_hosts=args.allow_private_hosts, return_state=True)
+        state = run(**parameters, return_state=True)
     if state.is_failed():
         print(f"error: {state.message}", file=sys.stderr)
         return 1

@@ -16,7 +16,7 @@ from prefect.states import Failed, State  # noqa: E402
 
 from config.settings import ConfigError  # noqa: E402
 from flows import stages  # noqa: E402
-from flows.ingest import new_run_id, resolve_settings  # noqa: E402
+from flows.ingest import new_run_id, resolve_settings, run_once  # noqa: E402
 from tasks import tag  # noqa: E402
 from tasks.versions import stage_versions  # noqa: E402
 from warehouse import store  # noqa: E402
@@ -68,14 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, store.WarehouseError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    run = stages.with_runner(reprocess, settings.parallel)
-    with stages.shared_api(settings.parallel):
-        state = run(config_path=args.config, warehouse_path=args.warehouse, return_state=True)
-    if state.is_failed():
-        print(f"error: {state.message}", file=sys.stderr)
-        return 1
-    print(state.result())
-    return 0
+    return run_once(reprocess, settings, config_path=args.config, warehouse_path=args.warehouse)
 
 
 if __name__ == "__main__":

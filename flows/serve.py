@@ -10,9 +10,8 @@ from typing import Any
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
-from prefect import serve  # noqa: E402
 from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy  # noqa: E402
-from prefect.deployments.runner import RunnerDeployment  # noqa: E402
+from prefect.exceptions import TerminationSignal  # noqa: E402
 from prefect.runner import Runner  # noqa: E402
 from prefect.schedules import Cron  # noqa: E402
 
@@ -33,21 +32,18 @@ def deployment_options(settings: Settings, config_path: str | None) -> dict[str,
     }
 
 
-def build_deployment(settings: Settings, config_path: str | None) -> RunnerDeployment:
-    """The ingest deployment, to serve with prefect.serve (its runs load the flow from its entrypoint)."""
-    return ingest.to_deployment(**deployment_options(settings, config_path))
-
-
-def serve_on_dask(settings: Settings, config_path: str | None, pause_on_shutdown: bool) -> None:
-    """Serve the deployment with the flow object itself, so its runs keep the Dask task runner
-    (a run loaded from the entrypoint would get the flow's default task runner)."""
+def serve_ingest(settings: Settings, config_path: str | None, pause_on_shutdown: bool) -> None:
+    """Serve the deployment until interrupted. The runner is given the flow object itself, so every
+    run keeps the task runner the config asks for (a run loaded from the deployment's entrypoint
+    would get the flow's default one)."""
     runner = Runner(pause_on_shutdown=pause_on_shutdown)
     runner.add_flow(stages.with_runner(ingest, settings.parallel), **deployment_options(settings, config_path))
-    print(f"Serving {ingest.name}/{settings.schedule.deployment} with its CPU stages on Dask; Ctrl+C stops.")
+    print(f"Serving {ingest.name}/{settings.schedule.deployment} (cron {settings.schedule.cron!r}, "
+          f"{settings.schedule.timezone}); Ctrl+C stops.", flush=True)
     try:
         asyncio.run(runner.start())
-    except KeyboardInterrupt:
-        pass
+    except (KeyboardInterrupt, TerminationSignal) as exc:
+        print(f"{type(exc).__name__}: shutting down", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -63,10 +59,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     config_path = str(settings.config_path) if args.config else None
-    if settings.parallel.runner == "dask":
-        serve_on_dask(settings, config_path, args.pause_on_shutdown)
-    else:
-        serve(build_deployment(settings, config_path), pause_on_shutdown=args.pause_on_shutdown)
+    serve_ingest(settings, config_path, args.pause_on_shutdown)
     return 0
 
 
