@@ -159,7 +159,8 @@ def flow_run(config: Path, folder: Path, warehouse: Path) -> dict[str, object]:
     """
     from flows import stages
     from flows.ingest import ingest, resolve_settings, wait_for_warehouse
-    from tasks import parallel, tag
+    from flows import pool as parallel
+    from tasks import s6_tag as tag
     from warehouse import store
 
     settings = resolve_settings(str(config), [str(folder)], str(warehouse))
@@ -293,7 +294,7 @@ def synthetic_articles(templates: list[_Template], ages: np.ndarray, first: int,
     history holds (original article_id, story_id) of every synthetic article made so far, numbered
     from 0 (this batch starts at `first`); it grows as articles are made.
     """
-    from tasks.models import Article, CleanedArticle, RawDocument
+    from tasks.records import Article, CleanedArticle, RawDocument
 
     now = datetime.now(timezone.utc).timestamp()
     count = len(ages)
@@ -342,7 +343,7 @@ def preload(warehouse: Path, target: int, per_day: int, seed: int = 7) -> int:
     spread over target / per_day days of publication times (the history a warehouse of that size
     would have at that ingest rate), and written with the store's own write_run, 10k per run.
     """
-    from tasks.models import RunCounts
+    from tasks.records import RunCounts
     from warehouse import store
 
     con = store.connect(warehouse)

@@ -15,10 +15,10 @@ from pathlib import Path
 
 from bench import PROJECT_ROOT, BbcArticle, Table, load_bbc, part_main
 from config.settings import DedupSettings, load_settings
-from tasks.clean import clean_text
-from tasks.dedup import KnownArticle, assign, prepare
-from tasks.fingerprint import normalise_for_hash, word_shingles
-from tasks.models import Article, CleanedArticle, RawDocument
+from tasks.s2_clean import clean_text
+from tasks.s4_dedup import KnownArticle, assign, prepare
+from tasks.s3_fingerprint import normalise_for_hash, word_shingles
+from tasks.records import Article, CleanedArticle, RawDocument
 
 SEED = 20250101
 NOW = datetime(2025, 1, 15, 12, 0, tzinfo=timezone.utc)

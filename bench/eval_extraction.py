@@ -16,8 +16,8 @@ from pathlib import Path
 import trafilatura
 
 from bench import PROJECT_ROOT, Table, part_main
-from tasks.clean import clean_html
-from tasks.textnorm import RejectedInput, decode_bytes
+from tasks.s2_clean import clean_html
+from tasks.text.normalise import RejectedInput, decode_bytes
 
 EXTRACTION_SET = "extraction-dev"
 DEFAULT_OUT = PROJECT_ROOT / "bench" / "out" / "eval_extraction.json"

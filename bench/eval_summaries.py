@@ -16,7 +16,7 @@ from rouge_score.tokenize import tokenize as rouge_tokenize
 from rouge_score.tokenizers import Tokenizer
 
 from bench import BbcArticle, Table, load_bbc
-from tasks.summarise import CentralityOptions, summarise, summarise_centrality
+from tasks.s5_summarise import CentralityOptions, summarise, summarise_centrality
 
 DEFAULT_ALGORITHM = "centrality"
 BASELINES = ("lead", "textrank", "lexrank", "lsa", "luhn", "kl", "sumbasic")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from bench import BBC_CATEGORIES, PROJECT_ROOT, BbcArticle, Table, load_bbc
 from tasks.learn_terms import DEFAULT_TOP_N, PRIOR_STRENGTH, TermCounts, document_terms
-from tasks.tag import Taxonomy, issue_from_terms, learned_keywords, load_taxonomy, tag_text
+from tasks.s6_tag import Taxonomy, issue_from_terms, learned_keywords, load_taxonomy, tag_text
 
 FOLDS = 5
 DEFAULT_TAXONOMY = PROJECT_ROOT / "config" / "issues.toml"

@@ -320,7 +320,7 @@ def count_feed(feed: FeedFile, base: str) -> FeedCount:
     """Count one feed's entries in the raw file and read its served body with the pipeline's parser."""
     import feedparser
 
-    from tasks.feeds import FeedParseError, parse_feed
+    from tasks.sources.feeds import FeedParseError, parse_feed
 
     raw = gzip.decompress(feed.path.read_bytes())
     result = feedparser.parse(io.BytesIO(raw), resolve_relative_uris=False, sanitize_html=False)

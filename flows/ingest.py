@@ -32,10 +32,10 @@ from prefect.states import Cancelled, Failed, State  # noqa: E402
 
 from config.settings import ConfigError, Settings, load_settings, with_overrides  # noqa: E402
 from flows import stages  # noqa: E402
-from tasks import tag  # noqa: E402
-from tasks.models import RunCounts  # noqa: E402
-from tasks.feeds import FeedPoll  # noqa: E402
-from tasks.report import (RunDigest, SourceProblem, fit_for_ui, render_digest, summary_line,  # noqa: E402
+from tasks import s6_tag as tag  # noqa: E402
+from tasks.records import RunCounts  # noqa: E402
+from tasks.sources.feeds import FeedPoll  # noqa: E402
+from tasks.s8_report import (RunDigest, SourceProblem, fit_for_ui, render_digest, summary_line,  # noqa: E402
                           write_digest)
 from warehouse import store  # noqa: E402
 

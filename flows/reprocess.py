@@ -17,7 +17,7 @@ from prefect.states import Failed, State  # noqa: E402
 from config.settings import ConfigError  # noqa: E402
 from flows import stages  # noqa: E402
 from flows.ingest import new_run_id, resolve_settings, run_once  # noqa: E402
-from tasks import tag  # noqa: E402
+from tasks import s6_tag as tag  # noqa: E402
 from tasks.versions import stage_versions  # noqa: E402
 from warehouse import store  # noqa: E402
 

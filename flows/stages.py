@@ -19,11 +19,18 @@ from prefect.task_runners import TaskRunner
 from prefect.utilities.annotations import quote
 
 from config.settings import CleanSettings, DedupSettings, ParallelSettings, Settings, SummarySettings, TagSettings
-from tasks import clean, dedup, discover, feeds, parallel, stories, summarise, tag
-from tasks.health import HealthPolicy, SourceState
-from tasks.http import HttpClient
+from tasks import s2_clean as clean
+from tasks import s4_dedup as dedup
+from tasks import s1_discover as discover
+from tasks.sources import feeds
+from flows import pool as parallel
+from tasks import s7_stories as stories
+from tasks import s5_summarise as summarise
+from tasks import s6_tag as tag
+from tasks.sources.health import HealthPolicy, SourceState
+from tasks.sources.http import HttpClient
 from tasks.versions import stage_versions
-from tasks.models import Article, RawDocument, Reject, RunCounts, Story
+from tasks.records import Article, RawDocument, Reject, RunCounts, Story
 from warehouse import store
 
 PREPARED_FIELDS = ("word_count", "text_hash", "minhash", "story_terms")

@@ -1,4 +1,4 @@
-"""Tests for tasks.clean: text and HTML cleaning, decoding and the batch step, on real sample inputs."""
+"""Tests for tasks.s2_clean: text and HTML cleaning, decoding and the batch step, on real sample inputs."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ import pytest
 import trafilatura
 from hypothesis import HealthCheck, given, settings as hyp_settings, strategies as st
 
-import tasks.clean as clean_module
+import tasks.s2_clean as clean_module
 from config.settings import CleanSettings
-from tasks.clean import RejectedInput, clean_documents, clean_html, clean_text, decode_bytes
-from tasks.models import RawDocument
+from tasks.s2_clean import RejectedInput, clean_documents, clean_html, clean_text, decode_bytes
+from tasks.records import RawDocument
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"

@@ -18,7 +18,7 @@ from config.settings import ConfigError, ParallelSettings, load_settings
 from flows import stages
 from flows.ingest import ingest
 from flows.reprocess import reprocess
-from tasks import parallel
+from flows import pool as parallel
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"

@@ -1,4 +1,4 @@
-"""Tests for duplicate detection and story assignment (tasks.dedup)."""
+"""Tests for duplicate detection and story assignment (tasks.s4_dedup)."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ import pytest
 from hypothesis import given, settings as hypothesis_settings, strategies as st
 
 from config.settings import DedupSettings
-from tasks import dedup
-from tasks.dedup import KnownArticle, assign, normalise_for_hash, normalise_url, prepare, text_hash
-from tasks.models import Article, CleanedArticle, RawDocument
+from tasks import s4_dedup as dedup
+from tasks.s4_dedup import KnownArticle, assign, normalise_for_hash, normalise_url, prepare, text_hash
+from tasks.records import Article, CleanedArticle, RawDocument
 
 DATA = Path(__file__).parent / "data" / "dedup"
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"

@@ -14,10 +14,10 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from config.settings import HttpSettings, SourceSettings
-from tasks.feeds import (FeedParseError, ParsedFeed, SourceState, canonical_link, canonical_url, parse_feed,
+from tasks.sources.feeds import (FeedParseError, ParsedFeed, SourceState, canonical_link, canonical_url, parse_feed,
                          poll_feeds, word_count)
-from tasks.http import HttpClient
-from tasks.models import RawDocument, Reject
+from tasks.sources.http import HttpClient
+from tasks.records import RawDocument, Reject
 from tests.conftest import hits
 
 FEEDS = Path(__file__).resolve().parent / "data" / "feeds"

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from tasks.health import HealthPolicy, SourceState, backoff, is_due, record_failure, record_success
+from tasks.sources.health import HealthPolicy, SourceState, backoff, is_due, record_failure, record_success
 
 NOW = datetime(2025, 3, 6, 12, 0, tzinfo=timezone.utc)
 POLICY = HealthPolicy(base_interval_minutes=30, max_backoff_hours=24, disable_after=10)

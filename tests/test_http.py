@@ -19,7 +19,7 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from config.settings import HttpSettings
-from tasks.http import FetchError, FetchResult, HttpClient, is_public_address, parse_retry_after
+from tasks.sources.http import FetchError, FetchResult, HttpClient, is_public_address, parse_retry_after
 from tests.conftest import hits
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -199,7 +199,7 @@ def serve_raw_once(response: bytes) -> tuple[str, threading.Thread]:
 BOMB_PROBE = """
 import sys, time, tracemalloc
 from config.settings import HttpSettings
-from tasks.http import FetchError, HttpClient
+from tasks.sources.http import FetchError, HttpClient
 client = HttpClient(HttpSettings(max_bytes=200_000, retries=0, allow_private_hosts=True))
 tracemalloc.start()
 started = time.monotonic()

@@ -122,7 +122,7 @@ def test_a_digest_too_big_for_the_ui_is_published_cut(prefect_api, tmp_path, wri
 
 
 def test_fit_for_ui_cuts_at_a_section_and_leaves_small_digests_alone():
-    from tasks.report import fit_for_ui
+    from tasks.s8_report import fit_for_ui
 
     sections = "".join(f"### Story {i}\n\n" + "word " * 40 + "\n\n" for i in range(50))
     markdown = "# Run\n\n## Stories\n\n" + sections

@@ -11,9 +11,14 @@ import pytest
 
 from config.settings import CleanSettings, DedupSettings, SummarySettings, TagSettings
 from flows.stages import PREPARED_FIELDS, _known_probe, _story_calls, _without_raw
-from tasks import clean, dedup, parallel, stories, summarise, tag
-from tasks.discover import content_hash
-from tasks.models import Article, CleanedArticle, RawDocument, RunCounts
+from tasks import s2_clean as clean
+from tasks import s4_dedup as dedup
+from flows import pool as parallel
+from tasks import s7_stories as stories
+from tasks import s5_summarise as summarise
+from tasks import s6_tag as tag
+from tasks.s1_discover import content_hash
+from tasks.records import Article, CleanedArticle, RawDocument, RunCounts
 from warehouse import store
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -12,13 +12,13 @@ from hypothesis import settings as hyp_settings
 from hypothesis import strategies as st
 
 from config.settings import CleanSettings
-from tasks.clean import clean_documents, clean_html, clean_text
-from tasks.discover import _locator, content_hash
-from tasks.feeds import canonical_url
-from tasks.fingerprint import text_hash
-from tasks.http import is_public_address
-from tasks.models import RawDocument
-from tasks.textnorm import RejectedInput, decode_bytes, one_line
+from tasks.s2_clean import clean_documents, clean_html, clean_text
+from tasks.s1_discover import _locator, content_hash
+from tasks.sources.feeds import canonical_url
+from tasks.s3_fingerprint import text_hash
+from tasks.sources.http import is_public_address
+from tasks.records import RawDocument
+from tasks.text.normalise import RejectedInput, decode_bytes, one_line
 
 FAST = hyp_settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 SLOW = hyp_settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -11,10 +11,10 @@ import duckdb
 import pytest
 
 from config.settings import CleanSettings
-from tasks.clean import clean_documents
-from tasks.discover import content_hash
-from tasks.health import SourceState
-from tasks.models import Article, CleanedArticle, RawDocument, Reject, RunCounts, Story, Tag
+from tasks.s2_clean import clean_documents
+from tasks.s1_discover import content_hash
+from tasks.sources.health import SourceState
+from tasks.records import Article, CleanedArticle, RawDocument, Reject, RunCounts, Story, Tag
 from warehouse import store
 
 DROP = "'); DROP TABLE store.articles; --"

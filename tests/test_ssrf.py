@@ -12,8 +12,8 @@ import pytest
 from pytest_httpserver import HTTPServer
 
 from config.settings import HttpSettings, SourceSettings
-from tasks.feeds import SourceState, canonical_url, poll_feeds
-from tasks.http import FetchError, HttpClient, _GuardedBackend
+from tasks.sources.feeds import SourceState, canonical_url, poll_feeds
+from tasks.sources.http import FetchError, HttpClient, _GuardedBackend
 from tests.conftest import hits
 
 NOW = datetime(2025, 3, 6, 12, 0, tzinfo=timezone.utc)

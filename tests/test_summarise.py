@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 
 from config.settings import SUMMARY_ALGORITHMS, DedupSettings, SummarySettings
-from tasks import dedup
-from tasks.models import Article, CleanedArticle, RawDocument
-from tasks.summarise import (CentralityOptions, _mmr, _overlap_matrix, _pagerank, summarise, summarise_articles,
+from tasks import s4_dedup as dedup
+from tasks.records import Article, CleanedArticle, RawDocument
+from tasks.s5_summarise import (CentralityOptions, _mmr, _overlap_matrix, _pagerank, summarise, summarise_articles,
                              summarise_centrality, summarise_story)
-from tasks.tokenize import split_sentences, stem, words
+from tasks.text.sentences import split_sentences, stem, words
 
 SEEDS = sorted((Path(__file__).resolve().parent.parent / "seeds").glob("*.txt"))
 
@@ -279,7 +279,7 @@ def test_every_algorithm_summarises_polish_and_greek(algorithm: str, language: s
 def test_summarise_articles_in_polish_and_greek_needs_no_fallback(
         algorithm: str, caplog: pytest.LogCaptureFixture) -> None:
     articles = [_article(POLISH, "pl"), _article(GREEK, "el"), _article(POLISH, "pl-PL")]
-    with caplog.at_level(logging.WARNING, logger="tasks.summarise"):
+    with caplog.at_level(logging.WARNING, logger="tasks.s5_summarise"):
         summarise_articles(articles, SummarySettings(algorithm=algorithm, sentences=3))
     assert not caplog.records, "the configured algorithm ran, not the lead fallback"
     for article in articles:

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from config.settings import ConfigError, TagSettings
-from tasks.models import Article, CleanedArticle, RawDocument, Tag
-from tasks.tag import load_taxonomy, tag_articles, tag_text
-from tasks.tokenize import match_terms
+from tasks.records import Article, CleanedArticle, RawDocument, Tag
+from tasks.s6_tag import load_taxonomy, tag_articles, tag_text
+from tasks.text.sentences import match_terms
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_TAXONOMY = ROOT / "config" / "issues.toml"

@@ -19,8 +19,8 @@ from sumy.summarizers.luhn import LuhnSummarizer
 from sumy.summarizers.sum_basic import SumBasicSummarizer
 from sumy.summarizers.text_rank import TextRankSummarizer
 
-from tasks import fingerprint
-from tasks.tokenize import (ISO_LANGUAGES, NewsTokenizer, language_name, lowercase_only, match_terms, match_words,
+from tasks import s3_fingerprint as fingerprint
+from tasks.text.sentences import (ISO_LANGUAGES, NewsTokenizer, language_name, lowercase_only, match_terms, match_words,
                             split_paragraphs, split_sentences, stem, stemmer_for, stop_words, sumy_stemmer, words)
 
 PROSE = (
@@ -168,7 +168,7 @@ def test_stemmer_missing_its_package_falls_back_to_lowercasing(language: str) ->
 def test_a_failing_stemmer_is_replaced_once_and_said_once(
         monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, fresh_stemmers: None) -> None:
     monkeypatch.setitem(Stemmer.SPECIAL_STEMMERS, "slovak", _fails)
-    with caplog.at_level(logging.INFO, logger="tasks.tokenize"):
+    with caplog.at_level(logging.INFO, logger="tasks.text.sentences"):
         assert match_terms("Voľby v Bratislave sa konali v sobotu", "sk") == [
             "voľby", "v", "bratislave", "sa", "konali", "v", "sobotu"]
         assert stem("Voľby", "slovak") == "voľby" and stemmer_for("sk-SK") is lowercase_only

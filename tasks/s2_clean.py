@@ -18,10 +18,10 @@ from trafilatura.metadata import (META_URL, examine_meta, extract_author, extrac
 from trafilatura.settings import Document
 
 from config.settings import CleanSettings
-from tasks.language import (date_is_written, dateline_of, derive_title, detect_language, header_fields,
+from tasks.text.header import (date_is_written, dateline_of, derive_title, detect_language, header_fields,
                             parse_date)
-from tasks.models import CleanedArticle, RawDocument, Reject
-from tasks.textnorm import (RejectedInput, canonical_link, decode_bytes, ends_like_sentence, fragment_text,
+from tasks.records import CleanedArticle, RawDocument, Reject
+from tasks.text.normalise import (RejectedInput, canonical_link, decode_bytes, ends_like_sentence, fragment_text,
                             is_fragment, is_link_item, looks_like_headline, looks_like_html, one_line,
                             to_paragraphs, word_count)
 

@@ -17,9 +17,9 @@ from urllib.parse import unquote_plus, urljoin, urlsplit, urlunsplit
 import feedparser
 
 from config.settings import SourceSettings
-from tasks.health import HealthPolicy, SourceState, is_due, record_failure, record_success
-from tasks.http import HTML_ACCEPT, FetchError, FetchResult, HttpClient
-from tasks.models import RawDocument, Reject
+from tasks.sources.health import HealthPolicy, SourceState, is_due, record_failure, record_success
+from tasks.sources.http import HTML_ACCEPT, FetchError, FetchResult, HttpClient
+from tasks.records import RawDocument, Reject
 
 LOGGER = logging.getLogger(__name__)
 
@@ -405,7 +405,7 @@ def poll_feeds(sources: list[SourceSettings], states: dict[str, SourceState], cl
 
     Feeds are fetched conditionally; an unchanged feed costs one request. Entries already known
     (by canonical URL or guid) or already met earlier in this poll are skipped, so a story carried
-    by two feeds is fetched once. A source that fails is backed off (see tasks.health) and listed
+    by two feeds is fetched once. A source that fails is backed off (see tasks.sources.health) and listed
     in problems; the other sources go on.
     """
     policy = policy or HealthPolicy()

@@ -30,7 +30,7 @@ MAX_CHUNK = 32
 # Below this many items a batch runs in the calling process: starting workers would cost more.
 MIN_ITEMS = 32
 # Imported once in the fork server, so every worker starts with trafilatura, lxml and sumy loaded.
-PRELOAD = ("tasks.parallel", "tasks.clean", "tasks.fingerprint", "tasks.summarise", "tasks.tag", "tasks.stories")
+PRELOAD = ("flows.pool", "tasks.s2_clean", "tasks.s3_fingerprint", "tasks.s5_summarise", "tasks.s6_tag", "tasks.s7_stories")
 
 # One BLAS thread per worker: the workers already take every core, and BLAS threads of their own
 # only spin against each other (the summaries then cost twice the CPU for the same result).

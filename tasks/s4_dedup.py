@@ -12,8 +12,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import numpy as np
 
 from config.settings import DedupSettings
-from tasks.fingerprint import BandIndex, normalise_for_hash, prepare, text_hash
-from tasks.models import Article
+from tasks.s3_fingerprint import BandIndex, normalise_for_hash, prepare, text_hash
+from tasks.records import Article
 
 __all__ = ["KnownArticle", "assign", "normalise_for_hash", "normalise_url", "prepare", "text_hash"]
 

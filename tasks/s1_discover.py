@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from config.settings import DiscoverSettings, SourceSettings
-from tasks.models import RawDocument, Reject
+from tasks.records import RawDocument, Reject
 
 LOGGER = logging.getLogger(__name__)
 MEDIA_TYPES = {".txt": "text/plain", ".md": "text/markdown", ".markdown": "text/markdown",

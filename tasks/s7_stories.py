@@ -6,9 +6,9 @@ import logging
 from collections import Counter
 from typing import NamedTuple
 
-from tasks.models import Article, Story
-from tasks.summarise import summarise_story
-from tasks.tokenize import language_name
+from tasks.records import Article, Story
+from tasks.s5_summarise import summarise_story
+from tasks.text.sentences import language_name
 
 LOGGER = logging.getLogger(__name__)
 

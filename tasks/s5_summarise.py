@@ -19,8 +19,8 @@ from sumy.summarizers.sum_basic import SumBasicSummarizer
 from sumy.summarizers.text_rank import TextRankSummarizer
 
 from config.settings import SUMMARY_ALGORITHMS, SummarySettings
-from tasks.models import Article
-from tasks.tokenize import NewsTokenizer, language_name, split_paragraphs, stem, stop_words, words
+from tasks.records import Article
+from tasks.text.sentences import NewsTokenizer, language_name, split_paragraphs, stem, stop_words, words
 
 LOGGER = logging.getLogger(__name__)
 

@@ -16,8 +16,8 @@ from datasketch import MinHash, MinHashLSH
 from sumy.utils import get_stop_words
 
 from config.settings import DedupSettings
-from tasks.models import Article
-from tasks.tokenize import sumy_stemmer
+from tasks.records import Article
+from tasks.text.sentences import sumy_stemmer
 
 LOGGER = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from tasks.models import Article, Reject, RunCounts, Story
+from tasks.records import Article, Reject, RunCounts, Story
 
 LOGGER = logging.getLogger(__name__)
 MAX_REJECTS_SHOWN = 50
