@@ -99,3 +99,37 @@ class RunCounts:
     new_articles: int = 0
     duplicates: int = 0
     rejected: int = 0
+
+
+@dataclass(frozen=True)
+class KnownArticle:
+    """What the warehouse remembers of a stored article, enough to match new ones against it."""
+
+    article_id: str
+    text_hash: str
+    canonical_url: str | None
+    minhash: bytes | None
+    story_id: str | None
+    story_terms: dict[str, float]
+    seen_at: datetime
+    duplicate_of: str | None
+
+
+@dataclass
+class SourceState:
+    """What the warehouse remembers of one feed source between polls."""
+
+    source: str
+    url: str
+    etag: str | None = None
+    last_modified: str | None = None
+    validators_at: datetime | None = None
+    body_hash: str | None = None
+    last_status: str | None = None
+    last_error: str | None = None
+    last_success: datetime | None = None
+    last_polled: datetime | None = None
+    consecutive_failures: int = 0
+    next_poll_at: datetime | None = None
+    disabled: bool = False
+    disabled_reason: str | None = None

@@ -13,7 +13,7 @@ import numpy as np
 
 from config.settings import DedupSettings
 from tasks.s3_fingerprint import BandIndex, normalise_for_hash, prepare, text_hash
-from tasks.records import Article
+from tasks.records import Article, KnownArticle
 
 __all__ = ["KnownArticle", "assign", "normalise_for_hash", "normalise_url", "prepare", "text_hash"]
 
@@ -32,19 +32,6 @@ DEFAULT_PORTS = {"http": 80, "https": 443}
 # Batch articles join the story index one by one; every so many they are merged into its arrays.
 TERM_INDEX_FLUSH = 256
 
-
-@dataclass(frozen=True)
-class KnownArticle:
-    """What the warehouse remembers of a stored article, enough to match new ones against it."""
-
-    article_id: str
-    text_hash: str
-    canonical_url: str | None
-    minhash: bytes | None
-    story_id: str | None
-    story_terms: dict[str, float]
-    seen_at: datetime
-    duplicate_of: str | None
 
 
 def normalise_url(url: str | None) -> str | None:

@@ -18,9 +18,8 @@ from pathlib import Path
 import duckdb
 
 from config.settings import SourceSettings
-from tasks.s4_dedup import KnownArticle
-from tasks.sources.health import SourceState
-from tasks.records import Article, CleanedArticle, RawDocument, Reject, RunCounts, Story
+from tasks.records import (Article, CleanedArticle, KnownArticle, RawDocument, Reject, RunCounts, SourceState,
+                           Story)
 
 LOGGER = logging.getLogger(__name__)
 SQL_DIR = Path(__file__).resolve().parent / "sql"

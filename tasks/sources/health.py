@@ -7,6 +7,8 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from tasks.records import SourceState  # noqa: F401 - re-exported: callers import it with the policy
+
 LOGGER = logging.getLogger(__name__)
 
 # Failures that will not fix themselves by waiting: they count toward disabling a source.
@@ -29,25 +31,6 @@ class HealthPolicy:
         if self.disable_after < 1:
             raise ValueError("disable_after must be at least 1")
 
-
-@dataclass
-class SourceState:
-    """What the warehouse remembers of one feed source between polls."""
-
-    source: str
-    url: str
-    etag: str | None = None
-    last_modified: str | None = None
-    validators_at: datetime | None = None
-    body_hash: str | None = None
-    last_status: str | None = None
-    last_error: str | None = None
-    last_success: datetime | None = None
-    last_polled: datetime | None = None
-    consecutive_failures: int = 0
-    next_poll_at: datetime | None = None
-    disabled: bool = False
-    disabled_reason: str | None = None
 
 
 def is_due(state: SourceState, now: datetime) -> bool:
