@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -142,9 +141,6 @@ def merge_cleaned(parts: list[tuple[list[Article], list[Reject]]]) -> tuple[list
 def clean_task(docs: list[RawDocument], settings: CleanSettings, workers: int = 1) -> tuple[list[Article], list[Reject]]:
     """Clean a batch of inputs into articles; unusable inputs come back as rejects."""
     cleaned, rejects = clean.clean_documents(docs, settings, functools.partial(parallel.map_chunks, workers=workers))
-    for _, c in cleaned:  # a page's own canonical link or og:url may carry tracking parameters
-        if c.canonical_url:
-            c.canonical_url = feeds.canonical_url(c.canonical_url)
     articles = [Article(article_id=doc.content_hash[:16], doc=doc, cleaned=c) for doc, c in cleaned]
     get_run_logger().info("clean: %d articles, %d rejected", len(articles), len(rejects))
     return articles, rejects
@@ -168,31 +164,12 @@ def dedup_task(con: duckdb.DuckDBPyConnection, articles: list[Article], settings
         get_run_logger().info("dedup: no new articles to check")
         return articles
     known = store.load_known_articles(con, now - timedelta(days=settings.story_window_days),
-                                      _known_probe(articles, settings))
+                                      dedup.known_probe(articles, settings))
     dedup.assign(articles, known, settings, now)
     dups = sum(1 for a in articles if a.duplicate_of)
     get_run_logger().info("dedup: %d articles checked against %d stored candidates, %d duplicates", len(articles),
                           len(known), dups)
     return articles
-
-
-def _known_probe(articles: list[Article], settings: DedupSettings) -> store.KnownProbe | None:
-    """What the batch can match among stored articles (None: load them all).
-
-    A stored signature sharing fewer positions with every new one than dedup's weakest near-duplicate
-    test needs (an estimated Jaccard of min(near_threshold, CONTAINMENT_MIN_JACCARD)) cannot match.
-    """
-    min_equal = math.floor(min(settings.near_threshold, dedup.CONTAINMENT_MIN_JACCARD) * settings.num_perm)
-    if min_equal < 1:
-        return None
-    slugs = set()
-    for article in articles:
-        url = dedup.normalise_url(article.cleaned.canonical_url or article.doc.url)
-        if url:  # as dedup compares URLs: the last path segment, lower-cased
-            slugs.add(url.split("#", 1)[0].split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1].lower())
-    return store.KnownProbe(text_hashes=sorted({a.text_hash for a in articles if a.text_hash}),
-                            url_slugs=sorted(slugs), signatures=[a.minhash for a in articles if a.minhash],
-                            min_equal=min_equal)
 
 
 @task(name="summarise", cache_policy=NO_CACHE)

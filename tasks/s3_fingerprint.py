@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import math
 import re
-import unicodedata
 from collections import Counter
 from collections.abc import Callable
 from functools import lru_cache
@@ -17,6 +15,7 @@ from sumy.utils import get_stop_words
 
 from config.settings import DedupSettings
 from tasks.records import Article
+from tasks.text.hashing import normalise_for_hash, sha256_hex, text_hash  # noqa: F401 - text_hash re-exported
 from tasks.text.sentences import sumy_stemmer
 
 LOGGER = logging.getLogger(__name__)
@@ -35,16 +34,6 @@ LSH_WEIGHTS = (0.1, 0.9)
 _GOLDEN64 = np.uint64(0x9E3779B97F4A7C15)
 _MIX64 = np.uint64(0xBF58476D1CE4E5B9)
 
-# Apostrophe look-alikes fold to one form, which is then dropped ("don’t" == "don't" == "dont");
-# every other punctuation mark (quotes, dashes, ellipses) becomes a word break.
-_CHAR_FOLDS = str.maketrans({
-    **dict.fromkeys("‘’‚‛′‵`´ʼʹ", "'"),
-    # Invisible format characters (soft hyphen, zero-width and direction marks, BOM) are layout noise.
-    **dict.fromkeys("\u00ad\u061c\u180e\u200b\u200c\u200d\u200e\u200f\u202a\u202b\u202c\u202d\u202e"
-                    "\u2060\u2061\u2062\u2063\u2064\ufeff", None),
-})
-_APOSTROPHE_RE = re.compile(r"'+")
-_NOISE_RE = re.compile(r"[\W_]+")
 _SENTENCE_SPLIT_RE = re.compile(r"(?<=[.!?…])[\"'”’)\]]*\s+|\n+")
 _WORD_RE = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*")
 # Words frequent in any news report: they would make unrelated articles look alike.
@@ -61,18 +50,6 @@ _ISO_LANGUAGES = {
     "pl": "polish", "el": "greek", "uk": "ukrainian", "ru": "russian", "da": "danish",
     "fi": "finnish", "no": "norwegian", "hu": "hungarian", "ro": "romanian",
 }
-
-
-def normalise_for_hash(text: str) -> str:
-    """Reduce text to lowercase words separated by single spaces, ignoring quote, dash and spacing styles."""
-    text = unicodedata.normalize("NFKC", text or "").translate(_CHAR_FOLDS).casefold()
-    text = _APOSTROPHE_RE.sub("", text)  # "don't" and "don’t" both become "dont"
-    return _NOISE_RE.sub(" ", text).strip()
-
-
-def text_hash(text: str) -> str:
-    """Return the sha256 hex digest of the normalised text (stable under whitespace and quote styles)."""
-    return hashlib.sha256(normalise_for_hash(text).encode("utf-8")).hexdigest()
 
 
 def word_shingles(words: list[str], size: int) -> set[bytes]:
@@ -174,7 +151,7 @@ def prepare(articles: list[Article], settings: DedupSettings) -> None:
         normalised = normalise_for_hash(article.cleaned.text)
         words = normalised.split()
         article.word_count = len(words)
-        article.text_hash = hashlib.sha256(normalised.encode("utf-8")).hexdigest()
+        article.text_hash = sha256_hex(normalised.encode("utf-8"))
         shingle_sets.append(word_shingles(words, settings.shingle_words))
         article.story_terms = story_terms(article.cleaned.text, article.cleaned.title, article.cleaned.language)
     for article, signature in zip(articles, _minhash_bytes(shingle_sets, settings.num_perm)):

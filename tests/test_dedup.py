@@ -14,7 +14,7 @@ from hypothesis import given, settings as hypothesis_settings, strategies as st
 
 from config.settings import DedupSettings
 from tasks import s4_dedup as dedup
-from tasks.s4_dedup import KnownArticle, assign, normalise_for_hash, normalise_url, prepare, text_hash
+from tasks.s4_dedup import KnownArticle, assign, normalise_for_hash, prepare, text_hash
 from tasks.records import Article, CleanedArticle, RawDocument
 
 DATA = Path(__file__).parent / "data" / "dedup"
@@ -277,20 +277,6 @@ def test_an_article_is_not_a_duplicate_of_its_own_stored_copy(bridge: tuple[str,
 
 
 # --- URLs ---------------------------------------------------------------------------------------
-
-@pytest.mark.parametrize(("raw", "expected"), [
-    ("HTTPS://News.Example.COM/world/story-1/?utm_source=rss&utm_medium=feed#top",
-     "https://news.example.com/world/story-1"),
-    ("https://news.example.com:443/world/story-1?b=2&fbclid=abc&a=1&gclid=x",
-     "https://news.example.com/world/story-1?a=1&b=2"),
-    ("http://news.example.com:8080/a/", "http://news.example.com:8080/a"),
-    ("/relative/path", None),
-    ("", None),
-    (None, None),
-])
-def test_normalise_url(raw: str | None, expected: str | None) -> None:
-    assert normalise_url(raw) == expected
-
 
 def test_same_canonical_url_with_tracking_params_is_url_duplicate(bridge: tuple[str, list[str]]) -> None:
     title, paragraphs = bridge

@@ -10,14 +10,14 @@ from pathlib import Path
 import pytest
 
 from config.settings import CleanSettings, DedupSettings, SummarySettings, TagSettings
-from flows.stages import PREPARED_FIELDS, _known_probe, _story_calls, _without_raw
+from flows.stages import PREPARED_FIELDS, _story_calls, _without_raw
 from tasks import s2_clean as clean
 from tasks import s4_dedup as dedup
 from flows import pool as parallel
 from tasks import s7_stories as stories
 from tasks import s5_summarise as summarise
 from tasks import s6_tag as tag
-from tasks.s1_discover import content_hash
+from tasks.text.hashing import sha256_hex as content_hash
 from tasks.records import Article, CleanedArticle, RawDocument, RunCounts
 from warehouse import store
 
@@ -142,7 +142,7 @@ def test_dedup_against_the_probed_stored_articles_decides_as_against_all(tmp_pat
     dedup.prepare(batch, settings)
     later = now + timedelta(days=1)  # no stored article in the story window: only matches are probed
     decided = []
-    for probe in (None, _known_probe(batch, settings)):
+    for probe in (None, dedup.known_probe(batch, settings)):
         known = store.load_known_articles(con, later, probe)
         articles = copy.deepcopy(batch)
         dedup.assign(articles, known, settings, now)
