@@ -18,13 +18,13 @@ from trafilatura.metadata import (META_URL, examine_meta, extract_author, extrac
 from trafilatura.settings import Document
 
 from config.settings import CleanSettings
-from tasks.text.header import (date_is_written, dateline_of, derive_title, detect_language, header_fields,
-                            parse_date)
 from tasks.records import CleanedArticle, RawDocument, Reject
 from tasks.sources.urls import canonical_link, canonical_url
-from tasks.text.normalise import (RejectedInput, decode_bytes, ends_like_sentence, fragment_text,
-                            is_fragment, is_link_item, looks_like_headline, looks_like_html, one_line,
-                            to_paragraphs, word_count)
+from tasks.text.header import date_is_written, dateline_of, derive_title, header_fields, parse_date
+from tasks.text.language import detect_language
+from tasks.text.normalise import (RejectedInput, decode_bytes, ends_like_sentence, fragment_text, is_fragment,
+                                  is_link_item, looks_like_headline, looks_like_html, one_line, to_paragraphs,
+                                  word_count)
 
 if TYPE_CHECKING:
     from lxml.html import HtmlElement

@@ -11,12 +11,12 @@ from functools import lru_cache
 
 import numpy as np
 from datasketch import MinHash, MinHashLSH
-from sumy.utils import get_stop_words
 
 from config.settings import DedupSettings
 from tasks.records import Article
 from tasks.text.hashing import normalise_for_hash, sha256_hex, text_hash  # noqa: F401 - text_hash re-exported
-from tasks.text.sentences import sumy_stemmer
+from tasks.text.language import language_name, stemmer_for, stop_words
+from tasks.text.normalise import word_count
 
 LOGGER = logging.getLogger(__name__)
 
@@ -27,7 +27,6 @@ MINHASH_DTYPE = np.dtype("<u8")
 MAX_STORY_TERMS = 40
 PROPER_NOUN_BOOST = 2.0
 MIN_TERM_CHARS = 2
-DEFAULT_LANGUAGE = "english"
 # LSH banding tuned against misses: a missed candidate is a missed duplicate, an extra one costs
 # only a 128-value comparison.
 LSH_WEIGHTS = (0.1, 0.9)
@@ -44,12 +43,6 @@ _NEWS_STOP_WORDS = frozenset("""
     monday tuesday wednesday thursday friday saturday sunday january february march april may june
     july august september october november december jan feb mar apr jun jul aug sep sept oct nov dec
 """.split())
-_ISO_LANGUAGES = {
-    "en": "english", "de": "german", "fr": "french", "es": "spanish", "it": "italian",
-    "pt": "portuguese", "nl": "dutch", "sv": "swedish", "cs": "czech", "sk": "slovak",
-    "pl": "polish", "el": "greek", "uk": "ukrainian", "ru": "russian", "da": "danish",
-    "fi": "finnish", "no": "norwegian", "hu": "hungarian", "ro": "romanian",
-}
 
 
 def word_shingles(words: list[str], size: int) -> set[bytes]:
@@ -85,32 +78,18 @@ def _minhash_bytes(shingle_sets: list[set[bytes]], num_perm: int) -> list[bytes 
     return out
 
 
-def _language_name(code: str | None) -> str:
-    """Map an ISO 639-1 code (or a language name) to the name the stemmer and stop lists use."""
-    if not code:
-        return DEFAULT_LANGUAGE
-    code = code.strip().lower().replace("_", "-").split("-")[0]
-    return _ISO_LANGUAGES.get(code, code)
-
-
 @lru_cache(maxsize=32)
 def _term_lookup(language: str) -> Callable[[str], str | None]:
     """Return a cached word -> term function for a language (None for stop words and fragments)."""
-    try:
-        stop_words = frozenset(w.casefold() for w in get_stop_words(language)) | _NEWS_STOP_WORDS
-    except Exception:  # no list for the language (LookupError) or an unreadable one
-        stop_words = _NEWS_STOP_WORDS
-    found = sumy_stemmer(language)  # lowercasing only when sumy's stemmer cannot run here
-    if found is None:
-        LOGGER.debug("no stemmer for %s, using words as they are", language)
-    stem: Callable[[str], str] = found or str
+    stops = stop_words(language) | _NEWS_STOP_WORDS
+    stem = stemmer_for(language)
 
     @lru_cache(maxsize=200_000)
     def term(word: str) -> str | None:
         if len(word) > 1 and word.isupper():  # an acronym ("US", "NATO") even if it spells a stop word
             return word.casefold()
         lower = word.casefold().replace("’", "'")
-        if lower in stop_words or len(lower) < MIN_TERM_CHARS:
+        if lower in stops or len(lower) < MIN_TERM_CHARS:
             return None
         stemmed = stem(lower)
         return stemmed if len(stemmed) >= MIN_TERM_CHARS and stemmed not in _NEWS_STOP_WORDS else None
@@ -121,7 +100,7 @@ def _term_lookup(language: str) -> Callable[[str], str | None]:
 def story_terms(text: str, title: str | None = None, language: str | None = None,
                 max_terms: int = MAX_STORY_TERMS) -> dict[str, float]:
     """Return the article's top content terms (stemmed, log-tf, proper nouns boosted), L2-normalised."""
-    term_of = _term_lookup(_language_name(language))
+    term_of = _term_lookup(language_name(language))
     counts: Counter[str] = Counter()
     proper: set[str] = set()
     sentences = _SENTENCE_SPLIT_RE.split(text or "")
@@ -150,7 +129,7 @@ def prepare(articles: list[Article], settings: DedupSettings) -> None:
     for article in articles:
         normalised = normalise_for_hash(article.cleaned.text)
         words = normalised.split()
-        article.word_count = len(words)
+        article.word_count = word_count(article.cleaned.text)
         article.text_hash = sha256_hex(normalised.encode("utf-8"))
         shingle_sets.append(word_shingles(words, settings.shingle_words))
         article.story_terms = story_terms(article.cleaned.text, article.cleaned.title, article.cleaned.language)

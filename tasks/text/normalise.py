@@ -254,8 +254,11 @@ def _clean_line(line: str) -> str:
     return line
 
 
-def _is_wrapped(block: list[str]) -> bool:
-    """Tell whether a block's lines are one hard-wrapped paragraph rather than one paragraph each."""
+def is_wrapped(block: list[str]) -> bool:
+    """Tell whether a block's lines are one hard-wrapped paragraph rather than one paragraph each.
+
+    The one rule for wrapped lines: the cleaner joins them by it, and the sentence splitter too.
+    """
     if len(block) < 2 or any(is_list_item(line) for line in block):
         return False
     widest = max(len(line) for line in block)
@@ -276,7 +279,7 @@ def _paragraph_list(text: str) -> list[str]:
             block.append(line)
             continue
         if block:
-            paragraphs.extend([" ".join(block)] if _is_wrapped(block) else block)
+            paragraphs.extend([" ".join(block)] if is_wrapped(block) else block)
         block = []
     return paragraphs
 
