@@ -14,6 +14,7 @@ from config.settings import CleanSettings, DedupSettings, Settings, SummarySetti
 from flows import pool
 from tasks import s1_discover as discover
 from tasks import s2_clean as clean
+from tasks import s3_fingerprint as fingerprint
 from tasks import s4_dedup as dedup
 from tasks import s5_summarise as summarise
 from tasks import s6_tag as tag
@@ -85,7 +86,7 @@ def clean_task(docs: list[RawDocument], settings: CleanSettings, workers: int = 
 @task(name="fingerprint", cache_policy=NO_CACHE)
 def fingerprint_task(articles: list[Article], settings: DedupSettings, workers: int = 1) -> list[Article]:
     """Word counts, text hashes, MinHash signatures and story term vectors for a batch."""
-    pool.update_in_place(dedup.prepare, articles, settings, fields=PREPARED_FIELDS, send=without_raw,
+    pool.update_in_place(fingerprint.prepare, articles, settings, fields=PREPARED_FIELDS, send=without_raw,
                              workers=workers)
     get_run_logger().info("fingerprint: %d articles", len(articles))
     return articles
