@@ -198,10 +198,15 @@ def main(argv: list[str] | None = None) -> int:
         store.check_path(settings.warehouse.path)
         wait_for_warehouse(settings)
     except (ConfigError, store.WarehouseError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print_error(exc)
         return 2
     return run_once(ingest, settings, sources=args.source, config_path=args.config, warehouse_path=args.warehouse,
                     dry_run=args.dry_run, allow_private_hosts=args.allow_private_hosts)
+
+
+def print_error(error: Exception | str) -> None:
+    """Print an error on stderr, one `error: ` line for each of its lines (a config error lists them all)."""
+    print("\n".join(f"error: {line}" for line in str(error).splitlines() or [""]), file=sys.stderr)
 
 
 def run_once(flow_: Flow, settings: Settings, **parameters: object) -> int:
@@ -211,7 +216,7 @@ def run_once(flow_: Flow, settings: Settings, **parameters: object) -> int:
     with stages.shared_api(settings.parallel):
         state = run(**parameters, return_state=True)
     if state.is_failed():
-        print(f"error: {state.message}", file=sys.stderr)
+        print_error(state.message or "")
         return 1
     print(state.result())
     return 0

@@ -16,7 +16,7 @@ from prefect.states import Failed, State  # noqa: E402
 
 from config.settings import ConfigError  # noqa: E402
 from flows import stages  # noqa: E402
-from flows.ingest import new_run_id, resolve_settings, run_once  # noqa: E402
+from flows.ingest import new_run_id, print_error, resolve_settings, run_once  # noqa: E402
 from tasks import s6_tag as tag  # noqa: E402
 from tasks.versions import stage_versions  # noqa: E402
 from warehouse import store  # noqa: E402
@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
         tag.load_taxonomy(settings.tags.taxonomy)
         store.check_path(settings.warehouse.path)
     except (ConfigError, store.WarehouseError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print_error(exc)
         return 2
     return run_once(reprocess, settings, config_path=args.config, warehouse_path=args.warehouse)
 

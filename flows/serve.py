@@ -18,7 +18,7 @@ from prefect.schedules import Cron  # noqa: E402
 
 from config.settings import ConfigError, Settings, load_settings  # noqa: E402
 from flows import stages  # noqa: E402
-from flows.ingest import ingest  # noqa: E402
+from flows.ingest import ingest, print_error  # noqa: E402
 
 
 def deployment_options(settings: Settings, config_path: str | None) -> dict[str, Any]:
@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = load_settings(args.config)
     except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print_error(exc)
         return 2
     config_path = str(settings.config_path) if args.config else None
     serve_ingest(settings, config_path, args.pause_on_shutdown)

@@ -8,7 +8,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from config.settings import DiscoverSettings, SourceSettings
+from config.settings import DiscoverSettings, SourceSettings, path_rule
 from tasks.records import RawDocument, Reject
 
 LOGGER = logging.getLogger(__name__)
@@ -87,11 +87,13 @@ def discover_files(sources: list[SourceSettings], settings: DiscoverSettings, kn
             continue
         if src.kind == "folder":
             if not src.path.is_dir():
-                result.rejects.append(Reject(src.name, _locator(src.path), "source folder does not exist"))
+                why = f"source folder does not exist ({path_rule()})"
+                result.rejects.append(Reject(src.name, _locator(src.path), why))
                 continue
             paths, refused = _walk(src.path, settings.extensions)
         else:
-            paths, refused = ([src.path], []) if src.path.exists() else ([], [(src.path, "file does not exist")])
+            missing = [(src.path, f"file does not exist ({path_rule()})")]
+            paths, refused = ([src.path], []) if src.path.exists() else ([], missing)
         result.rejects.extend(Reject(src.name, _locator(p), why) for p, why in refused)
         for path in paths:
             result.discovered += 1
