@@ -138,7 +138,7 @@ def ingest(sources: list[str] | None = None, config_path: str | None = None,
         logger.info("CPU stages: %s", f"chunk tasks on the Dask cluster (~{spread.workers} workers)" if spread.cluster
                     else f"{spread.workers} worker process{'es' if spread.workers > 1 else ''} on this machine")
         found = stages.discover_task(con, settings)
-        poll = stages.feeds_task(con, settings)
+        poll = stages.feeds_task(con, settings, poll_now=bool(sources))  # sources named by a person: poll now
         articles, clean_rejects = stages.merge_cleaned(
             spread.run(stages.clean_task, found.documents + poll.documents, settings.clean))
         articles = spread.update(stages.fingerprint_task, articles, settings.dedup, fields=stages.PREPARED_FIELDS)
@@ -159,7 +159,8 @@ def ingest(sources: list[str] | None = None, config_path: str | None = None,
                               quote(poll.states))
         digest = RunDigest(run_id=run_id, started_at=started, counts=counts, sources=source_names,
                            articles=articles, stories=story_list, rejects=rejects, abandoned_runs=abandoned,
-                           dry_run=dry_run, source_problems=source_problems(poll))
+                           dry_run=dry_run, source_problems=source_problems(poll),
+                           skipped_sources=[SourceProblem(name, "skipped", why) for name, why in poll.not_polled])
         markdown = render_digest(digest)
         path = write_digest(markdown, settings.warehouse.reports_dir, run_id) if not dry_run else None
         _publish(digest, markdown, path)

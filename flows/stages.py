@@ -54,8 +54,9 @@ def discover_task(con: duckdb.DuckDBPyConnection, settings: Settings) -> discove
 
 
 @task(name="poll feeds", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[2, 10])
-def feeds_task(con: duckdb.DuckDBPyConnection, settings: Settings) -> feeds.FeedPoll:
-    """Poll the due feed sources and fetch their new entries' pages; failures go to source health."""
+def feeds_task(con: duckdb.DuckDBPyConnection, settings: Settings, poll_now: bool = False) -> feeds.FeedPoll:
+    """Poll the due feed sources (all of them with poll_now) and fetch their new entries' pages;
+    failures go to source health."""
     sources = [s for s in settings.sources if s.kind == "feed" and s.enabled]
     if not sources:
         return feeds.FeedPoll()
@@ -66,13 +67,15 @@ def feeds_task(con: duckdb.DuckDBPyConnection, settings: Settings) -> feeds.Feed
                           disable_after=settings.feeds.disable_after)
     with HttpClient(settings.http) as client:
         poll = feeds.poll_feeds(sources, states, client, datetime.now(timezone.utc), urls, guids,
-                                validator_max_age_days=settings.feeds.validator_max_age_days, policy=policy)
+                                validator_max_age_days=settings.feeds.validator_max_age_days, policy=policy,
+                                poll_now=poll_now)
     known = store.known_content_hashes(con)
     fresh = [d for d in poll.documents if d.content_hash not in known]
     poll.skipped = len(poll.documents) - len(fresh)
     poll.documents = fresh
-    get_run_logger().info("poll feeds: %d polled, %d entries seen, %d new pages, %d rejected, %d failing",
-                          len(poll.states), poll.entries_seen, len(fresh), len(poll.rejects), len(poll.problems))
+    get_run_logger().info("poll feeds: %d polled, %d not due, %d entries seen, %d new pages, %d rejected, "
+                          "%d failing", len(poll.states), len(poll.not_polled), poll.entries_seen, len(fresh),
+                          len(poll.rejects), len(poll.problems))
     return poll
 
 

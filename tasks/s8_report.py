@@ -36,6 +36,7 @@ class RunDigest:
     source_problems: list[SourceProblem] = field(default_factory=list)
     abandoned_runs: list[str] = field(default_factory=list)
     dry_run: bool = False
+    skipped_sources: list[SourceProblem] = field(default_factory=list)  # sources not polled: not due, disabled
 
 
 def _md(text: str | None) -> str:
@@ -73,6 +74,10 @@ def render_digest(d: RunDigest) -> str:
         lines += ["## Failing sources", ""]
         lines += [f"- **{_md(p.source)}**: {_md(p.status)}{' — ' + _md(p.detail) if p.detail else ''}"
                   for p in d.source_problems]
+        lines.append("")
+    if d.skipped_sources:
+        lines += ["## Sources not polled", ""]
+        lines += [f"- **{_md(p.source)}**: {_md(p.status)}: {_md(p.detail)}" for p in d.skipped_sources]
         lines.append("")
     if d.abandoned_runs:
         lines += [f"Earlier runs that stopped before finishing, marked abandoned: {', '.join(d.abandoned_runs)}", ""]

@@ -17,7 +17,8 @@ from urllib.parse import unquote_plus, urljoin, urlsplit, urlunsplit
 import feedparser
 
 from config.settings import SourceSettings
-from tasks.sources.health import HealthPolicy, SourceState, is_due, record_failure, record_success
+from tasks.sources.health import (HealthPolicy, SourceState, is_due, not_due_reason, record_failure,
+                                  record_success)
 from tasks.sources.http import HTML_ACCEPT, FetchError, FetchResult, HttpClient
 from tasks.records import RawDocument, Reject
 
@@ -92,6 +93,7 @@ class FeedPoll:
     entries_seen: int = 0
     skipped: int = 0  # pages fetched whose content is already stored
     problems: list[tuple[str, str, str]] = field(default_factory=list)  # (source, status label, detail)
+    not_polled: list[tuple[str, str]] = field(default_factory=list)  # (source, why: not due, disabled)
 
 
 @dataclass
@@ -400,13 +402,15 @@ def _conditional_headers(state: SourceState, now: datetime, max_age_days: float)
 
 def poll_feeds(sources: list[SourceSettings], states: dict[str, SourceState], client: HttpClient,
                now: datetime, known_urls: set[str], known_guids: set[str],
-               validator_max_age_days: float = 7.0, policy: HealthPolicy | None = None) -> FeedPoll:
-    """Poll the enabled feed sources that are due, and fetch the pages of their new entries.
+               validator_max_age_days: float = 7.0, policy: HealthPolicy | None = None,
+               poll_now: bool = False) -> FeedPoll:
+    """Poll the enabled feed sources that are due (all of them with poll_now: a person named them),
+    and fetch the pages of their new entries.
 
     Feeds are fetched conditionally; an unchanged feed costs one request. Entries already known
     (by canonical URL or guid) or already met earlier in this poll are skipped, so a story carried
     by two feeds is fetched once. A source that fails is backed off (see tasks.sources.health) and listed
-    in problems; the other sources go on.
+    in problems; the other sources go on. A source not polled is listed in not_polled with the reason.
     """
     policy = policy or HealthPolicy()
     poll = FeedPoll()
@@ -415,8 +419,10 @@ def poll_feeds(sources: list[SourceSettings], states: dict[str, SourceState], cl
         if src.kind != "feed" or not src.enabled or not src.url:
             continue
         state = states.get(src.name) or SourceState(source=src.name, url=src.url)
-        if is_due(state, now):
+        if poll_now or is_due(state, now):
             due.append((src, state))
+        else:
+            poll.not_polled.append((src.name, not_due_reason(state, now)))
     responses = client.fetch_many(
         [(state.url, _conditional_headers(state, now, validator_max_age_days)) for _, state in due])
     seen_urls: set[str] = set()
