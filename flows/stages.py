@@ -30,7 +30,7 @@ from tasks import s6_tag as tag
 from tasks.sources.health import HealthPolicy, SourceState
 from tasks.sources.http import HttpClient
 from tasks.versions import stage_versions
-from tasks.records import Article, RawDocument, Reject, RunCounts, Story
+from tasks.records import Article, InputCopy, RawDocument, Reject, RunCounts, Story
 from warehouse import store
 
 PREPARED_FIELDS = ("word_count", "text_hash", "minhash", "story_terms")
@@ -48,8 +48,10 @@ def discover_task(con: duckdb.DuckDBPyConnection, settings: Settings) -> discove
     """List new inputs of the folder and file sources, skipping stored content."""
     found = discover.discover_files(list(settings.sources), settings.discover,
                                     store.known_content_hashes(con), store.known_rejects(con))
-    get_run_logger().info("discover: %d found, %d already stored, %d new, %d rejected",
-                          found.discovered, found.skipped, len(found.documents), len(found.rejects))
+    found.copies += store.copies_of_stored(con, found.known)
+    get_run_logger().info("discover: %d found, %d already stored, %d new, %d copies, %d rejected",
+                          found.discovered, found.skipped, len(found.documents), len(found.copies),
+                          len(found.rejects))
     return found
 
 
@@ -71,6 +73,8 @@ def feeds_task(con: duckdb.DuckDBPyConnection, settings: Settings, poll_now: boo
                                 poll_now=poll_now)
     known = store.known_content_hashes(con)
     fresh = [d for d in poll.documents if d.content_hash not in known]
+    poll.copies += store.copies_of_stored(con, [(d.source, d.locator, d.content_hash) for d in poll.documents
+                                                if d.content_hash in known])
     poll.skipped = len(poll.documents) - len(fresh)
     poll.documents = fresh
     get_run_logger().info("poll feeds: %d polled, %d not due, %d entries seen, %d new pages, %d rejected, "
@@ -254,11 +258,12 @@ def _story_calls(articles: list[Article], members: list[tuple], story_sentences:
 @task(name="store", cache_policy=NO_CACHE)
 def store_task(con: duckdb.DuckDBPyConnection, run_id: str, articles: list[Article], rejects: list[Reject],
                story_list: list[Story], counts: RunCounts, settings: Settings,
-               source_states: list[SourceState]) -> None:
+               source_states: list[SourceState], copies: list[InputCopy] | None = None) -> None:
     """Write the whole run in one transaction."""
     configured = {s.name: s.url for s in settings.sources if s.kind == "feed" and s.url}
     versions = stage_versions(settings.dedup, settings.summary, settings.tags)
-    store.write_run(con, run_id, articles, rejects, story_list, counts, source_states, configured, versions)
+    store.write_run(con, run_id, articles, rejects, story_list, counts, source_states, configured, versions,
+                    copies=copies)
     get_run_logger().info("store: %d articles, %d rejects, %d stories written", len(articles), len(rejects),
                           len(story_list))
 

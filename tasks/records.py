@@ -50,6 +50,20 @@ class Reject:
 
 
 @dataclass(frozen=True)
+class InputCopy:
+    """An input whose bytes another input already has: one read earlier in this run (stored_by_run
+    None), or one a past run stored or rejected. It gets no article of its own; it is recorded as a
+    copy of that input, so every input has an outcome that can be found by its path."""
+
+    source: str
+    locator: str
+    content_hash: str
+    original: str                      # the locator of the input first read with these bytes
+    stored_by_run: str | None = None   # the run that stored or rejected the original; None: this run
+    original_rejected: bool = False    # the original was rejected (known for a past run's)
+
+
+@dataclass(frozen=True)
 class Tag:
     """An issue tag with its score and the terms that earned it."""
 

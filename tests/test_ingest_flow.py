@@ -191,6 +191,48 @@ def test_bad_files_rejected_good_ones_stored(prefect_api, tmp_path, write_config
     assert _query(db, "SELECT count(*) FROM rejects") == [(5,)]
 
 
+def test_every_input_has_one_outcome_found_by_its_path_copies_included(prefect_api, tmp_path, write_config,
+                                                                         seeds_copy):
+    shutil.copy(seeds_copy / SEED_WIRE, seeds_copy / "006_rates_copy.txt")  # byte-identical, same folder
+    (seeds_copy / "short.txt").write_text("Too short to be an article.\n", encoding="utf-8")
+    shutil.copy(seeds_copy / "short.txt", seeds_copy / "short_copy.txt")
+    cfg = _folder_config(write_config, seeds_copy)
+    digest = _run(cfg)
+    db = tmp_path / "news.duckdb"
+
+    def outcomes() -> dict[str, tuple]:
+        rows = _query(db, "SELECT locator, outcome, article_id, stored_by_run, detail FROM inputs")
+        assert len(rows) == len({r[0] for r in rows}), f"one outcome per input: {rows}"
+        return {Path(r[0]).name: r[1:] for r in rows}
+
+    [(first_run,)] = _query(db, "SELECT run_id FROM runs")
+    wire_id = _query(db, "SELECT article_id FROM articles WHERE path LIKE ?", [f"%{SEED_WIRE}"])[0][0]
+    found = outcomes()
+    assert set(found) == {SEED_WIRE, SEED_BLOG, "006_rates_copy.txt", "short.txt", "short_copy.txt"}
+    assert found[SEED_WIRE][:3] == ("stored", wire_id, first_run)
+    assert found["006_rates_copy.txt"][:3] == ("duplicate", wire_id, first_run)
+    assert SEED_WIRE in found["006_rates_copy.txt"][3] and "same run" in found["006_rates_copy.txt"][3]
+    assert found["short.txt"][0] == found["short_copy.txt"][0] == "rejected"
+    assert "too little text" in found["short.txt"][3] and "too little text" in found["short_copy.txt"][3]
+    assert _query(db, "SELECT discovered, skipped, new_articles, duplicates, rejected FROM runs") == [(5, 0, 2, 1, 2)]
+    copies = digest.split("## Copies", 1)[1].split("\n## ", 1)[0]
+    assert "006_rates_copy.txt` (local): duplicate — the same bytes as" in copies and f"`{wire_id}`" in copies
+    assert "short_copy.txt` (local): rejected" in copies
+    assert _query(db, "SELECT count(*) FROM articles") == [(2,)], "a copy is no article of its own"
+
+    shutil.copy(seeds_copy / SEED_WIRE, seeds_copy / "later_copy.txt")  # the same bytes, a later run
+    digest = _run(cfg)
+    found = outcomes()
+    assert found["later_copy.txt"][:3] == ("already stored", wire_id, first_run)
+    assert f"stored by run {first_run}" in found["later_copy.txt"][3]
+    assert f"later_copy.txt` (local): already stored — the same bytes as" in digest
+    assert _query(db, "SELECT skipped, new_articles, duplicates FROM runs ORDER BY started_at")[-1] == (6, 0, 0)
+
+    before = outcomes()
+    digest = _run(cfg)  # nothing new: no outcome is recorded twice
+    assert outcomes() == before and "## Copies" not in digest
+
+
 def _cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "flows.ingest", *args], cwd=ROOT, capture_output=True, text=True,
                           timeout=300, env={**os.environ, **(env or {})})

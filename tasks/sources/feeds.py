@@ -20,7 +20,7 @@ from config.settings import SourceSettings
 from tasks.sources.health import (HealthPolicy, SourceState, is_due, not_due_reason, record_failure,
                                   record_success)
 from tasks.sources.http import HTML_ACCEPT, FetchError, FetchResult, HttpClient
-from tasks.records import RawDocument, Reject
+from tasks.records import InputCopy, RawDocument, Reject
 
 LOGGER = logging.getLogger(__name__)
 
@@ -94,6 +94,7 @@ class FeedPoll:
     skipped: int = 0  # pages fetched whose content is already stored
     problems: list[tuple[str, str, str]] = field(default_factory=list)  # (source, status label, detail)
     not_polled: list[tuple[str, str]] = field(default_factory=list)  # (source, why: not due, disabled)
+    copies: list[InputCopy] = field(default_factory=list)  # pages with the bytes of one fetched earlier
 
 
 @dataclass
@@ -501,7 +502,7 @@ def _fetch_entries(updates: list[_FeedUpdate], client: HttpClient, poll: FeedPol
     wanted = [(u, e) for u in updates for e in u.entries if e.url]
     pages = client.fetch_many([(e.url, {"Accept": HTML_ACCEPT}) for _, e in wanted]) if wanted else []
     page_of = {id(e): page for (_, e), page in zip(wanted, pages)}
-    hashes: set[str] = set()
+    first: dict[str, str] = {}  # content hash -> the locator of the page first fetched with it
     for update in updates:
         retry_later = False
         for entry in update.entries:
@@ -510,8 +511,12 @@ def _fetch_entries(updates: list[_FeedUpdate], client: HttpClient, poll: FeedPol
             if isinstance(item, Reject):
                 poll.rejects.append(item)
                 retry_later |= isinstance(page, FetchError) and page.transient
-            elif item.content_hash not in hashes:  # two links to one page: one document
-                hashes.add(item.content_hash)
+            elif item.content_hash in first:  # two links to one page: one document
+                if item.locator != first[item.content_hash]:  # the same bytes at another address: a copy
+                    poll.copies.append(InputCopy(item.source, item.locator, item.content_hash,
+                                                 first[item.content_hash]))
+            else:
+                first[item.content_hash] = item.locator
                 poll.documents.append(item)
         state = update.state if retry_later else dataclasses.replace(update.state, **update.changes)
         poll.states.append(record_success(state, now, update.status, policy))
