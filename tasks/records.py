@@ -21,6 +21,7 @@ class RawDocument:
     guid: str | None = None
     feed_content: str | None = None
     default_tags: tuple[str, ...] = ()
+    site_name: str | None = None  # the feed's own title: the site's name when its page names none
 
 
 @dataclass

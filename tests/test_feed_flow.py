@@ -426,3 +426,20 @@ def test_configured_feeds_not_due_are_listed_in_the_digest(prefect_api, tmp_path
                    f"{at(gazette_polled, gazette_polled)[:5]} UTC)",
         "gone": f"skipped: not due until {at(gone_next, gone_polled)} (backing off after 1 failure: connect)"}
     assert "Nothing new in this run." in second
+
+
+def test_feed_articles_take_the_feeds_title_as_site_name_and_a_byline_after_the_lead(
+        prefect_api, tmp_path, write_config, server):
+    serve_feed(server, "/feeds/gazette.rss", "gazette.rss")
+    serve_pages(server, *GAZETTE_PAGES, "metro/tram-line")
+    serve_feed(server, "/feeds/metro.rss", "metro.rss")
+    run(feed_config(write_config, {"gazette": server.url_for("/feeds/gazette.rss"),
+                                   "metro": server.url_for("/feeds/metro.rss")}))
+    rows = query(tmp_path / "news.duckdb", "SELECT url, site_name, byline, text FROM articles")
+    found = {url.rsplit("/", 1)[-1]: (site, byline, text) for url, site, byline, text in rows}
+    # the gazette's pages name no site: the feed's title does; a page that names its site keeps it
+    assert found["pier-repairs.html"][0] == found["lifeboat-rescue.html"][0] == "Harbour Gazette"
+    assert found["tram-line.html"][0] == "Metro Desk"
+    assert found["pier-repairs.html"][1] == "Sarah Whitfield, Transport Correspondent"
+    assert "Sarah Whitfield" not in found["pier-repairs.html"][2]
+    assert found["pier-repairs.html"][2].startswith("The ferry landing at the town pier will close")

@@ -106,6 +106,7 @@ class _FeedUpdate:
     changes: dict[str, object]
     status: str
     entries: list[FeedEntry]
+    title: str | None = None  # the feed's own title
 
 
 def canonical_url(url: str) -> str:
@@ -466,7 +467,7 @@ def _read_feed(src: SourceSettings, state: SourceState, response: FetchResult | 
         _fail(src, state, now, policy, poll, exc.kind, str(exc))
         return None
     status = f"ok (bozo: {parsed.bozo_reason})" if parsed.bozo_reason else "ok"
-    return _FeedUpdate(src, state, changes, status, list(parsed.entries))
+    return _FeedUpdate(src, state, changes, status, list(parsed.entries), parsed.title)
 
 
 def _fail(src: SourceSettings, state: SourceState, now: datetime, policy: HealthPolicy, poll: FeedPoll,
@@ -507,7 +508,7 @@ def _fetch_entries(updates: list[_FeedUpdate], client: HttpClient, poll: FeedPol
         retry_later = False
         for entry in update.entries:
             page = page_of.get(id(entry))
-            item = _document(update.source, entry, page)
+            item = _document(update.source, entry, page, update.title)
             if isinstance(item, Reject):
                 poll.rejects.append(item)
                 retry_later |= isinstance(page, FetchError) and page.transient
@@ -522,9 +523,10 @@ def _fetch_entries(updates: list[_FeedUpdate], client: HttpClient, poll: FeedPol
         poll.states.append(record_success(state, now, update.status, policy))
 
 
-def _document(src: SourceSettings, entry: FeedEntry,
-              page: FetchResult | FetchError | None) -> RawDocument | Reject:
-    """The entry's page as a document; else its feed content when long enough; else a reject."""
+def _document(src: SourceSettings, entry: FeedEntry, page: FetchResult | FetchError | None,
+              feed_title: str | None = None) -> RawDocument | Reject:
+    """The entry's page as a document; else its feed content when long enough; else a reject.
+    The feed's title goes with it, as the site's name for a page that names none."""
     if isinstance(page, FetchResult):
         content_type = page.headers.get("content-type", "").split(";")[0].strip().lower()
         if page.body and (not content_type or content_type in HTML_TYPES):
@@ -533,7 +535,7 @@ def _document(src: SourceSettings, entry: FeedEntry,
                 source=src.name, locator=canonical_url(page.url), content_hash=_sha256(page.body),
                 raw=page.body, media_type="text/html", url=canonical_url(link) if link else canonical_url(page.url),
                 feed_title=entry.title, feed_published_at=entry.published_at, guid=entry.guid,
-                feed_content=entry.content, default_tags=tuple(src.tags))
+                feed_content=entry.content, default_tags=tuple(src.tags), site_name=feed_title)
         reason = f"not an HTML page ({content_type})" if page.body else "empty page"
     elif isinstance(page, FetchError):
         reason = page.label
@@ -545,7 +547,7 @@ def _document(src: SourceSettings, entry: FeedEntry,
         return RawDocument(
             source=src.name, locator=locator, content_hash=_sha256(raw), raw=raw, media_type="text/html",
             url=entry.url, feed_title=entry.title, feed_published_at=entry.published_at, guid=entry.guid,
-            feed_content=entry.content, default_tags=tuple(src.tags))
+            feed_content=entry.content, default_tags=tuple(src.tags), site_name=feed_title)
     if page is None:
         return Reject(src.name, locator, "entry has no link and too little feed content")
     return Reject(src.name, locator, f"page fetch failed: {reason}")
