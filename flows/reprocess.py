@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 from datetime import datetime, timezone
+from pathlib import Path
 
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
@@ -22,7 +23,14 @@ from tasks.versions import stage_versions  # noqa: E402
 from warehouse import store  # noqa: E402
 
 
-@flow(name="reprocess", log_prints=False)
+def _run_name() -> str:
+    """What the run does, as the UI's run list shows it: 'reprocess stored articles 2026-01-05 08:30'."""
+    warehouse = (flow_run.parameters or {}).get("warehouse_path")
+    where = f" in {Path(warehouse).name}" if warehouse else ""
+    return f"reprocess stored articles{where} {datetime.now(timezone.utc):%Y-%m-%d %H:%M}"
+
+
+@flow(name="reprocess", flow_run_name=_run_name, log_prints=False)
 def reprocess(config_path: str | None = None, warehouse_path: str | None = None) -> str | State:
     """Re-summarise and re-tag all stored articles, and rewrite story summaries, in one transaction."""
     logger = get_run_logger()
