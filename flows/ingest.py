@@ -166,8 +166,8 @@ def ingest(sources: list[str] | None = None, config_path: str | None = None,
             articles = stages.dedup_task(con, quote(articles), settings.dedup)
         articles = spread.update(stages.summarise_task, articles, settings.summary, fields=stages.SUMMARY_FIELDS)
         articles = spread.update(stages.tag_task, articles, taxonomy, settings.tags, fields=stages.TAG_FIELDS)
-        members = stages.story_members_task(con, quote(articles)) if articles else []
-        story_list = spread.stories(articles, members, settings.summary.story_sentences)
+        members, titles = stages.story_members_task(con, quote(articles)) if articles else ([], {})
+        story_list = spread.stories(articles, members, settings.summary.story_sentences, titles)
         rejects = found.rejects + poll.rejects + clean_rejects
         counts = run_counts(found, poll, articles, rejects, copies)
         if not dry_run:

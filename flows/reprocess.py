@@ -49,7 +49,8 @@ def reprocess(config_path: str | None = None, warehouse_path: str | None = None)
         spread = stages.Spread.for_flow(settings.parallel)
         articles = spread.update(stages.summarise_task, articles, settings.summary, fields=stages.SUMMARY_FIELDS)
         articles = spread.update(stages.tag_task, articles, taxonomy, settings.tags, fields=stages.TAG_FIELDS)
-        story_list = spread.stories(articles, [], settings.summary.story_sentences)  # every member is in articles
+        titles = store.story_titles(con, sorted({a.story_id for a in articles if a.story_id}))
+        story_list = spread.stories(articles, [], settings.summary.story_sentences, titles)  # all members in articles
         versions = stage_versions(settings.dedup, settings.summary, settings.tags)
         store.write_reprocessed(con, run_id, articles, story_list, versions)
         message = (f"reprocess {run_id}: {len(articles)} articles re-summarised ({versions['summary']}) "

@@ -128,15 +128,18 @@ class Spread:
                 setattr(article, name, getattr(filled, name))
         return articles
 
-    def stories(self, articles: list[Article], members: list[tuple], story_sentences: int) -> list[Story]:
-        """The stories the batch touched, summarised across their articles and stored members."""
+    def stories(self, articles: list[Article], members: list[tuple], story_sentences: int,
+                titles: dict[str, str] | None = None) -> list[Story]:
+        """The stories the batch touched, summarised across their articles and stored members
+        (titles: the stored stories' current titles, which change only for a better headline)."""
         if not articles:
             return []
         if not self.cluster:
-            return stories_task(quote(articles), quote(members), story_sentences, workers=self.workers)
-        futures = [stories_task.submit(part, stored, sentences, workers=1)
-                   for part, stored, sentences in _story_calls(articles, members, story_sentences, self.workers,
-                                                               min_items=2)]
+            return stories_task(quote(articles), quote(members), story_sentences, workers=self.workers,
+                                titles=titles)
+        futures = [stories_task.submit(part, stored, sentences, workers=1, titles=known)
+                   for part, stored, sentences, known in _story_calls(articles, members, story_sentences,
+                                                                      self.workers, min_items=2, titles=titles)]
         return [story for future in futures for story in future.result()]
 
 
@@ -222,31 +225,35 @@ def tag_task(articles: list[Article], taxonomy: tag.Taxonomy, settings: TagSetti
 
 
 @task(name="story members", cache_policy=NO_CACHE)
-def story_members_task(con: duckdb.DuckDBPyConnection, articles: list[Article]) -> list[tuple]:
-    """The stored articles of the stories the batch joined."""
-    return store.story_members(con, sorted({a.story_id for a in articles if a.story_id}))
+def story_members_task(con: duckdb.DuckDBPyConnection, articles: list[Article]) -> tuple[list[tuple], dict[str, str]]:
+    """The stored articles of the stories the batch joined, and those stories' current titles."""
+    story_ids = sorted({a.story_id for a in articles if a.story_id})
+    return store.story_members(con, story_ids), store.story_titles(con, story_ids)
 
 
 @task(name="stories", cache_policy=NO_CACHE)
-def stories_task(articles: list[Article], members: list[tuple], story_sentences: int, workers: int = 1) -> list[Story]:
+def stories_task(articles: list[Article], members: list[tuple], story_sentences: int, workers: int = 1,
+                 titles: dict[str, str] | None = None) -> list[Story]:
     """Gather the stories the batch joined and summarise each across its articles and stored members."""
-    calls = _story_calls(articles, members, story_sentences, workers)
+    calls = _story_calls(articles, members, story_sentences, workers, titles=titles)
     result = [story for part in parallel.starmap(stories.build_stories, calls, workers) for story in part]
     get_run_logger().info("stories: %d touched", len(result))
     return result
 
 
 def _story_calls(articles: list[Article], members: list[tuple], story_sentences: int, workers: int,
-                 min_items: int = parallel.MIN_ITEMS) -> list[tuple]:
+                 min_items: int = parallel.MIN_ITEMS, titles: dict[str, str] | None = None) -> list[tuple]:
     """build_stories arguments for consecutive groups of the batch's stories (in order of first
     appearance), each with all of its stories' articles and stored members, so the parts add up to
     the stories of the whole batch in the same order."""
+    titles = titles or {}
     order = list(dict.fromkeys(a.story_id for a in articles if a.story_id))
     groups = parallel.chunked(order, workers)
     if workers < 2 or len(groups) < 2 or len(order) < min_items:
-        return [(articles, members, story_sentences)]
+        return [(articles, members, story_sentences, titles)]
     group_of = {story_id: i for i, group in enumerate(groups) for story_id in group}
-    calls: list[tuple[list[Article], list[tuple], int]] = [([], [], story_sentences) for _ in groups]
+    calls: list[tuple[list[Article], list[tuple], int, dict[str, str]]] = [
+        ([], [], story_sentences, {s: titles[s] for s in group if s in titles}) for group in groups]
     for article in articles:
         if article.story_id:
             calls[group_of[article.story_id]][0].append(_without_raw(article))

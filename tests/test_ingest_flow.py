@@ -233,6 +233,50 @@ def test_every_input_has_one_outcome_found_by_its_path_copies_included(prefect_a
     assert outcomes() == before and "## Copies" not in digest
 
 
+STORY_DATA = Path(__file__).resolve().parent / "data" / "stories"
+
+
+def _story_file(folder: Path, name: str) -> None:
+    """Copy a recorded report into folder; @YESTERDAY@ becomes yesterday's date (inside the story window)."""
+    from datetime import datetime, timedelta, timezone
+
+    yesterday = datetime.now(timezone.utc) - timedelta(days=1)
+    text = (STORY_DATA / name).read_text(encoding="utf-8")
+    (folder / name).write_text(text.replace("@YESTERDAY@", f"{yesterday.day} {yesterday:%B %Y}"), encoding="utf-8")
+
+
+def test_a_storys_title_changes_only_when_a_better_headline_joins(prefect_api, tmp_path, write_config):
+    from flows.reprocess import reprocess
+
+    folder = tmp_path / "in"  # not reports/: the digests are written there
+    folder.mkdir()
+    cfg = _folder_config(write_config, folder)
+
+    def titles(db: Path) -> list[tuple]:
+        return _query(db, "SELECT title, article_count FROM stories")
+
+    # a publisher's headline first; a second headline (published earlier) and a third join later
+    db = tmp_path / "news.duckdb"
+    for name, count in (("1_evacuated.txt", 1), ("2_severn_peaks.txt", 2), ("3_clean_up.txt", 3)):
+        _story_file(folder, name)
+        _run(cfg)
+        assert titles(db) == [("Hundreds evacuated as river bursts its banks", count)], name
+    assert reprocess(config_path=str(cfg), return_state=True).is_completed()
+    assert titles(db) == [("Hundreds evacuated as river bursts its banks", 3)]
+
+    # a title derived from a lead gives way to the first publisher's headline that joins
+    for path in folder.iterdir():
+        path.unlink()
+    other = tmp_path / "other.duckdb"
+    _story_file(folder, "0_lead_only.txt")
+    _run(cfg, warehouse_path=str(other))
+    [(derived, _)] = titles(other)
+    assert derived.startswith("Hundreds of residents were evacuated")
+    _story_file(folder, "2_severn_peaks.txt")
+    _run(cfg, warehouse_path=str(other))
+    assert titles(other) == [("Shropshire flooding: Severn peaks as barriers hold", 2)]
+
+
 def _cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "flows.ingest", *args], cwd=ROOT, capture_output=True, text=True,
                           timeout=300, env={**os.environ, **(env or {})})

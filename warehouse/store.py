@@ -106,6 +106,7 @@ SELECT story_id, article_id, title, text, source, duplicate_of, coalesce(languag
 FROM store.articles WHERE list_contains(?::VARCHAR[], story_id)
 ORDER BY coalesce(published_at, ingested_at), ingested_at, article_id
 """
+SQL_STORY_TITLES = "SELECT story_id, title FROM store.stories WHERE list_contains(?::VARCHAR[], story_id)"
 SQL_SOURCE_STATES = """
 SELECT source, url, configured_url, etag, last_modified, validators_at, body_hash, last_status, last_error,
        last_success, last_polled, consecutive_failures, next_poll_at, disabled, disabled_reason
@@ -406,6 +407,13 @@ def story_members(con: duckdb.DuckDBPyConnection, story_ids: list[str]) -> list[
     if not story_ids:
         return []
     return con.execute(SQL_STORY_MEMBERS, [story_ids]).fetchall()
+
+
+def story_titles(con: duckdb.DuckDBPyConnection, story_ids: list[str]) -> dict[str, str]:
+    """The current titles of the given stored stories (a story without one is left out)."""
+    if not story_ids:
+        return {}
+    return {story_id: title for story_id, title in con.execute(SQL_STORY_TITLES, [story_ids]).fetchall() if title}
 
 
 def _aware(value: datetime | None) -> datetime | None:
