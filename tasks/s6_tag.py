@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from config.settings import ConfigError, TagSettings
+from config.settings import PROJECT_ROOT, ConfigError, TagSettings, path_rule
 from tasks.learn_terms import DEFAULT_TOP_N, PRIOR_STRENGTH, TermCounts, count_terms, rank_terms, term_weights
 from tasks.records import Article, Tag
 from tasks.text.language import language_name
@@ -57,7 +57,7 @@ def _phrase(term: str, language: str) -> str:
 
 def _fail(path: Path, where: str, message: str) -> ConfigError:
     """A one-line ConfigError naming the taxonomy file and the key at fault."""
-    return ConfigError(f"{path}: {where} {message}".replace("\n", " "))
+    return ConfigError(f"{path}: {where}: {message}".replace("\n", " "))
 
 
 def issue_from_terms(name: str, keywords: dict[str, float], description: str = "",
@@ -119,15 +119,9 @@ def _check_issue(path: Path, name: str, table: object) -> tuple[str, dict[str, f
     return description, {t: float(w) for t, w in raw.items()}, list(examples)
 
 
-def _project_root(path: Path) -> Path:
-    """The folder example paths are relative to: the parent of config/, else the taxonomy's own folder."""
-    folder = path.resolve().parent
-    return folder.parent if folder.name == "config" else folder
-
-
-def _example_files(path: Path, name: str, examples: list[str]) -> list[Path]:
-    """The text files an issue's examples name (folders are searched recursively for .txt and .md)."""
-    root = _project_root(path)
+def _example_files(path: Path, name: str, examples: list[str], root: Path) -> list[Path]:
+    """The text files an issue's examples name (folders are searched recursively for .txt and .md);
+    relative paths are read from root (the project root), as in the pipeline config."""
     files: list[Path] = []
     for entry in examples:
         target = root / Path(entry).expanduser()
@@ -140,7 +134,7 @@ def _example_files(path: Path, name: str, examples: list[str]) -> list[Path]:
         elif target.is_file():
             files.append(target)
         else:
-            raise _fail(path, where, f"does not exist (paths are relative to {root})")
+            raise _fail(path, where, f"does not exist: {target} ({path_rule(root)})")
     return files
 
 
@@ -163,7 +157,8 @@ def learned_keywords(counts: dict[str, TermCounts], top_n: int = DEFAULT_TOP_N,
             for name, target in counts.items()}
 
 
-def _learn(path: Path, checked: dict[str, tuple[str, dict[str, float], list[str]]]) -> dict[str, dict[str, float]]:
+def _learn(path: Path, checked: dict[str, tuple[str, dict[str, float], list[str]]],
+           root: Path) -> dict[str, dict[str, float]]:
     """Learn terms for the issues that list examples, each against the others' examples."""
     with_examples = [name for name, (_, _, examples) in checked.items() if examples]
     if not with_examples:
@@ -173,7 +168,7 @@ def _learn(path: Path, checked: dict[str, tuple[str, dict[str, float], list[str]
                     "cannot be learned from alone: terms are learned against other issues' examples (give two or more)")
     counts: dict[str, TermCounts] = {}
     for name in with_examples:
-        files = _example_files(path, name, checked[name][2])
+        files = _example_files(path, name, checked[name][2], root)
         try:
             counts[name] = count_terms((_read_example(f) for f in files), TAXONOMY_LANGUAGE)
         except OSError as exc:
@@ -185,11 +180,11 @@ def _learn(path: Path, checked: dict[str, tuple[str, dict[str, float], list[str]
     return learned
 
 
-def load_taxonomy(path: Path) -> Taxonomy:
+def load_taxonomy(path: Path, root: Path = PROJECT_ROOT) -> Taxonomy:
     """Read and check an issue taxonomy TOML file; raise ConfigError with a one-line reason.
 
     Issues that list examples get terms learned from them (against the other issues' examples),
-    merged with their hand-written keywords.
+    merged with their hand-written keywords. Relative example paths are read from root.
     """
     path = Path(path)
     try:
@@ -207,7 +202,7 @@ def load_taxonomy(path: Path) -> Taxonomy:
     if not isinstance(issues, dict) or not issues:
         raise _fail(path, "issues", "must hold at least one [issues.<name>] table")
     checked = {name: _check_issue(path, name, table) for name, table in issues.items()}
-    learned = _learn(path, checked)
+    learned = _learn(path, checked, root)
     return Taxonomy(issues=tuple(issue_from_terms(name, keywords, description, learned.get(name))
                                  for name, (description, keywords, _) in checked.items()))
 

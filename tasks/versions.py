@@ -8,7 +8,7 @@ from pathlib import Path
 from config.settings import DedupSettings, SummarySettings, TagSettings
 
 # Bump a number when the stage's code changes what it produces for the same input.
-CLEAN_VERSION = 1
+CLEAN_VERSION = 2  # 2: a byline after the lead leaves the text; a feed names the site a page does not
 DEDUP_VERSION = 1
 SUMMARY_VERSION = 1
 TAG_VERSION = 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -208,7 +209,7 @@ def learned(tmp_path: Path):
     path = tmp_path / "config" / "issues.toml"
     path.parent.mkdir()
     path.write_text(LEARNED_TAXONOMY, encoding="utf-8")
-    return load_taxonomy(path)
+    return load_taxonomy(path, root=tmp_path)
 
 
 def test_examples_teach_an_issue_its_terms(learned) -> None:
@@ -238,12 +239,21 @@ def test_learned_issue_tags_a_new_article_with_evidence_found_in_it(learned) -> 
     assert "goalkeeper" in tags[0].evidence
 
 
-def test_examples_are_relative_to_the_taxonomy_folder_outside_config(tmp_path: Path) -> None:
+def test_example_paths_are_read_from_the_project_root_wherever_the_taxonomy_is(tmp_path: Path) -> None:
+    from config.settings import PROJECT_ROOT
+
     _write_examples(tmp_path)
-    path = tmp_path / "issues.toml"
-    path.write_text(LEARNED_TAXONOMY, encoding="utf-8")
+    relative = os.path.relpath(tmp_path / "examples", PROJECT_ROOT)  # the project's config/ is not beside them
+    path = tmp_path / "config" / "issues.toml"
+    path.parent.mkdir()
+    path.write_text(LEARNED_TAXONOMY.replace('"examples/', f'"{relative}/'), encoding="utf-8")
     football = next(issue for issue in load_taxonomy(path).issues if issue.name == "football")
     assert "goalkeeper" in football.surface.values()
+    path.write_text(LEARNED_TAXONOMY, encoding="utf-8")  # examples/ beside config/: not the project root
+    with pytest.raises(ConfigError) as caught:
+        load_taxonomy(path)
+    assert f"does not exist: {PROJECT_ROOT / 'examples' / 'football'} (a relative path is read from the project " \
+           f"root, {PROJECT_ROOT}; an absolute one as given)" in str(caught.value)
 
 
 def test_default_taxonomy_is_hand_written_only() -> None:
@@ -271,6 +281,6 @@ def test_bad_examples_are_one_line_naming_file_and_key(tmp_path: Path, body: str
     path = tmp_path / "issues.toml"
     path.write_text(body, encoding="utf-8")
     with pytest.raises(ConfigError) as caught:
-        load_taxonomy(path)
+        load_taxonomy(path, root=tmp_path)
     message = str(caught.value)
     assert message.startswith(f"{path}: {where}") and reason in message and "\n" not in message
