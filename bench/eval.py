@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from bench import DEFAULT_DATA, PROJECT_ROOT, Table, write_report
+from bench import DEFAULT_DATA, HALVES, PROJECT_ROOT, Table, write_report
 
 DEFAULT_OUT = PROJECT_ROOT / "bench" / "out" / "eval.json"
 
@@ -18,7 +18,7 @@ def _summaries(args: argparse.Namespace) -> tuple[Sequence[Table | str], dict[st
     """Summary ROUGE against Lead-k and sumy."""
     from bench import eval_summaries
 
-    return eval_summaries.run(args.data, args.limit, args.workers, args.variants)
+    return eval_summaries.run(args.data, args.limit, args.workers, args.variants, args.half)
 
 
 def _tags(args: argparse.Namespace) -> tuple[Sequence[Table | str], dict[str, object]]:
@@ -63,6 +63,8 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--limit", type=int, default=None, help="at most N articles per category (quick runs)")
     parser.add_argument("--workers", type=int, default=2, help="processes for the summary part (default: 2)")
     parser.add_argument("--variants", action="store_true", help="also score the variants tried while tuning")
+    parser.add_argument("--half", choices=HALVES, default="report",
+                        help="which half of each dev set to score (default: %(default)s; settings were tuned on 'tune')")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="JSON report (default: %(default)s)")
     args = parser.parse_args(argv)
     args.only = [p.strip() for p in args.only.split(",") if p.strip()]

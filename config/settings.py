@@ -12,7 +12,7 @@ from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = PROJECT_ROOT / "config" / "pipeline.toml"
-SUMMARY_ALGORITHMS = ("textrank", "lexrank", "lsa", "luhn", "kl", "sumbasic", "lead", "centrality")
+SUMMARY_ALGORITHMS = ("textrank", "lexrank", "lsa", "luhn", "kl", "sumbasic", "lead", "centrality", "news")
 PARALLEL_RUNNERS = ("processes", "dask")
 
 
@@ -69,7 +69,7 @@ class DedupSettings:
 
 @dataclass(frozen=True)
 class SummarySettings:
-    algorithm: str = "centrality"
+    algorithm: str = "news"
     sentences: int = 3
     story_sentences: int = 4
 

@@ -53,7 +53,8 @@ def build_stories(articles: list[Article], stored_members: list[tuple], story_se
         rows = members[story_id]
         originals = [m for m in rows if m.duplicate_of is None] or rows
         language = Counter(m.language for m in originals).most_common(1)[0][0]
-        summary = summarise_story([m.text for m in originals], story_sentences, language=language_name(language))
+        summary = summarise_story([m.text for m in originals], story_sentences, language=language_name(language),
+                                  titles=[m.title for m in originals])
         stories.append(Story(
             story_id=story_id, title=_story_title(originals), article_ids=[m.article_id for m in rows],
             new_article_ids=ids, sources=sorted({m.source for m in rows}), summary=summary,
