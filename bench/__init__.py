@@ -136,12 +136,10 @@ def _cell(value: object) -> str:
 
 
 def read_text(path: Path) -> str:
-    """A text file as UTF-8, or as Latin-1 when it is not valid UTF-8."""
-    raw = path.read_bytes()
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return raw.decode("latin-1")
+    """A text file as UTF-8, or as Latin-1 when it is not valid UTF-8 (as the tagger reads its examples)."""
+    from tasks.learn_terms import read_example
+
+    return read_example(path)
 
 
 def split_reference(summary: str) -> list[str]:

@@ -77,7 +77,7 @@ class SummarySettings:
 @dataclass(frozen=True)
 class TagSettings:
     taxonomy: Path = PROJECT_ROOT / "config" / "issues.toml"
-    min_score: float = 1.0
+    min_score: float = 0.3
     max_tags: int = 5
 
 
@@ -235,6 +235,7 @@ def _check_ranges(s: Settings, name: str) -> None:
         (s.summary.sentences >= 1, "summary.sentences", "must be at least 1"),
         (s.summary.story_sentences >= 1, "summary.story_sentences", "must be at least 1"),
         (s.tags.max_tags >= 1, "tags.max_tags", "must be at least 1"),
+        (0.0 <= s.tags.min_score <= 1.0, "tags.min_score", "must be between 0 and 1 (a tag's score is a probability)"),
         (s.warehouse.lock_wait_seconds >= 0, "warehouse.lock_wait_seconds", "must not be negative"),
         (s.http.max_bytes > 0, "http.max_bytes", "must be positive"),
         (s.http.max_redirects >= 0, "http.max_redirects", "must not be negative"),

@@ -9,9 +9,9 @@ from config.settings import DedupSettings, SummarySettings, TagSettings
 
 # Bump a number when the stage's code changes what it produces for the same input.
 CLEAN_VERSION = 1
-DEDUP_VERSION = 1
+DEDUP_VERSION = 2
 SUMMARY_VERSION = 2
-TAG_VERSION = 1
+TAG_VERSION = 2
 
 
 def _file_digest(path: Path) -> str:
