@@ -14,12 +14,13 @@ import numpy as np
 MODEL_PATH = Path(__file__).resolve().parent.parent / "config" / "models" / "sentence_scorer.json"
 
 # Caption, credit and page furniture that news sites leave in the text (DailyMail's "(pictured)",
-# "Scroll down for video", "PUBLISHED: ... | UPDATED: ...", "By . Daily Mail Reporter .").
-CAPTION_RE = re.compile(
-    r"\((?:pictured|left|right|centre|center|above|below|top|bottom|file)\b[^)]*\)"
-    r"|\bscroll down\b|\bpublished:|\bupdated:|\bdaily mail reporter\b|^by \.|\bfor dailymail\.com\b"
-    r"|\b(?:click|watch) (?:here|the video|below)\b|^(?:pictured|above|below|left|right):|\bphoto(?:graph)?s?:",
-    re.IGNORECASE)
+# "Scroll down for video", "PUBLISHED: ... | UPDATED: ...", "By . Daily Mail Reporter ."): plain
+# substring tests on the lowercased sentence first, a regex only where a bracket or "photo" is seen.
+CAPTION_PHRASES = ("scroll down", "published:", "updated:", "daily mail reporter", "for dailymail.com",
+                   "click here", "click the video", "click below", "watch here", "watch the video", "watch below")
+CAPTION_STARTS = ("by .", "pictured:", "above:", "below:", "left:", "right:")
+CAPTION_BRACKET_RE = re.compile(r"\((?:pictured|left|right|centre|center|above|below|top|bottom|file)\b")
+PHOTO_RE = re.compile(r"\bphoto(?:graph)?s?:")
 TIMESTAMP_RE = re.compile(r"\b\d{1,2}:\d{2}(?:\s?(?:[AP]M|EST|GMT|BST|ET|UTC))?\b|\bEST\b|\bGMT\b", re.IGNORECASE)
 # Two sentences run together without a space ("...forever.He said"): a caption or quote pasted on.
 JOINED_RE = re.compile(r"[a-z)\]][.!?][\"'”’]?[A-Z][a-z]")
@@ -66,6 +67,14 @@ def _title_similarity(stems: frozenset[str], title: frozenset[str]) -> float:
     return len(stems & title) / math.sqrt(len(stems) * len(title))
 
 
+def is_caption(text: str) -> bool:
+    """Whether a sentence reads as a caption, credit, byline or video prompt rather than story text."""
+    lower = text.lower()
+    return (any(phrase in lower for phrase in CAPTION_PHRASES) or lower.startswith(CAPTION_STARTS)
+            or ("(" in lower and CAPTION_BRACKET_RE.search(lower) is not None)
+            or ("photo" in lower and PHOTO_RE.search(lower) is not None))
+
+
 def _text_features(text: str) -> list[float]:
     """The features that depend on the sentence text alone."""
     tokens = text.split()
@@ -73,7 +82,7 @@ def _text_features(text: str) -> list[float]:
     return [
         float(bool(QUOTE_RE.search(text))), float(text[:1] in "\"“'‘"), float(bool(FIRST_PERSON_RE.search(text))),
         float(bool(DIGIT_RE.search(text))), capitalised / max(1, len(tokens) - 1),
-        float(bool(CAPTION_RE.search(text))), float(bool(TIMESTAMP_RE.search(text))),
+        float(is_caption(text)), float(bool(TIMESTAMP_RE.search(text))),
         float(bool(JOINED_RE.search(text))), float(not SENTENCE_END_RE.search(text)), float(text.rstrip().endswith("?")),
     ]
 

@@ -152,9 +152,11 @@ def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:
     return len(a & b) / len(a | b) if a or b else 0.0
 
 
-def _term_matrix(sentences: list[Sentence], language: str) -> tuple[np.ndarray, np.ndarray]:
-    """Each sentence's content-stem counts as a sentence-by-term matrix, and the document frequencies."""
-    bags = [Counter(_content_stems(s, language)) for s in sentences]
+def _term_matrix(sentences: list[Sentence], language: str,
+                 stems: list[list[str]] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Each sentence's content-stem counts as a sentence-by-term matrix, and the document frequencies
+    (`stems`: each sentence's content stems, when already at hand)."""
+    bags = [Counter(found) for found in (stems or [_content_stems(s, language) for s in sentences])]
     vocabulary = {term: i for i, term in enumerate(sorted(set().union(*bags)))}
     counts = np.zeros((len(sentences), max(1, len(vocabulary))))
     for row, bag in enumerate(bags):
@@ -267,14 +269,14 @@ def _select(units: list[_Unit], count: int, language: str,
     return sorted((units[i] for i in chosen), key=lambda u: (u.article, u.position))
 
 
-def _sentence_infos(units: list[_Unit], language: str) -> list[SentenceInfo]:
+def _sentence_infos(units: list[_Unit], stems: list[list[str]]) -> list[SentenceInfo]:
     """What the sentence scorer needs of each unit: its place among its article's units, its content stems."""
     per_article = Counter(u.article for u in units)
     seen: Counter[int] = Counter()
     infos = []
-    for u in units:
+    for u, found in zip(units, stems):
         infos.append(SentenceInfo(u.text, seen[u.article], per_article[u.article], u.paragraph_start,
-                                  frozenset(_content_stems(u.sentence, language)), len(u.sentence.words)))
+                                  frozenset(found), len(u.sentence.words)))
         seen[u.article] += 1
     return infos
 
@@ -290,9 +292,10 @@ def _title_stems(title: str | None, tokenizer: NewsTokenizer) -> frozenset[str]:
 
 def _news_features(units: list[_Unit], language: str, title: frozenset[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The sentence scorer's features of each unit, with the units' term counts and document frequencies."""
-    counts, document_frequency = _term_matrix([u.sentence for u in units], language)
+    stems = [_content_stems(u.sentence, language) for u in units]
+    counts, document_frequency = _term_matrix([u.sentence for u in units], language, stems)
     centrality = _pagerank(_overlap_matrix(counts), _position_prior(units))
-    return sentence_features(_sentence_infos(units, language), centrality, title), counts, document_frequency
+    return sentence_features(_sentence_infos(units, stems), centrality, title), counts, document_frequency
 
 
 def _news_scores(units: list[_Unit], count: int, language: str, title: frozenset[str],
