@@ -69,6 +69,17 @@ class IssueModel:
             raise ValueError(f"issue model arrays have shapes {shapes}, expected {expected}")
         object.__setattr__(self, "_column", {t: i for i, t in enumerate(self.terms)})
 
+    def __getstate__(self) -> dict[str, object]:
+        """The fields without the term index (rebuilt on arrival): the model travels to worker processes
+        with every batch chunk."""
+        return {k: v for k, v in self.__dict__.items() if k != "_column"}
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        """Restore the fields and rebuild the term index."""
+        for key, value in state.items():
+            object.__setattr__(self, key, value)
+        object.__setattr__(self, "_column", {t: i for i, t in enumerate(self.terms)})
+
     def vector(self, text: str) -> tuple[np.ndarray, np.ndarray]:
         """The text's TF-IDF vector as (columns, values), l2-normalised; empty when no term is known."""
         counts = Counter(t for t in analyse(text) if t in self._column)  # type: ignore[attr-defined]
@@ -139,9 +150,11 @@ def load_model(path: Path) -> IssueModel:
     """Read a model written by IssueModel.save (ValueError when the file is not one)."""
     try:
         with np.load(path, allow_pickle=False) as data:
+            # single precision in memory: half the size to send to workers, and plenty for a linear score
             return IssueModel(tuple(str(i) for i in data["issues"]), tuple(str(t) for t in data["terms"]),
-                              data["idf"].astype(float), data["coef"].astype(float), data["intercept"].astype(float),
-                              data["calibration"].astype(float), json.loads(str(data["meta"])))
+                              data["idf"].astype(np.float32), data["coef"].astype(np.float32),
+                              data["intercept"].astype(float), data["calibration"].astype(float),
+                              json.loads(str(data["meta"])))
     except (KeyError, OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:  # ValueError: pickled data, bad JSON
         raise ValueError(f"not an issue model ({exc.__class__.__name__}: {exc})") from None
 
