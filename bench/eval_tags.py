@@ -55,12 +55,23 @@ def f1_scores(gold: list[str], predicted: list[str | None]) -> dict[str, object]
             "untagged": sum(p is None for p in predicted), "per_category_f1": per_category}
 
 
+def _per_category(articles: list[BbcArticle], limit: int | None) -> list[BbcArticle]:
+    """At most `limit` articles of each category (all for None), in order."""
+    seen: dict[str, int] = {}
+    kept = []
+    for article in articles:
+        seen[article.category] = seen.get(article.category, 0) + 1
+        if limit is None or seen[article.category] <= limit:
+            kept.append(article)
+    return kept
+
+
 def run(data_dir: Path, limit: int | None = None, half: str = "report") -> dict[str, object]:
     """Learn the five categories from the other half's examples and score the top tag of each article
     of `half` after a real ingest run."""
-    articles = load_bbc(data_dir, limit)
-    learn_from = in_half(articles, "tune" if half == "report" else "report")
-    scored = in_half(articles, half)
+    articles = load_bbc(data_dir)
+    learn_from = _per_category(in_half(articles, "tune" if half == "report" else "report"), limit)
+    scored = _per_category(in_half(articles, half), limit)
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="eval-tags-") as tmp:
         root = Path(tmp)
