@@ -13,7 +13,7 @@ from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = PROJECT_ROOT / "config" / "pipeline.toml"
-SUMMARY_ALGORITHMS = ("textrank", "lexrank", "lsa", "luhn", "kl", "sumbasic", "lead", "centrality")
+SUMMARY_ALGORITHMS = ("textrank", "lexrank", "lsa", "luhn", "kl", "sumbasic", "lead", "centrality", "news")
 PARALLEL_RUNNERS = ("processes", "dask")
 _TOML_POSITION = re.compile(r"\(at line (?P<line>\d+), column (?P<column>\d+)\)")
 
@@ -75,7 +75,7 @@ class DedupSettings:
 
 @dataclass(frozen=True)
 class SummarySettings:
-    algorithm: str = "centrality"
+    algorithm: str = "news"
     sentences: int = 3
     story_sentences: int = 4
 
@@ -83,7 +83,7 @@ class SummarySettings:
 @dataclass(frozen=True)
 class TagSettings:
     taxonomy: Path = PROJECT_ROOT / "config" / "issues.toml"
-    min_score: float = 1.0
+    min_score: float = 0.3
     max_tags: int = 5
 
 
@@ -274,6 +274,7 @@ def _check_ranges(s: Settings, problems: _Problems) -> None:
         (s.summary.story_sentences >= 1, "summary.story_sentences", "must be at least 1"),
         (s.tags.taxonomy.is_file(), "tags.taxonomy", f"{s.tags.taxonomy}: file not found ({path_rule()})"),
         (s.tags.max_tags >= 1, "tags.max_tags", "must be at least 1"),
+        (0.0 <= s.tags.min_score <= 1.0, "tags.min_score", "must be between 0 and 1 (a tag's score is a probability)"),
         (s.warehouse.lock_wait_seconds >= 0, "warehouse.lock_wait_seconds", "must not be negative"),
         (s.http.max_bytes > 0, "http.max_bytes", "must be positive"),
         (s.http.max_redirects >= 0, "http.max_redirects", "must not be negative"),

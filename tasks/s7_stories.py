@@ -65,7 +65,8 @@ def build_stories(articles: list[Article], stored_members: list[tuple], story_se
         rows = members[story_id]
         originals = [m for m in rows if m.duplicate_of is None] or rows
         language = Counter(m.language for m in originals).most_common(1)[0][0]
-        summary = summarise_story([m.text for m in originals], story_sentences, language=language_name(language))
+        summary = summarise_story([m.text for m in originals], story_sentences, language=language_name(language),
+                                  titles=[m.title for m in originals])
         stories.append(Story(
             story_id=story_id, title=story_title(originals, titles.get(story_id)),
             article_ids=[m.article_id for m in rows],

@@ -60,7 +60,7 @@ def _article_line(a: Article) -> str:
 def _tags_line(a: Article) -> str:
     if not a.tags:
         return "  - tags: none"
-    return "  - tags: " + "; ".join(f"{t.issue} {t.score:.1f} ({', '.join(t.evidence[:4])})" for t in a.tags)
+    return "  - tags: " + "; ".join(f"{t.issue} {t.score:.2f} ({', '.join(t.evidence[:4])})" for t in a.tags)
 
 
 def _copy_line(c: InputCopy, stored: dict[str, Article], rejected: set[str]) -> str:

@@ -66,6 +66,8 @@ def test_seeds_end_to_end(prefect_api, tmp_path, write_config, seeds_copy):
     assert wire[6] == blog[6], "both seeds report the same story"
     stories = _query(db, "SELECT story_id, article_count, distinct_articles, title, summary FROM stories")
     assert len(stories) == 1 and stories[0][1:3] == (2, 2) and stories[0][4]
+    opening = next(lede for lede in (wire[8][0], blog[8][0]) if stories[0][4].startswith(lede))  # a report's lede
+    assert "offer" in opening and "security guarantees" in opening, "the story opens with the offer"
     tags = _query(db, "SELECT article_id, issue, evidence FROM article_tags WHERE issue IN "
                       "('defence', 'international_affairs', 'security_guarantees')")
     assert {t[0] for t in tags} == {wire[9], blog[9]} and all(t[2] for t in tags)
