@@ -141,9 +141,9 @@ def _stage_seconds(flow_run_id: object) -> dict[str, float]:
 
 def _run_counts(warehouse: Path) -> dict[str, int]:
     """The counts of the latest run recorded in a warehouse."""
-    import duckdb
+    from warehouse import open_warehouse
 
-    with duckdb.connect(str(warehouse), read_only=True) as con:
+    with open_warehouse(warehouse) as con:
         row = con.execute("SELECT discovered, skipped, new_articles, duplicates, rejected FROM runs "
                           "ORDER BY started_at DESC LIMIT 1").fetchone()
         stored = con.execute("SELECT count(*) FROM store.articles").fetchone()[0]
@@ -202,7 +202,7 @@ class Bench:
     def config(self, warehouse: Path, runner: str = "processes") -> Path:
         """A pipeline config with its warehouse and reports in the temporary folder."""
         path = warehouse.with_suffix(".toml")
-        path.write_text(f'[warehouse]\npath = "{warehouse.as_posix()}"\n'
+        path.write_text(f'[warehouse]\ncatalog = "{warehouse.as_posix()}"\n'
                         f'reports_dir = "{(self.root / "reports").as_posix()}"\nlock_wait_seconds = 5\n'
                         f'[tags]\ntaxonomy = "{TAXONOMY.as_posix()}"\n[parallel]\nrunner = "{runner}"\n',
                         encoding="utf-8")

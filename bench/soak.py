@@ -148,7 +148,7 @@ def write_config(folder: Path, source: Path, lock_wait_seconds: float = 30, extr
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "pipeline.toml"
     path.write_text(
-        f'[warehouse]\npath = "{(folder / "news.duckdb").as_posix()}"\n'
+        f'[warehouse]\ncatalog = "{(folder / "catalog.sqlite").as_posix()}"\n'
         f'reports_dir = "{(folder / "reports").as_posix()}"\nlock_wait_seconds = {lock_wait_seconds}\n'
         f'[tags]\ntaxonomy = "{TAXONOMY.as_posix()}"\n{extra}\n'
         f'[[sources]]\nname = "corpus"\nkind = "folder"\npath = "{source.as_posix()}"\n', encoding="utf-8")
@@ -218,7 +218,7 @@ def check_warehouse(db: Path, files: int) -> WarehouseCheck:
     import duckdb
 
     check = WarehouseCheck(files=files)
-    with duckdb.connect(str(db), read_only=True) as con:
+    with open_warehouse(db) as con:
         check.articles = _scalar(con, "SELECT count(*) FROM store.articles")
         check.rejects = _scalar(con, "SELECT count(*) FROM store.rejects")
         check.inputs = _scalar(con, "SELECT count(DISTINCT h) FROM (SELECT content_hash AS h FROM store.articles "
@@ -287,7 +287,7 @@ def _run_statuses(db: Path) -> dict[str, int]:
 
     if not db.exists() or not db.stat().st_size:
         return {}
-    with duckdb.connect(str(db), read_only=True) as con:
+    with open_warehouse(db) as con:
         if not _scalar(con, "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'store' "
                             "AND table_name = 'runs'"):
             return {}
@@ -335,7 +335,7 @@ def crash_trial(work: Path, corpus: Path, files: int, delay: float, env: dict[st
     finally:
         wal_at_kill = _size(wal)
         killed = kill_hard(proc)
-    db = work / "news.duckdb"
+    db = work / "catalog.sqlite"
     before = _run_statuses(db)
     phase = ("after commit" if before.get("completed") else "mid-run" if before.get("running")
              else "before the warehouse")
@@ -359,7 +359,7 @@ def stored_articles(db: Path) -> set[tuple]:
     """(content_hash, title, text, summary) of every stored article, to compare warehouses."""
     import duckdb
 
-    with duckdb.connect(str(db), read_only=True) as con:
+    with open_warehouse(db) as con:
         return {tuple(r) for r in con.execute(
             "SELECT content_hash, title, text, array_to_string(summary, ' ') FROM store.articles").fetchall()}
 
@@ -372,7 +372,7 @@ def calibrate(work: Path, corpus: Path, files: int, env: dict[str, str]) -> tupl
     result, seconds = run_cli(config, env)
     if result.returncode != 0:
         raise RuntimeError(f"calibration run exited {result.returncode}: {result.stderr[-2000:]}")
-    db = work / "news.duckdb"
+    db = work / "catalog.sqlite"
     return seconds, check_warehouse(db, files), stored_articles(db)
 
 
@@ -435,7 +435,7 @@ def main(argv: list[str] | None = None) -> int:
         def report(label: str, when: str, trial: Trial) -> None:
             nonlocal failed
             c = trial.check
-            if stored_articles(work / "trial" / "news.duckdb") != expected:
+            if stored_articles(work / "trial" / "catalog.sqlite") != expected:
                 c.problems.append("stored articles differ from an uninterrupted run's")
             failed += not c.ok
             phase = trial.phase if trial.killed else f"{trial.phase}, exited {trial.first_exit} before the kill"

@@ -37,7 +37,7 @@ from tasks.records import RunCounts  # noqa: E402
 from tasks.sources.feeds import FeedPoll  # noqa: E402
 from tasks.s8_report import (RunDigest, SourceProblem, fit_for_ui, render_digest, summary_line,  # noqa: E402
                           write_digest)
-from warehouse import store  # noqa: E402
+from warehouse import connect, write  # noqa: E402
 
 DIGEST_ARTIFACT_KEY = "ingest-digest"
 STORIES_ARTIFACT_KEY = "ingest-stories"
@@ -119,8 +119,8 @@ def ingest(sources: list[str] | None = None, config_path: str | None = None,
     try:
         settings = resolve_settings(config_path, sources, warehouse_path, allow_private_hosts)
         taxonomy = tag.load_taxonomy(settings.tags.taxonomy)
-        con = store.connect(settings.warehouse.path, settings.warehouse.lock_wait_seconds)
-    except (ConfigError, store.WarehouseError) as exc:
+        con = connect.connect(settings.warehouse)
+    except (ConfigError, connect.WarehouseError) as exc:
         logger.error("%s", exc)
         return Failed(message=str(exc))
     skip = superseded_reason(settings.schedule.max_lateness_minutes)
@@ -133,7 +133,8 @@ def ingest(sources: list[str] | None = None, config_path: str | None = None,
     counts = RunCounts()
     try:
         source_names = [s.name for s in settings.sources if s.enabled]
-        abandoned = [] if dry_run else store.begin_run(con, run_id, str(flow_run.id or ""), ", ".join(source_names))
+        abandoned = [] if dry_run else write.begin_run(con, run_id, str(flow_run.id or ""), ", ".join(source_names),
+                                                       exclusive=not connect.lake_of(settings.warehouse).shared)
         spread = stages.Spread.for_flow(settings.parallel)
         logger.info("CPU stages: %s", f"chunk tasks on the Dask cluster (~{spread.workers} workers)" if spread.cluster
                     else f"{spread.workers} worker process{'es' if spread.workers > 1 else ''} on this machine")
@@ -155,8 +156,9 @@ def ingest(sources: list[str] | None = None, config_path: str | None = None,
                            new_articles=sum(1 for a in articles if not a.duplicate_of),
                            duplicates=sum(1 for a in articles if a.duplicate_of), rejected=len(rejects))
         if not dry_run:
-            stages.store_task(con, run_id, quote(articles), quote(rejects), quote(story_list), counts, settings,
-                              quote(poll.states))
+            stored = stages.store_task(con, run_id, quote(articles), quote(rejects), quote(story_list), counts,
+                                       settings, quote(poll.states))
+            articles, rejects, story_list, counts = stored.articles, stored.rejects, stored.stories, stored.counts
         digest = RunDigest(run_id=run_id, started_at=started, counts=counts, sources=source_names,
                            articles=articles, stories=story_list, rejects=rejects, abandoned_runs=abandoned,
                            dry_run=dry_run, source_problems=source_problems(poll))
@@ -168,17 +170,37 @@ def ingest(sources: list[str] | None = None, config_path: str | None = None,
     except Exception as exc:
         message = f"{exc.__class__.__name__}: {' '.join(str(exc).split())}"[:500]
         if not dry_run:
-            store.finish_run(con, run_id, "failed", counts, message)
+            write.finish_run(con, run_id, "failed", counts, message)
         raise
     finally:
         con.close()
 
 
 def wait_for_warehouse(settings: Settings) -> None:
-    """Wait (read-only, changing nothing) while another process holds the warehouse; WarehouseBusy after."""
-    path = settings.warehouse.path
-    if path.is_file() and path.stat().st_size > 0:
-        store.connect(path, settings.warehouse.lock_wait_seconds, read_only=True).close()
+    """Wait (changing nothing) while another local run holds the warehouse (WarehouseBusy after), or
+    reach a shared catalog once (WarehouseError when it cannot be reached)."""
+    if connect.lake_of(settings.warehouse).shared:
+        connect.connect(settings.warehouse).close()
+    else:
+        connect.wait_for_turn(settings.warehouse, settings.warehouse.lock_wait_seconds)
+
+
+def warehouse_command(prog: str, description: str, argv: list[str] | None) -> tuple[argparse.Namespace, Settings]:
+    """The --config and --warehouse of a warehouse flow's command line, checked (config, taxonomy,
+    warehouse location, its turn); SystemExit(2) after one line on stderr when they cannot be used."""
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    parser.add_argument("--config", help="pipeline config (default: config/pipeline.toml)")
+    parser.add_argument("--warehouse", metavar="CATALOG", help="the warehouse (as for flows.ingest; default from config)")
+    args = parser.parse_args(argv)
+    try:
+        settings = resolve_settings(args.config, None, args.warehouse)
+        tag.load_taxonomy(settings.tags.taxonomy)
+        connect.check(settings.warehouse)
+        wait_for_warehouse(settings)
+    except (ConfigError, connect.WarehouseError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    return args, settings
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -187,7 +209,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", help="pipeline config (default: config/pipeline.toml)")
     parser.add_argument("--source", action="append", metavar="PATH_OR_URL",
                         help="a folder, file or feed URL to read instead of the configured sources (repeatable)")
-    parser.add_argument("--warehouse", metavar="PATH", help="the DuckDB file to write (default from config)")
+    parser.add_argument("--warehouse", metavar="CATALOG",
+                        help="the warehouse: sqlite:PATH, postgres:CONNINFO, duckdb:PATH or a file path (a SQLite "
+                             "catalog, data beside it); default from the config")
     parser.add_argument("--dry-run", action="store_true", help="do everything but store")
     parser.add_argument("--allow-private-hosts", action="store_true", default=None,
                         help="allow feeds and pages on loopback or private addresses")
@@ -195,9 +219,9 @@ def main(argv: list[str] | None = None) -> int:
     try:  # fail fast, before a flow run starts, on a bad config or an unusable or busy warehouse
         settings = resolve_settings(args.config, args.source, args.warehouse, args.allow_private_hosts)
         tag.load_taxonomy(settings.tags.taxonomy)
-        store.check_path(settings.warehouse.path)
+        connect.check(settings.warehouse)
         wait_for_warehouse(settings)
-    except (ConfigError, store.WarehouseError) as exc:
+    except (ConfigError, connect.WarehouseError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return run_once(ingest, settings, sources=args.source, config_path=args.config, warehouse_path=args.warehouse,

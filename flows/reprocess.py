@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 from datetime import datetime, timezone
@@ -16,10 +15,11 @@ from prefect.states import Failed, State  # noqa: E402
 
 from config.settings import ConfigError  # noqa: E402
 from flows import stages  # noqa: E402
-from flows.ingest import new_run_id, resolve_settings, run_once  # noqa: E402
+from flows.ingest import new_run_id, resolve_settings, run_once, warehouse_command  # noqa: E402
 from tasks import s6_tag as tag  # noqa: E402
 from tasks.versions import stage_versions  # noqa: E402
-from warehouse import store  # noqa: E402
+from tasks.records import RunCounts  # noqa: E402
+from warehouse import connect, read, write  # noqa: E402
 
 
 @flow(name="reprocess", log_prints=False)
@@ -29,27 +29,28 @@ def reprocess(config_path: str | None = None, warehouse_path: str | None = None)
     try:
         settings = resolve_settings(config_path, None, warehouse_path)
         taxonomy = tag.load_taxonomy(settings.tags.taxonomy)
-        con = store.connect(settings.warehouse.path, settings.warehouse.lock_wait_seconds)
-    except (ConfigError, store.WarehouseError) as exc:
+        con = connect.connect(settings.warehouse)
+    except (ConfigError, connect.WarehouseError) as exc:
         logger.error("%s", exc)
         return Failed(message=str(exc))
     run_id = new_run_id(datetime.now(timezone.utc))
     try:
-        store.begin_run(con, run_id, str(flow_run.id or ""), "stored articles", kind="reprocess")
+        write.begin_run(con, run_id, str(flow_run.id or ""), "stored articles", kind="reprocess",
+                        exclusive=not connect.lake_of(settings.warehouse).shared)
         default_tags = {s.name: s.tags for s in settings.sources}
-        articles = store.stored_articles(con, default_tags)
+        articles = read.stored_articles(con, default_tags)
         spread = stages.Spread.for_flow(settings.parallel)
         articles = spread.update(stages.summarise_task, articles, settings.summary, fields=stages.SUMMARY_FIELDS)
         articles = spread.update(stages.tag_task, articles, taxonomy, settings.tags, fields=stages.TAG_FIELDS)
         story_list = spread.stories(articles, [], settings.summary.story_sentences)  # every member is in articles
         versions = stage_versions(settings.dedup, settings.summary, settings.tags)
-        store.write_reprocessed(con, run_id, articles, story_list, versions)
+        write.write_reprocessed(con, run_id, articles, story_list, versions)
         message = (f"reprocess {run_id}: {len(articles)} articles re-summarised ({versions['summary']}) "
                    f"and re-tagged ({versions['tag']}), {len(story_list)} stories")
         logger.info("%s", message)
         return message
     except Exception as exc:
-        store.finish_run(con, run_id, "failed", store.RunCounts(), f"{exc.__class__.__name__}: {exc}"[:500])
+        write.finish_run(con, run_id, "failed", RunCounts(), f"{exc.__class__.__name__}: {exc}"[:500])
         raise
     finally:
         con.close()
@@ -57,17 +58,7 @@ def reprocess(config_path: str | None = None, warehouse_path: str | None = None)
 
 def main(argv: list[str] | None = None) -> int:
     """Run the reprocess flow once from the command line."""
-    parser = argparse.ArgumentParser(prog="python -m flows.reprocess", description=__doc__)
-    parser.add_argument("--config", help="pipeline config (default: config/pipeline.toml)")
-    parser.add_argument("--warehouse", metavar="PATH", help="the DuckDB file (default from config)")
-    args = parser.parse_args(argv)
-    try:
-        settings = resolve_settings(args.config, None, args.warehouse)
-        tag.load_taxonomy(settings.tags.taxonomy)
-        store.check_path(settings.warehouse.path)
-    except (ConfigError, store.WarehouseError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    args, settings = warehouse_command("python -m flows.reprocess", __doc__, argv)
     return run_once(reprocess, settings, config_path=args.config, warehouse_path=args.warehouse)
 
 

@@ -31,7 +31,8 @@ from tasks.sources.health import HealthPolicy, SourceState
 from tasks.sources.http import HttpClient
 from tasks.versions import stage_versions
 from tasks.records import Article, RawDocument, Reject, RunCounts, Story
-from warehouse import store
+from warehouse import read, write
+from warehouse.connect import WriteConflict
 
 PREPARED_FIELDS = ("word_count", "text_hash", "minhash", "story_terms")
 SUMMARY_FIELDS = ("summary",)
@@ -47,7 +48,7 @@ def _without_raw(article: Article) -> Article:
 def discover_task(con: duckdb.DuckDBPyConnection, settings: Settings) -> discover.Discovery:
     """List new inputs of the folder and file sources, skipping stored content."""
     found = discover.discover_files(list(settings.sources), settings.discover,
-                                    store.known_content_hashes(con), store.known_rejects(con))
+                                    read.known_content_hashes(con), read.known_rejects(con))
     get_run_logger().info("discover: %d found, %d already stored, %d new, %d rejected",
                           found.discovered, found.skipped, len(found.documents), len(found.rejects))
     return found
@@ -59,15 +60,15 @@ def feeds_task(con: duckdb.DuckDBPyConnection, settings: Settings) -> feeds.Feed
     sources = [s for s in settings.sources if s.kind == "feed" and s.enabled]
     if not sources:
         return feeds.FeedPoll()
-    states = store.load_source_states(con, sources)
-    urls, guids = store.known_urls_and_guids(con)
+    states = read.load_source_states(con, sources)
+    urls, guids = read.known_urls_and_guids(con)
     policy = HealthPolicy(base_interval_minutes=settings.feeds.min_poll_interval_minutes,
                           max_backoff_hours=settings.feeds.max_backoff_hours,
                           disable_after=settings.feeds.disable_after)
     with HttpClient(settings.http) as client:
         poll = feeds.poll_feeds(sources, states, client, datetime.now(timezone.utc), urls, guids,
                                 validator_max_age_days=settings.feeds.validator_max_age_days, policy=policy)
-    known = store.known_content_hashes(con)
+    known = read.known_content_hashes(con)
     fresh = [d for d in poll.documents if d.content_hash not in known]
     poll.skipped = len(poll.documents) - len(fresh)
     poll.documents = fresh
@@ -167,7 +168,7 @@ def dedup_task(con: duckdb.DuckDBPyConnection, articles: list[Article], settings
     if not articles:
         get_run_logger().info("dedup: no new articles to check")
         return articles
-    known = store.load_known_articles(con, now - timedelta(days=settings.story_window_days),
+    known = read.load_known_articles(con, now - timedelta(days=settings.story_window_days),
                                       _known_probe(articles, settings))
     dedup.assign(articles, known, settings, now)
     dups = sum(1 for a in articles if a.duplicate_of)
@@ -176,7 +177,7 @@ def dedup_task(con: duckdb.DuckDBPyConnection, articles: list[Article], settings
     return articles
 
 
-def _known_probe(articles: list[Article], settings: DedupSettings) -> store.KnownProbe | None:
+def _known_probe(articles: list[Article], settings: DedupSettings) -> read.KnownProbe | None:
     """What the batch can match among stored articles (None: load them all).
 
     A stored signature sharing fewer positions with every new one than dedup's weakest near-duplicate
@@ -190,7 +191,7 @@ def _known_probe(articles: list[Article], settings: DedupSettings) -> store.Know
         url = dedup.normalise_url(article.cleaned.canonical_url or article.doc.url)
         if url:  # as dedup compares URLs: the last path segment, lower-cased
             slugs.add(url.split("#", 1)[0].split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1].lower())
-    return store.KnownProbe(text_hashes=sorted({a.text_hash for a in articles if a.text_hash}),
+    return read.KnownProbe(text_hashes=sorted({a.text_hash for a in articles if a.text_hash}),
                             url_slugs=sorted(slugs), signatures=[a.minhash for a in articles if a.minhash],
                             min_equal=min_equal)
 
@@ -217,7 +218,7 @@ def tag_task(articles: list[Article], taxonomy: tag.Taxonomy, settings: TagSetti
 @task(name="story members", cache_policy=NO_CACHE)
 def story_members_task(con: duckdb.DuckDBPyConnection, articles: list[Article]) -> list[tuple]:
     """The stored articles of the stories the batch joined."""
-    return store.story_members(con, sorted({a.story_id for a in articles if a.story_id}))
+    return read.story_members(con, sorted({a.story_id for a in articles if a.story_id}))
 
 
 @task(name="stories", cache_policy=NO_CACHE)
@@ -248,16 +249,67 @@ def _story_calls(articles: list[Article], members: list[tuple], story_sentences:
     return calls
 
 
+STORE_ATTEMPTS = 5
+
+
+@dataclass
+class Stored:
+    """What a run stored: the same as it brought to the store, unless another writer stored some of it first."""
+
+    articles: list[Article]
+    rejects: list[Reject]
+    stories: list[Story]
+    counts: RunCounts
+    snapshot_id: int
+
+
 @task(name="store", cache_policy=NO_CACHE)
 def store_task(con: duckdb.DuckDBPyConnection, run_id: str, articles: list[Article], rejects: list[Reject],
                story_list: list[Story], counts: RunCounts, settings: Settings,
-               source_states: list[SourceState]) -> None:
-    """Write the whole run in one transaction."""
+               source_states: list[SourceState]) -> Stored:
+    """Write the whole run in one transaction (one snapshot).
+
+    With a shared catalog another writer may commit first: then nothing of this run was stored, and
+    the batch is checked again against what is stored now (inputs stored meanwhile are dropped as
+    already stored; the rest are deduplicated again and their stories rebuilt) before the next try.
+    """
     configured = {s.name: s.url for s in settings.sources if s.kind == "feed" and s.url}
     versions = stage_versions(settings.dedup, settings.summary, settings.tags)
-    store.write_run(con, run_id, articles, rejects, story_list, counts, source_states, configured, versions)
-    get_run_logger().info("store: %d articles, %d rejects, %d stories written", len(articles), len(rejects),
-                          len(story_list))
+    for attempt in range(1, STORE_ATTEMPTS + 1):
+        try:
+            snapshot = write.write_run(con, run_id, articles, rejects, story_list, counts, source_states, configured,
+                                       versions)
+            break
+        except WriteConflict:
+            if attempt == STORE_ATTEMPTS:
+                raise
+            articles, rejects, story_list, counts = recheck(con, articles, rejects, counts, settings)
+            get_run_logger().info("store: another writer committed first; %d articles left after checking again",
+                                  len(articles))
+    get_run_logger().info("store: %d articles, %d rejects, %d stories written (snapshot %d)", len(articles),
+                          len(rejects), len(story_list), snapshot)
+    return Stored(articles, rejects, story_list, counts, snapshot)
+
+
+def recheck(con: duckdb.DuckDBPyConnection, articles: list[Article], rejects: list[Reject], counts: RunCounts,
+            settings: Settings) -> tuple[list[Article], list[Reject], list[Story], RunCounts]:
+    """A batch checked again against the warehouse as it is now: inputs another writer stored meanwhile
+    are dropped (already stored), the others deduplicated again and their stories rebuilt."""
+    known = read.known_content_hashes(con)
+    kept = [a for a in articles if a.doc.content_hash not in known]
+    kept_rejects = [r for r in rejects if not r.content_hash or r.content_hash not in known]
+    now = datetime.now(timezone.utc)
+    if kept:
+        stored = read.load_known_articles(con, now - timedelta(days=settings.dedup.story_window_days),
+                                          _known_probe(kept, settings.dedup))
+        dedup.assign(kept, stored, settings.dedup, now)
+    members = read.story_members(con, sorted({a.story_id for a in kept if a.story_id}))
+    story_list = stories.build_stories(kept, members, settings.summary.story_sentences) if kept else []
+    dropped = len(articles) - len(kept) + len(rejects) - len(kept_rejects)
+    counts = dataclasses.replace(counts, skipped=counts.skipped + dropped,
+                                 new_articles=sum(1 for a in kept if not a.duplicate_of),
+                                 duplicates=sum(1 for a in kept if a.duplicate_of), rejected=len(kept_rejects))
+    return kept, kept_rejects, story_list, counts
 
 
 def task_runner(settings: ParallelSettings) -> TaskRunner | None:

@@ -53,7 +53,7 @@ def test_killed_runs_leave_each_input_exactly_once(prefect_api, tmp_path: Path, 
         assert check.runs.get("running", 0) == 0
         if trial.phase == "mid-run":
             assert check.runs == {"abandoned": 1, "completed": 1}, check.runs
-        assert stored_articles(tmp_path / "trial" / "news.duckdb") == expected, "a crash changed what is stored"
+        assert stored_articles(tmp_path / "trial" / "catalog.sqlite") == expected, "a crash changed what is stored"
         outcomes.append((round(delay, 2), at_commit, trial.phase, trial.killed, trial.wal_at_kill))
     print(f"crash trials (delay s, at commit, phase, killed, log bytes at the kill): {outcomes}")
     assert sum(killed for *_, killed, _ in outcomes) >= 1, outcomes
@@ -68,7 +68,7 @@ def test_check_finds_a_broken_warehouse(tmp_path: Path) -> None:
 
     from warehouse import store
 
-    db = tmp_path / "news.duckdb"
+    db = tmp_path / "catalog.sqlite"
     con = store.connect(db)
     store.begin_run(con, "r1", None, "corpus")
     con.execute("INSERT INTO store.raw_inputs (content_hash, media_type, size_bytes, raw, first_source, "

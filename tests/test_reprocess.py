@@ -5,13 +5,13 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-import duckdb
 
 from tests.conftest import SEEDS
+from warehouse import open_warehouse
 
 
 def _rows(db: Path, sql: str) -> list[tuple]:
-    with duckdb.connect(str(db), read_only=True) as con:
+    with open_warehouse(db) as con:
         return con.execute(sql).fetchall()
 
 
@@ -24,7 +24,7 @@ def test_reprocess_applies_current_config_and_records_versions(prefect_api, tmp_
     source = f'[[sources]]\nname = "local"\nkind = "folder"\npath = "{folder.as_posix()}"\n'
     first = write_config("[summary]\nsentences = 3\n" + source)
     assert ingest(config_path=str(first), return_state=True).is_completed()
-    db = tmp_path / "news.duckdb"
+    db = tmp_path / "catalog.sqlite"
     before = _rows(db, "SELECT article_id, text, story_id, summary_version, len(summary_sentences) FROM articles "
                        "ORDER BY article_id")
     assert all(r[3] == "summary-1/centrality/k3" for r in before)

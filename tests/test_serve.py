@@ -24,6 +24,7 @@ import duckdb
 import pytest
 
 from tests.conftest import ROOT, SEEDS
+from warehouse import open_warehouse
 
 pytestmark = pytest.mark.server
 
@@ -165,7 +166,7 @@ def _write_config(base: Path, name: str, cron: str, extra: str = "") -> Path:
     (base / "config").mkdir()
     config = base / "config" / "pipeline.toml"
     config.write_text(
-        f'[warehouse]\npath = "{(base / "news.duckdb").as_posix()}"\n'
+        f'[warehouse]\ncatalog = "{(base / "catalog.sqlite").as_posix()}"\n'
         f'reports_dir = "{(base / "reports").as_posix()}"\nlock_wait_seconds = {LOCK_WAIT_SECONDS}\n'
         f'[tags]\ntaxonomy = "{(ROOT / "config" / "issues.toml").as_posix()}"\n'
         f'[schedule]\ndeployment = "{name}"\ncron = "{cron}"\ntimezone = "{TIMEZONE}"\n'
@@ -266,7 +267,7 @@ def _artifacts(client, run_id: UUID) -> dict:
 
 
 def _query(db: Path, sql: str) -> list[tuple]:
-    with duckdb.connect(str(db), read_only=True) as con:
+    with open_warehouse(db) as con:
         return con.execute(sql).fetchall()
 
 
@@ -316,7 +317,7 @@ def test_api_run_completes_with_artifacts_and_stores_seeds(server, served):
     assert set(artifacts) == {"ingest-digest", "ingest-stories"}
     assert artifacts["ingest-digest"].type == "markdown" and "NATO-like" in artifacts["ingest-digest"].data
     assert artifacts["ingest-stories"].type == "table" and '"articles": 2' in artifacts["ingest-stories"].data
-    db = served.base / "news.duckdb"
+    db = served.base / "catalog.sqlite"
     assert {Path(p).name for (p,) in _query(db, "SELECT path FROM articles")} == SEED_NAMES
     runs = _query(db, "SELECT run_id, flow_run_id, status, new_articles FROM runs")
     assert [r[1:] for r in runs] == [(str(run.id), "completed", 2)]
@@ -393,7 +394,7 @@ def test_cli_run_waits_for_a_locked_warehouse_then_stops_with_one_line(server, s
 
 
 def test_late_run_is_skipped_only_when_a_newer_run_is_due(server, late_served):
-    db = late_served.base / "news.duckdb"
+    db = late_served.base / "catalog.sqlite"
     with _client(server) as client:
         # late beyond the limit, but nothing newer is due: it runs
         [alone] = _wait_final(client, late_served, _trigger(client, late_served, scheduled_time=_ago(hours=2)).id)
@@ -430,5 +431,5 @@ def test_a_served_run_keeps_the_dask_task_runner(server, dask_served):
         tasks = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run.id])))
     cleans = [t for t in tasks if t.name.startswith("clean-")]
     assert len(cleans) == 2, f"the two seeds are cleaned as two chunk tasks on the cluster: {[t.name for t in tasks]}"
-    db = dask_served.base / "news.duckdb"
+    db = dask_served.base / "catalog.sqlite"
     assert {Path(p).name for (p,) in _query(db, "SELECT path FROM articles")} == SEED_NAMES
