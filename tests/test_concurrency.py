@@ -6,11 +6,10 @@ import subprocess
 import time
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from bench.soak import check_warehouse, cli_env, make_corpus, start_cli, write_config
-from warehouse import open_warehouse
+from warehouse import connect, open_warehouse
 
 FILES = 60
 
@@ -72,7 +71,7 @@ def test_two_runs_started_together(prefect_api, tmp_path: Path, corpus: Path, lo
 def test_run_waits_for_a_writer_then_succeeds(prefect_api, tmp_path: Path, corpus: Path) -> None:
     cfg = write_config(tmp_path / "w", corpus, lock_wait_seconds=120)
     db = tmp_path / "w" / "catalog.sqlite"
-    holder = duckdb.connect(str(db))  # another process's writer: this test process holds the file lock
+    holder = connect.connect(db)  # another process's writer: this test process holds the run lock
     holder.execute("CREATE TABLE held (x INTEGER)")
     proc = start_cli(cfg, cli_env(prefect_api))
     time.sleep(8)
@@ -89,8 +88,9 @@ def test_run_gives_up_on_a_held_warehouse_with_one_line(prefect_api, tmp_path: P
 
     cfg = write_config(tmp_path / "w", corpus, lock_wait_seconds=1)
     db = tmp_path / "w" / "catalog.sqlite"
-    holder = duckdb.connect(str(db))
+    holder = connect.connect(db)
     holder.execute("CREATE TABLE held (x INTEGER)")
+    snapshot = holder.execute("SELECT max(snapshot_id) FROM news.snapshots()").fetchone()[0]
     try:
         code, out, err = _finish(start_cli(cfg, cli_env(prefect_api)))
     finally:
@@ -100,5 +100,6 @@ def test_run_gives_up_on_a_held_warehouse_with_one_line(prefect_api, tmp_path: P
     last = _assert_clean_refusal(code, err)
     assert f"by process {os.getpid()}" in last and "waited 1 s" in last
     with open_warehouse(db) as con:
-        assert con.execute("SELECT table_name FROM information_schema.tables").fetchall() == [("held",)], \
+        assert con.execute("SELECT max(snapshot_id) FROM news.snapshots()").fetchone()[0] == snapshot, \
             "nothing was changed"
+        assert con.execute("SELECT count(*) FROM runs").fetchone()[0] == 0

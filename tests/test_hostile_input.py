@@ -55,7 +55,7 @@ def _german_page(tag: str, head: str) -> str:
 
 def _string_columns(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
     return con.execute("SELECT table_schema || '.' || table_name, column_name FROM information_schema.columns "
-                       "WHERE table_schema = 'store' AND (data_type LIKE 'VARCHAR%' OR data_type = 'BLOB')").fetchall()
+                       "WHERE table_catalog = 'news' AND table_schema = 'store' AND (data_type LIKE 'VARCHAR%' OR data_type = 'BLOB')").fetchall()
 
 
 def _all_stored_text(db: Path) -> str:

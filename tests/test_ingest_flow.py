@@ -213,10 +213,10 @@ def test_unusable_warehouse_path_stops_with_one_line(tmp_path, write_config):
     result = _cli("--config", str(cfg), "--warehouse", str(tmp_path / "no" / "such" / "catalog.sqlite"))
     assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
     assert "does not exist" in result.stderr
-    not_db = tmp_path / "notes.duckdb"
+    not_db = tmp_path / "notes.sqlite"
     not_db.write_text("just some text, not a database " * 10)
     result = _cli("--config", str(cfg), "--warehouse", str(not_db))
-    assert result.returncode == 2 and "not a DuckDB database" in result.stderr
+    assert result.returncode == 2 and "not a sqlite database" in result.stderr
     assert not_db.read_text().startswith("just some text")
 
 

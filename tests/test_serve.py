@@ -20,7 +20,6 @@ from pathlib import Path
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
-import duckdb
 import pytest
 
 from tests.conftest import ROOT, SEEDS
@@ -305,6 +304,21 @@ def test_deployment_has_schedule_parameters_and_limit(server, served):
         assert upcoming[0] == served.first_run_at, (upcoming[0], served.first_run_at, served.cron)
 
 
+def test_maintain_is_served_daily_beside_ingest(server, served):
+    from config.settings import ScheduleSettings
+
+    with _client(server) as client:
+        dep = client.read_deployment_by_name(f"maintain/{served.name}")
+        assert [(s.schedule.cron, s.schedule.timezone, s.active) for s in dep.schedules] == [
+            (ScheduleSettings().maintain_cron, TIMEZONE, True)]
+        assert dep.parameters == {"config_path": str(served.config), "warehouse_path": None}
+        created = client.create_flow_run_from_deployment(dep.id, parameters={
+            "warehouse_path": str(served.base / "maintained.sqlite")})
+        [run] = _wait_final(client, served, created.id)
+    assert run.state.is_completed(), (run.state.name, run.state.message, _tail(served.log))
+    assert (served.base / "maintained.sqlite").is_file()
+
+
 def test_api_run_completes_with_artifacts_and_stores_seeds(server, served):
     seeds = served.base / "seeds-copy"
     with _client(server) as client:
@@ -326,7 +340,7 @@ def test_api_run_completes_with_artifacts_and_stores_seeds(server, served):
 
 
 def test_two_runs_at_once_one_is_cancelled(server, served):
-    db = served.base / "concurrent.duckdb"
+    db = served.base / "concurrent.sqlite"
     with _client(server) as client:
         first = _trigger(client, served, {"warehouse_path": str(db)})
         second = _trigger(client, served, {"warehouse_path": str(db)})
@@ -344,10 +358,10 @@ def test_two_runs_at_once_one_is_cancelled(server, served):
 
 
 HOLDER = """
-import sys, time, duckdb
-con = duckdb.connect(sys.argv[1])
+import sys, time
+from warehouse import connect
+con = connect.connect(sys.argv[1])  # a writer: it holds the run lock until it ends
 con.execute("CREATE TABLE marker AS SELECT 42 AS answer")
-con.execute("CHECKPOINT")
 print("ready", flush=True)
 time.sleep(120)
 """
@@ -360,11 +374,11 @@ def _sha256(path: Path) -> str:
 def test_cli_run_waits_for_a_locked_warehouse_then_stops_with_one_line(server, served, tmp_path):
     from config.settings import load_settings, with_overrides
     from flows.ingest import wait_for_warehouse
-    from warehouse.store import WarehouseBusy
+    from warehouse import WarehouseBusy
 
-    db = tmp_path / "locked.duckdb"
+    db = tmp_path / "locked.sqlite"
     holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(db)], stdout=subprocess.PIPE, text=True,
-                              start_new_session=True)
+                              start_new_session=True, cwd=ROOT)
     try:
         assert holder.stdout.readline().strip() == "ready"
         before = _sha256(db)
@@ -385,11 +399,11 @@ def test_cli_run_waits_for_a_locked_warehouse_then_stops_with_one_line(server, s
     assert result.returncode == 2, result.stderr[-2000:]
     assert len(lines) == 1, result.stderr[-2000:]
     assert "Traceback" not in result.stderr and result.stdout == ""
-    assert lines[0].startswith("error: warehouse ") and " is in use by process " in lines[0]
+    assert lines[0].startswith("error: warehouse sqlite:") and " is in use by process " in lines[0]
     assert f"process {holder.pid};" in lines[0] and f"waited {LOCK_WAIT_SECONDS} s" in lines[0]
     assert LOCK_WAIT_SECONDS <= waited < LOCK_WAIT_SECONDS + 4, waited
     assert _query(db, "SELECT answer FROM marker") == [(42,)]
-    assert _query(db, "SELECT schema_name FROM information_schema.schemata WHERE schema_name = 'store'") == []
+    assert _query(db, "SELECT count(*) FROM runs") == [(0,)]
     assert sorted((served.base / "reports").glob("*.md")) == reports_before
 
 
