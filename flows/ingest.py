@@ -37,7 +37,7 @@ from tasks.records import RunCounts  # noqa: E402
 from tasks.sources.feeds import FeedPoll  # noqa: E402
 from tasks.s8_report import (RunDigest, SourceProblem, fit_for_ui, render_digest, summary_line,  # noqa: E402
                           write_digest)
-from warehouse import connect, write  # noqa: E402
+from warehouse import connect, read, write  # noqa: E402
 
 DIGEST_ARTIFACT_KEY = "ingest-digest"
 STORIES_ARTIFACT_KEY = "ingest-stories"
@@ -135,6 +135,7 @@ def ingest(sources: list[str] | None = None, config_path: str | None = None,
         source_names = [s.name for s in settings.sources if s.enabled]
         abandoned = [] if dry_run else write.begin_run(con, run_id, str(flow_run.id or ""), ", ".join(source_names),
                                                        exclusive=not connect.lake_of(settings.warehouse).shared)
+        checked_at = None if dry_run else read.current_snapshot(con)  # what the batch is checked against
         spread = stages.Spread.for_flow(settings.parallel)
         logger.info("CPU stages: %s", f"chunk tasks on the Dask cluster (~{spread.workers} workers)" if spread.cluster
                     else f"{spread.workers} worker process{'es' if spread.workers > 1 else ''} on this machine")
@@ -157,7 +158,7 @@ def ingest(sources: list[str] | None = None, config_path: str | None = None,
                            duplicates=sum(1 for a in articles if a.duplicate_of), rejected=len(rejects))
         if not dry_run:
             stored = stages.store_task(con, run_id, quote(articles), quote(rejects), quote(story_list), counts,
-                                       settings, quote(poll.states))
+                                       settings, quote(poll.states), checked_at)
             articles, rejects, story_list, counts = stored.articles, stored.rejects, stored.stories, stored.counts
         digest = RunDigest(run_id=run_id, started_at=started, counts=counts, sources=source_names,
                            articles=articles, stories=story_list, rejects=rejects, abandoned_runs=abandoned,

@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+import random
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -249,7 +251,7 @@ def _story_calls(articles: list[Article], members: list[tuple], story_sentences:
     return calls
 
 
-STORE_ATTEMPTS = 5
+STORE_ATTEMPTS = 12
 
 
 @dataclass
@@ -266,23 +268,27 @@ class Stored:
 @task(name="store", cache_policy=NO_CACHE)
 def store_task(con: duckdb.DuckDBPyConnection, run_id: str, articles: list[Article], rejects: list[Reject],
                story_list: list[Story], counts: RunCounts, settings: Settings,
-               source_states: list[SourceState]) -> Stored:
+               source_states: list[SourceState], checked_at: int | None = None) -> Stored:
     """Write the whole run in one transaction (one snapshot).
 
-    With a shared catalog another writer may commit first: then nothing of this run was stored, and
-    the batch is checked again against what is stored now (inputs stored meanwhile are dropped as
-    already stored; the rest are deduplicated again and their stories rebuilt) before the next try.
+    checked_at is the snapshot the batch was checked against (read before discovery). With a shared
+    catalog another writer may have committed since, or commit first: then nothing of this run is
+    stored yet, and the batch is checked again against what is stored now (inputs stored meanwhile are
+    dropped as already stored; the rest are deduplicated again and their stories rebuilt) before the
+    next try. With a local catalog runs take turns, so the first try stores.
     """
     configured = {s.name: s.url for s in settings.sources if s.kind == "feed" and s.url}
     versions = stage_versions(settings.dedup, settings.summary, settings.tags)
     for attempt in range(1, STORE_ATTEMPTS + 1):
         try:
             snapshot = write.write_run(con, run_id, articles, rejects, story_list, counts, source_states, configured,
-                                       versions)
+                                       versions, checked_snapshot=checked_at)
             break
         except WriteConflict:
             if attempt == STORE_ATTEMPTS:
                 raise
+            time.sleep(random.uniform(0, 0.05 * attempt))  # two losers do not collide again in step
+            checked_at = read.current_snapshot(con)
             articles, rejects, story_list, counts = recheck(con, articles, rejects, counts, settings)
             get_run_logger().info("store: another writer committed first; %d articles left after checking again",
                                   len(articles))

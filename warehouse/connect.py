@@ -426,7 +426,8 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConne
     except duckdb.Error as exc:
         if is_conflict(exc):
             _rollback_quietly(con)
-            raise WriteConflict(f"warehouse: another writer committed first ({_first_line(exc)})") from None
+            detail = next((line for line in str(exc).splitlines() if "conflict" in line.lower()), _first_line(exc))
+            raise WriteConflict(f"warehouse: another writer committed first ({detail.strip()})") from None
         raise
 
 
@@ -444,7 +445,8 @@ def _in_transaction(con: duckdb.DuckDBPyConnection, body: Callable[[], T]) -> T:
 
 def is_conflict(exc: BaseException) -> bool:
     """A DuckLake commit lost to another writer's change to the same table (retrying can succeed)."""
-    return isinstance(exc, (WriteConflict, duckdb.TransactionException)) and "conflict" in str(exc).lower()
+    return isinstance(exc, WriteConflict) or (isinstance(exc, duckdb.TransactionException)
+                                              and "conflict" in str(exc).lower())
 
 
 def retrying(con: duckdb.DuckDBPyConnection, attempt: Callable[[], T], retries: int = CONFLICT_RETRIES) -> T:

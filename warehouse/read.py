@@ -12,6 +12,7 @@ from config.settings import SourceSettings
 from tasks.records import Article, CleanedArticle, KnownArticle, RawDocument, SourceState
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+SQL_CURRENT_SNAPSHOT = "SELECT id FROM ducklake_current_snapshot('news')"
 
 SQL_KNOWN_HASHES = """
 SELECT content_hash FROM store.raw_inputs
@@ -78,6 +79,11 @@ SELECT article_id, content_hash, source, locator, url, guid, title, title_derive
        duplicate_of, word_count
 FROM store.articles ORDER BY ingested_at, article_id
 """
+
+
+def current_snapshot(con: duckdb.DuckDBPyConnection) -> int:
+    """The lake's latest committed snapshot: what reads see now (a write checks the lake has not moved on)."""
+    return con.execute(SQL_CURRENT_SNAPSHOT).fetchone()[0]
 
 
 def known_content_hashes(con: duckdb.DuckDBPyConnection) -> set[str]:

@@ -11,7 +11,7 @@ from datetime import datetime
 import duckdb
 
 from tasks.records import Article, Reject, RunCounts, SourceState, Story
-from warehouse.connect import now, retrying, transaction
+from warehouse.connect import WriteConflict, now, retrying, transaction
 
 SQL_RUNNING = "SELECT run_id, host, pid FROM store.runs WHERE status = 'running'"
 SQL_ABANDON = """
@@ -30,7 +30,7 @@ WHERE run_id = ?
 """
 # The snapshot a transaction will commit as, when no other writer commits first (always so for local
 # catalogs, where runs take turns); checked after the commit and corrected when another writer did.
-SQL_NEXT_SNAPSHOT = "SELECT id + 1 FROM ducklake_current_snapshot('news')"
+SQL_CURRENT_SNAPSHOT = "SELECT id FROM ducklake_current_snapshot('news')"
 SQL_LAST_SNAPSHOT = "SELECT id FROM ducklake_last_committed_snapshot('news')"
 SQL_SET_SNAPSHOT = "UPDATE store.runs SET snapshot_id = ? WHERE run_id = ?"
 SQL_COMMIT_MESSAGE = "CALL news.set_commit_message('newsdesk', ?, extra_info => ?)"
@@ -181,17 +181,24 @@ def _committed(con: duckdb.DuckDBPyConnection, run_id: str, expected: int) -> in
 
 def write_run(con: duckdb.DuckDBPyConnection, run_id: str, articles: list[Article], rejects: list[Reject],
               stories: list[Story], counts: RunCounts, source_states: list[SourceState] | None = None,
-              configured_urls: dict[str, str] | None = None, versions: dict[str, str] | None = None) -> int:
+              configured_urls: dict[str, str] | None = None, versions: dict[str, str] | None = None,
+              checked_snapshot: int | None = None) -> int:
     """Store a run's inputs, articles, tags, stories, rejects and source states, and mark it completed,
     in one transaction: one snapshot of the lake, whose id is returned and kept in the run's row.
 
-    Raises WriteConflict when another writer (a shared catalog) committed first: every run's commit
-    changes store.runs, so two runs committing at the same moment always conflict and the later one
-    stores nothing; its caller checks the batch again against what is stored now and retries.
+    The check at commit time (shared catalogs, where another writer may store the same articles):
+    raises WriteConflict, storing nothing, when the lake has moved on from checked_snapshot (the
+    snapshot the batch was checked against) by the time the transaction starts, or when another
+    writer commits while it runs (every run's commit changes store.runs, so two overlapping commits
+    always conflict in DuckLake). The caller checks the batch again against the lake as it is now and
+    retries.
     """
     stamp = now()
     with transaction(con):
-        snapshot = con.execute(SQL_NEXT_SNAPSHOT).fetchone()[0]
+        current = con.execute(SQL_CURRENT_SNAPSHOT).fetchone()[0]
+        if checked_snapshot is not None and current != checked_snapshot:
+            raise WriteConflict(f"warehouse: another writer committed since snapshot {checked_snapshot}")
+        snapshot = current + 1
         con.execute(SQL_COMMIT_MESSAGE, [f"{run_id}: {counts.new_articles} new, {counts.duplicates} duplicates",
                                          json.dumps({"run_id": run_id})])
         seen_raw: set[str] = set()
@@ -233,7 +240,7 @@ def write_reprocessed(con: duckdb.DuckDBPyConnection, run_id: str, articles: lis
 
     def attempt() -> int:
         with transaction(con):
-            snapshot = con.execute(SQL_NEXT_SNAPSHOT).fetchone()[0]
+            snapshot = con.execute(SQL_CURRENT_SNAPSHOT).fetchone()[0] + 1
             con.execute(SQL_COMMIT_MESSAGE, [f"{run_id}: reprocessed {len(articles)} articles",
                                              json.dumps({"run_id": run_id})])
             con.execute(SQL_REPROCESSED_TABLE)
