@@ -56,13 +56,19 @@ SQL_VIEWS_DIGEST = "SELECT max(digest) FROM store.views_version"
 SQL_CLEAR_VIEWS_DIGEST = "DELETE FROM store.views_version"
 SQL_SET_VIEWS_DIGEST = "INSERT INTO store.views_version VALUES (?, ?)"
 SQL_USE_LAKE = "USE news"
+
 # LOAD and ATTACH take no bound parameters: their one value each (a file path, a catalog) is written
 # as a quoted literal by quoted() below, the only place where a value enters SQL text.
 SQL_LOAD = "LOAD {}"
 SQL_ATTACH = "ATTACH {} AS news (DATA_PATH {})"
 SQL_ATTACH_READ = "ATTACH {} AS news (READ_ONLY)"
+# A writer keeps a SQLite catalog in write-ahead-log mode (the mode stays in the file): a reader's open
+# transaction then never blocks a run's commit. In the default rollback mode the commit waits for every
+# reader and fails with "database is locked" after 5 s.
+SQL_ATTACH_SQLITE = "ATTACH {} AS news (DATA_PATH {}, META_JOURNAL_MODE 'wal')"
 # a file catalog's files are beside it wherever it is: a warehouse folder copied or moved keeps working
 SQL_ATTACH_BESIDE = "ATTACH {} AS news (DATA_PATH {}, OVERRIDE_DATA_PATH true)"
+SQL_ATTACH_BESIDE_SQLITE = "ATTACH {} AS news (DATA_PATH {}, OVERRIDE_DATA_PATH true, META_JOURNAL_MODE 'wal')"
 SQL_ATTACH_BESIDE_READ = "ATTACH {} AS news (DATA_PATH {}, OVERRIDE_DATA_PATH true, READ_ONLY)"
 SQL_ATTACH_TURN = "ATTACH {} AS newsdesk_turn"
 
@@ -176,11 +182,13 @@ def attach_statement(lake: Lake, read_only: bool) -> str:
     """The SQL that attaches the lake as `news`: with the configured data path (one that differs from the
     lake's own is an error), or for a file catalog without one, the folder beside it."""
     if not lake.data_path and lake.file:
-        attach = SQL_ATTACH_BESIDE_READ if read_only else SQL_ATTACH_BESIDE
+        attach = (SQL_ATTACH_BESIDE_READ if read_only else
+                  SQL_ATTACH_BESIDE_SQLITE if lake.scheme == "sqlite" else SQL_ATTACH_BESIDE)
         return attach.format(quoted(lake.uri), quoted(lake.data_folder))
     if read_only:
         return SQL_ATTACH_READ.format(quoted(lake.uri))
-    return SQL_ATTACH.format(quoted(lake.uri), quoted(lake.data_folder))
+    attach = SQL_ATTACH_SQLITE if lake.scheme == "sqlite" else SQL_ATTACH
+    return attach.format(quoted(lake.uri), quoted(lake.data_folder))
 
 
 def turn_statement(lake: Lake) -> str:
@@ -233,16 +241,21 @@ def _file_kind(path: Path) -> str | None:
     return "duckdb" if header[8:12] == _DUCKDB_MAGIC else None
 
 
-def check(where: Lake | WarehouseSettings | str | Path, read_only: bool = False) -> Lake:
+def check(where: Lake | WarehouseSettings | str | Path, read_only: bool = False, inspect: bool = True) -> Lake:
     """Refuse, with a one-line reason naming the key and without changing anything, a warehouse location
-    that cannot be used: an unknown scheme, a catalog file that is not one, a folder that is not writable."""
+    that cannot be used: an unknown scheme, a catalog file that is not one, a folder that is not writable.
+
+    inspect reads the first bytes of an existing catalog file: only before this process opens the
+    lake, because closing any file handle on a SQLite file drops every lock the process holds on it
+    (POSIX), those of its open SQLite connections included.
+    """
     lake = as_lake(where)
     if lake.file:
         path = lake.file
         if path.exists():
             if not path.is_file():
                 raise WarehouseError(f"{lake.key}: {lake}: not a file")
-            kind = _file_kind(path)
+            kind = _file_kind(path) if inspect else lake.scheme
             if kind == "duckdb" and lake.scheme == "sqlite":
                 raise WarehouseError(
                     f"{lake.key}: {path} is a single-file warehouse of an earlier version; move it into a lake "
@@ -306,7 +319,7 @@ def connect(where: Lake | WarehouseSettings | str | Path, lock_wait_seconds: flo
     """
     if isinstance(where, WarehouseSettings):
         lock_wait_seconds = where.lock_wait_seconds
-    lake = check(where, read_only)
+    lake = check(where, read_only, inspect=False)
     con = new_connection(lake)
     try:
         if not read_only and lake.turn_file:
