@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import argparse
 import os
-import secrets
 import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -14,7 +12,7 @@ from uuid import UUID
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
-from prefect import Flow, flow, get_run_logger  # noqa: E402
+from prefect import flow, get_run_logger  # noqa: E402
 from prefect.client.orchestration import get_client  # noqa: E402
 from prefect.client.schemas.filters import (  # noqa: E402
     FlowRunFilter,
@@ -30,31 +28,20 @@ from prefect.runtime import deployment, flow_run  # noqa: E402
 from prefect.utilities.annotations import quote  # noqa: E402
 from prefect.states import Cancelled, Failed, State  # noqa: E402
 
-from config.settings import ConfigError, Settings, load_settings, with_overrides  # noqa: E402
-from flows import stages  # noqa: E402
-from tasks import s6_tag as tag  # noqa: E402
+from config.settings import ConfigError  # noqa: E402
+from flows import cli, stages  # noqa: E402
+from flows.runs import new_run_id, resolve_run  # noqa: E402
+from flows.spread import Spread  # noqa: E402
 from tasks.records import RunCounts  # noqa: E402
-from tasks.sources.feeds import FeedPoll  # noqa: E402
 from tasks.s8_report import (RunDigest, SourceProblem, fit_for_ui, render_digest, summary_line,  # noqa: E402
-                          write_digest)
+                             write_digest)
+from tasks.sources.feeds import FeedPoll  # noqa: E402
 from warehouse import connect, read, write  # noqa: E402
 
 DIGEST_ARTIFACT_KEY = "ingest-digest"
 STORIES_ARTIFACT_KEY = "ingest-stories"
 MAX_ARTIFACT_CHARS = 200_000  # the Prefect API refuses a digest artifact of ~2 MB (a 2,000-article run)
 MAX_TABLE_ROWS = 1_000
-
-
-def new_run_id(now: datetime) -> str:
-    """A sortable, unique run id: UTC time plus a short random suffix."""
-    return f"{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
-
-
-def resolve_settings(config_path: str | None, sources: list[str] | None, warehouse_path: str | None,
-                     allow_private_hosts: bool | None = None) -> Settings:
-    """Load the config and apply one run's overrides (raises ConfigError with a one-line reason)."""
-    return with_overrides(load_settings(config_path), sources=sources, warehouse=warehouse_path,
-                          allow_private_hosts=allow_private_hosts)
 
 
 def _run_name() -> str:
@@ -117,8 +104,7 @@ def ingest(sources: list[str] | None = None, config_path: str | None = None,
     """Ingest the configured sources (or the given ones) into the warehouse and publish a digest."""
     logger = get_run_logger()
     try:
-        settings = resolve_settings(config_path, sources, warehouse_path, allow_private_hosts)
-        taxonomy = tag.load_taxonomy(settings.tags.taxonomy)
+        settings, taxonomy = resolve_run(config_path, sources, warehouse_path, allow_private_hosts)
         con = connect.connect(settings.warehouse)
     except (ConfigError, connect.WarehouseError) as exc:
         logger.error("%s", exc)
@@ -136,7 +122,7 @@ def ingest(sources: list[str] | None = None, config_path: str | None = None,
         abandoned = [] if dry_run else write.begin_run(con, run_id, str(flow_run.id or ""), ", ".join(source_names),
                                                        exclusive=not connect.lake_of(settings.warehouse).shared)
         checked_at = None if dry_run else read.current_snapshot(con)  # what the batch is checked against
-        spread = stages.Spread.for_flow(settings.parallel)
+        spread = Spread.for_flow(settings.parallel)
         logger.info("CPU stages: %s", f"chunk tasks on the Dask cluster (~{spread.workers} workers)" if spread.cluster
                     else f"{spread.workers} worker process{'es' if spread.workers > 1 else ''} on this machine")
         found = stages.discover_task(con, settings)
@@ -177,69 +163,20 @@ def ingest(sources: list[str] | None = None, config_path: str | None = None,
         con.close()
 
 
-def wait_for_warehouse(settings: Settings) -> None:
-    """Wait (changing nothing) while another local run holds the warehouse (WarehouseBusy after), or
-    reach a shared catalog once (WarehouseError when it cannot be reached)."""
-    if connect.lake_of(settings.warehouse).shared:
-        connect.connect(settings.warehouse).close()
-    else:
-        connect.wait_for_turn(settings.warehouse, settings.warehouse.lock_wait_seconds)
-
-
-def warehouse_command(prog: str, description: str, argv: list[str] | None) -> tuple[argparse.Namespace, Settings]:
-    """The --config and --warehouse of a warehouse flow's command line, checked (config, taxonomy,
-    warehouse location, its turn); SystemExit(2) after one line on stderr when they cannot be used."""
-    parser = argparse.ArgumentParser(prog=prog, description=description)
-    parser.add_argument("--config", help="pipeline config (default: config/pipeline.toml)")
-    parser.add_argument("--warehouse", metavar="CATALOG", help="the warehouse (as for flows.ingest; default from config)")
-    args = parser.parse_args(argv)
-    try:
-        settings = resolve_settings(args.config, None, args.warehouse)
-        tag.load_taxonomy(settings.tags.taxonomy)
-        connect.check(settings.warehouse)
-        wait_for_warehouse(settings)
-    except (ConfigError, connect.WarehouseError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        raise SystemExit(2) from None
-    return args, settings
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run the ingest flow once from the command line; print the digest; return the exit code."""
-    parser = argparse.ArgumentParser(prog="python -m flows.ingest", description=__doc__)
-    parser.add_argument("--config", help="pipeline config (default: config/pipeline.toml)")
+    parser = cli.parser("python -m flows.ingest", __doc__)
     parser.add_argument("--source", action="append", metavar="PATH_OR_URL",
                         help="a folder, file or feed URL to read instead of the configured sources (repeatable)")
-    parser.add_argument("--warehouse", metavar="CATALOG",
-                        help="the warehouse: sqlite:PATH, postgres:CONNINFO, duckdb:PATH or a file path (a SQLite "
-                             "catalog, data beside it); default from the config")
     parser.add_argument("--dry-run", action="store_true", help="do everything but store")
     parser.add_argument("--allow-private-hosts", action="store_true", default=None,
                         help="allow feeds and pages on loopback or private addresses")
     args = parser.parse_args(argv)
-    try:  # fail fast, before a flow run starts, on a bad config or an unusable or busy warehouse
-        settings = resolve_settings(args.config, args.source, args.warehouse, args.allow_private_hosts)
-        tag.load_taxonomy(settings.tags.taxonomy)
-        connect.check(settings.warehouse)
-        wait_for_warehouse(settings)
-    except (ConfigError, connect.WarehouseError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    return run_once(ingest, settings, sources=args.source, config_path=args.config, warehouse_path=args.warehouse,
-                    dry_run=args.dry_run, allow_private_hosts=args.allow_private_hosts)
-
-
-def run_once(flow_: Flow, settings: Settings, **parameters: object) -> int:
-    """Run a flow once from a command line, on the task runner the config asks for: print its result
-    and return 0, or print its failure in one line and return 1."""
-    run = stages.with_runner(flow_, settings.parallel)
-    with stages.shared_api(settings.parallel):
-        state = run(**parameters, return_state=True)
-    if state.is_failed():
-        print(f"error: {state.message}", file=sys.stderr)
-        return 1
-    print(state.result())
-    return 0
+    settings = cli.checked_settings(args, args.source, args.allow_private_hosts)
+    if isinstance(settings, int):
+        return settings
+    return cli.run_once(ingest, settings, sources=args.source, config_path=args.config, warehouse_path=args.warehouse,
+                        dry_run=args.dry_run, allow_private_hosts=args.allow_private_hosts)
 
 
 if __name__ == "__main__":

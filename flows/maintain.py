@@ -13,7 +13,8 @@ from prefect import flow, get_run_logger  # noqa: E402
 from prefect.states import Failed, State  # noqa: E402
 
 from config.settings import ConfigError, ParallelSettings  # noqa: E402
-from flows.ingest import resolve_settings, run_once, warehouse_command  # noqa: E402
+from flows import cli  # noqa: E402
+from flows.runs import resolve_settings  # noqa: E402
 from warehouse import connect, upkeep  # noqa: E402
 
 
@@ -39,9 +40,12 @@ def maintain(config_path: str | None = None, warehouse_path: str | None = None) 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the maintain flow once from the command line."""
-    args, settings = warehouse_command("python -m flows.maintain", __doc__, argv)
+    args = cli.parser("python -m flows.maintain", __doc__).parse_args(argv)
+    settings = cli.checked_settings(args)
+    if isinstance(settings, int):
+        return settings
     # no CPU stages here: never start a Dask cluster for it, whatever [parallel] says
-    return run_once(maintain, dataclasses.replace(settings, parallel=ParallelSettings()), config_path=args.config,
+    return cli.run_once(maintain, dataclasses.replace(settings, parallel=ParallelSettings()), config_path=args.config,
                     warehouse_path=args.warehouse)
 
 

@@ -14,9 +14,9 @@ from prefect.runtime import flow_run  # noqa: E402
 from prefect.states import Failed, State  # noqa: E402
 
 from config.settings import ConfigError  # noqa: E402
-from flows import stages  # noqa: E402
-from flows.ingest import new_run_id, resolve_settings, run_once, warehouse_command  # noqa: E402
-from tasks import s6_tag as tag  # noqa: E402
+from flows import cli, stages  # noqa: E402
+from flows.runs import new_run_id, resolve_run  # noqa: E402
+from flows.spread import Spread  # noqa: E402
 from tasks.versions import stage_versions  # noqa: E402
 from tasks.records import RunCounts  # noqa: E402
 from warehouse import connect, read, write  # noqa: E402
@@ -27,8 +27,7 @@ def reprocess(config_path: str | None = None, warehouse_path: str | None = None)
     """Re-summarise and re-tag all stored articles, and rewrite story summaries, in one transaction."""
     logger = get_run_logger()
     try:
-        settings = resolve_settings(config_path, None, warehouse_path)
-        taxonomy = tag.load_taxonomy(settings.tags.taxonomy)
+        settings, taxonomy = resolve_run(config_path, warehouse_path=warehouse_path)
         con = connect.connect(settings.warehouse)
     except (ConfigError, connect.WarehouseError) as exc:
         logger.error("%s", exc)
@@ -39,7 +38,7 @@ def reprocess(config_path: str | None = None, warehouse_path: str | None = None)
                         exclusive=not connect.lake_of(settings.warehouse).shared)
         default_tags = {s.name: s.tags for s in settings.sources}
         articles = read.stored_articles(con, default_tags)
-        spread = stages.Spread.for_flow(settings.parallel)
+        spread = Spread.for_flow(settings.parallel)
         articles = spread.update(stages.summarise_task, articles, settings.summary, fields=stages.SUMMARY_FIELDS)
         articles = spread.update(stages.tag_task, articles, taxonomy, settings.tags, fields=stages.TAG_FIELDS)
         story_list = spread.stories(articles, [], settings.summary.story_sentences)  # every member is in articles
@@ -58,8 +57,11 @@ def reprocess(config_path: str | None = None, warehouse_path: str | None = None)
 
 def main(argv: list[str] | None = None) -> int:
     """Run the reprocess flow once from the command line."""
-    args, settings = warehouse_command("python -m flows.reprocess", __doc__, argv)
-    return run_once(reprocess, settings, config_path=args.config, warehouse_path=args.warehouse)
+    args = cli.parser("python -m flows.reprocess", __doc__).parse_args(argv)
+    settings = cli.checked_settings(args)
+    if isinstance(settings, int):
+        return settings
+    return cli.run_once(reprocess, settings, config_path=args.config, warehouse_path=args.warehouse)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from config.settings import SUMMARY_ALGORITHMS, DedupSettings, SummarySettings
+from tasks import s3_fingerprint as fingerprint
 from tasks import s4_dedup as dedup
 from tasks.records import Article, CleanedArticle, RawDocument
 from tasks.s5_summarise import (CentralityOptions, _mmr, _overlap_matrix, _pagerank, summarise, summarise_articles,
@@ -158,12 +159,12 @@ def _article(text: str, language: str | None) -> Article:
 
 @pytest.mark.parametrize("algorithm", ["textrank", "centrality", "lead"])
 def test_summarise_articles_fills_each_summary(algorithm: str) -> None:
-    articles = [_article(REPORT, "en"), _article(REPEATED, None), _article(REPORT, "xx")]
+    articles = [_article(REPORT, "en"), _article(REPEATED, None), _article(REPORT, None), _article(REPORT, "xx")]
     summarise_articles(articles, SummarySettings(algorithm=algorithm, sentences=2))
     for article in articles:
         assert 1 <= len(article.summary) <= 2
         _assert_in_order(article.summary, article.cleaned.text)
-    assert articles[0].summary == articles[2].summary, "an unknown language falls back to English"
+    assert articles[0].summary == articles[2].summary, "an undetected language is read as English"
 
 
 # --- the centrality summariser's parts: position prior, lede, MMR and the similarity graph ------
@@ -302,7 +303,7 @@ def test_dedup_prepares_and_matches_polish_and_greek(language: str) -> None:
     text = OPTIONAL_STEMMER_TEXTS[language]
     first, copy = _article(text, language), _article(_copy_with_new_ending(text), language)
     first.article_id, copy.article_id = "first", "copy"
-    dedup.prepare([first, copy], DedupSettings())
+    fingerprint.prepare([first, copy], DedupSettings())
     for article in (first, copy):
         assert article.word_count > 50 and article.text_hash and article.minhash
         assert article.story_terms and all(term == term.lower() for term in article.story_terms)

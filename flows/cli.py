@@ -1,0 +1,67 @@
+"""The command line every flow shares: --config and --warehouse, the exit codes, and running a flow once.
+
+Exit codes: 0 done; 1 the run failed; 2 a bad config, path or input, an unusable warehouse (unknown catalog
+scheme, unreachable catalog, unwritable folder or data_path), or a warehouse another local run is writing
+(after waiting [warehouse] lock_wait_seconds) — each with one line on stderr, nothing changed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from prefect import Flow
+
+from config.settings import ConfigError, Settings
+from flows import spread
+from flows.runs import resolve_run
+from warehouse import connect
+
+EXIT_DONE, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+
+
+def parser(prog: str, description: str | None) -> argparse.ArgumentParser:
+    """An argument parser with the options every command takes: --config and --warehouse."""
+    made = argparse.ArgumentParser(prog=prog, description=description)
+    made.add_argument("--config", help="pipeline config (default: config/pipeline.toml)")
+    made.add_argument("--warehouse", metavar="CATALOG",
+                      help="the warehouse: sqlite:PATH, postgres:CONNINFO, duckdb:PATH or a file path (a SQLite "
+                           "catalog, its data beside it); default from the config")
+    return made
+
+
+def checked_settings(args: argparse.Namespace, sources: list[str] | None = None,
+                     allow_private_hosts: bool | None = None) -> Settings | int:
+    """The settings for a command, checked before any flow run starts: the config and taxonomy, the
+    warehouse location, and (waiting, changing nothing) that no other local run is writing the warehouse,
+    or that a shared catalog can be reached. A problem is printed as one line and returned as exit code 2."""
+    try:
+        settings, _ = resolve_run(args.config, sources, args.warehouse, allow_private_hosts)
+        connect.check(settings.warehouse)
+        wait_for_warehouse(settings)
+    except (ConfigError, connect.WarehouseError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    return settings
+
+
+def wait_for_warehouse(settings: Settings) -> None:
+    """Wait (changing nothing) while another local run holds the warehouse (WarehouseBusy after), or
+    reach a shared catalog once (WarehouseError when it cannot be reached)."""
+    if connect.lake_of(settings.warehouse).shared:
+        connect.connect(settings.warehouse).close()
+    else:
+        connect.wait_for_turn(settings.warehouse, settings.warehouse.lock_wait_seconds)
+
+
+def run_once(flow_: Flow, settings: Settings, **parameters: object) -> int:
+    """Run a flow once on the task runner the config asks for: print its result and return 0, or print
+    its failure in one line and return 1."""
+    run = spread.with_runner(flow_, settings.parallel)
+    with spread.shared_api(settings.parallel):
+        state = run(**parameters, return_state=True)
+    if state.is_failed():
+        print(f"error: {state.message}", file=sys.stderr)
+        return EXIT_FAILED
+    print(state.result())
+    return EXIT_DONE
