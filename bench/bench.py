@@ -163,10 +163,10 @@ def flow_run(config: Path, folder: Path, warehouse: Path) -> dict[str, object]:
     from flows.cli import wait_for_warehouse
     from flows.ingest import ingest
     from flows.runs import resolve_run
-    from warehouse import connect
+    from warehouse import lake
 
     settings, _ = resolve_run(str(config), [str(folder)], str(warehouse))
-    connect.check(settings.warehouse)
+    lake.check(settings.warehouse)
     wait_for_warehouse(settings)
     sampler = RssSampler()
     sampler.start()

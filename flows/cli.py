@@ -15,7 +15,7 @@ from prefect import Flow
 from config.settings import ConfigError, Settings
 from flows import spread
 from flows.runs import resolve_run
-from warehouse import connect
+from warehouse import connect, lake
 
 EXIT_DONE, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -37,9 +37,9 @@ def checked_settings(args: argparse.Namespace, sources: list[str] | None = None,
     or that a shared catalog can be reached. A problem is printed as one line and returned as exit code 2."""
     try:
         settings, _ = resolve_run(args.config, sources, args.warehouse, allow_private_hosts)
-        connect.check(settings.warehouse)
+        lake.check(settings.warehouse)
         wait_for_warehouse(settings)
-    except (ConfigError, connect.WarehouseError) as exc:
+    except (ConfigError, lake.WarehouseError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     return settings
@@ -48,7 +48,7 @@ def checked_settings(args: argparse.Namespace, sources: list[str] | None = None,
 def wait_for_warehouse(settings: Settings) -> None:
     """Wait (changing nothing) while another local run holds the warehouse (WarehouseBusy after), or
     reach a shared catalog once (WarehouseError when it cannot be reached)."""
-    if connect.lake_of(settings.warehouse).shared:
+    if lake.lake_of(settings.warehouse).shared:
         connect.connect(settings.warehouse).close()
     else:
         connect.wait_for_turn(settings.warehouse, settings.warehouse.lock_wait_seconds)

@@ -36,7 +36,7 @@ from tasks.records import RunCounts  # noqa: E402
 from tasks.s8_report import (RunDigest, SourceProblem, fit_for_ui, render_digest, summary_line,  # noqa: E402
                              write_digest)
 from tasks.sources.feeds import FeedPoll  # noqa: E402
-from warehouse import connect, read, write  # noqa: E402
+from warehouse import connect, lake, read, write  # noqa: E402
 
 DIGEST_ARTIFACT_KEY = "ingest-digest"
 STORIES_ARTIFACT_KEY = "ingest-stories"
@@ -106,7 +106,7 @@ def ingest(sources: list[str] | None = None, config_path: str | None = None,
     try:
         settings, taxonomy = resolve_run(config_path, sources, warehouse_path, allow_private_hosts)
         con = connect.connect(settings.warehouse)
-    except (ConfigError, connect.WarehouseError) as exc:
+    except (ConfigError, lake.WarehouseError) as exc:
         logger.error("%s", exc)
         return Failed(message=str(exc))
     skip = superseded_reason(settings.schedule.max_lateness_minutes)
@@ -120,7 +120,7 @@ def ingest(sources: list[str] | None = None, config_path: str | None = None,
     try:
         source_names = [s.name for s in settings.sources if s.enabled]
         abandoned = [] if dry_run else write.begin_run(con, run_id, str(flow_run.id or ""), ", ".join(source_names),
-                                                       exclusive=not connect.lake_of(settings.warehouse).shared)
+                                                       exclusive=not lake.lake_of(settings.warehouse).shared)
         checked_at = None if dry_run else read.current_snapshot(con)  # what the batch is checked against
         spread = Spread.for_flow(settings.parallel)
         logger.info("CPU stages: %s", f"chunk tasks on the Dask cluster (~{spread.workers} workers)" if spread.cluster

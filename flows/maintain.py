@@ -15,7 +15,7 @@ from prefect.states import Failed, State  # noqa: E402
 from config.settings import ConfigError, ParallelSettings  # noqa: E402
 from flows import cli  # noqa: E402
 from flows.runs import resolve_settings  # noqa: E402
-from warehouse import connect, upkeep  # noqa: E402
+from warehouse import connect, lake, upkeep  # noqa: E402
 
 
 @flow(name="maintain", flow_run_name="maintain the warehouse", log_prints=False)
@@ -26,12 +26,12 @@ def maintain(config_path: str | None = None, warehouse_path: str | None = None) 
     try:
         settings = resolve_settings(config_path, None, warehouse_path)
         con = connect.connect(settings.warehouse)
-    except (ConfigError, connect.WarehouseError) as exc:
+    except (ConfigError, lake.WarehouseError) as exc:
         logger.error("%s", exc)
         return Failed(message=str(exc))
     try:
         done = upkeep.maintain(con, settings.warehouse.keep_snapshots_days,
-                               exclusive=not connect.lake_of(settings.warehouse).shared)
+                               exclusive=not lake.lake_of(settings.warehouse).shared)
     finally:
         con.close()
     logger.info("%s", done.summary())

@@ -19,7 +19,7 @@ from flows.runs import new_run_id, resolve_run  # noqa: E402
 from flows.spread import Spread  # noqa: E402
 from tasks.versions import stage_versions  # noqa: E402
 from tasks.records import RunCounts  # noqa: E402
-from warehouse import connect, read, write  # noqa: E402
+from warehouse import connect, lake, read, write  # noqa: E402
 
 
 @flow(name="reprocess", log_prints=False)
@@ -29,13 +29,13 @@ def reprocess(config_path: str | None = None, warehouse_path: str | None = None)
     try:
         settings, taxonomy = resolve_run(config_path, warehouse_path=warehouse_path)
         con = connect.connect(settings.warehouse)
-    except (ConfigError, connect.WarehouseError) as exc:
+    except (ConfigError, lake.WarehouseError) as exc:
         logger.error("%s", exc)
         return Failed(message=str(exc))
     run_id = new_run_id(datetime.now(timezone.utc))
     try:
         write.begin_run(con, run_id, str(flow_run.id or ""), "stored articles", kind="reprocess",
-                        exclusive=not connect.lake_of(settings.warehouse).shared)
+                        exclusive=not lake.lake_of(settings.warehouse).shared)
         default_tags = {s.name: s.tags for s in settings.sources}
         articles = read.stored_articles(con, default_tags)
         spread = Spread.for_flow(settings.parallel)

@@ -28,7 +28,7 @@ from tasks.sources.health import HealthPolicy, SourceState
 from tasks.sources.http import HttpClient
 from tasks.versions import stage_versions
 from warehouse import read, write
-from warehouse.connect import WriteConflict
+from warehouse.lake import WriteConflict
 
 PREPARED_FIELDS = ("word_count", "text_hash", "minhash", "story_terms")
 SUMMARY_FIELDS = ("summary",)

@@ -15,6 +15,7 @@ import pytest
 from bench.soak import cli_env, make_corpus, run_cli, start_cli
 from tests.conftest import ROOT
 from warehouse import connect, open_warehouse
+from warehouse.lake import Lake
 
 TAXONOMY = ROOT / "config" / "issues.toml"
 FILES = 60
@@ -119,7 +120,7 @@ def test_the_check_at_commit_time_turns_a_late_copy_into_already_stored(postgres
     from tasks.records import Article, CleanedArticle, RawDocument, RunCounts
     from warehouse import WriteConflict, read, write
 
-    lake = connect.Lake("postgres", postgres(), str(tmp_path / "files"))
+    lake = Lake("postgres", postgres(), str(tmp_path / "files"))
     first, second = connect.connect(lake), connect.connect(lake)
     try:
         for con, run_id in ((first, "r1"), (second, "r2")):
@@ -150,3 +151,19 @@ def test_the_check_at_commit_time_turns_a_late_copy_into_already_stored(postgres
     finally:
         first.close()
         second.close()
+
+
+def test_processes_making_a_new_lake_at_the_same_moment_all_open_it(postgres, tmp_path: Path) -> None:
+    """The first attaches of a new lake race to make its catalog tables; each writer still opens it."""
+    import subprocess
+    import sys
+
+    lake = f"postgres:{postgres()}"
+    script = ("import sys\nfrom warehouse.connect import connect\nfrom warehouse.lake import Lake\n"
+              "connect(Lake('postgres', sys.argv[1][9:], sys.argv[2])).close()\nprint('opened')\n")
+    procs = [subprocess.Popen([sys.executable, "-c", script, lake, str(tmp_path / "files")], cwd=ROOT,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(4)]
+    results = [proc.communicate(timeout=120) for proc in procs]
+    assert [out.strip() for out, _ in results] == ["opened"] * 4, [err[-500:] for _, err in results]
+    with open_warehouse(lake, config=None) as con:
+        assert con.execute("SELECT max(version) FROM store.schema_version").fetchone()[0] == 5

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from config.settings import ConfigError, load_settings, with_overrides
-from warehouse.connect import SQL_USE_LAKE, Lake, WarehouseError, attach_statement, check, load_statement
+from warehouse.lake import SQL_USE_LAKE, Lake, WarehouseError, attach_statement, check, load_statement
 
 
 def startup_sql(lake: Lake) -> str:

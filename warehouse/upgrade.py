@@ -12,7 +12,8 @@ from pathlib import Path
 import duckdb
 
 from config.settings import ConfigError, load_settings, with_overrides
-from warehouse.connect import WarehouseError, connect, quoted, retrying, transaction
+from warehouse.connect import connect, retrying, transaction
+from warehouse.lake import WarehouseError, quoted
 
 LOGGER = logging.getLogger(__name__)
 LEGACY_NAME = "news.duckdb"  # the single file earlier versions kept in warehouse/

@@ -11,7 +11,8 @@ from datetime import datetime
 import duckdb
 
 from tasks.records import Article, Reject, RunCounts, SourceState, Story
-from warehouse.connect import WriteConflict, now, retrying, transaction
+from warehouse.connect import now, retrying, transaction
+from warehouse.lake import WriteConflict
 
 SQL_RUNNING = "SELECT run_id, host, pid FROM store.runs WHERE status = 'running'"
 SQL_ABANDON = """
