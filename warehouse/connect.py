@@ -38,6 +38,7 @@ _DUCKDB_CONFIG = {"allow_unsigned_extensions": "true", "autoinstall_known_extens
 CONFLICT_RETRIES = 8
 T = TypeVar("T")
 
+SQL_NO_PROGRESS_BAR = "SET enable_progress_bar = false"  # maintain's merges would draw one into the flow's log
 SQL_HAS_VERSION_TABLE = """
 SELECT count(*) FROM duckdb_tables() WHERE database_name = 'news' AND schema_name = 'store'
 AND table_name = 'schema_version'
@@ -61,6 +62,7 @@ def new_connection(lake: Lake) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB with DuckLake and the catalog's scanner loaded."""
     con = duckdb.connect(config=_DUCKDB_CONFIG)
     try:
+        con.execute(SQL_NO_PROGRESS_BAR)
         con.execute(load_statement(lake))
     except BaseException:
         con.close()

@@ -224,6 +224,10 @@ def check(where: Lake | WarehouseSettings | str | Path, read_only: bool = False,
                 raise WarehouseError(f"{lake.key}: {lake}: no catalog can be made there: {problem}")
         if not read_only and os.path.exists(path) and not os.access(path, os.W_OK):
             raise WarehouseError(f"{lake.key}: {path} is read-only")
+        if not read_only and lake.scheme == "sqlite" and path.exists():  # its write-ahead log goes beside it
+            problem = _writable_folder(path.parent)
+            if problem:
+                raise WarehouseError(f"{lake.key}: {lake}: cannot write beside the catalog: {problem}")
     if not read_only:
         if lake.shared and not lake.data_path:
             raise WarehouseError("[warehouse].data_path: required with a postgres catalog")
