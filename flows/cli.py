@@ -1,7 +1,8 @@
 """The command line every flow shares: --config and --warehouse, the exit codes, and running a flow once.
 
-Exit codes: 0 done; 1 the run failed; 2 a bad config, path or input, or a warehouse another process is
-writing (after waiting [warehouse] lock_wait_seconds) — each with one line on stderr, nothing changed.
+Exit codes: 0 done; 1 the run failed; 2 a bad config, path or input, an unusable warehouse (unknown catalog
+scheme, unreachable catalog, unwritable folder or data_path), or a warehouse another local run is writing
+(after waiting [warehouse] lock_wait_seconds) — each with one line on stderr, nothing changed.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from prefect import Flow
 from config.settings import ConfigError, Settings
 from flows import spread
 from flows.runs import resolve_run
-from warehouse import store
+from warehouse import connect, lake
 
 EXIT_DONE, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -23,20 +24,22 @@ def parser(prog: str, description: str | None) -> argparse.ArgumentParser:
     """An argument parser with the options every command takes: --config and --warehouse."""
     made = argparse.ArgumentParser(prog=prog, description=description)
     made.add_argument("--config", help="pipeline config (default: config/pipeline.toml)")
-    made.add_argument("--warehouse", metavar="PATH", help="the DuckDB file to use (default from config)")
+    made.add_argument("--warehouse", metavar="CATALOG",
+                      help="the warehouse: sqlite:PATH, postgres:CONNINFO, duckdb:PATH or a file path (a SQLite "
+                           "catalog, its data beside it); default from the config")
     return made
 
 
 def checked_settings(args: argparse.Namespace, sources: list[str] | None = None,
                      allow_private_hosts: bool | None = None) -> Settings | int:
     """The settings for a command, checked before any flow run starts: the config and taxonomy, the
-    warehouse path, and (waiting, read-only) that no other process is writing the warehouse.
-    A problem is printed as one line and returned as exit code 2."""
+    warehouse location, and (waiting, changing nothing) that no other local run is writing the warehouse,
+    or that a shared catalog can be reached. A problem is printed as one line and returned as exit code 2."""
     try:
         settings, _ = resolve_run(args.config, sources, args.warehouse, allow_private_hosts)
-        store.check_path(settings.warehouse.path)
+        lake.check(settings.warehouse)
         wait_for_warehouse(settings)
-    except (ConfigError, store.WarehouseError) as exc:
+    except (ConfigError, lake.WarehouseError) as exc:
         print_error(exc)
         return EXIT_BAD_INPUT
     return settings
@@ -48,10 +51,12 @@ def print_error(error: Exception | str) -> None:
 
 
 def wait_for_warehouse(settings: Settings) -> None:
-    """Wait (read-only, changing nothing) while another process holds the warehouse; WarehouseBusy after."""
-    path = settings.warehouse.path
-    if path.is_file() and path.stat().st_size > 0:
-        store.connect(path, settings.warehouse.lock_wait_seconds, read_only=True).close()
+    """Wait (changing nothing) while another local run holds the warehouse (WarehouseBusy after), or
+    reach a shared catalog once (WarehouseError when it cannot be reached)."""
+    if lake.lake_of(settings.warehouse).shared:
+        connect.connect(settings.warehouse).close()
+    else:
+        connect.wait_for_turn(settings.warehouse, settings.warehouse.lock_wait_seconds)
 
 
 def run_once(flow_: Flow, settings: Settings, **parameters: object) -> int:
