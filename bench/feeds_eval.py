@@ -346,7 +346,7 @@ def write_config(folder: Path, base: str, feeds: list[FeedFile]) -> Path:
     """A pipeline config listing every feed, with a fresh warehouse in folder."""
     taxonomy = (PROJECT_ROOT / "config" / "issues.toml").as_posix()
     lines = [
-        "[warehouse]", f'path = "{(folder / "feeds.duckdb").as_posix()}"',
+        "[warehouse]", f'catalog = "sqlite:{(folder / "feeds.sqlite").as_posix()}"',
         f'reports_dir = "{(folder / "reports").as_posix()}"', "",
         "[tags]", f'taxonomy = "{taxonomy}"', "",
         "[http]", "allow_private_hosts = true",
@@ -543,7 +543,7 @@ def main(argv: list[str] | None = None) -> int:
             requests = server.stop()
         flow_seconds = round(time.perf_counter() - flow_started, 1)
         print(f"ingest flow {'completed' if completed else 'FAILED: ' + message} in {flow_seconds} s", flush=True)
-        stored = read_warehouse(folder / "feeds.duckdb")
+        stored = read_warehouse(folder / "feeds.sqlite")
     counts = {c.feed_id: c for c in counting}
     pool.shutdown()
     result = classify(feeds, counts, stored)

@@ -8,9 +8,8 @@ import sys
 import time
 from pathlib import Path
 
-import duckdb
-
 from bench import PROJECT_ROOT
+from warehouse import open_warehouse
 
 RUN_TIMEOUT_SECONDS = 3600
 SQL_TAGS = """
@@ -33,10 +32,11 @@ def ingest(folder: Path, taxonomy: Path, workdir: Path, extra_config: str = "") 
     Returns each stored file's tags (file stem -> [(issue, score)], best first), the stems of all
     stored files, and the run's wall time.
     """
-    warehouse = workdir / "eval.duckdb"
+    warehouse = workdir / "eval.sqlite"
     config = workdir / "pipeline.toml"
-    config.write_text(f'[warehouse]\npath = "{warehouse.as_posix()}"\nreports_dir = "{(workdir / "reports").as_posix()}"\n'
-                      f'[tags]\ntaxonomy = "{taxonomy.as_posix()}"\n{extra_config}', encoding="utf-8")
+    config.write_text(f'[warehouse]\ncatalog = "sqlite:{warehouse.as_posix()}"\n'
+                      f'reports_dir = "{(workdir / "reports").as_posix()}"\n[tags]\n'
+                      f'taxonomy = "{taxonomy.as_posix()}"\n{extra_config}', encoding="utf-8")
     env = {**os.environ, "PREFECT_LOGGING_LEVEL": "WARNING"}
     env.pop("PREFECT_API_URL", None)
     started = time.perf_counter()
@@ -46,7 +46,7 @@ def ingest(folder: Path, taxonomy: Path, workdir: Path, extra_config: str = "") 
     if done.returncode != 0:
         raise RuntimeError(f"the ingest run failed ({done.returncode}):\n{done.stderr[-3000:]}")
     tags: dict[str, list[tuple[str, float]]] = {}
-    with duckdb.connect(str(warehouse), read_only=True) as con:
+    with open_warehouse(warehouse) as con:
         for path, issue, score in con.execute(SQL_TAGS).fetchall():
             tags.setdefault(Path(path).stem, []).append((issue, score))
         stored = {Path(row[0]).stem for row in con.execute(SQL_STORED).fetchall()}
