@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 import tomllib
 import types
@@ -15,6 +16,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = PROJECT_ROOT / "config" / "pipeline.toml"
 SUMMARY_ALGORITHMS = ("textrank", "lexrank", "lsa", "luhn", "kl", "sumbasic", "lead", "centrality", "news")
 PARALLEL_RUNNERS = ("processes", "dask")
+WORKERS_ENV = "NEWSDESK_WORKERS"  # overrides [parallel] workers (1 runs every stage in the calling process)
 _TOML_POSITION = re.compile(r"\(at line (?P<line>\d+), column (?P<column>\d+)\)")
 
 
@@ -363,8 +365,10 @@ def _source_where(number: int) -> str:
     return f"[[sources]][{number}]"
 
 
-def _read_toml(config_path: Path, name: str) -> dict:
-    """The parsed config file; ConfigError names the line and column of a TOML syntax error."""
+def read_toml(config_path: Path, name: str | None = None) -> dict:
+    """A parsed config file (the pipeline config, or the taxonomy it names); ConfigError, starting with
+    the file's name, names the line and column of a TOML syntax error."""
+    name = name or str(config_path)
     try:
         return tomllib.loads(config_path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -387,7 +391,7 @@ def load_settings(path: Path | str | None = None) -> Settings:
     """
     config_path = Path(path) if path else DEFAULT_CONFIG
     name = str(config_path)
-    data = _read_toml(config_path, name)
+    data = read_toml(config_path, name)
     problems = _Problems(name)
     values: dict[str, object] = {"config_path": config_path.resolve()}
     numbered: list[tuple[int, SourceSettings]] = []
@@ -407,6 +411,7 @@ def load_settings(path: Path | str | None = None) -> Settings:
             known = ", ".join(sorted([*_SECTIONS, "sources"]))
             problems.add(f"[{key}]", f"unknown section (known: {known})")
     values["warehouse"] = _located_warehouse(values.get("warehouse", WarehouseSettings()), problems)  # type: ignore[arg-type]
+    values["parallel"] = _workers_from_environment(values.get("parallel", ParallelSettings()), problems)  # type: ignore[arg-type]
     settings = Settings(**values)  # type: ignore[arg-type]
     _check_ranges(settings, problems)
     _check_sources(numbered, problems)
@@ -415,7 +420,18 @@ def load_settings(path: Path | str | None = None) -> Settings:
     return settings
 
 
-def source_from_argument(arg: str, index: int) -> SourceSettings:
+def _workers_from_environment(parallel: ParallelSettings, problems: _Problems) -> ParallelSettings:
+    """[parallel] workers, overridden by $NEWSDESK_WORKERS when it is set (a whole number, at least 1)."""
+    value = os.environ.get(WORKERS_ENV, "").strip()
+    if not value:
+        return parallel
+    if not value.isdigit() or int(value) < 1:
+        problems.add(f"${WORKERS_ENV}", f"expected a whole number of at least 1, got {value!r}")
+        return parallel
+    return dataclasses.replace(parallel, workers=int(value))
+
+
+def source_from_argument(arg: str) -> SourceSettings:
     """Turn a --source command-line value (folder, file or http(s) URL) into a source."""
     if arg.startswith(("http://", "https://")):
         return SourceSettings(name=arg, kind="feed", url=arg)
@@ -432,7 +448,7 @@ def with_overrides(settings: Settings, sources: list[str] | None = None,
     """Apply one run's command-line overrides (sources replace the configured ones)."""
     changes: dict[str, object] = {}
     if sources:
-        changes["sources"] = tuple(source_from_argument(a, i) for i, a in enumerate(sources))
+        changes["sources"] = tuple(source_from_argument(a) for a in sources)
     if warehouse:  # a file catalog named here keeps its data beside it; a postgres one keeps data_path
         try:
             catalog = catalog_location(warehouse, Path.cwd())

@@ -22,7 +22,6 @@ LOGGER = logging.getLogger(__name__)
 T = TypeVar("T")
 R = TypeVar("R")
 
-WORKERS_ENV = "NEWSDESK_WORKERS"  # worker processes; 1 runs every stage in the calling process
 # Enough chunks per worker that a slow page at the end of one chunk leaves the others little idle
 # time, few enough items per chunk that pickling and scheduling stay a small share of the work.
 CHUNKS_PER_WORKER = 4
@@ -47,14 +46,8 @@ _pool_workers = 0
 
 
 def worker_count(configured: int = 0) -> int:
-    """Worker processes to use: $NEWSDESK_WORKERS when set, else `configured` when positive (the
-    config's [parallel] workers), else the CPUs this process may run on."""
-    value = os.environ.get(WORKERS_ENV, "").strip()
-    if value:
-        try:
-            return max(1, int(value))
-        except ValueError:
-            LOGGER.warning("ignoring %s=%r: not a whole number", WORKERS_ENV, value)
+    """Worker processes to use: `configured` when positive (the config's [parallel] workers, which
+    $NEWSDESK_WORKERS overrides when the config is read), else the CPUs this process may run on."""
     if configured > 0:
         return configured
     try:

@@ -6,13 +6,12 @@ import json
 import logging
 import math
 import re
-import tomllib
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from config.settings import PROJECT_ROOT, ConfigError, TagSettings, path_rule
+from config.settings import PROJECT_ROOT, ConfigError, TagSettings, path_rule, read_toml
 from tasks.issue_model import IssueModel, Prediction, load_model
 from tasks.learn_terms import CACHE_FOLDER, learn_from_examples
 from tasks.records import Article, Tag
@@ -186,14 +185,7 @@ def load_taxonomy(path: Path, root: Path = PROJECT_ROOT, cache_dir: Path | None 
     scored beside the models. Relative example and model paths are read from root (the project root).
     """
     path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read ({exc.__class__.__name__}: {exc})".replace("\n", " ")) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML ({exc})".replace("\n", " ")) from None
+    data = read_toml(path)
     for key in data:
         if key not in ("issues", "model"):
             raise _fail(path, key, "is not a known section (expected [issues.<name>] tables and [model])")

@@ -13,11 +13,10 @@ import pytest
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 
-from config.settings import ConfigError, ParallelSettings, load_settings
+from config.settings import WORKERS_ENV, ConfigError, ParallelSettings, load_settings
 from flows import spread
 from flows.ingest import ingest
 from flows.reprocess import reprocess
-from flows import pool as parallel
 from warehouse import open_warehouse
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -115,7 +114,7 @@ def test_parallel_settings_are_checked(write_config, body: str, key: str) -> Non
 
 
 def test_the_task_runner_follows_the_config(write_config, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv(parallel.WORKERS_ENV, raising=False)
+    monkeypatch.delenv(WORKERS_ENV, raising=False)
     assert spread.task_runner(load_settings(write_config()).parallel) is None
     remote = spread.task_runner(ParallelSettings(runner="dask", dask_address="tcp://10.0.0.5:8786"))
     assert remote.address == "tcp://10.0.0.5:8786"

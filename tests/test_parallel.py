@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from config.settings import CleanSettings, DedupSettings, SummarySettings, TagSettings
+from config.settings import WORKERS_ENV, CleanSettings, ConfigError, DedupSettings, SummarySettings, TagSettings, load_settings
 from flows.stages import PREPARED_FIELDS, story_calls, without_raw
 from tasks import s2_clean as clean
 from tasks import s3_fingerprint as fingerprint
@@ -112,13 +112,22 @@ def test_small_batches_and_one_worker_stay_in_this_process() -> None:
     assert parallel.map_chunks(local, list(range(100)), workers=1) == [x * 2 for x in range(100)]
 
 
-def test_worker_count_reads_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(parallel.WORKERS_ENV, "3")
-    assert parallel.worker_count() == 3
-    monkeypatch.setenv(parallel.WORKERS_ENV, "none")
-    assert parallel.worker_count() >= 1
-    monkeypatch.delenv(parallel.WORKERS_ENV)
-    assert parallel.worker_count() >= 1
+def test_worker_count_is_the_configured_one_else_the_cpus() -> None:
+    assert parallel.worker_count(3) == 3
+    assert parallel.worker_count(0) == parallel.worker_count() >= 1
+
+
+def test_the_environment_overrides_the_configured_workers_when_the_config_is_read(
+        write_config, monkeypatch: pytest.MonkeyPatch) -> None:
+    """$NEWSDESK_WORKERS is read where the config is read (config/settings.py), not by the pool."""
+    cfg = write_config("[parallel]\nworkers = 2\n")
+    monkeypatch.delenv(WORKERS_ENV, raising=False)
+    assert load_settings(cfg).parallel.workers == 2
+    monkeypatch.setenv(WORKERS_ENV, "3")
+    assert load_settings(cfg).parallel.workers == 3
+    monkeypatch.setenv(WORKERS_ENV, "none")
+    with pytest.raises(ConfigError, match=r"\$NEWSDESK_WORKERS: expected a whole number of at least 1, got 'none'"):
+        load_settings(cfg)
 
 
 def test_dedup_against_the_probed_stored_articles_decides_as_against_all(tmp_path: Path,
