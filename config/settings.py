@@ -82,6 +82,12 @@ class TagSettings:
 
 
 @dataclass(frozen=True)
+class ReportSettings:
+    trend_days: int = 30      # the HTML digest's issue-trend chart covers this many days
+    trend_issues: int = 8     # and at most this many issues (those with the most articles)
+
+
+@dataclass(frozen=True)
 class HttpSettings:
     connect_timeout: float = 5.0
     read_timeout: float = 10.0
@@ -141,6 +147,7 @@ class Settings:
     feeds: FeedSettings = FeedSettings()
     schedule: ScheduleSettings = ScheduleSettings()
     parallel: ParallelSettings = ParallelSettings()
+    report: ReportSettings = ReportSettings()
     sources: tuple[SourceSettings, ...] = field(default_factory=tuple)
 
 
@@ -155,6 +162,7 @@ _SECTIONS: dict[str, type] = {
     "feeds": FeedSettings,
     "schedule": ScheduleSettings,
     "parallel": ParallelSettings,
+    "report": ReportSettings,
 }
 
 
@@ -235,6 +243,8 @@ def _check_ranges(s: Settings, name: str) -> None:
         (s.summary.sentences >= 1, "summary.sentences", "must be at least 1"),
         (s.summary.story_sentences >= 1, "summary.story_sentences", "must be at least 1"),
         (s.tags.max_tags >= 1, "tags.max_tags", "must be at least 1"),
+        (1 <= s.report.trend_days <= 3660, "report.trend_days", "must be between 1 and 3660"),
+        (1 <= s.report.trend_issues <= 20, "report.trend_issues", "must be between 1 and 20"),
         (s.warehouse.lock_wait_seconds >= 0, "warehouse.lock_wait_seconds", "must not be negative"),
         (s.http.max_bytes > 0, "http.max_bytes", "must be positive"),
         (s.http.max_redirects >= 0, "http.max_redirects", "must not be negative"),

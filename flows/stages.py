@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -31,7 +32,10 @@ from tasks.sources.health import HealthPolicy, SourceState
 from tasks.sources.http import HttpClient
 from tasks.versions import stage_versions
 from tasks.records import Article, RawDocument, Reject, RunCounts, Story
-from warehouse import store
+from tasks.s8_report import RunDigest
+from tasks.s8_report_chart import trend_from_counts
+from tasks.s8_report_html import render_page, write_page
+from warehouse import queries, store
 
 PREPARED_FIELDS = ("word_count", "text_hash", "minhash", "story_terms")
 SUMMARY_FIELDS = ("summary",)
@@ -258,6 +262,18 @@ def store_task(con: duckdb.DuckDBPyConnection, run_id: str, articles: list[Artic
     store.write_run(con, run_id, articles, rejects, story_list, counts, source_states, configured, versions)
     get_run_logger().info("store: %d articles, %d rejects, %d stories written", len(articles), len(rejects),
                           len(story_list))
+
+
+@task(name="report page", cache_policy=NO_CACHE)
+def page_task(con: duckdb.DuckDBPyConnection, digest: RunDigest, settings: Settings) -> Path:
+    """Write the run's HTML digest page, with the issue trend of the last days read from the warehouse."""
+    now = datetime.now(timezone.utc)
+    days = settings.report.trend_days
+    rows = queries.issue_days(con, now.date() - timedelta(days=days - 1), now.date())
+    trend = trend_from_counts(rows, now.date(), days, settings.report.trend_issues)
+    path = write_page(render_page(digest, trend, now), settings.warehouse.reports_dir, digest.run_id)
+    get_run_logger().info("report page: %s (%d issues in the trend)", path, len(trend.series))
+    return path
 
 
 def task_runner(settings: ParallelSettings) -> TaskRunner | None:
