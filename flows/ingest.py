@@ -31,7 +31,7 @@ from prefect.utilities.annotations import quote  # noqa: E402
 from prefect.states import Cancelled, Failed, State  # noqa: E402
 
 from config.settings import ConfigError, Settings, load_settings, with_overrides  # noqa: E402
-from flows import stages  # noqa: E402
+from flows import progress, stages  # noqa: E402
 from tasks import s6_tag as tag  # noqa: E402
 from tasks.records import RunCounts  # noqa: E402
 from tasks.sources.feeds import FeedPoll  # noqa: E402
@@ -214,7 +214,7 @@ def run_once(flow_: Flow, settings: Settings, **parameters: object) -> int:
     """Run a flow once from a command line, on the task runner the config asks for: print its result
     and return 0, or print its failure in one line and return 1."""
     run = stages.with_runner(flow_, settings.parallel)
-    with stages.shared_api(settings.parallel):
+    with stages.shared_api(settings.parallel), progress.on_terminal():  # bars only on a terminal
         state = run(**parameters, return_state=True)
     if state.is_failed():
         print(f"error: {state.message}", file=sys.stderr)

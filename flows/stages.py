@@ -25,6 +25,7 @@ from tasks import s4_dedup as dedup
 from tasks import s1_discover as discover
 from tasks.sources import feeds
 from flows import pool as parallel
+from flows import progress
 from tasks import s7_stories as stories
 from tasks import s5_summarise as summarise
 from tasks import s6_tag as tag
@@ -50,8 +51,10 @@ def _without_raw(article: Article) -> Article:
 @task(name="discover", cache_policy=NO_CACHE)
 def discover_task(con: duckdb.DuckDBPyConnection, settings: Settings) -> discover.Discovery:
     """List new inputs of the folder and file sources, skipping stored content."""
-    found = discover.discover_files(list(settings.sources), settings.discover,
-                                    store.known_content_hashes(con), store.known_rejects(con))
+    with progress.stage("discover", "inputs") as bar:
+        found = discover.discover_files(list(settings.sources), settings.discover,
+                                        store.known_content_hashes(con), store.known_rejects(con))
+        bar.finish(found.discovered)
     get_run_logger().info("discover: %d found, %d already stored, %d new, %d rejected",
                           found.discovered, found.skipped, len(found.documents), len(found.rejects))
     return found
@@ -68,7 +71,7 @@ def feeds_task(con: duckdb.DuckDBPyConnection, settings: Settings) -> feeds.Feed
     policy = HealthPolicy(base_interval_minutes=settings.feeds.min_poll_interval_minutes,
                           max_backoff_hours=settings.feeds.max_backoff_hours,
                           disable_after=settings.feeds.disable_after)
-    with HttpClient(settings.http) as client:
+    with HttpClient(settings.http) as client, progress.stage("poll feeds", "feeds", len(sources)):
         poll = feeds.poll_feeds(sources, states, client, datetime.now(timezone.utc), urls, guids,
                                 validator_max_age_days=settings.feeds.validator_max_age_days, policy=policy)
     known = store.known_content_hashes(con)
@@ -109,8 +112,10 @@ class Spread:
         if not self.cluster or len(items) < 2:
             return [stage(quote(items), *args, workers=1 if self.cluster else self.workers)]
         # no quote() around a chunk here: Dask unpacks tuples, quote's included, on the way to a worker
-        futures = [stage.submit(chunk, *args, workers=1) for chunk in parallel.chunked(items, self.workers)]
-        return [future.result() for future in futures]
+        chunks = parallel.chunked(items, self.workers)
+        futures = [stage.submit(chunk, *args, workers=1) for chunk in chunks]
+        with progress.stage(stage.name, "items", len(items)) as bar:  # the chunks' own bars are on the workers
+            return [_advanced(future.result(), bar, len(chunk)) for future, chunk in zip(futures, chunks)]
 
     def update(self, stage: Task, articles: list[Article], *args: Any, fields: tuple[str, ...]) -> list[Article]:
         """Run a stage that fills `fields` on each article; on a cluster the chunks travel as light
@@ -137,6 +142,12 @@ class Spread:
         return [story for future in futures for story in future.result()]
 
 
+def _advanced(result: Any, bar: progress.StageBar, items: int) -> Any:
+    """The result, once the bar is advanced by the items it covers."""
+    bar.advance(items)
+    return result
+
+
 def merge_cleaned(parts: list[tuple[list[Article], list[Reject]]]) -> tuple[list[Article], list[Reject]]:
     """The articles and rejects of clean_task's parts, in order."""
     return [a for articles, _ in parts for a in articles], [r for _, rejects in parts for r in rejects]
@@ -145,7 +156,9 @@ def merge_cleaned(parts: list[tuple[list[Article], list[Reject]]]) -> tuple[list
 @task(name="clean", cache_policy=NO_CACHE)
 def clean_task(docs: list[RawDocument], settings: CleanSettings, workers: int = 1) -> tuple[list[Article], list[Reject]]:
     """Clean a batch of inputs into articles; unusable inputs come back as rejects."""
-    cleaned, rejects = clean.clean_documents(docs, settings, functools.partial(parallel.map_chunks, workers=workers))
+    with progress.stage("clean", "inputs", len(docs)) as bar:
+        cleaned, rejects = clean.clean_documents(docs, settings, functools.partial(parallel.map_chunks, workers=workers,
+                                                                                    progress=bar.advance))
     for _, c in cleaned:  # a page's own canonical link or og:url may carry tracking parameters
         if c.canonical_url:
             c.canonical_url = feeds.canonical_url(c.canonical_url)
@@ -157,8 +170,9 @@ def clean_task(docs: list[RawDocument], settings: CleanSettings, workers: int = 
 @task(name="fingerprint", cache_policy=NO_CACHE)
 def fingerprint_task(articles: list[Article], settings: DedupSettings, workers: int = 1) -> list[Article]:
     """Word counts, text hashes, MinHash signatures and story term vectors for a batch."""
-    parallel.update_in_place(dedup.prepare, articles, settings, fields=PREPARED_FIELDS, send=_without_raw,
-                             workers=workers)
+    with progress.stage("fingerprint", "articles", len(articles)) as bar:
+        parallel.update_in_place(dedup.prepare, articles, settings, fields=PREPARED_FIELDS, send=_without_raw,
+                                 workers=workers, progress=bar.advance)
     get_run_logger().info("fingerprint: %d articles", len(articles))
     return articles
 
@@ -171,9 +185,10 @@ def dedup_task(con: duckdb.DuckDBPyConnection, articles: list[Article], settings
     if not articles:
         get_run_logger().info("dedup: no new articles to check")
         return articles
-    known = store.load_known_articles(con, now - timedelta(days=settings.story_window_days),
-                                      _known_probe(articles, settings))
-    dedup.assign(articles, known, settings, now)
+    with progress.stage("dedup", "articles", len(articles)):
+        known = store.load_known_articles(con, now - timedelta(days=settings.story_window_days),
+                                          _known_probe(articles, settings))
+        dedup.assign(articles, known, settings, now)
     dups = sum(1 for a in articles if a.duplicate_of)
     get_run_logger().info("dedup: %d articles checked against %d stored candidates, %d duplicates", len(articles),
                           len(known), dups)
@@ -202,8 +217,9 @@ def _known_probe(articles: list[Article], settings: DedupSettings) -> store.Know
 @task(name="summarise", cache_policy=NO_CACHE)
 def summarise_task(articles: list[Article], settings: SummarySettings, workers: int = 1) -> list[Article]:
     """Write each article's extractive summary."""
-    parallel.update_in_place(summarise.summarise_articles, articles, settings, fields=SUMMARY_FIELDS,
-                             send=_without_raw, workers=workers)
+    with progress.stage("summarise", "articles", len(articles)) as bar:
+        parallel.update_in_place(summarise.summarise_articles, articles, settings, fields=SUMMARY_FIELDS,
+                                 send=_without_raw, workers=workers, progress=bar.advance)
     get_run_logger().info("summarise: %d articles (%s, %d sentences)", len(articles), settings.algorithm,
                           settings.sentences)
     return articles
@@ -212,8 +228,9 @@ def summarise_task(articles: list[Article], settings: SummarySettings, workers: 
 @task(name="tag", cache_policy=NO_CACHE)
 def tag_task(articles: list[Article], taxonomy: tag.Taxonomy, settings: TagSettings, workers: int = 1) -> list[Article]:
     """Tag each article with the issues of the taxonomy it matches, with evidence."""
-    parallel.update_in_place(tag.tag_articles, articles, taxonomy, settings, fields=TAG_FIELDS, send=_without_raw,
-                             workers=workers)
+    with progress.stage("tag", "articles", len(articles)) as bar:
+        parallel.update_in_place(tag.tag_articles, articles, taxonomy, settings, fields=TAG_FIELDS, send=_without_raw,
+                                 workers=workers, progress=bar.advance)
     get_run_logger().info("tag: %d tags on %d articles", sum(len(a.tags) for a in articles), len(articles))
     return articles
 
@@ -228,7 +245,9 @@ def story_members_task(con: duckdb.DuckDBPyConnection, articles: list[Article]) 
 def stories_task(articles: list[Article], members: list[tuple], story_sentences: int, workers: int = 1) -> list[Story]:
     """Gather the stories the batch joined and summarise each across its articles and stored members."""
     calls = _story_calls(articles, members, story_sentences, workers)
-    result = [story for part in parallel.starmap(stories.build_stories, calls, workers) for story in part]
+    with progress.stage("stories", "stories", len({a.story_id for a in articles if a.story_id})) as bar:
+        parts = parallel.starmap(stories.build_stories, calls, workers, done=lambda part: bar.advance(len(part)))
+    result = [story for part in parts for story in part]
     get_run_logger().info("stories: %d touched", len(result))
     return result
 
@@ -259,7 +278,8 @@ def store_task(con: duckdb.DuckDBPyConnection, run_id: str, articles: list[Artic
     """Write the whole run in one transaction."""
     configured = {s.name: s.url for s in settings.sources if s.kind == "feed" and s.url}
     versions = stage_versions(settings.dedup, settings.summary, settings.tags)
-    store.write_run(con, run_id, articles, rejects, story_list, counts, source_states, configured, versions)
+    with progress.stage("store", "articles", len(articles)):
+        store.write_run(con, run_id, articles, rejects, story_list, counts, source_states, configured, versions)
     get_run_logger().info("store: %d articles, %d rejects, %d stories written", len(articles), len(rejects),
                           len(story_list))
 
