@@ -157,20 +157,20 @@ def flow_run(config: Path, folder: Path, warehouse: Path) -> dict[str, object]:
     What the command line does before the flow (reading the config and taxonomy, checking the
     warehouse path) is done first and not timed, as are the imports.
     """
-    from flows import stages
-    from flows.ingest import ingest, resolve_settings, wait_for_warehouse
     from flows import pool as parallel
-    from tasks import s6_tag as tag
+    from flows import spread
+    from flows.cli import wait_for_warehouse
+    from flows.ingest import ingest
+    from flows.runs import resolve_run
     from warehouse import store
 
-    settings = resolve_settings(str(config), [str(folder)], str(warehouse))
-    tag.load_taxonomy(settings.tags.taxonomy)
+    settings, _ = resolve_run(str(config), [str(folder)], str(warehouse))
     store.check_path(settings.warehouse.path)
     wait_for_warehouse(settings)
     sampler = RssSampler()
     sampler.start()
     start = time.perf_counter()
-    state = stages.with_runner(ingest, settings.parallel)(sources=[str(folder)], config_path=str(config),
+    state = spread.with_runner(ingest, settings.parallel)(sources=[str(folder)], config_path=str(config),
                                                           warehouse_path=str(warehouse), return_state=True)
     seconds = time.perf_counter() - start
     parallel.shutdown()

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
 import webbrowser
 from pathlib import Path
 
-from flows.cli_common import EXIT_OK, ConfigError, add_common_arguments, command_settings, fail
+from config.settings import ConfigError
+from flows import cli
+from flows.runs import resolve_settings
 from tasks.s8_report_html import LATEST_PAGE
 
 
@@ -21,18 +22,17 @@ def latest_page(reports_dir: Path) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     """Print the latest page's path; with --open, also open it in the default browser."""
-    parser = argparse.ArgumentParser(prog="python -m flows.digest", description=__doc__)
-    add_common_arguments(parser)
+    parser = cli.parser("python -m flows.digest", __doc__)
     parser.add_argument("--open", action="store_true", help="open the page in the default browser")
     args = parser.parse_args(argv)
     try:
-        page = latest_page(command_settings(args).warehouse.reports_dir)
+        page = latest_page(resolve_settings(args.config, warehouse_path=args.warehouse).warehouse.reports_dir)
     except (ConfigError, FileNotFoundError) as exc:
-        return fail(exc)
+        return cli.fail(exc)
     print(page)
     if args.open and not webbrowser.open(page.as_uri()):
         print(f"no browser to open it with here; open {page.as_uri()}", file=sys.stderr)
-    return EXIT_OK
+    return cli.EXIT_DONE
 
 
 if __name__ == "__main__":

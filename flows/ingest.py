@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import argparse
 import os
-import secrets
 import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -14,7 +12,7 @@ from uuid import UUID
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
-from prefect import Flow, flow, get_run_logger  # noqa: E402
+from prefect import flow, get_run_logger  # noqa: E402
 from prefect.client.orchestration import get_client  # noqa: E402
 from prefect.client.schemas.filters import (  # noqa: E402
     FlowRunFilter,
@@ -30,13 +28,14 @@ from prefect.runtime import deployment, flow_run  # noqa: E402
 from prefect.utilities.annotations import quote  # noqa: E402
 from prefect.states import Cancelled, Failed, State  # noqa: E402
 
-from config.settings import ConfigError, Settings, load_settings, with_overrides  # noqa: E402
-from flows import progress, stages  # noqa: E402
-from tasks import s6_tag as tag  # noqa: E402
+from config.settings import ConfigError  # noqa: E402
+from flows import cli, stages  # noqa: E402
+from flows.runs import new_run_id, resolve_run  # noqa: E402
+from flows.spread import Spread  # noqa: E402
 from tasks.records import RunCounts  # noqa: E402
-from tasks.sources.feeds import FeedPoll  # noqa: E402
 from tasks.s8_report import (RunDigest, SourceProblem, fit_for_ui, render_digest, summary_line,  # noqa: E402
-                          write_digest)
+                             write_digest)
+from tasks.sources.feeds import FeedPoll  # noqa: E402
 from warehouse import store  # noqa: E402
 
 DIGEST_ARTIFACT_KEY = "ingest-digest"
@@ -44,18 +43,6 @@ STORIES_ARTIFACT_KEY = "ingest-stories"
 PAGE_ARTIFACT_KEY = "ingest-page"
 MAX_ARTIFACT_CHARS = 200_000  # the Prefect API refuses a digest artifact of ~2 MB (a 2,000-article run)
 MAX_TABLE_ROWS = 1_000
-
-
-def new_run_id(now: datetime) -> str:
-    """A sortable, unique run id: UTC time plus a short random suffix."""
-    return f"{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
-
-
-def resolve_settings(config_path: str | None, sources: list[str] | None, warehouse_path: str | None,
-                     allow_private_hosts: bool | None = None) -> Settings:
-    """Load the config and apply one run's overrides (raises ConfigError with a one-line reason)."""
-    return with_overrides(load_settings(config_path), sources=sources, warehouse=warehouse_path,
-                          allow_private_hosts=allow_private_hosts)
 
 
 def _run_name() -> str:
@@ -122,8 +109,7 @@ def ingest(sources: list[str] | None = None, config_path: str | None = None,
     """Ingest the configured sources (or the given ones) into the warehouse and publish a digest."""
     logger = get_run_logger()
     try:
-        settings = resolve_settings(config_path, sources, warehouse_path, allow_private_hosts)
-        taxonomy = tag.load_taxonomy(settings.tags.taxonomy)
+        settings, taxonomy = resolve_run(config_path, sources, warehouse_path, allow_private_hosts)
         con = store.connect(settings.warehouse.path, settings.warehouse.lock_wait_seconds)
     except (ConfigError, store.WarehouseError) as exc:
         logger.error("%s", exc)
@@ -139,7 +125,7 @@ def ingest(sources: list[str] | None = None, config_path: str | None = None,
     try:
         source_names = [s.name for s in settings.sources if s.enabled]
         abandoned = [] if dry_run else store.begin_run(con, run_id, str(flow_run.id or ""), ", ".join(source_names))
-        spread = stages.Spread.for_flow(settings.parallel)
+        spread = Spread.for_flow(settings.parallel)
         logger.info("CPU stages: %s", f"chunk tasks on the Dask cluster (~{spread.workers} workers)" if spread.cluster
                     else f"{spread.workers} worker process{'es' if spread.workers > 1 else ''} on this machine")
         found = stages.discover_task(con, settings)
@@ -180,47 +166,20 @@ def ingest(sources: list[str] | None = None, config_path: str | None = None,
         con.close()
 
 
-def wait_for_warehouse(settings: Settings) -> None:
-    """Wait (read-only, changing nothing) while another process holds the warehouse; WarehouseBusy after."""
-    path = settings.warehouse.path
-    if path.is_file() and path.stat().st_size > 0:
-        store.connect(path, settings.warehouse.lock_wait_seconds, read_only=True).close()
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run the ingest flow once from the command line; print the digest; return the exit code."""
-    parser = argparse.ArgumentParser(prog="python -m flows.ingest", description=__doc__)
-    parser.add_argument("--config", help="pipeline config (default: config/pipeline.toml)")
+    parser = cli.parser("python -m flows.ingest", __doc__)
     parser.add_argument("--source", action="append", metavar="PATH_OR_URL",
                         help="a folder, file or feed URL to read instead of the configured sources (repeatable)")
-    parser.add_argument("--warehouse", metavar="PATH", help="the DuckDB file to write (default from config)")
     parser.add_argument("--dry-run", action="store_true", help="do everything but store")
     parser.add_argument("--allow-private-hosts", action="store_true", default=None,
                         help="allow feeds and pages on loopback or private addresses")
     args = parser.parse_args(argv)
-    try:  # fail fast, before a flow run starts, on a bad config or an unusable or busy warehouse
-        settings = resolve_settings(args.config, args.source, args.warehouse, args.allow_private_hosts)
-        tag.load_taxonomy(settings.tags.taxonomy)
-        store.check_path(settings.warehouse.path)
-        wait_for_warehouse(settings)
-    except (ConfigError, store.WarehouseError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    return run_once(ingest, settings, sources=args.source, config_path=args.config, warehouse_path=args.warehouse,
-                    dry_run=args.dry_run, allow_private_hosts=args.allow_private_hosts)
-
-
-def run_once(flow_: Flow, settings: Settings, **parameters: object) -> int:
-    """Run a flow once from a command line, on the task runner the config asks for: print its result
-    and return 0, or print its failure in one line and return 1."""
-    run = stages.with_runner(flow_, settings.parallel)
-    with stages.shared_api(settings.parallel), progress.on_terminal():  # bars only on a terminal
-        state = run(**parameters, return_state=True)
-    if state.is_failed():
-        print(f"error: {state.message}", file=sys.stderr)
-        return 1
-    print(state.result())
-    return 0
+    settings = cli.checked_settings(args, args.source, args.allow_private_hosts)
+    if isinstance(settings, int):
+        return settings
+    return cli.run_once(ingest, settings, sources=args.source, config_path=args.config, warehouse_path=args.warehouse,
+                        dry_run=args.dry_run, allow_private_hosts=args.allow_private_hosts)
 
 
 if __name__ == "__main__":

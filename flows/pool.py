@@ -191,7 +191,7 @@ def _fill_fields(chunk: list[T], func: Callable[..., object], fields: tuple[str,
                  *args: Any) -> list[tuple[Any, ...]]:
     """Run an in-place stage function on a chunk and return the fields it filled, item by item."""
     func(chunk, *args)
-    return [tuple(getattr(item, name) for name in fields) for item in chunk]
+    return [field_values(item, fields) for item in chunk]
 
 
 def update_in_place(func: Callable[..., object], items: list[T], *args: Any, fields: tuple[str, ...],
@@ -209,8 +209,17 @@ def update_in_place(func: Callable[..., object], items: list[T], *args: Any, fie
             progress(len(items))
         return
     outgoing = [send(item) for item in items] if send else items
-    values = map_chunks(_fill_fields, outgoing, func, fields, *args, workers=workers, min_items=min_items,
-                        progress=progress)
-    for item, row in zip(items, values, strict=True):
+    set_fields(items, map_chunks(_fill_fields, outgoing, func, fields, *args, workers=workers, min_items=min_items,
+                                 progress=progress), fields)
+
+
+def field_values(item: object, fields: tuple[str, ...]) -> tuple[Any, ...]:
+    """The values of the named fields of one item."""
+    return tuple(getattr(item, name) for name in fields)
+
+
+def set_fields(items: Sequence[object], rows: Sequence[tuple[Any, ...]], fields: tuple[str, ...]) -> None:
+    """Copy filled fields back onto the items: one row of values per item, in order."""
+    for item, row in zip(items, rows, strict=True):
         for name, value in zip(fields, row):
             setattr(item, name, value)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 from datetime import datetime, timezone
@@ -15,9 +14,9 @@ from prefect.runtime import flow_run  # noqa: E402
 from prefect.states import Failed, State  # noqa: E402
 
 from config.settings import ConfigError  # noqa: E402
-from flows import stages  # noqa: E402
-from flows.ingest import new_run_id, resolve_settings, run_once  # noqa: E402
-from tasks import s6_tag as tag  # noqa: E402
+from flows import cli, stages  # noqa: E402
+from flows.runs import new_run_id, resolve_run  # noqa: E402
+from flows.spread import Spread  # noqa: E402
 from tasks.versions import stage_versions  # noqa: E402
 from warehouse import store  # noqa: E402
 
@@ -27,8 +26,7 @@ def reprocess(config_path: str | None = None, warehouse_path: str | None = None)
     """Re-summarise and re-tag all stored articles, and rewrite story summaries, in one transaction."""
     logger = get_run_logger()
     try:
-        settings = resolve_settings(config_path, None, warehouse_path)
-        taxonomy = tag.load_taxonomy(settings.tags.taxonomy)
+        settings, taxonomy = resolve_run(config_path, warehouse_path=warehouse_path)
         con = store.connect(settings.warehouse.path, settings.warehouse.lock_wait_seconds)
     except (ConfigError, store.WarehouseError) as exc:
         logger.error("%s", exc)
@@ -38,7 +36,7 @@ def reprocess(config_path: str | None = None, warehouse_path: str | None = None)
         store.begin_run(con, run_id, str(flow_run.id or ""), "stored articles", kind="reprocess")
         default_tags = {s.name: s.tags for s in settings.sources}
         articles = store.stored_articles(con, default_tags)
-        spread = stages.Spread.for_flow(settings.parallel)
+        spread = Spread.for_flow(settings.parallel)
         articles = spread.update(stages.summarise_task, articles, settings.summary, fields=stages.SUMMARY_FIELDS)
         articles = spread.update(stages.tag_task, articles, taxonomy, settings.tags, fields=stages.TAG_FIELDS)
         story_list = spread.stories(articles, [], settings.summary.story_sentences)  # every member is in articles
@@ -57,18 +55,11 @@ def reprocess(config_path: str | None = None, warehouse_path: str | None = None)
 
 def main(argv: list[str] | None = None) -> int:
     """Run the reprocess flow once from the command line."""
-    parser = argparse.ArgumentParser(prog="python -m flows.reprocess", description=__doc__)
-    parser.add_argument("--config", help="pipeline config (default: config/pipeline.toml)")
-    parser.add_argument("--warehouse", metavar="PATH", help="the DuckDB file (default from config)")
-    args = parser.parse_args(argv)
-    try:
-        settings = resolve_settings(args.config, None, args.warehouse)
-        tag.load_taxonomy(settings.tags.taxonomy)
-        store.check_path(settings.warehouse.path)
-    except (ConfigError, store.WarehouseError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    return run_once(reprocess, settings, config_path=args.config, warehouse_path=args.warehouse)
+    args = cli.parser("python -m flows.reprocess", __doc__).parse_args(argv)
+    settings = cli.checked_settings(args)
+    if isinstance(settings, int):
+        return settings
+    return cli.run_once(reprocess, settings, config_path=args.config, warehouse_path=args.warehouse)
 
 
 if __name__ == "__main__":

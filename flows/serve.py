@@ -16,7 +16,7 @@ from prefect.runner import Runner  # noqa: E402
 from prefect.schedules import Cron  # noqa: E402
 
 from config.settings import ConfigError, Settings, load_settings  # noqa: E402
-from flows import stages  # noqa: E402
+from flows import spread  # noqa: E402
 from flows.ingest import ingest  # noqa: E402
 
 
@@ -37,7 +37,7 @@ def serve_ingest(settings: Settings, config_path: str | None, pause_on_shutdown:
     run keeps the task runner the config asks for (a run loaded from the deployment's entrypoint
     would get the flow's default one)."""
     runner = Runner(pause_on_shutdown=pause_on_shutdown)
-    runner.add_flow(stages.with_runner(ingest, settings.parallel), **deployment_options(settings, config_path))
+    runner.add_flow(spread.with_runner(ingest, settings.parallel), **deployment_options(settings, config_path))
     print(f"Serving {ingest.name}/{settings.schedule.deployment} (cron {settings.schedule.cron!r}, "
           f"{settings.schedule.timezone}); Ctrl+C stops.", flush=True)
     try:

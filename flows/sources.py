@@ -9,12 +9,17 @@ import sys
 import tempfile
 from pathlib import Path
 
-from config.settings import DEFAULT_CONFIG, Settings, load_settings
+from config.settings import DEFAULT_CONFIG, ConfigError, Settings, load_settings
 from config.sources_file import append_sources
-from flows.cli_common import EXIT_OK, BadInput, ConfigError, add_common_arguments, command_settings, fail
+from flows import cli
+from flows.runs import resolve_settings
 from tasks.sources.opml import ImportPlan, OpmlError, OpmlFeed, parse_opml, plan_import, render_opml
 
 MAX_OPML_BYTES = 20_000_000
+
+
+class BadInput(ValueError):
+    """A file named on the command line cannot be used; str() is the one-line reason."""
 
 
 def _arguments(argv: list[str] | None) -> argparse.Namespace:
@@ -26,7 +31,7 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     send = commands.add_parser("export", help="write the configured feeds as OPML")
     send.add_argument("--out", type=Path, metavar="FILE", help="write to FILE (default: standard output)")
     for sub in (bring, send):
-        add_common_arguments(sub)
+        cli.add_common_options(sub)
     return parser.parse_args(argv)
 
 
@@ -80,7 +85,7 @@ def import_opml(args: argparse.Namespace, settings: Settings) -> int:
     if plan.added and not args.dry_run:
         replace_config(config, append_sources(config.read_text(encoding="utf-8"), plan.added))
     print(_report(plan, config, args.dry_run))
-    return EXIT_OK
+    return cli.EXIT_DONE
 
 
 def export_opml(args: argparse.Namespace, settings: Settings) -> int:
@@ -89,25 +94,25 @@ def export_opml(args: argparse.Namespace, settings: Settings) -> int:
     document = render_opml(feeds, f"newsdesk feed sources ({settings.config_path.name})")
     if args.out is None:
         sys.stdout.write(document)
-        return EXIT_OK
+        return cli.EXIT_DONE
     try:
         args.out.write_text(document, encoding="utf-8")
     except OSError as exc:
         raise BadInput(f"{args.out}: cannot write ({exc.strerror})") from None
     print(f"wrote {len(feeds)} feeds to {args.out}", file=sys.stderr)
-    return EXIT_OK
+    return cli.EXIT_DONE
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run import or export; 0 done, 2 a bad config, file or OPML (one line on stderr, nothing changed)."""
     args = _arguments(argv)
     try:
-        settings = command_settings(args)
+        settings = resolve_settings(args.config, warehouse_path=args.warehouse)
         return import_opml(args, settings) if args.command == "import" else export_opml(args, settings)
     except (ConfigError, BadInput) as exc:
-        return fail(exc)
+        return cli.fail(exc)
     except OpmlError as exc:
-        return fail(f"{args.file}: {exc}")
+        return cli.fail(f"{args.file}: {exc}")
 
 
 if __name__ == "__main__":

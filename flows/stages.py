@@ -4,38 +4,29 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import math
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
 
 import duckdb
-from prefect import Flow, Task, get_run_logger, task
+from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
-from prefect.context import FlowRunContext
-from prefect.task_runners import TaskRunner
-from prefect.utilities.annotations import quote
 
-from config.settings import CleanSettings, DedupSettings, ParallelSettings, Settings, SummarySettings, TagSettings
+from config.settings import CleanSettings, DedupSettings, Settings, SummarySettings, TagSettings
+from flows import pool, progress
+from tasks import s1_discover as discover
 from tasks import s2_clean as clean
 from tasks import s4_dedup as dedup
-from tasks import s1_discover as discover
-from tasks.sources import feeds
-from flows import pool as parallel
-from flows import progress
-from tasks import s7_stories as stories
 from tasks import s5_summarise as summarise
 from tasks import s6_tag as tag
-from tasks.sources.health import HealthPolicy, SourceState
-from tasks.sources.http import HttpClient
-from tasks.versions import stage_versions
+from tasks import s7_stories as stories
 from tasks.records import Article, RawDocument, Reject, RunCounts, Story
 from tasks.s8_report import RunDigest
 from tasks.s8_report_chart import trend_from_counts
 from tasks.s8_report_html import render_page, write_page
+from tasks.sources import feeds
+from tasks.sources.health import HealthPolicy, SourceState
+from tasks.sources.http import HttpClient
+from tasks.versions import stage_versions
 from warehouse import queries, store
 
 PREPARED_FIELDS = ("word_count", "text_hash", "minhash", "story_terms")
@@ -43,7 +34,7 @@ SUMMARY_FIELDS = ("summary",)
 TAG_FIELDS = ("tags",)
 
 
-def _without_raw(article: Article) -> Article:
+def without_raw(article: Article) -> Article:
     """A copy of an article for a worker process, without the input bytes the later stages never read."""
     return dataclasses.replace(article, doc=dataclasses.replace(article.doc, raw=b""))
 
@@ -83,71 +74,6 @@ def feeds_task(con: duckdb.DuckDBPyConnection, settings: Settings) -> feeds.Feed
     return poll
 
 
-@dataclass(frozen=True)
-class Spread:
-    """How a flow run works its CPU stages (clean, fingerprint, summarise, tag, stories).
-
-    On this machine (cluster=False) each stage is one task over the whole batch, and a process pool
-    inside the task shares the batch out over `workers` processes. On a Dask cluster (the flow's task
-    runner is prefect-dask's DaskTaskRunner) each stage is one task per chunk, submitted to the task
-    runner, so the cluster's workers take the chunks; the stages that read or write the warehouse stay
-    in the flow's process either way. Both give the same results in the same order.
-    """
-
-    workers: int
-    cluster: bool = False
-
-    @classmethod
-    def for_flow(cls, settings: ParallelSettings) -> Spread:
-        """The spread for the running flow: on a cluster when its task runner is a Dask one."""
-        context = FlowRunContext.get()
-        runner = context.task_runner if context else None
-        return cls(parallel.worker_count(settings.workers), type(runner).__module__.startswith("prefect_dask"))
-
-    def run(self, stage: Task, items: list, *args: Any) -> list:
-        """The stage's results over items, one per part: a single part here, one per chunk on a cluster
-        (none for no items: an empty batch costs no task run)."""
-        if not items:
-            return []
-        if not self.cluster or len(items) < 2:
-            return [stage(quote(items), *args, workers=1 if self.cluster else self.workers)]
-        # no quote() around a chunk here: Dask unpacks tuples, quote's included, on the way to a worker
-        chunks = parallel.chunked(items, self.workers)
-        futures = [stage.submit(chunk, *args, workers=1) for chunk in chunks]
-        with progress.stage(stage.name, "items", len(items)) as bar:  # the chunks' own bars are on the workers
-            return [_advanced(future.result(), bar, len(chunk)) for future, chunk in zip(futures, chunks)]
-
-    def update(self, stage: Task, articles: list[Article], *args: Any, fields: tuple[str, ...]) -> list[Article]:
-        """Run a stage that fills `fields` on each article; on a cluster the chunks travel as light
-        copies (no input bytes) and the fields they come back with are set on the articles here."""
-        if not articles:
-            return articles
-        if not self.cluster or len(articles) < 2:
-            return self.run(stage, articles, *args)[0]
-        done = [a for part in self.run(stage, [_without_raw(a) for a in articles], *args) for a in part]
-        for article, filled in zip(articles, done, strict=True):
-            for name in fields:
-                setattr(article, name, getattr(filled, name))
-        return articles
-
-    def stories(self, articles: list[Article], members: list[tuple], story_sentences: int) -> list[Story]:
-        """The stories the batch touched, summarised across their articles and stored members."""
-        if not articles:
-            return []
-        if not self.cluster:
-            return stories_task(quote(articles), quote(members), story_sentences, workers=self.workers)
-        futures = [stories_task.submit(part, stored, sentences, workers=1)
-                   for part, stored, sentences in _story_calls(articles, members, story_sentences, self.workers,
-                                                               min_items=2)]
-        return [story for future in futures for story in future.result()]
-
-
-def _advanced(result: Any, bar: progress.StageBar, items: int) -> Any:
-    """The result, once the bar is advanced by the items it covers."""
-    bar.advance(items)
-    return result
-
-
 def merge_cleaned(parts: list[tuple[list[Article], list[Reject]]]) -> tuple[list[Article], list[Reject]]:
     """The articles and rejects of clean_task's parts, in order."""
     return [a for articles, _ in parts for a in articles], [r for _, rejects in parts for r in rejects]
@@ -157,11 +83,8 @@ def merge_cleaned(parts: list[tuple[list[Article], list[Reject]]]) -> tuple[list
 def clean_task(docs: list[RawDocument], settings: CleanSettings, workers: int = 1) -> tuple[list[Article], list[Reject]]:
     """Clean a batch of inputs into articles; unusable inputs come back as rejects."""
     with progress.stage("clean", "inputs", len(docs)) as bar:
-        cleaned, rejects = clean.clean_documents(docs, settings, functools.partial(parallel.map_chunks, workers=workers,
+        cleaned, rejects = clean.clean_documents(docs, settings, functools.partial(pool.map_chunks, workers=workers,
                                                                                     progress=bar.advance))
-    for _, c in cleaned:  # a page's own canonical link or og:url may carry tracking parameters
-        if c.canonical_url:
-            c.canonical_url = feeds.canonical_url(c.canonical_url)
     articles = [Article(article_id=doc.content_hash[:16], doc=doc, cleaned=c) for doc, c in cleaned]
     get_run_logger().info("clean: %d articles, %d rejected", len(articles), len(rejects))
     return articles, rejects
@@ -171,8 +94,8 @@ def clean_task(docs: list[RawDocument], settings: CleanSettings, workers: int = 
 def fingerprint_task(articles: list[Article], settings: DedupSettings, workers: int = 1) -> list[Article]:
     """Word counts, text hashes, MinHash signatures and story term vectors for a batch."""
     with progress.stage("fingerprint", "articles", len(articles)) as bar:
-        parallel.update_in_place(dedup.prepare, articles, settings, fields=PREPARED_FIELDS, send=_without_raw,
-                                 workers=workers, progress=bar.advance)
+        pool.update_in_place(dedup.prepare, articles, settings, fields=PREPARED_FIELDS, send=without_raw,
+                             workers=workers, progress=bar.advance)
     get_run_logger().info("fingerprint: %d articles", len(articles))
     return articles
 
@@ -187,7 +110,7 @@ def dedup_task(con: duckdb.DuckDBPyConnection, articles: list[Article], settings
         return articles
     with progress.stage("dedup", "articles", len(articles)):
         known = store.load_known_articles(con, now - timedelta(days=settings.story_window_days),
-                                          _known_probe(articles, settings))
+                                          dedup.known_probe(articles, settings))
         dedup.assign(articles, known, settings, now)
     dups = sum(1 for a in articles if a.duplicate_of)
     get_run_logger().info("dedup: %d articles checked against %d stored candidates, %d duplicates", len(articles),
@@ -195,31 +118,12 @@ def dedup_task(con: duckdb.DuckDBPyConnection, articles: list[Article], settings
     return articles
 
 
-def _known_probe(articles: list[Article], settings: DedupSettings) -> store.KnownProbe | None:
-    """What the batch can match among stored articles (None: load them all).
-
-    A stored signature sharing fewer positions with every new one than dedup's weakest near-duplicate
-    test needs (an estimated Jaccard of min(near_threshold, CONTAINMENT_MIN_JACCARD)) cannot match.
-    """
-    min_equal = math.floor(min(settings.near_threshold, dedup.CONTAINMENT_MIN_JACCARD) * settings.num_perm)
-    if min_equal < 1:
-        return None
-    slugs = set()
-    for article in articles:
-        url = dedup.normalise_url(article.cleaned.canonical_url or article.doc.url)
-        if url:  # as dedup compares URLs: the last path segment, lower-cased
-            slugs.add(url.split("#", 1)[0].split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1].lower())
-    return store.KnownProbe(text_hashes=sorted({a.text_hash for a in articles if a.text_hash}),
-                            url_slugs=sorted(slugs), signatures=[a.minhash for a in articles if a.minhash],
-                            min_equal=min_equal)
-
-
 @task(name="summarise", cache_policy=NO_CACHE)
 def summarise_task(articles: list[Article], settings: SummarySettings, workers: int = 1) -> list[Article]:
     """Write each article's extractive summary."""
     with progress.stage("summarise", "articles", len(articles)) as bar:
-        parallel.update_in_place(summarise.summarise_articles, articles, settings, fields=SUMMARY_FIELDS,
-                                 send=_without_raw, workers=workers, progress=bar.advance)
+        pool.update_in_place(summarise.summarise_articles, articles, settings, fields=SUMMARY_FIELDS,
+                             send=without_raw, workers=workers, progress=bar.advance)
     get_run_logger().info("summarise: %d articles (%s, %d sentences)", len(articles), settings.algorithm,
                           settings.sentences)
     return articles
@@ -229,8 +133,8 @@ def summarise_task(articles: list[Article], settings: SummarySettings, workers: 
 def tag_task(articles: list[Article], taxonomy: tag.Taxonomy, settings: TagSettings, workers: int = 1) -> list[Article]:
     """Tag each article with the issues of the taxonomy it matches, with evidence."""
     with progress.stage("tag", "articles", len(articles)) as bar:
-        parallel.update_in_place(tag.tag_articles, articles, taxonomy, settings, fields=TAG_FIELDS, send=_without_raw,
-                                 workers=workers, progress=bar.advance)
+        pool.update_in_place(tag.tag_articles, articles, taxonomy, settings, fields=TAG_FIELDS, send=without_raw,
+                             workers=workers, progress=bar.advance)
     get_run_logger().info("tag: %d tags on %d articles", sum(len(a.tags) for a in articles), len(articles))
     return articles
 
@@ -244,28 +148,28 @@ def story_members_task(con: duckdb.DuckDBPyConnection, articles: list[Article]) 
 @task(name="stories", cache_policy=NO_CACHE)
 def stories_task(articles: list[Article], members: list[tuple], story_sentences: int, workers: int = 1) -> list[Story]:
     """Gather the stories the batch joined and summarise each across its articles and stored members."""
-    calls = _story_calls(articles, members, story_sentences, workers)
+    calls = story_calls(articles, members, story_sentences, workers)
     with progress.stage("stories", "stories", len({a.story_id for a in articles if a.story_id})) as bar:
-        parts = parallel.starmap(stories.build_stories, calls, workers, done=lambda part: bar.advance(len(part)))
+        parts = pool.starmap(stories.build_stories, calls, workers, done=lambda part: bar.advance(len(part)))
     result = [story for part in parts for story in part]
     get_run_logger().info("stories: %d touched", len(result))
     return result
 
 
-def _story_calls(articles: list[Article], members: list[tuple], story_sentences: int, workers: int,
-                 min_items: int = parallel.MIN_ITEMS) -> list[tuple]:
+def story_calls(articles: list[Article], members: list[tuple], story_sentences: int, workers: int,
+                 min_items: int = pool.MIN_ITEMS) -> list[tuple]:
     """build_stories arguments for consecutive groups of the batch's stories (in order of first
     appearance), each with all of its stories' articles and stored members, so the parts add up to
     the stories of the whole batch in the same order."""
     order = list(dict.fromkeys(a.story_id for a in articles if a.story_id))
-    groups = parallel.chunked(order, workers)
+    groups = pool.chunked(order, workers)
     if workers < 2 or len(groups) < 2 or len(order) < min_items:
         return [(articles, members, story_sentences)]
     group_of = {story_id: i for i, group in enumerate(groups) for story_id in group}
     calls: list[tuple[list[Article], list[tuple], int]] = [([], [], story_sentences) for _ in groups]
     for article in articles:
         if article.story_id:
-            calls[group_of[article.story_id]][0].append(_without_raw(article))
+            calls[group_of[article.story_id]][0].append(without_raw(article))
     for row in members:
         calls[group_of[row[0]]][1].append(row)
     return calls
@@ -294,42 +198,3 @@ def page_task(con: duckdb.DuckDBPyConnection, digest: RunDigest, settings: Setti
     path = write_page(render_page(digest, trend, now), settings.warehouse.reports_dir, digest.run_id)
     get_run_logger().info("report page: %s (%d issues in the trend)", path, len(trend.series))
     return path
-
-
-def task_runner(settings: ParallelSettings) -> TaskRunner | None:
-    """The task runner the config asks for: None keeps the flow's own (a thread pool, with the
-    process pool inside the CPU stages); runner = "dask" gives prefect-dask's DaskTaskRunner, on the
-    scheduler at dask_address or on a local cluster of one-thread worker processes."""
-    if settings.runner != "dask":
-        return None
-    from prefect_dask import DaskTaskRunner  # imported only when asked for: distributed is heavy
-
-    if settings.dask_address:
-        return DaskTaskRunner(address=settings.dask_address)
-    return DaskTaskRunner(cluster_kwargs={
-        "n_workers": parallel.worker_count(settings.workers), "threads_per_worker": 1, "processes": True,
-        "dashboard_address": None, "env": dict(parallel.WORKER_ENV)})
-
-
-def with_runner(flow_: Flow, settings: ParallelSettings) -> Flow:
-    """The flow with the task runner the config asks for."""
-    runner = task_runner(settings)
-    return flow_ if runner is None else flow_.with_options(task_runner=runner)
-
-
-@contextmanager
-def shared_api(settings: ParallelSettings) -> Iterator[None]:
-    """Give Dask workers the flow's Prefect API. They report their task runs to the API the flow
-    uses; with none configured, each worker process would start a temporary server of its own, so
-    start the temporary server here and make its address the run's API."""
-    from prefect.settings import PREFECT_API_URL, temporary_settings
-
-    if settings.runner != "dask" or PREFECT_API_URL.value():
-        yield
-        return
-    from prefect.server.api.server import SubprocessASGIServer
-
-    server = SubprocessASGIServer()
-    server.start()
-    with temporary_settings(updates={PREFECT_API_URL: server.api_url}):
-        yield

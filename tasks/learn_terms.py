@@ -7,7 +7,8 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from tasks.text.sentences import LETTER_RE, match_words, stem, stop_words
+from tasks.text.language import stem, stop_words
+from tasks.text.sentences import LETTER_RE, match_words
 
 # Chosen by cross-validation on labelled news (bench/eval_tags.py); results are flat for 200-400 terms.
 DEFAULT_TOP_N = 200          # terms kept per issue, by z-score

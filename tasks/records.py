@@ -133,3 +133,13 @@ class SourceState:
     next_poll_at: datetime | None = None
     disabled: bool = False
     disabled_reason: str | None = None
+
+
+@dataclass(frozen=True)
+class KnownProbe:
+    """What a batch can match among stored articles, so that only those need loading."""
+
+    text_hashes: list[str]
+    url_slugs: list[str]   # tasks.sources.urls.url_slug of each article URL
+    signatures: list[bytes]
+    min_equal: int         # stored signatures sharing fewer positions with each of these are not near copies

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 from dataclasses import dataclass, field
@@ -10,6 +9,7 @@ from pathlib import Path
 
 from config.settings import DiscoverSettings, SourceSettings
 from tasks.records import RawDocument, Reject
+from tasks.text.hashing import sha256_hex
 
 LOGGER = logging.getLogger(__name__)
 MEDIA_TYPES = {".txt": "text/plain", ".md": "text/markdown", ".markdown": "text/markdown",
@@ -24,11 +24,6 @@ class Discovery:
     rejects: list[Reject] = field(default_factory=list)
     discovered: int = 0
     skipped: int = 0
-
-
-def content_hash(raw: bytes) -> str:
-    """The sha256 of an input's bytes: its identity in the warehouse."""
-    return hashlib.sha256(raw).hexdigest()
 
 
 def _locator(path: Path) -> str:
@@ -73,7 +68,7 @@ def _read(path: Path, source: str, limit: int) -> RawDocument | Reject:
     if len(raw) > limit:
         return Reject(source, locator, f"file too large: over {limit:,} bytes")
     media_type = MEDIA_TYPES.get(path.suffix.lower(), "text/plain")
-    return RawDocument(source=source, locator=locator, content_hash=content_hash(raw), raw=raw,
+    return RawDocument(source=source, locator=locator, content_hash=sha256_hex(raw), raw=raw,
                        media_type=media_type)
 
 

@@ -18,12 +18,13 @@ from trafilatura.metadata import (META_URL, examine_meta, extract_author, extrac
 from trafilatura.settings import Document
 
 from config.settings import CleanSettings
-from tasks.text.header import (date_is_written, dateline_of, derive_title, detect_language, header_fields,
-                            parse_date)
 from tasks.records import CleanedArticle, RawDocument, Reject
-from tasks.text.normalise import (RejectedInput, canonical_link, decode_bytes, ends_like_sentence, fragment_text,
-                            is_fragment, is_link_item, looks_like_headline, looks_like_html, one_line,
-                            to_paragraphs, word_count)
+from tasks.sources.urls import canonical_link, canonical_url
+from tasks.text.header import date_is_written, dateline_of, derive_title, header_fields, parse_date
+from tasks.text.language import detect_language
+from tasks.text.normalise import (RejectedInput, decode_bytes, ends_like_sentence, fragment_text, is_fragment,
+                                  is_link_item, looks_like_headline, looks_like_html, one_line, to_paragraphs,
+                                  word_count)
 
 if TYPE_CHECKING:
     from lxml.html import HtmlElement
@@ -113,11 +114,6 @@ def _build_rules(settings: CleanSettings) -> _Rules:
     return _Rules(tuple(sorted(filter(None, footer), key=len, reverse=True)), ordered, patterns)
 
 
-def _word_count(text: str) -> int:
-    """Number of words (CJK characters two to a word)."""
-    return word_count(text)
-
-
 def _is_footer_line(line: str, rules: _Rules) -> bool:
     """A line opening a footer block: starts with a footer phrase and is not an ordinary sentence."""
     low = line.lower()
@@ -132,7 +128,7 @@ def _is_footer_line(line: str, rules: _Rules) -> bool:
         rest = rest.strip()
         if not rest or rest[0] in ":|\u00bb\u203a>-\u2013\u2014(\u00a9" or rest[0].isdigit():
             return True
-        if not (ends_like_sentence(line) and _word_count(line) >= 5):
+        if not (ends_like_sentence(line) and word_count(line) >= 5):
             return True
     return False
 
@@ -148,9 +144,9 @@ def _agency_in(line: str, rules: _Rules) -> tuple[str, bool]:
 
 def _credit_of(line: str, rules: _Rules) -> str | None:
     """The credit named by a short closing line ('Agencies - Xinhua', '(Reuters)', 'Reporting by ...')."""
-    if _REPORTING.match(line) and _word_count(line) <= MAX_REPORTING_WORDS:
+    if _REPORTING.match(line) and word_count(line) <= MAX_REPORTING_WORDS:
         return line.rstrip(". ")
-    if _word_count(line) > MAX_CREDIT_WORDS:
+    if word_count(line) > MAX_CREDIT_WORDS:
         return None
     display = _CREDIT_PREFIX.sub("", line).strip().rstrip(".)").strip()
     bare = _CREDIT_WITH.match(display)
@@ -299,6 +295,13 @@ def _page_metadata(tree: HtmlElement, url: str | None, date_params: dict[str, ob
     return meta
 
 
+def _page_url(html: str, meta_url: str | None, url: str | None) -> str | None:
+    """The page's own canonical address: its canonical link, else the URL its metadata gives (og:url),
+    else the address it was fetched from; in canonical form (tracking parameters dropped)."""
+    found = canonical_link(html, url) or meta_url or url
+    return canonical_url(found) if found else None
+
+
 def clean_html(html: str, url: str | None = None, settings: CleanSettings | None = None) -> CleanedArticle:
     """Extract the article from an HTML page with trafilatura, then apply the text rules."""
     rules = _rules_for(settings or CleanSettings())
@@ -316,7 +319,7 @@ def clean_html(html: str, url: str | None = None, settings: CleanSettings | None
             # No article text; keep what the page says about itself for a feed-content fallback.
             return CleanedArticle(title=" ".join((meta.title or "").split()) or None, text="",
                                   published_at=_html_date(meta.date, html, url), site_name=meta.sitename or None,
-                                  canonical_url=canonical_link(html, url) or meta.url or url)
+                                  canonical_url=_page_url(html, meta.url, url))
         title = " ".join((meta.title or "").split()) or None
         paras = to_paragraphs(doc.text)
         if paras and title and paras[0].casefold() == title.casefold():
@@ -327,7 +330,7 @@ def clean_html(html: str, url: str | None = None, settings: CleanSettings | None
         published = _html_date(meta.date, html, url) or found.published_at
         found.byline = " ".join((meta.author or "").split()) or found.byline
         return _article(text, found, title=title, published_at=published, site_name=meta.sitename or None,
-                        canonical_url=canonical_link(html, url) or meta.url or url)
+                        canonical_url=_page_url(html, meta.url, url))
     except Exception as exc:  # odd markup must cost this page only
         LOGGER.warning("HTML extraction failed for %s: %s: %s", url, type(exc).__name__, exc)
         return CleanedArticle(title=None, text="")
@@ -337,7 +340,7 @@ def _clean_feed_content(content: str, url: str | None, settings: CleanSettings) 
     """Clean the feed's own copy of an article: a whole page, an HTML fragment or plain text."""
     if looks_like_html(content):
         cleaned = clean_html(content, url, settings)
-        if _word_count(cleaned.text) >= settings.min_words:
+        if word_count(cleaned.text) >= settings.min_words:
             return cleaned
     return clean_text(fragment_text(content), settings)
 
@@ -354,16 +357,16 @@ def _clean_one(doc: RawDocument, settings: CleanSettings) -> CleanedArticle | st
         return "empty file"
     is_html = (doc.media_type == "text/html" and "<" in text) or looks_like_html(text)
     cleaned = clean_html(text, doc.url, settings) if is_html else clean_text(text, settings)
-    words = _word_count(cleaned.text)
+    words = word_count(cleaned.text)
     if words < max(settings.min_words, 1) and doc.feed_content:
         fallback = _clean_feed_content(doc.feed_content, doc.url, settings)
-        if _word_count(fallback.text) > words and _word_count(fallback.text) >= settings.min_words:
+        if word_count(fallback.text) > words and word_count(fallback.text) >= settings.min_words:
             if cleaned.title and not cleaned.title_derived:
                 fallback.title, fallback.title_derived = cleaned.title, False
             fallback.published_at = cleaned.published_at or fallback.published_at
             fallback.site_name = cleaned.site_name or fallback.site_name
             fallback.canonical_url = cleaned.canonical_url or fallback.canonical_url
-            cleaned, words = fallback, _word_count(fallback.text)
+            cleaned, words = fallback, word_count(fallback.text)
     if not cleaned.text:
         return "no article text found in HTML" if is_html else "no text left after removing boilerplate"
     if words < settings.min_words:

@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import math
 import re
-import unicodedata
 from collections import Counter
 from collections.abc import Callable
 from functools import lru_cache
 
 import numpy as np
 from datasketch import MinHash, MinHashLSH
-from sumy.utils import get_stop_words
 
 from config.settings import DedupSettings
 from tasks.records import Article
-from tasks.text.sentences import sumy_stemmer
+from tasks.text.hashing import normalise_for_hash, sha256_hex, text_hash  # noqa: F401 - text_hash re-exported
+from tasks.text.language import language_name, stemmer_for, stop_words
+from tasks.text.normalise import word_count
 
 LOGGER = logging.getLogger(__name__)
 
@@ -28,23 +27,12 @@ MINHASH_DTYPE = np.dtype("<u8")
 MAX_STORY_TERMS = 40
 PROPER_NOUN_BOOST = 2.0
 MIN_TERM_CHARS = 2
-DEFAULT_LANGUAGE = "english"
 # LSH banding tuned against misses: a missed candidate is a missed duplicate, an extra one costs
 # only a 128-value comparison.
 LSH_WEIGHTS = (0.1, 0.9)
 _GOLDEN64 = np.uint64(0x9E3779B97F4A7C15)
 _MIX64 = np.uint64(0xBF58476D1CE4E5B9)
 
-# Apostrophe look-alikes fold to one form, which is then dropped ("don’t" == "don't" == "dont");
-# every other punctuation mark (quotes, dashes, ellipses) becomes a word break.
-_CHAR_FOLDS = str.maketrans({
-    **dict.fromkeys("‘’‚‛′‵`´ʼʹ", "'"),
-    # Invisible format characters (soft hyphen, zero-width and direction marks, BOM) are layout noise.
-    **dict.fromkeys("\u00ad\u061c\u180e\u200b\u200c\u200d\u200e\u200f\u202a\u202b\u202c\u202d\u202e"
-                    "\u2060\u2061\u2062\u2063\u2064\ufeff", None),
-})
-_APOSTROPHE_RE = re.compile(r"'+")
-_NOISE_RE = re.compile(r"[\W_]+")
 _SENTENCE_SPLIT_RE = re.compile(r"(?<=[.!?…])[\"'”’)\]]*\s+|\n+")
 _WORD_RE = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*")
 # Words frequent in any news report: they would make unrelated articles look alike.
@@ -55,24 +43,6 @@ _NEWS_STOP_WORDS = frozenset("""
     monday tuesday wednesday thursday friday saturday sunday january february march april may june
     july august september october november december jan feb mar apr jun jul aug sep sept oct nov dec
 """.split())
-_ISO_LANGUAGES = {
-    "en": "english", "de": "german", "fr": "french", "es": "spanish", "it": "italian",
-    "pt": "portuguese", "nl": "dutch", "sv": "swedish", "cs": "czech", "sk": "slovak",
-    "pl": "polish", "el": "greek", "uk": "ukrainian", "ru": "russian", "da": "danish",
-    "fi": "finnish", "no": "norwegian", "hu": "hungarian", "ro": "romanian",
-}
-
-
-def normalise_for_hash(text: str) -> str:
-    """Reduce text to lowercase words separated by single spaces, ignoring quote, dash and spacing styles."""
-    text = unicodedata.normalize("NFKC", text or "").translate(_CHAR_FOLDS).casefold()
-    text = _APOSTROPHE_RE.sub("", text)  # "don't" and "don’t" both become "dont"
-    return _NOISE_RE.sub(" ", text).strip()
-
-
-def text_hash(text: str) -> str:
-    """Return the sha256 hex digest of the normalised text (stable under whitespace and quote styles)."""
-    return hashlib.sha256(normalise_for_hash(text).encode("utf-8")).hexdigest()
 
 
 def word_shingles(words: list[str], size: int) -> set[bytes]:
@@ -108,32 +78,18 @@ def _minhash_bytes(shingle_sets: list[set[bytes]], num_perm: int) -> list[bytes 
     return out
 
 
-def _language_name(code: str | None) -> str:
-    """Map an ISO 639-1 code (or a language name) to the name the stemmer and stop lists use."""
-    if not code:
-        return DEFAULT_LANGUAGE
-    code = code.strip().lower().replace("_", "-").split("-")[0]
-    return _ISO_LANGUAGES.get(code, code)
-
-
 @lru_cache(maxsize=32)
 def _term_lookup(language: str) -> Callable[[str], str | None]:
     """Return a cached word -> term function for a language (None for stop words and fragments)."""
-    try:
-        stop_words = frozenset(w.casefold() for w in get_stop_words(language)) | _NEWS_STOP_WORDS
-    except Exception:  # no list for the language (LookupError) or an unreadable one
-        stop_words = _NEWS_STOP_WORDS
-    found = sumy_stemmer(language)  # lowercasing only when sumy's stemmer cannot run here
-    if found is None:
-        LOGGER.debug("no stemmer for %s, using words as they are", language)
-    stem: Callable[[str], str] = found or str
+    stops = stop_words(language) | _NEWS_STOP_WORDS
+    stem = stemmer_for(language)
 
     @lru_cache(maxsize=200_000)
     def term(word: str) -> str | None:
         if len(word) > 1 and word.isupper():  # an acronym ("US", "NATO") even if it spells a stop word
             return word.casefold()
         lower = word.casefold().replace("’", "'")
-        if lower in stop_words or len(lower) < MIN_TERM_CHARS:
+        if lower in stops or len(lower) < MIN_TERM_CHARS:
             return None
         stemmed = stem(lower)
         return stemmed if len(stemmed) >= MIN_TERM_CHARS and stemmed not in _NEWS_STOP_WORDS else None
@@ -144,7 +100,7 @@ def _term_lookup(language: str) -> Callable[[str], str | None]:
 def story_terms(text: str, title: str | None = None, language: str | None = None,
                 max_terms: int = MAX_STORY_TERMS) -> dict[str, float]:
     """Return the article's top content terms (stemmed, log-tf, proper nouns boosted), L2-normalised."""
-    term_of = _term_lookup(_language_name(language))
+    term_of = _term_lookup(language_name(language))
     counts: Counter[str] = Counter()
     proper: set[str] = set()
     sentences = _SENTENCE_SPLIT_RE.split(text or "")
@@ -173,8 +129,8 @@ def prepare(articles: list[Article], settings: DedupSettings) -> None:
     for article in articles:
         normalised = normalise_for_hash(article.cleaned.text)
         words = normalised.split()
-        article.word_count = len(words)
-        article.text_hash = hashlib.sha256(normalised.encode("utf-8")).hexdigest()
+        article.word_count = word_count(article.cleaned.text)
+        article.text_hash = sha256_hex(normalised.encode("utf-8"))
         shingle_sets.append(word_shingles(words, settings.shingle_words))
         article.story_terms = story_terms(article.cleaned.text, article.cleaned.title, article.cleaned.language)
     for article, signature in zip(articles, _minhash_bytes(shingle_sets, settings.num_perm)):

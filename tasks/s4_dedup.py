@@ -7,15 +7,15 @@ import math
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from itertools import chain
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import numpy as np
 
 from config.settings import DedupSettings
 from tasks.s3_fingerprint import BandIndex, normalise_for_hash, prepare, text_hash
-from tasks.records import Article, KnownArticle
+from tasks.records import Article, KnownArticle, KnownProbe
+from tasks.sources.urls import article_url, url_slug
 
-__all__ = ["KnownArticle", "assign", "normalise_for_hash", "normalise_url", "prepare", "text_hash"]
+__all__ = ["KnownArticle", "assign", "known_probe", "normalise_for_hash", "prepare", "text_hash"]
 
 LOGGER = logging.getLogger(__name__)
 
@@ -27,44 +27,14 @@ CONTAINMENT_MIN_JACCARD = 0.25
 # Candidates are searched a little below the decision thresholds: MinHash estimates are noisy.
 LSH_MARGIN = 0.8
 EMPTY_TEXT_HASH = text_hash("")
-TRACKING_PARAMS = frozenset({"fbclid", "gclid", "gclsrc", "dclid", "msclkid", "mc_cid", "mc_eid", "igshid"})
-DEFAULT_PORTS = {"http": 80, "https": 443}
 # Batch articles join the story index one by one; every so many they are merged into its arrays.
 TERM_INDEX_FLUSH = 256
 
 
 
-def normalise_url(url: str | None) -> str | None:
-    """Return a comparable form of an article URL (no fragment, tracking params or trailing slash)."""
-    if not url or not url.strip():
-        return None
-    try:
-        parts = urlsplit(url.strip())
-        port = parts.port
-    except ValueError:
-        return None
-    scheme = parts.scheme.lower()
-    host = (parts.hostname or "").rstrip(".")
-    if not scheme or not host:
-        return None
-    netloc = host if port is None or DEFAULT_PORTS.get(scheme) == port else f"{host}:{port}"
-    query = sorted((k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
-                   if not k.lower().startswith("utm_") and k.lower() not in TRACKING_PARAMS)
-    return urlunsplit((scheme, netloc, parts.path.rstrip("/"), urlencode(query), ""))
-
-
-def _url_slug(url: str) -> str:
-    """Cheap pre-filter key (last path segment) so only a few stored URLs need full normalising."""
-    return url.split("#", 1)[0].split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1].lower()
-
-
 def _article_url(article: Article) -> str | None:
-    """Return the normalised canonical URL of an article, None for homepages and local files."""
-    url = normalise_url(article.cleaned.canonical_url or article.doc.url)
-    # A canonical link to the site's front page (a common template bug) identifies no article.
-    if url is None or not urlsplit(url).path.strip("/"):
-        return None
-    return url
+    """The URL that identifies an article (see tasks.sources.urls.article_url), or None."""
+    return article_url(article.cleaned.canonical_url or article.doc.url)
 
 
 def _age_days(now: datetime, then: datetime) -> float:
@@ -194,11 +164,11 @@ class _Registry:
 
     def _known_urls(self, known: list[KnownArticle], batch: list[Article]) -> dict[str, str]:
         """Map normalised stored URLs to their article, normalising only those the batch could match."""
-        slugs = {_url_slug(u) for u in (_article_url(a) for a in batch) if u}
+        slugs = {url_slug(u) for u in (_article_url(a) for a in batch) if u}
         urls: dict[str, str] = {}
         for k in known:
-            if k.canonical_url and _url_slug(k.canonical_url) in slugs:
-                url = normalise_url(k.canonical_url)
+            if k.canonical_url and url_slug(k.canonical_url) in slugs:
+                url = article_url(k.canonical_url)
                 if url:
                     urls.setdefault(url, k.article_id)
         return urls
@@ -304,3 +274,17 @@ def assign(articles: list[Article], known: list[KnownArticle], settings: DedupSe
         registry.accept(article, signature)
     LOGGER.info("dedup: %d exact, %d url, %d near duplicates; %d joined a story, %d new stories",
                 counts["exact"], counts["url"], counts["near"], counts["joined"], counts["new"])
+
+
+def known_probe(articles: list[Article], settings: DedupSettings) -> KnownProbe | None:
+    """What a batch can match among stored articles, so the warehouse loads only those (None: load all).
+
+    A stored signature sharing fewer positions with every new one than the weakest near-duplicate test
+    needs (an estimated Jaccard of min(near_threshold, CONTAINMENT_MIN_JACCARD)) cannot match.
+    """
+    min_equal = math.floor(min(settings.near_threshold, CONTAINMENT_MIN_JACCARD) * settings.num_perm)
+    if min_equal < 1:
+        return None
+    slugs = {url_slug(url) for url in map(_article_url, articles) if url}
+    return KnownProbe(text_hashes=sorted({a.text_hash for a in articles if a.text_hash}), url_slugs=sorted(slugs),
+                      signatures=[a.minhash for a in articles if a.minhash], min_equal=min_equal)

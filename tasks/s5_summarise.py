@@ -20,7 +20,8 @@ from sumy.summarizers.text_rank import TextRankSummarizer
 
 from config.settings import SUMMARY_ALGORITHMS, SummarySettings
 from tasks.records import Article
-from tasks.text.sentences import NewsTokenizer, language_name, split_paragraphs, stem, stop_words, words
+from tasks.text.language import language_name, stem, stop_words
+from tasks.text.sentences import NewsTokenizer, split_paragraphs, words
 
 LOGGER = logging.getLogger(__name__)
 

@@ -15,7 +15,8 @@ from pathlib import Path
 from config.settings import ConfigError, TagSettings
 from tasks.learn_terms import DEFAULT_TOP_N, PRIOR_STRENGTH, TermCounts, count_terms, rank_terms, term_weights
 from tasks.records import Article, Tag
-from tasks.text.sentences import language_name, match_terms
+from tasks.text.language import language_name
+from tasks.text.sentences import match_terms
 
 LOGGER = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from typing import NamedTuple
 
 from tasks.records import Article, Story
 from tasks.s5_summarise import summarise_story
-from tasks.text.sentences import language_name
+from tasks.text.language import language_name
 
 LOGGER = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 
 from config.settings import ConfigError, ParallelSettings, load_settings
-from flows import stages
+from flows import spread
 from flows.ingest import ingest
 from flows.reprocess import reprocess
 from flows import pool as parallel
@@ -68,7 +68,7 @@ def test_a_dask_cluster_run_stores_what_the_default_runner_stores(prefect_api, t
     here, there = tmp_path / "processes.duckdb", tmp_path / "dask.duckdb"
     local = _config(write_config, "processes", "processes.toml")
     ingest(sources=[str(corpus)], config_path=str(local), warehouse_path=str(here))
-    on_dask = stages.with_runner(ingest, ParallelSettings(runner="dask", workers=2))
+    on_dask = spread.with_runner(ingest, ParallelSettings(runner="dask", workers=2))
     assert type(on_dask.task_runner).__name__ == "DaskTaskRunner"
     state = on_dask(sources=[str(corpus)], config_path=str(_config(write_config, "dask", "dask.toml")),
                     warehouse_path=str(there), return_state=True)
@@ -84,7 +84,7 @@ def test_a_dask_cluster_run_stores_what_the_default_runner_stores(prefect_api, t
 
     # reprocessing on the cluster rewrites the same summaries, tags and stories
     reprocess(config_path=str(local), warehouse_path=str(here))
-    on_dask_again = stages.with_runner(reprocess, ParallelSettings(runner="dask", workers=2))
+    on_dask_again = spread.with_runner(reprocess, ParallelSettings(runner="dask", workers=2))
     on_dask_again(config_path=str(local), warehouse_path=str(there))
     assert _contents(there) == _contents(here)
 
@@ -116,8 +116,8 @@ def test_parallel_settings_are_checked(write_config, body: str, key: str) -> Non
 
 def test_the_task_runner_follows_the_config(write_config, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(parallel.WORKERS_ENV, raising=False)
-    assert stages.task_runner(load_settings(write_config()).parallel) is None
-    remote = stages.task_runner(ParallelSettings(runner="dask", dask_address="tcp://10.0.0.5:8786"))
+    assert spread.task_runner(load_settings(write_config()).parallel) is None
+    remote = spread.task_runner(ParallelSettings(runner="dask", dask_address="tcp://10.0.0.5:8786"))
     assert remote.address == "tcp://10.0.0.5:8786"
-    local = stages.task_runner(ParallelSettings(runner="dask", workers=3))
+    local = spread.task_runner(ParallelSettings(runner="dask", workers=3))
     assert local.address is None and local.cluster_kwargs["n_workers"] == 3

@@ -14,8 +14,9 @@ from hypothesis import given, settings as hypothesis_settings, strategies as st
 
 from config.settings import DedupSettings
 from tasks import s4_dedup as dedup
-from tasks.s4_dedup import KnownArticle, assign, normalise_for_hash, normalise_url, prepare, text_hash
+from tasks.s4_dedup import KnownArticle, assign, normalise_for_hash, prepare, text_hash
 from tasks.records import Article, CleanedArticle, RawDocument
+from tasks.text.normalise import word_count
 
 DATA = Path(__file__).parent / "data" / "dedup"
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
@@ -135,11 +136,21 @@ def test_exact_duplicate_with_whitespace_and_quote_changes(bridge: tuple[str, li
 
 # --- fingerprints -----------------------------------------------------------------------------
 
+def test_stored_word_count_is_the_one_the_minimum_uses() -> None:
+    """One word count: the stored word_count is the count the cleaner's min_words is checked against
+    (CJK text two characters to a word; the old count took each run of CJK characters for one word)."""
+    chinese = "香港政府今天宣布新的房屋政策。政策将在明年实施。市民对此反应不一。"
+    english = "The U.S.-led talks ended on Monday; officials said a deal was close."
+    articles = [make_article("c1", chinese), make_article("e1", english)]
+    prepare(articles, SETTINGS)
+    assert [a.word_count for a in articles] == [word_count(chinese), word_count(english)] == [18, 12]
+
+
 def test_prepare_fills_fingerprints(bridge: tuple[str, list[str]]) -> None:
     title, paragraphs = bridge
     article, again = make_article("a1", "\n".join(paragraphs), title), make_article("a2", "\n".join(paragraphs))
     prepare([article, again], SETTINGS)
-    assert article.word_count == len(normalise_for_hash(article.cleaned.text).split()) > 250
+    assert article.word_count == word_count(article.cleaned.text) > 250
     assert article.text_hash == text_hash(article.cleaned.text)
     assert isinstance(article.minhash, bytes) and len(article.minhash) == SETTINGS.num_perm * 8
     assert article.minhash == again.minhash  # fixed seed: signatures are comparable across runs
@@ -277,20 +288,6 @@ def test_an_article_is_not_a_duplicate_of_its_own_stored_copy(bridge: tuple[str,
 
 
 # --- URLs ---------------------------------------------------------------------------------------
-
-@pytest.mark.parametrize(("raw", "expected"), [
-    ("HTTPS://News.Example.COM/world/story-1/?utm_source=rss&utm_medium=feed#top",
-     "https://news.example.com/world/story-1"),
-    ("https://news.example.com:443/world/story-1?b=2&fbclid=abc&a=1&gclid=x",
-     "https://news.example.com/world/story-1?a=1&b=2"),
-    ("http://news.example.com:8080/a/", "http://news.example.com:8080/a"),
-    ("/relative/path", None),
-    ("", None),
-    (None, None),
-])
-def test_normalise_url(raw: str | None, expected: str | None) -> None:
-    assert normalise_url(raw) == expected
-
 
 def test_same_canonical_url_with_tracking_params_is_url_duplicate(bridge: tuple[str, list[str]]) -> None:
     title, paragraphs = bridge

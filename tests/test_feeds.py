@@ -8,13 +8,11 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from config.settings import HttpSettings, SourceSettings
-from tasks.sources.feeds import (FeedParseError, ParsedFeed, SourceState, canonical_link, canonical_url, parse_feed,
+from tasks.sources.feeds import (FeedParseError, ParsedFeed, SourceState, parse_feed,
                          poll_feeds, word_count)
 from tasks.sources.http import HttpClient
 from tasks.records import RawDocument, Reject
@@ -57,61 +55,6 @@ def serve_pages(server: HTTPServer, *names: str) -> None:
 
 def feed_source(server: HTTPServer, name: str, path: str, tags: tuple[str, ...] = ()) -> SourceSettings:
     return SourceSettings(name=name, kind="feed", url=server.url_for(path), tags=tags)
-
-
-# --- canonical URLs ---------------------------------------------------------------------------------
-
-@pytest.mark.parametrize("url, expected", [
-    ("HTTPS://News.Example.ORG:443/a/b/?utm_source=x&id=3&utm_medium=y#top", "https://news.example.org/a/b?id=3"),
-    ("http://example.org:80", "http://example.org/"),
-    ("http://example.org:8080/x/", "http://example.org:8080/x"),
-    ("https://example.org/?fbclid=1&gclid=2&mc_cid=3&mc_eid=4&igshid=5&ref=6", "https://example.org/"),
-    ("https://example.org/p?b=2&a=1&UTM_Campaign=z&a=0", "https://example.org/p?b=2&a=1&a=0"),
-    ("https://example.org/search?q=a%20b&flag", "https://example.org/search?q=a%20b&flag"),
-    ("https://example.org/story?reference=1", "https://example.org/story?reference=1"),
-    ("https://[2001:DB8::1]:443/x", "https://[2001:db8::1]/x"),
-    ("mailto:desk@example.org", "mailto:desk@example.org"),
-])
-def test_canonical_url(url: str, expected: str) -> None:
-    assert canonical_url(url) == expected
-
-
-_SEGMENT = st.text(alphabet="abcXYZ019-._~%/", max_size=8)
-_PARAM = st.tuples(st.sampled_from(["id", "q", "utm_source", "fbclid", "Ref", "page", "a b"]),
-                   st.text(alphabet="abc12%+", max_size=4))
-
-
-@given(scheme=st.sampled_from(["http", "HTTPS", "hTTp"]), host=st.sampled_from(["Example.ORG", "news.example.org"]),
-       port=st.sampled_from(["", ":80", ":443", ":8080"]), path=st.lists(_SEGMENT, max_size=4),
-       params=st.lists(_PARAM, max_size=5), fragment=st.text(alphabet="abc#", max_size=4),
-       slash=st.booleans())
-def test_canonical_url_is_idempotent_and_clean(scheme: str, host: str, port: str, path: list[str],
-                                               params: list[tuple[str, str]], fragment: str, slash: bool) -> None:
-    query = "&".join(f"{k}={v}" for k, v in params)
-    url = f"{scheme}://{host}{port}/{'/'.join(path)}{'/' if slash else ''}{'?' + query if query else ''}" \
-          f"{'#' + fragment if fragment else ''}"
-    once = canonical_url(url)
-    assert canonical_url(once) == once
-    assert "#" not in once and "utm_source" not in once and "fbclid" not in once
-    assert once.startswith(("http://", "https://")) and once.split("/", 3)[2] == once.split("/", 3)[2].lower()
-    kept = [f"{k}={v}" for k, v in params if k not in ("utm_source", "fbclid", "Ref")]
-    assert once.partition("?")[2] == "&".join(kept)
-
-
-def test_canonical_link_resolved_against_page_url() -> None:
-    page = (FEEDS / "articles" / "floods.html").read_bytes()
-    assert canonical_link(page, "https://news.example.org/articles/floods.html?id=7") == \
-        "https://news.example.org/news/2025/03/floods-close-northern-highway"
-    upper = (FEEDS / "articles" / "telescope.html").read_text()
-    assert canonical_link(upper, "https://x.example.org/") == "https://science.example.org/2025/telescope-first-light/"
-
-
-def test_canonical_link_absent_or_unusable() -> None:
-    assert canonical_link((FEEDS / "articles" / "talks.html").read_bytes(), SITE) is None
-    assert canonical_link(b"", SITE) is None
-    assert canonical_link('<link rel="canonical" href="javascript:alert(1)">', SITE) is None
-    assert canonical_link('<head><base href="https://cdn.example.org/a/"><link rel="canonical" href="b"></head>',
-                          SITE) == "https://cdn.example.org/a/b"
 
 
 # --- parsing ----------------------------------------------------------------------------------------

@@ -10,14 +10,14 @@ from pathlib import Path
 import pytest
 
 from config.settings import CleanSettings, DedupSettings, SummarySettings, TagSettings
-from flows.stages import PREPARED_FIELDS, _known_probe, _story_calls, _without_raw
+from flows.stages import PREPARED_FIELDS, story_calls, without_raw
 from tasks import s2_clean as clean
 from tasks import s4_dedup as dedup
 from flows import pool as parallel
 from tasks import s7_stories as stories
 from tasks import s5_summarise as summarise
 from tasks import s6_tag as tag
-from tasks.s1_discover import content_hash
+from tasks.text.hashing import sha256_hex as content_hash
 from tasks.records import Article, CleanedArticle, RawDocument, RunCounts
 from warehouse import store
 
@@ -68,7 +68,7 @@ def test_later_stages_give_the_same_results_with_and_without_the_pool(pool_mappe
     runs = []
     for workers in (1, WORKERS):
         articles = [Article(article_id=d.content_hash[:16], doc=d, cleaned=c) for d, c in kept]
-        options = {"workers": workers, "min_items": 0, "send": _without_raw}
+        options = {"workers": workers, "min_items": 0, "send": without_raw}
         parallel.update_in_place(dedup.prepare, articles, DedupSettings(), fields=PREPARED_FIELDS, **options)
         dedup.assign(articles, [], DedupSettings(), now)
         parallel.update_in_place(summarise.summarise_articles, articles, SummarySettings(), fields=("summary",),
@@ -88,7 +88,7 @@ def test_stories_split_over_workers_add_up_to_the_whole_batch() -> None:
     articles = [Article(article_id=d.content_hash[:16], doc=d, cleaned=c) for d, c in kept]
     dedup.assign(articles, [], DedupSettings(), datetime(2025, 6, 1, tzinfo=timezone.utc))
     whole = stories.build_stories(articles, [], 3)
-    calls = _story_calls(articles, [], 3, WORKERS, min_items=2)
+    calls = story_calls(articles, [], 3, WORKERS, min_items=2)
     assert len(calls) > 1
     parts = [story for part in parallel.starmap(stories.build_stories, calls, workers=WORKERS) for story in part]
     parallel.shutdown()
@@ -142,7 +142,7 @@ def test_dedup_against_the_probed_stored_articles_decides_as_against_all(tmp_pat
     dedup.prepare(batch, settings)
     later = now + timedelta(days=1)  # no stored article in the story window: only matches are probed
     decided = []
-    for probe in (None, _known_probe(batch, settings)):
+    for probe in (None, dedup.known_probe(batch, settings)):
         known = store.load_known_articles(con, later, probe)
         articles = copy.deepcopy(batch)
         dedup.assign(articles, known, settings, now)

@@ -358,7 +358,7 @@ def _sha256(path: Path) -> str:
 
 def test_cli_run_waits_for_a_locked_warehouse_then_stops_with_one_line(server, served, tmp_path):
     from config.settings import load_settings, with_overrides
-    from flows.ingest import wait_for_warehouse
+    from flows.cli import wait_for_warehouse
     from warehouse.store import WarehouseBusy
 
     db = tmp_path / "locked.duckdb"

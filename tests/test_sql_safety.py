@@ -12,7 +12,7 @@ import pytest
 
 from config.settings import CleanSettings
 from tasks.s2_clean import clean_documents
-from tasks.s1_discover import content_hash
+from tasks.text.hashing import sha256_hex as content_hash
 from tasks.sources.health import SourceState
 from tasks.records import Article, CleanedArticle, RawDocument, Reject, RunCounts, Story, Tag
 from warehouse import store

@@ -12,7 +12,8 @@ import pytest
 from pytest_httpserver import HTTPServer
 
 from config.settings import HttpSettings, SourceSettings
-from tasks.sources.feeds import SourceState, canonical_url, poll_feeds
+from tasks.sources.feeds import SourceState, poll_feeds
+from tasks.sources.urls import canonical_url
 from tasks.sources.http import FetchError, HttpClient, _GuardedBackend
 from tests.conftest import hits
 

@@ -158,12 +158,12 @@ def _article(text: str, language: str | None) -> Article:
 
 @pytest.mark.parametrize("algorithm", ["textrank", "centrality", "lead"])
 def test_summarise_articles_fills_each_summary(algorithm: str) -> None:
-    articles = [_article(REPORT, "en"), _article(REPEATED, None), _article(REPORT, "xx")]
+    articles = [_article(REPORT, "en"), _article(REPEATED, None), _article(REPORT, None), _article(REPORT, "xx")]
     summarise_articles(articles, SummarySettings(algorithm=algorithm, sentences=2))
     for article in articles:
         assert 1 <= len(article.summary) <= 2
         _assert_in_order(article.summary, article.cleaned.text)
-    assert articles[0].summary == articles[2].summary, "an unknown language falls back to English"
+    assert articles[0].summary == articles[2].summary, "an undetected language is read as English"
 
 
 # --- the centrality summariser's parts: position prior, lede, MMR and the similarity graph ------

@@ -11,15 +11,14 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import duckdb
 
 from config.settings import SourceSettings
-from tasks.records import (Article, CleanedArticle, KnownArticle, RawDocument, Reject, RunCounts, SourceState,
-                           Story)
+from tasks.records import (Article, CleanedArticle, KnownArticle, KnownProbe, RawDocument, Reject, RunCounts,
+                           SourceState, Story)
 
 LOGGER = logging.getLogger(__name__)
 SQL_DIR = Path(__file__).resolve().parent / "sql"
@@ -63,9 +62,11 @@ FROM store.articles
 # list_contains is applied inside the table scan, so only the matching rows' texts are read; an IN
 # (subquery) is a join, which reads the text of every stored article first.
 # With a probe, only what can change dedup's decisions for a batch is loaded: the story window, the
-# batch's text hashes and URL slugs (the last path segment, lower-cased, as dedup compares them),
+# batch's text hashes and URL slugs,
 # every article whose signature shares at least ? positions with one of the batch's, and (below)
 # the originals these duplicate.
+# tasks.sources.urls.url_slug in SQL (the last path segment, lower-cased); tests/test_urls.py checks they agree.
+SQL_URL_SLUG = "lower(regexp_extract(rtrim(split_part(split_part(url, '#', 1), '?', 1), '/'), '[^/]*$'))"
 SQL_KNOWN_PICK = """
 WITH signatures AS (
     SELECT generate_subscripts(?::BLOB[], 1) AS i, regexp_extract_all(hex(unnest(?::BLOB[])), '.{16}') AS parts
@@ -80,8 +81,7 @@ WITH signatures AS (
 SELECT rowid, duplicate_of, coalesce(published_at, ingested_at) >= ? AS in_window FROM store.articles
 WHERE coalesce(published_at, ingested_at) >= ?
    OR list_contains(?::VARCHAR[], text_hash)
-   OR list_contains(?::VARCHAR[], lower(regexp_extract(rtrim(split_part(split_part(url, '#', 1), '?', 1), '/'),
-                                                      '[^/]*$')))
+   OR list_contains(?::VARCHAR[], """ + SQL_URL_SLUG + """)
    OR article_id IN (SELECT article_id FROM near)
 """
 # Reading rows by id costs more per row than reading them all in order: past this share, read all.
@@ -297,16 +297,6 @@ def known_content_hashes(con: duckdb.DuckDBPyConnection) -> set[str]:
 def known_rejects(con: duckdb.DuckDBPyConnection) -> set[tuple[str, str, str]]:
     """(source, locator, reason) of rejects already recorded, so a run does not repeat them."""
     return {tuple(row) for row in con.execute(SQL_KNOWN_REJECTS).fetchall()}  # type: ignore[misc]
-
-
-@dataclass(frozen=True)
-class KnownProbe:
-    """What a batch can match among stored articles, so that only those need loading."""
-
-    text_hashes: list[str]
-    url_slugs: list[str]   # last path segment of each canonical URL, lower-cased
-    signatures: list[bytes]
-    min_equal: int         # stored signatures sharing fewer positions with each of these are not near copies
 
 
 def load_known_articles(con: duckdb.DuckDBPyConnection, story_since: datetime,

@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import io
 import json
 import logging
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from html import unescape
-from html.parser import HTMLParser
-from urllib.parse import unquote_plus, urljoin, urlsplit, urlunsplit
 
 import feedparser
 
@@ -20,24 +16,13 @@ from config.settings import SourceSettings
 from tasks.sources.health import HealthPolicy, SourceState, is_due, record_failure, record_success
 from tasks.sources.http import HTML_ACCEPT, FetchError, FetchResult, HttpClient
 from tasks.records import RawDocument, Reject
+from tasks.sources.urls import absolute_url, canonical_link, canonical_url
+from tasks.text.hashing import sha256_hex
+from tasks.text.normalise import fragment_text, one_line, word_count
 
 LOGGER = logging.getLogger(__name__)
 
-TRACKING_PARAMS = frozenset({
-    "utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content", "utm_id", "utm_name",
-    "utm_reader", "utm_brand", "utm_social", "utm_social-type",
-    "fbclid", "gclid", "gclsrc", "dclid", "gbraid", "wbraid", "msclkid", "yclid", "twclid", "ttclid",
-    "li_fat_id", "mc_cid", "mc_eid", "igshid", "igsh", "ref", "ref_src", "ref_url", "referrer", "_hsenc",
-    "_hsmi", "__hssc", "__hstc", "__hsfp", "hsctatracking", "mkt_tok", "oly_anon_id", "oly_enc_id",
-    "vero_id", "vero_conv", "wickedid", "rb_clickid", "s_cid", "spm", "ncid", "ocid", "cmpid", "sr_share",
-    "at_medium", "at_campaign", "at_custom1", "at_custom2", "at_custom3", "at_custom4", "smid", "ito",
-    "ns_mchannel", "ns_source", "ns_campaign", "ns_linkname", "ns_fee", "__twitter_impression", "guce_referrer",
-    "guce_referrer_sig", "_ga", "_gl", "cvid", "soc_src", "soc_trk",
-})
-TRACKING_PREFIXES = ("utm_", "pk_", "mtm_", "hmb_", "itm_", "stm_")
-DEFAULT_PORTS = {"http": 80, "https": 443}
 MIN_FEED_CONTENT_WORDS = 50  # feed text long enough to stand in for a page that cannot be fetched
-CANONICAL_SCAN_CHARS = 1_000_000  # the canonical link lives in <head>; never scan a whole huge page
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 FEED_HEADERS = ("content-type", "content-language")  # the response headers feedparser may use
 ENTITY_DECLARATION = re.compile(rb"<!ENTITY\b[^>]*>")
@@ -48,16 +33,14 @@ UNDECLARED_RSS_PREFIX = re.compile(rb"<(/?)rss:")
 DECLARED_WIDE_ENCODING = re.compile(rb"^((?:\xef\xbb\xbf)?\s*<\?xml[^>]*?encoding\s*=\s*[\"'])(utf-?(?:16|32)[^\"']*)",
                                     re.IGNORECASE)
 WIDE_CHARSET = re.compile(r";\s*charset\s*=\s*[\"']?utf-?(?:16|32)[^;]*", re.IGNORECASE)
-TAG = re.compile(r"<[^>]*>")
 LONE_SURROGATE = re.compile("[\ud800-\udfff]")  # text that cannot be stored or encoded as UTF-8
-MAX_REASON_CHARS = 200
 
 
 class FeedParseError(ValueError):
     """A feed body that yields no usable entries; kind is "parse error" or "empty"."""
 
     def __init__(self, message: str, kind: str = "parse error") -> None:
-        super().__init__(_one_line(message))
+        super().__init__(one_line(message))
         self.kind = kind
 
 
@@ -105,85 +88,6 @@ class _FeedUpdate:
     entries: list[FeedEntry]
 
 
-def canonical_url(url: str) -> str:
-    """The URL with scheme and host lower-cased, default port, fragment and tracking parameters dropped,
-    other parameters kept in order, and no trailing '/' except for the root path."""
-    url = url.strip()
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return url
-    scheme = parts.scheme.lower()
-    if scheme not in DEFAULT_PORTS or not parts.netloc:
-        return url
-    userinfo, _, hostport = parts.netloc.rpartition("@")
-    host, port = hostport.lower(), None
-    try:
-        port = parts.port
-        host = (parts.hostname or "").rstrip(".")
-        if ":" in host:
-            host = f"[{host}]"
-    except ValueError:  # unparsable port: leave the authority as written, lower-cased
-        pass
-    netloc = host if port is None or port == DEFAULT_PORTS[scheme] else f"{host}:{port}"
-    if userinfo:
-        netloc = f"{userinfo}@{netloc}"
-    path = parts.path.rstrip("/") or "/"
-    kept = [p for p in parts.query.split("&") if p.strip() and not _is_tracking(p.split("=", 1)[0])]
-    # stripped again: dropping the fragment or a final '/' can leave whitespace at the end
-    return urlunsplit((scheme, netloc, path, "&".join(kept), "")).strip()
-
-
-def _is_tracking(key: str) -> bool:
-    """True for query parameter names used only to track clicks and campaigns."""
-    name = unquote_plus(key).strip().lower()
-    return name in TRACKING_PARAMS or name.startswith(TRACKING_PREFIXES)
-
-
-class _StopScan(Exception):
-    """Raised inside the HTML scanner once the answer is known."""
-
-
-class _HeadLinks(HTMLParser):
-    """Finds <base href> and <link rel="canonical" href> in a page's head."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.base: str | None = None
-        self.canonical: str | None = None
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        values = {k.lower(): (v or "").strip() for k, v in attrs}
-        if tag == "base" and self.base is None and values.get("href"):
-            self.base = values["href"]
-        elif tag == "link" and "canonical" in values.get("rel", "").lower().split() and values.get("href"):
-            self.canonical = values["href"]
-            raise _StopScan
-        elif tag == "body":
-            raise _StopScan
-
-    handle_startendtag = handle_starttag
-
-
-def canonical_link(html: str | bytes, base_url: str) -> str | None:
-    """The page's <link rel="canonical"> href resolved against base_url (or <base href>); None if absent."""
-    if isinstance(html, bytes):
-        html = html[:CANONICAL_SCAN_CHARS].decode("utf-8", errors="replace")
-    scanner = _HeadLinks()
-    try:
-        scanner.feed(html[:CANONICAL_SCAN_CHARS])
-        scanner.close()
-    except _StopScan:
-        pass
-    except Exception as exc:  # noqa: BLE001 - a page the scanner chokes on simply has no canonical link
-        LOGGER.debug("canonical link scan failed for %s: %s", base_url, exc)
-    if not scanner.canonical:
-        return None
-    base = urljoin(base_url, scanner.base) if scanner.base else base_url
-    resolved = urljoin(base, scanner.canonical)
-    return resolved if urlsplit(resolved).scheme in DEFAULT_PORTS else None
-
-
 def parse_feed(body: bytes, headers: dict[str, str], base_url: str) -> ParsedFeed:
     """Parse an RSS, Atom or JSON feed body; raise FeedParseError when it yields no usable entries.
 
@@ -218,7 +122,7 @@ def parse_feed(body: bytes, headers: dict[str, str], base_url: str) -> ParsedFee
         raise FeedParseError(f"parse error: feedparser failed: {exc.__class__.__name__}: {exc}") from None
     if result.get("bozo"):
         notes.append(_describe(result.get("bozo_exception")))
-    bozo_reason = _one_line("; ".join(notes))[:MAX_REASON_CHARS] or None
+    bozo_reason = one_line("; ".join(notes)) or None
     entries = tuple(e for e in (_entry(raw, base_url) for raw in result.entries) if e is not None)
     if not result.get("version") and _looks_like_html(body, headers):
         raise FeedParseError("parse error: not a feed: HTML page")
@@ -276,7 +180,7 @@ def _describe(exc: object) -> str:
     if exc is None:
         return "malformed feed"
     text = re.sub(r"^<unknown>:", "line ", str(exc)).strip()
-    return _one_line(text or exc.__class__.__name__)
+    return one_line(text or exc.__class__.__name__)
 
 
 def _entry(raw: dict, base_url: str) -> FeedEntry | None:
@@ -287,7 +191,7 @@ def _entry(raw: dict, base_url: str) -> FeedEntry | None:
     if not link:
         link = next((_text(get(item, "href")) for item in get(raw, "links") or []
                      if get(item, "rel", "alternate") == "alternate" and get(item, "href")), None)
-    url = _http_url(link, base_url)
+    url = absolute_url(link, base_url)
     if url is None and guid is None:
         return None
     content = None
@@ -299,14 +203,6 @@ def _entry(raw: dict, base_url: str) -> FeedEntry | None:
         guid=guid, url=url, title=_text(get(raw, "title")),
         published_at=_first_date(*(get(raw, k) for k in ("published_parsed", "updated_parsed", "created_parsed"))),
         content=content or _text(get(raw, "summary")), author=_text(get(raw, "author")))
-
-
-def _http_url(link: str | None, base_url: str) -> str | None:
-    """The canonical absolute http(s) URL a link points to, or None."""
-    if not link:
-        return None
-    absolute = urljoin(base_url, link)
-    return canonical_url(absolute) if urlsplit(absolute).scheme in DEFAULT_PORTS else None
 
 
 def _first_date(*candidates: object) -> datetime | None:
@@ -337,7 +233,7 @@ def _parse_json_feed(body: bytes, base_url: str) -> ParsedFeed | None:
         if not isinstance(item, dict):
             continue
         guid = _text(str(item["id"])) if item.get("id") is not None else None
-        url = _http_url(_text(item.get("url")) or _text(item.get("external_url")), base_url)
+        url = absolute_url(_text(item.get("url")) or _text(item.get("external_url")), base_url)
         if url is None and guid is None:
             continue
         authors = item.get("authors") or ([item["author"]] if isinstance(item.get("author"), dict) else [])
@@ -368,22 +264,6 @@ def _text(value: object) -> str | None:
     if not isinstance(value, str):
         return None
     return LONE_SURROGATE.sub("\ufffd", value).strip() or None
-
-
-def _one_line(text: str) -> str:
-    """Whitespace (newlines included) collapsed to single spaces."""
-    return " ".join(text.split())
-
-
-def word_count(markup: str | None) -> int:
-    """The number of words in a piece of HTML or text, tags ignored."""
-    if not markup:
-        return 0
-    return len(unescape(TAG.sub(" ", markup)).split())
-
-
-def _sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 def _conditional_headers(state: SourceState, now: datetime, max_age_days: float) -> dict[str, str]:
@@ -449,7 +329,7 @@ def _read_feed(src: SourceSettings, state: SourceState, response: FetchResult | 
         return None
     changes: dict[str, object] = {
         "etag": response.headers.get("etag"), "last_modified": response.headers.get("last-modified"),
-        "validators_at": now, "body_hash": _sha256(response.body)}
+        "validators_at": now, "body_hash": sha256_hex(response.body)}
     if changes["body_hash"] == state.body_hash:
         poll.states.append(record_success(dataclasses.replace(state, **changes), now, "unchanged", policy))
         return None
@@ -519,8 +399,8 @@ def _document(src: SourceSettings, entry: FeedEntry,
         if page.body and (not content_type or content_type in HTML_TYPES):
             link = canonical_link(page.body, page.url)
             return RawDocument(
-                source=src.name, locator=canonical_url(page.url), content_hash=_sha256(page.body),
-                raw=page.body, media_type="text/html", url=canonical_url(link) if link else canonical_url(page.url),
+                source=src.name, locator=canonical_url(page.url), content_hash=sha256_hex(page.body),
+                raw=page.body, media_type="text/html", url=link or canonical_url(page.url),
                 feed_title=entry.title, feed_published_at=entry.published_at, guid=entry.guid,
                 feed_content=entry.content, default_tags=tuple(src.tags))
         reason = f"not an HTML page ({content_type})" if page.body else "empty page"
@@ -529,10 +409,10 @@ def _document(src: SourceSettings, entry: FeedEntry,
     else:
         reason = "entry has no link"
     locator = entry.url or entry.guid or ""
-    if word_count(entry.content) >= MIN_FEED_CONTENT_WORDS:
+    if word_count(fragment_text(entry.content or "")) >= MIN_FEED_CONTENT_WORDS:
         raw = (entry.content or "").encode("utf-8")
         return RawDocument(
-            source=src.name, locator=locator, content_hash=_sha256(raw), raw=raw, media_type="text/html",
+            source=src.name, locator=locator, content_hash=sha256_hex(raw), raw=raw, media_type="text/html",
             url=entry.url, feed_title=entry.title, feed_published_at=entry.published_at, guid=entry.guid,
             feed_content=entry.content, default_tags=tuple(src.tags))
     if page is None:

@@ -14,7 +14,7 @@ from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
 
 from config.settings import SourceSettings
-from tasks.sources.feeds import canonical_url
+from tasks.sources.urls import canonical_url
 
 # Outline types that name something other than an RSS/Atom/JSON feed (FreshRSS scrapes web pages
 # with XPath; OPML outlines may also be links or included outlines): not sources we can poll.

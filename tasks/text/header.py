@@ -1,22 +1,13 @@
-"""Reading news English: language identification, written dates, datelines, bylines and derived titles."""
+"""Reading an article's header lines: written dates, datelines, bylines, and a title derived from the lead."""
 
 from __future__ import annotations
 
 import logging
 import re
-import threading
 from datetime import date, datetime, timedelta, timezone
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from py3langid.langid import LanguageIdentifier
 
 LOGGER = logging.getLogger(__name__)
 
-MIN_LETTERS = 20
-MIN_WORDS = 3
-MIN_CONFIDENCE = 0.5
-SAMPLE_CHARS = 5000
 MIN_YEAR, MAX_YEAR = 1990, 2100
 MAX_DERIVED_TITLE_WORDS = 14
 MIN_TITLE_CUT_WORDS = 5
@@ -84,48 +75,6 @@ _DATE_LABEL = re.compile(r"^(?P<label>(?:first |last )?(?:published|updated|post
                          r"(?: on| at)?\s*:?\s*(?P<value>.+)$", re.I)
 _DATE_THEN_BYLINE = re.compile(r"^(?P<value>.+?\d)\s+by\s+(?P<name>\S.*)$", re.I)
 _FIELD_SEPARATOR = re.compile(r"\s+[|\u00b7\u2022]\s+")
-
-_IDENTIFIER: LanguageIdentifier | None = None
-_LOCK = threading.Lock()
-
-
-def _identifier() -> LanguageIdentifier:
-    """Return the shared identifier, loading the model on first use."""
-    global _IDENTIFIER
-    if _IDENTIFIER is None:
-        with _LOCK:
-            if _IDENTIFIER is None:
-                from py3langid.langid import MODEL_FILE, LanguageIdentifier
-
-                _IDENTIFIER = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
-    return _IDENTIFIER
-
-
-def _has_letters(text: str, count: int) -> bool:
-    """Whether the text holds at least count letters."""
-    for ch in text:
-        if ch.isalpha():
-            count -= 1
-            if count <= 0:
-                return True
-    return count <= 0
-
-
-def detect_language(text: str) -> str | None:
-    """ISO 639-1 code of the text's language, or None when the text is too short or unclear."""
-    sample = text[:SAMPLE_CHARS]
-    # Both checks stop as soon as they are met: a few words and letters in, not the whole sample.
-    if len(sample.split(maxsplit=MIN_WORDS)) < MIN_WORDS or not _has_letters(sample, MIN_LETTERS):
-        return None
-    try:
-        code, confidence = _identifier().classify(sample)
-    except Exception as exc:  # a broken model file should cost the field, not the article
-        LOGGER.warning("language identification failed: %s: %s", type(exc).__name__, exc)
-        return None
-    if confidence < MIN_CONFIDENCE or not isinstance(code, str) or len(code) != 2:
-        return None
-    return code
-
 
 def parse_date(value: str) -> datetime | None:
     """Parse a written date ('2024-05-01', 'Mon, 15 Dec 2025 10:30 GMT', 'December 16, 2025') to UTC.

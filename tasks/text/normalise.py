@@ -8,7 +8,6 @@ import logging
 import re
 import unicodedata
 from collections import Counter
-from urllib.parse import urljoin
 
 import charset_normalizer
 
@@ -73,8 +72,6 @@ _HTML_START = re.compile(
 _FRAGMENT_DROP = re.compile(r"<(script|style|noscript)\b.*?</\1\s*>|<!--.*?-->", re.I | re.S)
 _FRAGMENT_BREAK = re.compile(r"<br\s*/?>|</(?:p|div|li|h[1-6]|blockquote|tr|section|article)\s*>", re.I)
 _TAG = re.compile(r"</?[a-zA-Z][^>]*>")
-_LINK_TAG = re.compile(r"<link\b[^>]*>", re.I)
-_ATTR = re.compile(r"""([\w:-]+)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))""")
 _HTML_BLOCK_END = re.compile(r"</(?:p|div|article|section|body|html|li|h[1-6]|span|a)>", re.I)
 
 
@@ -176,16 +173,6 @@ def fragment_text(content: str) -> str:
     return html.unescape(_TAG.sub("", text))
 
 
-def canonical_link(page: str, base: str | None) -> str | None:
-    """The href of an HTML page's <link rel="canonical">, made absolute against the page URL."""
-    for tag in _LINK_TAG.findall(page[:200_000]):
-        attrs = {m[0].lower(): m[1] or m[2] or m[3] for m in _ATTR.findall(tag)}
-        if "canonical" in attrs.get("rel", "").lower().split() and attrs.get("href"):
-            href = urljoin(base or "", attrs["href"].strip())
-            return href if href.startswith(("http://", "https://")) else None
-    return None
-
-
 def one_line(text: str, limit: int = MAX_REASON_CHARS) -> str:
     """Squeeze a message onto one line of bounded length."""
     text = " ".join(str(text).split())
@@ -267,8 +254,11 @@ def _clean_line(line: str) -> str:
     return line
 
 
-def _is_wrapped(block: list[str]) -> bool:
-    """Tell whether a block's lines are one hard-wrapped paragraph rather than one paragraph each."""
+def is_wrapped(block: list[str]) -> bool:
+    """Tell whether a block's lines are one hard-wrapped paragraph rather than one paragraph each.
+
+    The one rule for wrapped lines: the cleaner joins them by it, and the sentence splitter too.
+    """
     if len(block) < 2 or any(is_list_item(line) for line in block):
         return False
     widest = max(len(line) for line in block)
@@ -289,7 +279,7 @@ def _paragraph_list(text: str) -> list[str]:
             block.append(line)
             continue
         if block:
-            paragraphs.extend([" ".join(block)] if _is_wrapped(block) else block)
+            paragraphs.extend([" ".join(block)] if is_wrapped(block) else block)
         block = []
     return paragraphs
 

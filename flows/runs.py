@@ -1,0 +1,28 @@
+"""What every flow run starts from: its settings (the config with the run's parameters applied) and its id."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+
+from config.settings import Settings, load_settings, with_overrides
+from tasks import s6_tag as tag
+
+
+def new_run_id(now: datetime) -> str:
+    """A sortable, unique run id: UTC time plus a short random suffix."""
+    return f"{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+
+
+def resolve_settings(config_path: str | None, sources: list[str] | None = None, warehouse_path: str | None = None,
+                     allow_private_hosts: bool | None = None) -> Settings:
+    """Load the config and apply one run's overrides (raises ConfigError with a one-line reason)."""
+    return with_overrides(load_settings(config_path), sources=sources, warehouse=warehouse_path,
+                          allow_private_hosts=allow_private_hosts)
+
+
+def resolve_run(config_path: str | None, sources: list[str] | None = None, warehouse_path: str | None = None,
+                allow_private_hosts: bool | None = None) -> tuple[Settings, tag.Taxonomy]:
+    """The run's settings and its issue taxonomy, both checked (raises ConfigError with a one-line reason)."""
+    settings = resolve_settings(config_path, sources, warehouse_path, allow_private_hosts)
+    return settings, tag.load_taxonomy(settings.tags.taxonomy)

@@ -1,0 +1,120 @@
+"""How a flow run spreads its CPU stages: over the process pool on this machine, or as chunk tasks on Dask."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from prefect import Flow, Task
+from prefect.context import FlowRunContext
+from prefect.task_runners import TaskRunner
+from prefect.utilities.annotations import quote
+
+from config.settings import ParallelSettings
+from flows import pool, progress, stages
+from flows.stages import without_raw
+from tasks.records import Article, Story
+
+
+def _advanced(result: Any, bar: progress.StageBar, items: int) -> Any:
+    """The result, once the bar is advanced by the items it covers."""
+    bar.advance(items)
+    return result
+
+
+@dataclass(frozen=True)
+class Spread:
+    """How a flow run works its CPU stages (clean, fingerprint, summarise, tag, stories).
+
+    On this machine (cluster=False) each stage is one task over the whole batch, and a process pool
+    inside the task shares the batch out over `workers` processes. On a Dask cluster (the flow's task
+    runner is prefect-dask's DaskTaskRunner) each stage is one task per chunk, submitted to the task
+    runner, so the cluster's workers take the chunks; the stages that read or write the warehouse stay
+    in the flow's process either way. Both give the same results in the same order.
+    """
+
+    workers: int
+    cluster: bool = False
+
+    @classmethod
+    def for_flow(cls, settings: ParallelSettings) -> Spread:
+        """The spread for the running flow: on a cluster when its task runner is a Dask one."""
+        context = FlowRunContext.get()
+        runner = context.task_runner if context else None
+        return cls(pool.worker_count(settings.workers), type(runner).__module__.startswith("prefect_dask"))
+
+    def run(self, stage: Task, items: list, *args: Any) -> list:
+        """The stage's results over items, one per part: a single part here, one per chunk on a cluster
+        (none for no items: an empty batch costs no task run)."""
+        if not items:
+            return []
+        if not self.cluster or len(items) < 2:
+            return [stage(quote(items), *args, workers=1 if self.cluster else self.workers)]
+        # no quote() around a chunk here: Dask unpacks tuples, quote's included, on the way to a worker
+        chunks = pool.chunked(items, self.workers)
+        futures = [stage.submit(chunk, *args, workers=1) for chunk in chunks]
+        with progress.stage(stage.name, "items", len(items)) as bar:  # the chunks' own bars are on the workers
+            return [_advanced(future.result(), bar, len(chunk)) for future, chunk in zip(futures, chunks)]
+
+    def update(self, stage: Task, articles: list[Article], *args: Any, fields: tuple[str, ...]) -> list[Article]:
+        """Run a stage that fills `fields` on each article; on a cluster the chunks travel as light
+        copies (no input bytes) and the fields they come back with are set on the articles here."""
+        if not articles:
+            return articles
+        if not self.cluster or len(articles) < 2:
+            return self.run(stage, articles, *args)[0]
+        done = [a for part in self.run(stage, [without_raw(a) for a in articles], *args) for a in part]
+        pool.set_fields(articles, [pool.field_values(a, fields) for a in done], fields)
+        return articles
+
+    def stories(self, articles: list[Article], members: list[tuple], story_sentences: int) -> list[Story]:
+        """The stories the batch touched, summarised across their articles and stored members."""
+        if not articles:
+            return []
+        if not self.cluster:
+            return stages.stories_task(quote(articles), quote(members), story_sentences, workers=self.workers)
+        futures = [stages.stories_task.submit(part, stored, sentences, workers=1)
+                   for part, stored, sentences in stages.story_calls(articles, members, story_sentences, self.workers,
+                                                               min_items=2)]
+        return [story for future in futures for story in future.result()]
+
+
+def task_runner(settings: ParallelSettings) -> TaskRunner | None:
+    """The task runner the config asks for: None keeps the flow's own (a thread pool, with the
+    process pool inside the CPU stages); runner = "dask" gives prefect-dask's DaskTaskRunner, on the
+    scheduler at dask_address or on a local cluster of one-thread worker processes."""
+    if settings.runner != "dask":
+        return None
+    from prefect_dask import DaskTaskRunner  # imported only when asked for: distributed is heavy
+
+    if settings.dask_address:
+        return DaskTaskRunner(address=settings.dask_address)
+    return DaskTaskRunner(cluster_kwargs={
+        "n_workers": pool.worker_count(settings.workers), "threads_per_worker": 1, "processes": True,
+        "dashboard_address": None, "env": dict(pool.WORKER_ENV)})
+
+
+def with_runner(flow_: Flow, settings: ParallelSettings) -> Flow:
+    """The flow with the task runner the config asks for."""
+    runner = task_runner(settings)
+    return flow_ if runner is None else flow_.with_options(task_runner=runner)
+
+
+@contextmanager
+def shared_api(settings: ParallelSettings) -> Iterator[None]:
+    """Give Dask workers the flow's Prefect API. They report their task runs to the API the flow
+    uses; with none configured, each worker process would start a temporary server of its own, so
+    start the temporary server here and make its address the run's API."""
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    if settings.runner != "dask" or PREFECT_API_URL.value():
+        yield
+        return
+    from prefect.server.api.server import SubprocessASGIServer
+
+    server = SubprocessASGIServer()
+    server.start()
+    with temporary_settings(updates={PREFECT_API_URL: server.api_url}):
+        yield

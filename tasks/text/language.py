@@ -1,0 +1,154 @@
+"""Language rules, in one place: which language a text is in, and each language's name, stemmer and stop words.
+
+The rule: a text whose language is unknown (too short or unclear to detect) is read as English, the
+project's default. A language code is mapped to the name sumy uses; a language sumy has no stemmer
+for (or whose stemmer needs a package that is not installed) keeps its words as they are, lower-cased,
+and a language with no stop-word list has none: no other language's rules are borrowed.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import re
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from py3langid.langid import LanguageIdentifier
+
+LOGGER = logging.getLogger(__name__)
+
+DEFAULT_LANGUAGE = "english"
+# ISO 639-1 codes (as language detection reports them) to the language names sumy and NLTK use.
+ISO_LANGUAGES = {
+    "ar": "arabic", "cs": "czech", "da": "danish", "de": "german", "el": "greek", "en": "english",
+    "es": "spanish", "fi": "finnish", "fr": "french", "he": "hebrew", "hu": "hungarian",
+    "it": "italian", "ja": "japanese", "ko": "korean", "nb": "norwegian", "nl": "dutch",
+    "nn": "norwegian", "no": "norwegian", "pl": "polish", "pt": "portuguese", "ro": "romanian",
+    "ru": "russian", "sk": "slovak", "sv": "swedish", "th": "thai", "uk": "ukrainian", "zh": "chinese",
+}
+KNOWN_LANGUAGES = frozenset(ISO_LANGUAGES.values())
+# Stemmed once per language to check that its stemmer works here (some need optional packages).
+STEM_PROBE = "running"
+
+# Language detection: fewer words or letters than this, or a less confident guess, is "unknown".
+MIN_LETTERS = 20
+MIN_WORDS = 3
+MIN_CONFIDENCE = 0.5
+SAMPLE_CHARS = 5000
+
+_IDENTIFIER: LanguageIdentifier | None = None
+_LOCK = threading.Lock()
+
+
+def _identifier() -> LanguageIdentifier:
+    """Return the shared identifier, loading the model on first use."""
+    global _IDENTIFIER
+    if _IDENTIFIER is None:
+        with _LOCK:
+            if _IDENTIFIER is None:
+                from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+                _IDENTIFIER = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+    return _IDENTIFIER
+
+
+def _has_letters(text: str, count: int) -> bool:
+    """Whether the text holds at least count letters."""
+    for ch in text:
+        if ch.isalpha():
+            count -= 1
+            if count <= 0:
+                return True
+    return count <= 0
+
+
+def detect_language(text: str) -> str | None:
+    """ISO 639-1 code of the text's language, or None when the text is too short or unclear."""
+    sample = text[:SAMPLE_CHARS]
+    # Both checks stop as soon as they are met: a few words and letters in, not the whole sample.
+    if len(sample.split(maxsplit=MIN_WORDS)) < MIN_WORDS or not _has_letters(sample, MIN_LETTERS):
+        return None
+    try:
+        code, confidence = _identifier().classify(sample)
+    except Exception as exc:  # a broken model file should cost the field, not the article
+        LOGGER.warning("language identification failed: %s: %s", type(exc).__name__, exc)
+        return None
+    if confidence < MIN_CONFIDENCE or not isinstance(code, str) or len(code) != 2:
+        return None
+    return code
+
+
+def language_name(code: str | None) -> str:
+    """The name sumy uses for an ISO code ("en", "de-AT") or a language name; English when the language
+    is unknown (no code); an unmapped code as its bare lower-cased primary subtag ("xx")."""
+    if not code or not code.strip():
+        return DEFAULT_LANGUAGE
+    value = code.strip().lower()
+    if value in KNOWN_LANGUAGES:
+        return value
+    primary = re.split(r"[-_]", value, maxsplit=1)[0]
+    return ISO_LANGUAGES.get(primary, primary)
+
+
+def lowercase_only(word: str) -> str:
+    """The stemmer of a language without a working sumy stemmer: the word lower-cased."""
+    return word.lower()
+
+
+@functools.lru_cache(maxsize=64)
+def _sumy_stemmer(language: str) -> Callable[[str], str] | None:
+    """sumy's stemmer for a language name if it works here, else None (said once per language).
+
+    Some of sumy's stemmers need an optional package (Polish pystempel, Greek greek_stemmer) and
+    fail only when a word is stemmed, so a probe word is stemmed here, once per language.
+    """
+    from sumy.nlp.stemmers import Stemmer
+
+    try:
+        stemmer = Stemmer(language)
+        stemmer(STEM_PROBE)
+    except LookupError:
+        LOGGER.debug("sumy has no %s stemmer; its words are only lowercased", language)
+        return None
+    except Exception as exc:  # an optional stemmer package may fail in any way
+        LOGGER.info("the %s stemmer does not work here (%s: %s); its words are only lowercased",
+                    language, exc.__class__.__name__, exc)
+        return None
+    return stemmer
+
+
+@functools.lru_cache(maxsize=256)
+def stemmer_for(language: str | None) -> Callable[[str], str]:
+    """The stemmer for an ISO code or language name: sumy's when it has a working one, else lowercase_only."""
+    return _sumy_stemmer(language_name(language)) or lowercase_only
+
+
+@functools.lru_cache(maxsize=200_000)
+def stem(word: str, language: str | None = DEFAULT_LANGUAGE) -> str:
+    """Lowercase and stem one word with the language's stemmer (see stemmer_for)."""
+    return stemmer_for(language)(word.lower())
+
+
+@functools.cache
+def stop_words(language: str | None = DEFAULT_LANGUAGE) -> frozenset[str]:
+    """sumy's offline stop-word list for a language, lowercased; empty when it has none or it is unreadable."""
+    from sumy.utils import get_stop_words
+
+    try:
+        found = get_stop_words(language_name(language))
+    except LookupError:
+        LOGGER.debug("no stop words for %r", language)
+        found = frozenset()
+    except Exception as exc:
+        LOGGER.info("stop words for %r failed (%s: %s); using none", language, exc.__class__.__name__, exc)
+        found = frozenset()
+    return frozenset(word.lower() for word in found)
+
+
+def clear_caches() -> None:
+    """Forget every cached stemmer and stop-word list (after a stemmer or a list changed)."""
+    for cached in (_sumy_stemmer, stemmer_for, stem, stop_words):
+        cached.cache_clear()

@@ -1,0 +1,112 @@
+"""Tests for tasks.text.sentences: sentences, paragraphs, words, matching terms, and sumy on our tokenizer."""
+
+from __future__ import annotations
+
+import nltk
+import pytest
+from sumy.nlp.tokenizers import Tokenizer
+from sumy.parsers.plaintext import PlaintextParser
+from sumy.summarizers.kl import KLSummarizer
+from sumy.summarizers.lex_rank import LexRankSummarizer
+from sumy.summarizers.lsa import LsaSummarizer
+from sumy.summarizers.luhn import LuhnSummarizer
+from sumy.summarizers.sum_basic import SumBasicSummarizer
+from sumy.summarizers.text_rank import TextRankSummarizer
+
+from tasks.text.language import stem, stop_words
+from tasks.text.normalise import to_paragraphs
+from tasks.text.sentences import NewsTokenizer, match_terms, match_words, split_paragraphs, split_sentences, words
+
+PROSE = (
+    "The city council approved a new budget on Tuesday after weeks of debate.\n"
+    "Council members voted nine to four in favour of the plan, which raises spending on parks.\n\n"
+    "The mayor said the budget would protect services. Critics said it relied on optimistic forecasts.\n\n"
+    "Residents will see the first changes in the spring, officials said."
+)
+
+
+@pytest.fixture()
+def no_nltk_data(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    """Point NLTK at an empty folder so that any use of its data files fails."""
+    monkeypatch.setattr(nltk.data, "path", [str(tmp_path)])
+
+
+def test_abbreviations_do_not_end_sentences() -> None:
+    assert split_sentences("Mr. Smith went to Washington. He arrived at 5 p.m. on Monday.") == [
+        "Mr. Smith went to Washington.", "He arrived at 5 p.m. on Monday."]
+
+
+def test_paragraphs_are_never_joined() -> None:
+    text = "A heading without a full stop\n\nthe next paragraph starts in lower case\n\nAnd a third one."
+    assert split_sentences(text) == [
+        "A heading without a full stop", "the next paragraph starts in lower case", "And a third one."]
+    assert len(split_paragraphs(text)) == 3
+
+
+def test_one_line_paragraphs_stay_apart_and_wrapped_lines_are_joined() -> None:
+    lines = "WASHINGTON, United States\nThe talks ended late on Monday.\nArticle Five\nBoth sides said more talks would follow."
+    assert split_sentences(lines) == [
+        "WASHINGTON, United States", "The talks ended late on Monday.", "Article Five",
+        "Both sides said more talks would follow."]
+    wrapped = ("The United States has said it is ready to offer new guarantees to keep\n"
+               "an eventual ceasefire in place, following long talks in Berlin with\n"
+               "officials from several European countries. A second sentence follows.")
+    assert split_sentences(wrapped) == [
+        "The United States has said it is ready to offer new guarantees to keep an eventual ceasefire in place, "
+        "following long talks in Berlin with officials from several European countries.",
+        "A second sentence follows."]
+
+
+def test_narrow_column_wrapping_is_joined_as_the_cleaner_joins_it() -> None:
+    """One rule for wrapped lines: text set in a narrow column (the cleaner joins it) is not cut at every
+    line end (the splitter's own rule wanted lines averaging 50 characters and cut these)."""
+    column = ("The harbour wall will be rebuilt before\n"
+              "winter, the council said on Monday, after\n"
+              "storms damaged the old stones twice this\n"
+              "year. Work starts next week.")
+    assert split_sentences(column) == [
+        "The harbour wall will be rebuilt before winter, the council said on Monday, after storms damaged the "
+        "old stones twice this year.", "Work starts next week."]
+    assert split_sentences(column) == split_sentences("\n\n".join(to_paragraphs(column)))
+
+
+def test_sentences_are_whitespace_normalised_substrings() -> None:
+    sentences = split_sentences(PROSE)
+    assert len(sentences) == 5
+    flat = " ".join(PROSE.split())
+    assert all(s in flat for s in sentences)
+    assert split_sentences("") == [] and split_sentences(" \n\n \n") == []
+
+
+def test_words_keep_inner_punctuation() -> None:
+    assert words("Nato's Russia-Ukraine deal cost $5.5 billion, the U.S. said.") == [
+        "Nato's", "Russia-Ukraine", "deal", "cost", "5.5", "billion", "the", "U.S.", "said"]
+
+
+def test_match_words_drop_possessives_and_split_hyphens() -> None:
+    assert match_words("Nato's Russia-Ukraine deal, the players’ union and O'Neill") == [
+        "nato", "russia", "ukraine", "deal", "the", "players", "union", "and", "o'neill"]
+    assert match_terms("Elections in the armed-forces") == ["elect", "in", "the", "arm", "forc"]
+    assert match_terms("") == []
+
+
+def test_sumy_needs_nltk_data_but_news_tokenizer_does_not(no_nltk_data: None) -> None:
+    with pytest.raises(LookupError):
+        Tokenizer("english")
+    tokenizer = NewsTokenizer("en")
+    assert tokenizer.language == "english"
+    assert tokenizer.to_sentences("Dr. Jones left at 3 p.m. on Friday. She returned.") == (
+        "Dr. Jones left at 3 p.m. on Friday.", "She returned.")
+    assert tokenizer.to_words("Officials said 90 percent of the plan was agreed.") == (
+        "Officials", "said", "percent", "of", "the", "plan", "was", "agreed")
+
+
+@pytest.mark.parametrize("summarizer_class", [
+    TextRankSummarizer, LexRankSummarizer, LsaSummarizer, LuhnSummarizer, KLSummarizer, SumBasicSummarizer])
+def test_sumy_summarizers_run_with_news_tokenizer(no_nltk_data: None, summarizer_class: type) -> None:
+    document = PlaintextParser.from_string(PROSE, NewsTokenizer("english")).document
+    summarizer = summarizer_class(lambda w: stem(w))
+    summarizer.stop_words = stop_words("english")
+    picked = [str(s) for s in summarizer(document, 2)]
+    assert 1 <= len(picked) <= 2
+    assert all(s in split_sentences(PROSE) for s in picked)
