@@ -90,8 +90,7 @@ def test_the_prefect_run_links_to_the_page(run):
             return sorted(found, key=lambda a: a.created)[-1]
 
     artifact = asyncio.run(latest())
-    assert artifact.type == "link"
-    assert run["page"].as_uri() in str(artifact.data)
+    assert f"]({run['page'].as_uri()})" in str(artifact.data), "a markdown link to the page (Prefect's link artifact)"
 
 
 def test_the_seeds_story_and_its_summary_are_in_the_rendered_dom(run):
