@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS ?= 120
 
-.PHONY: install run test serve stop eval bench soak clean digest
+.PHONY: install run test serve stop eval bench bench-search soak clean digest search export
 
 install: $(STAMP)
 
@@ -22,6 +22,10 @@ run: $(STAMP)
 digest: $(STAMP)
 	$(BIN)/python -m flows.digest $(ARGS)
 
+search: $(STAMP)
+	@test -n "$(Q)" || { echo 'usage: make search Q="words to find" [ARGS="--since 2026-01-01 --issue NAME --limit N"]'; exit 2; }
+	$(BIN)/python -m flows.search "$(Q)" $(ARGS)
+
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
@@ -36,6 +40,9 @@ eval: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.bench $(ARGS)
+
+bench-search: $(STAMP)
+	$(BIN)/python -m bench.search $(ARGS)
 
 soak: $(STAMP)
 	$(BIN)/python -m bench.soak $(ARGS)

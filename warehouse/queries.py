@@ -1,9 +1,10 @@
-"""Read-only queries over the public views (articles, article_tags, stories, runs), for the digest page:
-each takes a connection and reads the views by their bare names, so it works on any connection that
-has them."""
+"""Read-only queries over the public views and macros (articles, article_tags, stories, runs,
+search_hits), for the digest page, search and export: each takes a connection and reads them by their
+bare names, so it works on any connection that has them."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 
 import duckdb
@@ -25,3 +26,40 @@ def issue_days(con: duckdb.DuckDBPyConnection, first_day: date, last_day: date) 
     """(issue, day, articles) for every issue and UTC day from first_day to last_day with tagged articles."""
     return [(issue, day, articles) for issue, day, articles
             in con.execute(SQL_ISSUE_DAYS, [first_day, last_day]).fetchall()]
+
+# Search: the macros of views.sql (search_hits over search_articles), so the command line and SQL
+# users get the same ranking and folding.
+SQL_SEARCH = """
+SELECT article_id, score, title, source, location, day, day_is_ingested, story, tags, copies
+FROM search_hits(?, since := ?, issue := ?) LIMIT ?
+"""
+SQL_QUERY_TOKENS = "SELECT search_tokens(?)"
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    """One ranked hit: an original article, with the duplicates folded under it."""
+
+    article_id: str
+    score: float
+    title: str | None
+    source: str
+    location: str | None
+    day: date
+    day_is_ingested: bool
+    story: str | None
+    tags: tuple[str, ...]
+    copies: tuple[dict, ...]
+
+
+def query_tokens(con: duckdb.DuckDBPyConnection, query: str) -> list[str]:
+    """The query's words as the index holds them (stop words and one-letter words gone, plurals cut)."""
+    return con.execute(SQL_QUERY_TOKENS, [query]).fetchone()[0]
+
+
+def search(con: duckdb.DuckDBPyConnection, query: str, since: date | None = None, issue: str | None = None,
+           limit: int = 10) -> list[SearchHit]:
+    """The best `limit` hits for the query, best first (BM25 over title and text, duplicates folded)."""
+    rows = con.execute(SQL_SEARCH, [query, since, issue, limit]).fetchall()
+    return [SearchHit(aid, score, title, source, location, day, ingested, story, tuple(tags), tuple(copies))
+            for aid, score, title, source, location, day, ingested, story, tags, copies in rows]

@@ -44,3 +44,44 @@ SELECT source, url, last_status, last_error, last_success, last_polled, consecut
        (last_status IS NOT NULL AND last_status NOT IN ('ok', 'not modified', 'unchanged')
         AND last_status NOT LIKE 'ok%') AS failing
 FROM store.source_state;
+
+-- Full-text search (the postings and the token rule are in sql/007_search.sql; README: Search).
+-- search_articles(query): every article matching any token of the query, ranked by BM25 (k1 = 1.2,
+-- b = 0.75) over its title and text; matched = how many of the query's tokens it holds.
+CREATE OR REPLACE MACRO search_articles(query) AS TABLE
+WITH keys AS (SELECT DISTINCT search_key(unnest(search_tokens(query))) AS term_key),
+hits AS (SELECT term_key, article_id, tf FROM store.search_terms WHERE term_key IN (SELECT term_key FROM keys)),
+corpus AS (SELECT count(*) AS documents, avg(length) AS mean_length FROM store.search_docs),
+weights AS (SELECT h.term_key, ln(1 + (any_value(c.documents) - count(*) + 0.5) / (count(*) + 0.5)) AS idf
+            FROM hits AS h, corpus AS c GROUP BY h.term_key)
+SELECT h.article_id,
+       sum(w.idf * h.tf * (1.2 + 1) / (h.tf + 1.2 * (1 - 0.75 + 0.75 * d.length / c.mean_length))) AS score,
+       count(*) AS matched
+FROM hits AS h JOIN weights AS w USING (term_key) JOIN store.search_docs AS d USING (article_id), corpus AS c
+GROUP BY h.article_id;
+
+-- search_hits(query, since := DATE, issue := NAME): the ranked hits as a reader wants them, one row
+-- per original article with its duplicates folded under it (copies), its story, tags, source and
+-- date (UTC; the publication date, else the ingestion date). since and issue keep only the hits
+-- dated on or after since and tagged with issue.
+CREATE OR REPLACE MACRO search_hits(query, since := NULL, issue := NULL) AS TABLE
+WITH found AS (
+    SELECT coalesce(a.duplicate_of, a.article_id) AS root_id, f.score, f.matched
+    FROM search_articles(query) AS f JOIN articles AS a USING (article_id)
+    WHERE (since IS NULL OR CAST(timezone('UTC', coalesce(a.published_at, a.ingested_at)) AS DATE) >= CAST(since AS DATE))
+      AND (issue IS NULL OR a.article_id IN (SELECT t.article_id FROM article_tags AS t WHERE t.issue = issue))
+), best AS (
+    SELECT root_id, max(score) AS score, max(matched) AS matched FROM found GROUP BY root_id
+)
+SELECT o.article_id, b.score, b.matched, o.title, o.source, coalesce(o.url, o.path) AS location,
+       CAST(timezone('UTC', coalesce(o.published_at, o.ingested_at)) AS DATE) AS day,
+       o.published_at IS NULL AS day_is_ingested,
+       o.story_id, s.title AS story,
+       (SELECT coalesce(list(t.issue ORDER BY t.score DESC, t.issue), []) FROM article_tags AS t
+        WHERE t.article_id = o.article_id) AS tags,
+       (SELECT coalesce(list({'article_id': c.article_id, 'title': c.title, 'source': c.source,
+                              'kind': c.duplicate_kind} ORDER BY c.ingested_at, c.article_id), [])
+        FROM articles AS c WHERE c.duplicate_of = o.article_id) AS copies
+FROM best AS b JOIN articles AS o ON o.article_id = b.root_id
+LEFT JOIN store.stories AS s ON s.story_id = o.story_id  -- the title only: not the stories view's counts
+ORDER BY b.score DESC, o.article_id;
