@@ -22,6 +22,9 @@ run: $(STAMP)
 digest: $(STAMP)
 	$(BIN)/python -m flows.digest $(ARGS)
 
+export: $(STAMP)
+	$(BIN)/python -m flows.export $(ARGS)
+
 search: $(STAMP)
 	@test -n "$(Q)" || { echo 'usage: make search Q="words to find" [ARGS="--since 2026-01-01 --issue NAME --limit N"]'; exit 2; }
 	$(BIN)/python -m flows.search "$(Q)" $(ARGS)
@@ -41,7 +44,10 @@ eval: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench.bench $(ARGS)
 
-bench-search: $(STAMP)
+bench-export: $(STAMP)
+	$(BIN)/python -m flows.export $(ARGS)
+
+search: $(STAMP)
 	$(BIN)/python -m bench.search $(ARGS)
 
 soak: $(STAMP)

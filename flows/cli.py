@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from datetime import date
 from typing import TYPE_CHECKING
 
 from config.settings import ConfigError, Settings
@@ -32,6 +33,14 @@ def add_common_options(made: argparse.ArgumentParser) -> None:
     """--config and --warehouse, on a parser or on each subcommand's parser."""
     made.add_argument("--config", help="pipeline config (default: config/pipeline.toml)")
     made.add_argument("--warehouse", metavar="PATH", help="the DuckDB file to use (default from config)")
+
+
+def day(text: str) -> date:
+    """An argparse type: a day written YYYY-MM-DD."""
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date like 2026-01-31: {text!r}") from None
 
 
 def fail(message: object) -> int:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import date
 
 import duckdb
 
@@ -19,17 +18,10 @@ NO_INDEX_HINT = "it has no search index yet (one run upgrades it: make run)"
 def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = cli.parser("python -m flows.search", __doc__)
     parser.add_argument("query", help="words to look for in titles and texts (any of them; more matches rank higher)")
-    parser.add_argument("--since", type=_day, metavar="YYYY-MM-DD", help="only articles dated on or after this day")
+    parser.add_argument("--since", type=cli.day, metavar="YYYY-MM-DD", help="only articles dated on or after this day")
     parser.add_argument("--issue", metavar="NAME", help="only articles tagged with this issue")
     parser.add_argument("--limit", type=_positive, default=10, metavar="N", help="how many hits (default 10)")
     return parser.parse_args(argv)
-
-
-def _day(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a date like 2026-01-31: {text!r}") from None
 
 
 def _positive(text: str) -> int:

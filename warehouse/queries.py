@@ -63,3 +63,41 @@ def search(con: duckdb.DuckDBPyConnection, query: str, since: date | None = None
     rows = con.execute(SQL_SEARCH, [query, since, issue, limit]).fetchall()
     return [SearchHit(aid, score, title, source, location, day, ingested, story, tuple(tags), tuple(copies))
             for aid, score, title, source, location, day, ingested, story, tags, copies in rows]
+
+# Export: the public views for a range of days (UTC date of publication, else of ingestion), each a
+# query over the temp table export_articles (the article ids in the range), so the files agree.
+SQL_EXPORT_RANGE = """
+CREATE OR REPLACE TEMP TABLE export_articles AS
+SELECT article_id FROM articles
+WHERE ($since IS NULL OR CAST(timezone('UTC', coalesce(published_at, ingested_at)) AS DATE) >= $since)
+  AND ($until IS NULL OR CAST(timezone('UTC', coalesce(published_at, ingested_at)) AS DATE) <= $until)
+"""
+EXPORTS = {
+    "articles": """
+        SELECT a.*, coalesce(t.tags, []) AS tags, s.title AS story_title
+        FROM articles AS a SEMI JOIN export_articles USING (article_id)
+        LEFT JOIN (SELECT article_id, list(issue ORDER BY score DESC, issue) AS tags FROM article_tags
+                   GROUP BY article_id) AS t USING (article_id)
+        LEFT JOIN stories AS s USING (story_id)
+        ORDER BY coalesce(a.published_at, a.ingested_at), a.article_id""",
+    "article_tags": """
+        SELECT t.* FROM article_tags AS t SEMI JOIN export_articles USING (article_id)
+        ORDER BY t.article_id, t.score DESC, t.issue""",
+    "stories": """
+        SELECT s.* FROM stories AS s
+        WHERE s.story_id IN (SELECT a.story_id FROM articles AS a SEMI JOIN export_articles USING (article_id))
+        ORDER BY s.first_seen, s.story_id""",
+    "runs": """
+        SELECT r.* FROM runs AS r
+        WHERE ($since IS NULL OR CAST(timezone('UTC', r.started_at) AS DATE) >= $since)
+          AND ($until IS NULL OR CAST(timezone('UTC', r.started_at) AS DATE) <= $until)
+        ORDER BY r.started_at""",
+}
+
+
+def export_views(con: duckdb.DuckDBPyConnection, since: date | None, until: date | None
+                 ) -> dict[str, duckdb.DuckDBPyRelation]:
+    """The rows to export of each public view, as relations to write (to_parquet, to_csv)."""
+    con.execute(SQL_EXPORT_RANGE, {"since": since, "until": until})
+    return {name: con.sql(sql, params={"since": since, "until": until} if "$since" in sql else None)
+            for name, sql in EXPORTS.items()}
