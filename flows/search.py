@@ -43,7 +43,8 @@ def format_hit(rank: int, hit: queries.SearchHit) -> str:
     if hit.location:
         lines.append(f"   {hit.location}")
     for copy in hit.copies:
-        lines.append(f"   └ {copy['kind'] or 'duplicate'} copy: {_line(copy['title']) or '(untitled)'} — {copy['source']}")
+        title = _line(copy["title"]) or "(untitled)"
+        lines.append(f"   └ {copy['kind'] or 'duplicate'} copy: {title} — {copy['source']}")
     return "\n".join(lines)
 
 

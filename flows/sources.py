@@ -71,7 +71,8 @@ def _report(plan: ImportPlan, config: Path, dry_run: bool) -> str:
               for t in plan.added]
     if plan.configured:
         lines.append(f"skipped {len(plan.configured)} already configured:")
-        lines += [f"  = {feed.title or feed.xml_url} <{feed.xml_url}> (source {name!r})" for feed, name in plan.configured]
+        lines += [f"  = {feed.title or feed.xml_url} <{feed.xml_url}> (source {name!r})"
+                  for feed, name in plan.configured]
     if plan.refused:
         lines.append(f"skipped {len(plan.refused)} that are not feeds this pipeline can read:")
         lines += [f"  - {line}" for line in plan.refused]

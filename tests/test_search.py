@@ -28,7 +28,8 @@ def _article(aid: str, title: str, text: str, dup: str | None = None, days_ago: 
 
 FILLER = "The council met on Tuesday and talked about roads, parks, schools and the city budget for next year. "
 ARTICLES = [
-    _article("a" * 16, "Ferry fares frozen", FILLER * 3 + "The ferry operator wanted higher fares.", tags=("transport",)),
+    _article("a" * 16, "Ferry fares frozen", FILLER * 3 + "The ferry operator wanted higher fares.",
+             tags=("transport",)),
     _article("b" * 16, "Council budget", FILLER * 3 + "A ferry was mentioned once.", days_ago=40),
     _article("c" * 16, "Ferry fares frozen again", FILLER * 3 + "The ferry operator wanted higher fares for ferries.",
              dup="a" * 16),
@@ -63,7 +64,8 @@ def test_the_token_rule_lowercases_splits_drops_stop_words_and_plurals(warehouse
 def test_each_run_indexes_its_articles_in_its_transaction(warehouse):
     with _read(warehouse) as con:
         docs = dict(con.execute("SELECT article_id, length FROM store.search_docs").fetchall())
-        keys = con.execute("SELECT list(term_key) FROM store.search_terms WHERE article_id = ?", ["d" * 16]).fetchone()[0]
+        keys = con.execute("SELECT list(term_key) FROM store.search_terms WHERE article_id = ?",
+                           ["d" * 16]).fetchone()[0]
         expected = con.execute("SELECT list(search_key(t)) FROM (SELECT DISTINCT unnest(search_tokens(?)) AS t)",
                                [ARTICLES[3].cleaned.title + " " + ARTICLES[3].cleaned.text]).fetchone()[0]
     assert set(docs) == {a.article_id for a in ARTICLES} and all(n > 0 for n in docs.values())

@@ -125,8 +125,8 @@ def parse_opml(data: bytes) -> OpmlList:
         raw_url = _attribute(outline, "xmlUrl")
         if not raw_url:
             if _attribute(outline, "htmlUrl"):
-                found.not_feeds.append(f"{_label(outline) or '(untitled)'}: a web page ({_attribute(outline, 'htmlUrl')})"
-                                       ", no feed URL (xmlUrl)")
+                page = _attribute(outline, "htmlUrl")
+                found.not_feeds.append(f"{_label(outline) or '(untitled)'}: a web page ({page}), no feed URL (xmlUrl)")
             continue
         if kind in NOT_FEED_TYPES:
             found.not_feeds.append(f"{_label(outline) or raw_url}: type {kind}, not a feed")
@@ -136,7 +136,8 @@ def parse_opml(data: bytes) -> OpmlList:
         key = feed_key(feed.xml_url)
         if key in by_url:
             known = found.feeds[by_url[key]]
-            found.feeds[by_url[key]] = OpmlFeed(known.title or feed.title, known.xml_url, known.html_url or feed.html_url,
+            found.feeds[by_url[key]] = OpmlFeed(known.title or feed.title, known.xml_url,
+                                                known.html_url or feed.html_url,
                                                 tuple(dict.fromkeys(known.tags + feed.tags)))
             continue
         by_url[key] = len(found.feeds)
