@@ -102,11 +102,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--articles", type=int, default=100_000, help="articles stored (default %(default)s)")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the shared development data")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    parser.add_argument("--keep", type=Path, metavar="FILE",
+                        help="build the warehouse in FILE and keep it (an existing FILE is measured as it is)")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="newsdesk-search-bench-") as folder:
-        warehouse = Path(folder) / "news.duckdb"
-        built = build(warehouse, args.data, args.articles)
-        print(f"built {args.articles:,} articles: {built}")
+        warehouse = args.keep or Path(folder) / "news.duckdb"
+        built = build(warehouse, args.data, args.articles) if not warehouse.exists() else {"reused": str(warehouse)}
+        print(f"warehouse of {args.articles:,} articles: {built}")
         report = {"build": built, **measure(warehouse),
                   "size_mb": round(warehouse.stat().st_size / 1e6, 1)}
     table = Table(f"Search over {report['stored']:,} stored articles ({report['postings']:,} postings)",

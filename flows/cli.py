@@ -12,11 +12,10 @@ from datetime import date
 from typing import TYPE_CHECKING
 
 from config.settings import ConfigError, Settings
-from flows import progress
 from flows.runs import resolve_run
 from warehouse import store
 
-if TYPE_CHECKING:  # Prefect is imported by the commands that run a flow, not by those that only read
+if TYPE_CHECKING:  # Prefect (and rich) are imported by the commands that run a flow, not by those that only read
     from prefect import Flow
 
 EXIT_DONE, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
@@ -74,7 +73,7 @@ def wait_for_warehouse(settings: Settings) -> None:
 def run_once(flow_: Flow, settings: Settings, **parameters: object) -> int:
     """Run a flow once on the task runner the config asks for: print its result and return 0, or print
     its failure in one line and return 1."""
-    from flows import spread
+    from flows import progress, spread
 
     run = spread.with_runner(flow_, settings.parallel)
     with spread.shared_api(settings.parallel), progress.on_terminal():  # bars only on a terminal

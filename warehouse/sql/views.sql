@@ -60,18 +60,21 @@ SELECT h.article_id,
 FROM hits AS h JOIN weights AS w USING (term_key) JOIN store.search_docs AS d USING (article_id), corpus AS c
 GROUP BY h.article_id;
 
--- search_hits(query, since := DATE, issue := NAME): the ranked hits as a reader wants them, one row
--- per original article with its duplicates folded under it (copies), its story, tags, source and
--- date (UTC; the publication date, else the ingestion date). since and issue keep only the hits
--- dated on or after since and tagged with issue.
-CREATE OR REPLACE MACRO search_hits(query, since := NULL, issue := NULL) AS TABLE
-WITH found AS (
+-- search_hits(query, since := DATE, issue := NAME, top := N): the best `top` hits (default 10) as a
+-- reader wants them, one row per original article with its duplicates folded under it (copies), its
+-- story, tags, source and date (UTC; the publication date, else the ingestion date). since and issue
+-- keep only the hits dated on or after since and tagged with issue.
+CREATE OR REPLACE MACRO search_hits(query, since := NULL, issue := NULL, top := 10) AS TABLE
+WITH dated AS (  -- only the columns needed here: never the texts
+    SELECT article_id, duplicate_of, coalesce(published_at, ingested_at) AS dated_at FROM articles
+), found AS (
     SELECT coalesce(a.duplicate_of, a.article_id) AS root_id, f.score, f.matched
-    FROM search_articles(query) AS f JOIN articles AS a USING (article_id)
-    WHERE (since IS NULL OR CAST(timezone('UTC', coalesce(a.published_at, a.ingested_at)) AS DATE) >= CAST(since AS DATE))
+    FROM search_articles(query) AS f JOIN dated AS a USING (article_id)
+    WHERE (since IS NULL OR a.dated_at >= timezone('UTC', CAST(CAST(since AS DATE) AS TIMESTAMP)))
       AND (issue IS NULL OR a.article_id IN (SELECT t.article_id FROM article_tags AS t WHERE t.issue = issue))
-), best AS (
-    SELECT root_id, max(score) AS score, max(matched) AS matched FROM found GROUP BY root_id
+), best AS (  -- the details below are read for these rows only
+    SELECT root_id, max(score) AS score, max(matched) AS matched FROM found
+    GROUP BY root_id ORDER BY score DESC, root_id LIMIT top
 )
 SELECT o.article_id, b.score, b.matched, o.title, o.source, coalesce(o.url, o.path) AS location,
        CAST(timezone('UTC', coalesce(o.published_at, o.ingested_at)) AS DATE) AS day,
