@@ -83,8 +83,8 @@ def merge_cleaned(parts: list[tuple[list[Article], list[Reject]]]) -> tuple[list
 def clean_task(docs: list[RawDocument], settings: CleanSettings, workers: int = 1) -> tuple[list[Article], list[Reject]]:
     """Clean a batch of inputs into articles; unusable inputs come back as rejects."""
     with progress.stage("clean", "inputs", len(docs)) as bar:
-        cleaned, rejects = clean.clean_documents(docs, settings, functools.partial(pool.map_chunks, workers=workers,
-                                                                                    progress=bar.advance))
+        mapper = functools.partial(pool.map_chunks, workers=workers, progress=bar.advance)
+        cleaned, rejects = clean.clean_documents(docs, settings, mapper)
     articles = [Article(article_id=doc.content_hash[:16], doc=doc, cleaned=c) for doc, c in cleaned]
     get_run_logger().info("clean: %d articles, %d rejected", len(articles), len(rejects))
     return articles, rejects
