@@ -16,8 +16,10 @@ from pathlib import Path
 from bench import PROJECT_ROOT, BbcArticle, Table, load_bbc, part_main
 from config.settings import DedupSettings, load_settings
 from tasks.s2_clean import clean_text
-from tasks.s4_dedup import KnownArticle, assign, prepare
-from tasks.s3_fingerprint import normalise_for_hash, word_shingles
+from tasks.records import KnownArticle
+from tasks.s3_fingerprint import prepare, word_shingles
+from tasks.s4_dedup import assign
+from tasks.text.hashing import normalise_for_hash
 from tasks.records import Article, CleanedArticle, RawDocument
 
 SEED = 20250101

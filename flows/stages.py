@@ -15,6 +15,7 @@ from config.settings import CleanSettings, DedupSettings, Settings, SummarySetti
 from flows import pool, progress
 from tasks import s1_discover as discover
 from tasks import s2_clean as clean
+from tasks import s3_fingerprint as fingerprint
 from tasks import s4_dedup as dedup
 from tasks import s5_summarise as summarise
 from tasks import s6_tag as tag
@@ -94,7 +95,7 @@ def clean_task(docs: list[RawDocument], settings: CleanSettings, workers: int = 
 def fingerprint_task(articles: list[Article], settings: DedupSettings, workers: int = 1) -> list[Article]:
     """Word counts, text hashes, MinHash signatures and story term vectors for a batch."""
     with progress.stage("fingerprint", "articles", len(articles)) as bar:
-        pool.update_in_place(dedup.prepare, articles, settings, fields=PREPARED_FIELDS, send=without_raw,
+        pool.update_in_place(fingerprint.prepare, articles, settings, fields=PREPARED_FIELDS, send=without_raw,
                              workers=workers, progress=bar.advance)
     get_run_logger().info("fingerprint: %d articles", len(articles))
     return articles

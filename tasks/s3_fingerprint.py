@@ -14,7 +14,7 @@ from datasketch import MinHash, MinHashLSH
 
 from config.settings import DedupSettings
 from tasks.records import Article
-from tasks.text.hashing import normalise_for_hash, sha256_hex, text_hash  # noqa: F401 - text_hash re-exported
+from tasks.text.hashing import normalise_for_hash, sha256_hex
 from tasks.text.language import language_name, stemmer_for, stop_words
 from tasks.text.normalise import word_count
 

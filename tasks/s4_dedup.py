@@ -11,11 +11,12 @@ from itertools import chain
 import numpy as np
 
 from config.settings import DedupSettings
-from tasks.s3_fingerprint import BandIndex, normalise_for_hash, prepare, text_hash
+from tasks.s3_fingerprint import BandIndex, prepare
 from tasks.records import Article, KnownArticle, KnownProbe
 from tasks.sources.urls import article_url, url_slug
+from tasks.text.hashing import text_hash
 
-__all__ = ["KnownArticle", "assign", "known_probe", "normalise_for_hash", "prepare", "text_hash"]
+__all__ = ["assign", "known_probe"]
 
 LOGGER = logging.getLogger(__name__)
 

@@ -13,8 +13,10 @@ import pytest
 from hypothesis import given, settings as hypothesis_settings, strategies as st
 
 from config.settings import DedupSettings
-from tasks import s4_dedup as dedup
-from tasks.s4_dedup import KnownArticle, assign, normalise_for_hash, prepare, text_hash
+from tasks.records import KnownArticle
+from tasks.s3_fingerprint import prepare
+from tasks.s4_dedup import assign
+from tasks.text.hashing import normalise_for_hash, text_hash
 from tasks.records import Article, CleanedArticle, RawDocument
 from tasks.text.normalise import word_count
 
@@ -385,6 +387,14 @@ def test_large_store_still_finds_the_original(bridge: tuple[str, list[str]]) -> 
     assert batch[1].duplicate_of is None and batch[1].story_id == "n2"
 
 
-def test_public_names() -> None:
-    for name in ("normalise_for_hash", "text_hash", "KnownArticle", "prepare", "assign"):
-        assert hasattr(dedup, name)
+def test_the_public_steps_mark_a_restyled_copy(bridge: tuple[str, list[str]]) -> None:
+    """prepare, then assign: a copy differing only in quotes and spacing is an exact duplicate, and the
+    hash it was matched on is the text hash the warehouse stores."""
+    title, paragraphs = bridge
+    text = "\n".join(paragraphs)
+    restyled = text.replace("'", "’").replace(" ", "  ")
+    first, copy = make_article("a1", text, title), make_article("a2", restyled)
+    prepare([first, copy], SETTINGS)
+    assign([first, copy], [], SETTINGS, NOW)
+    assert first.text_hash == copy.text_hash == text_hash(text) == text_hash(restyled)
+    assert (first.duplicate_of, copy.duplicate_of, copy.duplicate_kind) == (None, "a1", "exact")

@@ -12,6 +12,7 @@ import pytest
 from config.settings import CleanSettings, DedupSettings, SummarySettings, TagSettings
 from flows.stages import PREPARED_FIELDS, story_calls, without_raw
 from tasks import s2_clean as clean
+from tasks import s3_fingerprint as fingerprint
 from tasks import s4_dedup as dedup
 from flows import pool as parallel
 from tasks import s7_stories as stories
@@ -69,7 +70,7 @@ def test_later_stages_give_the_same_results_with_and_without_the_pool(pool_mappe
     for workers in (1, WORKERS):
         articles = [Article(article_id=d.content_hash[:16], doc=d, cleaned=c) for d, c in kept]
         options = {"workers": workers, "min_items": 0, "send": without_raw}
-        parallel.update_in_place(dedup.prepare, articles, DedupSettings(), fields=PREPARED_FIELDS, **options)
+        parallel.update_in_place(fingerprint.prepare, articles, DedupSettings(), fields=PREPARED_FIELDS, **options)
         dedup.assign(articles, [], DedupSettings(), now)
         parallel.update_in_place(summarise.summarise_articles, articles, SummarySettings(), fields=("summary",),
                                  **options)
@@ -139,7 +140,7 @@ def test_dedup_against_the_probed_stored_articles_decides_as_against_all(tmp_pat
         title="Another headline", text="A different text entirely, " * 10,
         canonical_url=with_url.cleaned.canonical_url)))
     batch.append(Article(article_id=stored[0].article_id, doc=stored[0].doc, cleaned=stored[0].cleaned))  # itself
-    dedup.prepare(batch, settings)
+    fingerprint.prepare(batch, settings)
     later = now + timedelta(days=1)  # no stored article in the story window: only matches are probed
     decided = []
     for probe in (None, dedup.known_probe(batch, settings)):

@@ -16,7 +16,7 @@ from tasks.s2_clean import clean_documents, clean_html, clean_text
 from tasks.s1_discover import _locator
 from tasks.text.hashing import sha256_hex as content_hash
 from tasks.sources.urls import canonical_url
-from tasks.s3_fingerprint import text_hash
+from tasks.text.hashing import text_hash
 from tasks.sources.http import is_public_address
 from tasks.records import RawDocument
 from tasks.text.normalise import RejectedInput, decode_bytes, one_line

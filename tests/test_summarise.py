@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from config.settings import SUMMARY_ALGORITHMS, DedupSettings, SummarySettings
+from tasks import s3_fingerprint as fingerprint
 from tasks import s4_dedup as dedup
 from tasks.records import Article, CleanedArticle, RawDocument
 from tasks.s5_summarise import (CentralityOptions, _mmr, _overlap_matrix, _pagerank, summarise, summarise_articles,
@@ -302,7 +303,7 @@ def test_dedup_prepares_and_matches_polish_and_greek(language: str) -> None:
     text = OPTIONAL_STEMMER_TEXTS[language]
     first, copy = _article(text, language), _article(_copy_with_new_ending(text), language)
     first.article_id, copy.article_id = "first", "copy"
-    dedup.prepare([first, copy], DedupSettings())
+    fingerprint.prepare([first, copy], DedupSettings())
     for article in (first, copy):
         assert article.word_count > 50 and article.text_hash and article.minhash
         assert article.story_terms and all(term == term.lower() for term in article.story_terms)

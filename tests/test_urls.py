@@ -9,11 +9,13 @@ from pathlib import Path
 import duckdb
 import pytest
 from hypothesis import given
+from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from config.settings import DedupSettings
 from tasks.records import Article, CleanedArticle, KnownArticle, RawDocument
-from tasks.s4_dedup import assign, prepare
+from tasks.s3_fingerprint import prepare
+from tasks.s4_dedup import assign
 from tasks.sources.urls import article_url, canonical_link, canonical_url, url_slug
 from warehouse.store import SQL_URL_SLUG
 
@@ -141,6 +143,7 @@ def test_sql_slug_equals_python_slug() -> None:
     assert _sql_slugs(_SLUG_URLS) == [url_slug(u) for u in _SLUG_URLS]
 
 
+@hypothesis_settings(deadline=None)  # DuckDB's first query in a process can take longer than hypothesis's 200 ms
 @given(st.lists(st.text(alphabet="abcXYZ\u00e9\u00c9019-._~%/?#=&:", max_size=30), min_size=1, max_size=20))
 def test_sql_slug_equals_python_slug_on_generated_urls(paths: list[str]) -> None:
     urls = [f"https://news.example.org/{p}" for p in paths]
