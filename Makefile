@@ -44,10 +44,7 @@ eval: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench.bench $(ARGS)
 
-bench-export: $(STAMP)
-	$(BIN)/python -m flows.export $(ARGS)
-
-search: $(STAMP)
+bench-search: $(STAMP)
 	$(BIN)/python -m bench.search $(ARGS)
 
 soak: $(STAMP)
