@@ -103,12 +103,10 @@ FROM (SELECT article_id, regexp_extract_all(hex(minhash), '.{16}') AS parts
 """
 # The search index of a run's articles, in the run's transaction (the token rule and the postings are
 # the macros of sql/007_search.sql); postings in key order, so a search skips blocks without its keys.
-SQL_INDEX_RUN = (
-    "CREATE OR REPLACE TEMP TABLE search_run AS SELECT * FROM search_postings([?])",
-    "INSERT INTO store.search_terms SELECT * FROM search_run ORDER BY term_key",
-    "INSERT INTO store.search_docs SELECT article_id, sum(tf) FROM search_run GROUP BY article_id",
-    "DROP TABLE search_run",
-)
+SQL_INDEX_RUN_POSTINGS = "CREATE OR REPLACE TEMP TABLE search_run AS SELECT * FROM search_postings([?])"
+SQL_INDEX_RUN_TERMS = "INSERT INTO store.search_terms SELECT * FROM search_run ORDER BY term_key"
+SQL_INDEX_RUN_DOCS = "INSERT INTO store.search_docs SELECT article_id, sum(tf) FROM search_run GROUP BY article_id"
+SQL_INDEX_RUN_DONE = "DROP TABLE search_run"
 SQL_STORY_MEMBERS = """
 SELECT story_id, article_id, title, text, source, duplicate_of, coalesce(language, 'en'), title_derived
 FROM store.articles WHERE list_contains(?::VARCHAR[], story_id)
@@ -437,9 +435,10 @@ def _article_row(a: Article, run_id: str, now: datetime, versions: dict[str, str
 
 def _index_run(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
     """Add the run's stored articles to the search index (inside the caller's transaction)."""
-    con.execute(SQL_INDEX_RUN[0], [run_id])
-    for statement in SQL_INDEX_RUN[1:]:
-        con.execute(statement)
+    con.execute(SQL_INDEX_RUN_POSTINGS, [run_id])
+    con.execute(SQL_INDEX_RUN_TERMS)
+    con.execute(SQL_INDEX_RUN_DOCS)
+    con.execute(SQL_INDEX_RUN_DONE)
 
 
 def write_run(con: duckdb.DuckDBPyConnection, run_id: str, articles: list[Article], rejects: list[Reject],
