@@ -31,7 +31,7 @@ def issue_days(con: duckdb.DuckDBPyConnection, first_day: date, last_day: date) 
 # users get the same ranking and folding.
 SQL_SEARCH = """
 SELECT article_id, score, title, source, location, day, day_is_ingested, story, tags, copies
-FROM search_hits(?, since := ?, issue := ?, top := ?)
+FROM search_hits(?, since := ?, issue_name := ?, top := ?)
 """
 SQL_QUERY_TOKENS = "SELECT search_tokens(?)"
 

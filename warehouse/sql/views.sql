@@ -60,18 +60,21 @@ SELECT h.article_id,
 FROM hits AS h JOIN weights AS w USING (term_key) JOIN store.search_docs AS d USING (article_id), corpus AS c
 GROUP BY h.article_id;
 
--- search_hits(query, since := DATE, issue := NAME, top := N): the best `top` hits (default 10) as a
+-- search_hits(query, since := DATE, issue_name := NAME, top := N): the best `top` hits (default 10) as a
 -- reader wants them, one row per original article with its duplicates folded under it (copies), its
--- story, tags, source and date (UTC; the publication date, else the ingestion date). since and issue
--- keep only the hits dated on or after since and tagged with issue.
-CREATE OR REPLACE MACRO search_hits(query, since := NULL, issue := NULL, top := 10) AS TABLE
+-- story, tags, source and date (UTC; the publication date, else the ingestion date). since and
+-- issue_name keep only the hits dated on or after since and tagged with that issue (the defaults, and
+-- NULL, keep all; the defaults are not NULL because a DuckLake catalog cannot store a NULL default, and
+-- the parameter is not called issue because a parameter with a default must not share a column's name).
+CREATE OR REPLACE MACRO search_hits(query, since := DATE '0001-01-01', issue_name := '', top := 10) AS TABLE
 WITH dated AS (  -- only the columns needed here: never the texts
     SELECT article_id, duplicate_of, coalesce(published_at, ingested_at) AS dated_at FROM articles
 ), found AS (
     SELECT coalesce(a.duplicate_of, a.article_id) AS root_id, f.score, f.matched
     FROM search_articles(query) AS f JOIN dated AS a USING (article_id)
-    WHERE (since IS NULL OR a.dated_at >= timezone('UTC', CAST(CAST(since AS DATE) AS TIMESTAMP)))
-      AND (issue IS NULL OR a.article_id IN (SELECT t.article_id FROM article_tags AS t WHERE t.issue = issue))
+    WHERE a.dated_at >= timezone('UTC', CAST(CAST(coalesce(since, DATE '0001-01-01') AS DATE) AS TIMESTAMP))
+      AND (coalesce(issue_name, '') = ''
+           OR a.article_id IN (SELECT t.article_id FROM article_tags AS t WHERE t.issue = issue_name))
 ), best AS (  -- the details below are read for these rows only
     SELECT root_id, max(score) AS score, max(matched) AS matched FROM found
     GROUP BY root_id ORDER BY score DESC, root_id LIMIT top
