@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import re
 from collections.abc import Callable
@@ -13,6 +14,15 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = PROJECT_ROOT.parent / "shared" / "data"
 BBC_SET = "bbc-news-summary-dev"
 BBC_CATEGORIES = ("business", "entertainment", "politics", "sport", "tech")
+HIGHLIGHTS_SET = "news-highlights-dev"
+TOPICS_SET = "issue-topics-dev"
+# Every dev set is split once, by a salted hash of each item's key, into a tuning half (settings and
+# models are chosen or fitted there) and a report half (make eval reports it). The salt keeps this
+# split independent of the hash that made the NYT dev half (sha256 of the id, last hex digit even).
+SPLIT_SALT = "newsdesk-half:"
+HALVES = ("tune", "report")
+BOOTSTRAP_RESAMPLES = 2000
+BOOTSTRAP_SEED = 14
 
 # The references run their sentences together with no space ("...$10.9bn.For the full-year..."):
 # a sentence ends at . ! or ? before a capital (maybe after a quote mark), or before a digit
@@ -34,6 +44,60 @@ class BbcArticle:
     def key(self) -> str:
         """The article's place in the set, as category/NNN."""
         return f"{self.category}/{self.name}"
+
+
+@dataclass(frozen=True)
+class HighlightArticle:
+    """One CNN/DailyMail report with its human-written highlight bullets."""
+
+    key: str           # the set's id, e.g. cnn-val-a4942dd6...
+    publisher: str
+    article: str
+    highlights: tuple[str, ...]
+
+
+def half_of(key: str) -> str:
+    """The half ("tune" or "report") an item belongs to, from a salted sha256 of its key (deterministic)."""
+    digest = hashlib.sha256(f"{SPLIT_SALT}{key}".encode("utf-8")).digest()
+    return HALVES[digest[-1] & 1]
+
+
+def in_half(items: list, half: str | None, key: Callable[[object], str] = lambda item: item.key) -> list:
+    """The items of one half (all of them for None), in their order."""
+    if half is not None and half not in HALVES:
+        raise ValueError(f"half must be one of {', '.join(HALVES)}, got {half!r}")
+    return [item for item in items if half is None or half_of(key(item)) == half]
+
+
+def bootstrap_interval(differences: list[float], resamples: int = BOOTSTRAP_RESAMPLES,
+                       seed: int = BOOTSTRAP_SEED) -> tuple[float, float, float]:
+    """Mean of paired per-item differences and its 95 % percentile bootstrap interval (low, high)."""
+    import numpy as np
+
+    values = np.asarray(differences, dtype=float)
+    if not len(values):
+        return 0.0, 0.0, 0.0
+    rng = np.random.default_rng(seed)
+    means = values[rng.integers(0, len(values), size=(resamples, len(values)))].mean(axis=1)
+    low, high = np.percentile(means, [2.5, 97.5])
+    return float(values.mean()), float(low), float(high)
+
+
+def load_highlights(data_dir: Path, limit: int | None = None) -> list[HighlightArticle]:
+    """Read the CNN/DailyMail highlights set (at most `limit` articles per publisher)."""
+    path = Path(data_dir) / HIGHLIGHTS_SET / "articles.jsonl"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: not found (pass --data pointing at the shared data)")
+    found: list[HighlightArticle] = []
+    per_publisher: dict[str, int] = {}
+    with path.open(encoding="utf-8") as lines:
+        for line in lines:
+            row = json.loads(line)
+            seen = per_publisher.get(row["publisher"], 0)
+            if limit is None or seen < limit:
+                per_publisher[row["publisher"]] = seen + 1
+                found.append(HighlightArticle(row["id"], row["publisher"], row["article"], tuple(row["highlights"])))
+    return found
 
 
 @dataclass
@@ -72,12 +136,10 @@ def _cell(value: object) -> str:
 
 
 def read_text(path: Path) -> str:
-    """A text file as UTF-8, or as Latin-1 when it is not valid UTF-8."""
-    raw = path.read_bytes()
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return raw.decode("latin-1")
+    """A text file as UTF-8, or as Latin-1 when it is not valid UTF-8 (as the tagger reads its examples)."""
+    from tasks.learn_terms import read_example
+
+    return read_example(path)
 
 
 def split_reference(summary: str) -> list[str]:

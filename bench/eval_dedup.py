@@ -13,14 +13,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from bench import PROJECT_ROOT, BbcArticle, Table, load_bbc, part_main
+from bench import PROJECT_ROOT, BbcArticle, Table, in_half, load_bbc, part_main
+from bench.templated_series import Report, templated_series
 from config.settings import DedupSettings, load_settings
+from tasks.records import Article, CleanedArticle, KnownArticle, RawDocument
 from tasks.s2_clean import clean_text
-from tasks.records import KnownArticle
-from tasks.s3_fingerprint import prepare, word_shingles
+from tasks.s3_fingerprint import prepare, text_shingles
 from tasks.s4_dedup import assign
 from tasks.text.hashing import normalise_for_hash
-from tasks.records import Article, CleanedArticle, RawDocument
 
 SEED = 20250101
 NOW = datetime(2025, 1, 15, 12, 0, tzinfo=timezone.utc)
@@ -33,6 +33,8 @@ VARIANT_TYPES = ("headline", "tail", "truncate", "reorder", "edit", "style", "co
 NEGATIVE_TYPES = ("related: shares passages", "related: high word overlap", "follow-up quoting a paragraph",
                   "distinct: other")
 NATURAL_TWIN = "natural: same text, new headline"
+TEMPLATED = "templated: "              # + the template: another day's report of a daily series
+TEMPLATED_FIRST = "templated: first day"  # stored; the later days come in the batch
 # Source articles whose 4-word shingle sets are this alike are the same text (the set holds a few
 # stories published twice under different headlines); a lower overlap marks related articles.
 TWIN_JACCARD = 0.9
@@ -97,8 +99,8 @@ class Split:
 # --- the source set -------------------------------------------------------------------------------
 
 def _shingles(text: str) -> set[bytes]:
-    """4-word shingles of a text, normalised as the pipeline does."""
-    return word_shingles(normalise_for_hash(text).split(), 4)
+    """The shingles the pipeline's signature is made of (4-word shingles and weighted facts)."""
+    return text_shingles(text, 4)
 
 
 def _overlapping_pairs(articles: list[BbcArticle]) -> list[tuple[float, float, int, int]]:
@@ -324,8 +326,18 @@ def _negative_kinds(split: Split) -> dict[str, str]:
             else NEGATIVE_TYPES[3] for key, value in overlap.items()}
 
 
-def build_cases(articles: list[BbcArticle], seed: int = SEED) -> tuple[Split, list[Item], list[Item]]:
-    """Return the split, the stored originals and the new batch (variants, distinct articles, follow-ups)."""
+def templated_items(reports: list[Report]) -> tuple[list[Item], list[Item]]:
+    """Each series' first report as a stored original, the later days' as new articles; every report is
+    its own group (a link from one day's report to another's is a false duplicate)."""
+    first = [Item(r.key, TEMPLATED_FIRST, "templated", r.key, r.title, r.body) for r in reports if r.day == 0]
+    later = [Item(r.key, TEMPLATED + r.template, "templated", r.key, r.title, r.body) for r in reports if r.day > 0]
+    return first, later
+
+
+def build_cases(articles: list[BbcArticle], seed: int = SEED, reports: list[Report] | None = None,
+                ) -> tuple[Split, list[Item], list[Item]]:
+    """Return the split, the stored originals and the new batch (variants, distinct articles, follow-ups,
+    and the later days of templated series)."""
     rng = random.Random(seed)
     split = split_articles(articles, rng)
     headlines = [a.headline for a in articles]
@@ -350,6 +362,9 @@ def build_cases(articles: list[BbcArticle], seed: int = SEED) -> tuple[Split, li
         quoted = rng.choice([k for k in split.known if k.category == a.category])
         batch.append(Item(f"f:{a.key}", NEGATIVE_TYPES[2], a.category, f"f:{a.key}", a.headline,
                           follow_up(a, quoted, rng)))
+    first, later = templated_items(reports or [])
+    originals += first
+    batch += later
     rng.shuffle(batch)
     return split, originals, batch
 
@@ -402,7 +417,7 @@ def score(items: list[Item], articles: list[Article], earlier: set[str],
 
 def story_quality(items: list[Item], stories: dict[str, str], split: Split) -> dict[str, float | int]:
     """How stories group the distinct articles: cross-category pairs joined, and related pairs joined."""
-    distinct = [i for i in items if i.kind not in VARIANT_TYPES and not i.article_id.startswith("f:")]
+    distinct = [i for i in items if i.kind not in VARIANT_TYPES and not i.article_id.startswith(("f:", "t:"))]
     members: dict[str, list[Item]] = defaultdict(list)
     for item in distinct:
         members[stories[item.article_id]].append(item)
@@ -526,11 +541,21 @@ def margins(originals: list[Item], batch: list[Item], texts: dict[str, CleanedAr
     return out
 
 
-def run(data_dir: Path, limit: int | None = None) -> dict:
-    """Build the variants, run prepare and assign with the shipped settings, and score every case."""
+def templated_marked(passes: list[dict]) -> dict[str, int]:
+    """Templated reports marked a duplicate of another report (false positives), and how many there were."""
+    main = passes[0]["by_type"]
+    kinds = [k for k in main if k.startswith(TEMPLATED)]
+    return {"reports": sum(main[k]["n"] for k in kinds),
+            "marked_duplicate": max(sum(p["by_type"].get(k, {}).get("fp", 0) for k in kinds) for p in passes)}
+
+
+def run(data_dir: Path, limit: int | None = None, half: str | None = "report") -> dict:
+    """Build the variants and templated series of one half, run prepare and assign with the shipped
+    settings, and score every case."""
     settings = load_settings().dedup
-    articles = load_bbc(Path(data_dir), limit)
-    split, originals, batch = build_cases(articles)
+    articles = in_half(load_bbc(Path(data_dir), limit), half)
+    reports = in_half(templated_series(SEED), half, key=lambda r: r.series_key)
+    split, originals, batch = build_cases(articles, reports=reports)
     started = time.perf_counter()
     cleaned = cleaned_texts([*originals, *batch], cleaned=True)
     clean_ms = 1000 * (time.perf_counter() - started) / (len(originals) + len(batch))
@@ -541,12 +566,14 @@ def run(data_dir: Path, limit: int | None = None) -> dict:
         _run_pass("stored originals, raw text", split, originals, batch, raw, settings, same_batch=False),
     ]
     return {
+        "half": half or "all",
         "settings": {"shingle_words": settings.shingle_words, "num_perm": settings.num_perm,
                      "near_threshold": settings.near_threshold, "story_threshold": settings.story_threshold},
         "articles": len(articles), "stored_originals": len(originals), "new_batch": len(batch),
         "same_text_groups": sum(1 for k, c in split.cluster.items() if k != c),
         "related_pairs": len(split.pairs), "target_f1": 0.95, "clean_text_ms_per_article": round(clean_ms, 3),
-        "passes": passes, "margins": margins(originals, batch, cleaned, settings.near_threshold),
+        "passes": passes, "templated": templated_marked(passes),
+        "margins": margins(originals, batch, cleaned, settings.near_threshold),
         "tail_cleaning": tail_cleaning(originals, batch, cleaned),
     }
 
@@ -555,7 +582,7 @@ def table(results: dict) -> str:
     """Per-case and overall scores of every pass, with story grouping and timing, as markdown."""
     passes = results["passes"]
     main, margin = passes[0], results["margins"]
-    kinds = [*VARIANT_TYPES, NATURAL_TWIN, *NEGATIVE_TYPES, "original"]
+    kinds = [*VARIANT_TYPES, NATURAL_TWIN, *NEGATIVE_TYPES, "original", TEMPLATED_FIRST]
     kinds = [k for k in [*kinds, *(k for k in main["by_type"] if k not in kinds)] if k in main["by_type"]]
     cases = Table(f"Near-duplicates per case ({main['name']}; F1 of the other passes on the right)",
                   ["case", "n", "TP", "FP", "FN", "P", "R", "F1", *[f"F1 {p['name']}" for p in passes[1:]],
@@ -571,11 +598,14 @@ def table(results: dict) -> str:
                            f"{m['other_max']:.3f}" if m else "-"])
     settings = results["settings"]
     cases.notes.append(
-        f"{results['articles']} articles: {results['stored_originals']} stored originals, {results['new_batch']} "
+        f"{results['half']} half, {results['articles']} BBC articles and {results['templated']['reports']} templated "
+        f"reports of later days: {results['stored_originals']} stored originals, {results['new_batch']} "
         f"new; shingle_words {settings['shingle_words']}, near_threshold {settings['near_threshold']}, "
         f"story_threshold {settings['story_threshold']}; target F1 >= {results['target_f1']}. Negative cases "
-        "can only have FP. J: exact Jaccard of 4-word shingles of the cleaned texts against the stored "
-        "originals (own: the article's original; other: any other).")
+        "can only have FP. J: exact Jaccard of the signature's shingles (4-word shingles and weighted facts) of the "
+        "cleaned texts against the stored originals (own: the article's original; other: any other). "
+        f"Templated reports marked a duplicate of another day's, in any pass: {results['templated']['marked_duplicate']} "
+        f"of {results['templated']['reports']}.")
     summary = Table("Near-duplicates overall, story grouping and time per pass",
                     ["pass", "P", "R", "F1", "cross-cat pairs joined", "cross-cat rate", "joined cross share",
                      "related joined", "prepare ms/art", "assign ms/art", "prepare+assign s"])

@@ -1,4 +1,4 @@
-"""ROUGE of the article summariser against Lead-k and sumy's summarisers on the BBC News Summary set."""
+"""ROUGE of the article summariser against Lead-k and sumy's summarisers: news highlights (3 sentences) and BBC extracts."""
 
 from __future__ import annotations
 
@@ -15,75 +15,73 @@ from rouge_score.rouge_scorer import RougeScorer
 from rouge_score.tokenize import tokenize as rouge_tokenize
 from rouge_score.tokenizers import Tokenizer
 
-from bench import BbcArticle, Table, load_bbc
+from bench import Table, bootstrap_interval, in_half, load_bbc, load_highlights
 from tasks.s5_summarise import CentralityOptions, summarise, summarise_centrality
 
-DEFAULT_ALGORITHM = "centrality"
-BASELINES = ("lead", "textrank", "lexrank", "lsa", "luhn", "kl", "sumbasic")
+DEFAULT_ALGORITHM = "news"
+HIGHLIGHTS_BUDGET = 3
+HIGHLIGHTS_BASELINES = ("lead", "textrank", "lexrank")
+BBC_BASELINES = ("lead", "textrank", "lexrank", "lsa", "luhn", "kl", "sumbasic")
 LABELS = {"lead": "Lead-k", "textrank": "sumy TextRank", "lexrank": "sumy LexRank", "lsa": "sumy LSA",
-          "luhn": "sumy Luhn", "kl": "sumy KL", "sumbasic": "sumy SumBasic"}
-# A second, lead-favouring check: how much of the headline (written by the journalist, not picked
-# from the text) a short summary covers, as on wire news whose references are abstractive.
-HEADLINE_BUDGET = 3
+          "luhn": "sumy Luhn", "kl": "sumy KL", "sumbasic": "sumy SumBasic", "centrality": "centrality (previous default)"}
+MEASURES = ("rouge1", "rouge2", "rougeL")
 
-Summariser = Callable[[str, int], list[str]]
+# A summariser takes the text, the sentence budget and the headline (None when there is none).
+Summariser = Callable[[str, int, "str | None"], list[str]]
 
 
 @dataclass(frozen=True)
-class MethodScore:
-    """Mean ROUGE F1 of one method over the articles, with the time it took."""
+class Document:
+    """One text to summarise with its reference, budget and the group it is reported under."""
 
-    name: str
-    label: str
-    rouge1: float
-    rouge2: float
-    rougeL: float
-    headline_recall: float
-    seconds: float
-
-
-def methods(default: str = DEFAULT_ALGORITHM, variants: bool = False) -> dict[str, tuple[str, Summariser]]:
-    """The summarisers to compare: name -> (label, function of text and sentence budget)."""
-    found: dict[str, tuple[str, Summariser]] = {
-        "ours": (f"ours ({default})", functools.partial(_by_name, algorithm=default))}
-    for name in BASELINES:
-        found[name] = (LABELS[name], functools.partial(_by_name, algorithm=name))
-    if variants:
-        found.update(variant_methods())
-    return found
+    key: str
+    group: str
+    text: str
+    title: str | None
+    reference: str
+    budget: int
 
 
-VARIANTS = {
-    "no_lede": ("centrality, no lede rule", CentralityOptions(lede_first=False)),
-    "uniform_restart": ("centrality, uniform restart", CentralityOptions(position_prior=False)),
-    "no_position": ("centrality, no position at all", CentralityOptions(position_prior=False, lede_first=False)),
-    "no_mmr": ("centrality, no MMR (lambda 1)", CentralityOptions(mmr_lambda=1.0)),
-    "mmr_0.6": ("centrality, MMR lambda 0.6", CentralityOptions(mmr_lambda=0.6)),
-    "cosine": ("centrality, TF-IDF cosine graph", CentralityOptions(similarity="cosine")),
-}
+def _by_name(text: str, sentences: int, title: str | None, algorithm: str) -> list[str]:
+    """Summarise with one of the configured algorithm names (the headline goes to those that use it)."""
+    return summarise(text, sentences, algorithm, title=title)
 
 
-def variant_methods() -> dict[str, tuple[str, Summariser]]:
-    """Variants of the centrality summariser, one knob changed at a time, for the write-up."""
-    return {name: (label, functools.partial(_with_options, options=options))
-            for name, (label, options) in VARIANTS.items()}
+def _untitled(text: str, sentences: int, title: str | None, algorithm: str) -> list[str]:
+    """Summarise without telling the summariser the headline."""
+    return summarise(text, sentences, algorithm)
 
 
-def _with_options(text: str, sentences: int, options: CentralityOptions) -> list[str]:
+def _with_options(text: str, sentences: int, title: str | None, options: CentralityOptions) -> list[str]:
     """Summarise with the centrality algorithm under non-default options."""
     return summarise_centrality(text, sentences, options)
 
 
-def _by_name(text: str, sentences: int, algorithm: str) -> list[str]:
-    """Summarise with one of the configured algorithm names."""
-    return summarise(text, sentences, algorithm)
+VARIANTS = {
+    "centrality_no_lede": ("centrality, no lede rule", CentralityOptions(lede_first=False)),
+    "centrality_uniform": ("centrality, uniform restart", CentralityOptions(position_prior=False)),
+}
 
 
-class _CachedTokenizer(Tokenizer):
+def methods(baselines: tuple[str, ...], variants: bool = False) -> dict[str, tuple[str, Summariser]]:
+    """The summarisers to compare: name -> (label, function of text, budget and headline)."""
+    found: dict[str, tuple[str, Summariser]] = {
+        "ours": (f"ours ({DEFAULT_ALGORITHM}, the default)", functools.partial(_by_name, algorithm=DEFAULT_ALGORITHM))}
+    for name in (*baselines, "centrality"):
+        found[name] = (LABELS[name], functools.partial(_by_name, algorithm=name))
+    if variants:
+        found["ours_untitled"] = (f"ours ({DEFAULT_ALGORITHM}) without the headline",
+                                  functools.partial(_untitled, algorithm=DEFAULT_ALGORITHM))
+        found.update({name: (label, functools.partial(_with_options, options=options))
+                      for name, (label, options) in VARIANTS.items()})
+    return found
+
+
+class CachedTokenizer(Tokenizer):
     """rouge-score's default tokenizer with the Porter stemmer, remembering each word's stem."""
 
     def __init__(self) -> None:
-        self._stem = functools.lru_cache(maxsize=100_000)(PorterStemmer().stem)
+        self._stem = functools.lru_cache(maxsize=200_000)(PorterStemmer().stem)
 
     def tokenize(self, text: str) -> list[str]:
         """Lowercased alphanumeric tokens, words over three letters stemmed (as rouge-score does)."""
@@ -116,85 +114,131 @@ def rouge_l(target: list[str], prediction: list[str]) -> float:
     return 0.0 if common == 0 else 2 * precision * recall / (precision + recall)
 
 
+class Rouge:
+    """ROUGE-1/2/L F1 (rouge-score's tokenizer and Porter stemmer; ROUGE-L by a fast exact LCS)."""
+
+    def __init__(self) -> None:
+        self.tokenizer = CachedTokenizer()
+        self._scorer = RougeScorer(["rouge1", "rouge2"], tokenizer=self.tokenizer)
+
+    def score(self, reference: str, summary: str) -> tuple[float, float, float]:
+        """(ROUGE-1, ROUGE-2, ROUGE-L) F1 of a summary against a reference."""
+        result = self._scorer.score(reference, summary)
+        return (result["rouge1"].fmeasure, result["rouge2"].fmeasure,
+                rouge_l(self.tokenizer.tokenize(reference), self.tokenizer.tokenize(summary)))
+
+
 _WORKER: dict[str, object] = {}
 
 
 def _init_worker(chosen: dict[str, tuple[str, Summariser]]) -> None:
     """Build the ROUGE scorer once per worker process."""
-    tokenizer = _CachedTokenizer()
-    _WORKER["tokenizer"] = tokenizer
-    _WORKER["scorer"] = RougeScorer(["rouge1", "rouge2"], tokenizer=tokenizer)
+    _WORKER["rouge"] = Rouge()
     _WORKER["methods"] = chosen
 
 
-def _score_article(article: BbcArticle) -> dict[str, tuple[float, float, float, float, float]]:
-    """Each method's ROUGE-1/2/L F1 and headline ROUGE-1 recall on one article, and its time in seconds."""
-    scorer: RougeScorer = _WORKER["scorer"]  # type: ignore[assignment]
-    tokenizer: _CachedTokenizer = _WORKER["tokenizer"]  # type: ignore[assignment]
+def _score_document(document: Document) -> dict[str, tuple[float, float, float, float]]:
+    """Each method's ROUGE-1/2/L F1 on one document, and its processor time in seconds."""
+    rouge: Rouge = _WORKER["rouge"]  # type: ignore[assignment]
     chosen: dict[str, tuple[str, Summariser]] = _WORKER["methods"]  # type: ignore[assignment]
-    reference = "\n".join(article.reference)
-    reference_tokens = tokenizer.tokenize(reference)
-    budget = len(article.reference)
     scores = {}
     for name, (_, summariser) in chosen.items():
         started = time.process_time()
-        summary = "\n".join(summariser(article.body, budget))
-        short = "\n".join(summariser(article.body, HEADLINE_BUDGET))
+        summary = " ".join(summariser(document.text, document.budget, document.title))
         elapsed = time.process_time() - started
-        result = scorer.score(reference, summary)
-        scores[name] = (result["rouge1"].fmeasure, result["rouge2"].fmeasure,
-                        rouge_l(reference_tokens, tokenizer.tokenize(summary)),
-                        scorer.score(article.headline, short)["rouge1"].recall, elapsed)
+        scores[name] = (*rouge.score(document.reference, summary), elapsed)
     return scores
 
 
-def evaluate(articles: list[BbcArticle], chosen: dict[str, tuple[str, Summariser]],
-             workers: int = 2) -> list[MethodScore]:
-    """Mean ROUGE F1 of each method over the articles that have a reference."""
-    usable = [a for a in articles if a.reference]
+def score_documents(documents: list[Document], chosen: dict[str, tuple[str, Summariser]],
+                    workers: int = 2) -> list[dict[str, tuple[float, float, float, float]]]:
+    """Per-document scores of every method (in document order)."""
     if workers > 1:
         with multiprocessing.get_context("fork").Pool(workers, _init_worker, (chosen,)) as pool:
-            per_article = pool.map(_score_article, usable, chunksize=8)
-    else:
-        _init_worker(chosen)
-        per_article = [_score_article(a) for a in usable]
-    results = []
-    for name, (label, _) in chosen.items():
-        columns = list(zip(*(scores[name] for scores in per_article)))
-        r1, r2, rl, headline = (statistics.fmean(c) for c in columns[:4])
-        results.append(MethodScore(name, label, r1, r2, rl, headline, sum(columns[4])))
-    return results
+            return pool.map(_score_document, documents, chunksize=8)
+    _init_worker(chosen)
+    return [_score_document(d) for d in documents]
 
 
-def summary_table(results: list[MethodScore], count: int, seconds: float) -> Table:
-    """The ROUGE results as a table, best ROUGE-2 first."""
-    table = Table(f"Summaries: BBC News Summary dev ({count} articles, k = reference sentences)",
-                  ["method", "ROUGE-1 F1", "ROUGE-2 F1", "ROUGE-L F1", f"headline R-1 rec. @{HEADLINE_BUDGET}",
-                   "CPU s"])
-    for r in sorted(results, key=lambda r: -r.rouge2):
-        table.rows.append([r.label, r.rouge1, r.rouge2, r.rougeL, r.headline_recall, round(r.seconds)])
-    table.notes += [
-        f"Wall time {seconds:.0f} s. Same sentence splitter (nupunkt) for every method; headline left out of the "
-        "text; F1 means over articles (rouge-score, stemmed).",
-        f"headline R-1 rec. @{HEADLINE_BUDGET}: share of the headline's words found in a {HEADLINE_BUDGET}-sentence "
-        "summary, a check for the lead-favouring case (abstractive references, as on wire news).",
-        "CPU s: processor time spent summarising, both budgets, summed over workers."]
+def _means(rows: list[dict[str, tuple[float, ...]]], name: str) -> dict[str, float]:
+    """A method's mean ROUGE F1 (in points, 0-100) and summed CPU seconds over rows."""
+    columns = list(zip(*(row[name] for row in rows)))
+    means = {m: 100 * statistics.fmean(c) for m, c in zip(MEASURES, columns)}
+    means["cpu_seconds"] = sum(columns[3])
+    return means
+
+
+def compare(documents: list[Document], per_document: list[dict], chosen: dict[str, tuple[str, Summariser]],
+            baselines: tuple[str, ...], group: str | None = None) -> dict[str, object]:
+    """Means of every method over the documents (of one group, or all), and ours minus the best baseline
+    (by ROUGE-2) per measure with its 95 % paired bootstrap interval, in ROUGE points."""
+    rows = [r for d, r in zip(documents, per_document) if group is None or d.group == group]
+    means = {name: _means(rows, name) for name in chosen}
+    best = max(baselines, key=lambda name: means[name]["rouge2"])
+    differences = {}
+    for index, measure in enumerate(MEASURES):
+        mean, low, high = bootstrap_interval([100 * (r["ours"][index] - r[best][index]) for r in rows])
+        differences[measure] = {"difference": round(mean, 2), "low": round(low, 2), "high": round(high, 2)}
+    return {"documents": len(rows), "best_baseline": best,
+            "methods": {name: {"label": chosen[name][0], **{k: round(v, 2) for k, v in means[name].items()}}
+                        for name in chosen},
+            "ours_minus_best": differences}
+
+
+def _table(title: str, result: dict[str, object], notes: list[str]) -> Table:
+    """One comparison as a table, best ROUGE-2 first, with the difference line under it."""
+    table = Table(title, ["method", "ROUGE-1", "ROUGE-2", "ROUGE-L", "CPU s"])
+    methods_ = result["methods"]
+    for name, m in sorted(methods_.items(), key=lambda item: -item[1]["rouge2"]):
+        table.rows.append([m["label"], m["rouge1"], m["rouge2"], m["rougeL"], round(m["cpu_seconds"])])
+    best = methods_[result["best_baseline"]]["label"]
+    d = result["ours_minus_best"]
+    table.notes.append(f"ours - {best} (best baseline), 95 % bootstrap interval: " + "; ".join(
+        f"{m} {d[m]['difference']:+.2f} [{d[m]['low']:+.2f}, {d[m]['high']:+.2f}]" for m in MEASURES))
+    table.notes += notes
     return table
 
 
+def highlight_documents(data_dir: Path, limit: int | None, half: str | None) -> list[Document]:
+    """The news-highlights articles of one half as documents: reference = highlights, budget 3, no headline."""
+    return [Document(a.key, a.publisher, a.article, None, "\n".join(a.highlights), HIGHLIGHTS_BUDGET)
+            for a in in_half(load_highlights(data_dir, limit), half)]
+
+
+def bbc_documents(data_dir: Path, limit: int | None, half: str | None) -> list[Document]:
+    """The BBC articles of one half: reference = the extract, budget = its sentences, headline known."""
+    return [Document(a.key, a.category, a.body, a.headline, "\n".join(a.reference), len(a.reference))
+            for a in in_half(load_bbc(data_dir, limit), half) if a.reference]
+
+
 def run(data_dir: Path, limit: int | None = None, workers: int = 2, variants: bool = False,
-        ) -> tuple[list[Table], dict[str, object]]:
-    """Score every method on the BBC set; return the table and the numbers for the JSON report."""
-    started = time.perf_counter()
-    articles = [a for a in load_bbc(data_dir, limit) if a.reference]
-    results = evaluate(articles, methods(variants=variants), workers)
-    seconds = time.perf_counter() - started
-    numbers = {
-        "articles": len(articles),
-        "default_algorithm": DEFAULT_ALGORITHM,
-        "seconds": round(seconds, 1),
-        "methods": {r.name: {"label": r.label, "rouge1": round(r.rouge1, 4), "rouge2": round(r.rouge2, 4),
-                             "rougeL": round(r.rougeL, 4), "headline_rouge1_recall_at_3": round(r.headline_recall, 4),
-                             "cpu_seconds": round(r.seconds, 1)} for r in results},
-    }
-    return [summary_table(results, len(articles), seconds)], numbers
+        half: str | None = "report") -> tuple[list[Table], dict[str, object]]:
+    """Score every method on both sets (one half); return the tables and the numbers for the JSON report."""
+    tables: list[Table] = []
+    numbers: dict[str, object] = {"half": half or "all", "default_algorithm": DEFAULT_ALGORITHM}
+    for name, documents, baselines in (
+            ("highlights", highlight_documents(data_dir, limit, half), HIGHLIGHTS_BASELINES),
+            ("bbc", bbc_documents(data_dir, limit, half), BBC_BASELINES)):
+        started = time.perf_counter()
+        chosen = methods(baselines, variants)
+        per_document = score_documents(documents, chosen, workers)
+        pooled = compare(documents, per_document, chosen, baselines)
+        groups = sorted({d.group for d in documents})
+        result = {"pooled": pooled, "by_group": {g: compare(documents, per_document, chosen, baselines, g)
+                                                 for g in groups},
+                  "seconds": round(time.perf_counter() - started, 1)}
+        numbers[name] = result
+        where = f"{half} half" if half else "whole set"
+        if name == "highlights":
+            tables.append(_table(f"Summaries: news highlights, {where} ({pooled['documents']} CNN/DailyMail "
+                                 f"articles), {HIGHLIGHTS_BUDGET} sentences", pooled, [
+                "Reference: the highlights joined by newlines; no headline given to any method; one sentence "
+                "splitter (nupunkt) for all; ROUGE F1 in points (rouge-score, stemmed)."]))
+            for group in groups:
+                g = result["by_group"][group]
+                tables.append(_table(f"Summaries: news highlights, {group} only ({g['documents']} articles)", g, []))
+        else:
+            tables.append(_table(f"Summaries: BBC News Summary, {where} ({pooled['documents']} articles), "
+                                 "k = reference sentences", pooled, [
+                "Headline left out of the text; ours is given it as the title (as the pipeline does)."]))
+    return tables, numbers

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 import tomllib
 import types
 import typing
@@ -12,12 +13,17 @@ from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = PROJECT_ROOT / "config" / "pipeline.toml"
-SUMMARY_ALGORITHMS = ("textrank", "lexrank", "lsa", "luhn", "kl", "sumbasic", "lead", "centrality")
+SUMMARY_ALGORITHMS = ("textrank", "lexrank", "lsa", "luhn", "kl", "sumbasic", "lead", "centrality", "news")
 PARALLEL_RUNNERS = ("processes", "dask")
+_TOML_POSITION = re.compile(r"\(at line (?P<line>\d+), column (?P<column>\d+)\)")
 
 
 class ConfigError(ValueError):
-    """A configuration problem, worded as one line naming the file, the key and what is wrong."""
+    """One or more configuration problems, one line each naming the file, the key and what is wrong."""
+
+    def __init__(self, problems: str | list[str]) -> None:
+        self.problems = [problems] if isinstance(problems, str) else list(problems)
+        super().__init__("\n".join(self.problems))
 
 
 @dataclass(frozen=True)
@@ -69,7 +75,7 @@ class DedupSettings:
 
 @dataclass(frozen=True)
 class SummarySettings:
-    algorithm: str = "centrality"
+    algorithm: str = "news"
     sentences: int = 3
     story_sentences: int = 4
 
@@ -77,7 +83,7 @@ class SummarySettings:
 @dataclass(frozen=True)
 class TagSettings:
     taxonomy: Path = PROJECT_ROOT / "config" / "issues.toml"
-    min_score: float = 1.0
+    min_score: float = 0.3
     max_tags: int = 5
 
 
@@ -166,57 +172,89 @@ _SECTIONS: dict[str, type] = {
 }
 
 
-def _coerce(value: object, hint: object, where: str, base: Path) -> object:
-    """Check one value against its declared type and convert it (paths resolved against base)."""
+class _Invalid(ValueError):
+    """One value that does not fit its setting; the caller adds where it is."""
+
+
+def resolve_path(value: str | Path) -> Path:
+    """A path from the config: an absolute one as given (~ expanded), a relative one under the project
+    root, whatever folder the config file is in."""
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else PROJECT_ROOT / path
+
+
+def path_rule(root: Path = PROJECT_ROOT) -> str:
+    """The rule for config paths, as error messages state it."""
+    return f"a relative path is read from the project root, {root}; an absolute one as given"
+
+
+class _Problems:
+    """The problems found in one config file, each worded `file: [section].key: problem`."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.lines: list[str] = []
+
+    def add(self, where: str, message: str) -> None:
+        self.lines.append(f"{self.name}: {where}: {message}".replace("\n", " "))
+
+
+def _coerce(value: object, hint: object) -> object:
+    """Check one value against its declared type and convert it (paths resolved by resolve_path)."""
     origin = typing.get_origin(hint)
     if origin in (typing.Union, types.UnionType):
         args = [a for a in typing.get_args(hint) if a is not type(None)]
-        return _coerce(value, args[0], where, base)
+        return _coerce(value, args[0])
     if hint is Path:
         if not isinstance(value, str) or not value.strip():
-            raise ConfigError(f"{where}: expected a path string, got {value!r}")
-        path = Path(value).expanduser()
-        return path if path.is_absolute() else (base / path)
+            raise _Invalid(f"expected a path string, got {value!r}")
+        return resolve_path(value)
     if origin is tuple:
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise ConfigError(f"{where}: expected a list of strings, got {value!r}")
+            raise _Invalid(f"expected a list of strings, got {value!r}")
         return tuple(value)
     if hint is bool:
         if not isinstance(value, bool):
-            raise ConfigError(f"{where}: expected true or false, got {value!r}")
+            raise _Invalid(f"expected true or false, got {value!r}")
         return value
     if hint is int:
         if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{where}: expected a whole number, got {value!r}")
+            raise _Invalid(f"expected a whole number, got {value!r}")
         return value
     if hint is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{where}: expected a number, got {value!r}")
+            raise _Invalid(f"expected a number, got {value!r}")
         return float(value)
     if hint is str:
         if not isinstance(value, str):
-            raise ConfigError(f"{where}: expected a string, got {value!r}")
+            raise _Invalid(f"expected a string, got {value!r}")
         return value
-    raise ConfigError(f"{where}: unsupported setting type")
+    raise _Invalid("unsupported setting type")
 
 
-def _build(cls: type, table: object, where: str, base: Path, extra: dict | None = None) -> object:
-    """Make one settings dataclass from a TOML table, refusing unknown keys."""
+def _build(cls: type, table: object, where: str, problems: _Problems) -> object | None:
+    """Make one settings dataclass from a TOML table; unknown keys and bad values are noted in problems
+    (and left at their defaults, so that later checks do not repeat them). None when it cannot be made."""
     if not isinstance(table, dict):
-        raise ConfigError(f"{where}: expected a table, got {table!r}")
+        problems.add(where, f"expected a table, got {table!r}")
+        return None
     hints = typing.get_type_hints(cls)
     names = {f.name for f in dataclasses.fields(cls)}
-    values: dict[str, object] = dict(extra or {})
+    values: dict[str, object] = {}
     for key, value in table.items():
-        if key not in names or key in values:
-            raise ConfigError(f"{where}: unknown key '{key}' (known: {', '.join(sorted(names))})")
-        values[key] = _coerce(value, hints[key], f"{where}.{key}", base)
-    try:
-        return cls(**values)
-    except TypeError as exc:  # a required key is missing
-        missing = sorted(f.name for f in dataclasses.fields(cls)
-                         if f.name not in values and f.default is dataclasses.MISSING)
-        raise ConfigError(f"{where}: missing key(s) {', '.join(missing) or exc}") from None
+        if key not in names:
+            problems.add(f"{where}.{key}", f"unknown key (known: {', '.join(sorted(names))})")
+            continue
+        try:
+            values[key] = _coerce(value, hints[key])
+        except _Invalid as exc:
+            problems.add(f"{where}.{key}", str(exc))
+    required = [f.name for f in dataclasses.fields(cls)
+                if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
+    missing = [key for key in required if key not in table]
+    if missing:
+        problems.add(where, f"missing key(s) {', '.join(missing)}")
+    return cls(**values) if all(key in values for key in required) else None
 
 
 def _known_timezone(name: str) -> bool:
@@ -227,8 +265,8 @@ def _known_timezone(name: str) -> bool:
     return True
 
 
-def _check_ranges(s: Settings, name: str) -> None:
-    """Reject values that are well typed but make no sense."""
+def _check_ranges(s: Settings, problems: _Problems) -> None:
+    """Note the values that are well typed but make no sense."""
     checks = [
         (s.discover.max_file_bytes > 0, "discover.max_file_bytes", "must be positive"),
         (all(e.startswith(".") for e in s.discover.extensions), "discover.extensions", "each must start with '.'"),
@@ -242,7 +280,9 @@ def _check_ranges(s: Settings, name: str) -> None:
          f"must be one of {', '.join(SUMMARY_ALGORITHMS)}"),
         (s.summary.sentences >= 1, "summary.sentences", "must be at least 1"),
         (s.summary.story_sentences >= 1, "summary.story_sentences", "must be at least 1"),
+        (s.tags.taxonomy.is_file(), "tags.taxonomy", f"{s.tags.taxonomy}: file not found ({path_rule()})"),
         (s.tags.max_tags >= 1, "tags.max_tags", "must be at least 1"),
+        (0.0 <= s.tags.min_score <= 1.0, "tags.min_score", "must be between 0 and 1 (a tag's score is a probability)"),
         (1 <= s.report.trend_days <= 3660, "report.trend_days", "must be between 1 and 3660"),
         (1 <= s.report.trend_issues <= 20, "report.trend_issues", "must be between 1 and 20"),
         (s.warehouse.lock_wait_seconds >= 0, "warehouse.lock_wait_seconds", "must not be negative"),
@@ -265,52 +305,79 @@ def _check_ranges(s: Settings, name: str) -> None:
     ]
     for ok, key, message in checks:
         if not ok:
-            raise ConfigError(f"{name}: {key} {message}")
+            section, name = key.split(".", 1)
+            problems.add(f"[{section}].{name}", message)
+
+
+def _check_sources(sources: list[tuple[int, SourceSettings]], problems: _Problems) -> None:
+    """Note sources of an unknown kind, without the path or URL their kind needs, or named twice."""
     seen: set[str] = set()
-    for i, src in enumerate(s.sources):
-        where = f"{name}: sources[{i}]"
+    for number, src in sources:
+        where = _source_where(number)
         if src.kind not in ("folder", "file", "feed"):
-            raise ConfigError(f"{where}.kind must be folder, file or feed, got {src.kind!r}")
+            problems.add(f"{where}.kind", f"must be folder, file or feed, got {src.kind!r}")
         if src.kind in ("folder", "file") and src.path is None:
-            raise ConfigError(f"{where}.path is required for a {src.kind} source")
+            problems.add(f"{where}.path", f"is required for a {src.kind} source")
         if src.kind == "feed" and not (src.url or "").startswith(("http://", "https://")):
-            raise ConfigError(f"{where}.url must be an http(s) URL for a feed source")
+            problems.add(f"{where}.url", "must be an http(s) URL for a feed source")
         if src.name in seen:
-            raise ConfigError(f"{where}.name {src.name!r} is used twice")
+            problems.add(f"{where}.name", f"{src.name!r} is used twice")
         seen.add(src.name)
 
 
-def load_settings(path: Path | str | None = None) -> Settings:
-    """Load and validate the pipeline config; raise ConfigError with a one-line reason."""
-    config_path = Path(path) if path else DEFAULT_CONFIG
-    name = str(config_path)
+def _source_where(number: int) -> str:
+    """How a problem names the number-th [[sources]] table (counted from 1, as a reader counts them)."""
+    return f"[[sources]][{number}]"
+
+
+def _read_toml(config_path: Path, name: str) -> dict:
+    """The parsed config file; ConfigError names the line and column of a TOML syntax error."""
     try:
-        data = tomllib.loads(config_path.read_text(encoding="utf-8"))
+        return tomllib.loads(config_path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"{name}: file not found") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{name}: cannot read ({exc.__class__.__name__}: {exc})") from None
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{name}: not valid TOML ({exc})") from None
-    base = config_path.resolve().parent.parent if config_path.resolve().parent.name == "config" \
-        else config_path.resolve().parent
+        message = str(exc)
+        at = _TOML_POSITION.search(message)
+        if at:
+            message = message[:at.start()].rstrip()
+            raise ConfigError(f"{name}: line {at['line']}, column {at['column']}: not valid TOML: {message}") from None
+        raise ConfigError(f"{name}: not valid TOML: {message}") from None
+
+
+def load_settings(path: Path | str | None = None) -> Settings:
+    """Load and check the pipeline config; raise ConfigError listing every problem, one per line.
+
+    Relative paths are read from the project root wherever the config file is (see resolve_path).
+    """
+    config_path = Path(path) if path else DEFAULT_CONFIG
+    name = str(config_path)
+    data = _read_toml(config_path, name)
+    problems = _Problems(name)
     values: dict[str, object] = {"config_path": config_path.resolve()}
+    numbered: list[tuple[int, SourceSettings]] = []
     for key, table in data.items():
         if key == "sources":
             if not isinstance(table, list):
-                raise ConfigError(f"{name}: sources must be an array of tables ([[sources]])")
-            values["sources"] = tuple(
-                _build(SourceSettings, t, f"{name}: sources[{i}]", base) for i, t in enumerate(table))
+                problems.add("[[sources]]", "must be an array of tables ([[sources]])")
+                continue
+            built = [(i, _build(SourceSettings, t, _source_where(i), problems)) for i, t in enumerate(table, 1)]
+            numbered = [(i, src) for i, src in built if src is not None]
+            values["sources"] = tuple(src for _, src in numbered)
         elif key in _SECTIONS:
-            values[key] = _build(_SECTIONS[key], table, f"{name}: [{key}]", base)
+            section = _build(_SECTIONS[key], table, f"[{key}]", problems)
+            if section is not None:
+                values[key] = section
         else:
             known = ", ".join(sorted([*_SECTIONS, "sources"]))
-            raise ConfigError(f"{name}: unknown section '{key}' (known: {known})")
-    for key, cls in _SECTIONS.items():  # defaults resolved against this config's base too
-        if key not in values:
-            values[key] = _build(cls, {}, f"{name}: [{key}]", base)
+            problems.add(f"[{key}]", f"unknown section (known: {known})")
     settings = Settings(**values)  # type: ignore[arg-type]
-    _check_ranges(settings, name)
+    _check_ranges(settings, problems)
+    _check_sources(numbered, problems)
+    if problems.lines:
+        raise ConfigError(problems.lines)
     return settings
 
 

@@ -58,9 +58,14 @@ def checked_settings(args: argparse.Namespace, sources: list[str] | None = None,
         store.check_path(settings.warehouse.path)
         wait_for_warehouse(settings)
     except (ConfigError, store.WarehouseError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print_error(exc)
         return EXIT_BAD_INPUT
     return settings
+
+
+def print_error(error: Exception | str) -> None:
+    """Print an error on stderr, one `error: ` line for each of its lines (a config error lists them all)."""
+    print("\n".join(f"error: {line}" for line in str(error).splitlines() or [""]), file=sys.stderr)
 
 
 def wait_for_warehouse(settings: Settings) -> None:
@@ -79,7 +84,7 @@ def run_once(flow_: Flow, settings: Settings, **parameters: object) -> int:
     with spread.shared_api(settings.parallel), progress.on_terminal():  # bars only on a terminal
         state = run(**parameters, return_state=True)
     if state.is_failed():
-        print(f"error: {state.message}", file=sys.stderr)
+        print_error(state.message or "")
         return EXIT_FAILED
     print(state.result())
     return EXIT_DONE

@@ -32,7 +32,8 @@ from config.settings import ConfigError  # noqa: E402
 from flows import cli, stages  # noqa: E402
 from flows.runs import new_run_id, resolve_run  # noqa: E402
 from flows.spread import Spread  # noqa: E402
-from tasks.records import RunCounts  # noqa: E402
+from tasks import s1_discover as discover  # noqa: E402
+from tasks.records import Article, InputCopy, Reject, RunCounts  # noqa: E402
 from tasks.s8_report import (RunDigest, SourceProblem, fit_for_ui, render_digest, summary_line,  # noqa: E402
                              write_digest)
 from tasks.sources.feeds import FeedPoll  # noqa: E402
@@ -71,6 +72,23 @@ def superseded_reason(max_lateness_minutes: float) -> str | None:
         return None
     return (f"skipped: started {late_minutes:.0f} min after its scheduled time "
             f"(limit {max_lateness_minutes:g}) and a newer run is due")
+
+
+def run_counts(found: discover.Discovery, poll: FeedPoll, articles: list[Article], rejects: list[Reject],
+               copies: list[InputCopy]) -> RunCounts:
+    """What the run saw and did. A copy of an input read in this run counts as a duplicate (or as a
+    reject when those bytes were rejected); a copy of bytes stored before, as already stored."""
+    rejected_bytes = {r.content_hash for r in rejects if r.content_hash}
+    this_run = [c for c in copies if c.stored_by_run is None]
+    copies_rejected = sum(1 for c in this_run if c.content_hash in rejected_bytes)
+    # feed entries seen but not fetched (their URL or guid is stored) count as already stored
+    fetched = len(poll.documents) + poll.skipped + len(poll.rejects) + sum(
+        1 for c in poll.copies if c.stored_by_run is None)
+    return RunCounts(discovered=found.discovered + poll.entries_seen,
+                     skipped=found.skipped + poll.skipped + max(0, poll.entries_seen - fetched),
+                     new_articles=sum(1 for a in articles if not a.duplicate_of),
+                     duplicates=sum(1 for a in articles if a.duplicate_of) + len(this_run) - copies_rejected,
+                     rejected=len(rejects) + copies_rejected)
 
 
 def source_problems(poll: FeedPoll) -> list[SourceProblem]:
@@ -129,28 +147,28 @@ def ingest(sources: list[str] | None = None, config_path: str | None = None,
         logger.info("CPU stages: %s", f"chunk tasks on the Dask cluster (~{spread.workers} workers)" if spread.cluster
                     else f"{spread.workers} worker process{'es' if spread.workers > 1 else ''} on this machine")
         found = stages.discover_task(con, settings)
-        poll = stages.feeds_task(con, settings)
+        poll = stages.feeds_task(con, settings, poll_now=bool(sources))  # sources named by a person: poll now
+        documents, copies = discover.split_copies(found.documents + poll.documents)
+        copies = found.copies + poll.copies + copies
         articles, clean_rejects = stages.merge_cleaned(
-            spread.run(stages.clean_task, found.documents + poll.documents, settings.clean))
+            spread.run(stages.clean_task, documents, settings.clean))
         articles = spread.update(stages.fingerprint_task, articles, settings.dedup, fields=stages.PREPARED_FIELDS)
         if articles:  # nothing new (a re-run): no task runs for the stages that would get nothing
             articles = stages.dedup_task(con, quote(articles), settings.dedup)
         articles = spread.update(stages.summarise_task, articles, settings.summary, fields=stages.SUMMARY_FIELDS)
         articles = spread.update(stages.tag_task, articles, taxonomy, settings.tags, fields=stages.TAG_FIELDS)
-        members = stages.story_members_task(con, quote(articles)) if articles else []
-        story_list = spread.stories(articles, members, settings.summary.story_sentences)
+        members, titles = stages.story_members_task(con, quote(articles)) if articles else ([], {})
+        story_list = spread.stories(articles, members, settings.summary.story_sentences, titles)
         rejects = found.rejects + poll.rejects + clean_rejects
-        fetched = len(poll.documents) + poll.skipped + len(poll.rejects)
-        counts = RunCounts(discovered=found.discovered + poll.entries_seen,
-                           skipped=found.skipped + poll.skipped + max(0, poll.entries_seen - fetched),
-                           new_articles=sum(1 for a in articles if not a.duplicate_of),
-                           duplicates=sum(1 for a in articles if a.duplicate_of), rejected=len(rejects))
+        counts = run_counts(found, poll, articles, rejects, copies)
         if not dry_run:
             stages.store_task(con, run_id, quote(articles), quote(rejects), quote(story_list), counts, settings,
-                              quote(poll.states))
+                              quote(poll.states), quote(copies))
         digest = RunDigest(run_id=run_id, started_at=started, counts=counts, sources=source_names,
                            articles=articles, stories=story_list, rejects=rejects, abandoned_runs=abandoned,
-                           dry_run=dry_run, source_problems=source_problems(poll))
+                           dry_run=dry_run, source_problems=source_problems(poll),
+                           skipped_sources=[SourceProblem(name, "skipped", why) for name, why in poll.not_polled],
+                           copies=copies)
         markdown = render_digest(digest)
         path = write_digest(markdown, settings.warehouse.reports_dir, run_id) if not dry_run else None
         page = stages.page_task(con, quote(digest), settings) if not dry_run else None

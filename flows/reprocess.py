@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from datetime import datetime, timezone
+from pathlib import Path
 
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
@@ -21,7 +22,14 @@ from tasks.versions import stage_versions  # noqa: E402
 from warehouse import store  # noqa: E402
 
 
-@flow(name="reprocess", log_prints=False)
+def _run_name() -> str:
+    """What the run does, as the UI's run list shows it: 'reprocess stored articles 2026-01-05 08:30'."""
+    warehouse = (flow_run.parameters or {}).get("warehouse_path")
+    where = f" in {Path(warehouse).name}" if warehouse else ""
+    return f"reprocess stored articles{where} {datetime.now(timezone.utc):%Y-%m-%d %H:%M}"
+
+
+@flow(name="reprocess", flow_run_name=_run_name, log_prints=False)
 def reprocess(config_path: str | None = None, warehouse_path: str | None = None) -> str | State:
     """Re-summarise and re-tag all stored articles, and rewrite story summaries, in one transaction."""
     logger = get_run_logger()
@@ -39,7 +47,8 @@ def reprocess(config_path: str | None = None, warehouse_path: str | None = None)
         spread = Spread.for_flow(settings.parallel)
         articles = spread.update(stages.summarise_task, articles, settings.summary, fields=stages.SUMMARY_FIELDS)
         articles = spread.update(stages.tag_task, articles, taxonomy, settings.tags, fields=stages.TAG_FIELDS)
-        story_list = spread.stories(articles, [], settings.summary.story_sentences)  # every member is in articles
+        titles = store.story_titles(con, sorted({a.story_id for a in articles if a.story_id}))
+        story_list = spread.stories(articles, [], settings.summary.story_sentences, titles)  # all members in articles
         versions = stage_versions(settings.dedup, settings.summary, settings.tags)
         store.write_reprocessed(con, run_id, articles, story_list, versions)
         message = (f"reprocess {run_id}: {len(articles)} articles re-summarised ({versions['summary']}) "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import signal
 import sys
 from typing import Any
 
@@ -16,7 +17,7 @@ from prefect.runner import Runner  # noqa: E402
 from prefect.schedules import Cron  # noqa: E402
 
 from config.settings import ConfigError, Settings, load_settings  # noqa: E402
-from flows import spread  # noqa: E402
+from flows import cli, spread  # noqa: E402
 from flows.ingest import ingest  # noqa: E402
 
 
@@ -32,11 +33,32 @@ def deployment_options(settings: Settings, config_path: str | None) -> dict[str,
     }
 
 
+class GracefulRunner(Runner):
+    """Prefect's Runner, stopped cleanly by SIGTERM.
+
+    Prefect's own handler calls the runner's stop from inside the running event loop, where stop is
+    the async astop: the coroutine is never awaited (a RuntimeWarning), and sys.exit then tears the
+    loop down mid-poll. This one asks the loop to run astop, so start() returns as after Ctrl+C.
+    """
+
+    def handle_sigterm(self, *args: Any, **kwargs: Any) -> None:
+        """Schedule the runner's stop on its event loop."""
+        self._logger.info("SIGTERM received, shutting down")
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # not inside the loop (should not happen): stop the way Ctrl+C does
+            raise TerminationSignal(signal=signal.SIGTERM) from None
+        loop.call_soon_threadsafe(self._stop_soon, loop)
+
+    def _stop_soon(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._stopping_task = loop.create_task(self.astop())  # kept: the loop holds tasks only weakly
+
+
 def serve_ingest(settings: Settings, config_path: str | None, pause_on_shutdown: bool) -> None:
     """Serve the deployment until interrupted. The runner is given the flow object itself, so every
     run keeps the task runner the config asks for (a run loaded from the deployment's entrypoint
     would get the flow's default one)."""
-    runner = Runner(pause_on_shutdown=pause_on_shutdown)
+    runner = GracefulRunner(pause_on_shutdown=pause_on_shutdown)
     runner.add_flow(spread.with_runner(ingest, settings.parallel), **deployment_options(settings, config_path))
     print(f"Serving {ingest.name}/{settings.schedule.deployment} (cron {settings.schedule.cron!r}, "
           f"{settings.schedule.timezone}); Ctrl+C stops.", flush=True)
@@ -44,6 +66,8 @@ def serve_ingest(settings: Settings, config_path: str | None, pause_on_shutdown:
         asyncio.run(runner.start())
     except (KeyboardInterrupt, TerminationSignal) as exc:
         print(f"{type(exc).__name__}: shutting down", flush=True)
+    else:
+        print("SIGTERM: stopped serving", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -56,8 +80,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = load_settings(args.config)
     except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        cli.print_error(exc)
+        return cli.EXIT_BAD_INPUT
     config_path = str(settings.config_path) if args.config else None
     serve_ingest(settings, config_path, args.pause_on_shutdown)
     return 0

@@ -69,15 +69,18 @@ class Spread:
         pool.set_fields(articles, [pool.field_values(a, fields) for a in done], fields)
         return articles
 
-    def stories(self, articles: list[Article], members: list[tuple], story_sentences: int) -> list[Story]:
-        """The stories the batch touched, summarised across their articles and stored members."""
+    def stories(self, articles: list[Article], members: list[tuple], story_sentences: int,
+                titles: dict[str, str] | None = None) -> list[Story]:
+        """The stories the batch touched, summarised across their articles and stored members
+        (titles: the stored stories' current titles, which change only for a better headline)."""
         if not articles:
             return []
         if not self.cluster:
-            return stages.stories_task(quote(articles), quote(members), story_sentences, workers=self.workers)
-        futures = [stages.stories_task.submit(part, stored, sentences, workers=1)
-                   for part, stored, sentences in stages.story_calls(articles, members, story_sentences, self.workers,
-                                                               min_items=2)]
+            return stages.stories_task(quote(articles), quote(members), story_sentences, workers=self.workers,
+                                       titles=titles)
+        futures = [stages.stories_task.submit(part, stored, sentences, workers=1, titles=known)
+                   for part, stored, sentences, known in stages.story_calls(articles, members, story_sentences,
+                                                                            self.workers, min_items=2, titles=titles)]
         return [story for future in futures for story in future.result()]
 
 

@@ -20,14 +20,14 @@ from tasks import s4_dedup as dedup
 from tasks import s5_summarise as summarise
 from tasks import s6_tag as tag
 from tasks import s7_stories as stories
-from tasks.records import Article, RawDocument, Reject, RunCounts, Story
-from tasks.s8_report import RunDigest
-from tasks.s8_report_chart import trend_from_counts
-from tasks.s8_report_html import render_page, write_page
 from tasks.sources import feeds
 from tasks.sources.health import HealthPolicy, SourceState
 from tasks.sources.http import HttpClient
 from tasks.versions import stage_versions
+from tasks.records import Article, InputCopy, RawDocument, Reject, RunCounts, Story
+from tasks.s8_report import RunDigest
+from tasks.s8_report_chart import trend_from_counts
+from tasks.s8_report_html import render_page, write_page
 from warehouse import queries, store
 
 PREPARED_FIELDS = ("word_count", "text_hash", "minhash", "story_terms")
@@ -46,15 +46,18 @@ def discover_task(con: duckdb.DuckDBPyConnection, settings: Settings) -> discove
     with progress.stage("discover", "inputs") as bar:
         found = discover.discover_files(list(settings.sources), settings.discover,
                                         store.known_content_hashes(con), store.known_rejects(con))
+        found.copies += store.copies_of_stored(con, found.known)
         bar.finish(found.discovered)
-    get_run_logger().info("discover: %d found, %d already stored, %d new, %d rejected",
-                          found.discovered, found.skipped, len(found.documents), len(found.rejects))
+    get_run_logger().info("discover: %d found, %d already stored, %d new, %d copies, %d rejected",
+                          found.discovered, found.skipped, len(found.documents), len(found.copies),
+                          len(found.rejects))
     return found
 
 
 @task(name="poll feeds", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[2, 10])
-def feeds_task(con: duckdb.DuckDBPyConnection, settings: Settings) -> feeds.FeedPoll:
-    """Poll the due feed sources and fetch their new entries' pages; failures go to source health."""
+def feeds_task(con: duckdb.DuckDBPyConnection, settings: Settings, poll_now: bool = False) -> feeds.FeedPoll:
+    """Poll the due feed sources (all of them with poll_now) and fetch their new entries' pages;
+    failures go to source health."""
     sources = [s for s in settings.sources if s.kind == "feed" and s.enabled]
     if not sources:
         return feeds.FeedPoll()
@@ -65,13 +68,17 @@ def feeds_task(con: duckdb.DuckDBPyConnection, settings: Settings) -> feeds.Feed
                           disable_after=settings.feeds.disable_after)
     with HttpClient(settings.http) as client, progress.stage("poll feeds", "feeds", len(sources)):
         poll = feeds.poll_feeds(sources, states, client, datetime.now(timezone.utc), urls, guids,
-                                validator_max_age_days=settings.feeds.validator_max_age_days, policy=policy)
+                                validator_max_age_days=settings.feeds.validator_max_age_days, policy=policy,
+                                poll_now=poll_now)
     known = store.known_content_hashes(con)
     fresh = [d for d in poll.documents if d.content_hash not in known]
+    poll.copies += store.copies_of_stored(con, [(d.source, d.locator, d.content_hash) for d in poll.documents
+                                                if d.content_hash in known])
     poll.skipped = len(poll.documents) - len(fresh)
     poll.documents = fresh
-    get_run_logger().info("poll feeds: %d polled, %d entries seen, %d new pages, %d rejected, %d failing",
-                          len(poll.states), poll.entries_seen, len(fresh), len(poll.rejects), len(poll.problems))
+    get_run_logger().info("poll feeds: %d polled, %d not due, %d entries seen, %d new pages, %d rejected, "
+                          "%d failing", len(poll.states), len(poll.not_polled), poll.entries_seen, len(fresh),
+                          len(poll.rejects), len(poll.problems))
     return poll
 
 
@@ -141,15 +148,17 @@ def tag_task(articles: list[Article], taxonomy: tag.Taxonomy, settings: TagSetti
 
 
 @task(name="story members", cache_policy=NO_CACHE)
-def story_members_task(con: duckdb.DuckDBPyConnection, articles: list[Article]) -> list[tuple]:
-    """The stored articles of the stories the batch joined."""
-    return store.story_members(con, sorted({a.story_id for a in articles if a.story_id}))
+def story_members_task(con: duckdb.DuckDBPyConnection, articles: list[Article]) -> tuple[list[tuple], dict[str, str]]:
+    """The stored articles of the stories the batch joined, and those stories' current titles."""
+    story_ids = sorted({a.story_id for a in articles if a.story_id})
+    return store.story_members(con, story_ids), store.story_titles(con, story_ids)
 
 
 @task(name="stories", cache_policy=NO_CACHE)
-def stories_task(articles: list[Article], members: list[tuple], story_sentences: int, workers: int = 1) -> list[Story]:
+def stories_task(articles: list[Article], members: list[tuple], story_sentences: int, workers: int = 1,
+                 titles: dict[str, str] | None = None) -> list[Story]:
     """Gather the stories the batch joined and summarise each across its articles and stored members."""
-    calls = story_calls(articles, members, story_sentences, workers)
+    calls = story_calls(articles, members, story_sentences, workers, titles=titles)
     with progress.stage("stories", "stories", len({a.story_id for a in articles if a.story_id})) as bar:
         parts = pool.starmap(stories.build_stories, calls, workers, done=lambda part: bar.advance(len(part)))
     result = [story for part in parts for story in part]
@@ -158,16 +167,18 @@ def stories_task(articles: list[Article], members: list[tuple], story_sentences:
 
 
 def story_calls(articles: list[Article], members: list[tuple], story_sentences: int, workers: int,
-                 min_items: int = pool.MIN_ITEMS) -> list[tuple]:
+                min_items: int = pool.MIN_ITEMS, titles: dict[str, str] | None = None) -> list[tuple]:
     """build_stories arguments for consecutive groups of the batch's stories (in order of first
     appearance), each with all of its stories' articles and stored members, so the parts add up to
     the stories of the whole batch in the same order."""
+    titles = titles or {}
     order = list(dict.fromkeys(a.story_id for a in articles if a.story_id))
     groups = pool.chunked(order, workers)
     if workers < 2 or len(groups) < 2 or len(order) < min_items:
-        return [(articles, members, story_sentences)]
+        return [(articles, members, story_sentences, titles)]
     group_of = {story_id: i for i, group in enumerate(groups) for story_id in group}
-    calls: list[tuple[list[Article], list[tuple], int]] = [([], [], story_sentences) for _ in groups]
+    calls: list[tuple[list[Article], list[tuple], int, dict[str, str]]] = [
+        ([], [], story_sentences, {s: titles[s] for s in group if s in titles}) for group in groups]
     for article in articles:
         if article.story_id:
             calls[group_of[article.story_id]][0].append(without_raw(article))
@@ -179,12 +190,13 @@ def story_calls(articles: list[Article], members: list[tuple], story_sentences: 
 @task(name="store", cache_policy=NO_CACHE)
 def store_task(con: duckdb.DuckDBPyConnection, run_id: str, articles: list[Article], rejects: list[Reject],
                story_list: list[Story], counts: RunCounts, settings: Settings,
-               source_states: list[SourceState]) -> None:
+               source_states: list[SourceState], copies: list[InputCopy] | None = None) -> None:
     """Write the whole run in one transaction."""
     configured = {s.name: s.url for s in settings.sources if s.kind == "feed" and s.url}
     versions = stage_versions(settings.dedup, settings.summary, settings.tags)
     with progress.stage("store", "articles", len(articles)):
-        store.write_run(con, run_id, articles, rejects, story_list, counts, source_states, configured, versions)
+        store.write_run(con, run_id, articles, rejects, story_list, counts, source_states, configured, versions,
+                        copies=copies)
     get_run_logger().info("store: %d articles, %d rejects, %d stories written", len(articles), len(rejects),
                           len(story_list))
 

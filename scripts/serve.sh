@@ -5,8 +5,9 @@ cd "$(dirname "$0")/.."
 PY=.venv/bin/python
 PORT="${PREFECT_PORT:-4200}"
 API="${PREFECT_API_URL:-http://127.0.0.1:${PORT}/api}"
+STATE="${NEWSDESK_SERVER_DIR:-.prefect}"  # the local server's log and pid file (scripts/stop.sh reads the pid)
 export PREFECT_SERVER_ANALYTICS_ENABLED="${PREFECT_SERVER_ANALYTICS_ENABLED:-false}"
-mkdir -p .prefect
+mkdir -p "$STATE"
 
 healthy() { "$PY" -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1] + "/health", timeout=2)' "$API" 2>/dev/null; }
 
@@ -15,19 +16,22 @@ if ! healthy; then
     echo "error: no Prefect server answers at $API (PREFECT_API_URL)" >&2
     exit 1
   fi
-  echo "starting a local Prefect server on http://127.0.0.1:${PORT} (log: .prefect/server.log)"
-  nohup .venv/bin/prefect server start --host 127.0.0.1 --port "$PORT" > .prefect/server.log 2>&1 &
-  echo $! > .prefect/server.pid
+  echo "starting a local Prefect server on http://127.0.0.1:${PORT} (log: $STATE/server.log)"
+  # The UI asks /ui-settings which API to call; unless told, the server answers port 4200 whatever
+  # port it listens on, and a UI served on another port would show another server's data or none.
+  PREFECT_SERVER_UI_API_URL="${PREFECT_SERVER_UI_API_URL:-${PREFECT_UI_API_URL:-$API}}" \
+    nohup .venv/bin/prefect server start --host 127.0.0.1 --port "$PORT" > "$STATE/server.log" 2>&1 &
+  echo $! > "$STATE/server.pid"
   for _ in $(seq 1 180); do
     healthy && break
-    if ! kill -0 "$(cat .prefect/server.pid)" 2>/dev/null; then
-      echo "error: the Prefect server stopped while starting; see .prefect/server.log" >&2
+    if ! kill -0 "$(cat "$STATE/server.pid")" 2>/dev/null; then
+      echo "error: the Prefect server stopped while starting; see $STATE/server.log" >&2
       exit 1
     fi
     sleep 1
   done
-  healthy || { echo "error: the Prefect server did not answer within 180 s; see .prefect/server.log" >&2; exit 1; }
+  healthy || { echo "error: the Prefect server did not answer within 180 s; see $STATE/server.log" >&2; exit 1; }
 fi
-echo "Prefect UI: ${API%/api}  (deployment: ingest/$("$PY" -c 'from config.settings import load_settings; print(load_settings().schedule.deployment)'))"
+echo "Prefect UI: ${API%/api}"
 export PREFECT_API_URL="$API"
 exec "$PY" -m flows.serve "$@"

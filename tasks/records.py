@@ -21,6 +21,7 @@ class RawDocument:
     guid: str | None = None
     feed_content: str | None = None
     default_tags: tuple[str, ...] = ()
+    site_name: str | None = None  # the feed's own title: the site's name when its page names none
 
 
 @dataclass
@@ -47,6 +48,20 @@ class Reject:
     locator: str
     reason: str
     content_hash: str | None = None
+
+
+@dataclass(frozen=True)
+class InputCopy:
+    """An input whose bytes another input already has: one read earlier in this run (stored_by_run
+    None), or one a past run stored or rejected. It gets no article of its own; it is recorded as a
+    copy of that input, so every input has an outcome that can be found by its path."""
+
+    source: str
+    locator: str
+    content_hash: str
+    original: str                      # the locator of the input first read with these bytes
+    stored_by_run: str | None = None   # the run that stored or rejected the original; None: this run
+    original_rejected: bool = False    # the original was rejected (known for a past run's)
 
 
 @dataclass(frozen=True)

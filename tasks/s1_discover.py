@@ -7,8 +7,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from config.settings import DiscoverSettings, SourceSettings
-from tasks.records import RawDocument, Reject
+from config.settings import DiscoverSettings, SourceSettings, path_rule
+from tasks.records import InputCopy, RawDocument, Reject
 from tasks.text.hashing import sha256_hex
 
 LOGGER = logging.getLogger(__name__)
@@ -18,12 +18,14 @@ MEDIA_TYPES = {".txt": "text/plain", ".md": "text/markdown", ".markdown": "text/
 
 @dataclass
 class Discovery:
-    """A batch of new inputs, plus the rejects and the count of inputs already known."""
+    """A batch of new inputs, plus the rejects, the copies and the inputs already known."""
 
     documents: list[RawDocument] = field(default_factory=list)
     rejects: list[Reject] = field(default_factory=list)
     discovered: int = 0
     skipped: int = 0
+    copies: list[InputCopy] = field(default_factory=list)  # the bytes of an input read earlier in this run
+    known: list[tuple[str, str, str]] = field(default_factory=list)  # (source, locator, hash): bytes stored before
 
 
 def _locator(path: Path) -> str:
@@ -72,31 +74,50 @@ def _read(path: Path, source: str, limit: int) -> RawDocument | Reject:
                        media_type=media_type)
 
 
+def split_copies(documents: list[RawDocument]) -> tuple[list[RawDocument], list[InputCopy]]:
+    """The documents with distinct bytes, in order, and the later ones that repeat an earlier one's bytes
+    (a file and a feed page can carry the same bytes)."""
+    first: dict[str, RawDocument] = {}
+    copies: list[InputCopy] = []
+    for doc in documents:
+        if doc.content_hash in first:
+            copies.append(InputCopy(doc.source, doc.locator, doc.content_hash, first[doc.content_hash].locator))
+        else:
+            first[doc.content_hash] = doc
+    return list(first.values()), copies
+
+
 def discover_files(sources: list[SourceSettings], settings: DiscoverSettings, known_hashes: set[str],
                    known_rejects: set[tuple[str, str, str]]) -> Discovery:
     """List the new inputs of folder and file sources, in a stable order."""
     result = Discovery()
-    seen = set(known_hashes)
+    first_read: dict[str, str] = {}  # content hash -> the locator that brought it this run
     for src in sources:
         if not src.enabled or src.kind not in ("folder", "file") or src.path is None:
             continue
         if src.kind == "folder":
             if not src.path.is_dir():
-                result.rejects.append(Reject(src.name, _locator(src.path), "source folder does not exist"))
+                why = f"source folder does not exist ({path_rule()})"
+                result.rejects.append(Reject(src.name, _locator(src.path), why))
                 continue
             paths, refused = _walk(src.path, settings.extensions)
         else:
-            paths, refused = ([src.path], []) if src.path.exists() else ([], [(src.path, "file does not exist")])
+            missing = [(src.path, f"file does not exist ({path_rule()})")]
+            paths, refused = ([src.path], []) if src.path.exists() else ([], missing)
         result.rejects.extend(Reject(src.name, _locator(p), why) for p, why in refused)
         for path in paths:
             result.discovered += 1
             item = _read(path, src.name, settings.max_file_bytes)
             if isinstance(item, Reject):
                 result.rejects.append(item)
-            elif item.content_hash in seen:
+            elif item.content_hash in known_hashes:
                 result.skipped += 1
+                result.known.append((item.source, item.locator, item.content_hash))
+            elif item.content_hash in first_read:
+                result.copies.append(InputCopy(item.source, item.locator, item.content_hash,
+                                               first_read[item.content_hash]))
             else:
-                seen.add(item.content_hash)
+                first_read[item.content_hash] = item.locator
                 result.documents.append(item)
     fresh = [r for r in result.rejects if (r.source, r.locator, r.reason) not in known_rejects]
     result.skipped += len(result.rejects) - len(fresh)

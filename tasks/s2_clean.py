@@ -185,6 +185,22 @@ def _take_header(paras: list[str], found: _Found, take_title: bool) -> list[str]
     return paras[i:]
 
 
+def _take_byline_after_lead(paras: list[str], found: _Found) -> list[str]:
+    """Move a byline placed right after the lead ("By Sarah Whitfield, Transport Correspondent", with or
+    without a date) out of the text; the lead stays first."""
+    if len(paras) < 3:  # a lead, the byline and at least one more paragraph
+        return paras
+    fields = header_fields(paras[1])
+    if not fields or not any(kind == "byline" for kind, _ in fields):
+        return paras
+    for kind, value in fields:
+        if kind == "date":
+            found.set_date(*value)  # type: ignore[misc]
+        else:
+            found.set("byline", value)  # type: ignore[arg-type]
+    return [paras[0], *paras[2:]]
+
+
 def _trim_tail(paras: list[str], found: _Found, rules: _Rules, drop_lists: bool) -> list[str]:
     """Cut footer blocks and drop trailing link lists, fragments and credit lines, until none is left."""
     footers = [i for i, p in enumerate(paras) if i and _is_footer_line(p, rules)]
@@ -210,7 +226,8 @@ def _trim_tail(paras: list[str], found: _Found, rules: _Rules, drop_lists: bool)
 def _strip_once(paras: list[str], found: _Found, rules: _Rules, take_title: bool, drop_lists: bool) -> list[str]:
     """One round of header and footer removal; depends only on the paragraphs, never on what was found."""
     paras = [p for p in paras if p.lower() not in _ADVERT]
-    return _trim_tail(_take_header(paras, found, take_title), found, rules, drop_lists)
+    paras = _take_byline_after_lead(_take_header(paras, found, take_title), found)
+    return _trim_tail(paras, found, rules, drop_lists)
 
 
 def _strip_boilerplate(paras: list[str], rules: _Rules, take_title: bool,
@@ -267,11 +284,13 @@ def _html_date(value: str | None, html: str, url: str | None) -> datetime | None
     return parsed
 
 
-def _page_metadata(tree: HtmlElement, url: str | None, date_params: dict[str, object]) -> Document:
+def _page_metadata(tree: HtmlElement, url: str | None, date_params: dict[str, object],
+                   site_name: str | None = None) -> Document:
     """The page's title, author, URL, date and site name, as trafilatura 2.3.1's extract_metadata finds them.
 
     Its steps in its order, less the categories, tags and licence, which nothing here reads and which
     cost about a third of it. None of the steps changes the tree. tests/test_clean.py compares the two.
+    One addition: when the page names no site, site_name (a feed's title) stands before the URL's host.
     """
     meta = examine_meta(tree)
     if meta.author and " " not in meta.author:
@@ -289,6 +308,8 @@ def _page_metadata(tree: HtmlElement, url: str | None, date_params: dict[str, ob
         meta.sitename = meta.sitename.lstrip("@")  # a Twitter handle
         if meta.sitename and "." not in meta.sitename and not meta.sitename[0].isupper():
             meta.sitename = meta.sitename.title()
+    elif site_name:
+        meta.sitename = site_name
     elif meta.url and (host := META_URL.match(meta.url)):
         meta.sitename = host[1]
     meta.clean_and_trim()
@@ -302,15 +323,17 @@ def _page_url(html: str, meta_url: str | None, url: str | None) -> str | None:
     return canonical_url(found) if found else None
 
 
-def clean_html(html: str, url: str | None = None, settings: CleanSettings | None = None) -> CleanedArticle:
-    """Extract the article from an HTML page with trafilatura, then apply the text rules."""
+def clean_html(html: str, url: str | None = None, settings: CleanSettings | None = None,
+               site_name: str | None = None) -> CleanedArticle:
+    """Extract the article from an HTML page with trafilatura, then apply the text rules
+    (site_name: the site's name when the page names none, such as the title of the feed linking it)."""
     rules = _rules_for(settings or CleanSettings())
     date_params = {**_HTML_DATE_PARAMS, "max_date": datetime.now().strftime("%Y-%m-%d")}
     try:
         # Parsed once: the metadata reads this tree, and bare_extraction works on its own copy of it, so
         # a page without article text needs neither a second parse nor a second metadata pass.
         tree = trafilatura.load_html(html)
-        meta = _page_metadata(tree, url, date_params) if tree is not None else Document()
+        meta = _page_metadata(tree, url, date_params, site_name) if tree is not None else Document()
         # With links and images off, the URL the metadata found would change nothing in the extraction.
         doc = None if tree is None else trafilatura.bare_extraction(
             tree, url=url, include_comments=False, include_tables=True, include_images=False,
@@ -336,10 +359,11 @@ def clean_html(html: str, url: str | None = None, settings: CleanSettings | None
         return CleanedArticle(title=None, text="")
 
 
-def _clean_feed_content(content: str, url: str | None, settings: CleanSettings) -> CleanedArticle:
+def _clean_feed_content(content: str, url: str | None, settings: CleanSettings,
+                        site_name: str | None = None) -> CleanedArticle:
     """Clean the feed's own copy of an article: a whole page, an HTML fragment or plain text."""
     if looks_like_html(content):
-        cleaned = clean_html(content, url, settings)
+        cleaned = clean_html(content, url, settings, site_name)
         if word_count(cleaned.text) >= settings.min_words:
             return cleaned
     return clean_text(fragment_text(content), settings)
@@ -356,10 +380,10 @@ def _clean_one(doc: RawDocument, settings: CleanSettings) -> CleanedArticle | st
     if not text.strip():
         return "empty file"
     is_html = (doc.media_type == "text/html" and "<" in text) or looks_like_html(text)
-    cleaned = clean_html(text, doc.url, settings) if is_html else clean_text(text, settings)
+    cleaned = clean_html(text, doc.url, settings, doc.site_name) if is_html else clean_text(text, settings)
     words = word_count(cleaned.text)
     if words < max(settings.min_words, 1) and doc.feed_content:
-        fallback = _clean_feed_content(doc.feed_content, doc.url, settings)
+        fallback = _clean_feed_content(doc.feed_content, doc.url, settings, doc.site_name)
         if word_count(fallback.text) > words and word_count(fallback.text) >= settings.min_words:
             if cleaned.title and not cleaned.title_derived:
                 fallback.title, fallback.title_derived = cleaned.title, False
@@ -377,6 +401,7 @@ def _clean_one(doc: RawDocument, settings: CleanSettings) -> CleanedArticle | st
         cleaned.title, cleaned.title_derived = " ".join(doc.feed_title.split()), False
     if doc.feed_published_at is not None:
         cleaned.published_at = doc.feed_published_at
+    cleaned.site_name = cleaned.site_name or doc.site_name  # feed content in plain text names no site
     return cleaned
 
 

@@ -34,6 +34,19 @@ _GOLDEN64 = np.uint64(0x9E3779B97F4A7C15)
 _MIX64 = np.uint64(0xBF58476D1CE4E5B9)
 
 _SENTENCE_SPLIT_RE = re.compile(r"(?<=[.!?…])[\"'”’)\]]*\s+|\n+")
+# Facts: numbers (with their separators), names of days and months, and capitalised words inside a
+# sentence (names). A syndicated copy keeps them; an update or the next report of a template (a
+# market wrap, a weather forecast, a court list) changes them. Each distinct fact joins the shingle
+# set FACT_WEIGHT times, so facts that differ pull two texts' similarity down much more than the
+# template's shared wording pulls it up. Chosen on templated series and syndication variants built
+# from the BBC tuning half (bench/eval_dedup.py): the lowest weight that keeps every templated report
+# apart from the others of its series.
+FACT_WEIGHT = 4
+_FACT_RE = re.compile(r"\d+(?:[.,:]\d+)*|[^\W\d_]+(?:['’][^\W\d_]+)*")
+_CALENDAR = frozenset("""
+    monday tuesday wednesday thursday friday saturday sunday january february march april may june july
+    august september october november december
+""".split())
 _WORD_RE = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*")
 # Words frequent in any news report: they would make unrelated articles look alike.
 _NEWS_STOP_WORDS = frozenset("""
@@ -123,6 +136,33 @@ def story_terms(text: str, title: str | None = None, language: str | None = None
     return {t: w / norm for t, w in top} if norm else {}
 
 
+def facts(text: str) -> set[str]:
+    """The text's numbers, days, months and names inside sentences, lowercased ("7,462.63" -> "7462.63")."""
+    found: set[str] = set()
+    for sentence in _SENTENCE_SPLIT_RE.split(text or ""):
+        for position, token in enumerate(_FACT_RE.findall(sentence)):
+            if token[0].isdigit():
+                found.add(token.replace(",", ""))
+            elif token.casefold() in _CALENDAR or (position and token[0].isupper()):
+                found.add(token.casefold())
+    return found
+
+
+def fact_shingles(found: set[str], weight: int | None = None) -> set[bytes]:
+    """Each fact as `weight` (default FACT_WEIGHT) shingles of its own (they cannot collide with word
+    shingles: they hold a NUL)."""
+    copies = FACT_WEIGHT if weight is None else weight
+    return {f"{fact}\0{copy}".encode("utf-8") for fact in found for copy in range(copies)}
+
+
+def text_shingles(text: str, size: int, words: list[str] | None = None) -> set[bytes]:
+    """What a text's MinHash signature is made of: its word shingles and its weighted facts
+    (`words`: the text's normalised words, when already at hand)."""
+    if words is None:
+        words = normalise_for_hash(text).split()
+    return word_shingles(words, size) | fact_shingles(facts(text))
+
+
 def prepare(articles: list[Article], settings: DedupSettings) -> None:
     """Fill word_count, text_hash, minhash and story_terms of each article of the batch."""
     shingle_sets: list[set[bytes]] = []
@@ -131,7 +171,7 @@ def prepare(articles: list[Article], settings: DedupSettings) -> None:
         words = normalised.split()
         article.word_count = word_count(article.cleaned.text)
         article.text_hash = sha256_hex(normalised.encode("utf-8"))
-        shingle_sets.append(word_shingles(words, settings.shingle_words))
+        shingle_sets.append(text_shingles(article.cleaned.text, settings.shingle_words, words))
         article.story_terms = story_terms(article.cleaned.text, article.cleaned.title, article.cleaned.language)
     for article, signature in zip(articles, _minhash_bytes(shingle_sets, settings.num_perm)):
         article.minhash = signature

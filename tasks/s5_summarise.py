@@ -20,6 +20,7 @@ from sumy.summarizers.text_rank import TextRankSummarizer
 
 from config.settings import SUMMARY_ALGORITHMS, SummarySettings
 from tasks.records import Article
+from tasks.sentence_scorer import FEATURES, SentenceInfo, SentenceScorer, default_scorer, sentence_features
 from tasks.text.language import language_name, stem, stop_words
 from tasks.text.sentences import NewsTokenizer, split_paragraphs, words
 
@@ -72,6 +73,7 @@ class _Unit:
     sentence: Sentence
     article: int
     position: int
+    paragraph_start: bool = False
 
     @property
     def text(self) -> str:
@@ -120,7 +122,8 @@ def _parse(text: str, tokenizer: NewsTokenizer, article: int = 0) -> tuple[Objec
                 kept.append(Sentence(sentence, tokenizer, is_heading=_is_heading(sentence)))
         if kept:
             paragraphs.append(kept)
-    units = [_Unit(s, article, i) for i, s in enumerate(s for p in paragraphs for s in p)]
+    starts = [j == 0 for p in paragraphs for j in range(len(p))]
+    units = [_Unit(s, article, i, start) for i, (s, start) in enumerate(zip((s for p in paragraphs for s in p), starts))]
     return ObjectDocumentModel(Paragraph(p) for p in paragraphs), units
 
 
@@ -150,9 +153,11 @@ def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:
     return len(a & b) / len(a | b) if a or b else 0.0
 
 
-def _term_matrix(sentences: list[Sentence], language: str) -> tuple[np.ndarray, np.ndarray]:
-    """Each sentence's content-stem counts as a sentence-by-term matrix, and the document frequencies."""
-    bags = [Counter(_content_stems(s, language)) for s in sentences]
+def _term_matrix(sentences: list[Sentence], language: str,
+                 stems: list[list[str]] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Each sentence's content-stem counts as a sentence-by-term matrix, and the document frequencies
+    (`stems`: each sentence's content stems, when already at hand)."""
+    bags = [Counter(found) for found in (stems or [_content_stems(s, language) for s in sentences])]
     vocabulary = {term: i for i, term in enumerate(sorted(set().union(*bags)))}
     counts = np.zeros((len(sentences), max(1, len(vocabulary))))
     for row, bag in enumerate(bags):
@@ -265,6 +270,66 @@ def _select(units: list[_Unit], count: int, language: str,
     return sorted((units[i] for i in chosen), key=lambda u: (u.article, u.position))
 
 
+def _sentence_infos(units: list[_Unit], stems: list[list[str]]) -> list[SentenceInfo]:
+    """What the sentence scorer needs of each unit: its place among its article's units, its content stems."""
+    per_article = Counter(u.article for u in units)
+    seen: Counter[int] = Counter()
+    infos = []
+    for u, found in zip(units, stems):
+        infos.append(SentenceInfo(u.text, seen[u.article], per_article[u.article], u.paragraph_start,
+                                  frozenset(found), len(u.sentence.words)))
+        seen[u.article] += 1
+    return infos
+
+
+def _title_stems(title: str | None, tokenizer: NewsTokenizer) -> frozenset[str]:
+    """The headline's content stems (empty without a headline)."""
+    if not title:
+        return frozenset()
+    language = tokenizer.language
+    stops = stop_words(language)
+    return frozenset(stem(w, language) for w in tokenizer.to_words(title) if w.lower() not in stops)
+
+
+def _news_features(units: list[_Unit], language: str, title: frozenset[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The sentence scorer's features of each unit, with the units' term counts and document frequencies."""
+    stems = [_content_stems(u.sentence, language) for u in units]
+    counts, document_frequency = _term_matrix([u.sentence for u in units], language, stems)
+    centrality = _pagerank(_overlap_matrix(counts), _position_prior(units))
+    return sentence_features(_sentence_infos(units, stems), centrality, title), counts, document_frequency
+
+
+def _news_scores(units: list[_Unit], count: int, language: str, title: frozenset[str],
+                 scorer: SentenceScorer) -> tuple[np.ndarray, np.ndarray]:
+    """Each unit's summary-worthiness by the sentence scorer, and the units' TF-IDF cosine matrix."""
+    features, counts, document_frequency = _news_features(units, language, title)
+    return scorer.probabilities(features, count), _cosine_matrix(counts, document_frequency)
+
+
+def _select_news(units: list[_Unit], count: int, language: str, title: frozenset[str], scorer: SentenceScorer,
+                 lede_first: bool = False) -> list[_Unit]:
+    """Pick `count` units by the sentence scorer and MMR, in article order.
+
+    With lede_first (story summaries), the lede of the first (earliest) article opens the summary
+    unless another sentence scores more than the scorer's lede_margin above it.
+    """
+    if not units or count <= 0:
+        return []
+    probability, cosine = _news_scores(units, count, language, title, scorer)
+    word_sets = [_word_set(u.sentence, language) for u in units]
+    first = None
+    if lede_first:
+        lede = _ledes(units)[0]
+        best = int(probability.argmax())
+        first = best if probability[best] > probability[lede] + scorer.lede_margin else lede
+    chosen = _mmr(probability, cosine, word_sets, count, scorer.mmr_lambda, first)
+    ordered = sorted((units[i] for i in chosen), key=lambda u: (u.article, u.position))
+    if first is not None:
+        ordered.remove(units[first])
+        ordered.insert(0, units[first])
+    return ordered
+
+
 def _candidates(units: list[_Unit]) -> list[_Unit]:
     """The units worth putting in a summary: prose sentences, else any non-heading sentence."""
     body = [u for u in units if not u.heading]
@@ -286,10 +351,12 @@ def _sumy_summary(document: ObjectDocumentModel, units: list[_Unit], count: int,
     return [u for u in units if id(u.sentence) in picked][:count]
 
 
-def _summarise(text: str, sentences: int, algorithm: str, language: str, options: CentralityOptions) -> list[str]:
+def _summarise(text: str, sentences: int, algorithm: str, language: str, options: CentralityOptions,
+               title: str | None = None, scorer: SentenceScorer | None = None) -> list[str]:
     """Summarise one text with a known algorithm (see summarise)."""
     language = language_name(language)
-    document, units = _parse(text, NewsTokenizer(language))
+    tokenizer = NewsTokenizer(language)
+    document, units = _parse(text, tokenizer)
     if sentences <= 0 or not units:
         return []
     if len(units) <= sentences or all(u.heading for u in units):
@@ -297,6 +364,9 @@ def _summarise(text: str, sentences: int, algorithm: str, language: str, options
     lead = [u for u in units if not u.heading][:sentences]
     if algorithm == "lead":
         picked = lead
+    elif algorithm == "news":
+        picked = _select_news(_candidates(units), sentences, language, _title_stems(title, tokenizer),
+                              scorer or default_scorer())
     elif algorithm == "centrality":
         picked = _select(_candidates(units), sentences, language, options)
     else:
@@ -305,11 +375,31 @@ def _summarise(text: str, sentences: int, algorithm: str, language: str, options
     return [u.text for u in picked]
 
 
-def summarise(text: str, sentences: int, algorithm: str = "textrank", language: str = "english") -> list[str]:
-    """Pick up to `sentences` sentences of `text` as its summary, in article order."""
+def summarise(text: str, sentences: int, algorithm: str = "textrank", language: str = "english", *,
+              title: str | None = None) -> list[str]:
+    """Pick up to `sentences` sentences of `text` as its summary, in article order.
+
+    `title`, the article's headline when known, helps the news algorithm find what the story is about.
+    """
     if algorithm not in SUMMARY_ALGORITHMS:
         raise ValueError(f"unknown summary algorithm {algorithm!r} (known: {', '.join(SUMMARY_ALGORITHMS)})")
-    return _summarise(text, sentences, algorithm, language, DEFAULT_OPTIONS)
+    return _summarise(text, sentences, algorithm, language, DEFAULT_OPTIONS, title)
+
+
+def summarise_news(text: str, sentences: int, scorer: SentenceScorer, title: str | None = None,
+                   language: str = "english") -> list[str]:
+    """Summarise with the news algorithm under another sentence model (for training and comparing models)."""
+    return _summarise(text, sentences, "news", language, DEFAULT_OPTIONS, title, scorer)
+
+
+def news_candidates(text: str, title: str | None = None, language: str = "english") -> tuple[list[str], np.ndarray]:
+    """The candidate sentences the news algorithm chooses from, with their features (for training its model)."""
+    language = language_name(language)
+    tokenizer = NewsTokenizer(language)
+    units = _candidates(_parse(text, tokenizer)[1])
+    if not units:
+        return [], np.zeros((0, len(FEATURES)))
+    return [u.text for u in units], _news_features(units, language, _title_stems(title, tokenizer))[0]
 
 
 def summarise_centrality(text: str, sentences: int, options: CentralityOptions = DEFAULT_OPTIONS,
@@ -318,12 +408,17 @@ def summarise_centrality(text: str, sentences: int, options: CentralityOptions =
     return _summarise(text, sentences, "centrality", language, options)
 
 
-def summarise_story(texts: list[str], sentences: int, language: str = "english") -> list[str]:
-    """Summarise several reports of one story: central, non-repeating sentences, by article then position."""
+def summarise_story(texts: list[str], sentences: int, language: str = "english",
+                    titles: list[str | None] | None = None, scorer: SentenceScorer | None = None) -> list[str]:
+    """Summarise several reports of one story (earliest first) with the sentence scorer: the earliest
+    report's lede first unless something clearly better exists, then non-repeating sentences by
+    article and position."""
     language = language_name(language)
     tokenizer = NewsTokenizer(language)
     units = [u for article, text in enumerate(texts) for u in _parse(text, tokenizer, article)[1]]
-    return [u.text for u in _select(_candidates(units), sentences, language)]
+    title = frozenset().union(*(_title_stems(t, tokenizer) for t in titles or []))
+    return [u.text for u in _select_news(_candidates(units), sentences, language, title, scorer or default_scorer(),
+                                         lede_first=True)]
 
 
 def summarise_articles(articles: list[Article], settings: SummarySettings) -> None:
@@ -331,7 +426,8 @@ def summarise_articles(articles: list[Article], settings: SummarySettings) -> No
     for article in articles:
         language = language_name(article.cleaned.language)
         try:
-            article.summary = summarise(article.cleaned.text, settings.sentences, settings.algorithm, language)
+            article.summary = summarise(article.cleaned.text, settings.sentences, settings.algorithm, language,
+                                        title=article.cleaned.title)
         except (ValueError, ArithmeticError, np.linalg.LinAlgError) as exc:
             LOGGER.warning("summary of %s with %s failed (%s: %s); using %s", article.article_id,
                            settings.algorithm, exc.__class__.__name__, exc, FALLBACK_ALGORITHM)

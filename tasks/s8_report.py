@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from tasks.records import Article, Reject, RunCounts, Story
+from tasks.records import Article, InputCopy, Reject, RunCounts, Story
 
 LOGGER = logging.getLogger(__name__)
 MAX_REJECTS_SHOWN = 50
@@ -36,6 +36,8 @@ class RunDigest:
     source_problems: list[SourceProblem] = field(default_factory=list)
     abandoned_runs: list[str] = field(default_factory=list)
     dry_run: bool = False
+    skipped_sources: list[SourceProblem] = field(default_factory=list)  # sources not polled: not due, disabled
+    copies: list[InputCopy] = field(default_factory=list)  # inputs whose bytes another input brought first
 
 
 def _md(text: str | None) -> str:
@@ -58,7 +60,35 @@ def _article_line(a: Article) -> str:
 def _tags_line(a: Article) -> str:
     if not a.tags:
         return "  - tags: none"
-    return "  - tags: " + "; ".join(f"{t.issue} {t.score:.1f} ({', '.join(t.evidence[:4])})" for t in a.tags)
+    return "  - tags: " + "; ".join(f"{t.issue} {t.score:.2f} ({', '.join(t.evidence[:4])})" for t in a.tags)
+
+
+def _copy_line(c: InputCopy, stored: dict[str, Article], rejected: set[str]) -> str:
+    """What became of a copy: it shares the outcome of the input that brought its bytes first."""
+    where = f"`{_md(c.locator)}` ({_md(c.source)})"
+    same = f"the same bytes as `{_md(c.original)}`"
+    if c.stored_by_run:
+        done = "rejected" if c.original_rejected else "stored"
+        return f"- {where}: {'rejected' if c.original_rejected else 'already stored'} — {same}, {done} by run " \
+               f"{c.stored_by_run}"
+    if c.content_hash in stored:
+        return f"- {where}: duplicate — {same}, read in this run (article `{stored[c.content_hash].article_id}`)"
+    if c.content_hash in rejected:
+        return f"- {where}: rejected — {same}, read and rejected in this run"
+    return f"- {where}: {same}, read in this run"
+
+
+def _copies_section(d: RunDigest) -> list[str]:
+    """The copies of the run, one line each, for the digest."""
+    if not d.copies:
+        return []
+    stored = {a.doc.content_hash: a for a in d.articles}
+    rejected = {r.content_hash for r in d.rejects if r.content_hash}
+    lines = ["## Copies", ""]
+    lines += [_copy_line(c, stored, rejected) for c in d.copies[:MAX_REJECTS_SHOWN]]
+    if len(d.copies) > MAX_REJECTS_SHOWN:
+        lines.append(f"- … and {len(d.copies) - MAX_REJECTS_SHOWN} more (see the inputs view)")
+    return [*lines, ""]
 
 
 def render_digest(d: RunDigest) -> str:
@@ -73,6 +103,10 @@ def render_digest(d: RunDigest) -> str:
         lines += ["## Failing sources", ""]
         lines += [f"- **{_md(p.source)}**: {_md(p.status)}{' — ' + _md(p.detail) if p.detail else ''}"
                   for p in d.source_problems]
+        lines.append("")
+    if d.skipped_sources:
+        lines += ["## Sources not polled", ""]
+        lines += [f"- **{_md(p.source)}**: {_md(p.status)}: {_md(p.detail)}" for p in d.skipped_sources]
         lines.append("")
     if d.abandoned_runs:
         lines += [f"Earlier runs that stopped before finishing, marked abandoned: {', '.join(d.abandoned_runs)}", ""]
@@ -95,6 +129,7 @@ def render_digest(d: RunDigest) -> str:
                     lines.append("  - summary: " + _md(" ".join(a.summary)))
                 lines.append(_tags_line(a))
             lines.append("")
+    lines += _copies_section(d)
     if d.rejects:
         lines += ["## Rejected", ""]
         lines += [f"- `{_md(r.locator)}` ({_md(r.source)}): {_md(r.reason)}" for r in d.rejects[:MAX_REJECTS_SHOWN]]

@@ -11,7 +11,7 @@ from datetime import datetime
 from html import escape
 from pathlib import Path
 
-from tasks.records import Article, Story, Tag
+from tasks.records import Article, InputCopy, Story, Tag
 from tasks.s8_report import MAX_REJECTS_SHOWN, RunDigest
 from tasks.s8_report_chart import IssueTrend, series_colour, trend_svg
 
@@ -86,7 +86,7 @@ def _link(a: Article) -> str:
 def _tag_chip(issue: str, score: float, evidence: Iterable[str]) -> str:
     """One tag: its name and score; the evidence terms on hover (title) and on expand."""
     terms = ", ".join(list(dict.fromkeys(evidence))[:EVIDENCE_SHOWN])
-    return (f'<li><details><summary title="evidence: {_e(terms)}">{_e(issue)} <span class="score">{score:.1f}'
+    return (f'<li><details><summary title="evidence: {_e(terms)}">{_e(issue)} <span class="score">{score:.2f}'
             f'</span></summary><span class="evidence">{_e(terms) or "no evidence terms"}</span></details></li>')
 
 
@@ -207,6 +207,22 @@ def _header(d: RunDigest) -> str:
             '<a href="#problems">Failing sources and rejects</a><a href="#trend">Issue trend</a></nav></header>')
 
 
+def _copy_item(c: InputCopy) -> str:
+    """A copy: where it was read, and the input whose bytes it repeats (its outcome is that input's)."""
+    done = (f"{'rejected' if c.original_rejected else 'stored'} by run {_e(c.stored_by_run)}" if c.stored_by_run
+            else "read in this run")
+    return f'<li><code>{_e(c.locator)}</code> ({_e(c.source)}): the same bytes as <code>{_e(c.original)}</code>, ' \
+           f'{done}</li>'
+
+
+def _listed(items: list, render, label: str) -> str:
+    """Up to MAX_REJECTS_SHOWN items as a list under a heading, with a count of the rest."""
+    shown = items[:MAX_REJECTS_SHOWN]
+    more = len(items) - len(shown)
+    return (f'<h3>{label} ({len(items)})</h3><ul class="rejects">' + "".join(render(i) for i in shown)
+            + (f'<li class="meta">… and {more} more (see the inputs view)</li>' if more else "") + "</ul>")
+
+
 def _problems(d: RunDigest) -> str:
     parts = ['<section id="problems"><h2>Failing sources and rejects</h2>']
     if d.source_problems:
@@ -215,12 +231,15 @@ def _problems(d: RunDigest) -> str:
             f'{" — " + _e(p.detail) if p.detail else ""}</li>' for p in d.source_problems) + "</ul>")
     else:
         parts.append('<p class="meta">No source failed.</p>')
+    if d.skipped_sources:
+        parts.append(_listed(d.skipped_sources, lambda p: f'<li><strong>{_e(p.source)}</strong>: {_e(p.status)}'
+                                                          f'{": " + _e(p.detail) if p.detail else ""}</li>',
+                             "Sources not polled"))
+    if d.copies:
+        parts.append(_listed(d.copies, _copy_item, "Copies of inputs already read"))
     if d.rejects:
-        shown = d.rejects[:MAX_REJECTS_SHOWN]
-        more = len(d.rejects) - len(shown)
-        parts.append(f'<h3>Rejected ({len(d.rejects)})</h3><ul class="rejects">' + "".join(
-            f'<li><code>{_e(r.locator)}</code> ({_e(r.source)}): {_e(r.reason)}</li>' for r in shown)
-            + (f'<li class="meta">… and {more} more (see the rejects view)</li>' if more else "") + "</ul>")
+        parts.append(_listed(d.rejects, lambda r: f'<li><code>{_e(r.locator)}</code> ({_e(r.source)}): '
+                                                  f'{_e(r.reason)}</li>', "Rejected"))
     else:
         parts.append('<p class="meta">No input was rejected.</p>')
     return "".join(parts) + "</section>"

@@ -139,6 +139,30 @@ def test_markdown_byline_published_and_dash_credit() -> None:
     assert _paragraphs(art.text)[-1].startswith("Construction of the first section")
 
 
+FERRY_LEAD = ("Ferry fares on the harbour crossing will rise by eight per cent from April, the operator said "
+              "on Monday, blaming the cost of fuel.")
+FERRY_BODY = ["The operator said season tickets would rise by less, and that children under five would still "
+              "travel free.", "Passenger groups said the rise was the third in two years and called on the council "
+                              "to subsidise the route."]
+
+
+@pytest.mark.parametrize("byline_line", ["By Sarah Whitfield, Transport Correspondent",
+                                         "By Sarah Whitfield, Transport Correspondent | Published: 3 March 2025"])
+def test_byline_after_the_lead_is_moved_out_of_the_text(byline_line: str) -> None:
+    raw = "\n\n".join(["Ferry fares to rise in April", FERRY_LEAD, byline_line, *FERRY_BODY])
+    art = clean_text(raw)
+    assert art.byline == "Sarah Whitfield, Transport Correspondent"
+    assert _paragraphs(art.text) == [FERRY_LEAD, *FERRY_BODY]
+    assert art.title == "Ferry fares to rise in April"
+    assert clean_text(art.text).text == art.text
+
+
+def test_a_sentence_starting_with_by_after_the_lead_stays() -> None:
+    by_tuesday = "By Tuesday the fares had already been posted at the terminal, passengers said."
+    art = clean_text("\n\n".join([FERRY_LEAD, by_tuesday, *FERRY_BODY]))
+    assert art.byline is None and _paragraphs(art.text) == [FERRY_LEAD, by_tuesday, *FERRY_BODY]
+
+
 def test_short_real_last_sentence_is_kept() -> None:
     art = clean_text(_read(DATA / "short_last_sentence.txt"))
     paragraphs = _paragraphs(art.text)
@@ -281,6 +305,15 @@ def test_html_article_fields() -> None:
                  "Port workers end strike"):
         assert junk not in art.text
     assert len(_paragraphs(art.text)) == 5
+
+
+def test_html_site_name_given_stands_in_only_when_the_page_names_none() -> None:
+    pier = _read(DATA.parent / "feed_flow" / "pages" / "gazette-pier-repairs.html")
+    url = "http://127.0.0.1:8765/gazette/pier-repairs.html"
+    assert clean_html(pier, url=url).site_name == "127.0.0.1:8765"
+    assert clean_html(pier, url=url, site_name="Harbour Gazette").site_name == "Harbour Gazette"
+    named = clean_html(_read(DATA / "article.html"), url="https://mirror.example.org/x", site_name="A feed")
+    assert named.site_name == "Harbour Times"
 
 
 def test_html_copyright_year_is_not_a_publication_date() -> None:

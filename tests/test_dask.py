@@ -104,10 +104,10 @@ def test_the_command_line_runs_on_a_local_dask_cluster(prefect_api, tmp_path: Pa
 
 
 @pytest.mark.parametrize(("body", "key"), [
-    ('runner = "ray"', "parallel.runner must be one of processes, dask"),
-    ("workers = -1", "parallel.workers must not be negative"),
-    ('dask_address = "tcp://10.0.0.5:8786"', "parallel.dask_address is only used with runner"),
-    ('runner = "dask"\ndask_address = "10.0.0.5"', "parallel.dask_address must be a scheduler address"),
+    ('runner = "ray"', "\\[parallel\\].runner: must be one of processes, dask"),
+    ("workers = -1", "\\[parallel\\].workers: must not be negative"),
+    ('dask_address = "tcp://10.0.0.5:8786"', "\\[parallel\\].dask_address: is only used with runner"),
+    ('runner = "dask"\ndask_address = "10.0.0.5"', "\\[parallel\\].dask_address: must be a scheduler address"),
 ])
 def test_parallel_settings_are_checked(write_config, body: str, key: str) -> None:
     with pytest.raises(ConfigError, match=key):

@@ -13,11 +13,11 @@ import pytest
 from hypothesis import given, settings as hypothesis_settings, strategies as st
 
 from config.settings import DedupSettings
-from tasks.records import KnownArticle
+from tasks import s3_fingerprint as fingerprint
+from tasks.records import Article, CleanedArticle, KnownArticle, RawDocument
 from tasks.s3_fingerprint import prepare
 from tasks.s4_dedup import assign
 from tasks.text.hashing import normalise_for_hash, text_hash
-from tasks.records import Article, CleanedArticle, RawDocument
 from tasks.text.normalise import word_count
 
 DATA = Path(__file__).parent / "data" / "dedup"
@@ -220,6 +220,62 @@ def test_a_few_edited_words_are_near_duplicate(bridge: tuple[str, list[str]]) ->
     _, copy = run([make_article("orig", text, title), make_article("edit", edited)])
     assert (copy.duplicate_of, copy.duplicate_kind) == ("orig", "near")
     assert copy.similarity > SETTINGS.near_threshold
+
+
+MONDAY_WRAP = """The FTSE 100 index rose 1.2% to close at 7,462.63 on Monday, as shares in Northgate Energy jumped 3.5% after the company raised its forecast for the year.
+Elsewhere on the index, Orrin Software lost 1.7% and Barrow Mining ended the session 2.4% lower, while the more domestically focused FTSE 250 gained 0.8% to 18,399.
+The pound traded at $1.2598 against the dollar and at 1.1783 euros. Brent crude was at $83.69 a barrel.
+"Investors are watching the central bank closely this week," said Grace Fenwick, a market analyst at Quayside Bank. "Any hint on interest rates will move the market."
+The FTSE 100 is made up of the hundred largest companies listed on the London Stock Exchange by market value. Figures are provisional closing prices.
+Market data on this page is supplied by the exchange and delayed by at least a quarter of an hour. The value of shares can fall as well as rise, and past performance is no guide to future returns.
+Our markets desk publishes this report every trading day after the close, with the biggest movers, the currencies and the price of oil."""
+
+TUESDAY_WRAP = """The FTSE 100 index fell 0.6% to close at 7,418.02 on Tuesday, as shares in Halden Steel dropped 4.1% after the company cut its forecast for the year.
+Elsewhere on the index, Kestrel Foods gained 2.2% and Marlow Retail ended the session 1.3% higher, while the more domestically focused FTSE 250 lost 0.4% to 18,322.
+The pound traded at $1.2641 against the dollar and at 1.1802 euros. Brent crude was at $82.10 a barrel.
+"Investors are watching the central bank closely this week," said Owen Pritchard, a market analyst at Peverell Insurance. "Any hint on interest rates will move the market."
+The FTSE 100 is made up of the hundred largest companies listed on the London Stock Exchange by market value. Figures are provisional closing prices.
+Market data on this page is supplied by the exchange and delayed by at least a quarter of an hour. The value of shares can fall as well as rise, and past performance is no guide to future returns.
+Our markets desk publishes this report every trading day after the close, with the biggest movers, the currencies and the price of oil."""
+
+
+def test_facts_are_numbers_days_months_and_names_inside_sentences() -> None:
+    found = fingerprint.facts("The FTSE 100 rose 2.1% to 7,462.63 on Monday in March, as Barrow Mining jumped. "
+                              "Shares rose.")
+    assert found == {"ftse", "100", "2.1", "7462.63", "monday", "march", "barrow", "mining"}
+    assert fingerprint.fact_shingles({"100"}, 3) == {b"100\x000", b"100\x001", b"100\x002"}
+
+
+def test_templated_reports_of_different_days_are_not_duplicates() -> None:
+    words = [set(fingerprint.word_shingles(normalise_for_hash(t).split(), SETTINGS.shingle_words))
+             for t in (MONDAY_WRAP, TUESDAY_WRAP)]
+    wording = len(words[0] & words[1]) / len(words[0] | words[1])
+    assert wording >= SETTINGS.near_threshold, "the template's wording alone would make them near-duplicates"
+    monday, tuesday = run([make_article("mon", MONDAY_WRAP, "FTSE 100 rises 1.2%"),
+                           make_article("tue", TUESDAY_WRAP, "FTSE 100 falls 0.6%")])
+    assert tuesday.duplicate_of is None and tuesday.duplicate_kind is None
+    stored = make_article("mon", MONDAY_WRAP, "FTSE 100 rises 1.2%")
+    [later] = run([make_article("tue", TUESDAY_WRAP, "FTSE 100 falls 0.6%")], [remembered(stored)])
+    assert later.duplicate_of is None
+
+
+def test_facts_decide_the_templated_case_and_spare_the_syndicated_one() -> None:
+    # without the facts' weight, the template's wording alone makes Tuesday's report a copy of Monday's
+    loose = SETTINGS
+    original = fingerprint.FACT_WEIGHT
+    try:
+        fingerprint.FACT_WEIGHT = 0
+        _, unweighted = run([make_article("mon", MONDAY_WRAP), make_article("tue", TUESDAY_WRAP)], settings=loose)
+    finally:
+        fingerprint.FACT_WEIGHT = original
+    assert unweighted.duplicate_of == "mon"
+    _, weighted = run([make_article("mon", MONDAY_WRAP), make_article("tue", TUESDAY_WRAP)], settings=loose)
+    assert weighted.duplicate_of is None
+    # a syndicated copy keeps the facts: new headline, restyled quotes, a tail and a cut last paragraph
+    copy = (MONDAY_WRAP.replace('"', "\u201c", 1).rsplit("\n", 1)[0] + "\n" + TAIL)
+    _, syndicated = run([make_article("mon", MONDAY_WRAP, "FTSE 100 rises 1.2%"),
+                         make_article("copy", copy, "Energy stocks lift London shares")])
+    assert (syndicated.duplicate_of, syndicated.duplicate_kind) == ("mon", "near")
 
 
 def test_copy_of_a_copy_points_at_the_root(bridge: tuple[str, list[str]]) -> None:

@@ -361,3 +361,85 @@ def test_missing_page_falls_back_to_long_feed_content_or_is_rejected(prefect_api
     assert query(db, "SELECT discovered, new_articles, rejected FROM runs") == [(3, 2, 1)]
     assert health(db)["valley"][:3] == ("ok", None, 0)
     assert "page fetch failed: http 404" in digest and failing_sources(digest) == {}
+
+
+GAZETTE_PAGES = ("gazette/pier-repairs", "gazette/lifeboat-rescue")
+
+
+def _not_polled(digest: str) -> dict[str, str]:
+    """The digest's "Sources not polled" section as source -> the rest of its line."""
+    if "## Sources not polled" not in digest:
+        return {}
+    section = digest.split("## Sources not polled", 1)[1].split("\n## ", 1)[0]
+    return {line[4:].partition("**: ")[0]: line[4:].partition("**: ")[2]
+            for line in section.splitlines() if line.startswith("- **")}
+
+
+def test_a_feed_named_on_the_command_line_is_polled_now_whatever_its_backoff(prefect_api, tmp_path, write_config,
+                                                                            server):
+    from flows.ingest import ingest
+
+    serve_feed(server, "/feeds/gazette.rss", "gazette.rss")
+    serve_pages(server, *GAZETTE_PAGES)
+    url = server.url_for("/feeds/gazette.rss")
+    cfg = write_config("[http]\nretries = 0\n")  # the default poll interval; private hosts not allowed
+    db = tmp_path / "news.duckdb"
+
+    refused = ingest(config_path=str(cfg), sources=[url], return_state=True)
+    assert refused.is_completed(), refused.message
+    [(status, error, failing)] = query(db, "SELECT last_status, last_error, failing FROM source_health")
+    assert status == "refused address" and failing
+    assert "not a public address; pass --allow-private-hosts" in error, error
+    assert "pass --allow-private-hosts" in failing_sources(refused.result())[url]
+    assert hits(server, "/feeds/gazette.rss") == 0
+
+    # the same command with the flag, at once: the source is backing off, but a person asked for it now
+    allowed = ingest(config_path=str(cfg), sources=[url], allow_private_hosts=True, return_state=True)
+    assert allowed.is_completed(), allowed.message
+    assert hits(server, "/feeds/gazette.rss") == 1
+    assert query(db, "SELECT count(*) FROM articles") == [(2,)]
+    assert health(db) == {url: ("ok", None, 0, False, False)}
+    assert _not_polled(allowed.result()) == {}
+
+
+def test_configured_feeds_not_due_are_listed_in_the_digest(prefect_api, tmp_path, write_config, server):
+    serve_feed(server, "/feeds/gazette.rss", "gazette.rss")
+    serve_pages(server, *GAZETTE_PAGES)
+    cfg = feed_config(write_config, {"gazette": server.url_for("/feeds/gazette.rss"),
+                                     "gone": f"http://127.0.0.1:{unused_port()}/feed.rss"},
+                      extra="[http]\nallow_private_hosts = true\nretries = 0\nconnect_timeout = 1.0\n")
+    db = tmp_path / "news.duckdb"
+    first = run(cfg)
+    assert set(failing_sources(first)) == {"gone"} and _not_polled(first) == {}
+    second = run(cfg)  # at once: neither is due (10 min after a success, backing off after a failure)
+    assert hits(server, "/feeds/gazette.rss") == 1
+    due = {source: (next_poll, last_polled) for source, next_poll, last_polled in query(
+        db, "SELECT source, next_poll_at, last_polled FROM source_health")}
+
+    def at(value: datetime, today: datetime) -> str:  # the day is written only when it is not today
+        value, today = value.astimezone(timezone.utc), today.astimezone(timezone.utc)
+        return f"{value:%H:%M} UTC" if value.date() == today.date() else f"{value:%Y-%m-%d %H:%M} UTC"
+
+    (gazette_next, gazette_polled), (gone_next, gone_polled) = due["gazette"], due["gone"]
+    assert _not_polled(second) == {
+        "gazette": f"skipped: not due until {at(gazette_next, gazette_polled)} (last polled "
+                   f"{at(gazette_polled, gazette_polled)[:5]} UTC)",
+        "gone": f"skipped: not due until {at(gone_next, gone_polled)} (backing off after 1 failure: connect)"}
+    assert "Nothing new in this run." in second
+
+
+def test_feed_articles_take_the_feeds_title_as_site_name_and_a_byline_after_the_lead(
+        prefect_api, tmp_path, write_config, server):
+    serve_feed(server, "/feeds/gazette.rss", "gazette.rss")
+    serve_pages(server, *GAZETTE_PAGES, "metro/tram-line")
+    serve_feed(server, "/feeds/metro.rss", "metro.rss")
+    run(feed_config(write_config, {"gazette": server.url_for("/feeds/gazette.rss"),
+                                   "metro": server.url_for("/feeds/metro.rss")}))
+    rows = query(tmp_path / "news.duckdb", "SELECT url, site_name, byline, text FROM articles")
+    found = {url.rsplit("/", 1)[-1]: (site, byline, text) for url, site, byline, text in rows}
+    # the gazette's pages name no site: the feed's title does; a page that names its site keeps it
+    assert found["pier-repairs.html"][0] == found["lifeboat-rescue.html"][0] == "Harbour Gazette"
+    assert found["tram-line.html"][0] == "Metro Desk"
+    assert found["pier-repairs.html"][1] == "Sarah Whitfield, Transport Correspondent"
+    assert "Sarah Whitfield" not in found["pier-repairs.html"][2]
+    assert found["pier-repairs.html"][2].startswith("The ferry landing at the town pier will close")

@@ -295,3 +295,41 @@ def test_repeated_hard_failures_disable_a_source(server: HTTPServer, client: Htt
     poll = poll_feeds([source], {"gone": state}, client, NOW, set(), set())
     assert poll.states[0].disabled
     assert poll.states[0].disabled_reason == "disabled after 10 consecutive failures: http 404"
+
+
+def test_the_same_page_at_two_addresses_is_one_document_and_a_copy(server: HTTPServer, client: HttpClient) -> None:
+    items = "".join(f"<item><title>Story {i}</title><link>{server.url_for(f'/articles/{name}.html')}</link>"
+                    f"<guid>g{i}</guid></item>" for i, name in enumerate(("rates", "rates-mirror", "talks")))
+    server.expect_request("/feeds/mirror.rss").respond_with_data(
+        f'<?xml version="1.0"?><rss version="2.0"><channel><title>Mirror</title>{items}</channel></rss>',
+        content_type=RSS_TYPE)
+    serve_pages(server, "rates", "talks")
+    server.expect_request("/articles/rates-mirror.html").respond_with_data(
+        (FEEDS / "articles" / "rates.html").read_bytes(), content_type="text/html; charset=utf-8")
+    poll = poll_feeds([feed_source(server, "mirror", "/feeds/mirror.rss")], {}, client, NOW, set(), set())
+    assert [d.locator for d in poll.documents] == [server.url_for("/articles/rates.html"),
+                                                   server.url_for("/articles/talks.html")]
+    [copy] = poll.copies
+    assert (copy.source, copy.locator, copy.original) == ("mirror", server.url_for("/articles/rates-mirror.html"),
+                                                          server.url_for("/articles/rates.html"))
+    assert copy.content_hash == poll.documents[0].content_hash and copy.stored_by_run is None
+    assert all(d.site_name == "Mirror" for d in poll.documents), "the feed's title goes with its pages"
+
+
+def test_poll_now_polls_every_named_feed_and_a_normal_poll_says_why_not(server: HTTPServer,
+                                                                       client: HttpClient) -> None:
+    serve_feed(server, "/feeds/world.rss", "world.rss")
+    serve_pages(server, *PAGES)
+    waiting = feed_source(server, "waiting", "/feeds/world.rss")
+    off = feed_source(server, "off", "/feeds/world.rss")
+    states = {"waiting": SourceState("waiting", waiting.url, next_poll_at=NOW + timedelta(minutes=5),
+                                     consecutive_failures=2, last_status="timeout"),
+              "off": SourceState("off", off.url, disabled=True, disabled_reason="permanently gone (http 410)")}
+    later = poll_feeds([waiting, off], states, client, NOW, set(), set())
+    assert server.log == [] and later.states == []
+    assert later.not_polled == [("waiting", "not due until 12:05 UTC (backing off after 2 failures: timeout)"),
+                                ("off", "disabled: permanently gone (http 410)")]
+    now = poll_feeds([waiting, off], states, client, NOW, set(), set(), poll_now=True)
+    assert hits(server, "/feeds/world.rss") == 2 and now.not_polled == []
+    assert {s.source: (s.last_status, s.disabled) for s in now.states} == {"waiting": ("ok", False),
+                                                                         "off": ("ok", False)}

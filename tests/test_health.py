@@ -77,6 +77,13 @@ def test_success_resets_failures() -> None:
     assert (fail(state, "http 404", times=9)).disabled is False  # the count starts again
 
 
+def test_a_disabled_source_polled_with_success_is_enabled_again() -> None:
+    gone = fail(fresh(), "http 410", permanent=True)
+    assert gone.disabled and not is_due(gone, NOW + timedelta(days=30))
+    back = record_success(gone, NOW, "ok", POLICY)  # polled because a person named it (--source)
+    assert not back.disabled and back.disabled_reason is None and is_due(back, NOW + timedelta(minutes=30))
+
+
 def test_records_are_pure() -> None:
     state = fresh()
     fail(state, times=3)

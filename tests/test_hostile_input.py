@@ -215,7 +215,7 @@ ODD_NAMES = ["with space.txt", "ünï cødé – 新闻.md", "new\nline.txt", "-
 
 def _hostile_folder(root: Path) -> tuple[Path, dict[str, str]]:
     """A source folder of hostile files; returns it and name -> expected outcome ("article", "reject:<text>",
-    "article-or-reject", "skipped" or "absent")."""
+    "article-or-reject", "copy" or "absent")."""
     folder = root / "in"
     outside = root / "outside"
     folder.mkdir()
@@ -260,8 +260,8 @@ def _hostile_folder(root: Path) -> tuple[Path, dict[str, str]]:
     expect["outside_link.txt"] = "reject:symbolic link pointing outside the source folder (not followed)"
     (folder / "outside_dir").symlink_to(outside, target_is_directory=True)
     (folder / "a_inside_link.txt").symlink_to(folder / "with space.txt")
-    expect["a_inside_link.txt"] = "article"  # read first; "with space.txt" then has a known hash
-    expect["with space.txt"] = "skipped"
+    expect["a_inside_link.txt"] = "article"  # read first; "with space.txt" then is a copy of its bytes
+    expect["with space.txt"] = "copy"
     (folder / "loop").symlink_to(folder, target_is_directory=True)
     return folder, expect
 
@@ -293,14 +293,18 @@ def test_hostile_folder_through_the_command_line(prefect_api, tmp_path: Path) ->
         rejects = {r[0]: r[1] for r in con.execute("SELECT locator, reason FROM rejects").fetchall()}
         runs = con.execute("SELECT status, discovered, skipped, new_articles + duplicates, rejected FROM runs"
                            ).fetchall()
+        outcomes = dict(con.execute("SELECT locator, outcome FROM inputs").fetchall())
+    copies = {path: outcome for path, outcome in outcomes.items() if path not in stored and path not in rejects}
     names = {Path(p).name: p for p in [*stored, *rejects]}
     assert len(names) == len(stored) + len(rejects), "each input has one outcome"
     assert all(Path(p).parent == folder for p in names.values()), "nothing outside the folder was read"
     for name, outcome in expect.items():
         shown = name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
         path = names.get(shown)
-        if outcome in ("absent", "skipped"):
+        if outcome == "absent":
             assert path is None, (name, outcome)
+        elif outcome == "copy":
+            assert path is None and copies.get(str(folder / name)) == "duplicate", (name, copies)
         elif outcome == "article":
             assert path in stored, (name, rejects.get(path))
         elif outcome.startswith("reject:"):
@@ -309,7 +313,7 @@ def test_hostile_folder_through_the_command_line(prefect_api, tmp_path: Path) ->
             assert path in stored or path in rejects, name
     assert all("\n" not in reason and len(reason) <= 200 for reason in rejects.values())
     walked = [n for n, outcome in expect.items() if outcome != "absent" and n != "outside_link.txt"]
-    assert runs == [("completed", len(walked), 1, len(stored), len(rejects))]
+    assert runs == [("completed", len(walked), 0, len(stored) + len(copies), len(rejects))] and len(copies) == 1
 
     assert str(folder / "new\nline.txt") in stored and str(folder / "-rf.txt") in stored
     assert stored[str(folder / "truncated_utf8.txt")].endswith(

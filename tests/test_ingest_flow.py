@@ -66,6 +66,8 @@ def test_seeds_end_to_end(prefect_api, tmp_path, write_config, seeds_copy):
     assert wire[6] == blog[6], "both seeds report the same story"
     stories = _query(db, "SELECT story_id, article_count, distinct_articles, title, summary FROM stories")
     assert len(stories) == 1 and stories[0][1:3] == (2, 2) and stories[0][4]
+    opening = next(lede for lede in (wire[8][0], blog[8][0]) if stories[0][4].startswith(lede))  # a report's lede
+    assert "offer" in opening and "security guarantees" in opening, "the story opens with the offer"
     tags = _query(db, "SELECT article_id, issue, evidence FROM article_tags WHERE issue IN "
                       "('defence', 'international_affairs', 'security_guarantees')")
     assert {t[0] for t in tags} == {wire[9], blog[9]} and all(t[2] for t in tags)
@@ -191,6 +193,92 @@ def test_bad_files_rejected_good_ones_stored(prefect_api, tmp_path, write_config
     assert _query(db, "SELECT count(*) FROM rejects") == [(5,)]
 
 
+def test_every_input_has_one_outcome_found_by_its_path_copies_included(prefect_api, tmp_path, write_config,
+                                                                         seeds_copy):
+    shutil.copy(seeds_copy / SEED_WIRE, seeds_copy / "006_rates_copy.txt")  # byte-identical, same folder
+    (seeds_copy / "short.txt").write_text("Too short to be an article.\n", encoding="utf-8")
+    shutil.copy(seeds_copy / "short.txt", seeds_copy / "short_copy.txt")
+    cfg = _folder_config(write_config, seeds_copy)
+    digest = _run(cfg)
+    db = tmp_path / "news.duckdb"
+
+    def outcomes() -> dict[str, tuple]:
+        rows = _query(db, "SELECT locator, outcome, article_id, stored_by_run, detail FROM inputs")
+        assert len(rows) == len({r[0] for r in rows}), f"one outcome per input: {rows}"
+        return {Path(r[0]).name: r[1:] for r in rows}
+
+    [(first_run,)] = _query(db, "SELECT run_id FROM runs")
+    wire_id = _query(db, "SELECT article_id FROM articles WHERE path LIKE ?", [f"%{SEED_WIRE}"])[0][0]
+    found = outcomes()
+    assert set(found) == {SEED_WIRE, SEED_BLOG, "006_rates_copy.txt", "short.txt", "short_copy.txt"}
+    assert found[SEED_WIRE][:3] == ("stored", wire_id, first_run)
+    assert found["006_rates_copy.txt"][:3] == ("duplicate", wire_id, first_run)
+    assert SEED_WIRE in found["006_rates_copy.txt"][3] and "same run" in found["006_rates_copy.txt"][3]
+    assert found["short.txt"][0] == found["short_copy.txt"][0] == "rejected"
+    assert "too little text" in found["short.txt"][3] and "too little text" in found["short_copy.txt"][3]
+    assert _query(db, "SELECT discovered, skipped, new_articles, duplicates, rejected FROM runs") == [(5, 0, 2, 1, 2)]
+    copies = digest.split("## Copies", 1)[1].split("\n## ", 1)[0]
+    assert "006_rates_copy.txt` (local): duplicate — the same bytes as" in copies and f"`{wire_id}`" in copies
+    assert "short_copy.txt` (local): rejected" in copies
+    assert _query(db, "SELECT count(*) FROM articles") == [(2,)], "a copy is no article of its own"
+
+    shutil.copy(seeds_copy / SEED_WIRE, seeds_copy / "later_copy.txt")  # the same bytes, a later run
+    digest = _run(cfg)
+    found = outcomes()
+    assert found["later_copy.txt"][:3] == ("already stored", wire_id, first_run)
+    assert f"stored by run {first_run}" in found["later_copy.txt"][3]
+    assert "later_copy.txt` (local): already stored — the same bytes as" in digest
+    assert _query(db, "SELECT skipped, new_articles, duplicates FROM runs ORDER BY started_at")[-1] == (6, 0, 0)
+
+    before = outcomes()
+    digest = _run(cfg)  # nothing new: no outcome is recorded twice
+    assert outcomes() == before and "## Copies" not in digest
+
+
+STORY_DATA = Path(__file__).resolve().parent / "data" / "stories"
+
+
+def _story_file(folder: Path, name: str) -> None:
+    """Copy a recorded report into folder; @YESTERDAY@ becomes yesterday's date (inside the story window)."""
+    from datetime import datetime, timedelta, timezone
+
+    yesterday = datetime.now(timezone.utc) - timedelta(days=1)
+    text = (STORY_DATA / name).read_text(encoding="utf-8")
+    (folder / name).write_text(text.replace("@YESTERDAY@", f"{yesterday.day} {yesterday:%B %Y}"), encoding="utf-8")
+
+
+def test_a_storys_title_changes_only_when_a_better_headline_joins(prefect_api, tmp_path, write_config):
+    from flows.reprocess import reprocess
+
+    folder = tmp_path / "in"  # not reports/: the digests are written there
+    folder.mkdir()
+    cfg = _folder_config(write_config, folder)
+
+    def titles(db: Path) -> list[tuple]:
+        return _query(db, "SELECT title, article_count FROM stories")
+
+    # a publisher's headline first; a second headline (published earlier) and a third join later
+    db = tmp_path / "news.duckdb"
+    for name, count in (("1_evacuated.txt", 1), ("2_severn_peaks.txt", 2), ("3_clean_up.txt", 3)):
+        _story_file(folder, name)
+        _run(cfg)
+        assert titles(db) == [("Hundreds evacuated as river bursts its banks", count)], name
+    assert reprocess(config_path=str(cfg), return_state=True).is_completed()
+    assert titles(db) == [("Hundreds evacuated as river bursts its banks", 3)]
+
+    # a title derived from a lead gives way to the first publisher's headline that joins
+    for path in folder.iterdir():
+        path.unlink()
+    other = tmp_path / "other.duckdb"
+    _story_file(folder, "0_lead_only.txt")
+    _run(cfg, warehouse_path=str(other))
+    [(derived, _)] = titles(other)
+    assert derived.startswith("Hundreds of residents were evacuated")
+    _story_file(folder, "2_severn_peaks.txt")
+    _run(cfg, warehouse_path=str(other))
+    assert titles(other) == [("Shropshire flooding: Severn peaks as barriers hold", 2)]
+
+
 def _cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "flows.ingest", *args], cwd=ROOT, capture_output=True, text=True,
                           timeout=300, env={**os.environ, **(env or {})})
@@ -205,7 +293,7 @@ def test_bad_config_stops_with_one_line(tmp_path, write_config):
     assert not (tmp_path / "news.duckdb").exists()
     unknown = write_config("[summary]\nsentencez = 3\n", name="typo.toml")
     result = _cli("--config", str(unknown))
-    assert result.returncode == 2 and "unknown key 'sentencez'" in result.stderr
+    assert result.returncode == 2 and "[summary].sentencez: unknown key" in result.stderr
 
 
 def test_unusable_warehouse_path_stops_with_one_line(tmp_path, write_config):

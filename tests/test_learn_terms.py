@@ -1,14 +1,14 @@
-"""Tests for learning an issue's weighted terms from example articles (log-odds with a Dirichlet prior)."""
+"""Tests for learning issues from example articles: the issue model, its file, and its cache keyed by the examples."""
 
 from __future__ import annotations
 
-import math
-from collections import Counter
+from pathlib import Path
 
+import numpy as np
 import pytest
 
-from tasks.learn_terms import (TermCounts, count_terms, document_terms, learn_terms, rank_terms, score_terms,
-                               term_weights)
+from tasks.issue_model import IssueModel, analyse, examples_digest, fit_model, load_model
+from tasks.learn_terms import learn_from_examples, read_example
 
 SPORT = [
     "The goalkeeper saved a penalty shootout kick as the club reached the final on Saturday.",
@@ -26,77 +26,124 @@ ECONOMY = [
     "Inflation eased in March, and the council said the bank would hold interest rates.",
     "A sports club reported a loss as inflation pushed up costs and the bank cut lending.",
 ]
+LABELS = [frozenset({"sport"})] * len(SPORT) + [frozenset({"economy"})] * len(ECONOMY)
 
 
-def test_word_frequent_in_target_and_rare_in_background_weighs_most() -> None:
-    learned = learn_terms(SPORT, ECONOMY)
-    assert "goalkeeper" in learned and "club" in learned
-    assert learned["goalkeeper"] > 0
-    # "council" is as common in both sets, so it is no evidence for either
-    assert "council" not in learned
-    # the other way round, the economy terms come out and the sport ones do not
-    economy = learn_terms(ECONOMY, SPORT)
-    assert "interest rates" in economy and "inflation" in economy
-    assert "goalkeeper" not in economy and "club" not in economy
+@pytest.fixture(scope="module")
+def model() -> IssueModel:
+    return fit_model(SPORT + ECONOMY, LABELS, ["economy", "sport"])
 
 
-def test_weight_grows_with_how_one_sided_a_term_is() -> None:
-    target = ["alpha beta gamma"] * 10
-    background = ["alpha delta epsilon"] * 9 + ["alpha beta epsilon"] * 1
-    scores = rank_terms(count_terms(target), count_terms(background).documents, top_n=10, min_z=-10.0)
-    by_term = {s.term: s for s in scores}
-    # gamma: only in the target; beta: once in the background; alpha: in every document of both
-    assert by_term["gamma"].z > by_term["beta"].z > by_term["alpha"].z
-    assert by_term["gamma"].delta > by_term["beta"].delta > 0 >= round(by_term["alpha"].delta, 9)
-    assert [s.z for s in scores] == sorted((s.z for s in scores), reverse=True)
-    assert "alpha" not in learn_terms(target, background), "only terms with a positive z-score are kept"
+def test_terms_are_words_bigrams_and_stems_without_stop_words() -> None:
+    terms = analyse("The customers' customs-free purchases of the 2 shops")
+    assert {"customers", "customs", "free", "customers customs", "~custom"} <= set(terms)
+    assert "the" not in terms and "2" not in terms and "of" not in terms
+    assert "customers" != "customs" and terms.count("~custom") == 2, "words stay apart, their stems are shared"
 
 
-def test_score_terms_follows_the_log_odds_formula() -> None:
-    target, background = Counter({"a": 6, "b": 2}), Counter({"a": 2, "b": 6})
-    scores = score_terms(target, background, prior_strength=0.5)
-    # pooled counts a=8, b=8 of 16; prior total 8, so alpha_a = alpha_b = 4
-    delta = math.log((6 + 4) / (8 + 8 - 6 - 4)) - math.log((2 + 4) / (8 + 8 - 2 - 4))
-    z = delta / math.sqrt(1 / (6 + 4) + 1 / (2 + 4))
-    assert scores["a"] == pytest.approx((delta, z))
-    assert scores["b"][0] == pytest.approx(-delta)
+def test_model_scores_each_issue_with_calibrated_probabilities(model: IssueModel) -> None:
+    sport = model.predict("The striker and the goalkeeper won the penalty shootout for the club.")
+    economy = model.predict("Economists expect the bank to raise interest rates as inflation climbs.")
+    s, e = model.issues.index("sport"), model.issues.index("economy")
+    assert sport.probabilities[s] > 0.5 > sport.probabilities[e]
+    assert economy.probabilities[e] > 0.5 > economy.probabilities[s]
+    assert all(0 < p < 1 for p in [*sport.probabilities, *economy.probabilities])
+    unknown = model.predict("Nothing here is known to the model.")
+    assert unknown.columns.size == 0 and np.all(unknown.probabilities < 0.9)
 
 
-def test_terms_are_stemmed_unigrams_and_bigrams_without_stop_word_edges() -> None:
-    terms = document_terms("The goalkeepers' penalty-shootout heroics of the club")
-    assert terms["goalkeep"] == "goalkeepers"
-    assert terms["penalti shootout"] == "penalty shootout"
-    assert not any(part in ("the", "of") for key in terms for part in (key.split()[0], key.split()[-1]))
-    learned = learn_terms(SPORT, ECONOMY)
-    assert "penalty shootout" in learned, "a bigram seen in several examples is learned"
-    assert all(1 <= len(term.split()) <= 2 for term in learned)
+def test_evidence_is_the_terms_of_the_text_that_pushed_the_score(model: IssueModel) -> None:
+    text = "The goalkeepers and the club won the penalty shootout."
+    prediction = model.predict(text)
+    evidence = model.evidence(model.issues.index("sport"), prediction)
+    terms = [t for t, _ in evidence]
+    assert "goalkeepers" in terms and "club" in terms
+    assert all(push > 0 for _, push in evidence)
+    assert [p for _, p in evidence] == sorted((p for _, p in evidence), reverse=True)
+    words = set(analyse(text))
+    assert all(term in words for term in terms), "a stem feature is shown as the text's own word"
+    assert not model.evidence(model.issues.index("economy"), prediction) or \
+        all(t in words for t, _ in model.evidence(model.issues.index("economy"), prediction))
 
 
-def test_surface_form_is_the_most_common_one_in_the_examples() -> None:
-    target = ["Elections were held.", "The elections ended.", "Two elections later.", "He was elected again."]
-    background = ["The weather was fine.", "Trains ran late.", "Prices rose.", "The shop closed."]
-    learned = learn_terms(target, background, top_n=5)
-    assert "elections" in learned and "elected" not in learned
+def test_scores_match_scikit_learn_on_the_same_features(model: IssueModel) -> None:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    vectorizer = TfidfVectorizer(analyzer=analyse, sublinear_tf=True, vocabulary=list(model.terms))
+    vectorizer.fit(SPORT + ECONOMY)
+    vectorizer.idf_ = model.idf
+    text = "Inflation and interest rates hit the club's budget, economists said."
+    dense = vectorizer.transform([text]).toarray()[0]
+    columns, values = model.vector(text)
+    assert np.allclose(dense[columns], values) and np.isclose(dense.sum(), values.sum())
 
 
-def test_a_term_needs_two_target_documents_and_top_n_caps_the_list() -> None:
-    target = ["unique once here", "common word shared", "common word again", "common word more"]
-    background = ["nothing in common", "plain text", "other words", "more plain text"]
-    learned = learn_terms(target, background)
-    assert "unique" not in learned and "word" in learned
-    assert len(learn_terms(SPORT, ECONOMY, top_n=3)) == 3
-    assert learn_terms(SPORT, ECONOMY, top_n=0) == {}
-    with pytest.raises(ValueError, match="top_n"):
-        learn_terms(SPORT, ECONOMY, top_n=-1)
+def test_model_file_round_trips_without_pickle(tmp_path: Path, model: IssueModel) -> None:
+    path = tmp_path / "models" / "m.npz"
+    model.save(path)
+    again = load_model(path)
+    assert again.issues == model.issues and again.terms == model.terms
+    text = "The club's goalkeeper saved a penalty."
+    # weights are stored in half precision
+    assert np.allclose(again.predict(text).probabilities, model.predict(text).probabilities, atol=1e-3)
+    (tmp_path / "broken.npz").write_bytes(b"not a model")
+    with pytest.raises(ValueError, match="not an issue model"):
+        load_model(tmp_path / "broken.npz")
 
 
-def test_empty_inputs_learn_nothing() -> None:
-    assert learn_terms([], []) == {}
-    assert learn_terms([], ECONOMY) == {}
-    assert term_weights([]) == {}
-    assert rank_terms(TermCounts(), Counter()) == []
+def test_an_issue_needs_examples_on_both_sides() -> None:
+    with pytest.raises(ValueError, match="'lonely'"):
+        fit_model(SPORT + ECONOMY[:1], [*LABELS[:len(SPORT)], frozenset({"lonely"})], ["lonely", "sport"])
 
 
-def test_counts_are_documents_not_occurrences() -> None:
-    counts = count_terms(["goal goal goal goal", "goal"])
-    assert counts.size == 2 and counts.documents["goal"] == 2
+def _examples(root: Path) -> dict[str, list[Path]]:
+    files: dict[str, list[Path]] = {}
+    for issue, texts in (("sport", SPORT), ("economy", ECONOMY)):
+        (root / issue).mkdir(parents=True, exist_ok=True)
+        for i, text in enumerate(texts):
+            path = root / issue / f"{i}.txt"
+            path.write_text(f"Headline {i}\n\n{text}\n", encoding="utf-8")
+            files.setdefault(issue, []).append(path)
+    return files
+
+
+def test_fitted_model_is_cached_by_a_hash_of_the_example_files(tmp_path: Path) -> None:
+    files = _examples(tmp_path / "examples")
+    cache = tmp_path / "cache"
+    first = learn_from_examples(files, cache)
+    [cached] = list(cache.iterdir())
+    assert cached.name == f"{examples_digest([(i, p) for i, ps in files.items() for p in ps])}.npz"
+    stamp = cached.stat().st_mtime_ns
+    again = learn_from_examples(files, cache)
+    assert cached.stat().st_mtime_ns == stamp and again.meta["digest"] == first.meta["digest"], "read, not refitted"
+    files["sport"][0].write_text("Headline\n\nThe striker scored twice in the derby.\n", encoding="utf-8")
+    changed = learn_from_examples(files, cache)
+    assert changed.meta["digest"] != first.meta["digest"] and len(list(cache.iterdir())) == 2
+
+
+def test_an_unreadable_cache_entry_is_fitted_again(tmp_path: Path) -> None:
+    files = _examples(tmp_path / "examples")
+    cache = tmp_path / "cache"
+    learn_from_examples(files, cache)
+    [cached] = list(cache.iterdir())
+    cached.write_bytes(b"garbage")
+    model = learn_from_examples(files, cache)
+    assert set(model.issues) == {"sport", "economy"} and load_model(cached).issues == model.issues
+
+
+def test_examples_are_read_as_utf8_or_latin1(tmp_path: Path) -> None:
+    path = tmp_path / "x.txt"
+    path.write_bytes("Müller's goal".encode("latin-1"))
+    assert read_example(path) == "Müller's goal"
+
+
+def test_fitting_works_beside_the_warehouse_absent_pandas_mark(monkeypatch: pytest.MonkeyPatch) -> None:
+    # warehouse/store.py marks pandas absent with sys.modules["pandas"] = None; scikit-learn trips on that
+    import sys
+
+    import warehouse.store  # noqa: F401  (sets the mark when pandas is not installed)
+
+    monkeypatch.setitem(sys.modules, "pandas", None)
+    model = fit_model(SPORT + ECONOMY, LABELS, ["economy", "sport"])
+    assert set(model.issues) == {"economy", "sport"}
+    assert "pandas" in sys.modules and sys.modules["pandas"] is None, "the mark is put back"

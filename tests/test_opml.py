@@ -24,14 +24,20 @@ BAD_FILES = ("broken.opml", "entities.opml", "rss_not_opml.xml", "missing.opml")
 
 @pytest.fixture()
 def config(tmp_path: Path) -> Path:
-    """A copy of the shipped config (comments and all) in tmp_path/config/, its paths pointing to tmp_path."""
+    """A copy of the shipped config (comments and all) in tmp_path/config/, its warehouse, reports and
+    seeds in tmp_path."""
     folder = tmp_path / "config"
     folder.mkdir()
     shutil.copy(ROOT / "config" / "issues.toml", folder / "issues.toml")
     shutil.copytree(ROOT / "seeds", tmp_path / "seeds")
     (tmp_path / "warehouse").mkdir()
     path = folder / "pipeline.toml"
-    shutil.copy(ROOT / "config" / "pipeline.toml", path)
+    text = (ROOT / "config" / "pipeline.toml").read_text(encoding="utf-8")
+    for key, relative in (("path", "warehouse/news.duckdb"), ("reports_dir", "warehouse/reports"), ("path", "seeds")):
+        written = f'{key} = "{relative}"'  # paths are read from the project root: point these at tmp_path
+        assert written in text
+        text = text.replace(written, f'{key} = "{(tmp_path / relative).as_posix()}"', 1)
+    path.write_text(text, encoding="utf-8")
     return path
 
 

@@ -6,7 +6,7 @@ import re
 from datetime import date, datetime, timezone
 from html.parser import HTMLParser
 
-from tasks.records import Article, CleanedArticle, RawDocument, Reject, RunCounts, Story, Tag
+from tasks.records import Article, CleanedArticle, InputCopy, RawDocument, Reject, RunCounts, Story, Tag
 from tasks.s8_report import RunDigest, SourceProblem
 from tasks.s8_report_chart import IssueTrend, trend_from_counts, trend_svg
 from tasks.s8_report_html import LATEST_PAGE, render_page, split_stories, write_page
@@ -124,7 +124,9 @@ def test_every_stored_string_is_escaped():
     digest = _digest(articles=[bad], stories=[Story("sh", HOSTILE, ["h1"], ["h1"], [HOSTILE], [HOSTILE], [HOSTILE])],
                      rejects=[Reject(HOSTILE, HOSTILE, HOSTILE)], source_problems=[SourceProblem(HOSTILE, HOSTILE,
                                                                                                  HOSTILE)],
-                     sources=[HOSTILE], abandoned_runs=[HOSTILE])
+                     sources=[HOSTILE], abandoned_runs=[HOSTILE],
+                     skipped_sources=[SourceProblem(HOSTILE, "skipped", HOSTILE)],
+                     copies=[InputCopy(HOSTILE, HOSTILE, "h" * 64, HOSTILE, stored_by_run=HOSTILE)])
     trend = trend_from_counts([(HOSTILE, date(2026, 3, 10), 1)], date(2026, 3, 10), 3, 8)
     page = render_page(digest, trend, NOW)
     parsed = _parse(page)
@@ -133,7 +135,7 @@ def test_every_stored_string_is_escaped():
     assert not [a for _, attrs in parsed.tags for a in attrs if a.startswith("on")], "no event handler attribute"
     assert not [attrs for tag, attrs in parsed.tags if tag == "a" and "javascript" in attrs.get("href", "")]
     text = "".join(parsed.text)
-    assert text.count(HOSTILE) >= 10, "every hostile value is shown literally"
+    assert text.count(HOSTILE) >= 14, "every hostile value is shown literally"
 
 
 def test_the_page_is_self_contained():
@@ -212,3 +214,16 @@ def test_digest_command_prints_the_latest_page_or_says_there_is_none(tmp_path, w
     assert capsys.readouterr().out.strip() == str(page.parent / LATEST_PAGE)
     assert main(["--config", str(tmp_path / "missing.toml")]) == 2
     assert "file not found" in capsys.readouterr().err
+
+
+def test_sources_not_polled_and_copies_are_listed_with_the_problems():
+    digest = _digest(skipped_sources=[SourceProblem("metro", "skipped", "not due until 09:30")],
+                     copies=[InputCopy("wire", "/in/again.txt", "h" * 64, "/in/first.txt"),
+                             InputCopy("wire", "/in/old.txt", "k" * 64, "/in/before.txt", stored_by_run="run-0")])
+    page = render_page(digest, _trend(), NOW)
+    problems = page[page.index('id="problems"'):page.index('id="trend"')]
+    assert "<h3>Sources not polled (1)</h3>" in problems and "<strong>metro</strong>: skipped: not due until 09:30" \
+        in problems
+    assert "<h3>Copies of inputs already read (2)</h3>" in problems
+    assert "<code>/in/again.txt</code> (wire): the same bytes as <code>/in/first.txt</code>, read in this run" in problems
+    assert "the same bytes as <code>/in/before.txt</code>, stored by run run-0" in problems

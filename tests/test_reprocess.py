@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -13,6 +14,14 @@ from tests.conftest import SEEDS
 def _rows(db: Path, sql: str) -> list[tuple]:
     with duckdb.connect(str(db), read_only=True) as con:
         return con.execute(sql).fetchall()
+
+
+def _run_name(state) -> str:
+    """The name of the flow run a state belongs to, as the Prefect API has it."""
+    from prefect.client.orchestration import get_client
+
+    with get_client(sync_client=True) as client:
+        return client.read_flow_run(state.state_details.flow_run_id).name
 
 
 def test_reprocess_applies_current_config_and_records_versions(prefect_api, tmp_path, write_config):
@@ -27,7 +36,7 @@ def test_reprocess_applies_current_config_and_records_versions(prefect_api, tmp_
     db = tmp_path / "news.duckdb"
     before = _rows(db, "SELECT article_id, text, story_id, summary_version, len(summary_sentences) FROM articles "
                        "ORDER BY article_id")
-    assert all(r[3] == "summary-1/centrality/k3" for r in before)
+    assert all(r[3] == "summary-2/news/k3" for r in before)
     assert all(r[4] == 3 for r in before)
     tags_before = _rows(db, "SELECT count(*) FROM article_tags")[0][0]
     assert tags_before > 2
@@ -36,14 +45,17 @@ def test_reprocess_applies_current_config_and_records_versions(prefect_api, tmp_
                            name="changed.toml")
     state = reprocess(config_path=str(changed), return_state=True)
     assert state.is_completed(), state.message
+    assert re.fullmatch(r"reprocess stored articles \d{4}-\d\d-\d\d \d\d:\d\d", _run_name(state)), _run_name(state)
+    other = reprocess(config_path=str(changed), warehouse_path=str(db), return_state=True)
+    assert _run_name(other).startswith("reprocess stored articles in news.duckdb "), _run_name(other)
     after = _rows(db, "SELECT article_id, text, story_id, summary_version, len(summary_sentences), "
                       "summary_sentences[1] FROM articles ORDER BY article_id")
     assert [r[:3] for r in after] == [r[:3] for r in before], "text and stories are untouched"
-    assert all(r[3] == "summary-1/lead/k1" and r[4] == 1 for r in after)
+    assert all(r[3] == "summary-2/lead/k1" and r[4] == 1 for r in after)
     assert all(" ".join(r[1].split()).startswith(r[5]) or r[5] in r[1] for r in after)
     per_article = _rows(db, "SELECT article_id, count(*) FROM article_tags GROUP BY article_id")
     assert len(per_article) == 2 and all(n == 1 for _, n in per_article)
     assert _rows(db, "SELECT count(*) FROM store.raw_inputs") == [(2,)]
     runs = _rows(db, "SELECT kind, status FROM runs ORDER BY started_at")
-    assert runs == [("ingest", "completed"), ("reprocess", "completed")]
-    assert _rows(db, "SELECT count(*) FROM stories WHERE summary_version = 'summary-1/story/k4'") == [(1,)]
+    assert runs == [("ingest", "completed"), ("reprocess", "completed"), ("reprocess", "completed")]
+    assert _rows(db, "SELECT count(*) FROM stories WHERE summary_version = 'summary-2/story/k4'") == [(1,)]

@@ -144,8 +144,12 @@ def test_search_finds_the_seeds_story_by_security_guarantees(prefect_api, tmp_pa
     out = capsys.readouterr().out
     assert out.startswith("1. ") and out.count("story: US offers 'NATO-like' security to Ukraine") == 2
     assert "tags: security_guarantees" in out and "seeds · " in out
-    assert main(["security guarantees", "--config", str(config), "--issue", "international_affairs"]) == 0
-    tagged = capsys.readouterr().out
-    assert tagged.startswith("1. US offers") and "\n2. " not in tagged, "only the wire report carries that tag"
+    with duckdb.connect(str(tmp_path / "news.duckdb"), read_only=True) as con:
+        both = con.execute("SELECT min(t.issue) FROM article_tags AS t GROUP BY t.issue HAVING count(*) = 2 "
+                           "ORDER BY 1 LIMIT 1").fetchone()[0]
+    assert main(["security guarantees", "--config", str(config), "--issue", both]) == 0
+    assert capsys.readouterr().out.count("story: US offers") == 2, f"both seeds are tagged {both}"
+    assert main(["security guarantees", "--config", str(config), "--issue", "no_such_issue"]) == 0
+    assert capsys.readouterr().out == "no article matches 'security guarantees'\n"
     assert main(["zebra crossing", "--config", str(config)]) == 0
     assert capsys.readouterr().out == "no article matches 'zebra crossing'\n"

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import html
+import json
 import os
 import re
 import shutil
@@ -179,11 +181,12 @@ def _start_serve(srv: Server, config: Path, log: Path, *args: str) -> subprocess
     return _start([sys.executable, "-m", "flows.serve", "--config", str(config), *args], env, log)
 
 
-def _wait_polled(srv: Server, name: str, proc: subprocess.Popen, log: Path, since: datetime) -> None:
+def _wait_polled(srv: Server, name: str, proc: subprocess.Popen, log: Path, since: datetime,
+                 timeout: float = SERVE_START_TIMEOUT) -> None:
     """Wait until the served process has registered the deployment and polled for its runs."""
     from prefect.exceptions import ObjectNotFound
 
-    deadline = time.monotonic() + SERVE_START_TIMEOUT
+    deadline = time.monotonic() + timeout
     with _client(srv) as client:
         while True:
             try:
@@ -195,7 +198,7 @@ def _wait_polled(srv: Server, name: str, proc: subprocess.Popen, log: Path, sinc
             if proc.poll() is not None:
                 pytest.fail(f"flows.serve exited with {proc.returncode}:\n{_tail(log)}")
             if time.monotonic() > deadline:
-                pytest.fail(f"ingest/{name} was not served within {SERVE_START_TIMEOUT} s:\n{_tail(log)}")
+                pytest.fail(f"ingest/{name} was not served within {timeout:g} s:\n{_tail(log)}")
             time.sleep(0.5)
 
 
@@ -413,9 +416,13 @@ def test_late_run_is_skipped_only_when_a_newer_run_is_due(server, late_served):
     assert stored == [(str(alone.id), "completed"), (str(newer.id), "completed")]
 
 
-def test_schedule_stays_active_after_serving_stops(server, late_served):
+def test_sigterm_stops_serving_cleanly_and_the_schedule_stays_active(server, late_served):
     _signal_group(late_served.proc, signal.SIGTERM)
-    late_served.proc.wait(30)
+    assert late_served.proc.wait(30) == 0, _tail(late_served.log)
+    output = late_served.log.read_text(encoding="utf-8", errors="replace")
+    assert "never awaited" not in output and "RuntimeWarning" not in output, _tail(late_served.log)
+    assert "Traceback" not in output, _tail(late_served.log)
+    assert "stopped serving" in output.splitlines()[-1], _tail(late_served.log)
     with _client(server) as client:
         dep = client.read_deployment_by_name(f"ingest/{late_served.name}")
     assert not dep.paused and [s.active for s in dep.schedules] == [True]
@@ -433,3 +440,58 @@ def test_a_served_run_keeps_the_dask_task_runner(server, dask_served):
     assert len(cleans) == 2, f"the two seeds are cleaned as two chunk tasks on the cluster: {[t.name for t in tasks]}"
     db = dask_served.base / "news.duckdb"
     assert {Path(p).name for (p,) in _query(db, "SELECT path FROM articles")} == SEED_NAMES
+
+
+# --- make serve on another port, seen in a browser -------------------------------------------------
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+UI_WAIT = 90
+
+
+def _page_text(url: str, profile: Path) -> str:
+    """The visible text of a page after headless Chromium has run its scripts for 15 s of virtual time."""
+    assert CHROMIUM, "the browser tests need Chromium on PATH (apt-get install chromium; .ci/run installs it)"
+    result = subprocess.run(
+        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         f"--user-data-dir={profile}", "--virtual-time-budget=15000", "--dump-dom", url],
+        capture_output=True, text=True, timeout=120)
+    dom = re.sub(r"<(script|style)\b.*?</\1>", " ", result.stdout, flags=re.DOTALL | re.IGNORECASE)
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", dom)).split())
+
+
+def test_make_serve_on_another_port_gives_the_ui_its_own_api(tmp_path):
+    """`PREFECT_PORT=N make serve`: the server it starts tells its UI to call port N, and the UI's
+    deployments page lists the served deployment (not "Can't connect to Server API at ...:4200")."""
+    port = _free_port()
+    assert port != 4200
+    name = f"ui-port-{port}"
+    config = _write_config(tmp_path, name, "0 3 1 1 *")
+    state = tmp_path / "state"
+    env = {k: v for k, v in os.environ.items() if k not in ("PREFECT_API_URL", "PREFECT_UI_API_URL")}
+    env.update(PREFECT_PORT=str(port), PREFECT_HOME=str(tmp_path / "home"), NEWSDESK_SERVER_DIR=str(state),
+               PREFECT_RUNNER_POLL_FREQUENCY="1")
+    srv = Server(api=f"http://127.0.0.1:{port}/api", home=tmp_path / "home", log=state / "server.log")
+    log = tmp_path / "serve.log"
+    since = datetime.now(timezone.utc)
+    proc = _start([str(ROOT / "scripts" / "serve.sh"), "--config", str(config)], env, log)
+    try:
+        deadline = time.monotonic() + SERVER_START_TIMEOUT
+        while not _healthy(srv.api):  # serve.sh starts the server (a fresh home: 20-30 s of migrations)
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"serve.sh did not start a server on port {port}:\n{_tail(log)}\n{_tail(srv.log)}")
+            time.sleep(0.5)
+        _wait_polled(srv, name, proc, log, since)
+        assert (state / "server.pid").is_file(), "serve.sh started the server and kept its pid for make stop"
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/ui-settings", timeout=10) as response:
+            assert json.load(response)["api_url"] == srv.api
+        deadline = time.monotonic() + UI_WAIT
+        while True:  # the UI is a JavaScript app: give it until the list has loaded
+            text = _page_text(f"http://127.0.0.1:{port}/deployments", tmp_path / "chromium")
+            if name in text or "Can't connect" in text or time.monotonic() > deadline:
+                break
+            time.sleep(2)
+        assert "Can't connect to Server API" not in text and "Something went wrong" not in text, text[:2000]
+        assert name in text and "ingest" in text, text[:2000]
+    finally:
+        _stop(proc)

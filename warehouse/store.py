@@ -17,8 +17,8 @@ from pathlib import Path
 import duckdb
 
 from config.settings import SourceSettings
-from tasks.records import (Article, CleanedArticle, KnownArticle, KnownProbe, RawDocument, Reject, RunCounts,
-                           SourceState, Story)
+from tasks.records import (Article, CleanedArticle, InputCopy, KnownArticle, KnownProbe, RawDocument, Reject,
+                           RunCounts, SourceState, Story)
 
 LOGGER = logging.getLogger(__name__)
 SQL_DIR = Path(__file__).resolve().parent / "sql"
@@ -112,6 +112,7 @@ SELECT story_id, article_id, title, text, source, duplicate_of, coalesce(languag
 FROM store.articles WHERE list_contains(?::VARCHAR[], story_id)
 ORDER BY coalesce(published_at, ingested_at), ingested_at, article_id
 """
+SQL_STORY_TITLES = "SELECT story_id, title FROM store.stories WHERE list_contains(?::VARCHAR[], story_id)"
 SQL_SOURCE_STATES = """
 SELECT source, url, configured_url, etag, last_modified, validators_at, body_hash, last_status, last_error,
        last_success, last_polled, consecutive_failures, next_poll_at, disabled, disabled_reason
@@ -161,6 +162,35 @@ SQL_INSERT_STORIES = ("INSERT INTO store.stories (story_id, title, summary, run_
                       "SELECT " + ", ".join(f"unnest(?::{t}[])" for t in STORY_TYPES))
 REJECT_TYPES = ("VARCHAR", "VARCHAR", "VARCHAR", "VARCHAR", "VARCHAR", "TIMESTAMPTZ")
 SQL_INSERT_REJECTS = "INSERT INTO store.rejects SELECT " + ", ".join(f"unnest(?::{t}[])" for t in REJECT_TYPES)
+
+# Inputs whose bytes are stored or rejected already: those with no outcome of their own yet (not the
+# stored input itself met again, nor a copy recorded before) are copies, with who holds the bytes.
+SQL_COPIES_OF_STORED = """
+WITH candidates AS (
+    SELECT unnest(?::VARCHAR[]) AS source, unnest(?::VARCHAR[]) AS locator, unnest(?::VARCHAR[]) AS content_hash
+), recorded AS (
+    SELECT source, locator, content_hash FROM store.articles
+    WHERE content_hash IN (SELECT content_hash FROM candidates)
+    UNION ALL SELECT source, locator, content_hash FROM store.rejects
+    WHERE content_hash IN (SELECT content_hash FROM candidates)
+    UNION ALL SELECT source, locator, content_hash FROM store.input_copies
+    WHERE content_hash IN (SELECT content_hash FROM candidates)
+), holders AS (
+    SELECT content_hash, first_locator AS locator, run_id, 0 AS priority, NULL::TIMESTAMPTZ AS since FROM store.raw_inputs
+    WHERE content_hash IN (SELECT content_hash FROM candidates)
+    UNION ALL SELECT content_hash, locator, run_id, 1, rejected_at FROM store.rejects
+    WHERE content_hash IN (SELECT content_hash FROM candidates)
+), holder AS (
+    SELECT * FROM holders QUALIFY row_number() OVER (PARTITION BY content_hash ORDER BY priority, since) = 1
+)
+SELECT c.source, c.locator, c.content_hash, h.locator, h.run_id, h.priority = 1
+FROM candidates AS c JOIN holder AS h USING (content_hash)
+WHERE NOT EXISTS (SELECT 1 FROM recorded AS r
+                  WHERE r.source = c.source AND r.locator = c.locator AND r.content_hash = c.content_hash)
+"""
+COPY_TYPES = ("VARCHAR", "VARCHAR", "VARCHAR", "VARCHAR", "VARCHAR", "TIMESTAMPTZ")
+SQL_INSERT_COPIES = "INSERT INTO store.input_copies SELECT " + ", ".join(f"unnest(?::{t}[])" for t in COPY_TYPES)
+
 
 def _mark_pandas_absent() -> None:
     """Let the DuckDB client learn once, not once per value, that pandas is not installed.
@@ -350,12 +380,36 @@ def _probed_rows(con: duckdb.DuckDBPyConnection, story_since: datetime, probe: K
     return len(rows), sorted(outside)
 
 
+def copies_of_stored(con: duckdb.DuckDBPyConnection, inputs: list[tuple[str, str, str]]) -> list[InputCopy]:
+    """Of (source, locator, content_hash) inputs whose bytes are stored or rejected already, those not
+    recorded yet: copies, each with the locator and run of the input that brought the bytes first."""
+    if not inputs:
+        return []
+    sources, locators, hashes = (list(column) for column in zip(*inputs))
+    rows = con.execute(SQL_COPIES_OF_STORED, [sources, locators, hashes]).fetchall()
+    return [InputCopy(source, locator, content_hash, original, run_id, rejected)
+            for source, locator, content_hash, original, run_id, rejected in rows]
+
+
+def _insert_copies(con: duckdb.DuckDBPyConnection, run_id: str, copies: list[InputCopy], now: datetime) -> None:
+    """Record the run's copies (inside the run's transaction)."""
+    for columns in _column_batches([[run_id, c.source, c.locator, c.content_hash, c.original, now] for c in copies]):
+        con.execute(SQL_INSERT_COPIES, columns)
+
+
 def story_members(con: duckdb.DuckDBPyConnection, story_ids: list[str]) -> list[tuple]:
     """Stored members of the given stories, oldest first: (story_id, article_id, title, text, source,
     duplicate_of, language, title_derived)."""
     if not story_ids:
         return []
     return con.execute(SQL_STORY_MEMBERS, [story_ids]).fetchall()
+
+
+def story_titles(con: duckdb.DuckDBPyConnection, story_ids: list[str]) -> dict[str, str]:
+    """The current titles of the given stored stories (a story without one is left out)."""
+    if not story_ids:
+        return {}
+    return {story_id: title for story_id, title in con.execute(SQL_STORY_TITLES, [story_ids]).fetchall() if title}
 
 
 def _aware(value: datetime | None) -> datetime | None:
@@ -443,9 +497,10 @@ def _index_run(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
 
 def write_run(con: duckdb.DuckDBPyConnection, run_id: str, articles: list[Article], rejects: list[Reject],
               stories: list[Story], counts: RunCounts, source_states: list[SourceState] | None = None,
-              configured_urls: dict[str, str] | None = None, versions: dict[str, str] | None = None) -> None:
-    """Store a run's inputs, articles, tags, stories, rejects and source states, and mark it completed,
-    in one transaction."""
+              configured_urls: dict[str, str] | None = None, versions: dict[str, str] | None = None,
+              copies: list[InputCopy] | None = None) -> None:
+    """Store a run's inputs, articles, tags, stories, rejects, copies and source states, and mark it
+    completed, in one transaction."""
     now = _now()
     with transaction(con):
         seen_raw: set[str] = set()
@@ -473,6 +528,7 @@ def write_run(con: duckdb.DuckDBPyConnection, run_id: str, articles: list[Articl
         for columns in _column_batches([[run_id, r.source, r.locator, r.reason, r.content_hash, now]
                                         for r in rejects]):
             con.execute(SQL_INSERT_REJECTS, columns)
+        _insert_copies(con, run_id, copies or [], now)
         if source_states:
             con.execute(SQL_DELETE_SOURCE_STATES, [[st.source for st in source_states]])
             con.executemany(SQL_INSERT_SOURCE_STATE,

@@ -13,9 +13,10 @@ from datetime import datetime, timedelta, timezone
 import feedparser
 
 from config.settings import SourceSettings
-from tasks.sources.health import HealthPolicy, SourceState, is_due, record_failure, record_success
+from tasks.sources.health import (HealthPolicy, SourceState, is_due, not_due_reason, record_failure,
+                                  record_success)
 from tasks.sources.http import HTML_ACCEPT, FetchError, FetchResult, HttpClient
-from tasks.records import RawDocument, Reject
+from tasks.records import InputCopy, RawDocument, Reject
 from tasks.sources.urls import absolute_url, canonical_link, canonical_url
 from tasks.text.hashing import sha256_hex
 from tasks.text.normalise import fragment_text, one_line, word_count
@@ -75,6 +76,8 @@ class FeedPoll:
     entries_seen: int = 0
     skipped: int = 0  # pages fetched whose content is already stored
     problems: list[tuple[str, str, str]] = field(default_factory=list)  # (source, status label, detail)
+    not_polled: list[tuple[str, str]] = field(default_factory=list)  # (source, why: not due, disabled)
+    copies: list[InputCopy] = field(default_factory=list)  # pages with the bytes of one fetched earlier
 
 
 @dataclass
@@ -86,6 +89,7 @@ class _FeedUpdate:
     changes: dict[str, object]
     status: str
     entries: list[FeedEntry]
+    title: str | None = None  # the feed's own title
 
 
 def parse_feed(body: bytes, headers: dict[str, str], base_url: str) -> ParsedFeed:
@@ -280,13 +284,15 @@ def _conditional_headers(state: SourceState, now: datetime, max_age_days: float)
 
 def poll_feeds(sources: list[SourceSettings], states: dict[str, SourceState], client: HttpClient,
                now: datetime, known_urls: set[str], known_guids: set[str],
-               validator_max_age_days: float = 7.0, policy: HealthPolicy | None = None) -> FeedPoll:
-    """Poll the enabled feed sources that are due, and fetch the pages of their new entries.
+               validator_max_age_days: float = 7.0, policy: HealthPolicy | None = None,
+               poll_now: bool = False) -> FeedPoll:
+    """Poll the enabled feed sources that are due (all of them with poll_now: a person named them),
+    and fetch the pages of their new entries.
 
     Feeds are fetched conditionally; an unchanged feed costs one request. Entries already known
     (by canonical URL or guid) or already met earlier in this poll are skipped, so a story carried
     by two feeds is fetched once. A source that fails is backed off (see tasks.sources.health) and listed
-    in problems; the other sources go on.
+    in problems; the other sources go on. A source not polled is listed in not_polled with the reason.
     """
     policy = policy or HealthPolicy()
     poll = FeedPoll()
@@ -295,8 +301,10 @@ def poll_feeds(sources: list[SourceSettings], states: dict[str, SourceState], cl
         if src.kind != "feed" or not src.enabled or not src.url:
             continue
         state = states.get(src.name) or SourceState(source=src.name, url=src.url)
-        if is_due(state, now):
+        if poll_now or is_due(state, now):
             due.append((src, state))
+        else:
+            poll.not_polled.append((src.name, not_due_reason(state, now)))
     responses = client.fetch_many(
         [(state.url, _conditional_headers(state, now, validator_max_age_days)) for _, state in due])
     seen_urls: set[str] = set()
@@ -339,7 +347,7 @@ def _read_feed(src: SourceSettings, state: SourceState, response: FetchResult | 
         _fail(src, state, now, policy, poll, exc.kind, str(exc))
         return None
     status = f"ok (bozo: {parsed.bozo_reason})" if parsed.bozo_reason else "ok"
-    return _FeedUpdate(src, state, changes, status, list(parsed.entries))
+    return _FeedUpdate(src, state, changes, status, list(parsed.entries), parsed.title)
 
 
 def _fail(src: SourceSettings, state: SourceState, now: datetime, policy: HealthPolicy, poll: FeedPoll,
@@ -375,25 +383,30 @@ def _fetch_entries(updates: list[_FeedUpdate], client: HttpClient, poll: FeedPol
     wanted = [(u, e) for u in updates for e in u.entries if e.url]
     pages = client.fetch_many([(e.url, {"Accept": HTML_ACCEPT}) for _, e in wanted]) if wanted else []
     page_of = {id(e): page for (_, e), page in zip(wanted, pages)}
-    hashes: set[str] = set()
+    first: dict[str, str] = {}  # content hash -> the locator of the page first fetched with it
     for update in updates:
         retry_later = False
         for entry in update.entries:
             page = page_of.get(id(entry))
-            item = _document(update.source, entry, page)
+            item = _document(update.source, entry, page, update.title)
             if isinstance(item, Reject):
                 poll.rejects.append(item)
                 retry_later |= isinstance(page, FetchError) and page.transient
-            elif item.content_hash not in hashes:  # two links to one page: one document
-                hashes.add(item.content_hash)
+            elif item.content_hash in first:  # two links to one page: one document
+                if item.locator != first[item.content_hash]:  # the same bytes at another address: a copy
+                    poll.copies.append(InputCopy(item.source, item.locator, item.content_hash,
+                                                 first[item.content_hash]))
+            else:
+                first[item.content_hash] = item.locator
                 poll.documents.append(item)
         state = update.state if retry_later else dataclasses.replace(update.state, **update.changes)
         poll.states.append(record_success(state, now, update.status, policy))
 
 
-def _document(src: SourceSettings, entry: FeedEntry,
-              page: FetchResult | FetchError | None) -> RawDocument | Reject:
-    """The entry's page as a document; else its feed content when long enough; else a reject."""
+def _document(src: SourceSettings, entry: FeedEntry, page: FetchResult | FetchError | None,
+              feed_title: str | None = None) -> RawDocument | Reject:
+    """The entry's page as a document; else its feed content when long enough; else a reject.
+    The feed's title goes with it, as the site's name for a page that names none."""
     if isinstance(page, FetchResult):
         content_type = page.headers.get("content-type", "").split(";")[0].strip().lower()
         if page.body and (not content_type or content_type in HTML_TYPES):
@@ -402,7 +415,7 @@ def _document(src: SourceSettings, entry: FeedEntry,
                 source=src.name, locator=canonical_url(page.url), content_hash=sha256_hex(page.body),
                 raw=page.body, media_type="text/html", url=link or canonical_url(page.url),
                 feed_title=entry.title, feed_published_at=entry.published_at, guid=entry.guid,
-                feed_content=entry.content, default_tags=tuple(src.tags))
+                feed_content=entry.content, default_tags=tuple(src.tags), site_name=feed_title)
         reason = f"not an HTML page ({content_type})" if page.body else "empty page"
     elif isinstance(page, FetchError):
         reason = page.label
@@ -414,7 +427,7 @@ def _document(src: SourceSettings, entry: FeedEntry,
         return RawDocument(
             source=src.name, locator=locator, content_hash=sha256_hex(raw), raw=raw, media_type="text/html",
             url=entry.url, feed_title=entry.title, feed_published_at=entry.published_at, guid=entry.guid,
-            feed_content=entry.content, default_tags=tuple(src.tags))
+            feed_content=entry.content, default_tags=tuple(src.tags), site_name=feed_title)
     if page is None:
         return Reject(src.name, locator, "entry has no link and too little feed content")
     return Reject(src.name, locator, f"page fetch failed: {reason}")

@@ -38,6 +38,19 @@ def is_due(state: SourceState, now: datetime) -> bool:
     return not state.disabled and (state.next_poll_at is None or state.next_poll_at <= now)
 
 
+def not_due_reason(state: SourceState, now: datetime) -> str:
+    """Why a source is not polled now, for the digest: "not due until 22:32 UTC (backing off after 1 failure)"."""
+    if state.disabled:
+        return f"disabled: {state.disabled_reason or state.last_status or 'no reason recorded'}"
+    when = state.next_poll_at or now
+    at = f"{when:%H:%M} UTC" if when.date() == now.date() else f"{when:%Y-%m-%d %H:%M} UTC"
+    if state.consecutive_failures:
+        n = state.consecutive_failures
+        return f"not due until {at} (backing off after {n} failure{'s' if n > 1 else ''}: {state.last_status})"
+    polled = f"last polled {state.last_polled:%H:%M} UTC" if state.last_polled else "polled recently"
+    return f"not due until {at} ({polled})"
+
+
 def is_hard_failure(error_label: str) -> bool:
     """True for failures that waiting will not cure (unknown host, gone page, not a feed...)."""
     return error_label in HARD_FAILURES
@@ -53,11 +66,15 @@ def backoff(failures: int, policy: HealthPolicy) -> timedelta:
 
 def record_success(state: SourceState, now: datetime, status: str,
                    policy: HealthPolicy | None = None) -> SourceState:
-    """The state after a successful poll ("ok", "not modified", "unchanged", "ok (bozo: ...)")."""
+    """The state after a successful poll ("ok", "not modified", "unchanged", "ok (bozo: ...)").
+
+    A disabled source is only polled when a person names it (--source); when that works, it is
+    enabled again.
+    """
     policy = policy or HealthPolicy()
     return dataclasses.replace(
         state, last_status=status, last_error=None, last_success=now, last_polled=now,
-        consecutive_failures=0,
+        consecutive_failures=0, disabled=False, disabled_reason=None,
         next_poll_at=now + timedelta(minutes=policy.base_interval_minutes))
 
 

@@ -36,6 +36,8 @@ TRANSIENT_KINDS = frozenset({"timeout", "connect"})
 BACKOFF_BASE_SECONDS = 0.25
 BACKOFF_CAP_SECONDS = 4.0
 MAX_RETRY_AFTER_WAIT = 5.0  # a longer Retry-After is handed back to the caller instead of slept
+# How to lift the refusal of loopback and private addresses, as the refusal says it.
+ALLOW_PRIVATE_HINT = "pass --allow-private-hosts (or set [http] allow_private_hosts = true) to allow"
 
 
 class FetchError(Exception):
@@ -121,8 +123,8 @@ class _GuardedBackend(httpcore.SyncBackend):
         allowed = [a for a in addresses if self._allow_private or is_public_address(a)]
         if not allowed:
             raise FetchError("refused address",
-                             f"refused address: {host} resolves to {addresses[0] if addresses else 'nothing'}"
-                             " (not a public address)")
+                             f"refused address: {host} resolves to {addresses[0] if addresses else 'nothing'}, "
+                             f"not a public address; {ALLOW_PRIVATE_HINT}")
         last: httpcore.ConnectError | None = None
         for address in allowed:
             try:

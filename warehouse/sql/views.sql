@@ -45,6 +45,37 @@ SELECT source, url, last_status, last_error, last_success, last_polled, consecut
         AND last_status NOT LIKE 'ok%') AS failing
 FROM store.source_state;
 
+-- Every input a run read for the first time (a path or URL with bytes new to it), with its one outcome:
+-- stored, duplicate (of an article, or a byte-identical copy of an input read in the same run),
+-- already stored (the same bytes stored by an earlier run) or rejected (with the reason).
+CREATE OR REPLACE VIEW inputs AS
+SELECT run_id, source, locator, content_hash,
+       CASE WHEN duplicate_of IS NULL THEN 'stored' ELSE 'duplicate' END AS outcome,
+       article_id, run_id AS stored_by_run,
+       CASE WHEN duplicate_of IS NULL THEN 'stored as article ' || article_id
+            ELSE coalesce(duplicate_kind, 'a') || ' duplicate of article ' || duplicate_of END AS detail,
+       ingested_at AS recorded_at
+FROM store.articles
+UNION ALL
+SELECT run_id, source, locator, content_hash, 'rejected', NULL, NULL, reason, rejected_at
+FROM store.rejects
+UNION ALL
+SELECT c.run_id, c.source, c.locator, c.content_hash,
+       CASE WHEN a.article_id IS NULL THEN 'rejected' WHEN a.run_id = c.run_id THEN 'duplicate'
+            ELSE 'already stored' END,
+       a.article_id, a.run_id,
+       CASE WHEN a.article_id IS NULL THEN 'the same bytes as ' || c.original || ', rejected: '
+                                           || coalesce(r.reason, 'reason not recorded')
+            WHEN a.run_id = c.run_id THEN 'exact copy of ' || c.original || ' (article ' || a.article_id
+                                          || '), read in the same run'
+            ELSE 'the same bytes as ' || c.original || ', stored by run ' || a.run_id || ' as article '
+                 || a.article_id END,
+       c.recorded_at
+FROM store.input_copies AS c
+LEFT JOIN store.articles AS a ON a.content_hash = c.content_hash
+LEFT JOIN (SELECT content_hash, arg_min(reason, rejected_at) AS reason FROM store.rejects
+           WHERE content_hash IS NOT NULL GROUP BY content_hash) AS r ON r.content_hash = c.content_hash;
+
 -- Full-text search (the postings and the token rule are in sql/007_search.sql; README: Search).
 -- search_articles(query): every article matching any token of the query, ranked by BM25 (k1 = 1.2,
 -- b = 0.75) over its title and text; matched = how many of the query's tokens it holds.

@@ -1,0 +1,223 @@
+"""A linear issue model learned from examples: TF-IDF unigrams and bigrams, one calibrated classifier per issue."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import os
+import sys
+import tempfile
+import zipfile
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from tasks.text.language import stem, stop_words
+from tasks.text.sentences import LETTER_RE, match_words
+
+LOGGER = logging.getLogger(__name__)
+
+# Bump when fitting or the features change, so cached models are refitted.
+MODEL_FORMAT = 1
+# Chosen by cross-validation on the NYT tuning half (bench/train_issue_model.py); also the settings
+# used to fit a taxonomy's examples at run time.
+C = 10.0                  # inverse regularisation of each issue's logistic regression
+MIN_DF = 2                # a term must be in at least this many examples
+CALIBRATION_FOLDS = 3     # Platt scaling fitted on this many cross-validation folds
+MAX_EVIDENCE = 8          # terms kept as a tag's evidence
+MODEL_LANGUAGE = "english"
+
+
+STEM_MARK = "~"           # stem features are written "~stem", apart from the words themselves
+
+
+def analyse(text: str) -> list[str]:
+    """The terms of a text: lowercased words without stop words, numbers or single letters, the bigrams
+    of the words that remain, and each word's stem as a feature of its own ("~custom"), so that
+    "customers" and "customs" share a little but are still told apart by their words."""
+    stops = stop_words(MODEL_LANGUAGE)
+    kept = [w for w in match_words(text) if len(w) > 1 and LETTER_RE.search(w) and w not in stops]
+    return [*kept, *(f"{a} {b}" for a, b in zip(kept, kept[1:])), *(STEM_MARK + stem(w) for w in kept)]
+
+
+@dataclass(frozen=True)
+class IssueModel:
+    """One calibrated linear classifier per issue over shared TF-IDF features (sublinear tf, l2 norm).
+
+    p(issue | text) = 1 / (1 + exp(a * (w . x + b) + c)), x the text's TF-IDF vector: the issues are
+    scored independently (one-vs-rest), so a text can carry several.
+    """
+
+    issues: tuple[str, ...]
+    terms: tuple[str, ...]
+    idf: np.ndarray          # (terms,)
+    coef: np.ndarray         # (issues, terms)
+    intercept: np.ndarray    # (issues,)
+    calibration: np.ndarray  # (issues, 2): Platt's a and c
+    meta: dict[str, object] = field(default_factory=dict, compare=False)
+
+    def __post_init__(self) -> None:
+        shapes = (self.idf.shape, self.coef.shape, self.intercept.shape, self.calibration.shape)
+        expected = ((len(self.terms),), (len(self.issues), len(self.terms)), (len(self.issues),),
+                    (len(self.issues), 2))
+        if shapes != expected:
+            raise ValueError(f"issue model arrays have shapes {shapes}, expected {expected}")
+        object.__setattr__(self, "_column", {t: i for i, t in enumerate(self.terms)})
+
+    def __getstate__(self) -> dict[str, object]:
+        """The fields without the term index (rebuilt on arrival): the model travels to worker processes
+        with every batch chunk."""
+        return {k: v for k, v in self.__dict__.items() if k != "_column"}
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        """Restore the fields and rebuild the term index."""
+        for key, value in state.items():
+            object.__setattr__(self, key, value)
+        object.__setattr__(self, "_column", {t: i for i, t in enumerate(self.terms)})
+
+    def vector(self, text: str) -> tuple[np.ndarray, np.ndarray]:
+        """The text's TF-IDF vector as (columns, values), l2-normalised; empty when no term is known."""
+        counts = Counter(t for t in analyse(text) if t in self._column)  # type: ignore[attr-defined]
+        if not counts:
+            return np.zeros(0, dtype=np.int64), np.zeros(0)
+        columns = np.fromiter((self._column[t] for t in counts), dtype=np.int64, count=len(counts))  # type: ignore[attr-defined]
+        values = np.fromiter((1.0 + math.log(n) for n in counts.values()), dtype=float, count=len(counts))
+        values *= self.idf[columns]
+        return columns, values / np.linalg.norm(values)
+
+    def predict(self, text: str) -> Prediction:
+        """Each issue's probability for the text, with what the evidence needs."""
+        columns, values = self.vector(text)
+        push = self.coef[:, columns] * values
+        decision = push.sum(axis=1) + self.intercept
+        a, c = self.calibration[:, 0], self.calibration[:, 1]
+        return Prediction(1.0 / (1.0 + np.exp(np.clip(a * decision + c, -30, 30))), columns, push, text)
+
+    def evidence(self, issue: int, prediction: Prediction, most: int = MAX_EVIDENCE) -> list[tuple[str, float]]:
+        """The terms of the text that raised one issue's log-odds most, as written there, with how much."""
+        row = prediction.push[issue] * -self.calibration[issue, 0]
+        words = _words_by_stem(prediction.text)
+        found: dict[str, float] = {}
+        for i in np.argsort(-row, kind="stable"):
+            if row[i] <= 0 or len(found) >= most:
+                break
+            term = self.terms[prediction.columns[i]]
+            surface = words.get(term, term) if term.startswith(STEM_MARK) else term
+            found.setdefault(surface, float(row[i]))
+        return list(found.items())
+
+
+    def save(self, path: Path) -> None:
+        """Write the model as a compressed .npz of plain arrays (no pickled objects), atomically."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".npz")
+        os.close(handle)
+        try:
+            # half precision keeps three significant digits of each weight, plenty for a linear score
+            np.savez_compressed(temporary, issues=np.array(self.issues), terms=np.array(self.terms),
+                                idf=self.idf.astype(np.float16), coef=self.coef.astype(np.float16),
+                                intercept=self.intercept, calibration=self.calibration,
+                                meta=np.array(json.dumps(self.meta, sort_keys=True)))
+            os.replace(temporary, path)
+        finally:
+            if os.path.exists(temporary):
+                os.unlink(temporary)
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """An issue model's reading of one text: each issue's probability and each term's push per issue."""
+
+    probabilities: np.ndarray   # (issues,)
+    columns: np.ndarray         # the text's terms, as model columns
+    push: np.ndarray            # (issues, columns): weight times TF-IDF value, in decision units
+    text: str
+
+
+def _words_by_stem(text: str) -> dict[str, str]:
+    """The first word of the text for each stem feature ("~custom" -> "customers")."""
+    found: dict[str, str] = {}
+    for word in match_words(text):
+        found.setdefault(STEM_MARK + stem(word), word)
+    return found
+
+def load_model(path: Path) -> IssueModel:
+    """Read a model written by IssueModel.save (ValueError when the file is not one)."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            # single precision in memory: half the size to send to workers, and plenty for a linear score
+            return IssueModel(tuple(str(i) for i in data["issues"]), tuple(str(t) for t in data["terms"]),
+                              data["idf"].astype(np.float32), data["coef"].astype(np.float32),
+                              data["intercept"].astype(float), data["calibration"].astype(float),
+                              json.loads(str(data["meta"])))
+    except (KeyError, OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:  # ValueError: pickled data, bad JSON
+        raise ValueError(f"not an issue model ({exc.__class__.__name__}: {exc})") from None
+
+
+@contextmanager
+def _dataframe_libraries_unmarked() -> Iterator[None]:
+    """Hide the `sys.modules[name] = None` marks for absent dataframe libraries while scikit-learn fits.
+
+    warehouse/store.py marks pandas absent that way so DuckDB stops trying to import it; scikit-learn
+    looks the module up in sys.modules and fails on the None. Without the mark it finds no module.
+    """
+    marked = [name for name in ("pandas", "polars", "pyarrow") if name in sys.modules and sys.modules[name] is None]
+    for name in marked:
+        del sys.modules[name]
+    try:
+        yield
+    finally:
+        for name in marked:
+            sys.modules.setdefault(name, None)  # type: ignore[arg-type]
+
+
+def fit_model(texts: Sequence[str], labels: Sequence[frozenset[str]], issues: Sequence[str], c: float = C,
+              min_df: int = MIN_DF, meta: dict[str, object] | None = None) -> IssueModel:
+    """Fit one calibrated logistic regression per issue (one-vs-rest) on TF-IDF unigrams and bigrams.
+
+    `labels[i]` holds the issues example i belongs to (empty: a negative example for every issue).
+    """
+    with _dataframe_libraries_unmarked():
+        return _fit(texts, labels, issues, c, min_df, meta)
+
+
+def _fit(texts: Sequence[str], labels: Sequence[frozenset[str]], issues: Sequence[str], c: float, min_df: int,
+         meta: dict[str, object] | None) -> IssueModel:
+    """fit_model's work (see there)."""
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    vectorizer = TfidfVectorizer(analyzer=analyse, min_df=min_df, sublinear_tf=True)
+    matrix = vectorizer.fit_transform(texts)
+    terms = tuple(vectorizer.get_feature_names_out())
+    coef = np.zeros((len(issues), len(terms)))
+    intercept, calibration = np.zeros(len(issues)), np.zeros((len(issues), 2))
+    for row, issue in enumerate(issues):
+        target = np.array([issue in found for found in labels], dtype=int)
+        folds = min(CALIBRATION_FOLDS, int(target.sum()), int(len(target) - target.sum()))
+        if folds < 2:
+            raise ValueError(f"issue {issue!r} needs at least 2 examples in it and 2 outside it to be learned")
+        # liblinear: several times quicker than lbfgs on these sparse one-vs-rest problems
+        model = CalibratedClassifierCV(LogisticRegression(C=c, solver="liblinear"), method="sigmoid", cv=folds,
+                                       ensemble=False).fit(matrix, target)
+        pair = model.calibrated_classifiers_[0]
+        coef[row], intercept[row] = pair.estimator.coef_[0], pair.estimator.intercept_[0]
+        calibration[row] = pair.calibrators[0].a_, pair.calibrators[0].b_
+    return IssueModel(tuple(issues), terms, vectorizer.idf_.astype(float), coef, intercept, calibration,
+                      {"format": MODEL_FORMAT, "C": c, "min_df": min_df, "examples": len(texts), **(meta or {})})
+
+
+def examples_digest(files: Sequence[tuple[str, Path]]) -> str:
+    """A hash of what a fitted model depends on: each (issue, file)'s name and bytes, and the fitting settings."""
+    digest = hashlib.sha256(f"format {MODEL_FORMAT} C {C} min_df {MIN_DF}\n".encode())
+    for issue, path in sorted(files, key=lambda item: (item[0], str(item[1]))):
+        digest.update(f"{issue}\0{path.name}\0".encode())
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()

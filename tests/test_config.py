@@ -1,0 +1,110 @@
+"""Reading config/pipeline.toml: paths relative to the project root wherever the file is, every problem at once."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from config.settings import PROJECT_ROOT, ConfigError, load_settings
+from tests.conftest import ROOT, SEEDS
+
+SHIPPED = ROOT / "config" / "pipeline.toml"
+PROBLEM_LINE = re.compile(r"^error: (?P<file>[^:]+): (?P<where>\[\[?\w+\]\]?(?:\[\d+\])?(?:\.\w+)?): (?P<problem>.+)$")
+
+
+def _copy_elsewhere(tmp_path: Path, replace: tuple[str, str] | None = None) -> Path:
+    """The shipped config copied into a folder that is neither the project nor called config/."""
+    folder = tmp_path / "elsewhere"
+    folder.mkdir(exist_ok=True)
+    copy = folder / "pipeline.toml"
+    text = SHIPPED.read_text(encoding="utf-8")
+    if replace:
+        assert replace[0] in text
+        text = text.replace(*replace)
+    copy.write_text(text, encoding="utf-8")
+    return copy
+
+
+def _cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "flows.ingest", *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=300, env={**os.environ, **(env or {})})
+
+
+def test_a_copy_in_another_folder_reads_its_paths_from_the_project_root(tmp_path):
+    settings = load_settings(_copy_elsewhere(tmp_path))
+    assert settings.tags.taxonomy == PROJECT_ROOT / "config" / "issues.toml"
+    assert settings.warehouse.path == PROJECT_ROOT / "warehouse" / "news.duckdb"
+    assert settings.warehouse.reports_dir == PROJECT_ROOT / "warehouse" / "reports"
+    assert [s.path for s in settings.sources] == [PROJECT_ROOT / "seeds"]
+    # the same in a folder that is called config/ but is not the project's
+    (tmp_path / "config").mkdir()
+    other = tmp_path / "config" / "pipeline.toml"
+    shutil.copy(SHIPPED, other)
+    assert load_settings(other).tags.taxonomy == PROJECT_ROOT / "config" / "issues.toml"
+
+
+def test_an_unchanged_copy_in_another_folder_runs(prefect_api, tmp_path):
+    copy = _copy_elsewhere(tmp_path)
+    result = _cli("--config", str(copy), "--dry-run", "--warehouse", str(tmp_path / "news.duckdb"),
+                  env={"PREFECT_API_URL": prefect_api})
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "NATO-like" in result.stdout and "(dry run: nothing stored)" in result.stdout
+    assert len(list(SEEDS.iterdir())) == 2
+
+
+def test_an_absolute_path_is_used_as_given(tmp_path):
+    taxonomy = tmp_path / "mine" / "issues.toml"
+    taxonomy.parent.mkdir()
+    shutil.copy(ROOT / "config" / "issues.toml", taxonomy)
+    copy = _copy_elsewhere(tmp_path, ('taxonomy = "config/issues.toml"', f'taxonomy = "{taxonomy.as_posix()}"'))
+    assert load_settings(copy).tags.taxonomy == taxonomy
+
+
+def test_a_path_not_found_names_the_path_tried_and_the_rule(tmp_path):
+    (tmp_path / "elsewhere" / "mine").mkdir(parents=True)
+    shutil.copy(ROOT / "config" / "issues.toml", tmp_path / "elsewhere" / "mine" / "issues.toml")
+    copy = _copy_elsewhere(tmp_path, ('taxonomy = "config/issues.toml"', 'taxonomy = "mine/issues.toml"'))
+    with pytest.raises(ConfigError) as caught:
+        load_settings(copy)
+    assert caught.value.problems == [
+        f"{copy}: [tags].taxonomy: {PROJECT_ROOT / 'mine' / 'issues.toml'}: file not found (a relative path is read "
+        f"from the project root, {PROJECT_ROOT}; an absolute one as given)"]
+
+
+def test_every_config_problem_is_reported_at_once_in_one_format(tmp_path, write_config):
+    cfg = write_config('[dedup]\nnear_threshold = "high"\nnum_perm = 8\nshingle = 4\n'
+                       '[summary]\nalgorithm = "magic"\n[typo]\nx = 1\n'
+                       '[[sources]]\nname = "a"\nkind = "folder"\npath = "seeds"\n'
+                       '[[sources]]\nname = "a"\nkind = "feed"\nurl = "ftp://example.org/feed"\n'
+                       '[[sources]]\nkind = "file"\npath = "x.txt"\n')
+    result = _cli("--config", str(cfg))
+    assert result.returncode == 2 and result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    found = [PROBLEM_LINE.match(line) for line in lines]
+    assert all(found), lines
+    assert {m["file"] for m in found} == {str(cfg)}
+    assert sorted(m["where"] for m in found) == sorted([
+        "[dedup].near_threshold", "[dedup].num_perm", "[dedup].shingle", "[summary].algorithm", "[typo]",
+        "[[sources]][2].name", "[[sources]][2].url", "[[sources]][3]"]), lines
+    problems = {m["where"]: m["problem"] for m in found}
+    assert problems["[dedup].near_threshold"] == "expected a number, got 'high'"
+    assert problems["[dedup].num_perm"] == "must be between 16 and 1024"
+    assert problems["[dedup].shingle"].startswith("unknown key (known: ")
+    assert problems["[[sources]][2].name"] == "'a' is used twice"
+    assert problems["[[sources]][3]"] == "missing key(s) name"
+    assert not (tmp_path / "news.duckdb").exists()
+
+
+def test_bad_toml_names_the_line(tmp_path):
+    copy = _copy_elsewhere(tmp_path, ("num_perm = 128", "num_perm = = 128"))
+    line = next(i for i, text in enumerate(copy.read_text(encoding="utf-8").splitlines(), 1) if "= = 128" in text)
+    result = _cli("--config", str(copy))
+    assert result.returncode == 2
+    [message] = result.stderr.strip().splitlines()
+    assert message.startswith(f"error: {copy}: line {line}, column ") and "not valid TOML: Invalid value" in message
