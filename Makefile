@@ -1,4 +1,5 @@
 # Two commands: `make run` (one ingestion of the configured sources) and `make test`.
+# Also: `make sql` (the DuckDB command line on the warehouse), `make maintain`, `make upgrade`.
 PY ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
@@ -6,7 +7,7 @@ STAMP := $(VENV)/.installed
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS ?= 120
 
-.PHONY: install run test serve stop eval bench bench-search soak clean digest search export
+.PHONY: install run test serve stop sql maintain upgrade eval bench bench-search soak clean digest search export
 
 install: $(STAMP)
 
@@ -37,6 +38,15 @@ serve: $(STAMP)
 
 stop:
 	./scripts/stop.sh
+
+sql: $(STAMP)
+	@$(BIN)/python -m warehouse.shell $(ARGS)
+
+maintain: $(STAMP)
+	$(BIN)/python -m flows.maintain $(ARGS)
+
+upgrade: $(STAMP)
+	$(BIN)/python -m warehouse.upgrade $(ARGS)
 
 eval: $(STAMP)
 	$(BIN)/python -m bench.eval $(ARGS)

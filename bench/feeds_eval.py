@@ -372,9 +372,9 @@ def run_flow(config: Path) -> tuple[bool, str]:
 
 def read_warehouse(path: Path) -> dict[str, object]:
     """What the run stored: article keys, rejects, source health and the run row."""
-    import duckdb
+    from warehouse import open_warehouse
 
-    with duckdb.connect(str(path), read_only=True) as con:
+    with open_warehouse(path) as con:
         articles = con.execute("SELECT source, locator, url, guid, duplicate_of IS NOT NULL, duplicate_kind "
                                "FROM store.articles").fetchall()
         rejects = con.execute("SELECT source, locator, reason FROM rejects").fetchall()

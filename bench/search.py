@@ -43,14 +43,14 @@ def build(warehouse: Path, data: Path, size: int) -> dict[str, float]:
     which writes through the store like a run, search index included)."""
     from bench.bench import preload
     from tasks.records import RunCounts
-    from warehouse import store
+    from warehouse import connect, write
 
     started = time.perf_counter()
     articles = _real_articles(data)
-    con = store.connect(warehouse)
+    con = connect.connect(warehouse)
     try:
-        store.begin_run(con, "real", None, "bbc, seeds")
-        store.write_run(con, "real", articles, [], [], RunCounts(discovered=len(articles)))
+        write.begin_run(con, "real", None, "bbc, seeds")
+        write.write_run(con, "real", articles, [], [], RunCounts(discovered=len(articles)))
     finally:
         con.close()
     real_seconds = time.perf_counter() - started
@@ -69,9 +69,9 @@ def _timed(call) -> tuple[float, object]:
 def measure(warehouse: Path) -> dict[str, object]:
     """Latency of each query (best and median of REPEATS, on one read-only connection), with --issue and
     --since, and of the whole command line once (a new process: imports, connect, query, print)."""
-    from warehouse import queries, store
+    from warehouse import connect, queries
 
-    con = store.connect(warehouse, read_only=True)
+    con = connect.connect(warehouse, read_only=True)
     rows = []
     try:
         stored = con.execute("SELECT count(*) FROM articles").fetchone()[0]
@@ -106,11 +106,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="build the warehouse in FILE and keep it (an existing FILE is measured as it is)")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="newsdesk-search-bench-") as folder:
-        warehouse = args.keep or Path(folder) / "news.duckdb"
+        warehouse = args.keep or Path(folder) / "catalog.sqlite"
         built = build(warehouse, args.data, args.articles) if not warehouse.exists() else {"reused": str(warehouse)}
         print(f"warehouse of {args.articles:,} articles: {built}")
+        files = [warehouse, *Path(f"{warehouse}.files").rglob("*")]
         report = {"build": built, **measure(warehouse),
-                  "size_mb": round(warehouse.stat().st_size / 1e6, 1)}
+                  "size_mb": round(sum(f.stat().st_size for f in files if f.is_file()) / 1e6, 1)}
     table = Table(f"Search over {report['stored']:,} stored articles ({report['postings']:,} postings)",
                   ["query", "best ms", "median ms", "hits", "top hit"],
                   [[r["query"], r["best_ms"], r["median_ms"], r["hits"], (r["top"] or "")[:50]]

@@ -19,10 +19,9 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 TAXONOMY = PROJECT_ROOT / "config" / "issues.toml"
 RUN_TIMEOUT = 600
-# A write-ahead log this large holds the run's own transaction (articles and raw inputs); the schema
-# migrations and the 'running' row before it stay far below.
-COMMIT_WAL_BYTES = 64_000
-COMMIT_WINDOW_SECONDS = 0.3  # commit trials kill within this long after the transaction reaches the log
+# The run's one transaction writes its Parquet files before the catalog commits them; the schema
+# migrations and the 'running' row before it write none (small writes stay in the catalog).
+COMMIT_WINDOW_SECONDS = 0.3  # commit trials kill within this long after the transaction's first data file
 
 # --- a corpus of distinct, realistic articles -------------------------------------------------------
 
@@ -148,7 +147,7 @@ def write_config(folder: Path, source: Path, lock_wait_seconds: float = 30, extr
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "pipeline.toml"
     path.write_text(
-        f'[warehouse]\npath = "{(folder / "news.duckdb").as_posix()}"\n'
+        f'[warehouse]\ncatalog = "{(folder / "catalog.sqlite").as_posix()}"\n'
         f'reports_dir = "{(folder / "reports").as_posix()}"\nlock_wait_seconds = {lock_wait_seconds}\n'
         f'[tags]\ntaxonomy = "{TAXONOMY.as_posix()}"\n{extra}\n'
         f'[[sources]]\nname = "corpus"\nkind = "folder"\npath = "{source.as_posix()}"\n', encoding="utf-8")
@@ -215,10 +214,10 @@ def _scalar(con, sql: str) -> int:
 
 def check_warehouse(db: Path, files: int) -> WarehouseCheck:
     """Check that each of `files` inputs is stored exactly once, consistently, and no run is left running."""
-    import duckdb
+    from warehouse import open_warehouse
 
     check = WarehouseCheck(files=files)
-    with duckdb.connect(str(db), read_only=True) as con:
+    with open_warehouse(db) as con:
         check.articles = _scalar(con, "SELECT count(*) FROM store.articles")
         check.rejects = _scalar(con, "SELECT count(*) FROM store.rejects")
         check.inputs = _scalar(con, "SELECT count(DISTINCT h) FROM (SELECT content_hash AS h FROM store.articles "
@@ -278,65 +277,81 @@ class Trial:
     abandoned: int
     check: WarehouseCheck
     stderr_tail: str = ""
-    wal_at_kill: int = -1  # bytes in the write-ahead log just before the kill (-1: no log file)
+    files_at_kill: int = 0  # data files in the lake's folder just before the kill
+    orphans: int = 0  # of them, those no snapshot refers to after the kill (a commit cut short)
+    orphans_left: int = 0  # orphaned data files left after maintain
 
 
 def _run_statuses(db: Path) -> dict[str, int]:
-    """Run counts by status in a warehouse file ({} when it has no runs table yet)."""
-    import duckdb
+    """Run counts by status in a warehouse ({} when it has no runs table yet)."""
+    from warehouse import WarehouseError, open_warehouse
 
-    if not db.exists() or not db.stat().st_size:
+    try:
+        with open_warehouse(db) as con:
+            if not _scalar(con, "SELECT count(*) FROM duckdb_tables() WHERE database_name = 'news' "
+                                "AND schema_name = 'store' AND table_name = 'runs'"):
+                return {}
+            return dict(con.execute("SELECT status, count(*) FROM store.runs GROUP BY status").fetchall())
+    except WarehouseError:
         return {}
-    with duckdb.connect(str(db), read_only=True) as con:
-        if not _scalar(con, "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'store' "
-                            "AND table_name = 'runs'"):
-            return {}
-        return dict(con.execute("SELECT status, count(*) FROM store.runs GROUP BY status").fetchall())
 
 
-def _wait_for_commit(proc: subprocess.Popen, wal: Path, after: float, timeout: float) -> None:
-    """Wait until the run's write-ahead log grows past COMMIT_WAL_BYTES (its one transaction is being
-    committed), then `after` seconds more; or until the run exits or timeout passes."""
+def data_files(db: Path) -> int:
+    """How many Parquet files the lake's folder (beside its catalog) holds."""
+    return sum(1 for _ in Path(f"{db}.files").rglob("*.parquet"))
+
+
+def orphaned_files(db: Path, remove: bool = False) -> int:
+    """Data files of the lake that no snapshot refers to; with remove, after a maintain pass (as the
+    maintain flow does it)."""
+    from warehouse import connect, upkeep
+
+    con = connect.connect(db, lock_wait_seconds=60)
+    try:
+        if remove:
+            upkeep.maintain(con, keep_snapshots_days=7, exclusive=True)
+        return len(upkeep.orphaned_files(con))
+    finally:
+        con.close()
+
+
+def _wait_for_commit(proc: subprocess.Popen, db: Path, after: float, timeout: float) -> None:
+    """Wait until the run's transaction writes its first data file (its commit is under way), then
+    `after` seconds more; or until the run exits or timeout passes."""
     deadline = time.monotonic() + timeout
     while proc.poll() is None and time.monotonic() < deadline:
-        if _size(wal) > COMMIT_WAL_BYTES:
+        if data_files(db):
             if after > 0:
                 time.sleep(after)
             return
-        time.sleep(0.0005)
-
-
-def _size(path: Path) -> int:
-    try:
-        return path.stat().st_size
-    except FileNotFoundError:
-        return -1
+        time.sleep(0.002)
 
 
 def crash_trial(work: Path, corpus: Path, files: int, delay: float, env: dict[str, str],
                 at_commit: bool = False) -> Trial:
     """Start a run, SIGKILL it, run again to completion, and check the warehouse.
 
-    The kill comes `delay` seconds after the start, or with at_commit `delay` seconds after the run
-    starts writing its transaction to the write-ahead log (the commit, then the checkpoint into the file).
+    The kill comes `delay` seconds after the start, or with at_commit `delay` seconds after the run's
+    transaction writes its first data file (the files, then the catalog's commit). Afterwards maintain
+    must remove every data file the killed run left unreferenced.
     """
     if work.exists():
         shutil.rmtree(work)
     config = write_config(work, corpus)
     proc = start_cli(config, env)
-    wal = work / "news.duckdb.wal"
+    db = work / "catalog.sqlite"
     try:
         if at_commit:
-            _wait_for_commit(proc, wal, delay, RUN_TIMEOUT)
+            _wait_for_commit(proc, db, delay, RUN_TIMEOUT)
         else:
             deadline = time.monotonic() + delay
             while time.monotonic() < deadline and proc.poll() is None:
                 time.sleep(0.02)
     finally:
-        wal_at_kill = _size(wal)
+        files_at_kill = data_files(db)
         killed = kill_hard(proc)
-    db = work / "news.duckdb"
     before = _run_statuses(db)
+    orphans = orphaned_files(db) if before else 0
     phase = ("after commit" if before.get("completed") else "mid-run" if before.get("running")
              else "before the warehouse")
     result, seconds = run_cli(config, env)
@@ -350,16 +365,20 @@ def crash_trial(work: Path, corpus: Path, files: int, delay: float, env: dict[st
     if check.runs.get("completed", 0) != 1 + before.get("completed", 0):
         check.problems.append(f"completed runs {check.runs.get('completed', 0)}, expected "
                               f"{1 + before.get('completed', 0)}")
+    orphans_left = orphaned_files(db, remove=True)
+    if orphans_left:
+        check.problems.append(f"{orphans_left} orphaned data files left after maintain")
     return Trial(delay=delay, killed=killed, phase=phase, first_exit=None if killed else proc.returncode,
                  rerun_exit=result.returncode, rerun_seconds=seconds, abandoned=abandoned, check=check,
-                 stderr_tail=result.stderr[-2000:], wal_at_kill=wal_at_kill)
+                 stderr_tail=result.stderr[-2000:], files_at_kill=files_at_kill, orphans=orphans,
+                 orphans_left=orphans_left)
 
 
 def stored_articles(db: Path) -> set[tuple]:
     """(content_hash, title, text, summary) of every stored article, to compare warehouses."""
-    import duckdb
+    from warehouse import open_warehouse
 
-    with duckdb.connect(str(db), read_only=True) as con:
+    with open_warehouse(db) as con:
         return {tuple(r) for r in con.execute(
             "SELECT content_hash, title, text, array_to_string(summary, ' ') FROM store.articles").fetchall()}
 
@@ -372,7 +391,7 @@ def calibrate(work: Path, corpus: Path, files: int, env: dict[str, str]) -> tupl
     result, seconds = run_cli(config, env)
     if result.returncode != 0:
         raise RuntimeError(f"calibration run exited {result.returncode}: {result.stderr[-2000:]}")
-    db = work / "news.duckdb"
+    db = work / "catalog.sqlite"
     return seconds, check_warehouse(db, files), stored_articles(db)
 
 
@@ -435,7 +454,7 @@ def main(argv: list[str] | None = None) -> int:
         def report(label: str, when: str, trial: Trial) -> None:
             nonlocal failed
             c = trial.check
-            if stored_articles(work / "trial" / "news.duckdb") != expected:
+            if stored_articles(work / "trial" / "catalog.sqlite") != expected:
                 c.problems.append("stored articles differ from an uninterrupted run's")
             failed += not c.ok
             phase = trial.phase if trial.killed else f"{trial.phase}, exited {trial.first_exit} before the kill"
@@ -458,8 +477,8 @@ def main(argv: list[str] | None = None) -> int:
         for number in range(1, args.commit_trials + 1):
             after = 0.0 if number % 2 else rng.random() * COMMIT_WINDOW_SECONDS  # half at once: mid-write
             trial = crash_trial(work / "trial", corpus, args.files, after, env, at_commit=True)
-            report(f"commit trial {number:2d}", f"{after * 1000:3.0f} ms after the transaction reached the log "
-                   f"(log {trial.wal_at_kill:,} bytes at the kill)", trial)
+            report(f"commit trial {number:2d}", f"{after * 1000:3.0f} ms after the transaction's first data file "
+                   f"({trial.files_at_kill} data files at the kill, {trial.orphans} orphaned)", trial)
         peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         where = ", ".join(f"{n} {phase}" for phase, n in sorted(phases.items()))
         total = args.trials + args.commit_trials

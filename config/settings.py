@@ -26,11 +26,48 @@ class ConfigError(ValueError):
         super().__init__("\n".join(self.problems))
 
 
+CATALOG_SCHEMES = ("sqlite", "postgres", "duckdb")
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]+):(.*)$", re.DOTALL)
+
+
 @dataclass(frozen=True)
 class WarehouseSettings:
-    path: Path = PROJECT_ROOT / "warehouse" / "news.duckdb"
+    catalog: str = f"sqlite:{PROJECT_ROOT / 'warehouse' / 'catalog.sqlite'}"  # see catalog_location()
+    data_path: str = ""  # where the lake's Parquet files go; empty: beside a file catalog (CATALOG.files/)
     reports_dir: Path = PROJECT_ROOT / "warehouse" / "reports"
     lock_wait_seconds: float = 30.0
+    keep_snapshots_days: float = 7.0
+
+
+def catalog_location(value: str, base: Path) -> str:
+    """A warehouse catalog as 'scheme:target': sqlite:PATH, duckdb:PATH (paths made absolute against
+    base), postgres:CONNINFO, or a plain file path, which means a SQLite catalog there. ValueError
+    with the reason for an empty value or an unknown scheme."""
+    value = value.strip()
+    match = _SCHEME.match(value)
+    scheme, target = (match.group(1).lower(), match.group(2).strip()) if match else ("sqlite", value)
+    if scheme not in CATALOG_SCHEMES:
+        raise ValueError(f"unknown catalog scheme '{match.group(1)}:' (use sqlite:PATH, postgres:CONNINFO, "
+                         "duckdb:PATH or a file path)")
+    if not target:
+        raise ValueError(f"no {'connection string' if scheme == 'postgres' else 'path'} after '{scheme}:'")
+    if scheme != "postgres":
+        target = str((base / Path(target).expanduser()).resolve())
+    return f"{scheme}:{target}"
+
+
+def _located_warehouse(w: WarehouseSettings, problems: _Problems) -> WarehouseSettings:
+    """The warehouse settings with the catalog's and data folder's relative paths read from the project
+    root (see resolve_path); an unusable catalog is noted in problems."""
+    try:
+        catalog = catalog_location(w.catalog, PROJECT_ROOT)
+    except ValueError as exc:
+        problems.add("[warehouse].catalog", str(exc))
+        return w
+    data = w.data_path.strip()
+    if data and "://" not in data:
+        data = str(resolve_path(data).resolve())
+    return dataclasses.replace(w, catalog=catalog, data_path=data)
 
 
 @dataclass(frozen=True)
@@ -121,6 +158,7 @@ class ScheduleSettings:
     cron: str = "*/30 * * * *"
     timezone: str = "UTC"
     max_lateness_minutes: float = 45.0
+    maintain_cron: str = "30 3 * * *"  # the daily upkeep of the warehouse (the maintain deployment)
 
 
 @dataclass(frozen=True)
@@ -286,6 +324,9 @@ def _check_ranges(s: Settings, problems: _Problems) -> None:
         (1 <= s.report.trend_days <= 3660, "report.trend_days", "must be between 1 and 3660"),
         (1 <= s.report.trend_issues <= 20, "report.trend_issues", "must be between 1 and 20"),
         (s.warehouse.lock_wait_seconds >= 0, "warehouse.lock_wait_seconds", "must not be negative"),
+        (s.warehouse.keep_snapshots_days > 0, "warehouse.keep_snapshots_days", "must be positive"),
+        (bool(s.warehouse.data_path) or not s.warehouse.catalog.startswith("postgres:"), "warehouse.data_path",
+         "is required with a postgres catalog (a folder or URL every writer reaches)"),
         (s.http.max_bytes > 0, "http.max_bytes", "must be positive"),
         (s.http.max_redirects >= 0, "http.max_redirects", "must not be negative"),
         (s.feeds.min_poll_interval_minutes > 0, "feeds.min_poll_interval_minutes", "must be positive"),
@@ -294,6 +335,8 @@ def _check_ranges(s: Settings, problems: _Problems) -> None:
         (s.feeds.disable_after >= 1, "feeds.disable_after", "must be at least 1"),
         (s.feeds.validator_max_age_days > 0, "feeds.validator_max_age_days", "must be positive"),
         (len(s.schedule.cron.split()) in (5, 6), "schedule.cron", "must be a cron expression of 5 fields"),
+        (len(s.schedule.maintain_cron.split()) in (5, 6), "schedule.maintain_cron",
+         "must be a cron expression of 5 fields"),
         (_known_timezone(s.schedule.timezone), "schedule.timezone", "must be an IANA time zone like Europe/Berlin"),
         (s.schedule.max_lateness_minutes > 0, "schedule.max_lateness_minutes", "must be positive"),
         (s.parallel.runner in PARALLEL_RUNNERS, "parallel.runner", f"must be one of {', '.join(PARALLEL_RUNNERS)}"),
@@ -373,6 +416,7 @@ def load_settings(path: Path | str | None = None) -> Settings:
         else:
             known = ", ".join(sorted([*_SECTIONS, "sources"]))
             problems.add(f"[{key}]", f"unknown section (known: {known})")
+    values["warehouse"] = _located_warehouse(values.get("warehouse", WarehouseSettings()), problems)  # type: ignore[arg-type]
     settings = Settings(**values)  # type: ignore[arg-type]
     _check_ranges(settings, problems)
     _check_sources(numbered, problems)
@@ -399,8 +443,13 @@ def with_overrides(settings: Settings, sources: list[str] | None = None,
     changes: dict[str, object] = {}
     if sources:
         changes["sources"] = tuple(source_from_argument(a, i) for i, a in enumerate(sources))
-    if warehouse:
-        changes["warehouse"] = dataclasses.replace(settings.warehouse, path=Path(warehouse).expanduser().resolve())
+    if warehouse:  # a file catalog named here keeps its data beside it; a postgres one keeps data_path
+        try:
+            catalog = catalog_location(warehouse, Path.cwd())
+        except ValueError as exc:
+            raise ConfigError(f"--warehouse {warehouse}: {exc}") from None
+        data = settings.warehouse.data_path if catalog.startswith("postgres:") else ""
+        changes["warehouse"] = dataclasses.replace(settings.warehouse, catalog=catalog, data_path=data)
     if allow_private_hosts is not None:
         changes["http"] = dataclasses.replace(settings.http, allow_private_hosts=allow_private_hosts)
     return dataclasses.replace(settings, **changes) if changes else settings

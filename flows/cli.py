@@ -1,7 +1,8 @@
 """The command line every flow shares: --config and --warehouse, the exit codes, and running a flow once.
 
-Exit codes: 0 done; 1 the run failed; 2 a bad config, path or input, or a warehouse another process is
-writing (after waiting [warehouse] lock_wait_seconds) — each with one line on stderr, nothing changed.
+Exit codes: 0 done; 1 the run failed; 2 a bad config, path or input, an unusable warehouse (unknown catalog
+scheme, unreachable catalog, unwritable folder or data_path), or a warehouse another local run is writing
+(after waiting [warehouse] lock_wait_seconds) — each with one line on stderr, nothing changed.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from config.settings import ConfigError, Settings
 from flows.runs import resolve_run
-from warehouse import store
+from warehouse import connect, lake
 
 if TYPE_CHECKING:  # Prefect (and rich) are imported by the commands that run a flow, not by those that only read
     from prefect import Flow
@@ -31,7 +32,9 @@ def parser(prog: str, description: str | None) -> argparse.ArgumentParser:
 def add_common_options(made: argparse.ArgumentParser) -> None:
     """--config and --warehouse, on a parser or on each subcommand's parser."""
     made.add_argument("--config", help="pipeline config (default: config/pipeline.toml)")
-    made.add_argument("--warehouse", metavar="PATH", help="the DuckDB file to use (default from config)")
+    made.add_argument("--warehouse", metavar="CATALOG",
+                      help="the warehouse: sqlite:PATH, postgres:CONNINFO, duckdb:PATH or a file path (a SQLite "
+                           "catalog, its data beside it); default from the config")
 
 
 def day(text: str) -> date:
@@ -42,22 +45,16 @@ def day(text: str) -> date:
         raise argparse.ArgumentTypeError(f"not a date like 2026-01-31: {text!r}") from None
 
 
-def fail(message: object) -> int:
-    """Say what is wrong in one line on stderr; return the exit code for a bad config, path or input."""
-    print(f"error: {' '.join(str(message).split())}", file=sys.stderr)
-    return EXIT_BAD_INPUT
-
-
 def checked_settings(args: argparse.Namespace, sources: list[str] | None = None,
                      allow_private_hosts: bool | None = None) -> Settings | int:
     """The settings for a command, checked before any flow run starts: the config and taxonomy, the
-    warehouse path, and (waiting, read-only) that no other process is writing the warehouse.
-    A problem is printed as one line and returned as exit code 2."""
+    warehouse location, and (waiting, changing nothing) that no other local run is writing the warehouse,
+    or that a shared catalog can be reached. A problem is printed as one line and returned as exit code 2."""
     try:
         settings, _ = resolve_run(args.config, sources, args.warehouse, allow_private_hosts)
-        store.check_path(settings.warehouse.path)
+        lake.check(settings.warehouse)
         wait_for_warehouse(settings)
-    except (ConfigError, store.WarehouseError) as exc:
+    except (ConfigError, lake.WarehouseError) as exc:
         print_error(exc)
         return EXIT_BAD_INPUT
     return settings
@@ -68,11 +65,19 @@ def print_error(error: Exception | str) -> None:
     print("\n".join(f"error: {line}" for line in str(error).splitlines() or [""]), file=sys.stderr)
 
 
+def fail(error: Exception | str) -> int:
+    """Say what is wrong (print_error) and return the exit code for a bad config, path or input."""
+    print_error(error)
+    return EXIT_BAD_INPUT
+
+
 def wait_for_warehouse(settings: Settings) -> None:
-    """Wait (read-only, changing nothing) while another process holds the warehouse; WarehouseBusy after."""
-    path = settings.warehouse.path
-    if path.is_file() and path.stat().st_size > 0:
-        store.connect(path, settings.warehouse.lock_wait_seconds, read_only=True).close()
+    """Wait (changing nothing) while another local run holds the warehouse (WarehouseBusy after), or
+    reach a shared catalog once (WarehouseError when it cannot be reached)."""
+    if lake.lake_of(settings.warehouse).shared:
+        connect.connect(settings.warehouse).close()
+    else:
+        connect.wait_for_turn(settings.warehouse, settings.warehouse.lock_wait_seconds)
 
 
 def run_once(flow_: Flow, settings: Settings, **parameters: object) -> int:

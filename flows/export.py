@@ -13,7 +13,7 @@ from config.settings import ConfigError
 from flows import cli
 from flows.runs import resolve_settings
 from flows.search import open_for_reading
-from warehouse import queries, store
+from warehouse import lake, queries
 
 FORMATS = ("parquet", "csv")
 LIST_SEPARATOR = "; "  # a CSV cell holds a list as its items joined by this
@@ -61,14 +61,15 @@ def main(argv: list[str] | None = None) -> int:
         con = open_for_reading(settings)
     except OSError as exc:
         return cli.fail(f"{args.out}: cannot write there ({exc.strerror})")
-    except (ConfigError, store.WarehouseError) as exc:
+    except (ConfigError, lake.WarehouseError) as exc:
         return cli.fail(exc)
     try:
         written = write_files(con, args.out, args.format, args.since, args.until)
     except duckdb.IOException as exc:
         return cli.fail(f"{args.out}: cannot write there ({str(exc).splitlines()[0]})")
     except duckdb.Error as exc:
-        return cli.fail(f"warehouse {settings.warehouse.path}: cannot read its views ({str(exc).splitlines()[0]})")
+        return cli.fail(f"warehouse {lake.lake_of(settings.warehouse)}: cannot read its views "
+                        f"({str(exc).splitlines()[0]})")
     finally:
         con.close()
     span = f"{args.since or 'the first day'} to {args.until or 'the last'}"

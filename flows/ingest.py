@@ -37,7 +37,7 @@ from tasks.records import Article, InputCopy, Reject, RunCounts  # noqa: E402
 from tasks.s8_report import (RunDigest, SourceProblem, fit_for_ui, render_digest, summary_line,  # noqa: E402
                              write_digest)
 from tasks.sources.feeds import FeedPoll  # noqa: E402
-from warehouse import store  # noqa: E402
+from warehouse import connect, lake, read, write  # noqa: E402
 
 DIGEST_ARTIFACT_KEY = "ingest-digest"
 STORIES_ARTIFACT_KEY = "ingest-stories"
@@ -128,8 +128,8 @@ def ingest(sources: list[str] | None = None, config_path: str | None = None,
     logger = get_run_logger()
     try:
         settings, taxonomy = resolve_run(config_path, sources, warehouse_path, allow_private_hosts)
-        con = store.connect(settings.warehouse.path, settings.warehouse.lock_wait_seconds)
-    except (ConfigError, store.WarehouseError) as exc:
+        con = connect.connect(settings.warehouse)
+    except (ConfigError, lake.WarehouseError) as exc:
         logger.error("%s", exc)
         return Failed(message=str(exc))
     skip = superseded_reason(settings.schedule.max_lateness_minutes)
@@ -142,7 +142,9 @@ def ingest(sources: list[str] | None = None, config_path: str | None = None,
     counts = RunCounts()
     try:
         source_names = [s.name for s in settings.sources if s.enabled]
-        abandoned = [] if dry_run else store.begin_run(con, run_id, str(flow_run.id or ""), ", ".join(source_names))
+        abandoned = [] if dry_run else write.begin_run(con, run_id, str(flow_run.id or ""), ", ".join(source_names),
+                                                       exclusive=not lake.lake_of(settings.warehouse).shared)
+        checked_at = None if dry_run else read.current_snapshot(con)  # what the batch is checked against
         spread = Spread.for_flow(settings.parallel)
         logger.info("CPU stages: %s", f"chunk tasks on the Dask cluster (~{spread.workers} workers)" if spread.cluster
                     else f"{spread.workers} worker process{'es' if spread.workers > 1 else ''} on this machine")
@@ -162,8 +164,9 @@ def ingest(sources: list[str] | None = None, config_path: str | None = None,
         rejects = found.rejects + poll.rejects + clean_rejects
         counts = run_counts(found, poll, articles, rejects, copies)
         if not dry_run:
-            stages.store_task(con, run_id, quote(articles), quote(rejects), quote(story_list), counts, settings,
-                              quote(poll.states), quote(copies))
+            stored = stages.store_task(con, run_id, quote(articles), quote(rejects), quote(story_list), counts,
+                                       settings, quote(poll.states), checked_at, quote(copies))
+            articles, rejects, story_list, counts = stored.articles, stored.rejects, stored.stories, stored.counts
         digest = RunDigest(run_id=run_id, started_at=started, counts=counts, sources=source_names,
                            articles=articles, stories=story_list, rejects=rejects, abandoned_runs=abandoned,
                            dry_run=dry_run, source_problems=source_problems(poll),
@@ -178,7 +181,7 @@ def ingest(sources: list[str] | None = None, config_path: str | None = None,
     except Exception as exc:
         message = f"{exc.__class__.__name__}: {' '.join(str(exc).split())}"[:500]
         if not dry_run:
-            store.finish_run(con, run_id, "failed", counts, message)
+            write.finish_run(con, run_id, "failed", counts, message)
         raise
     finally:
         con.close()

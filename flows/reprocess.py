@@ -19,7 +19,8 @@ from flows import cli, stages  # noqa: E402
 from flows.runs import new_run_id, resolve_run  # noqa: E402
 from flows.spread import Spread  # noqa: E402
 from tasks.versions import stage_versions  # noqa: E402
-from warehouse import store  # noqa: E402
+from tasks.records import RunCounts  # noqa: E402
+from warehouse import connect, lake, read, write  # noqa: E402
 
 
 def _run_name() -> str:
@@ -35,28 +36,29 @@ def reprocess(config_path: str | None = None, warehouse_path: str | None = None)
     logger = get_run_logger()
     try:
         settings, taxonomy = resolve_run(config_path, warehouse_path=warehouse_path)
-        con = store.connect(settings.warehouse.path, settings.warehouse.lock_wait_seconds)
-    except (ConfigError, store.WarehouseError) as exc:
+        con = connect.connect(settings.warehouse)
+    except (ConfigError, lake.WarehouseError) as exc:
         logger.error("%s", exc)
         return Failed(message=str(exc))
     run_id = new_run_id(datetime.now(timezone.utc))
     try:
-        store.begin_run(con, run_id, str(flow_run.id or ""), "stored articles", kind="reprocess")
+        write.begin_run(con, run_id, str(flow_run.id or ""), "stored articles", kind="reprocess",
+                        exclusive=not lake.lake_of(settings.warehouse).shared)
         default_tags = {s.name: s.tags for s in settings.sources}
-        articles = store.stored_articles(con, default_tags)
+        articles = read.stored_articles(con, default_tags)
         spread = Spread.for_flow(settings.parallel)
         articles = spread.update(stages.summarise_task, articles, settings.summary, fields=stages.SUMMARY_FIELDS)
         articles = spread.update(stages.tag_task, articles, taxonomy, settings.tags, fields=stages.TAG_FIELDS)
-        titles = store.story_titles(con, sorted({a.story_id for a in articles if a.story_id}))
+        titles = read.story_titles(con, sorted({a.story_id for a in articles if a.story_id}))
         story_list = spread.stories(articles, [], settings.summary.story_sentences, titles)  # all members in articles
         versions = stage_versions(settings.dedup, settings.summary, settings.tags)
-        store.write_reprocessed(con, run_id, articles, story_list, versions)
+        write.write_reprocessed(con, run_id, articles, story_list, versions)
         message = (f"reprocess {run_id}: {len(articles)} articles re-summarised ({versions['summary']}) "
                    f"and re-tagged ({versions['tag']}), {len(story_list)} stories")
         logger.info("%s", message)
         return message
     except Exception as exc:
-        store.finish_run(con, run_id, "failed", store.RunCounts(), f"{exc.__class__.__name__}: {exc}"[:500])
+        write.finish_run(con, run_id, "failed", RunCounts(), f"{exc.__class__.__name__}: {exc}"[:500])
         raise
     finally:
         con.close()

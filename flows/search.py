@@ -10,7 +10,7 @@ import duckdb
 from config.settings import ConfigError, Settings
 from flows import cli
 from flows.runs import resolve_settings
-from warehouse import queries, store
+from warehouse import connect, lake, queries
 
 NO_INDEX_HINT = "it has no search index yet (one run upgrades it: make run)"
 
@@ -49,11 +49,9 @@ def format_hit(rank: int, hit: queries.SearchHit) -> str:
 
 
 def open_for_reading(settings: Settings) -> duckdb.DuckDBPyConnection:
-    """A read-only connection to the warehouse (WarehouseError with a one-line reason)."""
-    path = settings.warehouse.path
-    if not path.is_file():
-        raise store.WarehouseError(f"warehouse {path}: no warehouse there yet (a first run creates it)")
-    return store.connect(path, settings.warehouse.lock_wait_seconds, read_only=True)
+    """A read-only connection to the warehouse: it reads the last committed snapshot, so it answers while
+    a run is writing and never makes a run wait (WarehouseError with a one-line reason)."""
+    return connect.connect(settings.warehouse, read_only=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -62,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = resolve_settings(args.config, warehouse_path=args.warehouse)
         con = open_for_reading(settings)
-    except (ConfigError, store.WarehouseError) as exc:
+    except (ConfigError, lake.WarehouseError) as exc:
         return cli.fail(exc)
     try:
         if not queries.query_tokens(con, args.query):
@@ -70,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
                             "letters are not indexed)")
         hits = queries.search(con, args.query, args.since, args.issue, args.limit)
     except duckdb.CatalogException:
-        return cli.fail(f"warehouse {settings.warehouse.path}: {NO_INDEX_HINT}")
+        return cli.fail(f"warehouse {lake.lake_of(settings.warehouse)}: {NO_INDEX_HINT}")
     finally:
         con.close()
     if not hits:

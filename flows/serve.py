@@ -1,4 +1,4 @@
-"""Serves the ingest flow as a scheduled deployment: one run at a time, schedule from the config."""
+"""Serves the ingest flow and the daily maintain flow as scheduled deployments (schedules from the config)."""
 
 from __future__ import annotations
 
@@ -19,18 +19,32 @@ from prefect.schedules import Cron  # noqa: E402
 from config.settings import ConfigError, Settings, load_settings  # noqa: E402
 from flows import cli, spread  # noqa: E402
 from flows.ingest import ingest  # noqa: E402
+from flows.maintain import maintain  # noqa: E402
+
+
+def _deployment(settings: Settings, cron: str, parameters: dict[str, Any], description: str) -> dict[str, Any]:
+    """A deployment on a cron schedule in the configured time zone, at most one run at a time."""
+    return {
+        "name": settings.schedule.deployment,
+        "schedules": [Cron(cron, timezone=settings.schedule.timezone)],
+        "concurrency_limit": ConcurrencyLimitConfig(limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW),
+        "parameters": parameters,
+        "description": description,
+        "tags": ["newsdesk"],
+    }
 
 
 def deployment_options(settings: Settings, config_path: str | None) -> dict[str, Any]:
     """The ingest deployment: cron schedule and time zone from the config, at most one run at a time."""
-    return {
-        "name": settings.schedule.deployment,
-        "schedules": [Cron(settings.schedule.cron, timezone=settings.schedule.timezone)],
-        "concurrency_limit": ConcurrencyLimitConfig(limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW),
-        "parameters": {"config_path": config_path, "sources": None, "warehouse_path": None, "dry_run": False},
-        "description": "Ingest the configured sources into the DuckDB warehouse and publish the run digest.",
-        "tags": ["newsdesk"],
-    }
+    return _deployment(settings, settings.schedule.cron,
+                       {"config_path": config_path, "sources": None, "warehouse_path": None, "dry_run": False},
+                       "Ingest the configured sources into the warehouse and publish the run digest.")
+
+
+def maintain_options(settings: Settings, config_path: str | None) -> dict[str, Any]:
+    """The maintain deployment: daily (schedule.maintain_cron), same time zone, one run at a time."""
+    return _deployment(settings, settings.schedule.maintain_cron, {"config_path": config_path, "warehouse_path": None},
+                       "Merge the warehouse's small files, expire old snapshots, delete files nothing needs.")
 
 
 class GracefulRunner(Runner):
@@ -60,8 +74,10 @@ def serve_ingest(settings: Settings, config_path: str | None, pause_on_shutdown:
     would get the flow's default one)."""
     runner = GracefulRunner(pause_on_shutdown=pause_on_shutdown)
     runner.add_flow(spread.with_runner(ingest, settings.parallel), **deployment_options(settings, config_path))
-    print(f"Serving {ingest.name}/{settings.schedule.deployment} (cron {settings.schedule.cron!r}, "
-          f"{settings.schedule.timezone}); Ctrl+C stops.", flush=True)
+    runner.add_flow(maintain, **maintain_options(settings, config_path))
+    print(f"Serving {ingest.name}/{settings.schedule.deployment} (cron {settings.schedule.cron!r}) and "
+          f"{maintain.name}/{settings.schedule.deployment} (cron {settings.schedule.maintain_cron!r}), "
+          f"{settings.schedule.timezone}; Ctrl+C stops.", flush=True)
     try:
         asyncio.run(runner.start())
     except (KeyboardInterrupt, TerminationSignal) as exc:

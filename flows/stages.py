@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import random
+import time
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -20,15 +23,16 @@ from tasks import s4_dedup as dedup
 from tasks import s5_summarise as summarise
 from tasks import s6_tag as tag
 from tasks import s7_stories as stories
-from tasks.sources import feeds
-from tasks.sources.health import HealthPolicy, SourceState
-from tasks.sources.http import HttpClient
-from tasks.versions import stage_versions
 from tasks.records import Article, InputCopy, RawDocument, Reject, RunCounts, Story
 from tasks.s8_report import RunDigest
 from tasks.s8_report_chart import trend_from_counts
 from tasks.s8_report_html import render_page, write_page
-from warehouse import queries, store
+from tasks.sources import feeds
+from tasks.sources.health import HealthPolicy, SourceState
+from tasks.sources.http import HttpClient
+from tasks.versions import stage_versions
+from warehouse import queries, read, write
+from warehouse.lake import WriteConflict
 
 PREPARED_FIELDS = ("word_count", "text_hash", "minhash", "story_terms")
 SUMMARY_FIELDS = ("summary",)
@@ -45,8 +49,8 @@ def discover_task(con: duckdb.DuckDBPyConnection, settings: Settings) -> discove
     """List new inputs of the folder and file sources, skipping stored content."""
     with progress.stage("discover", "inputs") as bar:
         found = discover.discover_files(list(settings.sources), settings.discover,
-                                        store.known_content_hashes(con), store.known_rejects(con))
-        found.copies += store.copies_of_stored(con, found.known)
+                                        read.known_content_hashes(con), read.known_rejects(con))
+        found.copies += read.copies_of_stored(con, found.known)
         bar.finish(found.discovered)
     get_run_logger().info("discover: %d found, %d already stored, %d new, %d copies, %d rejected",
                           found.discovered, found.skipped, len(found.documents), len(found.copies),
@@ -61,8 +65,8 @@ def feeds_task(con: duckdb.DuckDBPyConnection, settings: Settings, poll_now: boo
     sources = [s for s in settings.sources if s.kind == "feed" and s.enabled]
     if not sources:
         return feeds.FeedPoll()
-    states = store.load_source_states(con, sources)
-    urls, guids = store.known_urls_and_guids(con)
+    states = read.load_source_states(con, sources)
+    urls, guids = read.known_urls_and_guids(con)
     policy = HealthPolicy(base_interval_minutes=settings.feeds.min_poll_interval_minutes,
                           max_backoff_hours=settings.feeds.max_backoff_hours,
                           disable_after=settings.feeds.disable_after)
@@ -70,10 +74,10 @@ def feeds_task(con: duckdb.DuckDBPyConnection, settings: Settings, poll_now: boo
         poll = feeds.poll_feeds(sources, states, client, datetime.now(timezone.utc), urls, guids,
                                 validator_max_age_days=settings.feeds.validator_max_age_days, policy=policy,
                                 poll_now=poll_now)
-    known = store.known_content_hashes(con)
+    known = read.known_content_hashes(con)
     fresh = [d for d in poll.documents if d.content_hash not in known]
-    poll.copies += store.copies_of_stored(con, [(d.source, d.locator, d.content_hash) for d in poll.documents
-                                                if d.content_hash in known])
+    poll.copies += read.copies_of_stored(con, [(d.source, d.locator, d.content_hash) for d in poll.documents
+                                               if d.content_hash in known])
     poll.skipped = len(poll.documents) - len(fresh)
     poll.documents = fresh
     get_run_logger().info("poll feeds: %d polled, %d not due, %d entries seen, %d new pages, %d rejected, "
@@ -117,8 +121,8 @@ def dedup_task(con: duckdb.DuckDBPyConnection, articles: list[Article], settings
         get_run_logger().info("dedup: no new articles to check")
         return articles
     with progress.stage("dedup", "articles", len(articles)):
-        known = store.load_known_articles(con, now - timedelta(days=settings.story_window_days),
-                                          dedup.known_probe(articles, settings))
+        known = read.load_known_articles(con, now - timedelta(days=settings.story_window_days),
+                                         dedup.known_probe(articles, settings))
         dedup.assign(articles, known, settings, now)
     dups = sum(1 for a in articles if a.duplicate_of)
     get_run_logger().info("dedup: %d articles checked against %d stored candidates, %d duplicates", len(articles),
@@ -151,7 +155,7 @@ def tag_task(articles: list[Article], taxonomy: tag.Taxonomy, settings: TagSetti
 def story_members_task(con: duckdb.DuckDBPyConnection, articles: list[Article]) -> tuple[list[tuple], dict[str, str]]:
     """The stored articles of the stories the batch joined, and those stories' current titles."""
     story_ids = sorted({a.story_id for a in articles if a.story_id})
-    return store.story_members(con, story_ids), store.story_titles(con, story_ids)
+    return read.story_members(con, story_ids), read.story_titles(con, story_ids)
 
 
 @task(name="stories", cache_policy=NO_CACHE)
@@ -187,18 +191,74 @@ def story_calls(articles: list[Article], members: list[tuple], story_sentences: 
     return calls
 
 
+STORE_ATTEMPTS = 12
+
+
+@dataclass
+class Stored:
+    """What a run stored: the same as it brought to the store, unless another writer stored some of it first."""
+
+    articles: list[Article]
+    rejects: list[Reject]
+    stories: list[Story]
+    counts: RunCounts
+    snapshot_id: int
+
+
 @task(name="store", cache_policy=NO_CACHE)
 def store_task(con: duckdb.DuckDBPyConnection, run_id: str, articles: list[Article], rejects: list[Reject],
                story_list: list[Story], counts: RunCounts, settings: Settings,
-               source_states: list[SourceState], copies: list[InputCopy] | None = None) -> None:
-    """Write the whole run in one transaction."""
+               source_states: list[SourceState], checked_at: int | None = None,
+               copies: list[InputCopy] | None = None) -> Stored:
+    """Write the whole run in one transaction (one snapshot).
+
+    checked_at is the snapshot the batch was checked against (read before discovery). With a shared
+    catalog another writer may have committed since, or commit first: then nothing of this run is
+    stored yet, and the batch is checked again against what is stored now (inputs stored meanwhile are
+    dropped as already stored; the rest are deduplicated again and their stories rebuilt) before the
+    next try. With a local catalog runs take turns, so the first try stores.
+    """
     configured = {s.name: s.url for s in settings.sources if s.kind == "feed" and s.url}
     versions = stage_versions(settings.dedup, settings.summary, settings.tags)
-    with progress.stage("store", "articles", len(articles)):
-        store.write_run(con, run_id, articles, rejects, story_list, counts, source_states, configured, versions,
-                        copies=copies)
-    get_run_logger().info("store: %d articles, %d rejects, %d stories written", len(articles), len(rejects),
-                          len(story_list))
+    for attempt in range(1, STORE_ATTEMPTS + 1):
+        try:
+            with progress.stage("store", "articles", len(articles)):
+                snapshot = write.write_run(con, run_id, articles, rejects, story_list, counts, source_states,
+                                           configured, versions, checked_snapshot=checked_at, copies=copies)
+            break
+        except WriteConflict:
+            if attempt == STORE_ATTEMPTS:
+                raise
+            time.sleep(random.uniform(0, 0.05 * attempt))  # two losers do not collide again in step
+            checked_at = read.current_snapshot(con)
+            articles, rejects, story_list, counts = recheck(con, articles, rejects, counts, settings)
+            get_run_logger().info("store: another writer committed first; %d articles left after checking again",
+                                  len(articles))
+    get_run_logger().info("store: %d articles, %d rejects, %d stories written (snapshot %d)", len(articles),
+                          len(rejects), len(story_list), snapshot)
+    return Stored(articles, rejects, story_list, counts, snapshot)
+
+
+def recheck(con: duckdb.DuckDBPyConnection, articles: list[Article], rejects: list[Reject], counts: RunCounts,
+            settings: Settings) -> tuple[list[Article], list[Reject], list[Story], RunCounts]:
+    """A batch checked again against the warehouse as it is now: inputs another writer stored meanwhile
+    are dropped (already stored), the others deduplicated again and their stories rebuilt."""
+    known = read.known_content_hashes(con)
+    kept = [a for a in articles if a.doc.content_hash not in known]
+    kept_rejects = [r for r in rejects if not r.content_hash or r.content_hash not in known]
+    now = datetime.now(timezone.utc)
+    if kept:
+        stored = read.load_known_articles(con, now - timedelta(days=settings.dedup.story_window_days),
+                                          dedup.known_probe(kept, settings.dedup))
+        dedup.assign(kept, stored, settings.dedup, now)
+    story_ids = sorted({a.story_id for a in kept if a.story_id})
+    members, titles = read.story_members(con, story_ids), read.story_titles(con, story_ids)
+    story_list = stories.build_stories(kept, members, settings.summary.story_sentences, titles) if kept else []
+    dropped = len(articles) - len(kept) + len(rejects) - len(kept_rejects)
+    counts = dataclasses.replace(counts, skipped=counts.skipped + dropped,
+                                 new_articles=sum(1 for a in kept if not a.duplicate_of),
+                                 duplicates=sum(1 for a in kept if a.duplicate_of), rejected=len(kept_rejects))
+    return kept, kept_rejects, story_list, counts
 
 
 @task(name="report page", cache_policy=NO_CACHE)

@@ -164,7 +164,7 @@ def load_model(path: Path) -> IssueModel:
 def _dataframe_libraries_unmarked() -> Iterator[None]:
     """Hide the `sys.modules[name] = None` marks for absent dataframe libraries while scikit-learn fits.
 
-    warehouse/store.py marks pandas absent that way so DuckDB stops trying to import it; scikit-learn
+    warehouse/connect.py marks pandas absent that way so DuckDB stops trying to import it; scikit-learn
     looks the module up in sys.modules and fails on the None. Without the mark it finds no module.
     """
     marked = [name for name in ("pandas", "polars", "pyarrow") if name in sys.modules and sys.modules[name] is None]

@@ -41,7 +41,7 @@ def write_config(tmp_path: Path):
         cfg_dir.mkdir(exist_ok=True)
         path = cfg_dir / name
         taxonomy = (ROOT / "config" / "issues.toml").as_posix()
-        head = (f'[warehouse]\npath = "{(tmp_path / "news.duckdb").as_posix()}"\n'
+        head = (f'[warehouse]\ncatalog = "{(tmp_path / "catalog.sqlite").as_posix()}"\n'
                 f'reports_dir = "{(tmp_path / "reports").as_posix()}"\nlock_wait_seconds = 2\n')
         if "[tags]" in body:  # keep one [tags] table: put the taxonomy into the body's
             body = body.replace("[tags]", f'[tags]\ntaxonomy = "{taxonomy}"', 1)

@@ -6,10 +6,10 @@ import subprocess
 import time
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from bench.soak import check_warehouse, cli_env, make_corpus, start_cli, write_config
+from warehouse import connect, open_warehouse
 
 FILES = 60
 
@@ -36,7 +36,7 @@ def _assert_clean_refusal(code: int, stderr: str) -> str:
 
 
 def _runs(db: Path) -> list[tuple]:
-    with duckdb.connect(str(db), read_only=True) as con:
+    with open_warehouse(db) as con:
         return con.execute(
             "SELECT status, new_articles + duplicates, rejected FROM runs ORDER BY started_at").fetchall()
 
@@ -58,20 +58,20 @@ def test_two_runs_started_together(prefect_api, tmp_path: Path, corpus: Path, lo
     assert codes[0] == 0, [err[-1500:] for _, _, err in results]
     if lock_wait > 60:
         assert codes == [0, 0], "with a long enough wait both runs succeed, one after the other"
-    check = check_warehouse(tmp_path / "w" / "news.duckdb", FILES)
+    check = check_warehouse(tmp_path / "w" / "catalog.sqlite", FILES)
     assert check.ok, check.problems
-    runs = _runs(tmp_path / "w" / "news.duckdb")
+    runs = _runs(tmp_path / "w" / "catalog.sqlite")
     assert [r[0] for r in runs].count("completed") == codes.count(0)
     assert sum(r[1] + r[2] for r in runs) == FILES, runs
-    with duckdb.connect(str(tmp_path / "w" / "news.duckdb"), read_only=True) as con:
+    with open_warehouse(tmp_path / "w" / "catalog.sqlite") as con:
         spans = con.execute("SELECT started_at, finished_at FROM runs ORDER BY started_at").fetchall()
     assert all(later[0] >= earlier[1] for earlier, later in zip(spans, spans[1:])), "runs never overlap"
 
 
 def test_run_waits_for_a_writer_then_succeeds(prefect_api, tmp_path: Path, corpus: Path) -> None:
     cfg = write_config(tmp_path / "w", corpus, lock_wait_seconds=120)
-    db = tmp_path / "w" / "news.duckdb"
-    holder = duckdb.connect(str(db))  # another process's writer: this test process holds the file lock
+    db = tmp_path / "w" / "catalog.sqlite"
+    holder = connect.connect(db)  # another process's writer: this test process holds the run lock
     holder.execute("CREATE TABLE held (x INTEGER)")
     proc = start_cli(cfg, cli_env(prefect_api))
     time.sleep(8)
@@ -87,9 +87,10 @@ def test_run_gives_up_on_a_held_warehouse_with_one_line(prefect_api, tmp_path: P
     import os
 
     cfg = write_config(tmp_path / "w", corpus, lock_wait_seconds=1)
-    db = tmp_path / "w" / "news.duckdb"
-    holder = duckdb.connect(str(db))
+    db = tmp_path / "w" / "catalog.sqlite"
+    holder = connect.connect(db)
     holder.execute("CREATE TABLE held (x INTEGER)")
+    snapshot = holder.execute("SELECT max(snapshot_id) FROM news.snapshots()").fetchone()[0]
     try:
         code, out, err = _finish(start_cli(cfg, cli_env(prefect_api)))
     finally:
@@ -98,6 +99,7 @@ def test_run_gives_up_on_a_held_warehouse_with_one_line(prefect_api, tmp_path: P
     assert len(err.strip().splitlines()) == 1, err
     last = _assert_clean_refusal(code, err)
     assert f"by process {os.getpid()}" in last and "waited 1 s" in last
-    with duckdb.connect(str(db), read_only=True) as con:
-        assert con.execute("SELECT table_name FROM information_schema.tables").fetchall() == [("held",)], \
+    with open_warehouse(db) as con:
+        assert con.execute("SELECT max(snapshot_id) FROM news.snapshots()").fetchone()[0] == snapshot, \
             "nothing was changed"
+        assert con.execute("SELECT count(*) FROM runs").fetchone()[0] == 0

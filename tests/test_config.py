@@ -39,7 +39,7 @@ def _cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
 def test_a_copy_in_another_folder_reads_its_paths_from_the_project_root(tmp_path):
     settings = load_settings(_copy_elsewhere(tmp_path))
     assert settings.tags.taxonomy == PROJECT_ROOT / "config" / "issues.toml"
-    assert settings.warehouse.path == PROJECT_ROOT / "warehouse" / "news.duckdb"
+    assert settings.warehouse.catalog == f"sqlite:{PROJECT_ROOT / 'warehouse' / 'catalog.sqlite'}"
     assert settings.warehouse.reports_dir == PROJECT_ROOT / "warehouse" / "reports"
     assert [s.path for s in settings.sources] == [PROJECT_ROOT / "seeds"]
     # the same in a folder that is called config/ but is not the project's
@@ -51,7 +51,7 @@ def test_a_copy_in_another_folder_reads_its_paths_from_the_project_root(tmp_path
 
 def test_an_unchanged_copy_in_another_folder_runs(prefect_api, tmp_path):
     copy = _copy_elsewhere(tmp_path)
-    result = _cli("--config", str(copy), "--dry-run", "--warehouse", str(tmp_path / "news.duckdb"),
+    result = _cli("--config", str(copy), "--dry-run", "--warehouse", str(tmp_path / "catalog.sqlite"),
                   env={"PREFECT_API_URL": prefect_api})
     assert result.returncode == 0, result.stderr[-2000:]
     assert "NATO-like" in result.stdout and "(dry run: nothing stored)" in result.stdout
@@ -98,7 +98,7 @@ def test_every_config_problem_is_reported_at_once_in_one_format(tmp_path, write_
     assert problems["[dedup].shingle"].startswith("unknown key (known: ")
     assert problems["[[sources]][2].name"] == "'a' is used twice"
     assert problems["[[sources]][3]"] == "missing key(s) name"
-    assert not (tmp_path / "news.duckdb").exists()
+    assert not (tmp_path / "catalog.sqlite").exists()
 
 
 def test_bad_toml_names_the_line(tmp_path):

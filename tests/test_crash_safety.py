@@ -40,7 +40,7 @@ def test_killed_runs_leave_each_input_exactly_once(prefect_api, tmp_path: Path, 
     outcomes = []
     clock = RunClock(typical)
     plan = [(point, False) for point in kill_fractions(TRIALS, SEED)]
-    plan += [(0.0, True)] * COMMIT_TRIALS  # killed the moment the transaction reaches the log: a torn log
+    plan += [(0.0, True)] * COMMIT_TRIALS  # killed the moment the transaction writes its first data file
     for point, at_commit in plan:
         delay = point * (COMMIT_WINDOW_SECONDS if at_commit else clock.typical)
         trial = crash_trial(tmp_path / "trial", corpus, FILES, delay, env, at_commit=at_commit)
@@ -53,24 +53,26 @@ def test_killed_runs_leave_each_input_exactly_once(prefect_api, tmp_path: Path, 
         assert check.runs.get("running", 0) == 0
         if trial.phase == "mid-run":
             assert check.runs == {"abandoned": 1, "completed": 1}, check.runs
-        assert stored_articles(tmp_path / "trial" / "news.duckdb") == expected, "a crash changed what is stored"
-        outcomes.append((round(delay, 2), at_commit, trial.phase, trial.killed, trial.wal_at_kill))
-    print(f"crash trials (delay s, at commit, phase, killed, log bytes at the kill): {outcomes}")
-    assert sum(killed for *_, killed, _ in outcomes) >= 1, outcomes
-    assert all(killed and phase != "before the warehouse" for _, at_commit, phase, killed, _ in outcomes
+        assert stored_articles(tmp_path / "trial" / "catalog.sqlite") == expected, "a crash changed what is stored"
+        assert trial.orphans_left == 0, "maintain removes the data files a killed commit left behind"
+        if at_commit:
+            assert trial.phase == "mid-run" and trial.orphans > 0, \
+                (trial.phase, trial.files_at_kill, trial.orphans, "no partial run visible, its files orphaned")
+        outcomes.append((round(delay, 2), at_commit, trial.phase, trial.killed, trial.files_at_kill, trial.orphans))
+    print(f"crash trials (delay s, at commit, phase, killed, data files at the kill, orphaned): {outcomes}")
+    assert sum(killed for _, _, _, killed, _, _ in outcomes) >= 1, outcomes
+    assert all(killed and phase != "before the warehouse" for _, at_commit, phase, killed, _, _ in outcomes
                if at_commit), \
         "commit trials kill a live run that has reached its commit"
 
 
 def test_check_finds_a_broken_warehouse(tmp_path: Path) -> None:
     """The warehouse check itself can fail: half-written rows and a run left running are all reported."""
-    import duckdb
+    from warehouse import connect, write
 
-    from warehouse import store
-
-    db = tmp_path / "news.duckdb"
-    con = store.connect(db)
-    store.begin_run(con, "r1", None, "corpus")
+    db = tmp_path / "catalog.sqlite"
+    con = connect.connect(db)
+    write.begin_run(con, "r1", None, "corpus")
     con.execute("INSERT INTO store.raw_inputs (content_hash, media_type, size_bytes, raw, first_source, "
                 "first_locator, run_id) VALUES ('h1', 'text/plain', 1, 'x'::BLOB, 's', 'a.txt', 'r1')")
     con.execute("INSERT INTO store.article_tags (article_id, issue, score, evidence, run_id) "
@@ -81,6 +83,6 @@ def test_check_finds_a_broken_warehouse(tmp_path: Path) -> None:
     for problem in ("differ from the files", "tag rows of missing articles", "raw inputs without an article",
                     "runs left running"):
         assert problem in found
-    with duckdb.connect(str(db)) as con:
+    with connect.connect(db) as con:
         con.execute("DELETE FROM store.runs")
     assert "runs left running" not in " | ".join(check_warehouse(db, 1).problems)

@@ -9,7 +9,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import duckdb
 import pytest
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
@@ -19,6 +18,7 @@ from flows import spread
 from flows.ingest import ingest
 from flows.reprocess import reprocess
 from flows import pool as parallel
+from warehouse import open_warehouse
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
@@ -48,7 +48,7 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _contents(db: Path) -> dict[str, list[tuple]]:
-    with duckdb.connect(str(db), read_only=True) as con:
+    with open_warehouse(db) as con:
         return {name: con.execute(sql).fetchall() for name, sql in CONTENTS.items()}
 
 
@@ -98,7 +98,7 @@ def test_the_command_line_runs_on_a_local_dask_cluster(prefect_api, tmp_path: Pa
                             cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "Dask" in result.stderr, "the run says it worked on the Dask cluster"
-    with duckdb.connect(str(tmp_path / "news.duckdb"), read_only=True) as con:
+    with open_warehouse(tmp_path / "catalog.sqlite") as con:
         stored = con.execute("SELECT count(*) FROM articles").fetchone()[0]
     assert stored >= 20
 

@@ -11,7 +11,7 @@ import pytest
 
 from flows.export import main
 from tasks.records import Article, CleanedArticle, RawDocument, RunCounts, Story, Tag
-from warehouse import store
+from warehouse import connect, write
 
 HOSTILE_TEXT = 'A text with "quotes", commas, a line break\nand; semicolons, =SUM(A1) and a tab\there.'
 
@@ -29,16 +29,16 @@ def _article(aid: str, day: date, story: str, text: str, tags: tuple[str, ...] =
 def config(tmp_path: Path, write_config) -> Path:
     """A warehouse with articles on three days (two stories), written by two runs."""
     path = write_config()
-    con = store.connect(tmp_path / "news.duckdb")
+    con = connect.connect(tmp_path / "catalog.sqlite")
     try:
         runs = {"run-1": [_article("a" * 16, date(2025, 12, 30), "s1", "Old news about the harbour.", ("economy",))],
                 "run-2": [_article("b" * 16, date(2026, 1, 2), "s2", HOSTILE_TEXT, ("defence", "economy")),
                           _article("c" * 16, date(2026, 1, 5), "s2", "More on the same story.", ())]}
         for run_id, articles in runs.items():
-            store.begin_run(con, run_id, None, "wire")
+            write.begin_run(con, run_id, None, "wire")
             ids = {a.story_id: [b.article_id for b in articles if b.story_id == a.story_id] for a in articles}
             stories = [Story(sid, f"Story {sid}", members, members, ["wire"], ["S."]) for sid, members in ids.items()]
-            store.write_run(con, run_id, articles, [], stories, RunCounts(discovered=len(articles)))
+            write.write_run(con, run_id, articles, [], stories, RunCounts(discovered=len(articles)))
     finally:
         con.close()
     return path
@@ -86,10 +86,10 @@ def test_bad_ranges_paths_and_warehouses_stop_with_one_line(config, tmp_path, ca
     blocker.write_text("not a folder")
     assert main(["--config", str(config), "--out", str(blocker / "sub")]) == 2
     assert "cannot write there" in capsys.readouterr().err
-    assert main(["--config", str(config), "--warehouse", str(tmp_path / "none.duckdb"), "--out",
+    assert main(["--config", str(config), "--warehouse", str(tmp_path / "none.sqlite"), "--out",
                  str(tmp_path / "y")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "no warehouse there yet" in err[0]
+    assert len(err) == 1 and "no warehouse at" in err[0]
     with pytest.raises(SystemExit) as stop:
         main(["--config", str(config), "--out", str(tmp_path / "z"), "--format", "xlsx"])
     assert stop.value.code == 2

@@ -9,11 +9,11 @@ from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 
-import duckdb
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from tests.conftest import DATA, hits
+from warehouse import open_warehouse
 
 FLOW_DATA = DATA / "feed_flow"
 RSS_TYPE = "application/rss+xml; charset=utf-8"
@@ -96,7 +96,7 @@ def run(cfg: Path) -> str:
 
 def query(db: Path, sql: str, params: list | None = None) -> list[tuple]:
     """Rows of one query against the warehouse, opened read-only."""
-    with duckdb.connect(str(db), read_only=True) as con:
+    with open_warehouse(db) as con:
         return con.execute(sql, params or []).fetchall()
 
 
@@ -135,7 +135,7 @@ def test_three_feeds_end_to_end(prefect_api, tmp_path, write_config, server):
     cfg = feed_config(write_config, {"metro": f"{site}/feeds/metro.rss", "regional": f"{site}/feeds/regional.atom",
                                      "business": f"{site}/feeds/business.rss"})
     digest = run(cfg)
-    db = tmp_path / "news.duckdb"
+    db = tmp_path / "catalog.sqlite"
 
     rows = query(db, "SELECT url, source, title, published_at, guid, text, duplicate_of FROM store.articles")
     stored = {r[0]: r[1:] for r in rows}
@@ -192,7 +192,7 @@ def test_story_in_two_feeds_is_fetched_and_stored_once(prefect_api, tmp_path, wr
     # regional first this time: the story goes to the feed polled first
     cfg = feed_config(write_config, {"regional": f"{site}/feeds/regional.atom", "metro": f"{site}/feeds/metro.rss"})
     run(cfg)
-    db = tmp_path / "news.duckdb"
+    db = tmp_path / "catalog.sqlite"
     assert hits(server, "/news/harbour-fire.html") == 1
     fire = query(db, "SELECT source, guid, url FROM store.articles "
                      "WHERE title = 'Fire damages warehouse at the harbour'")
@@ -218,7 +218,7 @@ def test_second_run_is_a_conditional_get_answered_304(prefect_api, tmp_path, wri
     server.expect_request("/feeds/business.rss").respond_with_handler(conditional)
     serve_pages(server, *BUSINESS_PAGES)
     cfg = feed_config(write_config, {"business": server.url_for("/feeds/business.rss")})
-    db = tmp_path / "news.duckdb"
+    db = tmp_path / "catalog.sqlite"
 
     run(cfg)
     before = [query(db, f"SELECT count(*) FROM {t}")[0][0] for t in STORE_TABLES]
@@ -276,7 +276,7 @@ def test_failing_feeds_recorded_while_a_good_feed_stores(prefect_api, tmp_path, 
     started = time.monotonic()
     digest = run(cfg)
     assert time.monotonic() - started < 30, "the slow feeds were cut off by the timeouts"
-    db = tmp_path / "news.duckdb"
+    db = tmp_path / "catalog.sqlite"
 
     assert query(db, "SELECT source, count(*) FROM articles GROUP BY source") == [("business", 3)]
     assert query(db, "SELECT status, new_articles, rejected FROM runs") == [("completed", 3, 0)]
@@ -316,7 +316,7 @@ def test_malformed_feed_recovered_and_html_page_is_a_parse_error(prefect_api, tm
     cfg = feed_config(write_config, {"harbour": f"{site}/feeds/harbour.rss", "homepage": f"{site}/feeds/metro",
                                      "mislabelled": f"{site}/feeds/business.rss"})
     digest = run(cfg)
-    db = tmp_path / "news.duckdb"
+    db = tmp_path / "catalog.sqlite"
 
     stored = query(db, "SELECT url, source, title, published_at FROM articles WHERE source = 'harbour' ORDER BY url")
     assert [(u, s, t, as_utc(p)) for u, s, t, p in stored] == [
@@ -345,7 +345,7 @@ def test_missing_page_falls_back_to_long_feed_content_or_is_rejected(prefect_api
     site = base(server)
     cfg = feed_config(write_config, {"valley": f"{site}/feeds/valley.rss"})
     digest = run(cfg)
-    db = tmp_path / "news.duckdb"
+    db = tmp_path / "catalog.sqlite"
 
     stored = {r[0]: r[1:] for r in query(db, "SELECT url, title, published_at, guid, text FROM store.articles")}
     assert set(stored) == {f"{site}/valley/river-survey.html", f"{site}/valley/dam-inspection.html"}
@@ -383,7 +383,7 @@ def test_a_feed_named_on_the_command_line_is_polled_now_whatever_its_backoff(pre
     serve_pages(server, *GAZETTE_PAGES)
     url = server.url_for("/feeds/gazette.rss")
     cfg = write_config("[http]\nretries = 0\n")  # the default poll interval; private hosts not allowed
-    db = tmp_path / "news.duckdb"
+    db = tmp_path / "catalog.sqlite"
 
     refused = ingest(config_path=str(cfg), sources=[url], return_state=True)
     assert refused.is_completed(), refused.message
@@ -408,7 +408,7 @@ def test_configured_feeds_not_due_are_listed_in_the_digest(prefect_api, tmp_path
     cfg = feed_config(write_config, {"gazette": server.url_for("/feeds/gazette.rss"),
                                      "gone": f"http://127.0.0.1:{unused_port()}/feed.rss"},
                       extra="[http]\nallow_private_hosts = true\nretries = 0\nconnect_timeout = 1.0\n")
-    db = tmp_path / "news.duckdb"
+    db = tmp_path / "catalog.sqlite"
     first = run(cfg)
     assert set(failing_sources(first)) == {"gone"} and _not_polled(first) == {}
     second = run(cfg)  # at once: neither is due (10 min after a success, backing off after a failure)
@@ -435,7 +435,7 @@ def test_feed_articles_take_the_feeds_title_as_site_name_and_a_byline_after_the_
     serve_feed(server, "/feeds/metro.rss", "metro.rss")
     run(feed_config(write_config, {"gazette": server.url_for("/feeds/gazette.rss"),
                                    "metro": server.url_for("/feeds/metro.rss")}))
-    rows = query(tmp_path / "news.duckdb", "SELECT url, site_name, byline, text FROM articles")
+    rows = query(tmp_path / "catalog.sqlite", "SELECT url, site_name, byline, text FROM articles")
     found = {url.rsplit("/", 1)[-1]: (site, byline, text) for url, site, byline, text in rows}
     # the gazette's pages name no site: the feed's title does; a page that names its site keeps it
     assert found["pier-repairs.html"][0] == found["lifeboat-rescue.html"][0] == "Harbour Gazette"

@@ -15,6 +15,7 @@ from pytest_httpserver import HTTPServer
 
 from bench.soak import article, cli_env, sentence, write_config
 from tests.conftest import DATA, ROOT, hits
+from warehouse import open_warehouse
 
 HOSTILE = DATA / "hostile"
 SECRET_MARKER = "SECRET-7f3a9c-do-not-store"
@@ -54,13 +55,13 @@ def _german_page(tag: str, head: str) -> str:
 
 def _string_columns(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
     return con.execute("SELECT table_schema || '.' || table_name, column_name FROM information_schema.columns "
-                       "WHERE table_schema = 'store' AND (data_type LIKE 'VARCHAR%' OR data_type = 'BLOB')").fetchall()
+                       "WHERE table_catalog = 'news' AND table_schema = 'store' AND (data_type LIKE 'VARCHAR%' OR data_type = 'BLOB')").fetchall()
 
 
 def _all_stored_text(db: Path) -> str:
     """Every string and blob the warehouse holds, as one text to search."""
     parts = []
-    with duckdb.connect(str(db), read_only=True) as con:
+    with open_warehouse(db) as con:
         for table, column in _string_columns(con):
             for (value,) in con.execute(f'SELECT "{column}"::VARCHAR FROM {table} WHERE "{column}" IS NOT NULL'
                                         ).fetchall():
@@ -148,12 +149,12 @@ def test_hostile_feeds_through_the_flow(prefect_api, tmp_path: Path, write_confi
     state = ingest(config_path=str(cfg), return_state=True)
     elapsed = time.monotonic() - started
     assert state.is_completed(), state.message
-    db = tmp_path / "news.duckdb"
+    db = tmp_path / "catalog.sqlite"
 
     assert hits(server, "/evil.dtd") == 0 and hits(server, "/evil.ent") == 0, "no external DTD or entity fetched"
     stored = _all_stored_text(db)
     assert SECRET_MARKER not in stored and not _passwd_leaks(stored)
-    with duckdb.connect(str(db), read_only=True) as con:
+    with open_warehouse(db) as con:
         health = {r[0]: r[1:] for r in con.execute(
             "SELECT source, last_status, last_error, failing FROM source_health").fetchall()}
         articles = {r[0]: r[1:] for r in con.execute(
@@ -287,8 +288,8 @@ def test_hostile_folder_through_the_command_line(prefect_api, tmp_path: Path) ->
     assert "Traceback" not in result.stderr, result.stderr[-3000:]
     assert peak_mb < PEAK_RSS_LIMIT_MB, f"peak RSS {peak_mb:.0f} MiB"
 
-    db = tmp_path / "w" / "news.duckdb"
-    with duckdb.connect(str(db), read_only=True) as con:
+    db = tmp_path / "w" / "catalog.sqlite"
+    with open_warehouse(db) as con:
         stored = {r[0]: r[1] for r in con.execute("SELECT path, text FROM articles").fetchall()}
         rejects = {r[0]: r[1] for r in con.execute("SELECT locator, reason FROM rejects").fetchall()}
         runs = con.execute("SELECT status, discovered, skipped, new_articles + duplicates, rejected FROM runs"

@@ -9,10 +9,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from tests.conftest import ROOT, SEEDS
+from warehouse import open_warehouse
 
 SEED_WIRE = "002_cc2e266a8b9d55b3.txt"
 SEED_BLOG = "000_86dcefa09d6f54ea.txt"
@@ -29,7 +29,7 @@ def _run(cfg: Path, **kwargs) -> str:
 
 
 def _query(db: Path, sql: str, params: list | None = None) -> list[tuple]:
-    with duckdb.connect(str(db), read_only=True) as con:
+    with open_warehouse(db) as con:
         return con.execute(sql, params or []).fetchall()
 
 
@@ -47,7 +47,7 @@ def seeds_copy(tmp_path: Path) -> Path:
 def test_seeds_end_to_end(prefect_api, tmp_path, write_config, seeds_copy):
     cfg = _folder_config(write_config, seeds_copy)
     digest = _run(cfg)
-    db = tmp_path / "news.duckdb"
+    db = tmp_path / "catalog.sqlite"
     rows = {Path(r[0]).name: r for r in _query(
         db, "SELECT path, title, title_derived, dateline, credit, text, story_id, duplicate_of, summary_sentences, "
             "article_id, published_at FROM articles")}
@@ -138,7 +138,7 @@ def test_fit_for_ui_cuts_at_a_section_and_leaves_small_digests_alone():
 def test_second_run_adds_nothing(prefect_api, tmp_path, write_config, seeds_copy):
     cfg = _folder_config(write_config, seeds_copy)
     _run(cfg)
-    db = tmp_path / "news.duckdb"
+    db = tmp_path / "catalog.sqlite"
     tables = ["store.articles", "store.article_tags", "store.raw_inputs", "store.rejects", "store.stories"]
     before = [_query(db, f"SELECT count(*) FROM {t}")[0][0] for t in tables]
     _run(cfg)
@@ -157,7 +157,7 @@ def test_syndicated_copy_is_duplicate_of_original(prefect_api, tmp_path, write_c
             "Copyright 2025 The Daily Courier. All rights reserved.", "Share this story"]
     (seeds_copy / "syndicated.txt").write_text("\n".join(copy), encoding="utf-8")
     _run(cfg)
-    db = tmp_path / "news.duckdb"
+    db = tmp_path / "catalog.sqlite"
     original = _query(db, "SELECT article_id, story_id FROM articles WHERE path LIKE ?", [f"%{SEED_WIRE}"])[0]
     dup = _query(db, "SELECT duplicate_of, story_id, duplicate_kind FROM articles WHERE path LIKE '%syndicated.txt'")
     assert dup == [(original[0], original[1], dup[0][2])] and dup[0][2] in ("exact", "near")
@@ -176,7 +176,7 @@ def test_bad_files_rejected_good_ones_stored(prefect_api, tmp_path, write_config
     (seeds_copy / "latin1.txt").write_bytes(latin.encode("latin-1"))
     cfg = _folder_config(write_config, seeds_copy, "[discover]\nmax_file_bytes = 20000\n")
     digest = _run(cfg)
-    db = tmp_path / "news.duckdb"
+    db = tmp_path / "catalog.sqlite"
     reasons = {Path(r[0]).name: r[1] for r in _query(db, "SELECT locator, reason FROM rejects")}
     assert set(reasons) == {"empty.txt", "binary.txt", "huge.txt", "dangling.txt", "pipe.txt"}
     assert "empty" in reasons["empty.txt"] and "binary" in reasons["binary.txt"]
@@ -200,7 +200,7 @@ def test_every_input_has_one_outcome_found_by_its_path_copies_included(prefect_a
     shutil.copy(seeds_copy / "short.txt", seeds_copy / "short_copy.txt")
     cfg = _folder_config(write_config, seeds_copy)
     digest = _run(cfg)
-    db = tmp_path / "news.duckdb"
+    db = tmp_path / "catalog.sqlite"
 
     def outcomes() -> dict[str, tuple]:
         rows = _query(db, "SELECT locator, outcome, article_id, stored_by_run, detail FROM inputs")
@@ -258,7 +258,7 @@ def test_a_storys_title_changes_only_when_a_better_headline_joins(prefect_api, t
         return _query(db, "SELECT title, article_count FROM stories")
 
     # a publisher's headline first; a second headline (published earlier) and a third join later
-    db = tmp_path / "news.duckdb"
+    db = tmp_path / "catalog.sqlite"
     for name, count in (("1_evacuated.txt", 1), ("2_severn_peaks.txt", 2), ("3_clean_up.txt", 3)):
         _story_file(folder, name)
         _run(cfg)
@@ -290,7 +290,7 @@ def test_bad_config_stops_with_one_line(tmp_path, write_config):
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and str(cfg) in lines[0] and "near_threshold" in lines[0] and "number" in lines[0]
-    assert not (tmp_path / "news.duckdb").exists()
+    assert not (tmp_path / "catalog.sqlite").exists()
     unknown = write_config("[summary]\nsentencez = 3\n", name="typo.toml")
     result = _cli("--config", str(unknown))
     assert result.returncode == 2 and "[summary].sentencez: unknown key" in result.stderr
@@ -298,13 +298,13 @@ def test_bad_config_stops_with_one_line(tmp_path, write_config):
 
 def test_unusable_warehouse_path_stops_with_one_line(tmp_path, write_config):
     cfg = write_config()
-    result = _cli("--config", str(cfg), "--warehouse", str(tmp_path / "no" / "such" / "news.duckdb"))
+    result = _cli("--config", str(cfg), "--warehouse", str(tmp_path / "no" / "such" / "catalog.sqlite"))
     assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
     assert "does not exist" in result.stderr
-    not_db = tmp_path / "notes.duckdb"
+    not_db = tmp_path / "notes.sqlite"
     not_db.write_text("just some text, not a database " * 10)
     result = _cli("--config", str(cfg), "--warehouse", str(not_db))
-    assert result.returncode == 2 and "not a DuckDB database" in result.stderr
+    assert result.returncode == 2 and "not a sqlite database" in result.stderr
     assert not_db.read_text().startswith("just some text")
 
 
@@ -313,5 +313,5 @@ def test_cli_runs_one_source_and_prints_digest(prefect_api, tmp_path, write_conf
     result = _cli("--config", str(cfg), "--source", str(SEEDS / SEED_WIRE), env={"PREFECT_API_URL": prefect_api})
     assert result.returncode == 0, result.stderr[-2000:]
     assert "# Ingest run" in result.stdout and "NATO-like" in result.stdout
-    titles = _query(tmp_path / "news.duckdb", "SELECT title FROM articles")
+    titles = _query(tmp_path / "catalog.sqlite", "SELECT title FROM articles")
     assert titles == [("US offers 'NATO-like' security to Ukraine",)]

@@ -138,10 +138,10 @@ def test_examples_are_read_as_utf8_or_latin1(tmp_path: Path) -> None:
 
 
 def test_fitting_works_beside_the_warehouse_absent_pandas_mark(monkeypatch: pytest.MonkeyPatch) -> None:
-    # warehouse/store.py marks pandas absent with sys.modules["pandas"] = None; scikit-learn trips on that
+    # warehouse/connect.py marks pandas absent with sys.modules["pandas"] = None; scikit-learn trips on that
     import sys
 
-    import warehouse.store  # noqa: F401  (sets the mark when pandas is not installed)
+    import warehouse.connect  # noqa: F401  (sets the mark when pandas is not installed)
 
     monkeypatch.setitem(sys.modules, "pandas", None)
     model = fit_model(SPORT + ECONOMY, LABELS, ["economy", "sport"])

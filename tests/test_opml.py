@@ -10,13 +10,13 @@ import sys
 import time
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from config.settings import load_settings
 from flows.sources import main
 from tasks.sources.opml import parse_opml, tag_name
 from tests.conftest import DATA, ROOT
+from warehouse import open_warehouse
 
 OPML = DATA / "opml"
 BAD_FILES = ("broken.opml", "entities.opml", "rss_not_opml.xml", "missing.opml")
@@ -33,10 +33,12 @@ def config(tmp_path: Path) -> Path:
     (tmp_path / "warehouse").mkdir()
     path = folder / "pipeline.toml"
     text = (ROOT / "config" / "pipeline.toml").read_text(encoding="utf-8")
-    for key, relative in (("path", "warehouse/news.duckdb"), ("reports_dir", "warehouse/reports"), ("path", "seeds")):
-        written = f'{key} = "{relative}"'  # paths are read from the project root: point these at tmp_path
+    for key, relative in (("catalog", "warehouse/catalog.sqlite"), ("reports_dir", "warehouse/reports"),
+                          ("path", "seeds")):
+        prefix = "sqlite:" if key == "catalog" else ""  # paths are read from the project root: point them here
+        written = f'{key} = "{prefix}{relative}"'
         assert written in text
-        text = text.replace(written, f'{key} = "{(tmp_path / relative).as_posix()}"', 1)
+        text = text.replace(written, f'{key} = "{prefix}{(tmp_path / relative).as_posix()}"', 1)
     path.write_text(text, encoding="utf-8")
     return path
 
@@ -210,7 +212,7 @@ def test_imported_feeds_are_polled_with_their_categories_as_tags(prefect_api, co
     config.write_text(text, encoding="utf-8")
     state = ingest(config_path=str(config), return_state=True)
     assert state.is_completed(), state.message
-    with duckdb.connect(str(tmp_path / "warehouse" / "news.duckdb"), read_only=True) as con:
+    with open_warehouse(tmp_path / "warehouse" / "catalog.sqlite") as con:
         tagged = con.execute("SELECT count(DISTINCT a.article_id) FROM articles a JOIN article_tags t USING "
                              "(article_id) WHERE a.source = 'World Desk' AND t.issue = 'foreign_desk'").fetchone()[0]
     assert tagged >= 1

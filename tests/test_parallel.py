@@ -20,7 +20,7 @@ from tasks import s5_summarise as summarise
 from tasks import s6_tag as tag
 from tasks.text.hashing import sha256_hex as content_hash
 from tasks.records import Article, CleanedArticle, RawDocument, RunCounts
-from warehouse import store
+from warehouse import connect, read, write
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
@@ -123,7 +123,7 @@ def test_worker_count_reads_the_environment(monkeypatch: pytest.MonkeyPatch) -> 
 
 def test_dedup_against_the_probed_stored_articles_decides_as_against_all(tmp_path: Path,
                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(store, "PROBE_MAX_SHARE", 1.0)  # read the picked rows by id even when they are many
+    monkeypatch.setattr(read, "PROBE_MAX_SHARE", 1.0)  # read the picked rows by id even when they are many
     settings = DedupSettings()
     now = datetime(2025, 6, 1, tzinfo=timezone.utc)
     kept, _ = clean.clean_documents(_documents(), CleanSettings())
@@ -132,9 +132,9 @@ def test_dedup_against_the_probed_stored_articles_decides_as_against_all(tmp_pat
     variants = [a for a in articles if a.doc.locator.startswith("1/")]
     stored, batch = originals + variants[:3], variants[3:6]  # stored: originals and a few near copies
     dedup.assign(stored, [], settings, now)
-    con = store.connect(tmp_path / "news.duckdb")
-    store.begin_run(con, "run-1", None, "test")
-    store.write_run(con, "run-1", stored, [], [], RunCounts(new_articles=len(stored)))
+    con = connect.connect(tmp_path / "catalog.sqlite")
+    write.begin_run(con, "run-1", None, "test")
+    write.write_run(con, "run-1", stored, [], [], RunCounts(new_articles=len(stored)))
     with_url = next(a for a in stored if a.cleaned.canonical_url and not a.duplicate_of)
     batch.append(Article(article_id="url-copy", doc=with_url.doc, cleaned=CleanedArticle(
         title="Another headline", text="A different text entirely, " * 10,
@@ -144,7 +144,7 @@ def test_dedup_against_the_probed_stored_articles_decides_as_against_all(tmp_pat
     later = now + timedelta(days=1)  # no stored article in the story window: only matches are probed
     decided = []
     for probe in (None, dedup.known_probe(batch, settings)):
-        known = store.load_known_articles(con, later, probe)
+        known = read.load_known_articles(con, later, probe)
         articles = copy.deepcopy(batch)
         dedup.assign(articles, known, settings, now)
         decisions = [(a.duplicate_of, a.duplicate_kind, a.similarity, a.story_id) for a in articles]

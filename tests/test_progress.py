@@ -82,7 +82,7 @@ def _cli(tmp_path: Path, prefect_api: str, **streams) -> subprocess.CompletedPro
     if not folder.exists():
         shutil.copytree(SEEDS, folder)
     config = tmp_path / "pipeline.toml"
-    config.write_text(f'[warehouse]\npath = "{(tmp_path / "news.duckdb").as_posix()}"\n'
+    config.write_text(f'[warehouse]\ncatalog = "{(tmp_path / "catalog.sqlite").as_posix()}"\n'
                       f'reports_dir = "{(tmp_path / "reports").as_posix()}"\n'
                       f'[tags]\ntaxonomy = "{(ROOT / "config" / "issues.toml").as_posix()}"\n', encoding="utf-8")
     return subprocess.run([sys.executable, "-m", "flows.ingest", "--config", str(config), "--source", str(folder)],

@@ -8,7 +8,6 @@ import re
 import shutil
 from pathlib import Path
 
-import duckdb
 import numpy as np
 import pytest
 from PIL import Image
@@ -17,6 +16,7 @@ from pytest_httpserver import HTTPServer
 
 from tests.browser import Chromium, dump_dom
 from tests.conftest import DATA, ROOT, SEEDS
+from warehouse import open_warehouse
 
 PAGE_DATA = DATA / "digest"
 HOSTILE_TITLE = '<script>alert("title")</script><img src=x onerror=alert(1)> Harbour council votes on ferry fares'
@@ -46,7 +46,7 @@ def run(prefect_api, tmp_path_factory, _server) -> dict:
     shutil.copytree(SEEDS, base / "seeds")
     config = base / "pipeline.toml"
     config.write_text(
-        f'[warehouse]\npath = "{(base / "news.duckdb").as_posix()}"\nreports_dir = "{(base / "reports").as_posix()}"\n'
+        f'[warehouse]\ncatalog = "{(base / "catalog.sqlite").as_posix()}"\nreports_dir = "{(base / "reports").as_posix()}"\n'
         f'[tags]\ntaxonomy = "{(ROOT / "config" / "issues.toml").as_posix()}"\n'
         '[report]\ntrend_issues = 20\n'  # every issue this run tags (about ten) gets its line
         '[http]\nallow_private_hosts = true\n'
@@ -57,7 +57,7 @@ def run(prefect_api, tmp_path_factory, _server) -> dict:
     assert state.is_completed(), state.message
     pages = sorted((base / "reports").glob("2*.html"))
     assert len(pages) == 1
-    with duckdb.connect(str(base / "news.duckdb"), read_only=True) as con:
+    with open_warehouse(base / "catalog.sqlite") as con:
         summary = con.execute("SELECT summary FROM stories WHERE title = ?", [SEED_STORY]).fetchone()[0]
         issues = {r[0] for r in con.execute("SELECT DISTINCT issue FROM article_tags").fetchall()}
         stored_title = con.execute("SELECT title FROM articles WHERE source = ?", [HOSTILE_SOURCE]).fetchone()[0]

@@ -10,7 +10,7 @@ from tasks.records import Article, CleanedArticle, InputCopy, RawDocument, Rejec
 from tasks.s8_report import RunDigest, SourceProblem
 from tasks.s8_report_chart import IssueTrend, trend_from_counts, trend_svg
 from tasks.s8_report_html import LATEST_PAGE, render_page, split_stories, write_page
-from warehouse import queries, store
+from warehouse import connect, queries, write
 
 NOW = datetime(2026, 3, 10, 8, 30, tzinfo=timezone.utc)
 HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)>"\' & done'
@@ -183,10 +183,10 @@ def test_write_page_saves_the_run_page_and_latest(tmp_path):
 
 
 def test_issue_days_counts_originals_per_utc_day_from_the_views(tmp_path):
-    con = store.connect(tmp_path / "news.duckdb")
+    con = connect.connect(tmp_path / "catalog.sqlite")
     try:
         run = "run-1"
-        store.begin_run(con, run, None, "wire")
+        write.begin_run(con, run, None, "wire")
         published = datetime(2026, 3, 9, 23, 30, tzinfo=timezone.utc)
         articles = [_article("a1", "One", "s1", tags=(Tag("defence", 2, ("nato",)),)),
                     _article("a2", "Two", "s1", tags=(Tag("defence", 2, ("nato",)), Tag("economy", 1, ("gdp",)))),
@@ -194,7 +194,7 @@ def test_issue_days_counts_originals_per_utc_day_from_the_views(tmp_path):
         for a in articles:
             a.cleaned.published_at = published
             a.text_hash = a.article_id
-        store.write_run(con, run, articles, [], [], RunCounts())
+        write.write_run(con, run, articles, [], [], RunCounts())
         rows = queries.issue_days(con, date(2026, 3, 1), date(2026, 3, 10))
         assert rows == [("defence", date(2026, 3, 9), 2), ("economy", date(2026, 3, 9), 1)]
         assert queries.issue_days(con, date(2026, 3, 10), date(2026, 3, 10)) == []

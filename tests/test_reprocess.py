@@ -6,13 +6,13 @@ import re
 import shutil
 from pathlib import Path
 
-import duckdb
 
 from tests.conftest import SEEDS
+from warehouse import open_warehouse
 
 
 def _rows(db: Path, sql: str) -> list[tuple]:
-    with duckdb.connect(str(db), read_only=True) as con:
+    with open_warehouse(db) as con:
         return con.execute(sql).fetchall()
 
 
@@ -33,7 +33,7 @@ def test_reprocess_applies_current_config_and_records_versions(prefect_api, tmp_
     source = f'[[sources]]\nname = "local"\nkind = "folder"\npath = "{folder.as_posix()}"\n'
     first = write_config("[summary]\nsentences = 3\n" + source)
     assert ingest(config_path=str(first), return_state=True).is_completed()
-    db = tmp_path / "news.duckdb"
+    db = tmp_path / "catalog.sqlite"
     before = _rows(db, "SELECT article_id, text, story_id, summary_version, len(summary_sentences) FROM articles "
                        "ORDER BY article_id")
     assert all(r[3] == "summary-2/news/k3" for r in before)
@@ -47,7 +47,7 @@ def test_reprocess_applies_current_config_and_records_versions(prefect_api, tmp_
     assert state.is_completed(), state.message
     assert re.fullmatch(r"reprocess stored articles \d{4}-\d\d-\d\d \d\d:\d\d", _run_name(state)), _run_name(state)
     other = reprocess(config_path=str(changed), warehouse_path=str(db), return_state=True)
-    assert _run_name(other).startswith("reprocess stored articles in news.duckdb "), _run_name(other)
+    assert _run_name(other).startswith("reprocess stored articles in catalog.sqlite "), _run_name(other)
     after = _rows(db, "SELECT article_id, text, story_id, summary_version, len(summary_sentences), "
                       "summary_sentences[1] FROM articles ORDER BY article_id")
     assert [r[:3] for r in after] == [r[:3] for r in before], "text and stories are untouched"

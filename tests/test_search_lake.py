@@ -1,40 +1,15 @@
-"""Search on a DuckLake warehouse (a SQLite catalog and Parquet files, where DuckDB's fts cannot index):
-the project's migrations and macros as they are, and a search answering while a run's transaction is open."""
+"""Search while a run is writing: the warehouse is a DuckLake, readers read the last committed snapshot."""
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import duckdb
 import pytest
 
+from flows.search import main
 from tasks.records import Article, CleanedArticle, RawDocument, RunCounts
-from warehouse import queries, store
-
-EXTENSIONS = {"duckdb_extension_ducklake": "ducklake", "duckdb_extension_sqlite_scanner": "sqlite_scanner"}
-
-
-def _extension(package: str, stem: str) -> Path:
-    """An extension file shipped by its pinned PyPI package (loaded by path: nothing is downloaded)."""
-    spec = importlib.util.find_spec(package)
-    assert spec is not None, f"{package} is not installed (make install)"
-    path = Path(next(iter(spec.submodule_search_locations))) / "extensions" / f"v{duckdb.__version__}" \
-        / f"{stem}.duckdb_extension"
-    assert path.is_file(), path
-    return path
-
-
-def _lake(folder: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    """A new DuckDB process-local instance attached to the lake in folder, the lake in use."""
-    con = duckdb.connect(config={"allow_unsigned_extensions": "true", "autoinstall_known_extensions": "false"})
-    for package, stem in EXTENSIONS.items():
-        con.execute(f"LOAD '{_extension(package, stem)}'")
-    options = ", READ_ONLY" if read_only else ""
-    con.execute(f"ATTACH 'ducklake:sqlite:{folder / 'catalog.sqlite'}' AS news "
-                f"(DATA_PATH '{folder / 'files'}/'{options})")
-    con.execute("USE news")
-    return con
+from warehouse import connect, queries, write
 
 
 def _article(aid: str, title: str, text: str) -> Article:
@@ -43,59 +18,52 @@ def _article(aid: str, title: str, text: str) -> Article:
                    story_id=aid)
 
 
-def _begin(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
-    con.execute("INSERT INTO store.runs (run_id, started_at, status) VALUES (?, now(), 'running')", [run_id])
-
-
 @pytest.fixture()
-def lake(tmp_path: Path) -> Path:
-    """A lake migrated by the project's own migrate(), with one run stored through write_run."""
-    writer = _lake(tmp_path)
+def catalog(tmp_path: Path) -> Path:
+    """A warehouse with one run stored."""
+    path = tmp_path / "catalog.sqlite"
+    con = connect.connect(path)
     try:
-        assert store.migrate(writer) >= 7
-        _begin(writer, "run-1")
-        store.write_run(writer, "run-1", [_article("a" * 16, "Security guarantees for Ukraine",
-                                                   "Allies discussed security guarantees in Berlin. " * 8)],
+        write.begin_run(con, "run-1", None, "wire")
+        write.write_run(con, "run-1", [_article("a" * 16, "Security guarantees for Ukraine",
+                                                "Allies discussed security guarantees in Berlin. " * 8)],
                         [], [], RunCounts())
     finally:
-        writer.close()
-    return tmp_path
+        con.close()
+    return path
 
 
-def test_search_answers_from_the_last_commit_while_a_run_is_writing(lake):
-    writer = _lake(lake)
-    reader = _lake(lake, read_only=True)
+def test_search_answers_from_the_last_commit_while_a_run_is_writing(catalog, write_config, capsys):
+    writer = connect.connect(catalog)  # holds the run lock, as a run does
     try:
-        _begin(writer, "run-2")
-        writer.execute("BEGIN TRANSACTION")  # a run's store step, as write_run does it, left open
+        write.begin_run(writer, "run-2", None, "wire")
+        writer.execute("BEGIN TRANSACTION")  # the run's store step, as write_run does it, left open
         new = _article("b" * 16, "Security pact signed", "The new pact gives security guarantees. " * 8)
-        for columns in store._column_batches([store._article_row(new, "run-2", store._now(), {})]):
-            writer.execute(store.SQL_INSERT_ARTICLES, columns)
-        store._index_run(writer, "run-2")
-        during = [h.title for h in queries.search(reader, "security guarantees")]
+        for columns in write._column_batches([write._article_row(new, "run-2", connect.now(), {})]):
+            writer.execute(write.SQL_INSERT_ARTICLES, columns)
+        write.index_run(writer, "run-2")
+        assert main(["security guarantees", "--config", str(write_config()), "--warehouse", str(catalog)]) == 0
+        during = capsys.readouterr().out
         writer.execute("COMMIT")
-        after = [h.title for h in queries.search(_lake(lake, read_only=True), "security guarantees")]
     finally:
         writer.close()
-        reader.close()
-    assert during == ["Security guarantees for Ukraine"], "the open run's article is not visible yet"
-    assert sorted(after) == ["Security guarantees for Ukraine", "Security pact signed"], "committed: found"
+    assert during.startswith("1. Security guarantees for Ukraine") and "Security pact" not in during
+    with connect.connect(catalog, read_only=True) as reader:
+        after = sorted(h.title for h in queries.search(reader, "security guarantees"))
+    assert after == ["Security guarantees for Ukraine", "Security pact signed"], "committed: found"
 
 
-def test_a_failed_run_leaves_no_postings_on_the_lake(lake):
-    writer = _lake(lake)
+def test_a_failed_run_leaves_no_postings(catalog):
+    writer = connect.connect(catalog)
     try:
-        _begin(writer, "run-3")
+        write.begin_run(writer, "run-3", None, "wire")
         broken = _article("c" * 16, "Broken", "text")
-        broken.cleaned.text = None
+        broken.cleaned.text = None  # the articles table refuses it: the whole run is rolled back
         with pytest.raises(duckdb.Error):
-            store.write_run(writer, "run-3", [_article("d" * 16, "Ferry news", "ferry " * 30), broken], [], [],
+            write.write_run(writer, "run-3", [_article("d" * 16, "Ferry news", "ferry " * 30), broken], [], [],
                             RunCounts())
     finally:
         writer.close()
-    reader = _lake(lake, read_only=True)
-    try:
+    with connect.connect(catalog, read_only=True) as reader:
         assert queries.search(reader, "ferry") == []
         assert reader.execute("SELECT count(*) FROM store.search_docs").fetchone()[0] == 1
-    finally:
-        reader.close()

@@ -22,10 +22,10 @@ from pathlib import Path
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
-import duckdb
 import pytest
 
 from tests.conftest import ROOT, SEEDS
+from warehouse import open_warehouse
 
 pytestmark = pytest.mark.server
 
@@ -167,7 +167,7 @@ def _write_config(base: Path, name: str, cron: str, extra: str = "") -> Path:
     (base / "config").mkdir()
     config = base / "config" / "pipeline.toml"
     config.write_text(
-        f'[warehouse]\npath = "{(base / "news.duckdb").as_posix()}"\n'
+        f'[warehouse]\ncatalog = "{(base / "catalog.sqlite").as_posix()}"\n'
         f'reports_dir = "{(base / "reports").as_posix()}"\nlock_wait_seconds = {LOCK_WAIT_SECONDS}\n'
         f'[tags]\ntaxonomy = "{(ROOT / "config" / "issues.toml").as_posix()}"\n'
         f'[schedule]\ndeployment = "{name}"\ncron = "{cron}"\ntimezone = "{TIMEZONE}"\n'
@@ -269,7 +269,7 @@ def _artifacts(client, run_id: UUID) -> dict:
 
 
 def _query(db: Path, sql: str) -> list[tuple]:
-    with duckdb.connect(str(db), read_only=True) as con:
+    with open_warehouse(db) as con:
         return con.execute(sql).fetchall()
 
 
@@ -307,6 +307,21 @@ def test_deployment_has_schedule_parameters_and_limit(server, served):
         assert upcoming[0] == served.first_run_at, (upcoming[0], served.first_run_at, served.cron)
 
 
+def test_maintain_is_served_daily_beside_ingest(server, served):
+    from config.settings import ScheduleSettings
+
+    with _client(server) as client:
+        dep = client.read_deployment_by_name(f"maintain/{served.name}")
+        assert [(s.schedule.cron, s.schedule.timezone, s.active) for s in dep.schedules] == [
+            (ScheduleSettings().maintain_cron, TIMEZONE, True)]
+        assert dep.parameters == {"config_path": str(served.config), "warehouse_path": None}
+        created = client.create_flow_run_from_deployment(dep.id, parameters={
+            "warehouse_path": str(served.base / "maintained.sqlite")})
+        [run] = _wait_final(client, served, created.id)
+    assert run.state.is_completed(), (run.state.name, run.state.message, _tail(served.log))
+    assert (served.base / "maintained.sqlite").is_file()
+
+
 def test_api_run_completes_with_artifacts_and_stores_seeds(server, served):
     seeds = served.base / "seeds-copy"
     with _client(server) as client:
@@ -320,7 +335,7 @@ def test_api_run_completes_with_artifacts_and_stores_seeds(server, served):
     assert ".html)" in artifacts["ingest-page"].data, "a link to the run's digest page"
     assert artifacts["ingest-digest"].type == "markdown" and "NATO-like" in artifacts["ingest-digest"].data
     assert artifacts["ingest-stories"].type == "table" and '"articles": 2' in artifacts["ingest-stories"].data
-    db = served.base / "news.duckdb"
+    db = served.base / "catalog.sqlite"
     assert {Path(p).name for (p,) in _query(db, "SELECT path FROM articles")} == SEED_NAMES
     runs = _query(db, "SELECT run_id, flow_run_id, status, new_articles FROM runs")
     assert [r[1:] for r in runs] == [(str(run.id), "completed", 2)]
@@ -329,7 +344,7 @@ def test_api_run_completes_with_artifacts_and_stores_seeds(server, served):
 
 
 def test_two_runs_at_once_one_is_cancelled(server, served):
-    db = served.base / "concurrent.duckdb"
+    db = served.base / "concurrent.sqlite"
     with _client(server) as client:
         first = _trigger(client, served, {"warehouse_path": str(db)})
         second = _trigger(client, served, {"warehouse_path": str(db)})
@@ -347,10 +362,10 @@ def test_two_runs_at_once_one_is_cancelled(server, served):
 
 
 HOLDER = """
-import sys, time, duckdb
-con = duckdb.connect(sys.argv[1])
+import sys, time
+from warehouse import connect
+con = connect.connect(sys.argv[1])  # a writer: it holds the run lock until it ends
 con.execute("CREATE TABLE marker AS SELECT 42 AS answer")
-con.execute("CHECKPOINT")
 print("ready", flush=True)
 time.sleep(120)
 """
@@ -363,11 +378,11 @@ def _sha256(path: Path) -> str:
 def test_cli_run_waits_for_a_locked_warehouse_then_stops_with_one_line(server, served, tmp_path):
     from config.settings import load_settings, with_overrides
     from flows.cli import wait_for_warehouse
-    from warehouse.store import WarehouseBusy
+    from warehouse import WarehouseBusy
 
-    db = tmp_path / "locked.duckdb"
+    db = tmp_path / "locked.sqlite"
     holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(db)], stdout=subprocess.PIPE, text=True,
-                              start_new_session=True)
+                              start_new_session=True, cwd=ROOT)
     try:
         assert holder.stdout.readline().strip() == "ready"
         before = _sha256(db)
@@ -388,16 +403,16 @@ def test_cli_run_waits_for_a_locked_warehouse_then_stops_with_one_line(server, s
     assert result.returncode == 2, result.stderr[-2000:]
     assert len(lines) == 1, result.stderr[-2000:]
     assert "Traceback" not in result.stderr and result.stdout == ""
-    assert lines[0].startswith("error: warehouse ") and " is in use by process " in lines[0]
+    assert lines[0].startswith("error: warehouse sqlite:") and " is in use by process " in lines[0]
     assert f"process {holder.pid};" in lines[0] and f"waited {LOCK_WAIT_SECONDS} s" in lines[0]
     assert LOCK_WAIT_SECONDS <= waited < LOCK_WAIT_SECONDS + 4, waited
     assert _query(db, "SELECT answer FROM marker") == [(42,)]
-    assert _query(db, "SELECT schema_name FROM information_schema.schemata WHERE schema_name = 'store'") == []
+    assert _query(db, "SELECT count(*) FROM runs") == [(0,)]
     assert sorted((served.base / "reports").glob("*.md")) == reports_before
 
 
 def test_late_run_is_skipped_only_when_a_newer_run_is_due(server, late_served):
-    db = late_served.base / "news.duckdb"
+    db = late_served.base / "catalog.sqlite"
     with _client(server) as client:
         # late beyond the limit, but nothing newer is due: it runs
         [alone] = _wait_final(client, late_served, _trigger(client, late_served, scheduled_time=_ago(hours=2)).id)
@@ -438,7 +453,7 @@ def test_a_served_run_keeps_the_dask_task_runner(server, dask_served):
         tasks = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run.id])))
     cleans = [t for t in tasks if t.name.startswith("clean-")]
     assert len(cleans) == 2, f"the two seeds are cleaned as two chunk tasks on the cluster: {[t.name for t in tasks]}"
-    db = dask_served.base / "news.duckdb"
+    db = dask_served.base / "catalog.sqlite"
     assert {Path(p).name for (p,) in _query(db, "SELECT path FROM articles")} == SEED_NAMES
 
 

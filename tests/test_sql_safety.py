@@ -15,7 +15,8 @@ from tasks.s2_clean import clean_documents
 from tasks.text.hashing import sha256_hex as content_hash
 from tasks.sources.health import SourceState
 from tasks.records import Article, CleanedArticle, RawDocument, Reject, RunCounts, Story, Tag
-from warehouse import store
+import warehouse
+from warehouse import connect, lake, read, write
 
 DROP = "'); DROP TABLE store.articles; --"
 HOSTILE = [
@@ -43,7 +44,8 @@ SQL_LEAD = (f"{DROP}\n\nThe council said on Monday that a quote ' and a double q
 
 def _tables(con: duckdb.DuckDBPyConnection) -> set[str]:
     return {r[0] for r in con.execute(
-        "SELECT table_schema || '.' || table_name FROM information_schema.tables").fetchall()}
+        "SELECT table_schema || '.' || table_name FROM information_schema.tables WHERE table_catalog = 'news'"
+    ).fetchall()}
 
 
 def _article(index: int, value: str) -> Article:
@@ -60,16 +62,16 @@ def _article(index: int, value: str) -> Article:
 
 
 def test_write_run_stores_hostile_values_unchanged(tmp_path: Path) -> None:
-    con = store.connect(tmp_path / "news.duckdb")
+    con = connect.connect(tmp_path / "catalog.sqlite")
     tables_before = _tables(con)
-    store.begin_run(con, "run-1", DROP, DROP)
+    write.begin_run(con, "run-1", DROP, DROP)
     articles = [_article(i, v) for i, v in enumerate(HOSTILE)]
     rejects = [Reject(source=v or "s", locator=f"/bad/{i}/{v}", reason=v or "r", content_hash=f"rh{i}")
                for i, v in enumerate(HOSTILE)]
     stories = [Story(story_id=f"s{i}", title=v, summary=[v]) for i, v in enumerate(HOSTILE)]
     states = [SourceState(source=f"feed {i} {v}", url=f"https://example.org/feed/{i}", etag=v, last_modified=v,
                           last_status=v, last_error=v, disabled_reason=v) for i, v in enumerate(HOSTILE)]
-    store.write_run(con, "run-1", articles, rejects, stories, RunCounts(new_articles=len(articles)), states,
+    write.write_run(con, "run-1", articles, rejects, stories, RunCounts(new_articles=len(articles)), states,
                     {s.source: DROP for s in states})
     assert _tables(con) == tables_before
 
@@ -98,11 +100,11 @@ def test_write_run_stores_hostile_values_unchanged(tmp_path: Path) -> None:
     assert con.execute("SELECT run_id, flow_run_id, sources, status FROM store.runs").fetchall() == \
         [("run-1", DROP, DROP, "completed")]
     # what dedup and feeds read back is the same
-    known = {k.article_id: k for k in store.load_known_articles(con, datetime(2000, 1, 1, tzinfo=timezone.utc))}
+    known = {k.article_id: k for k in read.load_known_articles(con, datetime(2000, 1, 1, tzinfo=timezone.utc))}
     assert all(known[a.article_id].story_terms == {v: 1.0} for a, v in zip(articles, HOSTILE))
-    urls, guids = store.known_urls_and_guids(con)
+    urls, guids = read.known_urls_and_guids(con)
     assert {a.doc.locator for a in articles} <= urls and {v for v in HOSTILE if v} <= guids
-    members = store.story_members(con, [DROP, "s0", "s1"])
+    members = read.story_members(con, [DROP, "s0", "s1"])
     assert {m[1] for m in members} == {"a00", "a01"}
     con.close()
 
@@ -133,7 +135,7 @@ def test_hostile_files_through_the_flow(prefect_api, tmp_path: Path, write_confi
                         media_type="text/html" if n.endswith(".html") else "text/plain") for n, b in files.items()]
     kept, rejected = clean_documents(docs, CleanSettings())
     expected = {Path(d.locator).name: (c.title, c.text) for d, c in kept}
-    with duckdb.connect(str(tmp_path / "news.duckdb"), read_only=True) as con:
+    with warehouse.open_warehouse(tmp_path / "catalog.sqlite") as con:
         assert {"store.articles", "store.runs", "store.rejects"} <= _tables(con)
         stored = {Path(r[0]).name: (r[1], r[2]) for r in con.execute(
             "SELECT path, title, text FROM articles").fetchall()}
@@ -189,11 +191,39 @@ def _is_join(node: ast.expr) -> bool:
     return isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "join"
 
 
-def _is_safe_sql(arg: ast.expr, constants: set[str]) -> bool:
-    """A literal, a module constant, or the text of a shipped migration file; never text built from values."""
+def _is_quoted_format(arg: ast.expr, constants: set[str]) -> bool:
+    """CONSTANT.format(quoted(...), ...): a statement that binds no parameters (LOAD, ATTACH), its values
+    written as literals by the one quoting function."""
+    return (isinstance(arg, ast.Call) and isinstance(arg.func, ast.Attribute) and arg.func.attr == "format"
+            and isinstance(arg.func.value, ast.Name) and arg.func.value.id in constants and not arg.keywords
+            and all(isinstance(a, ast.Call) and isinstance(a.func, ast.Name) and a.func.id == "quoted"
+                    for a in arg.args))
+
+
+def _statement_functions(tree: ast.Module) -> set[str]:
+    """Module functions named *_statement whose every return is a quoted format (or a join of them)."""
+    constants = _constant_strings(tree)
+    found = set()
+    for func in tree.body:
+        if not (isinstance(func, ast.FunctionDef) and func.name.endswith("_statement")):
+            continue
+        returns = [n.value for n in ast.walk(func) if isinstance(n, ast.Return) and n.value is not None]
+        parts = [r.args[0].elt if _is_join(r) and isinstance(r.args[0], ast.GeneratorExp) else r for r in returns]
+        if parts and all(_is_quoted_format(p, constants | {"attach"}) for p in parts):
+            found.add(func.name)
+    return found
+
+
+def _is_safe_sql(arg: ast.expr, constants: set[str], statements: frozenset[str] = frozenset()) -> bool:
+    """A literal, a module constant, the text of a shipped SQL file, a quoted format, or the result of one
+    of the module's *_statement functions; never text built from values."""
     if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
         return True
     if isinstance(arg, ast.Name) and arg.id in constants:
+        return True
+    if _is_quoted_format(arg, constants):
+        return True
+    if isinstance(arg, ast.Call) and isinstance(arg.func, ast.Name) and arg.func.id in statements:
         return True
     return (isinstance(arg, ast.Call) and isinstance(arg.func, ast.Attribute) and arg.func.attr == "read_text")
 
@@ -215,16 +245,52 @@ def _sql_built_in_functions(tree: ast.Module) -> list[int]:
     return lines
 
 
-def test_store_builds_no_sql_from_values() -> None:
-    source = Path(store.__file__).read_text(encoding="utf-8")
-    tree = ast.parse(source)
-    constants = _constant_strings(tree)
+STORAGE_FILES = sorted(Path(warehouse.__file__).parent.glob("*.py"))
+
+
+def test_the_storage_door_is_the_package_and_scanned_whole() -> None:
+    assert {p.name for p in STORAGE_FILES} >= {"lake.py", "connect.py", "read.py", "write.py", "upkeep.py",
+                                                "upgrade.py", "shell.py"}
+    project = Path(warehouse.__file__).parent.parent
+    outside = [str(p.relative_to(project)) for folder in ("flows", "tasks", "config", "bench")
+               for p in (project / folder).rglob("*.py") if "duckdb.connect(" in p.read_text(encoding="utf-8")]
+    assert outside == [], f"only warehouse/ opens DuckDB: {outside}"
+
+
+@pytest.mark.parametrize("path", STORAGE_FILES, ids=lambda p: p.name)
+def test_storage_builds_no_sql_from_values(path: Path) -> None:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    lake_tree = ast.parse((Path(warehouse.__file__).parent / "lake.py").read_text(encoding="utf-8"))
+    constants = _constant_strings(tree) | _constant_strings(lake_tree)  # lake.py's constants are imported
+    statements = frozenset(_statement_functions(tree) | _statement_functions(lake_tree))
     calls = _sql_arguments(tree)
-    assert len(calls) >= 20, "the scan must see the module's queries"
-    unsafe = [line for line, arg in calls if not _is_safe_sql(arg, constants)]
-    assert unsafe == [], f"SQL built at run time on lines {unsafe} of warehouse/store.py"
+    unsafe = [line for line, arg in calls if not _is_safe_sql(arg, constants, statements)]
+    assert unsafe == [], f"SQL built at run time on lines {unsafe} of {path}"
     built = _sql_built_in_functions(tree)
-    assert built == [], f"SQL formatted inside functions on lines {built} of warehouse/store.py"
+    assert built == [], f"SQL formatted inside functions on lines {built} of {path}"
+
+
+def test_the_scan_sees_the_storage_queries() -> None:
+    calls = sum(len(_sql_arguments(ast.parse(p.read_text(encoding="utf-8")))) for p in STORAGE_FILES)
+    assert calls >= 40, "the scan must see the package's queries"
+    tree = ast.parse((Path(warehouse.__file__).parent / "lake.py").read_text(encoding="utf-8"))
+    assert _statement_functions(tree) == {"load_statement", "attach_statement", "turn_statement"}
+
+
+def test_quoted_literals_keep_hostile_paths_whole(tmp_path: Path) -> None:
+    """Paths (which LOAD and ATTACH cannot bind) with quotes and SQL in them name exactly that file."""
+    folder = tmp_path / "it's; DROP TABLE x; --"
+    folder.mkdir()
+    con = connect.connect(folder / "cat'alog.sqlite")
+    write.begin_run(con, "run-1", None, DROP)
+    con.close()
+    assert sorted(p.name for p in folder.iterdir()) == ["cat'alog.sqlite", "cat'alog.sqlite.files",
+                                                          "cat'alog.sqlite.lock"]
+    with warehouse.open_warehouse(folder / "cat'alog.sqlite") as con:
+        assert con.execute("SELECT sources FROM runs").fetchall() == [(DROP,)]
+    assert lake.quoted("a'b") == "'a''b'"
+    with pytest.raises(lake.WarehouseError):
+        lake.quoted("nul\x00")
 
 
 @pytest.mark.parametrize("snippet, safe", [

@@ -6,7 +6,6 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-import duckdb
 import httpcore
 import pytest
 from pytest_httpserver import HTTPServer
@@ -16,6 +15,7 @@ from tasks.sources.feeds import SourceState, poll_feeds
 from tasks.sources.urls import canonical_url
 from tasks.sources.http import FetchError, HttpClient, _GuardedBackend
 from tests.conftest import hits
+from warehouse import open_warehouse
 
 NOW = datetime(2025, 3, 6, 12, 0, tzinfo=timezone.utc)
 SECRET = "/secret/admin"
@@ -190,7 +190,7 @@ def test_flow_refuses_a_loopback_feed_unless_private_hosts_allowed(prefect_api, 
                        f'[[sources]]\nname = "local"\nkind = "feed"\nurl = "{server.url_for("/feed.rss")}"\n')
     state = ingest(config_path=str(cfg), return_state=True)
     assert state.is_completed(), state.message
-    with duckdb.connect(str(tmp_path / "news.duckdb"), read_only=True) as con:
+    with open_warehouse(tmp_path / "catalog.sqlite") as con:
         health = con.execute("SELECT last_status, last_error, failing FROM source_health").fetchall()
         articles = con.execute("SELECT count(*) FROM articles").fetchone()[0]
     assert health[0][0] == "refused address" and health[0][2] is True and "not a public address" in health[0][1]

@@ -17,7 +17,7 @@ from tasks.records import Article, CleanedArticle, KnownArticle, RawDocument
 from tasks.s3_fingerprint import prepare
 from tasks.s4_dedup import assign
 from tasks.sources.urls import article_url, canonical_link, canonical_url, url_slug
-from warehouse.store import SQL_URL_SLUG
+from warehouse.read import SQL_URL_SLUG
 
 FEEDS = Path(__file__).resolve().parent / "data" / "feeds"
 SITE = "https://news.example.org"

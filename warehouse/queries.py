@@ -72,32 +72,35 @@ SELECT article_id FROM articles
 WHERE ($since IS NULL OR CAST(timezone('UTC', coalesce(published_at, ingested_at)) AS DATE) >= $since)
   AND ($until IS NULL OR CAST(timezone('UTC', coalesce(published_at, ingested_at)) AS DATE) <= $until)
 """
-EXPORTS = {
-    "articles": """
-        SELECT a.*, coalesce(t.tags, []) AS tags, s.title AS story_title
-        FROM articles AS a SEMI JOIN export_articles USING (article_id)
-        LEFT JOIN (SELECT article_id, list(issue ORDER BY score DESC, issue) AS tags FROM article_tags
-                   GROUP BY article_id) AS t USING (article_id)
-        LEFT JOIN stories AS s USING (story_id)
-        ORDER BY coalesce(a.published_at, a.ingested_at), a.article_id""",
-    "article_tags": """
-        SELECT t.* FROM article_tags AS t SEMI JOIN export_articles USING (article_id)
-        ORDER BY t.article_id, t.score DESC, t.issue""",
-    "stories": """
-        SELECT s.* FROM stories AS s
-        WHERE s.story_id IN (SELECT a.story_id FROM articles AS a SEMI JOIN export_articles USING (article_id))
-        ORDER BY s.first_seen, s.story_id""",
-    "runs": """
-        SELECT r.* FROM runs AS r
-        WHERE ($since IS NULL OR CAST(timezone('UTC', r.started_at) AS DATE) >= $since)
-          AND ($until IS NULL OR CAST(timezone('UTC', r.started_at) AS DATE) <= $until)
-        ORDER BY r.started_at""",
-}
+SQL_EXPORT_ARTICLES = """
+SELECT a.*, coalesce(t.tags, []) AS tags, s.title AS story_title
+FROM articles AS a SEMI JOIN export_articles USING (article_id)
+LEFT JOIN (SELECT article_id, list(issue ORDER BY score DESC, issue) AS tags FROM article_tags
+           GROUP BY article_id) AS t USING (article_id)
+LEFT JOIN stories AS s USING (story_id)
+ORDER BY coalesce(a.published_at, a.ingested_at), a.article_id
+"""
+SQL_EXPORT_TAGS = """
+SELECT t.* FROM article_tags AS t SEMI JOIN export_articles USING (article_id)
+ORDER BY t.article_id, t.score DESC, t.issue
+"""
+SQL_EXPORT_STORIES = """
+SELECT s.* FROM stories AS s
+WHERE s.story_id IN (SELECT a.story_id FROM articles AS a SEMI JOIN export_articles USING (article_id))
+ORDER BY s.first_seen, s.story_id
+"""
+SQL_EXPORT_RUNS = """
+SELECT r.* FROM runs AS r
+WHERE ($since IS NULL OR CAST(timezone('UTC', r.started_at) AS DATE) >= $since)
+  AND ($until IS NULL OR CAST(timezone('UTC', r.started_at) AS DATE) <= $until)
+ORDER BY r.started_at
+"""
 
 
 def export_views(con: duckdb.DuckDBPyConnection, since: date | None, until: date | None
                  ) -> dict[str, duckdb.DuckDBPyRelation]:
     """The rows to export of each public view, as relations to write (to_parquet, to_csv)."""
-    con.execute(SQL_EXPORT_RANGE, {"since": since, "until": until})
-    return {name: con.sql(sql, params={"since": since, "until": until} if "$since" in sql else None)
-            for name, sql in EXPORTS.items()}
+    days = {"since": since, "until": until}
+    con.execute(SQL_EXPORT_RANGE, days)
+    return {"articles": con.sql(SQL_EXPORT_ARTICLES), "article_tags": con.sql(SQL_EXPORT_TAGS),
+            "stories": con.sql(SQL_EXPORT_STORIES), "runs": con.sql(SQL_EXPORT_RUNS, params=days)}

@@ -90,7 +90,7 @@ def article_url(url: str | None) -> str | None:
 def url_slug(url: str) -> str:
     """The last path segment, lower-cased: a cheap key that equal article URLs share.
 
-    The warehouse computes the same key in SQL (warehouse.store.SQL_URL_SLUG); tests/test_urls.py
+    The warehouse computes the same key in SQL (warehouse.read.SQL_URL_SLUG); tests/test_urls.py
     checks that the two agree.
     """
     return url.split("#", 1)[0].split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1].lower()

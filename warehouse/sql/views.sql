@@ -1,4 +1,5 @@
--- The public SQL interface. Rebuilt on every connect, so a view change needs no migration.
+-- The public SQL interface, stored in the lake (any DuckDB that attaches it sees them). Rebuilt when
+-- this file changes, so a view change needs no migration.
 CREATE OR REPLACE VIEW articles AS
 SELECT a.article_id, a.source, a.url, a.path, a.guid, a.title, a.title_derived, a.byline, a.dateline,
        a.credit, a.published_at, a.language, a.site_name, a.text, a.word_count, a.content_hash,
@@ -31,7 +32,7 @@ LEFT JOIN store.stories s USING (story_id);
 
 CREATE OR REPLACE VIEW runs AS
 SELECT run_id, kind, flow_run_id, started_at, finished_at, status, discovered, skipped, new_articles,
-       duplicates, rejected, sources, message
+       duplicates, rejected, sources, message, snapshot_id
 FROM store.runs;
 
 CREATE OR REPLACE VIEW rejects AS

@@ -1,0 +1,53 @@
+"""The maintain flow: merge the lake's small files, expire old snapshots, delete files nothing needs."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+
+from prefect import flow, get_run_logger  # noqa: E402
+from prefect.states import Failed, State  # noqa: E402
+
+from config.settings import ConfigError, ParallelSettings  # noqa: E402
+from flows import cli  # noqa: E402
+from flows.runs import resolve_settings  # noqa: E402
+from warehouse import connect, lake, upkeep  # noqa: E402
+
+
+@flow(name="maintain", flow_run_name="maintain the warehouse", log_prints=False)
+def maintain(config_path: str | None = None, warehouse_path: str | None = None) -> str | State:
+    """Merge adjacent small files, expire snapshots older than [warehouse] keep_snapshots_days, and delete
+    the data files no remaining snapshot needs (orphans of killed runs included)."""
+    logger = get_run_logger()
+    try:
+        settings = resolve_settings(config_path, None, warehouse_path)
+        con = connect.connect(settings.warehouse)
+    except (ConfigError, lake.WarehouseError) as exc:
+        logger.error("%s", exc)
+        return Failed(message=str(exc))
+    try:
+        done = upkeep.maintain(con, settings.warehouse.keep_snapshots_days,
+                               exclusive=not lake.lake_of(settings.warehouse).shared)
+    finally:
+        con.close()
+    logger.info("%s", done.summary())
+    return done.summary()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the maintain flow once from the command line."""
+    args = cli.parser("python -m flows.maintain", __doc__).parse_args(argv)
+    settings = cli.checked_settings(args)
+    if isinstance(settings, int):
+        return settings
+    # no CPU stages here: never start a Dask cluster for it, whatever [parallel] says
+    return cli.run_once(maintain, dataclasses.replace(settings, parallel=ParallelSettings()), config_path=args.config,
+                    warehouse_path=args.warehouse)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,317 @@
+"""The warehouse on DuckLake: readers and runs at the same time, time travel, make sql, maintain, the import of
+a single-file warehouse, and warehouse locations that cannot be used."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from bench.soak import check_warehouse, cli_env, data_files, make_corpus, run_cli, start_cli, write_config
+from tests.conftest import ROOT, SEEDS
+from warehouse import connect, open_warehouse
+
+FILES = 60
+CONSISTENT = """
+SELECT (SELECT count(*) FROM articles),
+       (SELECT coalesce(sum(new_articles + duplicates), 0) FROM runs WHERE status = 'completed'),
+       (SELECT count(*) FROM article_tags t ANTI JOIN articles a USING (article_id))
+"""
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    return make_corpus(tmp_path_factory.mktemp("corpus"), FILES, seed=9)
+
+
+def _with_keys(cfg: Path, lines: str) -> Path:
+    """The config with more [warehouse] keys (write_config's table has catalog, reports_dir, lock_wait_seconds)."""
+    text = cfg.read_text(encoding="utf-8")
+    cfg.write_text(text.replace("lock_wait_seconds = 2\n", f"lock_wait_seconds = 2\n{lines}", 1), encoding="utf-8")
+    return cfg
+
+
+def _fill(folder: Path, paths: list[Path]) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for path in paths:
+        shutil.copy2(path, folder / path.name)
+
+
+class Reader(threading.Thread):
+    """Queries the warehouse over one session, opened before it starts, until stopped: what it saw."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        super().__init__(daemon=True)
+        self.con, self.seen, self.errors, self.stop = con, [], [], threading.Event()
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            try:
+                self.seen.append(self.con.execute(CONSISTENT).fetchone())
+            except duckdb.Error as exc:  # a reader must never fail because a run writes
+                self.errors.append(str(exc))
+            time.sleep(0.05)
+
+
+def test_readers_and_a_run_at_the_same_time(prefect_api, tmp_path: Path, corpus: list[Path]) -> None:
+    folder = tmp_path / "in"
+    _fill(folder, corpus[:FILES // 2])
+    # lock_wait_seconds = 1: a run that had to wait for a reader would give up
+    cfg = write_config(tmp_path / "w", folder, lock_wait_seconds=1)
+    db = tmp_path / "w" / "catalog.sqlite"
+    env = cli_env(prefect_api)
+    first, _ = run_cli(cfg, env)
+    assert first.returncode == 0, first.stderr[-2000:]
+
+    reader = Reader(open_warehouse(db))  # a session open before the run, kept open throughout
+    held = open_warehouse(db)
+    held.execute("BEGIN TRANSACTION")  # a session that holds one snapshot throughout
+    before = held.execute(CONSISTENT).fetchone()
+    assert before[0] == before[1] > 0 and before[2] == 0
+    reader.start()
+    _fill(folder, corpus[FILES // 2:])
+    files = data_files(db)
+    proc = start_cli(cfg, env)
+    while data_files(db) == files and proc.poll() is None:  # until the run's commit is under way
+        time.sleep(0.005)
+    started = time.monotonic()  # a reader started in the middle of the run answers at once
+    with open_warehouse(db) as late:
+        mid_run = late.execute(CONSISTENT).fetchone()
+    answer_seconds = time.monotonic() - started
+    out, err = proc.communicate(timeout=600)
+    reader.stop.set()
+    reader.join(10)
+    assert proc.returncode == 0, err[-3000:]
+    after = reader.con.execute(CONSISTENT).fetchone()
+    during = held.execute(CONSISTENT).fetchone()
+    held.execute("COMMIT")
+    print(f"reader: {len(reader.seen)} answers during the run, distinct {sorted(set(reader.seen))}; "
+          f"a reader started mid-run answered in {answer_seconds:.2f} s")
+    assert reader.errors == []
+    assert set(reader.seen) <= {before, after} and after[0] == after[1] > before[0], "before or after, never partial"
+    assert during == before, "a session's transaction keeps its snapshot"
+    assert mid_run in (before, after) and answer_seconds < 2.0
+    assert check_warehouse(db, FILES).ok
+
+    # each run is one snapshot: the warehouse as it was before the second run
+    with open_warehouse(db) as con:
+        (s1, n1), (s2, n2) = con.execute("SELECT snapshot_id, new_articles + duplicates FROM runs "
+                                         "ORDER BY started_at").fetchall()
+        assert s1 < s2 and n1 + n2 == after[0]
+        assert con.execute(f"SELECT count(*) FROM articles AT (VERSION => {s2 - 1})").fetchone()[0] == n1
+        assert con.execute(f"SELECT count(*) FROM articles AT (VERSION => {s2})").fetchone()[0] == n1 + n2
+        assert con.execute("SELECT commit_message FROM news.snapshots() WHERE snapshot_id = ?", [s2]
+                           ).fetchone()[0].startswith(con.execute("SELECT max(run_id) FROM runs").fetchone()[0])
+    reader.con.close()
+    held.close()
+
+
+def test_make_sql_answers_from_the_views(prefect_api, tmp_path: Path, write_config) -> None:
+    from flows.ingest import ingest
+
+    cfg = write_config(f'[[sources]]\nname = "seeds"\nkind = "folder"\npath = "{SEEDS.as_posix()}"\n')
+    assert ingest(config_path=str(cfg), return_state=True).is_completed()
+    result = subprocess.run([sys.executable, "-m", "warehouse.shell", "--config", str(cfg), "-csv", "-noheader",
+                             "-c", "SELECT count(*), count(DISTINCT story_id) FROM articles; "
+                                   "SELECT article_count FROM stories"],
+                            cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["2,1", "2"]
+
+
+def test_maintain_merges_and_expires_and_the_data_stays(prefect_api, tmp_path: Path, write_config,
+                                                        corpus: list[Path]) -> None:
+    from flows.ingest import ingest
+
+    folder = tmp_path / "in"
+    cfg = _with_keys(write_config(f'[[sources]]\nname = "c"\nkind = "folder"\npath = "{folder.as_posix()}"\n'),
+                     "keep_snapshots_days = 0.00001\n")
+    for part in range(3):  # three runs of 12 articles: small files
+        _fill(folder, corpus[part * 12:(part + 1) * 12])
+        assert ingest(config_path=str(cfg), return_state=True).is_completed()
+    db = tmp_path / "catalog.sqlite"
+    with open_warehouse(db) as con:
+        rows_before = con.execute("SELECT article_id, title, summary FROM articles ORDER BY 1").fetchall()
+        snapshots_before = con.execute("SELECT count(*) FROM news.snapshots()").fetchone()[0]
+    files_before = data_files(db)
+    time.sleep(1.5)  # older than keep_snapshots_days (about 0.9 s)
+    result = subprocess.run([sys.executable, "-m", "flows.maintain", "--config", str(cfg)], cwd=ROOT,
+                            capture_output=True, text=True, timeout=300, env=cli_env(prefect_api))
+    assert result.returncode == 0, result.stderr[-2000:]
+    with open_warehouse(db) as con:
+        assert con.execute("SELECT article_id, title, summary FROM articles ORDER BY 1").fetchall() == rows_before
+        snapshots_after = con.execute("SELECT count(*) FROM news.snapshots()").fetchone()[0]
+        assert con.execute("SELECT count(*) FROM runs WHERE status = 'completed'").fetchone()[0] == 3
+    print(f"maintain: {result.stdout.strip()}; data files {files_before} -> {data_files(db)}, "
+          f"snapshots {snapshots_before} -> {snapshots_after}")
+    assert snapshots_after < snapshots_before and data_files(db) < files_before
+    assert "maintain:" in result.stdout
+
+
+# --- the import of a single-file warehouse -------------------------------------------------------------
+
+OLD_TABLES = ("runs", "raw_inputs", "articles", "article_tags", "stories", "rejects", "source_state",
+              "signature_values")
+
+
+def _single_file_warehouse(path: Path, lake: Path) -> dict[str, list[tuple]]:
+    """A warehouse file as the single-file version writes it: its schema from the shipped migrations 001-004
+    (run the way that version ran them), its rows those of a lake filled by real runs. Returns its rows."""
+    with duckdb.connect(str(path)) as old:
+        old.execute("CREATE TABLE main.schema_version (version INTEGER NOT NULL, applied_at TIMESTAMPTZ NOT NULL)")
+        for version, file in connect.migrations():
+            if version <= 4:
+                old.execute("BEGIN TRANSACTION")
+                old.execute(file.read_text(encoding="utf-8"))
+                old.execute("INSERT INTO main.schema_version VALUES (?, now())", [version])
+                old.execute("COMMIT")
+    con = connect.connect(lake)
+    try:
+        con.execute(f"ATTACH '{path}' AS old")
+        for table in OLD_TABLES:
+            con.execute("INSERT INTO old.store.runs BY NAME SELECT * EXCLUDE (snapshot_id, host, pid) "
+                        "FROM store.runs" if table == "runs" else
+                        f"INSERT INTO old.store.{table} SELECT * FROM store.{table}")
+        con.execute("UPDATE old.store.runs SET status = 'abandoned' WHERE run_id = (SELECT min(run_id) FROM "
+                    "old.store.runs)")  # a run history with more than one outcome
+        rows = {t: sorted(con.execute(f"SELECT * FROM old.store.{t}").fetchall(), key=repr) for t in OLD_TABLES}
+        con.execute("DETACH old")
+    finally:
+        con.close()
+    return rows
+
+
+def _lake_rows(db: Path) -> dict[str, list[tuple]]:
+    with open_warehouse(db) as con:
+        return {t: sorted(con.execute(f"SELECT * EXCLUDE (snapshot_id, host, pid) FROM store.{t}" if t == "runs"
+                                      else f"SELECT * FROM store.{t}").fetchall(), key=repr) for t in OLD_TABLES}
+
+
+def test_a_single_file_warehouse_moves_into_the_lake(prefect_api, tmp_path: Path, write_config,
+                                                     corpus: list[Path]) -> None:
+    from flows.ingest import ingest
+
+    folder = tmp_path / "in"
+    _fill(folder, corpus[:20])
+    cfg = write_config(f'[[sources]]\nname = "c"\nkind = "folder"\npath = "{folder.as_posix()}"\n')
+    for paths in (corpus[:10], corpus[10:20]):
+        shutil.rmtree(folder)
+        _fill(folder, paths)
+        assert ingest(config_path=str(cfg), return_state=True).is_completed()
+    old = tmp_path / "old" / "news.duckdb"
+    old.parent.mkdir()
+    rows = _single_file_warehouse(old, tmp_path / "catalog.sqlite")
+    assert len(rows["runs"]) == 2 and len(rows["articles"]) + len(rows["rejects"]) == 20
+    assert len(rows["signature_values"]) == 128 * len(rows["articles"])
+    before = old.read_bytes()
+
+    # the plain path of a single-file warehouse: one line saying how to move it over, nothing changed
+    result = subprocess.run([sys.executable, "-m", "flows.ingest", "--config", str(cfg), "--warehouse", str(old)],
+                            cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
+    assert "python -m warehouse.upgrade" in result.stderr and old.read_bytes() == before
+
+    # the documented command: every row, run history included
+    new = tmp_path / "new" / "catalog.sqlite"
+    new.parent.mkdir()
+    result = subprocess.run([sys.executable, "-m", "warehouse.upgrade", str(old), "--config", str(cfg),
+                             "--warehouse", str(new)], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "2 runs" in result.stdout
+    assert _lake_rows(new) == rows and old.read_bytes() == before
+    again = subprocess.run([sys.executable, "-m", "warehouse.upgrade", str(old), "--config", str(cfg),
+                            "--warehouse", str(new)], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert again.returncode == 2 and "already holds" in again.stderr
+
+    # on the first run: a new lake beside news.duckdb takes its rows before storing anything
+    auto = old.parent / "catalog.sqlite"
+    _fill(folder, corpus[:30])
+    state = ingest(config_path=str(cfg), warehouse_path=str(auto), return_state=True)
+    assert state.is_completed(), state.message
+    with open_warehouse(auto) as con:
+        runs = con.execute("SELECT status, new_articles + duplicates FROM runs ORDER BY started_at").fetchall()
+        assert con.execute("SELECT count(*), count(DISTINCT content_hash) FROM articles").fetchone()[0] == \
+            len(rows["articles"]) + runs[-1][1]
+    assert [r[0] for r in runs] == ["abandoned", "completed", "completed"] and runs[-1][1] == 10, runs
+
+
+# --- warehouse locations that cannot be used -----------------------------------------------------------
+
+def _cli(cfg: Path, *args: str, user: int | None = None) -> tuple[int, str]:
+    """flows.ingest's command line, checked before any flow starts: exit code and stderr."""
+    from flows.ingest import main
+
+    if user is None:
+        result = subprocess.run([sys.executable, "-m", "flows.ingest", "--config", str(cfg), *args], cwd=ROOT,
+                                capture_output=True, text=True, timeout=120)
+        return result.returncode, result.stderr
+    # as a user without root: a child of this process (the interpreter may be out of that user's reach)
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        os.close(read)
+        sys.stderr = os.fdopen(write, "w")
+        try:
+            os.setgid(user)
+            os.setuid(user)
+            code = main(["--config", str(cfg), *args])
+        except SystemExit as exc:
+            code = exc.code
+        except BaseException as exc:  # noqa: BLE001 - reported through the exit code
+            print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
+            code = 99
+        sys.stderr.flush()
+        os._exit(code if isinstance(code, int) else 98)
+    os.close(write)
+    with os.fdopen(read) as stream:
+        err = stream.read()
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status), err
+
+
+def _one_line(code: int, err: str, *words: str) -> str:
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 1, err[-2000:]
+    assert lines[0].startswith("error: ") and all(w in lines[0] for w in words), lines[0]
+    return lines[0]
+
+
+def test_unusable_locations_stop_with_one_line_and_change_nothing(tmp_path: Path, write_config) -> None:
+    cfg = write_config()
+    _one_line(*_cli(cfg, "--warehouse", "mysql:host=db"), "--warehouse", "unknown catalog scheme 'mysql:'")
+    bad_scheme = write_config(name="s.toml")
+    bad_scheme.write_text(bad_scheme.read_text().replace(f'catalog = "{(tmp_path / "catalog.sqlite").as_posix()}"',
+                                                         'catalog = "oracle:db"'), encoding="utf-8")
+    _one_line(*_cli(bad_scheme), "[warehouse].catalog", "unknown catalog scheme 'oracle:'")
+    _one_line(*_cli(cfg, "--warehouse", "/proc/news.duckdb"), "[warehouse].catalog", "/proc")
+    _one_line(*_cli(cfg, "--warehouse", str(tmp_path / "no" / "such" / "catalog.sqlite")), "does not exist")
+    data = _with_keys(write_config(name="d.toml"), 'data_path = "/proc/lake-files"\n')
+    _one_line(*_cli(data), "[warehouse].data_path", "/proc")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["config"], "nothing was made"
+
+
+def test_a_read_only_folder_as_a_user_without_root(tmp_path: Path, write_config) -> None:
+    cfg = write_config()
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    user = None
+    if os.geteuid() == 0:  # root writes anywhere: run the check as nobody
+        user = 65534
+        for path in (tmp_path, tmp_path / "config", cfg):
+            path.chmod(path.stat().st_mode | 0o005)
+        tmp_path.parent.chmod(tmp_path.parent.stat().st_mode | 0o001)
+        tmp_path.parent.parent.chmod(tmp_path.parent.parent.stat().st_mode | 0o001)
+    locked.chmod(0o555)
+    try:
+        line = _one_line(*_cli(cfg, "--warehouse", str(locked / "catalog.sqlite"), user=user),
+                         "[warehouse].catalog", "not writable")
+    finally:
+        locked.chmod(0o755)
+    assert list(locked.iterdir()) == [], line

@@ -1,0 +1,66 @@
+"""Upkeep of the lake: small files merged, old snapshots expired, files no snapshot needs deleted."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+import duckdb
+
+from warehouse.connect import now, retrying
+
+# Rows of small writes kept in the catalog database (data inlining) move out to Parquet files first.
+SQL_FLUSH_INLINED = "CALL ducklake_flush_inlined_data('news')"
+SQL_MERGE = "CALL ducklake_merge_adjacent_files('news')"
+SQL_EXPIRE = "CALL ducklake_expire_snapshots('news', older_than => ?)"
+SQL_CLEANUP_OLD = "CALL ducklake_cleanup_old_files('news', cleanup_all => true)"
+SQL_DELETE_ORPHANS = "CALL ducklake_delete_orphaned_files('news', older_than => ?)"
+SQL_ORPHANS = "CALL ducklake_delete_orphaned_files('news', dry_run => true, older_than => ?)"
+SQL_DATA_FILES = "SELECT count(*) FROM __ducklake_metadata_news.ducklake_data_file WHERE end_snapshot IS NULL"
+SQL_SNAPSHOTS = "SELECT count(*) FROM news.snapshots()"
+# With a shared catalog, a run on another machine may be writing files it has not committed yet: only
+# files older than this are orphans for sure. With the run lock held, no other run is writing.
+SHARED_ORPHAN_AGE = timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class Upkeep:
+    """What one maintain pass did."""
+
+    flushed_tables: int
+    merged: int
+    expired_snapshots: int
+    deleted_old_files: int
+    deleted_orphans: int
+    data_files: int
+    snapshots: int
+
+    def summary(self) -> str:
+        return (f"maintain: {self.merged} merge(s), {self.expired_snapshots} snapshot(s) expired, "
+                f"{self.deleted_old_files + self.deleted_orphans} file(s) deleted "
+                f"({self.deleted_orphans} orphaned); {self.data_files} data files and {self.snapshots} snapshots "
+                "remain")
+
+
+def _orphan_cutoff(exclusive: bool):
+    return now() if exclusive else now() - SHARED_ORPHAN_AGE
+
+
+def maintain(con: duckdb.DuckDBPyConnection, keep_snapshots_days: float, exclusive: bool) -> Upkeep:
+    """Merge adjacent small files, expire snapshots older than keep_snapshots_days, and delete the files
+    no remaining snapshot needs, including orphans a killed run left behind (exclusive: this process
+    holds the run lock, so no other run is writing files now)."""
+    flushed = len(retrying(con, lambda: con.execute(SQL_FLUSH_INLINED).fetchall()))
+    merged = len(retrying(con, lambda: con.execute(SQL_MERGE).fetchall()))
+    expired = len(retrying(con, lambda: con.execute(SQL_EXPIRE, [now() - timedelta(days=keep_snapshots_days)])
+                           .fetchall()))
+    old = len(con.execute(SQL_CLEANUP_OLD).fetchall())
+    orphans = len(con.execute(SQL_DELETE_ORPHANS, [_orphan_cutoff(exclusive)]).fetchall())
+    return Upkeep(flushed_tables=flushed, merged=merged, expired_snapshots=expired, deleted_old_files=old,
+                  deleted_orphans=orphans, data_files=con.execute(SQL_DATA_FILES).fetchone()[0],
+                  snapshots=con.execute(SQL_SNAPSHOTS).fetchone()[0])
+
+
+def orphaned_files(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Data files in the lake's folder that no snapshot refers to (left by a run killed before its commit)."""
+    return [row[0] for row in con.execute(SQL_ORPHANS, [now()]).fetchall()]
