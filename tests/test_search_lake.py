@@ -41,7 +41,7 @@ def test_search_answers_from_the_last_commit_while_a_run_is_writing(catalog, wri
         new = _article("b" * 16, "Security pact signed", "The new pact gives security guarantees. " * 8)
         for columns in write._column_batches([write._article_row(new, "run-2", connect.now(), {})]):
             writer.execute(write.SQL_INSERT_ARTICLES, columns)
-        write.index_run(writer, "run-2")
+        write.index_runs(writer, ["run-2"])
         assert main(["security guarantees", "--config", str(write_config()), "--warehouse", str(catalog)]) == 0
         during = capsys.readouterr().out
         writer.execute("COMMIT")

@@ -43,7 +43,7 @@ FROM (SELECT article_id, regexp_extract_all(hex(minhash), '.{16}') AS parts
 """
 # The search index of a run's articles, in the run's transaction (the token rule and the postings are
 # the macros of sql/007_search.sql); postings in key order, so a search skips blocks without its keys.
-SQL_INDEX_RUN_POSTINGS = "CREATE OR REPLACE TEMP TABLE search_run AS SELECT * FROM search_postings([?])"
+SQL_INDEX_RUN_POSTINGS = "CREATE OR REPLACE TEMP TABLE search_run AS SELECT * FROM search_postings(?::VARCHAR[])"
 SQL_INDEX_RUN_TERMS = "INSERT INTO store.search_terms SELECT * FROM search_run ORDER BY term_key"
 SQL_INDEX_RUN_DOCS = "INSERT INTO store.search_docs SELECT article_id, sum(tf) FROM search_run GROUP BY article_id"
 SQL_INDEX_RUN_DONE = "DROP TABLE search_run"
@@ -198,9 +198,9 @@ def _committed(con: duckdb.DuckDBPyConnection, run_id: str, expected: int) -> in
     return snapshot
 
 
-def index_run(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
-    """Add the run's stored articles to the search index (inside the caller's transaction)."""
-    con.execute(SQL_INDEX_RUN_POSTINGS, [run_id])
+def index_runs(con: duckdb.DuckDBPyConnection, run_ids: list[str]) -> None:
+    """Add the stored articles of these runs to the search index (inside the caller's transaction)."""
+    con.execute(SQL_INDEX_RUN_POSTINGS, [run_ids])
     con.execute(SQL_INDEX_RUN_TERMS)
     con.execute(SQL_INDEX_RUN_DOCS)
     con.execute(SQL_INDEX_RUN_DONE)
@@ -241,7 +241,7 @@ def write_run(con: duckdb.DuckDBPyConnection, run_id: str, articles: list[Articl
             con.execute(SQL_INSERT_ARTICLES, columns)
         if articles:
             con.execute(SQL_INSERT_SIGNATURE_VALUES, [run_id])
-            index_run(con, run_id)
+            index_runs(con, [run_id])
         for columns in _column_batches(_tag_rows(articles, run_id)):
             con.execute(SQL_INSERT_TAGS, columns)
         _replace_stories(con, stories, run_id, stamp, (versions or {}).get("story_summary"))
