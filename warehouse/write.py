@@ -45,7 +45,7 @@ FROM (SELECT article_id, regexp_extract_all(hex(minhash), '.{16}') AS parts
 # the macros of sql/007_search.sql); postings in key order, so a search skips blocks without its keys.
 SQL_INDEX_RUN_POSTINGS = "CREATE OR REPLACE TEMP TABLE search_run AS SELECT * FROM search_postings(?::VARCHAR[])"
 SQL_INDEX_RUN_TERMS = "INSERT INTO store.search_terms SELECT * FROM search_run ORDER BY term_key"
-SQL_INDEX_RUN_DOCS = "INSERT INTO store.search_docs SELECT article_id, sum(tf) FROM search_run GROUP BY article_id"
+SQL_INDEX_RUN_DOCS = "INSERT INTO store.search_docs SELECT * FROM search_documents()"
 SQL_INDEX_RUN_DONE = "DROP TABLE search_run"
 SQL_DELETE_SOURCE_STATES = "DELETE FROM store.source_state WHERE source IN (SELECT unnest(?::VARCHAR[]))"
 SQL_INSERT_SOURCE_STATE = """

@@ -46,13 +46,26 @@ CREATE TABLE store.search_terms (
 
 CREATE TABLE store.search_docs (
     article_id VARCHAR NOT NULL,
-    length     INTEGER NOT NULL     -- the sum of the article's tf: its weighted length in tokens
+    length     INTEGER NOT NULL,    -- the sum of the article's tf: its weighted length in tokens
+    root_id    VARCHAR NOT NULL,    -- the original it is a duplicate of, else itself: hits fold on it
+    dated_at   TIMESTAMPTZ NOT NULL -- its publication time, else its ingestion time: for `since`
 );
 
 -- Index what is stored already. Postings are written in key order, so that a search can skip the
 -- blocks of the table whose key range does not hold its tokens.
-CREATE TEMP TABLE search_backfill AS
+CREATE OR REPLACE TEMP TABLE search_run AS
 SELECT * FROM search_postings((SELECT coalesce(list(DISTINCT run_id), []::VARCHAR[]) FROM store.articles));
-INSERT INTO store.search_terms SELECT * FROM search_backfill ORDER BY term_key;
-INSERT INTO store.search_docs SELECT article_id, sum(tf) FROM search_backfill GROUP BY article_id;
-DROP TABLE search_backfill;
+
+-- The search_docs rows of the postings in the temp table search_run: with root_id and dated_at (an
+-- article's duplicate_of and dates are written once, never changed), a search reads neither the
+-- articles nor their texts to rank and fold. (The table is made just above so that the macro can be
+-- created; each run's write makes its own.)
+CREATE OR REPLACE MACRO search_documents() AS TABLE
+SELECT r.article_id, sum(r.tf)::INTEGER AS length, any_value(coalesce(a.duplicate_of, a.article_id)) AS root_id,
+       any_value(coalesce(a.published_at, a.ingested_at)) AS dated_at
+FROM search_run AS r JOIN store.articles AS a USING (article_id)
+GROUP BY r.article_id;
+
+INSERT INTO store.search_terms SELECT * FROM search_run ORDER BY term_key;
+INSERT INTO store.search_docs SELECT * FROM search_documents();
+DROP TABLE search_run;
