@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS ?= 120
 
-.PHONY: install run test serve stop sql maintain upgrade eval bench soak clean
+.PHONY: install run test serve stop sql maintain upgrade eval bench bench-search soak clean digest search export
 
 install: $(STAMP)
 
@@ -19,6 +19,16 @@ $(STAMP): pyproject.toml constraints.txt
 
 run: $(STAMP)
 	$(BIN)/python -m flows.ingest $(ARGS)
+
+digest: $(STAMP)
+	$(BIN)/python -m flows.digest $(ARGS)
+
+export: $(STAMP)
+	$(BIN)/python -m flows.export $(ARGS)
+
+search: $(STAMP)
+	@test -n "$(Q)" || { echo 'usage: make search Q="words to find" [ARGS="--since 2026-01-01 --issue NAME --limit N"]'; exit 2; }
+	$(BIN)/python -m flows.search "$(Q)" $(ARGS)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
@@ -43,6 +53,9 @@ eval: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.bench $(ARGS)
+
+bench-search: $(STAMP)
+	$(BIN)/python -m bench.search $(ARGS)
 
 soak: $(STAMP)
 	$(BIN)/python -m bench.soak $(ARGS)

@@ -127,6 +127,12 @@ class TagSettings:
 
 
 @dataclass(frozen=True)
+class ReportSettings:
+    trend_days: int = 30      # the HTML digest's issue-trend chart covers this many days
+    trend_issues: int = 8     # and at most this many issues (those with the most articles)
+
+
+@dataclass(frozen=True)
 class HttpSettings:
     connect_timeout: float = 5.0
     read_timeout: float = 10.0
@@ -187,6 +193,7 @@ class Settings:
     feeds: FeedSettings = FeedSettings()
     schedule: ScheduleSettings = ScheduleSettings()
     parallel: ParallelSettings = ParallelSettings()
+    report: ReportSettings = ReportSettings()
     sources: tuple[SourceSettings, ...] = field(default_factory=tuple)
 
 
@@ -201,6 +208,7 @@ _SECTIONS: dict[str, type] = {
     "feeds": FeedSettings,
     "schedule": ScheduleSettings,
     "parallel": ParallelSettings,
+    "report": ReportSettings,
 }
 
 
@@ -315,6 +323,8 @@ def _check_ranges(s: Settings, problems: _Problems) -> None:
         (s.tags.taxonomy.is_file(), "tags.taxonomy", f"{s.tags.taxonomy}: file not found ({path_rule()})"),
         (s.tags.max_tags >= 1, "tags.max_tags", "must be at least 1"),
         (0.0 <= s.tags.min_score <= 1.0, "tags.min_score", "must be between 0 and 1 (a tag's score is a probability)"),
+        (1 <= s.report.trend_days <= 3660, "report.trend_days", "must be between 1 and 3660"),
+        (1 <= s.report.trend_issues <= 20, "report.trend_issues", "must be between 1 and 20"),
         (s.warehouse.lock_wait_seconds >= 0, "warehouse.lock_wait_seconds", "must not be negative"),
         (s.warehouse.keep_snapshots_days > 0, "warehouse.keep_snapshots_days", "must be positive"),
         (bool(s.warehouse.data_path) or not s.warehouse.catalog.startswith("postgres:"), "warehouse.data_path",

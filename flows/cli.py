@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import argparse
 import sys
-
-from prefect import Flow
+from datetime import date
+from typing import TYPE_CHECKING
 
 from config.settings import ConfigError, Settings
-from flows import spread
 from flows.runs import resolve_run
 from warehouse import connect, lake
+
+if TYPE_CHECKING:  # Prefect (and rich) are imported by the commands that run a flow, not by those that only read
+    from prefect import Flow
 
 EXIT_DONE, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -23,11 +25,24 @@ EXIT_DONE, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 def parser(prog: str, description: str | None) -> argparse.ArgumentParser:
     """An argument parser with the options every command takes: --config and --warehouse."""
     made = argparse.ArgumentParser(prog=prog, description=description)
+    add_common_options(made)
+    return made
+
+
+def add_common_options(made: argparse.ArgumentParser) -> None:
+    """--config and --warehouse, on a parser or on each subcommand's parser."""
     made.add_argument("--config", help="pipeline config (default: config/pipeline.toml)")
     made.add_argument("--warehouse", metavar="CATALOG",
                       help="the warehouse: sqlite:PATH, postgres:CONNINFO, duckdb:PATH or a file path (a SQLite "
                            "catalog, its data beside it); default from the config")
-    return made
+
+
+def day(text: str) -> date:
+    """An argparse type: a day written YYYY-MM-DD."""
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date like 2026-01-31: {text!r}") from None
 
 
 def checked_settings(args: argparse.Namespace, sources: list[str] | None = None,
@@ -50,6 +65,12 @@ def print_error(error: Exception | str) -> None:
     print("\n".join(f"error: {line}" for line in str(error).splitlines() or [""]), file=sys.stderr)
 
 
+def fail(error: Exception | str) -> int:
+    """Say what is wrong (print_error) and return the exit code for a bad config, path or input."""
+    print_error(error)
+    return EXIT_BAD_INPUT
+
+
 def wait_for_warehouse(settings: Settings) -> None:
     """Wait (changing nothing) while another local run holds the warehouse (WarehouseBusy after), or
     reach a shared catalog once (WarehouseError when it cannot be reached)."""
@@ -62,8 +83,10 @@ def wait_for_warehouse(settings: Settings) -> None:
 def run_once(flow_: Flow, settings: Settings, **parameters: object) -> int:
     """Run a flow once on the task runner the config asks for: print its result and return 0, or print
     its failure in one line and return 1."""
+    from flows import progress, spread
+
     run = spread.with_runner(flow_, settings.parallel)
-    with spread.shared_api(settings.parallel):
+    with spread.shared_api(settings.parallel), progress.on_terminal():  # bars only on a terminal
         state = run(**parameters, return_state=True)
     if state.is_failed():
         print_error(state.message or "")

@@ -23,7 +23,7 @@ from prefect.client.schemas.filters import (  # noqa: E402
     FlowRunFilterStateType,
 )
 from prefect.client.schemas.objects import StateType  # noqa: E402
-from prefect.artifacts import create_markdown_artifact, create_table_artifact  # noqa: E402
+from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact  # noqa: E402
 from prefect.runtime import deployment, flow_run  # noqa: E402
 from prefect.utilities.annotations import quote  # noqa: E402
 from prefect.states import Cancelled, Failed, State  # noqa: E402
@@ -41,6 +41,7 @@ from warehouse import connect, lake, read, write  # noqa: E402
 
 DIGEST_ARTIFACT_KEY = "ingest-digest"
 STORIES_ARTIFACT_KEY = "ingest-stories"
+PAGE_ARTIFACT_KEY = "ingest-page"
 MAX_ARTIFACT_CHARS = 200_000  # the Prefect API refuses a digest artifact of ~2 MB (a 2,000-article run)
 MAX_TABLE_ROWS = 1_000
 
@@ -99,9 +100,13 @@ def source_problems(poll: FeedPoll) -> list[SourceProblem]:
     return problems
 
 
-def _publish(digest: RunDigest, markdown: str, path: Path | None) -> None:
-    """Publish the digest and a one-row-per-story table as artifacts with stable keys (both cut to a
-    size the UI can show: the digest file and the warehouse views hold everything)."""
+def _publish(digest: RunDigest, markdown: str, path: Path | None, page: Path | None = None) -> None:
+    """Publish the digest, a one-row-per-story table (both cut to a size the UI can show: the digest
+    file and the warehouse views hold everything) and a link to the HTML page, with stable keys."""
+    if page:
+        create_link_artifact(key=PAGE_ARTIFACT_KEY, link=page.as_uri(), link_text=str(page),
+                             description=f"The HTML digest page of run {digest.run_id} (a file on the machine "
+                                         "that ran it)")
     whole_at = f"the whole digest is in {path}" if path else "the whole digest is in the flow run's return value"
     create_markdown_artifact(key=DIGEST_ARTIFACT_KEY, markdown=fit_for_ui(markdown, MAX_ARTIFACT_CHARS, whole_at),
                              description=summary_line(digest))
@@ -169,8 +174,9 @@ def ingest(sources: list[str] | None = None, config_path: str | None = None,
                            copies=copies)
         markdown = render_digest(digest)
         path = write_digest(markdown, settings.warehouse.reports_dir, run_id) if not dry_run else None
-        _publish(digest, markdown, path)
-        logger.info("%s%s", summary_line(digest), f"; digest at {path}" if path else "")
+        page = stages.page_task(con, quote(digest), settings) if not dry_run else None
+        _publish(digest, markdown, path, page)
+        logger.info("%s%s", summary_line(digest), f"; digest at {path} and {page}" if path else "")
         return markdown
     except Exception as exc:
         message = f"{exc.__class__.__name__}: {' '.join(str(exc).split())}"[:500]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import functools
 import logging
 import math
 import multiprocessing
@@ -115,42 +116,66 @@ def shutdown() -> None:
 atexit.register(shutdown)
 
 
-def starmap(func: Callable[..., R], calls: Sequence[tuple[Any, ...]], workers: int | None = None) -> list[R]:
+def _here(func: Callable[..., R], calls: Sequence[tuple[Any, ...]], done: Callable[[R], None] | None) -> list[R]:
+    """The calls run one after the other in this process, each result reported to `done`."""
+    results = []
+    for call in calls:
+        results.append(func(*call))
+        if done:
+            done(results[-1])
+    return results
+
+
+def _report_when_done(future: Future[R], done: Callable[[R], None]) -> None:
+    if not future.cancelled() and future.exception() is None:
+        done(future.result())
+
+
+def starmap(func: Callable[..., R], calls: Sequence[tuple[Any, ...]], workers: int | None = None,
+            done: Callable[[R], None] | None = None) -> list[R]:
     """Return [func(*call) for call in calls], the calls spread over worker processes.
 
     func and its arguments must be picklable (func a module-level function). With one worker or one
     call everything runs in the calling process; if a worker dies, the batch runs again here.
+    `done`, when given, is called with each call's result as soon as it is back (for progress bars).
     """
     workers = worker_count() if workers is None else max(1, workers)
     if workers == 1 or len(calls) < 2:
-        return [func(*call) for call in calls]
+        return _here(func, calls, done)
     futures: list[Future[R]] = []
     try:
         pool = _executor(workers)
         futures = [pool.submit(func, *call) for call in calls]
+        for f in futures if done else ():
+            f.add_done_callback(functools.partial(_report_when_done, done=done))
         return [f.result() for f in futures]
     except BrokenProcessPool:
         LOGGER.warning("a worker process died; running %d chunks of %s in this process", len(calls),
                        getattr(func, "__name__", func))
         shutdown()
-        return [func(*call) for call in calls]
+        return _here(func, calls, None)
     finally:
         for f in futures:
             f.cancel()
 
 
 def map_chunks(func: Callable[..., list[R]], items: Sequence[T], *args: Any, workers: int | None = None,
-               min_items: int = MIN_ITEMS) -> list[R]:
+               min_items: int = MIN_ITEMS, progress: Callable[[int], None] | None = None) -> list[R]:
     """Run func(chunk, *args) -> one result per item over chunks of items in worker processes.
 
     Returns the results in item order, as func(items, *args) would; small batches (under min_items)
-    and single-worker setups run in the calling process.
+    and single-worker setups run in the calling process. `progress`, when given, is called with the
+    number of items of each chunk that is done.
     """
     workers = worker_count() if workers is None else max(1, workers)
     if workers == 1 or len(items) < max(2, min_items):
-        return func(list(items), *args)
-    results: list[R] = []
-    for part in starmap(func, [(chunk, *args) for chunk in chunked(items, workers)], workers):
+        results = func(list(items), *args)
+        if progress:
+            progress(len(items))
+        return results
+    done = (lambda part: progress(len(part))) if progress else None
+    results = []
+    for part in starmap(func, [(chunk, *args) for chunk in chunked(items, workers)], workers, done):
         results.extend(part)
     return results
 
@@ -164,19 +189,21 @@ def _fill_fields(chunk: list[T], func: Callable[..., object], fields: tuple[str,
 
 def update_in_place(func: Callable[..., object], items: list[T], *args: Any, fields: tuple[str, ...],
                     send: Callable[[T], T] | None = None, workers: int | None = None,
-                    min_items: int = MIN_ITEMS) -> None:
+                    min_items: int = MIN_ITEMS, progress: Callable[[int], None] | None = None) -> None:
     """Run func(items, *args), which sets `fields` on each item, over chunks in worker processes.
 
     The workers get copies (made lighter by `send`, which runs here); the fields they fill are copied
-    back onto the items, so the items end as if func had run on them here.
+    back onto the items, so the items end as if func had run on them here. `progress` as for map_chunks.
     """
     workers = worker_count() if workers is None else max(1, workers)
     if workers == 1 or len(items) < max(2, min_items):
         func(items, *args)
+        if progress:
+            progress(len(items))
         return
     outgoing = [send(item) for item in items] if send else items
-    set_fields(items, map_chunks(_fill_fields, outgoing, func, fields, *args, workers=workers, min_items=min_items),
-               fields)
+    set_fields(items, map_chunks(_fill_fields, outgoing, func, fields, *args, workers=workers, min_items=min_items,
+                                 progress=progress), fields)
 
 
 def field_values(item: object, fields: tuple[str, ...]) -> tuple[Any, ...]:

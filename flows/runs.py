@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from config.settings import Settings, load_settings, with_overrides
-from tasks import s6_tag as tag
+
+if TYPE_CHECKING:  # the taxonomy's code (stemmers, learned terms) is loaded by runs, not by read-only commands
+    from tasks.s6_tag import Taxonomy
 
 
 def new_run_id(now: datetime) -> str:
@@ -22,7 +25,9 @@ def resolve_settings(config_path: str | None, sources: list[str] | None = None, 
 
 
 def resolve_run(config_path: str | None, sources: list[str] | None = None, warehouse_path: str | None = None,
-                allow_private_hosts: bool | None = None) -> tuple[Settings, tag.Taxonomy]:
+                allow_private_hosts: bool | None = None) -> tuple[Settings, Taxonomy]:
     """The run's settings and its issue taxonomy, both checked (raises ConfigError with a one-line reason)."""
+    from tasks import s6_tag as tag
+
     settings = resolve_settings(config_path, sources, warehouse_path, allow_private_hosts)
     return settings, tag.load_taxonomy(settings.tags.taxonomy)

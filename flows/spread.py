@@ -13,9 +13,15 @@ from prefect.task_runners import TaskRunner
 from prefect.utilities.annotations import quote
 
 from config.settings import ParallelSettings
-from flows import pool, stages
+from flows import pool, progress, stages
 from flows.stages import without_raw
 from tasks.records import Article, Story
+
+
+def _advanced(result: Any, bar: progress.StageBar, items: int) -> Any:
+    """The result, once the bar is advanced by the items it covers."""
+    bar.advance(items)
+    return result
 
 
 @dataclass(frozen=True)
@@ -47,8 +53,10 @@ class Spread:
         if not self.cluster or len(items) < 2:
             return [stage(quote(items), *args, workers=1 if self.cluster else self.workers)]
         # no quote() around a chunk here: Dask unpacks tuples, quote's included, on the way to a worker
-        futures = [stage.submit(chunk, *args, workers=1) for chunk in pool.chunked(items, self.workers)]
-        return [future.result() for future in futures]
+        chunks = pool.chunked(items, self.workers)
+        futures = [stage.submit(chunk, *args, workers=1) for chunk in chunks]
+        with progress.stage(stage.name, "items", len(items)) as bar:  # the chunks' own bars are on the workers
+            return [_advanced(future.result(), bar, len(chunk)) for future, chunk in zip(futures, chunks)]
 
     def update(self, stage: Task, articles: list[Article], *args: Any, fields: tuple[str, ...]) -> list[Article]:
         """Run a stage that fills `fields` on each article; on a cluster the chunks travel as light

@@ -8,13 +8,14 @@ import random
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import duckdb
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from config.settings import CleanSettings, DedupSettings, Settings, SummarySettings, TagSettings
-from flows import pool
+from flows import pool, progress
 from tasks import s1_discover as discover
 from tasks import s2_clean as clean
 from tasks import s3_fingerprint as fingerprint
@@ -23,11 +24,14 @@ from tasks import s5_summarise as summarise
 from tasks import s6_tag as tag
 from tasks import s7_stories as stories
 from tasks.records import Article, InputCopy, RawDocument, Reject, RunCounts, Story
+from tasks.s8_report import RunDigest
+from tasks.s8_report_chart import trend_from_counts
+from tasks.s8_report_html import render_page, write_page
 from tasks.sources import feeds
 from tasks.sources.health import HealthPolicy, SourceState
 from tasks.sources.http import HttpClient
 from tasks.versions import stage_versions
-from warehouse import read, write
+from warehouse import queries, read, write
 from warehouse.lake import WriteConflict
 
 PREPARED_FIELDS = ("word_count", "text_hash", "minhash", "story_terms")
@@ -43,9 +47,11 @@ def without_raw(article: Article) -> Article:
 @task(name="discover", cache_policy=NO_CACHE)
 def discover_task(con: duckdb.DuckDBPyConnection, settings: Settings) -> discover.Discovery:
     """List new inputs of the folder and file sources, skipping stored content."""
-    found = discover.discover_files(list(settings.sources), settings.discover,
-                                    read.known_content_hashes(con), read.known_rejects(con))
-    found.copies += read.copies_of_stored(con, found.known)
+    with progress.stage("discover", "inputs") as bar:
+        found = discover.discover_files(list(settings.sources), settings.discover,
+                                        read.known_content_hashes(con), read.known_rejects(con))
+        found.copies += read.copies_of_stored(con, found.known)
+        bar.finish(found.discovered)
     get_run_logger().info("discover: %d found, %d already stored, %d new, %d copies, %d rejected",
                           found.discovered, found.skipped, len(found.documents), len(found.copies),
                           len(found.rejects))
@@ -64,7 +70,7 @@ def feeds_task(con: duckdb.DuckDBPyConnection, settings: Settings, poll_now: boo
     policy = HealthPolicy(base_interval_minutes=settings.feeds.min_poll_interval_minutes,
                           max_backoff_hours=settings.feeds.max_backoff_hours,
                           disable_after=settings.feeds.disable_after)
-    with HttpClient(settings.http) as client:
+    with HttpClient(settings.http) as client, progress.stage("poll feeds", "feeds", len(sources)):
         poll = feeds.poll_feeds(sources, states, client, datetime.now(timezone.utc), urls, guids,
                                 validator_max_age_days=settings.feeds.validator_max_age_days, policy=policy,
                                 poll_now=poll_now)
@@ -88,7 +94,9 @@ def merge_cleaned(parts: list[tuple[list[Article], list[Reject]]]) -> tuple[list
 @task(name="clean", cache_policy=NO_CACHE)
 def clean_task(docs: list[RawDocument], settings: CleanSettings, workers: int = 1) -> tuple[list[Article], list[Reject]]:
     """Clean a batch of inputs into articles; unusable inputs come back as rejects."""
-    cleaned, rejects = clean.clean_documents(docs, settings, functools.partial(pool.map_chunks, workers=workers))
+    with progress.stage("clean", "inputs", len(docs)) as bar:
+        mapper = functools.partial(pool.map_chunks, workers=workers, progress=bar.advance)
+        cleaned, rejects = clean.clean_documents(docs, settings, mapper)
     articles = [Article(article_id=doc.content_hash[:16], doc=doc, cleaned=c) for doc, c in cleaned]
     get_run_logger().info("clean: %d articles, %d rejected", len(articles), len(rejects))
     return articles, rejects
@@ -97,8 +105,9 @@ def clean_task(docs: list[RawDocument], settings: CleanSettings, workers: int = 
 @task(name="fingerprint", cache_policy=NO_CACHE)
 def fingerprint_task(articles: list[Article], settings: DedupSettings, workers: int = 1) -> list[Article]:
     """Word counts, text hashes, MinHash signatures and story term vectors for a batch."""
-    pool.update_in_place(fingerprint.prepare, articles, settings, fields=PREPARED_FIELDS, send=without_raw,
-                             workers=workers)
+    with progress.stage("fingerprint", "articles", len(articles)) as bar:
+        pool.update_in_place(fingerprint.prepare, articles, settings, fields=PREPARED_FIELDS, send=without_raw,
+                             workers=workers, progress=bar.advance)
     get_run_logger().info("fingerprint: %d articles", len(articles))
     return articles
 
@@ -111,9 +120,10 @@ def dedup_task(con: duckdb.DuckDBPyConnection, articles: list[Article], settings
     if not articles:
         get_run_logger().info("dedup: no new articles to check")
         return articles
-    known = read.load_known_articles(con, now - timedelta(days=settings.story_window_days),
-                                      dedup.known_probe(articles, settings))
-    dedup.assign(articles, known, settings, now)
+    with progress.stage("dedup", "articles", len(articles)):
+        known = read.load_known_articles(con, now - timedelta(days=settings.story_window_days),
+                                         dedup.known_probe(articles, settings))
+        dedup.assign(articles, known, settings, now)
     dups = sum(1 for a in articles if a.duplicate_of)
     get_run_logger().info("dedup: %d articles checked against %d stored candidates, %d duplicates", len(articles),
                           len(known), dups)
@@ -123,8 +133,9 @@ def dedup_task(con: duckdb.DuckDBPyConnection, articles: list[Article], settings
 @task(name="summarise", cache_policy=NO_CACHE)
 def summarise_task(articles: list[Article], settings: SummarySettings, workers: int = 1) -> list[Article]:
     """Write each article's extractive summary."""
-    pool.update_in_place(summarise.summarise_articles, articles, settings, fields=SUMMARY_FIELDS,
-                             send=without_raw, workers=workers)
+    with progress.stage("summarise", "articles", len(articles)) as bar:
+        pool.update_in_place(summarise.summarise_articles, articles, settings, fields=SUMMARY_FIELDS,
+                             send=without_raw, workers=workers, progress=bar.advance)
     get_run_logger().info("summarise: %d articles (%s, %d sentences)", len(articles), settings.algorithm,
                           settings.sentences)
     return articles
@@ -133,8 +144,9 @@ def summarise_task(articles: list[Article], settings: SummarySettings, workers: 
 @task(name="tag", cache_policy=NO_CACHE)
 def tag_task(articles: list[Article], taxonomy: tag.Taxonomy, settings: TagSettings, workers: int = 1) -> list[Article]:
     """Tag each article with the issues of the taxonomy it matches, with evidence."""
-    pool.update_in_place(tag.tag_articles, articles, taxonomy, settings, fields=TAG_FIELDS, send=without_raw,
-                             workers=workers)
+    with progress.stage("tag", "articles", len(articles)) as bar:
+        pool.update_in_place(tag.tag_articles, articles, taxonomy, settings, fields=TAG_FIELDS, send=without_raw,
+                             workers=workers, progress=bar.advance)
     get_run_logger().info("tag: %d tags on %d articles", sum(len(a.tags) for a in articles), len(articles))
     return articles
 
@@ -151,7 +163,9 @@ def stories_task(articles: list[Article], members: list[tuple], story_sentences:
                  titles: dict[str, str] | None = None) -> list[Story]:
     """Gather the stories the batch joined and summarise each across its articles and stored members."""
     calls = story_calls(articles, members, story_sentences, workers, titles=titles)
-    result = [story for part in pool.starmap(stories.build_stories, calls, workers) for story in part]
+    with progress.stage("stories", "stories", len({a.story_id for a in articles if a.story_id})) as bar:
+        parts = pool.starmap(stories.build_stories, calls, workers, done=lambda part: bar.advance(len(part)))
+    result = [story for part in parts for story in part]
     get_run_logger().info("stories: %d touched", len(result))
     return result
 
@@ -208,8 +222,9 @@ def store_task(con: duckdb.DuckDBPyConnection, run_id: str, articles: list[Artic
     versions = stage_versions(settings.dedup, settings.summary, settings.tags)
     for attempt in range(1, STORE_ATTEMPTS + 1):
         try:
-            snapshot = write.write_run(con, run_id, articles, rejects, story_list, counts, source_states, configured,
-                                       versions, checked_snapshot=checked_at, copies=copies)
+            with progress.stage("store", "articles", len(articles)):
+                snapshot = write.write_run(con, run_id, articles, rejects, story_list, counts, source_states,
+                                           configured, versions, checked_snapshot=checked_at, copies=copies)
             break
         except WriteConflict:
             if attempt == STORE_ATTEMPTS:
@@ -244,3 +259,15 @@ def recheck(con: duckdb.DuckDBPyConnection, articles: list[Article], rejects: li
                                  new_articles=sum(1 for a in kept if not a.duplicate_of),
                                  duplicates=sum(1 for a in kept if a.duplicate_of), rejected=len(kept_rejects))
     return kept, kept_rejects, story_list, counts
+
+
+@task(name="report page", cache_policy=NO_CACHE)
+def page_task(con: duckdb.DuckDBPyConnection, digest: RunDigest, settings: Settings) -> Path:
+    """Write the run's HTML digest page, with the issue trend of the last days read from the warehouse."""
+    now = datetime.now(timezone.utc)
+    days = settings.report.trend_days
+    rows = queries.issue_days(con, now.date() - timedelta(days=days - 1), now.date())
+    trend = trend_from_counts(rows, now.date(), days, settings.report.trend_issues)
+    path = write_page(render_page(digest, trend, now), settings.warehouse.reports_dir, digest.run_id)
+    get_run_logger().info("report page: %s (%d issues in the trend)", path, len(trend.series))
+    return path

@@ -331,7 +331,8 @@ def test_api_run_completes_with_artifacts_and_stores_seeds(server, served):
         assert re.fullmatch(r"ingest seeds-copy \d{4}-\d\d-\d\d \d\d:\d\d", run.name), run.name
         assert run.parameters["sources"] == [str(seeds)]
         artifacts = _artifacts(client, run.id)
-    assert set(artifacts) == {"ingest-digest", "ingest-stories"}
+    assert set(artifacts) == {"ingest-digest", "ingest-stories", "ingest-page"}
+    assert ".html)" in artifacts["ingest-page"].data, "a link to the run's digest page"
     assert artifacts["ingest-digest"].type == "markdown" and "NATO-like" in artifacts["ingest-digest"].data
     assert artifacts["ingest-stories"].type == "table" and '"articles": 2' in artifacts["ingest-stories"].data
     db = served.base / "catalog.sqlite"

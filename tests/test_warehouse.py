@@ -226,6 +226,11 @@ def test_a_single_file_warehouse_moves_into_the_lake(prefect_api, tmp_path: Path
     assert result.returncode == 0, result.stderr
     assert "2 runs" in result.stdout
     assert _lake_rows(new) == rows and old.read_bytes() == before
+    with open_warehouse(new) as con:  # the file had no search index: the import indexes what it brings
+        indexed = con.execute("SELECT count(*) FROM store.search_docs").fetchone()[0]
+        title = con.execute("SELECT title FROM articles WHERE duplicate_of IS NULL ORDER BY article_id").fetchone()[0]
+        found = con.execute("SELECT title FROM search_hits(?, top := 50)", [title]).fetchall()
+    assert indexed == len(rows["articles"]) and (title,) in found
     again = subprocess.run([sys.executable, "-m", "warehouse.upgrade", str(old), "--config", str(cfg),
                             "--warehouse", str(new)], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert again.returncode == 2 and "already holds" in again.stderr

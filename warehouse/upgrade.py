@@ -14,6 +14,7 @@ import duckdb
 from config.settings import ConfigError, load_settings, with_overrides
 from warehouse.connect import connect, retrying, transaction
 from warehouse.lake import WarehouseError, quoted
+from warehouse.write import index_runs
 
 LOGGER = logging.getLogger(__name__)
 LEGACY_NAME = "news.duckdb"  # the single file earlier versions kept in warehouse/
@@ -35,6 +36,7 @@ INSERT INTO store.rejects BY NAME SELECT * FROM old.store.rejects;
 INSERT INTO store.source_state BY NAME SELECT * FROM old.store.source_state;
 INSERT INTO store.signature_values BY NAME SELECT * FROM old.store.signature_values;
 """
+SQL_IMPORTED_RUNS = "SELECT coalesce(list(DISTINCT run_id), []) FROM store.articles"
 SQL_OLD_COUNTS = """
 SELECT (SELECT count(*) FROM old.store.runs), (SELECT count(*) FROM old.store.articles),
        (SELECT count(*) FROM old.store.rejects)
@@ -60,6 +62,7 @@ def import_file(con: duckdb.DuckDBPyConnection, old: Path) -> tuple[int, int, in
         with transaction(con):
             con.execute(SQL_COMMIT_MESSAGE, [f"imported {old}", json.dumps({"imported_from": str(old)})])
             con.execute(SQL_COPY)
+            index_runs(con, con.execute(SQL_IMPORTED_RUNS).fetchone()[0])  # the file had no search index
     except duckdb.Error as exc:
         raise WarehouseError(f"{old}: import failed ({str(exc).splitlines()[0]})") from None
     finally:

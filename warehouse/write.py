@@ -41,6 +41,12 @@ SELECT article_id, (generate_subscripts(parts, 1) - 1)::SMALLINT, ('0x' || unnes
 FROM (SELECT article_id, regexp_extract_all(hex(minhash), '.{16}') AS parts
       FROM store.articles WHERE run_id = ? AND minhash IS NOT NULL)
 """
+# The search index of a run's articles, in the run's transaction (the token rule and the postings are
+# the macros of sql/007_search.sql); postings in key order, so a search skips blocks without its keys.
+SQL_INDEX_RUN_POSTINGS = "CREATE OR REPLACE TEMP TABLE search_run AS SELECT * FROM search_postings(?::VARCHAR[])"
+SQL_INDEX_RUN_TERMS = "INSERT INTO store.search_terms SELECT * FROM search_run ORDER BY term_key"
+SQL_INDEX_RUN_DOCS = "INSERT INTO store.search_docs SELECT * FROM search_documents()"
+SQL_INDEX_RUN_DONE = "DROP TABLE search_run"
 SQL_DELETE_SOURCE_STATES = "DELETE FROM store.source_state WHERE source IN (SELECT unnest(?::VARCHAR[]))"
 SQL_INSERT_SOURCE_STATE = """
 INSERT INTO store.source_state VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -192,6 +198,14 @@ def _committed(con: duckdb.DuckDBPyConnection, run_id: str, expected: int) -> in
     return snapshot
 
 
+def index_runs(con: duckdb.DuckDBPyConnection, run_ids: list[str]) -> None:
+    """Add the stored articles of these runs to the search index (inside the caller's transaction)."""
+    con.execute(SQL_INDEX_RUN_POSTINGS, [run_ids])
+    con.execute(SQL_INDEX_RUN_TERMS)
+    con.execute(SQL_INDEX_RUN_DOCS)
+    con.execute(SQL_INDEX_RUN_DONE)
+
+
 def write_run(con: duckdb.DuckDBPyConnection, run_id: str, articles: list[Article], rejects: list[Reject],
               stories: list[Story], counts: RunCounts, source_states: list[SourceState] | None = None,
               configured_urls: dict[str, str] | None = None, versions: dict[str, str] | None = None,
@@ -227,6 +241,7 @@ def write_run(con: duckdb.DuckDBPyConnection, run_id: str, articles: list[Articl
             con.execute(SQL_INSERT_ARTICLES, columns)
         if articles:
             con.execute(SQL_INSERT_SIGNATURE_VALUES, [run_id])
+            index_runs(con, [run_id])
         for columns in _column_batches(_tag_rows(articles, run_id)):
             con.execute(SQL_INSERT_TAGS, columns)
         _replace_stories(con, stories, run_id, stamp, (versions or {}).get("story_summary"))

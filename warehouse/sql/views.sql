@@ -76,3 +76,52 @@ FROM store.input_copies AS c
 LEFT JOIN store.articles AS a ON a.content_hash = c.content_hash
 LEFT JOIN (SELECT content_hash, arg_min(reason, rejected_at) AS reason FROM store.rejects
            WHERE content_hash IS NOT NULL GROUP BY content_hash) AS r ON r.content_hash = c.content_hash;
+
+-- Full-text search (the postings and the token rule are in sql/007_search.sql; README: Search).
+-- search_articles(query): every article matching any token of the query, ranked by BM25 (k1 = 1.2,
+-- b = 0.75) over its title and text; matched = how many of the query's tokens it holds; root_id = the
+-- original it duplicates (else itself); dated_at = its publication time, else its ingestion time.
+CREATE OR REPLACE MACRO search_articles(query) AS TABLE
+WITH keys AS (SELECT DISTINCT search_key(unnest(search_tokens(query))) AS term_key),
+hits AS (SELECT term_key, article_id, tf FROM store.search_terms WHERE term_key IN (SELECT term_key FROM keys)),
+corpus AS (SELECT count(*) AS documents, avg(length) AS mean_length FROM store.search_docs),
+weights AS (SELECT h.term_key, ln(1 + (any_value(c.documents) - count(*) + 0.5) / (count(*) + 0.5)) AS idf
+            FROM hits AS h, corpus AS c GROUP BY h.term_key)
+SELECT h.article_id,
+       sum(w.idf * h.tf * (1.2 + 1) / (h.tf + 1.2 * (1 - 0.75 + 0.75 * d.length / c.mean_length))) AS score,
+       count(*) AS matched, any_value(d.root_id) AS root_id, any_value(d.dated_at) AS dated_at
+FROM hits AS h JOIN weights AS w USING (term_key) JOIN store.search_docs AS d USING (article_id), corpus AS c
+GROUP BY h.article_id;
+
+-- search_hits(query, since := DATE, issue_name := NAME, top := N): the best `top` hits (default 10) as a
+-- reader wants them, one row per original article with the matching duplicates folded under it (copies),
+-- its story, tags, source and date (UTC; the publication date, else the ingestion date). since and
+-- issue_name keep only the hits dated on or after since and tagged with that issue (the defaults, and
+-- NULL, keep all; the defaults are not NULL because a DuckLake catalog cannot store a NULL default, and
+-- the parameter is not called issue because a parameter with a default must not share a column's name).
+CREATE OR REPLACE MACRO search_hits(query, since := DATE '0001-01-01', issue_name := '', top := 10) AS TABLE
+WITH found AS (
+    SELECT f.article_id, f.root_id, f.score, f.matched FROM search_articles(query) AS f
+    WHERE f.dated_at >= timezone('UTC', CAST(CAST(coalesce(since, DATE '0001-01-01') AS DATE) AS TIMESTAMP))
+      AND (coalesce(issue_name, '') = ''
+           OR f.article_id IN (SELECT t.article_id FROM article_tags AS t WHERE t.issue = issue_name))
+), best AS (
+    SELECT root_id, max(score) AS score, max(matched) AS matched FROM found
+    GROUP BY root_id ORDER BY score DESC, root_id LIMIT top
+), shown AS MATERIALIZED (  -- one read of the articles: the hits shown and their matching copies
+    SELECT article_id, title, source, url, path, published_at, ingested_at, story_id, duplicate_of, duplicate_kind
+    FROM articles
+    WHERE article_id IN (SELECT root_id FROM best UNION ALL SELECT f.article_id FROM found AS f SEMI JOIN best USING (root_id))
+)
+SELECT o.article_id, b.score, b.matched, o.title, o.source, coalesce(o.url, o.path) AS location,
+       CAST(timezone('UTC', coalesce(o.published_at, o.ingested_at)) AS DATE) AS day,
+       o.published_at IS NULL AS day_is_ingested,
+       o.story_id, s.title AS story,
+       (SELECT coalesce(list(t.issue ORDER BY t.score DESC, t.issue), []) FROM article_tags AS t
+        WHERE t.article_id = o.article_id) AS tags,
+       (SELECT coalesce(list({'article_id': c.article_id, 'title': c.title, 'source': c.source,
+                              'kind': c.duplicate_kind} ORDER BY c.ingested_at, c.article_id), [])
+        FROM shown AS c WHERE c.duplicate_of = o.article_id) AS copies
+FROM best AS b JOIN shown AS o ON o.article_id = b.root_id
+LEFT JOIN store.stories AS s ON s.story_id = o.story_id  -- the title only: not the stories view's counts
+ORDER BY b.score DESC, o.article_id;

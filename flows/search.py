@@ -1,0 +1,82 @@
+"""Searches everything stored: `python -m flows.search "QUERY" [--since DATE] [--issue NAME] [--limit N]`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import duckdb
+
+from config.settings import ConfigError, Settings
+from flows import cli
+from flows.runs import resolve_settings
+from warehouse import connect, lake, queries
+
+NO_INDEX_HINT = "it has no search index yet (one run upgrades it: make run)"
+
+
+def _arguments(argv: list[str] | None) -> argparse.Namespace:
+    parser = cli.parser("python -m flows.search", __doc__)
+    parser.add_argument("query", help="words to look for in titles and texts (any of them; more matches rank higher)")
+    parser.add_argument("--since", type=cli.day, metavar="YYYY-MM-DD", help="only articles dated on or after this day")
+    parser.add_argument("--issue", metavar="NAME", help="only articles tagged with this issue")
+    parser.add_argument("--limit", type=_positive, default=10, metavar="N", help="how many hits (default 10)")
+    return parser.parse_args(argv)
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"not a whole number above 0: {text!r}")
+    return int(text)
+
+
+def _line(text: str | None) -> str:
+    return " ".join((text or "").split())
+
+
+def format_hit(rank: int, hit: queries.SearchHit) -> str:
+    """A hit as a few lines of text: title and score; source, date and story; tags; where; copies."""
+    when = f"{hit.day.isoformat()}{' (ingested)' if hit.day_is_ingested else ''}"
+    lines = [f"{rank}. {_line(hit.title) or '(untitled)'}  [score {hit.score:.2f}]",
+             f"   {hit.source} · {when} · story: {hit.story or '(none)'}",
+             f"   tags: {', '.join(hit.tags) or 'none'}"]
+    if hit.location:
+        lines.append(f"   {hit.location}")
+    for copy in hit.copies:
+        title = _line(copy["title"]) or "(untitled)"
+        lines.append(f"   └ {copy['kind'] or 'duplicate'} copy: {title} — {copy['source']}")
+    return "\n".join(lines)
+
+
+def open_for_reading(settings: Settings) -> duckdb.DuckDBPyConnection:
+    """A read-only connection to the warehouse: it reads the last committed snapshot, so it answers while
+    a run is writing and never makes a run wait (WarehouseError with a one-line reason)."""
+    return connect.connect(settings.warehouse, read_only=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Print the ranked hits; 0 done (also with no hits), 2 a bad config, warehouse or query."""
+    args = _arguments(argv)
+    try:
+        settings = resolve_settings(args.config, warehouse_path=args.warehouse)
+        con = open_for_reading(settings)
+    except (ConfigError, lake.WarehouseError) as exc:
+        return cli.fail(exc)
+    try:
+        if not queries.query_tokens(con, args.query):
+            return cli.fail(f"the query {args.query!r} has no word to search for (stop words and single "
+                            "letters are not indexed)")
+        hits = queries.search(con, args.query, args.since, args.issue, args.limit)
+    except duckdb.CatalogException:
+        return cli.fail(f"warehouse {lake.lake_of(settings.warehouse)}: {NO_INDEX_HINT}")
+    finally:
+        con.close()
+    if not hits:
+        print(f"no article matches {args.query!r}")
+    for rank, hit in enumerate(hits, 1):
+        print(format_hit(rank, hit))
+    return cli.EXIT_DONE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,229 @@
+"""The HTML digest page and its trend chart as plain functions: order, folding, escaping, self-containment."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, timezone
+from html.parser import HTMLParser
+
+from tasks.records import Article, CleanedArticle, InputCopy, RawDocument, Reject, RunCounts, Story, Tag
+from tasks.s8_report import RunDigest, SourceProblem
+from tasks.s8_report_chart import IssueTrend, trend_from_counts, trend_svg
+from tasks.s8_report_html import LATEST_PAGE, render_page, split_stories, write_page
+from warehouse import connect, queries, write
+
+NOW = datetime(2026, 3, 10, 8, 30, tzinfo=timezone.utc)
+HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)>"\' & done'
+
+
+def _article(aid: str, title: str, story: str | None, source: str = "wire", dup: str | None = None,
+             tags: tuple[Tag, ...] = (), url: str | None = None) -> Article:
+    doc = RawDocument(source=source, locator=url or f"/in/{aid}.txt", content_hash=aid * 4, raw=b"",
+                      media_type="text/plain", url=url)
+    cleaned = CleanedArticle(title=title, text=f"{title} text", canonical_url=url)
+    return Article(article_id=aid, doc=doc, cleaned=cleaned, story_id=story, duplicate_of=dup,
+                   duplicate_kind="near" if dup else None, similarity=0.91 if dup else None,
+                   summary=[f"Summary of {title}."], tags=list(tags))
+
+
+def _digest(**changes) -> RunDigest:
+    """A run with a story of three (one new article has a copy), a story that grew, and a single article."""
+    tag = Tag("defence", 4.5, ("nato", "troops"))
+    articles = [
+        _article("a1", "Talks open", "s1", tags=(tag,), url="https://news.example/talks"),
+        _article("a2", "Talks, second report", "s1", source="daily", tags=(Tag("defence", 2.0, ("army",)),)),
+        _article("a3", "Talks open (copy)", "s1", source="copyshop", dup="a1"),
+        _article("b1", "Harbour fire", "s2"),
+        _article("c1", "Bakery wins prize", "s3"),
+    ]
+    stories = [
+        Story("s2", "Harbour fire", ["old1", "b1"], ["b1"], ["metro"], ["Fire at the harbour."], []),
+        Story("s3", "Bakery wins prize", ["c1"], ["c1"], ["wire"], ["A prize."], []),
+        Story("s1", "Talks open", ["a1", "a2", "a3"], ["a1", "a2", "a3"], ["copyshop", "daily", "wire"],
+              ["The talks opened.", "Both sides spoke."], ["defence"]),
+    ]
+    values = dict(run_id="20260310T083000Z-abcdef", started_at=NOW, counts=RunCounts(5, 1, 4, 1, 1),
+                  sources=["wire", "daily"], articles=articles, stories=stories,
+                  rejects=[Reject("wire", "/in/empty.txt", "empty file")],
+                  source_problems=[SourceProblem("metro", "timeout", "read timed out")])
+    values.update(changes)
+    return RunDigest(**values)
+
+
+def _trend() -> IssueTrend:
+    rows = [("defence", date(2026, 3, 9), 3), ("defence", date(2026, 3, 10), 1), ("economy", date(2026, 3, 10), 2)]
+    return trend_from_counts(rows, date(2026, 3, 10), 7, 8)
+
+
+class _Collect(HTMLParser):
+    """Elements, attributes and text of a page, as a browser's parser sees them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict]] = []
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+
+def _parse(page: str) -> _Collect:
+    parser = _Collect()
+    parser.feed(page)
+    return parser
+
+
+def test_stories_come_largest_first_then_single_articles_then_problems_then_the_trend():
+    page = render_page(_digest(), _trend(), NOW)
+    order = [page.index(marker) for marker in ('id="story-s1"', 'id="story-s2"', 'id="article-c1"',
+                                               'id="problems"', 'id="trend"')]
+    assert order == sorted(order)
+    stories, singles = split_stories(_digest())
+    assert [s.story_id for s, _ in stories] == ["s1", "s2"], "s2 has a stored member, so it is a story"
+    assert [a.article_id for a, _ in singles] == ["c1"]
+
+
+def test_a_story_shows_sources_count_summary_tags_with_evidence_and_growth():
+    page = render_page(_digest(), _trend(), NOW)
+    s1 = page[page.index('id="story-s1"'):page.index('id="story-s2"')]
+    assert "3 articles" in s1 and "copyshop, daily, wire" in s1 and "The talks opened. Both sides spoke." in s1
+    assert 'title="evidence: nato, troops, army"' in s1 and "defence <span class=\"score\">4.5" in s1
+    s2 = page[page.index('id="story-s2"'):page.index('id="singles"')]
+    assert "grew: 1 stored before" in s2 and "grew" not in s1
+
+
+def test_a_duplicate_is_folded_under_its_original():
+    page = render_page(_digest(), _trend(), NOW)
+    original = page.index("Talks open</a>")
+    folded = page.index("Talks open (copy)")
+    second = page.index("Talks, second report")
+    assert original < folded < second, "the copy sits inside the original's entry, before the next article"
+    between = page[original:folded]
+    assert '<details class="folded"><summary>1 duplicate</summary>' in between
+    assert "near duplicate (0.91)" in page[folded:second]
+
+
+def test_a_copy_of_an_article_stored_before_is_folded_under_a_line_naming_it():
+    digest = _digest(articles=[_article("d1", "Old news again", "s9", dup="old7")],
+                     stories=[Story("s9", "Old news", ["old5", "old7", "d1"], ["d1"], ["wire"], [], [])])
+    page = render_page(digest, _trend(), NOW)
+    assert "stored before: article <code>old7</code>" in page and "1 duplicate" in page
+    alone = render_page(_digest(articles=digest.articles, stories=[Story("s9", "Old news", ["old7", "d1"], ["d1"],
+                                                                         ["wire"], [], [])]), _trend(), NOW)
+    single = alone[alone.index('id="article-d1"'):]
+    assert "near duplicate of an article stored before: <code>old7</code>" in single
+
+
+def test_every_stored_string_is_escaped():
+    bad = _article("h1", HOSTILE, "sh", source=HOSTILE, tags=(Tag(HOSTILE, 1.0, (HOSTILE,)),),
+                   url="javascript:alert(1)")
+    bad.summary = [HOSTILE]
+    digest = _digest(articles=[bad], stories=[Story("sh", HOSTILE, ["h1"], ["h1"], [HOSTILE], [HOSTILE], [HOSTILE])],
+                     rejects=[Reject(HOSTILE, HOSTILE, HOSTILE)], source_problems=[SourceProblem(HOSTILE, HOSTILE,
+                                                                                                 HOSTILE)],
+                     sources=[HOSTILE], abandoned_runs=[HOSTILE],
+                     skipped_sources=[SourceProblem(HOSTILE, "skipped", HOSTILE)],
+                     copies=[InputCopy(HOSTILE, HOSTILE, "h" * 64, HOSTILE, stored_by_run=HOSTILE)])
+    trend = trend_from_counts([(HOSTILE, date(2026, 3, 10), 1)], date(2026, 3, 10), 3, 8)
+    page = render_page(digest, trend, NOW)
+    parsed = _parse(page)
+    assert [t for t, _ in parsed.tags].count("script") == 1, "only the page's own print script"
+    assert not [t for t, _ in parsed.tags if t == "img"]
+    assert not [a for _, attrs in parsed.tags for a in attrs if a.startswith("on")], "no event handler attribute"
+    assert not [attrs for tag, attrs in parsed.tags if tag == "a" and "javascript" in attrs.get("href", "")]
+    text = "".join(parsed.text)
+    assert text.count(HOSTILE) >= 14, "every hostile value is shown literally"
+
+
+def test_the_page_is_self_contained():
+    page = render_page(_digest(), _trend(), NOW)
+    parsed = _parse(page)
+    fetched = [(tag, attrs) for tag, attrs in parsed.tags
+               if attrs.get("src") or (tag == "link") or (tag == "script" and attrs.get("src"))]
+    assert fetched == [], "nothing is loaded from anywhere"
+    assert "@import" not in page and "url(" not in page.replace("url(#", "")
+    csp = next(attrs["content"] for tag, attrs in parsed.tags if attrs.get("http-equiv") == "Content-Security-Policy")
+    assert "default-src 'none'" in csp and "'unsafe-inline'" not in csp.split("script-src")[1]
+    assert any(attrs.get("name") == "viewport" for tag, attrs in parsed.tags if tag == "meta")
+    assert "@media print" in page
+
+
+def test_trend_fills_every_day_and_keeps_the_issues_with_most_articles():
+    rows = [("a", date(2026, 3, 1), 5), ("b", date(2026, 3, 3), 2), ("c", date(2026, 3, 3), 9),
+            ("old", date(2026, 1, 1), 50)]
+    trend = trend_from_counts(rows, date(2026, 3, 3), 3, 2)
+    assert trend.days == (date(2026, 3, 1), date(2026, 3, 2), date(2026, 3, 3))
+    assert trend.series == {"c": (0, 0, 9), "a": (5, 0, 0)}
+    assert trend.issues_in_window == 3
+
+
+def test_the_chart_has_one_series_per_issue_and_shows_names_as_text():
+    trend = trend_from_counts([("defence", date(2026, 3, 10), 2), (HOSTILE, date(2026, 3, 9), 1)],
+                              date(2026, 3, 10), 5, 8)
+    svg = trend_svg(trend)
+    assert svg.startswith('<svg class="trend"') and "viewBox" in svg and "<?xml" not in svg
+    assert sorted(re.findall(r'<g id="(series-\d+)"', svg)) == ["series-0", "series-1"]
+    assert "<script" not in svg and trend_svg(trend) == svg, "the same data gives the same chart"
+
+
+def test_a_run_with_no_tagged_article_in_the_window_says_so_instead_of_a_chart():
+    page = render_page(_digest(), trend_from_counts([], date(2026, 3, 10), 30, 8), NOW)
+    assert "<svg" not in page and "No tagged article in the last 30 days" in page
+
+
+def test_write_page_saves_the_run_page_and_latest(tmp_path):
+    first = write_page("<p>one</p>", tmp_path / "reports", "run-1")
+    second = write_page("<p>two</p>", tmp_path / "reports", "run-2")
+    assert first.read_text() == "<p>one</p>" and second.read_text() == "<p>two</p>"
+    assert (tmp_path / "reports" / LATEST_PAGE).read_text() == "<p>two</p>"
+    assert sorted(p.name for p in (tmp_path / "reports").iterdir()) == [LATEST_PAGE, "run-1.html", "run-2.html"]
+
+
+def test_issue_days_counts_originals_per_utc_day_from_the_views(tmp_path):
+    con = connect.connect(tmp_path / "catalog.sqlite")
+    try:
+        run = "run-1"
+        write.begin_run(con, run, None, "wire")
+        published = datetime(2026, 3, 9, 23, 30, tzinfo=timezone.utc)
+        articles = [_article("a1", "One", "s1", tags=(Tag("defence", 2, ("nato",)),)),
+                    _article("a2", "Two", "s1", tags=(Tag("defence", 2, ("nato",)), Tag("economy", 1, ("gdp",)))),
+                    _article("a3", "Copy", "s1", dup="a1", tags=(Tag("defence", 2, ("nato",)),))]
+        for a in articles:
+            a.cleaned.published_at = published
+            a.text_hash = a.article_id
+        write.write_run(con, run, articles, [], [], RunCounts())
+        rows = queries.issue_days(con, date(2026, 3, 1), date(2026, 3, 10))
+        assert rows == [("defence", date(2026, 3, 9), 2), ("economy", date(2026, 3, 9), 1)]
+        assert queries.issue_days(con, date(2026, 3, 10), date(2026, 3, 10)) == []
+    finally:
+        con.close()
+
+
+def test_digest_command_prints_the_latest_page_or_says_there_is_none(tmp_path, write_config, capsys):
+    from flows.digest import main
+
+    config = write_config()
+    assert main(["--config", str(config)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no digest page yet" in err[0]
+    page = write_page("<p>page</p>", tmp_path / "reports", "run-1")
+    assert main(["--config", str(config)]) == 0
+    assert capsys.readouterr().out.strip() == str(page.parent / LATEST_PAGE)
+    assert main(["--config", str(tmp_path / "missing.toml")]) == 2
+    assert "file not found" in capsys.readouterr().err
+
+
+def test_sources_not_polled_and_copies_are_listed_with_the_problems():
+    digest = _digest(skipped_sources=[SourceProblem("metro", "skipped", "not due until 09:30")],
+                     copies=[InputCopy("wire", "/in/again.txt", "h" * 64, "/in/first.txt"),
+                             InputCopy("wire", "/in/old.txt", "k" * 64, "/in/before.txt", stored_by_run="run-0")])
+    page = render_page(digest, _trend(), NOW)
+    problems = page[page.index('id="problems"'):page.index('id="trend"')]
+    assert "<h3>Sources not polled (1)</h3>" in problems and "<strong>metro</strong>: skipped: not due until 09:30" \
+        in problems
+    assert "<h3>Copies of inputs already read (2)</h3>" in problems
+    assert "<code>/in/again.txt</code> (wire): the same bytes as <code>/in/first.txt</code>, read in this run" in problems
+    assert "the same bytes as <code>/in/before.txt</code>, stored by run run-0" in problems
