@@ -61,7 +61,8 @@ TUNING = {
             "categories are learned in the run from the BBC tuning half's articles",
     "topics": "config/models/issues_nyt_cap.npz fitted, and min_score and the keyword scale chosen, on the NYT "
               "tuning half (bench/train_issue_model.py)",
-    "dedup": "FACT_WEIGHT chosen on templated series and syndication variants built from the BBC tuning half",
+    "dedup": "FACT_WEIGHT and the fact check (FACT_CONTAINMENT, python -m bench.tune_fact_check) chosen on templated "
+             "series and syndication variants built from the BBC tuning half",
     "extraction": "nothing tuned (trafilatura's evaluation set is only measured)",
 }
 

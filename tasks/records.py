@@ -87,6 +87,7 @@ class Article:
     similarity: float | None = None
     story_id: str | None = None
     minhash: bytes | None = None
+    facts: frozenset[str] | None = None  # numbers, days, months and names, compared exactly by dedup
     story_terms: dict[str, float] = field(default_factory=dict)
     summary: list[str] = field(default_factory=list)
     tags: list[Tag] = field(default_factory=list)
@@ -128,6 +129,7 @@ class KnownArticle:
     story_terms: dict[str, float]
     seen_at: datetime
     duplicate_of: str | None
+    facts: frozenset[str] | None = None  # None: stored before facts were kept (no fact check against it)
 
 
 @dataclass

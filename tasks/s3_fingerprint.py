@@ -1,4 +1,4 @@
-"""Text fingerprints for deduplication: normalised hashes, MinHash signatures and story term vectors."""
+"""Text fingerprints for deduplication: normalised hashes, MinHash signatures, fact sets and story term vectors."""
 
 from __future__ import annotations
 
@@ -43,6 +43,9 @@ _SENTENCE_SPLIT_RE = re.compile(r"(?<=[.!?…])[\"'”’)\]]*\s+|\n+")
 # apart from the others of its series.
 FACT_WEIGHT = 4
 _FACT_RE = re.compile(r"\d+(?:[.,:]\d+)*|[^\W\d_]+(?:['’][^\W\d_]+)*")
+# The facts dedup compares exactly (tasks/s4_dedup.py): apostrophes of either style alike and a possessive
+# "'s" dropped, so a restyled copy ("Kremlin’s") keeps its original's facts ("Kremlin's", "Kremlin").
+_POSSESSIVE_RE = re.compile(r"'s$")
 _CALENDAR = frozenset("""
     monday tuesday wednesday thursday friday saturday sunday january february march april may june july
     august september october november december
@@ -148,6 +151,12 @@ def facts(text: str) -> set[str]:
     return found
 
 
+def comparable_facts(text: str) -> frozenset[str]:
+    """The text's facts (see facts) as dedup compares two texts' facts: apostrophes straightened, possessives
+    dropped. The signature keeps facts as found, so that signatures stored earlier stay comparable."""
+    return frozenset(_POSSESSIVE_RE.sub("", fact.replace("’", "'")) for fact in facts(text))
+
+
 def fact_shingles(found: set[str], weight: int | None = None) -> set[bytes]:
     """Each fact as `weight` (default FACT_WEIGHT) shingles of its own (they cannot collide with word
     shingles: they hold a NUL)."""
@@ -164,7 +173,7 @@ def text_shingles(text: str, size: int, words: list[str] | None = None) -> set[b
 
 
 def prepare(articles: list[Article], settings: DedupSettings) -> None:
-    """Fill word_count, text_hash, minhash and story_terms of each article of the batch."""
+    """Fill word_count, text_hash, minhash, facts and story_terms of each article of the batch."""
     shingle_sets: list[set[bytes]] = []
     for article in articles:
         normalised = normalise_for_hash(article.cleaned.text)
@@ -172,6 +181,7 @@ def prepare(articles: list[Article], settings: DedupSettings) -> None:
         article.word_count = word_count(article.cleaned.text)
         article.text_hash = sha256_hex(normalised.encode("utf-8"))
         shingle_sets.append(text_shingles(article.cleaned.text, settings.shingle_words, words))
+        article.facts = comparable_facts(article.cleaned.text)
         article.story_terms = story_terms(article.cleaned.text, article.cleaned.title, article.cleaned.language)
     for article, signature in zip(articles, _minhash_bytes(shingle_sets, settings.num_perm)):
         article.minhash = signature

@@ -16,7 +16,7 @@ from tasks.records import Article, KnownArticle, KnownProbe
 from tasks.sources.urls import article_url, url_slug
 from tasks.text.hashing import text_hash
 
-__all__ = ["assign", "known_probe"]
+__all__ = ["assign", "facts_agree", "known_probe"]
 
 LOGGER = logging.getLogger(__name__)
 
@@ -27,6 +27,16 @@ NEAR_CONTAINMENT = 0.75
 CONTAINMENT_MIN_JACCARD = 0.25
 # Candidates are searched a little below the decision thresholds: MinHash estimates are noisy.
 LSH_MARGIN = 0.8
+# A near-duplicate must also keep the facts (numbers, days, months and names; compared exactly, not
+# estimated): a syndicated, trimmed, restyled or lightly edited copy keeps nearly all of them, the next
+# report of a template (a market wrap, a forecast, a court list) or an update changes them. Two texts
+# are no copies of each other when at least MIN_MISSING_FACTS of the facts of the one with fewer are
+# missing from the other, and these are more than 1 - FACT_CONTAINMENT of them. Chosen on the tuning
+# half (python -m bench.tune_fact_check): about the middle (0.627) of the gap between syndication
+# variants (at least 0.654 of the facts kept) and templated reports of one series (at most 0.600); the
+# floor keeps one edited name of a text with two facts from deciding (templated reports miss at least 4).
+FACT_CONTAINMENT = 0.625
+MIN_MISSING_FACTS = 3
 EMPTY_TEXT_HASH = text_hash("")
 # Batch articles join the story index one by one; every so many they are merged into its arrays.
 TERM_INDEX_FLUSH = 256
@@ -137,6 +147,15 @@ class TermIndex:
         return self.stories[best_slot], best_score
 
 
+def facts_agree(facts: frozenset[str] | None, other: frozenset[str] | None) -> bool:
+    """Whether two texts' facts allow one to be a copy of the other (True when either is unknown)."""
+    if facts is None or other is None:
+        return True
+    small, large = (facts, other) if len(facts) <= len(other) else (other, facts)
+    missing = len(small - large)
+    return missing < MIN_MISSING_FACTS or len(small) - missing >= FACT_CONTAINMENT * len(small)
+
+
 @dataclass
 class _Match:
     """A decided duplicate: which article it copies, how, and how closely."""
@@ -184,6 +203,7 @@ class _Registry:
                            sum(1 for k in known if k.minhash) - len(rows), s.num_perm)
         matrix = np.frombuffer(b"".join(k.minhash for k in rows), dtype="<u8").reshape(len(rows), s.num_perm)
         self.slot_ids = [k.article_id for k in rows]
+        self.slot_facts = [k.facts for k in rows]
         self.slot_of: dict[str, int] = {}
         for slot, aid in enumerate(self.slot_ids):
             self.slot_of.setdefault(aid, slot)
@@ -226,7 +246,8 @@ class _Registry:
         best: tuple[float, int] | None = None
         for slot, jaccard, containment in self.near.candidates(signature):
             if self.slot_ids[slot] != own and (jaccard >= self.settings.near_threshold or (
-                    jaccard >= CONTAINMENT_MIN_JACCARD and containment >= NEAR_CONTAINMENT)):
+                    jaccard >= CONTAINMENT_MIN_JACCARD and containment >= NEAR_CONTAINMENT)) \
+                    and facts_agree(article.facts, self.slot_facts[slot]):
                 if best is None or jaccard > best[0] or (jaccard == best[0] and slot < best[1]):
                     best = (jaccard, slot)
         return _Match(self.slot_ids[best[1]], "near", round(best[0], 4)) if best else None
@@ -245,6 +266,7 @@ class _Registry:
         if signature is not None:
             self.slot_of.setdefault(aid, self.near.add(signature))
             self.slot_ids.append(aid)
+            self.slot_facts.append(article.facts)
         if not article.duplicate_of and article.story_terms:
             self.terms.add(article.story_terms, article.story_id or aid)
 

@@ -9,7 +9,7 @@ from config.settings import DedupSettings, SummarySettings, TagSettings
 
 # Bump a number when the stage's code changes what it produces for the same input.
 CLEAN_VERSION = 2  # 2: a byline after the lead leaves the text; a feed names the site a page does not
-DEDUP_VERSION = 2  # 2: facts (numbers, days, names) weigh more in the signature; one word count
+DEDUP_VERSION = 3  # 2: facts weigh more in the signature; 3: a near copy keeps its original's facts (exact check)
 SUMMARY_VERSION = 2  # 2: the news sentence scorer
 TAG_VERSION = 2  # 2: calibrated issue models beside the keywords
 

@@ -13,10 +13,10 @@ import pytest
 from hypothesis import given, settings as hypothesis_settings, strategies as st
 
 from config.settings import DedupSettings
-from tasks import s3_fingerprint as fingerprint
+from tasks import s3_fingerprint as fingerprint, s4_dedup
 from tasks.records import Article, CleanedArticle, KnownArticle, RawDocument
 from tasks.s3_fingerprint import prepare
-from tasks.s4_dedup import assign
+from tasks.s4_dedup import MIN_MISSING_FACTS, assign, facts_agree
 from tasks.text.hashing import normalise_for_hash, text_hash
 from tasks.text.normalise import word_count
 
@@ -40,14 +40,15 @@ def make_article(article_id: str, text: str, title: str | None = None, url: str 
 
 
 def remembered(article: Article, seen_at: datetime = NOW - timedelta(days=1), story_id: str | None = None,
-               duplicate_of: str | None = None) -> KnownArticle:
-    """What the warehouse would hand back for an article stored earlier (prepared first)."""
+               duplicate_of: str | None = None, with_facts: bool = True) -> KnownArticle:
+    """What the warehouse would hand back for an article stored earlier (prepared first); without facts
+    as for a row stored before they were kept."""
     if not article.text_hash:
         prepare([article], SETTINGS)
     return KnownArticle(article_id=article.article_id, text_hash=article.text_hash,
                         canonical_url=article.cleaned.canonical_url or article.doc.url, minhash=article.minhash,
                         story_id=story_id or article.article_id, story_terms=article.story_terms,
-                        seen_at=seen_at, duplicate_of=duplicate_of)
+                        seen_at=seen_at, duplicate_of=duplicate_of, facts=article.facts if with_facts else None)
 
 
 def read_article(name: str) -> tuple[str, list[str]]:
@@ -259,23 +260,85 @@ def test_templated_reports_of_different_days_are_not_duplicates() -> None:
     assert later.duplicate_of is None
 
 
-def test_facts_decide_the_templated_case_and_spare_the_syndicated_one() -> None:
-    # without the facts' weight, the template's wording alone makes Tuesday's report a copy of Monday's
-    loose = SETTINGS
-    original = fingerprint.FACT_WEIGHT
-    try:
-        fingerprint.FACT_WEIGHT = 0
-        _, unweighted = run([make_article("mon", MONDAY_WRAP), make_article("tue", TUESDAY_WRAP)], settings=loose)
-    finally:
-        fingerprint.FACT_WEIGHT = original
-    assert unweighted.duplicate_of == "mon"
-    _, weighted = run([make_article("mon", MONDAY_WRAP), make_article("tue", TUESDAY_WRAP)], settings=loose)
-    assert weighted.duplicate_of is None
+def test_facts_decide_the_templated_case_and_spare_the_syndicated_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    def tuesday() -> Article:
+        return run([make_article("mon", MONDAY_WRAP), make_article("tue", TUESDAY_WRAP)])[1]
+
+    # without the facts' weight and the fact check, the template's wording alone makes Tuesday's report a
+    # copy of Monday's; either of the two keeps them apart
+    with monkeypatch.context() as patched:
+        patched.setattr(fingerprint, "FACT_WEIGHT", 0)
+        patched.setattr(s4_dedup, "MIN_MISSING_FACTS", 10**6)
+        assert tuesday().duplicate_of == "mon"
+        patched.setattr(s4_dedup, "MIN_MISSING_FACTS", MIN_MISSING_FACTS)
+        assert tuesday().duplicate_of is None
+    with monkeypatch.context() as patched:
+        patched.setattr(s4_dedup, "MIN_MISSING_FACTS", 10**6)
+        assert tuesday().duplicate_of is None
     # a syndicated copy keeps the facts: new headline, restyled quotes, a tail and a cut last paragraph
     copy = (MONDAY_WRAP.replace('"', "\u201c", 1).rsplit("\n", 1)[0] + "\n" + TAIL)
     _, syndicated = run([make_article("mon", MONDAY_WRAP, "FTSE 100 rises 1.2%"),
                          make_article("copy", copy, "Energy stocks lift London shares")])
     assert (syndicated.duplicate_of, syndicated.duplicate_kind) == ("mon", "near")
+
+
+# A wrap whose template is long and whose facts are few: the signatures agree well above near_threshold
+# even with the facts' weight, so only the exact fact check tells the two days apart.
+CLOSE = """Shares in London closed {move} on {day}, the FTSE 100 index ending the session at {close} points, led by {company}, which moved {pct}%.
+The index is made up of the hundred largest companies listed on the London Stock Exchange by market value, and the figures given here are provisional closing prices supplied by the exchange.
+Market data on this page is delayed by at least a quarter of an hour. The value of shares can fall as well as rise, and past performance is no guide to future returns.
+Our markets desk publishes this report every trading day after the close of business, with the biggest movers of the session, the main currencies and the price of oil.
+Readers who want the figures for earlier sessions will find them in the archive of this page, which keeps every report of the last twelve months.
+Questions about this report can be sent to the markets desk, which answers them on the next trading day."""
+WEDNESDAY_CLOSE = CLOSE.format(move="higher", day="Wednesday", close="7,512.40", company="Northgate Energy", pct="3.5")
+THURSDAY_CLOSE = CLOSE.format(move="lower", day="Thursday", close="7,488.15", company="Halden Steel", pct="4.1")
+
+
+def signature_agreement(a: Article, b: Article) -> float:
+    """The MinHash estimate of two prepared articles' Jaccard similarity."""
+    return float(np.mean(np.frombuffer(a.minhash, dtype="<u8") == np.frombuffer(b.minhash, dtype="<u8")))
+
+
+def test_comparable_facts_straighten_apostrophes_and_drop_possessives() -> None:
+    straight = fingerprint.comparable_facts("Talks went on, and the Kremlin's envoy met O'Neill on Friday.")
+    curly = fingerprint.comparable_facts("Talks went on, and the Kremlin\u2019s envoy met O\u2019Neill on Friday.")
+    assert straight == curly == {"kremlin", "o'neill", "friday"}
+    assert fingerprint.facts("Talks went on, and the Kremlin\u2019s envoy met them.") == {"kremlin\u2019s"}
+
+
+def test_facts_agree_until_enough_of_the_smaller_sets_facts_are_missing() -> None:
+    eight = frozenset("abcdefgh")
+    assert facts_agree(None, eight) and facts_agree(eight, None)  # a row stored before facts were kept
+    assert facts_agree(frozenset("ab"), frozenset("xy"))  # two missing: below MIN_MISSING_FACTS
+    assert facts_agree(eight, frozenset("abcde") | frozenset("xyz"))  # 5 of 8 kept: 0.625
+    assert not facts_agree(eight, frozenset("abcd") | frozenset("wxyz"))  # 4 of 8 kept
+    assert not facts_agree(frozenset("abcd") | frozenset("wxyz"), eight)  # symmetric
+    assert facts_agree(frozenset("abc"), eight)  # a short excerpt keeps all of its facts
+
+
+def test_templated_reports_over_the_near_threshold_are_kept_apart_by_their_facts() -> None:
+    wednesday, thursday = run([make_article("wed", WEDNESDAY_CLOSE, "London shares rise"),
+                               make_article("thu", THURSDAY_CLOSE, "London shares fall")])
+    assert signature_agreement(wednesday, thursday) >= SETTINGS.near_threshold + 0.2
+    assert not facts_agree(wednesday.facts, thursday.facts)
+    assert thursday.duplicate_of is None and thursday.story_id is not None
+    [later] = run([make_article("thu", THURSDAY_CLOSE)], [remembered(make_article("wed", WEDNESDAY_CLOSE))])
+    assert later.duplicate_of is None
+    # a syndicated copy of Wednesday's, restyled (curly possessive), its last paragraph cut, a tail added
+    copy = WEDNESDAY_CLOSE.replace("Exchange by market value", "Exchange\u2019s main market").rsplit("\n", 1)[0] + "\n" + TAIL
+    [syndicated] = run([make_article("copy", copy, "FTSE ends higher")],
+                       [remembered(make_article("wed", WEDNESDAY_CLOSE))])
+    assert (syndicated.duplicate_of, syndicated.duplicate_kind) == ("wed", "near")
+
+
+def test_a_stored_article_without_facts_is_judged_by_its_signature() -> None:
+    stored = remembered(make_article("wed", WEDNESDAY_CLOSE), with_facts=False)
+    copy = WEDNESDAY_CLOSE.rsplit("\n", 1)[0] + "\n" + TAIL
+    [syndicated] = run([make_article("copy", copy)], [stored])
+    assert (syndicated.duplicate_of, syndicated.duplicate_kind) == ("wed", "near")
+    # no fact check against it: the next day's wrap is taken for a copy, as before facts were kept
+    [next_day] = run([make_article("thu", THURSDAY_CLOSE)], [stored])
+    assert next_day.duplicate_of == "wed"
 
 
 def test_copy_of_a_copy_points_at_the_root(bridge: tuple[str, list[str]]) -> None:

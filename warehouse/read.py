@@ -23,7 +23,7 @@ SQL_KNOWN_REJECTS = "SELECT DISTINCT source, locator, reason FROM store.rejects"
 SQL_KNOWN_ARTICLES = """
 SELECT article_id, text_hash, url, minhash, story_id,
        CASE WHEN coalesce(published_at, ingested_at) >= ? THEN story_terms END AS story_terms,
-       epoch_us(coalesce(published_at, ingested_at)) AS seen_at_us, duplicate_of
+       epoch_us(coalesce(published_at, ingested_at)) AS seen_at_us, duplicate_of, facts
 FROM store.articles
 """
 # list_contains is applied inside the table scan, so only the matching rows' texts are read; an IN
@@ -58,7 +58,7 @@ SQL_KNOWN_PARENTS = "SELECT rowid, duplicate_of FROM store.articles WHERE list_c
 SQL_KNOWN_ROWS = """
 SELECT article_id, text_hash, url, minhash, story_id,
        CASE WHEN coalesce(published_at, ingested_at) >= ? THEN story_terms END AS story_terms,
-       epoch_us(coalesce(published_at, ingested_at)) AS seen_at_us, duplicate_of
+       epoch_us(coalesce(published_at, ingested_at)) AS seen_at_us, duplicate_of, facts
 FROM store.articles WHERE coalesce(published_at, ingested_at) >= ? OR list_contains(?::BIGINT[], rowid)
 ORDER BY rowid
 """
@@ -124,7 +124,8 @@ def known_rejects(con: duckdb.DuckDBPyConnection) -> set[tuple[str, str, str]]:
 
 def load_known_articles(con: duckdb.DuckDBPyConnection, story_since: datetime,
                         probe: KnownProbe | None = None) -> list[KnownArticle]:
-    """What dedup needs of stored articles, oldest row first; story terms only for those seen since story_since.
+    """What dedup needs of stored articles, oldest row first; story terms only for those seen since story_since
+    (facts: None for articles stored before they were kept).
 
     Without a probe, every stored article. With one, those that can change what dedup decides for
     the batch: the articles seen since story_since, those with one of its text hashes or URL slugs,
@@ -137,15 +138,16 @@ def load_known_articles(con: duckdb.DuckDBPyConnection, story_since: datetime,
         columns = con.execute(SQL_KNOWN_ROWS, [story_since, story_since, picked[1]]).fetchnumpy()
     else:  # column-wise fetches are 3x quicker than row tuples
         columns = con.execute(SQL_KNOWN_ARTICLES, [story_since]).fetchnumpy()
-    ids, hashes, urls, minhashes, stories, terms, seen_us, duplicates = (
+    ids, hashes, urls, minhashes, stories, terms, seen_us, duplicates, facts = (
         columns[name].tolist() for name in ("article_id", "text_hash", "url", "minhash", "story_id", "story_terms",
-                                            "seen_at_us", "duplicate_of"))
+                                            "seen_at_us", "duplicate_of", "facts"))
     return [KnownArticle(article_id=aid, text_hash=thash, canonical_url=url,
                          minhash=None if minhash is None else bytes(minhash), story_id=story_id,
                          story_terms=json.loads(story_terms) if story_terms else {},
-                         seen_at=_EPOCH + timedelta(microseconds=us), duplicate_of=dup)
-            for aid, thash, url, minhash, story_id, story_terms, us, dup
-            in zip(ids, hashes, urls, minhashes, stories, terms, seen_us, duplicates)]
+                         seen_at=_EPOCH + timedelta(microseconds=us), duplicate_of=dup,
+                         facts=None if found is None else frozenset(found))
+            for aid, thash, url, minhash, story_id, story_terms, us, dup, found
+            in zip(ids, hashes, urls, minhashes, stories, terms, seen_us, duplicates, facts)]
 
 
 def _probed_rows(con: duckdb.DuckDBPyConnection, story_since: datetime, probe: KnownProbe) -> tuple[int, list[int]]:

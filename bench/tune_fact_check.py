@@ -1,0 +1,114 @@
+"""Choose dedup's fact check on the tuning half: how many of their facts syndication variants and templated
+reports of one series share, and the threshold in the middle of the gap (tasks/s4_dedup.py FACT_CONTAINMENT).
+
+Syndication variants are built from the BBC tuning half's articles with several variant seeds; templated
+pairs are every two days of one series, from the tuning half's series and from series written with other
+seeds (new reports, none of them in the report half). Both are measured on cleaned and on raw text, as the
+three passes of bench/eval_dedup.py see them. The report half is never read here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+from bench import DEFAULT_DATA, PROJECT_ROOT, Table, in_half, load_bbc, write_report
+from bench.eval_dedup import SEED, VARIANT_TYPES, build_cases, cleaned_texts
+from bench.templated_series import Report, templated_series
+from tasks.s2_clean import clean_text
+from tasks.s3_fingerprint import comparable_facts
+
+DEFAULT_OUT = PROJECT_ROOT / "bench" / "out" / "tune_fact_check.json"
+VARIANT_SEEDS = 5         # variant sets built from the tuning-half articles (seeds SEED, SEED + 1, ...)
+EXTRA_SERIES_SEEDS = 30   # templated series written with seeds 1..30 besides the tuning half's
+
+
+def fact_share(facts: frozenset[str], other: frozenset[str]) -> tuple[float, int]:
+    """The share of the smaller fact set found in the other, and how many of its facts are missing."""
+    small, large = (facts, other) if len(facts) <= len(other) else (other, facts)
+    missing = len(small - large)
+    return (1.0 - missing / len(small) if small else 1.0), missing
+
+
+def syndication_pairs(data_dir: Path) -> dict[str, list[tuple[float, int]]]:
+    """(share, missing) of each syndication variant against its original, by variant kind."""
+    articles = in_half(load_bbc(data_dir), "tune")
+    found: dict[str, list[tuple[float, int]]] = defaultdict(list)
+    for seed in range(SEED, SEED + VARIANT_SEEDS):
+        _, originals, batch = build_cases(articles, seed=seed, reports=[])
+        original = {i.cluster: i.article_id for i in originals}
+        variants = [i for i in batch if i.kind in VARIANT_TYPES]
+        for cleaned in (True, False):
+            texts = cleaned_texts([*originals, *variants], cleaned=cleaned)
+            facts = {key: comparable_facts(c.text) for key, c in texts.items()}
+            for item in variants:
+                found[item.kind].append(fact_share(facts[item.article_id], facts[original[item.cluster]]))
+    return dict(found)
+
+
+def templated_pairs() -> dict[str, list[tuple[float, int]]]:
+    """(share, missing) of every two reports of one series, by template."""
+    written = [(SEED, in_half(templated_series(SEED), "tune", key=lambda r: r.series_key))]
+    written += [(seed, templated_series(seed)) for seed in range(1, EXTRA_SERIES_SEEDS + 1)]
+    series: dict[tuple[int, str], list[Report]] = defaultdict(list)
+    for seed, reports in written:
+        for report in reports:
+            series[(seed, report.series_key)].append(report)
+    found: dict[str, list[tuple[float, int]]] = defaultdict(list)
+    for days in series.values():
+        for cleaned in (True, False):
+            facts = [comparable_facts(clean_text(f"{r.title}\n\n{r.body}").text if cleaned else r.body) for r in days]
+            for a, b in itertools.combinations(range(len(days)), 2):
+                found[days[a].template].append(fact_share(facts[a], facts[b]))
+    return dict(found)
+
+
+def run(data_dir: Path) -> dict[str, object]:
+    """Measure both kinds of pair and put the threshold in the middle of the gap."""
+    syndication, templated = syndication_pairs(data_dir), templated_pairs()
+    lowest = min(share for pairs in syndication.values() for share, _ in pairs)
+    highest = max(share for pairs in templated.values() for share, _ in pairs)
+
+    def describe(pairs: list[tuple[float, int]]) -> dict[str, object]:
+        shares, missing = sorted(s for s, _ in pairs), sorted(m for _, m in pairs)
+        return {"pairs": len(pairs), "share_min": round(shares[0], 4), "share_max": round(shares[-1], 4),
+                "missing_min": missing[0], "missing_max": missing[-1]}
+
+    return {"syndication": {k: describe(v) for k, v in syndication.items()},
+            "templated": {k: describe(v) for k, v in templated.items()},
+            "syndication_share_min": round(lowest, 4), "templated_share_max": round(highest, 4),
+            "middle": round((lowest + highest) / 2, 4),
+            "templated_missing_min": min(m for pairs in templated.values() for _, m in pairs)}
+
+
+def table(results: dict) -> str:
+    """The shares by kind of pair, and the gap."""
+    out = Table("Facts of the smaller text found in the other (tuning half)",
+                ["pair", "n", "share min", "share max", "missing min", "missing max"])
+    for group in ("syndication", "templated"):
+        for kind, r in results[group].items():
+            out.rows.append([f"{group}: {kind}", r["pairs"], r["share_min"], r["share_max"], r["missing_min"],
+                             r["missing_max"]])
+    out.notes.append(f"Syndication variants keep at least {results['syndication_share_min']:.3f} of the facts, "
+                     f"templated reports at most {results['templated_share_max']:.3f}: the middle is "
+                     f"{results['middle']:.3f}. Templated reports miss at least {results['templated_missing_min']} facts.")
+    return out.render()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line: measure, print, write bench/out/tune_fact_check.json."""
+    parser = argparse.ArgumentParser(prog="python -m bench.tune_fact_check", description=__doc__)
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    args = parser.parse_args(argv)
+    results = run(args.data)
+    print(table(results))
+    write_report(args.out, results)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
