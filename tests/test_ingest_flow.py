@@ -315,3 +315,37 @@ def test_cli_runs_one_source_and_prints_digest(prefect_api, tmp_path, write_conf
     assert "# Ingest run" in result.stdout and "NATO-like" in result.stdout
     titles = _query(tmp_path / "catalog.sqlite", "SELECT title FROM articles")
     assert titles == [("US offers 'NATO-like' security to Ukraine",)]
+
+
+def test_templated_reports_stay_apart_across_runs_and_copies_are_folded(prefect_api, tmp_path, write_config):
+    """The fact check through the warehouse: facts stored by one run are read back by the next; a row
+    without facts (stored before they were kept) is judged by its signature alone."""
+    from tasks.s3_fingerprint import comparable_facts
+    from tests.test_dedup import THURSDAY_CLOSE, WEDNESDAY_CLOSE
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    cfg = _folder_config(write_config, folder)
+    db = tmp_path / "catalog.sqlite"
+    signed = "\n\nCopyright 2025 The Daily Courier. All rights reserved."
+    (folder / "wednesday.txt").write_text(f"London shares rise\n\n{WEDNESDAY_CLOSE}", encoding="utf-8")
+    _run(cfg)
+    [(wednesday, text, facts)] = _query(db, "SELECT a.article_id, a.text, s.facts FROM articles a "
+                                            "JOIN store.articles s USING (article_id)")
+    assert set(facts) == comparable_facts(text) and {"wednesday", "7512.40", "northgate"} <= set(facts)
+
+    (folder / "thursday.txt").write_text(f"London shares fall\n\n{THURSDAY_CLOSE}", encoding="utf-8")
+    cut = WEDNESDAY_CLOSE.rsplit("\n", 1)[0]
+    (folder / "syndicated.txt").write_text(f"FTSE ends higher\n\n{cut}{signed}", encoding="utf-8")
+    _run(cfg)
+    outcome = dict(_query(db, "SELECT regexp_extract(path, '(\\w+)\\.txt$', 1), duplicate_of FROM articles"))
+    assert outcome == {"wednesday": None, "thursday": None, "syndicated": wednesday}
+    assert _query(db, "SELECT DISTINCT dedup_version LIKE 'dedup-3/%' FROM articles") == [(True,)]
+
+    with open_warehouse(db, read_only=False) as con:  # as if stored by a release that kept no facts
+        con.execute("UPDATE store.articles SET facts = NULL")
+    shorter = WEDNESDAY_CLOSE.rsplit("\n", 2)[0].replace("Exchange by market value", "Exchange\u2019s main market")
+    (folder / "restyled.txt").write_text(f"London stocks gain\n\n{shorter}{signed}", encoding="utf-8")
+    _run(cfg)
+    assert _query(db, "SELECT duplicate_of, duplicate_kind FROM articles WHERE path LIKE '%restyled.txt'") == [
+        (wednesday, "near")]
