@@ -34,7 +34,7 @@ from tasks.versions import stage_versions
 from warehouse import queries, read, write
 from warehouse.lake import WriteConflict
 
-PREPARED_FIELDS = ("word_count", "text_hash", "minhash", "story_terms")
+PREPARED_FIELDS = ("word_count", "text_hash", "minhash", "facts", "story_terms")
 SUMMARY_FIELDS = ("summary",)
 TAG_FIELDS = ("tags",)
 

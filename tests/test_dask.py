@@ -29,6 +29,7 @@ CONTENTS = {
     "stories": "SELECT * EXCLUDE (first_seen, last_seen) FROM stories ORDER BY story_id",
     "rejects": "SELECT * EXCLUDE (run_id, rejected_at) FROM rejects ORDER BY ALL",
     "duplicates": "SELECT count(*) FROM articles WHERE duplicate_of IS NOT NULL",
+    "facts": "SELECT article_id, facts FROM store.articles ORDER BY article_id",  # not in the public views
 }
 
 
@@ -78,6 +79,7 @@ def test_a_dask_cluster_run_stores_what_the_default_runner_stores(prefect_api, t
     expected, got = _contents(here), _contents(there)
     assert len(expected["articles"]) >= 20 and expected["rejects"] and expected["stories"] and expected["tags"]
     assert expected["duplicates"][0][0] >= 5, "the corpus holds duplicates"
+    assert all(facts is not None for _, facts in expected["facts"]), "the facts come back from the workers"
     for name in CONTENTS:
         assert got[name] == expected[name], f"{name} differ between the runners"
 

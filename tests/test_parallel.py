@@ -78,8 +78,9 @@ def test_later_stages_give_the_same_results_with_and_without_the_pool(pool_mappe
         runs.append(articles)
     here, pooled = runs
     for a, b in zip(here, pooled, strict=True):
-        assert (a.word_count, a.text_hash, a.minhash, a.story_terms) == (b.word_count, b.text_hash, b.minhash,
-                                                                          b.story_terms)
+        assert (a.word_count, a.text_hash, a.minhash, a.facts, a.story_terms) == (b.word_count, b.text_hash,
+                                                                                   b.minhash, b.facts, b.story_terms)
+        assert b.facts is not None
         assert (a.duplicate_of, a.story_id, a.summary, a.tags) == (b.duplicate_of, b.story_id, b.summary, b.tags)
     assert any(a.duplicate_of for a in here), "the variants are duplicates of their originals"
 
