@@ -94,7 +94,8 @@ def table(results: dict) -> str:
                              r["missing_max"]])
     out.notes.append(f"Syndication variants keep at least {results['syndication_share_min']:.3f} of the facts, "
                      f"templated reports at most {results['templated_share_max']:.3f}: the middle is "
-                     f"{results['middle']:.3f}. Templated reports miss at least {results['templated_missing_min']} facts.")
+                     f"{results['middle']:.3f}. Templated reports miss at least "
+                     f"{results['templated_missing_min']} facts.")
     return out.render()
 
 

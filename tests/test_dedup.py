@@ -325,7 +325,8 @@ def test_templated_reports_over_the_near_threshold_are_kept_apart_by_their_facts
     [later] = run([make_article("thu", THURSDAY_CLOSE)], [remembered(make_article("wed", WEDNESDAY_CLOSE))])
     assert later.duplicate_of is None
     # a syndicated copy of Wednesday's, restyled (curly possessive), its last paragraph cut, a tail added
-    copy = WEDNESDAY_CLOSE.replace("Exchange by market value", "Exchange\u2019s main market").rsplit("\n", 1)[0] + "\n" + TAIL
+    restyled = WEDNESDAY_CLOSE.replace("Exchange by market value", "Exchange\u2019s main market")
+    copy = restyled.rsplit("\n", 1)[0] + "\n" + TAIL
     [syndicated] = run([make_article("copy", copy, "FTSE ends higher")],
                        [remembered(make_article("wed", WEDNESDAY_CLOSE))])
     assert (syndicated.duplicate_of, syndicated.duplicate_kind) == ("wed", "near")
