@@ -18,6 +18,7 @@ from config.settings import ConfigError  # noqa: E402
 from flows import cli, stages  # noqa: E402
 from flows.runs import new_run_id, resolve_run  # noqa: E402
 from flows.spread import Spread  # noqa: E402
+from tasks.s3_fingerprint import fill_missing_facts  # noqa: E402
 from tasks.versions import stage_versions  # noqa: E402
 from tasks.records import RunCounts  # noqa: E402
 from warehouse import connect, lake, read, write  # noqa: E402
@@ -46,6 +47,7 @@ def reprocess(config_path: str | None = None, warehouse_path: str | None = None)
                         exclusive=not lake.lake_of(settings.warehouse).shared)
         default_tags = {s.name: s.tags for s in settings.sources}
         articles = read.stored_articles(con, default_tags)
+        filled = fill_missing_facts(articles)  # articles stored before dedup kept facts get them now
         spread = Spread.for_flow(settings.parallel)
         articles = spread.update(stages.summarise_task, articles, settings.summary, fields=stages.SUMMARY_FIELDS)
         articles = spread.update(stages.tag_task, articles, taxonomy, settings.tags, fields=stages.TAG_FIELDS)
@@ -54,7 +56,8 @@ def reprocess(config_path: str | None = None, warehouse_path: str | None = None)
         versions = stage_versions(settings.dedup, settings.summary, settings.tags)
         write.write_reprocessed(con, run_id, articles, story_list, versions)
         message = (f"reprocess {run_id}: {len(articles)} articles re-summarised ({versions['summary']}) "
-                   f"and re-tagged ({versions['tag']}), {len(story_list)} stories")
+                   f"and re-tagged ({versions['tag']}), {len(story_list)} stories"
+                   + (f", facts kept for {filled} articles stored without them" if filled else ""))
         logger.info("%s", message)
         return message
     except Exception as exc:

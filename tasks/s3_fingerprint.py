@@ -157,6 +157,15 @@ def comparable_facts(text: str) -> frozenset[str]:
     return frozenset(_POSSESSIVE_RE.sub("", fact.replace("’", "'")) for fact in facts(text))
 
 
+def fill_missing_facts(articles: list[Article]) -> int:
+    """Give articles stored before facts were kept their facts, from their stored (cleaned) text, as prepare
+    would have; returns how many were filled."""
+    missing = [a for a in articles if a.facts is None]
+    for article in missing:
+        article.facts = comparable_facts(article.cleaned.text)
+    return len(missing)
+
+
 def fact_shingles(found: set[str], weight: int | None = None) -> set[bytes]:
     """Each fact as `weight` (default FACT_WEIGHT) shingles of its own (they cannot collide with word
     shingles: they hold a NUL)."""

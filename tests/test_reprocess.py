@@ -59,3 +59,24 @@ def test_reprocess_applies_current_config_and_records_versions(prefect_api, tmp_
     runs = _rows(db, "SELECT kind, status FROM runs ORDER BY started_at")
     assert runs == [("ingest", "completed"), ("reprocess", "completed"), ("reprocess", "completed")]
     assert _rows(db, "SELECT count(*) FROM stories WHERE summary_version = 'summary-2/story/k4'") == [(1,)]
+
+
+def test_reprocess_fills_in_the_facts_of_articles_stored_without_them(prefect_api, tmp_path, write_config):
+    from flows.ingest import ingest
+    from flows.reprocess import reprocess
+
+    folder = tmp_path / "in"
+    shutil.copytree(SEEDS, folder)
+    config = write_config(f'[[sources]]\nname = "local"\nkind = "folder"\npath = "{folder.as_posix()}"\n')
+    assert ingest(config_path=str(config), return_state=True).is_completed()
+    db = tmp_path / "catalog.sqlite"
+    kept = _rows(db, "SELECT article_id, facts FROM store.articles ORDER BY article_id")
+    assert len(kept) == 2 and all(len(found) > 5 for _, found in kept)
+    with open_warehouse(db, read_only=False) as con:  # as a warehouse written before facts were kept
+        con.execute("UPDATE store.articles SET facts = NULL WHERE article_id = ?", [kept[0][0]])
+    assert _rows(db, "SELECT count(*) FROM store.articles WHERE facts IS NULL") == [(1,)]
+
+    state = reprocess(config_path=str(config), return_state=True)
+    assert state.is_completed(), state.message
+    assert "facts kept for 1 articles" in state.result()
+    assert _rows(db, "SELECT article_id, facts FROM store.articles ORDER BY article_id") == kept

@@ -102,7 +102,7 @@ SQL_KNOWN_URLS = "SELECT url FROM store.articles WHERE url IS NOT NULL UNION SEL
 SQL_KNOWN_GUIDS = "SELECT DISTINCT guid FROM store.articles WHERE guid IS NOT NULL"
 SQL_STORED_ARTICLES = """
 SELECT article_id, content_hash, source, locator, url, guid, title, title_derived, text, language, story_id,
-       duplicate_of, word_count
+       duplicate_of, word_count, facts
 FROM store.articles ORDER BY ingested_at, article_id
 """
 
@@ -231,13 +231,14 @@ def known_urls_and_guids(con: duckdb.DuckDBPyConnection) -> tuple[set[str], set[
 
 
 def stored_articles(con: duckdb.DuckDBPyConnection, default_tags: dict[str, tuple[str, ...]]) -> list[Article]:
-    """Every stored article as it was cleaned, ready to be summarised and tagged again without refetching."""
+    """Every stored article as it was cleaned, ready to be summarised and tagged again without refetching
+    (facts: None for an article stored before they were kept)."""
     articles = []
     for (aid, chash, source, locator, url, guid, title, derived, text, lang, story_id, dup,
-         words) in con.execute(SQL_STORED_ARTICLES).fetchall():
+         words, found) in con.execute(SQL_STORED_ARTICLES).fetchall():
         doc = RawDocument(source=source, locator=locator, content_hash=chash, raw=b"", media_type="",
                           url=url, guid=guid, default_tags=default_tags.get(source, ()))
         cleaned = CleanedArticle(title=title, text=text, language=lang, canonical_url=url, title_derived=derived)
         articles.append(Article(article_id=aid, doc=doc, cleaned=cleaned, word_count=words, story_id=story_id,
-                                duplicate_of=dup))
+                                duplicate_of=dup, facts=None if found is None else frozenset(found)))
     return articles

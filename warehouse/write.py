@@ -51,10 +51,13 @@ SQL_DELETE_SOURCE_STATES = "DELETE FROM store.source_state WHERE source IN (SELE
 SQL_INSERT_SOURCE_STATE = """
 INSERT INTO store.source_state VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 """
-SQL_REPROCESSED_TABLE = "CREATE OR REPLACE TEMP TABLE reprocessed (article_id VARCHAR, summary VARCHAR[])"
-SQL_INSERT_REPROCESSED = "INSERT INTO reprocessed SELECT unnest(?::VARCHAR[]), unnest(?::VARCHAR[][])"
+SQL_REPROCESSED_TABLE = "CREATE OR REPLACE TEMP TABLE reprocessed (article_id VARCHAR, summary VARCHAR[], facts VARCHAR[])"
+SQL_INSERT_REPROCESSED = ("INSERT INTO reprocessed SELECT unnest(?::VARCHAR[]), unnest(?::VARCHAR[][]), "
+                          "unnest(?::VARCHAR[][])")
+# Facts are filled in for articles stored before they were kept (they are never changed once written).
 SQL_APPLY_REPROCESSED = """
-UPDATE store.articles AS a SET summary = r.summary, summary_version = ?, tag_version = ?
+UPDATE store.articles AS a SET summary = r.summary, summary_version = ?, tag_version = ?,
+       facts = coalesce(a.facts, r.facts)
 FROM reprocessed AS r WHERE a.article_id = r.article_id
 """
 SQL_DELETE_TAGS = "DELETE FROM store.article_tags WHERE article_id IN (SELECT article_id FROM reprocessed)"
@@ -262,7 +265,8 @@ def write_run(con: duckdb.DuckDBPyConnection, run_id: str, articles: list[Articl
 
 def write_reprocessed(con: duckdb.DuckDBPyConnection, run_id: str, articles: list[Article], stories: list[Story],
                       versions: dict[str, str]) -> int:
-    """Replace summaries, tags and story summaries of stored articles, in one transaction (one snapshot)."""
+    """Replace summaries, tags and story summaries of stored articles, and fill in the facts of those stored
+    before facts were kept, in one transaction (one snapshot)."""
     stamp = now()
 
     def attempt() -> int:
@@ -271,7 +275,8 @@ def write_reprocessed(con: duckdb.DuckDBPyConnection, run_id: str, articles: lis
             con.execute(SQL_COMMIT_MESSAGE, [f"{run_id}: reprocessed {len(articles)} articles",
                                              json.dumps({"run_id": run_id})])
             con.execute(SQL_REPROCESSED_TABLE)
-            for columns in _column_batches([[a.article_id, a.summary] for a in articles]):
+            rows = [[a.article_id, a.summary, None if a.facts is None else sorted(a.facts)] for a in articles]
+            for columns in _column_batches(rows):
                 con.execute(SQL_INSERT_REPROCESSED, columns)
             con.execute(SQL_APPLY_REPROCESSED, [versions.get("summary"), versions.get("tag")])
             con.execute(SQL_DELETE_TAGS)
