@@ -50,13 +50,18 @@ def item_key(item: dict) -> str:
     return str(item["id"])
 
 
-def item_text(item: dict) -> str:
-    """The small page of one item: headline, blank line, the coders' gist as a sentence (a closing full stop
-    added where it has none, or the cleaner would take the short line for page furniture)."""
+def item_gist(item: dict) -> str:
+    """The coders' gist as a sentence: a closing full stop added where it has none, or the cleaner would
+    take the short line for page furniture."""
     gist = item["text"].strip()
     if gist and gist[-1] not in ".!?\"'”’)":
         gist += "."
-    return f"{item['title'] or '(no headline)'}\n\n{gist}".strip()
+    return gist
+
+
+def item_text(item: dict) -> str:
+    """The small page of one item: headline, blank line, the coders' gist as a sentence (item_gist)."""
+    return f"{item['title'] or '(no headline)'}\n\n{item_gist(item)}".strip()
 
 
 def item_issues(item: dict) -> frozenset[str]:
