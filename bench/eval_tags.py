@@ -32,8 +32,9 @@ def taxonomy_from_examples(articles: list[BbcArticle], root: Path) -> Path:
     by_category = {c: {_name(a): _text(a) for a in articles if a.category == c} for c in BBC_CATEGORIES}
     lines = []
     for category, texts in by_category.items():
-        write_texts(texts, root / "examples" / category)
-        lines += [f"[issues.{category}]", f'description = "BBC {category}"', f'examples = ["examples/{category}"]', ""]
+        folder = root / "examples" / category  # absolute: a relative path would be read from the project root
+        write_texts(texts, folder)
+        lines += [f"[issues.{category}]", f'description = "BBC {category}"', f'examples = ["{folder.as_posix()}"]', ""]
     path = root / "issues.toml"
     path.write_text("\n".join(lines), encoding="utf-8")
     return path
