@@ -124,6 +124,13 @@ def test_make_sql_answers_from_the_views(prefect_api, tmp_path: Path, write_conf
                             cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["2,1", "2"]
+    # The search macros stored in the lake answer in the command line without a warning of DuckDB's
+    search = subprocess.run([sys.executable, "-m", "warehouse.shell", "--config", str(cfg), "-csv", "-noheader",
+                             "-c", "SELECT count(*) FROM search_hits('security guarantees')"],
+                            cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert search.returncode == 0, search.stderr
+    assert search.stdout.split() == ["2"]
+    assert "WARNING" not in search.stdout + search.stderr, search.stdout + search.stderr
 
 
 def test_maintain_merges_and_expires_and_the_data_stays(prefect_api, tmp_path: Path, write_config,

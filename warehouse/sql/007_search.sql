@@ -9,7 +9,7 @@
 -- store.search_terms and store.search_docs from store.articles.
 CREATE OR REPLACE MACRO search_tokens(s) AS list_transform(
     list_filter(regexp_split_to_array(lower(strip_accents(coalesce(s, ''))), '[^\p{L}\p{N}]+'),
-                t -> length(t) BETWEEN 2 AND 40 AND NOT list_contains(
+                lambda t: length(t) BETWEEN 2 AND 40 AND NOT list_contains(
                     ['a', 'about', 'after', 'all', 'also', 'an', 'and', 'any', 'are', 'as', 'at', 'be', 'been',
                      'before', 'but', 'by', 'can', 'could', 'did', 'do', 'does', 'for', 'from', 'had', 'has',
                      'have', 'he', 'her', 'him', 'his', 'how', 'if', 'in', 'into', 'is', 'it', 'its', 'just',
@@ -18,7 +18,7 @@ CREATE OR REPLACE MACRO search_tokens(s) AS list_transform(
                      'than', 'that', 'the', 'their', 'them', 'then', 'there', 'these', 'they', 'this', 'those',
                      'to', 'up', 'was', 'we', 'were', 'what', 'when', 'where', 'which', 'while', 'who',
                      'will', 'with', 'would', 'you', 'your'], t)),
-    t -> CASE WHEN length(t) > 4 AND t[-3:] = 'ies' THEN t[:-4] || 'y'
+    lambda t: CASE WHEN length(t) > 4 AND t[-3:] = 'ies' THEN t[:-4] || 'y'
               WHEN length(t) > 3 AND t[-1:] = 's' AND t[-2:] NOT IN ('ss', 'us', 'is') THEN t[:-2]
               ELSE t END);
 
