@@ -22,9 +22,18 @@ if TYPE_CHECKING:  # Prefect (and rich) are imported by the commands that run a 
 EXIT_DONE, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse with the commands' exit codes: a bad argument is one line on stderr and exit 2 (not a usage
+    block); subcommands' parsers are of this class too."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        print_error(f"{self.prog}: {message} (--help lists the options)")
+        raise SystemExit(EXIT_BAD_INPUT)
+
+
 def parser(prog: str, description: str | None) -> argparse.ArgumentParser:
     """An argument parser with the options every command takes: --config and --warehouse."""
-    made = argparse.ArgumentParser(prog=prog, description=description)
+    made = Parser(prog=prog, description=description)
     add_common_options(made)
     return made
 

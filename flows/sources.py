@@ -23,7 +23,7 @@ class BadInput(ValueError):
 
 
 def _arguments(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m flows.sources", description=__doc__)
+    parser = cli.Parser(prog="python -m flows.sources", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True, metavar="import|export")
     bring = commands.add_parser("import", help="add the feeds of an OPML file to the config as [[sources]]")
     bring.add_argument("file", type=Path, metavar="FILE.opml")

@@ -114,6 +114,13 @@ def test_command_line_errors_say_one_line_and_exit_2(tmp_path, write_config, cap
     with pytest.raises(SystemExit) as stop:
         main(["ferry", "--limit", "0"])
     assert stop.value.code == 2
+    assert "--limit" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as stop:
+        main(["ferry", "--since", "2026-13-01"])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err  # one line, as every bad input
+    assert err.splitlines() == ["error: python -m flows.search: argument --since: not a date like 2026-01-31: "
+                                "'2026-13-01' (--help lists the options)"], err
     con = connect.connect(warehouse)  # a warehouse without the search macros, as one of before version 7
     con.execute("DROP MACRO TABLE search_hits")
     con.close()
