@@ -21,6 +21,14 @@ class SourceProblem:
     status: str
     detail: str = ""
 
+    @property
+    def explained(self) -> str:
+        """What went wrong, once: the detail after the status unless the detail already starts with it
+        ("refused address: 127.0.0.1 resolves to …", not "refused address — refused address: …")."""
+        if not self.detail or self.detail == self.status:
+            return self.status
+        return self.detail if self.detail.startswith(self.status) else f"{self.status} — {self.detail}"
+
 
 @dataclass
 class RunDigest:
@@ -101,8 +109,7 @@ def render_digest(d: RunDigest) -> str:
              f"| {c.discovered} | {c.skipped} | {c.new_articles} | {c.duplicates} | {c.rejected} |", ""]
     if d.source_problems:
         lines += ["## Failing sources", ""]
-        lines += [f"- **{_md(p.source)}**: {_md(p.status)}{' — ' + _md(p.detail) if p.detail else ''}"
-                  for p in d.source_problems]
+        lines += [f"- **{_md(p.source)}**: {_md(p.explained)}" for p in d.source_problems]
         lines.append("")
     if d.skipped_sources:
         lines += ["## Sources not polled", ""]

@@ -227,8 +227,8 @@ def _problems(d: RunDigest) -> str:
     parts = ['<section id="problems"><h2>Failing sources and rejects</h2>']
     if d.source_problems:
         parts.append('<ul class="problems">' + "".join(
-            f'<li><strong>{_e(p.source)}</strong>: <span class="status">{_e(p.status)}</span>'
-            f'{" — " + _e(p.detail) if p.detail else ""}</li>' for p in d.source_problems) + "</ul>")
+            f'<li><strong>{_e(p.source)}</strong>: <span class="status">{_e(p.explained)}</span></li>'
+            for p in d.source_problems) + "</ul>")
     else:
         parts.append('<p class="meta">No source failed.</p>')
     if d.skipped_sources:

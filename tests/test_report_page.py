@@ -7,7 +7,7 @@ from datetime import date, datetime, timezone
 from html.parser import HTMLParser
 
 from tasks.records import Article, CleanedArticle, InputCopy, RawDocument, Reject, RunCounts, Story, Tag
-from tasks.s8_report import RunDigest, SourceProblem
+from tasks.s8_report import RunDigest, SourceProblem, render_digest
 from tasks.s8_report_chart import IssueTrend, trend_from_counts, trend_svg
 from tasks.s8_report_html import LATEST_PAGE, render_page, split_stories, write_page
 from warehouse import connect, queries, write
@@ -123,7 +123,7 @@ def test_every_stored_string_is_escaped():
     bad.summary = [HOSTILE]
     digest = _digest(articles=[bad], stories=[Story("sh", HOSTILE, ["h1"], ["h1"], [HOSTILE], [HOSTILE], [HOSTILE])],
                      rejects=[Reject(HOSTILE, HOSTILE, HOSTILE)], source_problems=[SourceProblem(HOSTILE, HOSTILE,
-                                                                                                 HOSTILE)],
+                                                                                                 "x " + HOSTILE)],
                      sources=[HOSTILE], abandoned_runs=[HOSTILE],
                      skipped_sources=[SourceProblem(HOSTILE, "skipped", HOSTILE)],
                      copies=[InputCopy(HOSTILE, HOSTILE, "h" * 64, HOSTILE, stored_by_run=HOSTILE)])
@@ -227,3 +227,15 @@ def test_sources_not_polled_and_copies_are_listed_with_the_problems():
     assert "<h3>Copies of inputs already read (2)</h3>" in problems
     assert "<code>/in/again.txt</code> (wire): the same bytes as <code>/in/first.txt</code>, read in this run" in problems
     assert "the same bytes as <code>/in/before.txt</code>, stored by run run-0" in problems
+
+
+def test_a_failing_source_is_explained_once_on_the_page_and_in_the_markdown():
+    refused = SourceProblem("Feed A", "refused address", "refused address: 127.0.0.1 resolves to 127.0.0.1")
+    timeout = SourceProblem("metro", "timeout", "read timed out")
+    assert refused.explained == "refused address: 127.0.0.1 resolves to 127.0.0.1"
+    assert timeout.explained == "timeout — read timed out"
+    assert SourceProblem("x", "dns").explained == "dns"
+    digest = _digest(source_problems=[refused, timeout])
+    for shown in (render_digest(digest), render_page(digest, trend_from_counts([], date(2026, 3, 10), 30, 8), NOW)):
+        assert shown.count("refused address") == 1, shown
+        assert "timeout — read timed out" in shown
