@@ -268,6 +268,7 @@ def page_task(con: duckdb.DuckDBPyConnection, digest: RunDigest, settings: Setti
     days = settings.report.trend_days
     rows = queries.issue_days(con, now.date() - timedelta(days=days - 1), now.date())
     trend = trend_from_counts(rows, now.date(), days, settings.report.trend_issues)
-    path = write_page(render_page(digest, trend, now), settings.warehouse.reports_dir, digest.run_id)
+    path = write_page(render_page(digest, trend, now), settings.warehouse.reports_dir, digest.run_id,
+                      latest=digest.found_something)
     get_run_logger().info("report page: %s (%d issues in the trend)", path, len(trend.series))
     return path

@@ -47,6 +47,12 @@ class RunDigest:
     skipped_sources: list[SourceProblem] = field(default_factory=list)  # sources not polled: not due, disabled
     copies: list[InputCopy] = field(default_factory=list)  # inputs whose bytes another input brought first
 
+    @property
+    def found_something(self) -> bool:
+        """Whether the run has anything to show: articles, rejects, copies or failing sources. A run that
+        found nothing does not replace the latest page (a quiet hour must not hide the last news)."""
+        return bool(self.articles or self.rejects or self.copies or self.source_problems)
+
 
 def _md(text: str | None) -> str:
     """Keep a value on one markdown line, with table pipes escaped."""

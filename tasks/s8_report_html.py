@@ -281,12 +281,12 @@ def render_page(d: RunDigest, trend: IssueTrend, generated_at: datetime) -> str:
             f' by newsdesk.</p></footer><script>{PRINT_SCRIPT}</script></body></html>\n')
 
 
-def write_page(page: str, reports_dir: Path, run_id: str) -> Path:
-    """Save the page as <reports_dir>/<run_id>.html and as latest.html (each replaced whole, so a
-    reader never sees half a page); return the run's path."""
+def write_page(page: str, reports_dir: Path, run_id: str, latest: bool = True) -> Path:
+    """Save the page as <reports_dir>/<run_id>.html and, when latest, as latest.html (each replaced
+    whole, so a reader never sees half a page); return the run's path."""
     reports_dir.mkdir(parents=True, exist_ok=True)
     path = reports_dir / f"{run_id}.html"
-    for target in (path, reports_dir / LATEST_PAGE):
+    for target in (path, reports_dir / LATEST_PAGE) if latest else (path,):
         handle, temporary = tempfile.mkstemp(dir=reports_dir, prefix=".page-", suffix=".tmp")
         with os.fdopen(handle, "w", encoding="utf-8") as out:
             out.write(page)

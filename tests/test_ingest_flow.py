@@ -146,6 +146,12 @@ def test_second_run_adds_nothing(prefect_api, tmp_path, write_config, seeds_copy
     assert after == before
     runs = _query(db, "SELECT status, discovered, skipped, new_articles, duplicates FROM runs ORDER BY started_at")
     assert runs[-1] == ("completed", 2, 2, 0, 0)
+    # The quiet run has its own page, but the latest page still shows the run that found the seeds
+    first, second = (r[0] for r in _query(db, "SELECT run_id FROM runs ORDER BY started_at"))
+    reports = tmp_path / "reports"
+    assert "Nothing new in this run." in (reports / f"{second}.html").read_text(encoding="utf-8")
+    assert (reports / "latest.html").read_text(encoding="utf-8") == (reports / f"{first}.html").read_text(
+        encoding="utf-8")
 
 
 def test_syndicated_copy_is_duplicate_of_original(prefect_api, tmp_path, write_config, seeds_copy):
