@@ -27,7 +27,7 @@ class SourceProblem:
         ("refused address: 127.0.0.1 resolves to …", not "refused address — refused address: …")."""
         if not self.detail or self.detail == self.status:
             return self.status
-        return self.detail if self.detail.startswith(self.status) else f"{self.status} — {self.detail}"
+        return self.detail if self.detail.startswith(f"{self.status}:") else f"{self.status} — {self.detail}"
 
 
 @dataclass

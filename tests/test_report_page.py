@@ -231,11 +231,11 @@ def test_sources_not_polled_and_copies_are_listed_with_the_problems():
 
 def test_a_failing_source_is_explained_once_on_the_page_and_in_the_markdown():
     refused = SourceProblem("Feed A", "refused address", "refused address: 127.0.0.1 resolves to 127.0.0.1")
-    timeout = SourceProblem("metro", "timeout", "read timed out")
+    timeout = SourceProblem("metro", "timeout", "timeout fetching /feed.rss")
     assert refused.explained == "refused address: 127.0.0.1 resolves to 127.0.0.1"
-    assert timeout.explained == "timeout — read timed out"
+    assert timeout.explained == "timeout — timeout fetching /feed.rss"
     assert SourceProblem("x", "dns").explained == "dns"
     digest = _digest(source_problems=[refused, timeout])
     for shown in (render_digest(digest), render_page(digest, trend_from_counts([], date(2026, 3, 10), 30, 8), NOW)):
         assert shown.count("refused address") == 1, shown
-        assert "timeout — read timed out" in shown
+        assert "timeout — timeout fetching /feed.rss" in shown

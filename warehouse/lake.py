@@ -173,7 +173,7 @@ def _writable_folder(folder: Path) -> str | None:
     try:
         handle, name = tempfile.mkstemp(dir=probe, prefix=".newsdesk-probe-")
     except OSError as exc:
-        return f"cannot create a file in {probe} ({exc.strerror})"
+        return f"{probe} is not writable ({exc.strerror})"
     os.close(handle)
     os.unlink(name)
     return None
