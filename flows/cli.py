@@ -12,6 +12,8 @@ import sys
 from datetime import date
 from typing import TYPE_CHECKING
 
+import duckdb
+
 from config.settings import ConfigError, Settings
 from flows.runs import resolve_run
 from warehouse import connect, lake
@@ -78,6 +80,13 @@ def fail(error: Exception | str) -> int:
     """Say what is wrong (print_error) and return the exit code for a bad config, path or input."""
     print_error(error)
     return EXIT_BAD_INPUT
+
+
+def open_for_reading(settings: Settings) -> duckdb.DuckDBPyConnection:
+    """A read-only connection to the warehouse for a command that only reads: it reads the last committed
+    snapshot, so it answers while a run is writing and never makes a run wait (WarehouseError with a
+    one-line reason)."""
+    return connect.connect(settings.warehouse, read_only=True)
 
 
 def wait_for_warehouse(settings: Settings) -> None:

@@ -12,7 +12,6 @@ import duckdb
 from config.settings import ConfigError
 from flows import cli
 from flows.runs import resolve_settings
-from flows.search import open_for_reading
 from warehouse import lake, queries
 
 FORMATS = ("parquet", "csv")
@@ -58,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = resolve_settings(args.config, warehouse_path=args.warehouse)
         args.out.mkdir(parents=True, exist_ok=True)
-        con = open_for_reading(settings)
+        con = cli.open_for_reading(settings)
     except OSError as exc:
         return cli.fail(f"{args.out}: cannot write there ({exc.strerror})")
     except (ConfigError, lake.WarehouseError) as exc:

@@ -7,10 +7,10 @@ import sys
 
 import duckdb
 
-from config.settings import ConfigError, Settings
+from config.settings import ConfigError
 from flows import cli
 from flows.runs import resolve_settings
-from warehouse import connect, lake, queries
+from warehouse import lake, queries
 
 NO_INDEX_HINT = "it has no search index yet (one run upgrades it: make run)"
 
@@ -48,18 +48,12 @@ def format_hit(rank: int, hit: queries.SearchHit) -> str:
     return "\n".join(lines)
 
 
-def open_for_reading(settings: Settings) -> duckdb.DuckDBPyConnection:
-    """A read-only connection to the warehouse: it reads the last committed snapshot, so it answers while
-    a run is writing and never makes a run wait (WarehouseError with a one-line reason)."""
-    return connect.connect(settings.warehouse, read_only=True)
-
-
 def main(argv: list[str] | None = None) -> int:
     """Print the ranked hits; 0 done (also with no hits), 2 a bad config, warehouse or query."""
     args = _arguments(argv)
     try:
         settings = resolve_settings(args.config, warehouse_path=args.warehouse)
-        con = open_for_reading(settings)
+        con = cli.open_for_reading(settings)
     except (ConfigError, lake.WarehouseError) as exc:
         return cli.fail(exc)
     try:
