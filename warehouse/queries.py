@@ -9,14 +9,14 @@ from datetime import date
 
 import duckdb
 
-# Articles per issue per day. A day is the UTC date of publication, or of ingestion when the
-# publication date is unknown; duplicates are left out, so a syndicated copy is not counted twice.
+# Articles per issue per day (article_day, views.sql: the UTC date of publication, or of ingestion when
+# the publication date is unknown); duplicates are left out, so a syndicated copy is not counted twice.
 SQL_ISSUE_DAYS = """
-SELECT t.issue, CAST(timezone('UTC', coalesce(a.published_at, a.ingested_at)) AS DATE) AS day,
+SELECT t.issue, article_day(a.published_at, a.ingested_at) AS day,
        count(DISTINCT a.article_id) AS articles
 FROM article_tags AS t JOIN articles AS a USING (article_id)
 WHERE a.duplicate_of IS NULL
-  AND CAST(timezone('UTC', coalesce(a.published_at, a.ingested_at)) AS DATE) BETWEEN ? AND ?
+  AND article_day(a.published_at, a.ingested_at) BETWEEN ? AND ?
 GROUP BY ALL
 ORDER BY day, issue
 """
@@ -64,13 +64,13 @@ def search(con: duckdb.DuckDBPyConnection, query: str, since: date | None = None
     return [SearchHit(aid, score, title, source, location, day, ingested, story, tuple(tags), tuple(copies))
             for aid, score, title, source, location, day, ingested, story, tags, copies in rows]
 
-# Export: the public views for a range of days (UTC date of publication, else of ingestion), each a
+# Export: the public views for a range of days (article_day), each a
 # query over the temp table export_articles (the article ids in the range), so the files agree.
 SQL_EXPORT_RANGE = """
 CREATE OR REPLACE TEMP TABLE export_articles AS
 SELECT article_id FROM articles
-WHERE ($since IS NULL OR CAST(timezone('UTC', coalesce(published_at, ingested_at)) AS DATE) >= $since)
-  AND ($until IS NULL OR CAST(timezone('UTC', coalesce(published_at, ingested_at)) AS DATE) <= $until)
+WHERE ($since IS NULL OR article_day(published_at, ingested_at) >= $since)
+  AND ($until IS NULL OR article_day(published_at, ingested_at) <= $until)
 """
 SQL_EXPORT_ARTICLES = """
 SELECT a.*, coalesce(t.tags, []) AS tags, s.title AS story_title

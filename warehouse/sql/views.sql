@@ -1,5 +1,10 @@
 -- The public SQL interface, stored in the lake (any DuckDB that attaches it sees them). Rebuilt when
 -- this file changes, so a view change needs no migration.
+-- An article's day, as the digest's trend, search and export count days: the UTC date of its publication,
+-- or of its ingestion when the publication date is unknown.
+CREATE OR REPLACE MACRO article_day(published_at, ingested_at) AS
+    CAST(timezone('UTC', coalesce(published_at, ingested_at)) AS DATE);
+
 CREATE OR REPLACE VIEW articles AS
 SELECT a.article_id, a.source, a.url, a.path, a.guid, a.title, a.title_derived, a.byline, a.dateline,
        a.credit, a.published_at, a.language, a.site_name, a.text, a.word_count, a.content_hash,
@@ -114,7 +119,7 @@ WITH found AS (
     WHERE article_id IN (SELECT root_id FROM best UNION ALL SELECT f.article_id FROM found AS f SEMI JOIN best USING (root_id))
 )
 SELECT o.article_id, b.score, b.matched, o.title, o.source, coalesce(o.url, o.path) AS location,
-       CAST(timezone('UTC', coalesce(o.published_at, o.ingested_at)) AS DATE) AS day,
+       article_day(o.published_at, o.ingested_at) AS day,
        o.published_at IS NULL AS day_is_ingested,
        o.story_id, s.title AS story,
        (SELECT coalesce(list(t.issue ORDER BY t.score DESC, t.issue), []) FROM article_tags AS t
