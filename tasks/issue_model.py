@@ -178,21 +178,26 @@ def _dataframe_libraries_unmarked() -> Iterator[None]:
 
 
 def fit_model(texts: Sequence[str], labels: Sequence[frozenset[str]], issues: Sequence[str], c: float = C,
-              min_df: int = MIN_DF, meta: dict[str, object] | None = None) -> IssueModel:
+              min_df: int = MIN_DF, meta: dict[str, object] | None = None,
+              groups: Sequence[object] | None = None) -> IssueModel:
     """Fit one calibrated logistic regression per issue (one-vs-rest) on TF-IDF unigrams and bigrams.
 
     `labels[i]` holds the issues example i belongs to (empty: a negative example for every issue).
+    `groups[i]`, when given, names the item example i was taken from: texts of one item (its headline
+    alone, say, beside the whole) stay in one calibration fold, so the calibration is not fitted on
+    texts the classifier has seen.
     """
     with _dataframe_libraries_unmarked():
-        return _fit(texts, labels, issues, c, min_df, meta)
+        return _fit(texts, labels, issues, c, min_df, meta, groups)
 
 
 def _fit(texts: Sequence[str], labels: Sequence[frozenset[str]], issues: Sequence[str], c: float, min_df: int,
-         meta: dict[str, object] | None) -> IssueModel:
+         meta: dict[str, object] | None, groups: Sequence[object] | None) -> IssueModel:
     """fit_model's work (see there)."""
     from sklearn.calibration import CalibratedClassifierCV
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedGroupKFold
 
     vectorizer = TfidfVectorizer(analyzer=analyse, min_df=min_df, sublinear_tf=True)
     matrix = vectorizer.fit_transform(texts)
@@ -201,11 +206,16 @@ def _fit(texts: Sequence[str], labels: Sequence[frozenset[str]], issues: Sequenc
     intercept, calibration = np.zeros(len(issues)), np.zeros((len(issues), 2))
     for row, issue in enumerate(issues):
         target = np.array([issue in found for found in labels], dtype=int)
-        folds = min(CALIBRATION_FOLDS, int(target.sum()), int(len(target) - target.sum()))
+        if groups is None:
+            folds = min(CALIBRATION_FOLDS, int(target.sum()), int(len(target) - target.sum()))
+        else:
+            within = {g for g, t in zip(groups, target) if t}
+            folds = min(CALIBRATION_FOLDS, len(within), len(set(groups) - within))
         if folds < 2:
             raise ValueError(f"issue {issue!r} needs at least 2 examples in it and 2 outside it to be learned")
+        splits = folds if groups is None else list(StratifiedGroupKFold(folds).split(matrix, target, groups=groups))
         # liblinear: several times quicker than lbfgs on these sparse one-vs-rest problems
-        model = CalibratedClassifierCV(LogisticRegression(C=c, solver="liblinear"), method="sigmoid", cv=folds,
+        model = CalibratedClassifierCV(LogisticRegression(C=c, solver="liblinear"), method="sigmoid", cv=splits,
                                        ensemble=False).fit(matrix, target)
         pair = model.calibrated_classifiers_[0]
         coef[row], intercept[row] = pair.estimator.coef_[0], pair.estimator.intercept_[0]

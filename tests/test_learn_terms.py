@@ -96,6 +96,23 @@ def test_an_issue_needs_examples_on_both_sides() -> None:
         fit_model(SPORT + ECONOMY[:1], [*LABELS[:len(SPORT)], frozenset({"lonely"})], ["lonely", "sport"])
 
 
+def test_texts_of_one_item_count_as_one_example_for_calibration() -> None:
+    # the lonely issue has two texts, both readings of one item: one example, so it cannot be calibrated
+    texts = SPORT + ECONOMY + ["The bishop blessed the new bells.", "The bishop blessed the bells."]
+    labels = [*LABELS, frozenset({"lonely"}), frozenset({"lonely"})]
+    issues = ["economy", "lonely", "sport"]
+    assert fit_model(texts, labels, issues).issues == tuple(issues), "as separate examples it is learned"
+    groups = [*range(len(LABELS)), "bells", "bells"]
+    with pytest.raises(ValueError, match="'lonely'"):
+        fit_model(texts, labels, issues, groups=groups)
+    # two items of two readings each: learned, and each reading scores it above the others
+    more = texts + ["The vicar rang the church bells.", "The vicar rang the bells."]
+    model = fit_model(more, [*labels, frozenset({"lonely"}), frozenset({"lonely"})], issues,
+                      groups=[*groups, "vicar", "vicar"])
+    bells = model.predict("The vicar and the bishop rang the bells.").probabilities
+    assert bells.argmax() == model.issues.index("lonely")
+
+
 def _examples(root: Path) -> dict[str, list[Path]]:
     files: dict[str, list[Path]] = {}
     for issue, texts in (("sport", SPORT), ("economy", ECONOMY)):
