@@ -8,14 +8,9 @@ import duckdb
 import pytest
 
 from flows.search import main
-from tasks.records import Article, CleanedArticle, RawDocument, RunCounts
+from tasks.records import RunCounts
+from tests.test_search import _article
 from warehouse import connect, queries, write
-
-
-def _article(aid: str, title: str, text: str) -> Article:
-    doc = RawDocument(source="wire", locator=f"/in/{aid}.txt", content_hash=aid * 4, raw=b"x", media_type="text/plain")
-    return Article(article_id=aid, doc=doc, cleaned=CleanedArticle(title=title, text=text), text_hash=aid,
-                   story_id=aid)
 
 
 @pytest.fixture()
