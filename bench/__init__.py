@@ -9,6 +9,10 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import numpy as np
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = PROJECT_ROOT.parent / "shared" / "data"
@@ -77,10 +81,35 @@ def bootstrap_interval(differences: list[float], resamples: int = BOOTSTRAP_RESA
     values = np.asarray(differences, dtype=float)
     if not len(values):
         return 0.0, 0.0, 0.0
-    rng = np.random.default_rng(seed)
-    means = values[rng.integers(0, len(values), size=(resamples, len(values)))].mean(axis=1)
+    means = values[bootstrap_indices(len(values), resamples, seed)].mean(axis=1)
     low, high = np.percentile(means, [2.5, 97.5])
     return float(values.mean()), float(low), float(high)
+
+
+def bootstrap_indices(items: int, resamples: int = BOOTSTRAP_RESAMPLES, seed: int = BOOTSTRAP_SEED) -> np.ndarray:
+    """Item indices drawn with replacement: one row of `items` indices per resample."""
+    import numpy as np
+
+    return np.random.default_rng(seed).integers(0, items, size=(resamples, items))
+
+
+def class_f1(gold: np.ndarray, predicted: np.ndarray, classes: tuple) -> np.ndarray:
+    """F1 of each class over paired numpy arrays of gold and predicted labels (predicting anything else,
+    or nothing, is a miss)."""
+    import numpy as np
+
+    scores = []
+    for label in classes:
+        tp = np.sum((gold == label) & (predicted == label))
+        fp = np.sum((gold != label) & (predicted == label))
+        fn = np.sum((gold == label) & (predicted != label))
+        scores.append(2 * tp / (2 * tp + fp + fn) if tp else 0.0)
+    return np.array(scores)
+
+
+def fold_of(key: str, folds: int = 2, salt: str = "fold:") -> int:
+    """The cross-validation fold of an item inside a half, from a salted sha256 of its key (deterministic)."""
+    return hashlib.sha256(f"{salt}{key}".encode()).digest()[0] % folds
 
 
 def load_highlights(data_dir: Path, limit: int | None = None) -> list[HighlightArticle]:

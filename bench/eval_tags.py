@@ -9,7 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from bench import BBC_CATEGORIES, PROJECT_ROOT, BbcArticle, Table, bootstrap_interval, in_half, load_bbc, part_main
+from bench import (BBC_CATEGORIES, PROJECT_ROOT, BbcArticle, Table, bootstrap_interval, class_f1, in_half, load_bbc,
+                   part_main)
 from bench.flow_tags import ingest, write_texts
 
 DEFAULT_OUT = PROJECT_ROOT / "bench" / "out" / "eval_tags.json"
@@ -43,12 +44,8 @@ def taxonomy_from_examples(articles: list[BbcArticle], root: Path) -> Path:
 def f1_scores(gold: list[str], predicted: list[str | None]) -> dict[str, object]:
     """Micro-F1 (= accuracy: every article has one gold category; no tag counts as a miss), macro-F1 and
     per-category F1."""
-    per_category = {}
-    for category in BBC_CATEGORIES:
-        tp = sum(g == p == category for g, p in zip(gold, predicted))
-        fp = sum(p == category != g for g, p in zip(gold, predicted))
-        fn = sum(g == category != p for g, p in zip(gold, predicted))
-        per_category[category] = round(2 * tp / (2 * tp + fp + fn), 4) if tp else 0.0
+    per_class = class_f1(np.array(gold, dtype=object), np.array(predicted, dtype=object), BBC_CATEGORIES)
+    per_category = {c: round(float(f), 4) for c, f in zip(BBC_CATEGORIES, per_class)}
     correct = [float(g == p) for g, p in zip(gold, predicted)]
     mean, low, high = bootstrap_interval(correct)
     return {"micro_f1": round(mean, 4), "micro_f1_interval": [round(low, 4), round(high, 4)],
@@ -104,7 +101,7 @@ def table(results: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Command line: run on the report half, print the table, write bench/out/eval_tags.json."""
-    return part_main(argv, "python -m bench.eval_tags", __doc__, lambda d, n: run(d, n), table, DEFAULT_OUT,
+    return part_main(argv, "python -m bench.eval_tags", __doc__, run, table, DEFAULT_OUT,
                      "at most N articles per category")
 
 

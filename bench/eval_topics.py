@@ -10,7 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from bench import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, PROJECT_ROOT, TOPICS_SET, Table, in_half, part_main
+from bench import (BOOTSTRAP_RESAMPLES, PROJECT_ROOT, TOPICS_SET, Table, bootstrap_indices, class_f1, in_half,
+                   part_main)
 from bench.flow_tags import ingest, write_texts
 
 DEFAULT_TAXONOMY = PROJECT_ROOT / "config" / "issues.toml"
@@ -72,23 +73,10 @@ def item_issues(item: dict) -> frozenset[str]:
     return frozenset(found)
 
 
-def class_f1(gold: np.ndarray, predicted: np.ndarray, codes: tuple[int, ...]) -> np.ndarray:
-    """F1 of each code (a prediction of anything else, or none (0), is a miss)."""
-    scores = []
-    for code in codes:
-        tp = np.sum((gold == code) & (predicted == code))
-        fp = np.sum((gold != code) & (predicted == code))
-        fn = np.sum((gold == code) & (predicted != code))
-        scores.append(2 * tp / (2 * tp + fp + fn) if tp else 0.0)
-    return np.array(scores)
-
-
 def macro_interval(gold: np.ndarray, predicted: np.ndarray, codes: tuple[int, ...],
                    resamples: int = BOOTSTRAP_RESAMPLES // 4) -> tuple[float, float]:
     """95 % bootstrap interval of macro-F1 over items resampled with replacement."""
-    rng = np.random.default_rng(BOOTSTRAP_SEED)
-    values = [class_f1(gold[i], predicted[i], codes).mean()
-              for i in (rng.integers(0, len(gold), len(gold)) for _ in range(resamples))]
+    values = [class_f1(gold[i], predicted[i], codes).mean() for i in bootstrap_indices(len(gold), resamples)]
     low, high = np.percentile(values, [2.5, 97.5])
     return float(low), float(high)
 
@@ -173,7 +161,7 @@ def table(results: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Command line: run on the report half, print the table, write bench/out/eval_topics.json."""
-    return part_main(argv, "python -m bench.eval_topics", __doc__, lambda d, n: run(d, n), table, DEFAULT_OUT,
+    return part_main(argv, "python -m bench.eval_topics", __doc__, run, table, DEFAULT_OUT,
                      "at most N items (quick runs)")
 
 

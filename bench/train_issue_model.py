@@ -15,22 +15,20 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import hashlib
 import itertools
 import sys
 from pathlib import Path
 
 import numpy as np
 
-from bench import DEFAULT_DATA, PROJECT_ROOT, in_half
-from bench.eval_topics import (ISSUE_CODES, POLICY_CODES, class_f1, item_gist, item_issues, item_key, item_text,
-                               load_topics)
+from bench import DEFAULT_DATA, PROJECT_ROOT, class_f1, fold_of, in_half
+from bench.eval_topics import (DEFAULT_TAXONOMY, ISSUE_CODES, POLICY_CODES, item_gist, item_issues, item_key,
+                               item_text, load_topics)
+from config.settings import load_settings
 from tasks.issue_model import IssueModel, fit_model
 from tasks.s6_tag import load_taxonomy, tag_text
 
 DEFAULT_OUT = PROJECT_ROOT / "config" / "models" / "issues_nyt_cap.npz"
-DEFAULT_TAXONOMY = PROJECT_ROOT / "config" / "issues.toml"
-MIN_SCORE = 0.3           # the shipped [tags] min_score (config/pipeline.toml)
 # C 3 did worse than 10 and 20 in every look. min_df 1 (terms seen once kept) scored higher here
 # (0.656 at C 20, 0.654 at 10, against 0.647 for 10 with min_df 2) but the model it gives is sure of
 # itself on text with nothing to go on ("Nothing much happened today." -> culture 0.70 at C 20, 0.73 at 10, against 0.23:
@@ -45,7 +43,6 @@ C_GRID = (10.0, 20.0)
 MIN_DF_GRID = (2,)
 VIEWS_GRID = (False,)
 FOLDS = 2
-FOLD_SALT = "fold:"
 LICENCE = ("Derived from the topic codes of the Policy Agendas Project / Comparative Agendas Project "
            "(CC BY-NC-SA; Boydstun, A. E., New York Times Front Page Dataset 1996-2006, PAP 2014 recoding "
            "updated 2018, via comparativeagendas.net) and from NYT front-page headlines (NYT's). Research and "
@@ -69,20 +66,21 @@ def fit_items(items: list[dict], issues: list[str], c: float, min_df: int, views
 def cross_validate(items: list[dict], c: float, min_df: int, views: bool,
                    taxonomy: Path = DEFAULT_TAXONOMY) -> dict[str, float]:
     """Macro-F1 over the policy topics of the pipeline's top tag (the fold's model beside the taxonomy's
-    keywords, from MIN_SCORE up) and of the model's top issue, each fold predicted by a model fitted on
+    keywords, from the shipped [tags] min_score up) and of the model's top issue, each fold predicted by a model fitted on
     the others; with the share of policy items left untagged."""
-    fold = np.array([hashlib.sha256(f"{FOLD_SALT}{item_key(i)}".encode()).digest()[0] % FOLDS for i in items])
-    shipped = load_taxonomy(taxonomy)
+    fold = np.array([fold_of(item_key(i), FOLDS) for i in items])
+    shipped, issues = load_taxonomy(taxonomy), _issues(items)
+    min_score = load_settings().tags.min_score
     tagged, top = np.zeros(len(items), dtype=int), np.zeros(len(items), dtype=int)
     for k in range(FOLDS):
         train = [i for i, f in zip(items, fold) if f != k]
-        model = fit_items(train, _issues(items), c, min_df, views)
+        model = fit_items(train, issues, c, min_df, views)
         with_model = dataclasses.replace(shipped, models=(model,))
         for index in np.flatnonzero(fold == k):
             item = items[index]
             probabilities = model.predict(item_text(item)).probabilities
             top[index] = ISSUE_CODES[model.issues[int(probabilities.argmax())]]
-            tags = tag_text(item["title"] or None, item_gist(item), with_model, min_score=MIN_SCORE)
+            tags = tag_text(item["title"] or None, item_gist(item), with_model, min_score=min_score)
             tagged[index] = ISSUE_CODES.get(tags[0].issue, 0) if tags else 0
     gold = np.array([i["label"] for i in items])
     policy = np.isin(gold, POLICY_CODES)

@@ -13,7 +13,6 @@ The switch between them (long_share) sits between the two sets' budget shares on
 from __future__ import annotations
 
 import argparse
-import hashlib
 import multiprocessing
 import statistics
 import sys
@@ -23,7 +22,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 
-from bench import DEFAULT_DATA
+from bench import DEFAULT_DATA, fold_of
 from bench.eval_summaries import Document, Rouge, bbc_documents, highlight_documents
 from tasks.sentence_scorer import MODEL_PATH, LinearModel, SentenceScorer
 from tasks.s5_summarise import news_candidates, summarise, summarise_news
@@ -33,7 +32,6 @@ LONG_SHARE = 0.35         # see the module docstring
 MMR_LAMBDA = 1.0          # 0.85 made no difference in cross-validation; near-repeats are still dropped
 LEDE_MARGIN = 0.15        # story summaries: another sentence leads only when this much more likely
 ORACLE_MAX = 3
-FOLD_SALT = "fold:"
 NEWS_GROUPS = ("cnn", "dailymail")
 
 
@@ -125,7 +123,7 @@ def _rouge2(args: tuple[Document, SentenceScorer | None]) -> float:
 def choose(pool, documents: list[Document], examples: list[tuple[np.ndarray, np.ndarray]],
            lead: list[float]) -> tuple[float, dict[str, float]]:
     """The C whose model, fitted on one fold and used for every budget, scores best on the other fold."""
-    fold = [hashlib.sha256(f"{FOLD_SALT}{d.key}".encode()).digest()[0] & 1 for d in documents]
+    fold = [fold_of(d.key) for d in documents]
     results = {}
     for c in C_GRID:
         scores = [0.0] * len(documents)
