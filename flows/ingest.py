@@ -76,19 +76,14 @@ def superseded_reason(max_lateness_minutes: float) -> str | None:
 
 def run_counts(found: discover.Discovery, poll: FeedPoll, articles: list[Article], rejects: list[Reject],
                copies: list[InputCopy]) -> RunCounts:
-    """What the run saw and did. A copy of an input read in this run counts as a duplicate (or as a
-    reject when those bytes were rejected); a copy of bytes stored before, as already stored."""
-    rejected_bytes = {r.content_hash for r in rejects if r.content_hash}
-    this_run = [c for c in copies if c.stored_by_run is None]
-    copies_rejected = sum(1 for c in this_run if c.content_hash in rejected_bytes)
+    """What the run saw and did (a copy of bytes stored before counts as already stored; for the rest see
+    stages.outcome_counts)."""
     # feed entries seen but not fetched (their URL or guid is stored) count as already stored
     fetched = len(poll.documents) + poll.skipped + len(poll.rejects) + sum(
         1 for c in poll.copies if c.stored_by_run is None)
     return RunCounts(discovered=found.discovered + poll.entries_seen,
                      skipped=found.skipped + poll.skipped + max(0, poll.entries_seen - fetched),
-                     new_articles=sum(1 for a in articles if not a.duplicate_of),
-                     duplicates=sum(1 for a in articles if a.duplicate_of) + len(this_run) - copies_rejected,
-                     rejected=len(rejects) + copies_rejected)
+                     **stages.outcome_counts(articles, rejects, copies))
 
 
 def source_problems(poll: FeedPoll) -> list[SourceProblem]:

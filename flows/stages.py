@@ -6,6 +6,7 @@ import dataclasses
 import functools
 import random
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -231,7 +232,7 @@ def store_task(con: duckdb.DuckDBPyConnection, run_id: str, articles: list[Artic
                 raise
             time.sleep(random.uniform(0, 0.05 * attempt))  # two losers do not collide again in step
             checked_at = read.current_snapshot(con)
-            articles, rejects, story_list, counts = recheck(con, articles, rejects, counts, settings)
+            articles, rejects, story_list, counts = recheck(con, articles, rejects, counts, settings, copies)
             get_run_logger().info("store: another writer committed first; %d articles left after checking again",
                                   len(articles))
     get_run_logger().info("store: %d articles, %d rejects, %d stories written (snapshot %d)", len(articles),
@@ -239,8 +240,20 @@ def store_task(con: duckdb.DuckDBPyConnection, run_id: str, articles: list[Artic
     return Stored(articles, rejects, story_list, counts, snapshot)
 
 
+def outcome_counts(articles: list[Article], rejects: list[Reject], copies: Sequence[InputCopy]) -> dict[str, int]:
+    """new_articles, duplicates and rejected of a batch. A copy of an input read in this run counts as a
+    duplicate, or as a reject when those bytes were rejected; a copy of bytes stored before, not here."""
+    rejected_bytes = {r.content_hash for r in rejects if r.content_hash}
+    this_run = [c for c in copies if c.stored_by_run is None]
+    copies_rejected = sum(1 for c in this_run if c.content_hash in rejected_bytes)
+    return {"new_articles": sum(1 for a in articles if not a.duplicate_of),
+            "duplicates": sum(1 for a in articles if a.duplicate_of) + len(this_run) - copies_rejected,
+            "rejected": len(rejects) + copies_rejected}
+
+
 def recheck(con: duckdb.DuckDBPyConnection, articles: list[Article], rejects: list[Reject], counts: RunCounts,
-            settings: Settings) -> tuple[list[Article], list[Reject], list[Story], RunCounts]:
+            settings: Settings, copies: Sequence[InputCopy] = ()
+            ) -> tuple[list[Article], list[Reject], list[Story], RunCounts]:
     """A batch checked again against the warehouse as it is now: inputs another writer stored meanwhile
     are dropped (already stored), the others deduplicated again and their stories rebuilt."""
     known = read.known_content_hashes(con)
@@ -256,8 +269,7 @@ def recheck(con: duckdb.DuckDBPyConnection, articles: list[Article], rejects: li
     story_list = stories.build_stories(kept, members, settings.summary.story_sentences, titles) if kept else []
     dropped = len(articles) - len(kept) + len(rejects) - len(kept_rejects)
     counts = dataclasses.replace(counts, skipped=counts.skipped + dropped,
-                                 new_articles=sum(1 for a in kept if not a.duplicate_of),
-                                 duplicates=sum(1 for a in kept if a.duplicate_of), rejected=len(kept_rejects))
+                                 **outcome_counts(kept, kept_rejects, copies))
     return kept, kept_rejects, story_list, counts
 
 

@@ -103,3 +103,27 @@ def test_run_gives_up_on_a_held_warehouse_with_one_line(prefect_api, tmp_path: P
         assert con.execute("SELECT max(snapshot_id) FROM news.snapshots()").fetchone()[0] == snapshot, \
             "nothing was changed"
         assert con.execute("SELECT count(*) FROM runs").fetchone()[0] == 0
+
+
+def test_a_batch_checked_again_counts_its_copies_as_the_run_does(tmp_path: Path) -> None:
+    """After a write conflict the batch is checked again; its counts keep the rule of flows.ingest.run_counts."""
+    from datetime import datetime, timezone
+
+    from config.settings import load_settings
+    from flows.stages import outcome_counts, recheck
+    from tasks.records import Article, CleanedArticle, InputCopy, RawDocument, Reject, RunCounts
+
+    doc = RawDocument(source="s", locator="/in/a.txt", content_hash="a" * 64, raw=b"a", media_type="text/plain")
+    article = Article(article_id="a" * 16, doc=doc, text_hash="t" * 64, story_id="a" * 16, summary=["A."],
+                      cleaned=CleanedArticle(title="A", text="A report of some length about the harbour.",
+                                             published_at=datetime(2025, 1, 1, tzinfo=timezone.utc)))
+    reject = Reject(source="s", locator="/in/bad.html", reason="too short", content_hash="b" * 64)
+    copies = [InputCopy("s", "/in/a-copy.txt", "a" * 64, "/in/a.txt"),
+              InputCopy("s", "/in/bad-copy.html", "b" * 64, "/in/bad.html")]
+    con = connect.connect(tmp_path / "catalog.sqlite")
+    try:
+        _, _, _, counts = recheck(con, [article], [reject], RunCounts(discovered=4), load_settings(), copies)
+    finally:
+        con.close()
+    assert (counts.new_articles, counts.duplicates, counts.rejected) == (1, 1, 2)
+    assert outcome_counts([article], [reject], copies) == {"new_articles": 1, "duplicates": 1, "rejected": 2}
