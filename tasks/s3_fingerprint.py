@@ -56,9 +56,8 @@ _NEWS_STOP_WORDS = frozenset("""
     said says say saying told tell tells telling according added adding asked statement statements
     mr mrs ms dr st year years month months week weeks day days today yesterday tomorrow time times
     percent per cent new news report reports reported reporting people just like make made
-    monday tuesday wednesday thursday friday saturday sunday january february march april may june
-    july august september october november december jan feb mar apr jun jul aug sep sept oct nov dec
-""".split())
+    jan feb mar apr jun jul aug sep sept oct nov dec
+""".split()) | _CALENDAR
 
 
 def word_shingles(words: list[str], size: int) -> set[bytes]:
@@ -154,7 +153,12 @@ def facts(text: str) -> set[str]:
 def comparable_facts(text: str) -> frozenset[str]:
     """The text's facts (see facts) as dedup compares two texts' facts: apostrophes straightened, possessives
     dropped. The signature keeps facts as found, so that signatures stored earlier stay comparable."""
-    return frozenset(_POSSESSIVE_RE.sub("", fact.replace("’", "'")) for fact in facts(text))
+    return _comparable(facts(text))
+
+
+def _comparable(found: set[str]) -> frozenset[str]:
+    """Facts as found, made comparable (see comparable_facts)."""
+    return frozenset(_POSSESSIVE_RE.sub("", fact.replace("’", "'")) for fact in found)
 
 
 def fill_missing_facts(articles: list[Article]) -> int:
@@ -173,12 +177,12 @@ def fact_shingles(found: set[str], weight: int | None = None) -> set[bytes]:
     return {f"{fact}\0{copy}".encode("utf-8") for fact in found for copy in range(copies)}
 
 
-def text_shingles(text: str, size: int, words: list[str] | None = None) -> set[bytes]:
+def text_shingles(text: str, size: int, words: list[str] | None = None, found: set[str] | None = None) -> set[bytes]:
     """What a text's MinHash signature is made of: its word shingles and its weighted facts
-    (`words`: the text's normalised words, when already at hand)."""
+    (`words`: the text's normalised words, `found`: its facts, when already at hand)."""
     if words is None:
         words = normalise_for_hash(text).split()
-    return word_shingles(words, size) | fact_shingles(facts(text))
+    return word_shingles(words, size) | fact_shingles(facts(text) if found is None else found)
 
 
 def prepare(articles: list[Article], settings: DedupSettings) -> None:
@@ -189,8 +193,9 @@ def prepare(articles: list[Article], settings: DedupSettings) -> None:
         words = normalised.split()
         article.word_count = word_count(article.cleaned.text)
         article.text_hash = sha256_hex(normalised.encode("utf-8"))
-        shingle_sets.append(text_shingles(article.cleaned.text, settings.shingle_words, words))
-        article.facts = comparable_facts(article.cleaned.text)
+        found = facts(article.cleaned.text)
+        shingle_sets.append(text_shingles(article.cleaned.text, settings.shingle_words, words, found))
+        article.facts = _comparable(found)
         article.story_terms = story_terms(article.cleaned.text, article.cleaned.title, article.cleaned.language)
     for article, signature in zip(articles, _minhash_bytes(shingle_sets, settings.num_perm)):
         article.minhash = signature
