@@ -79,6 +79,14 @@ class _Found:
         if self.published_at is None or (self.published_is_update and not is_update):
             self.published_at, self.published_is_update = value, is_update
 
+    def set_header(self, fields: list[tuple[str, object]]) -> None:
+        """Record the fields of a byline or date line (header_fields): its dates and its byline."""
+        for kind, value in fields:
+            if kind == "date":
+                self.set_date(*value)  # type: ignore[misc]
+            else:
+                self.set("byline", value)  # type: ignore[arg-type]
+
 
 @dataclass(frozen=True)
 class _Rules:
@@ -167,11 +175,7 @@ def _take_header(paras: list[str], found: _Found, take_title: bool) -> list[str]
         fields = header_fields(first)
         dateline = None if fields else dateline_of(first)
         if fields:
-            for kind, value in fields:
-                if kind == "date":
-                    found.set_date(*value)  # type: ignore[misc]
-                else:
-                    found.set("byline", value)  # type: ignore[arg-type]
+            found.set_header(fields)
         elif dateline and (has_body or dateline[2] is not None):
             found.set("dateline", dateline[0])
             found.set("agency", dateline[1])
@@ -193,11 +197,7 @@ def _take_byline_after_lead(paras: list[str], found: _Found) -> list[str]:
     fields = header_fields(paras[1])
     if not fields or not any(kind == "byline" for kind, _ in fields):
         return paras
-    for kind, value in fields:
-        if kind == "date":
-            found.set_date(*value)  # type: ignore[misc]
-        else:
-            found.set("byline", value)  # type: ignore[arg-type]
+    found.set_header(fields)
     return [paras[0], *paras[2:]]
 
 
