@@ -91,7 +91,6 @@ def discover_files(sources: list[SourceSettings], settings: DiscoverSettings, kn
                    known_rejects: set[tuple[str, str, str]]) -> Discovery:
     """List the new inputs of folder and file sources, in a stable order."""
     result = Discovery()
-    first_read: dict[str, str] = {}  # content hash -> the locator that brought it this run
     for src in sources:
         if not src.enabled or src.kind not in ("folder", "file") or src.path is None:
             continue
@@ -113,12 +112,9 @@ def discover_files(sources: list[SourceSettings], settings: DiscoverSettings, kn
             elif item.content_hash in known_hashes:
                 result.skipped += 1
                 result.known.append((item.source, item.locator, item.content_hash))
-            elif item.content_hash in first_read:
-                result.copies.append(InputCopy(item.source, item.locator, item.content_hash,
-                                               first_read[item.content_hash]))
             else:
-                first_read[item.content_hash] = item.locator
                 result.documents.append(item)
+    result.documents, result.copies = split_copies(result.documents)
     fresh = [r for r in result.rejects if (r.source, r.locator, r.reason) not in known_rejects]
     result.skipped += len(result.rejects) - len(fresh)
     result.rejects = fresh
