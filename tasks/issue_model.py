@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -79,7 +80,7 @@ class IssueModel:
         """Restore the fields and rebuild the term index."""
         for key, value in state.items():
             object.__setattr__(self, key, value)
-        object.__setattr__(self, "_column", {t: i for i, t in enumerate(self.terms)})
+        self.__post_init__()
 
     def vector(self, text: str) -> tuple[np.ndarray, np.ndarray]:
         """The text's TF-IDF vector as (columns, values), l2-normalised; empty when no term is known."""
@@ -102,7 +103,7 @@ class IssueModel:
     def evidence(self, issue: int, prediction: Prediction, most: int = MAX_EVIDENCE) -> list[tuple[str, float]]:
         """The terms of the text that raised one issue's log-odds most, as written there, with how much."""
         row = prediction.push[issue] * -self.calibration[issue, 0]
-        words = _words_by_stem(prediction.text)
+        words = prediction.words_by_stem
         found: dict[str, float] = {}
         for i in np.argsort(-row, kind="stable"):
             if row[i] <= 0 or len(found) >= most:
@@ -139,13 +140,15 @@ class Prediction:
     push: np.ndarray            # (issues, columns): weight times TF-IDF value, in decision units
     text: str
 
+    @functools.cached_property
+    def words_by_stem(self) -> dict[str, str]:
+        """The first word of the text for each stem feature ("~custom" -> "customers"), worked out once
+        for all the issues whose evidence is asked for."""
+        found: dict[str, str] = {}
+        for word in match_words(self.text):
+            found.setdefault(STEM_MARK + stem(word), word)
+        return found
 
-def _words_by_stem(text: str) -> dict[str, str]:
-    """The first word of the text for each stem feature ("~custom" -> "customers")."""
-    found: dict[str, str] = {}
-    for word in match_words(text):
-        found.setdefault(STEM_MARK + stem(word), word)
-    return found
 
 def load_model(path: Path) -> IssueModel:
     """Read a model written by IssueModel.save (ValueError when the file is not one)."""
