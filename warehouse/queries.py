@@ -25,8 +25,7 @@ ORDER BY day, issue
 
 def issue_days(con: duckdb.DuckDBPyConnection, first_day: date, last_day: date) -> list[tuple[str, date, int]]:
     """(issue, day, articles) for every issue and UTC day from first_day to last_day with tagged articles."""
-    return [(issue, day, articles) for issue, day, articles
-            in con.execute(SQL_ISSUE_DAYS, [first_day, last_day]).fetchall()]
+    return con.execute(SQL_ISSUE_DAYS, [first_day, last_day]).fetchall()
 
 # Search: the macros of views.sql (search_hits over search_articles), so the command line and SQL
 # users get the same ranking and folding.
@@ -65,10 +64,13 @@ def search(con: duckdb.DuckDBPyConnection, query: str, since: date | None = None
     return [SearchHit(aid, score, title, source, location, day, ingested, story, tuple(tags), tuple(copies))
             for aid, score, title, source, location, day, ingested, story, tags, copies in rows]
 
+
 EXPORT_FORMATS = ("parquet", "csv")
 LIST_SEPARATOR = "; "  # a CSV cell holds a list as its items joined by this
 # Export: the public views for a range of days (article_day), each a
-# query over the temp table export_articles (the article ids in the range), so the files agree.
+# query over the temp table export_articles (the article ids in the range), so the files agree. The
+# runs' day and the tag lists are written out here rather than with the newer utc_day and tag_list
+# macros, so that export works on a lake whose views the next run has not rebuilt yet.
 SQL_EXPORT_RANGE = """
 CREATE OR REPLACE TEMP TABLE export_articles AS
 SELECT article_id FROM articles

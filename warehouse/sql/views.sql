@@ -1,9 +1,11 @@
 -- The public SQL interface, stored in the lake (any DuckDB that attaches it sees them). Rebuilt when
 -- this file changes, so a view change needs no migration.
+-- The UTC date of a timestamp (a run's day, as export counts runs).
+CREATE OR REPLACE MACRO utc_day(ts) AS CAST(timezone('UTC', ts) AS DATE);
+
 -- An article's day, as the digest's trend, search and export count days: the UTC date of its publication,
 -- or of its ingestion when the publication date is unknown.
-CREATE OR REPLACE MACRO article_day(published_at, ingested_at) AS
-    CAST(timezone('UTC', coalesce(published_at, ingested_at)) AS DATE);
+CREATE OR REPLACE MACRO article_day(published_at, ingested_at) AS utc_day(coalesce(published_at, ingested_at));
 
 CREATE OR REPLACE VIEW articles AS
 SELECT a.article_id, a.source, a.url, a.path, a.guid, a.title, a.title_derived, a.byline, a.dateline,
@@ -17,6 +19,11 @@ CREATE OR REPLACE VIEW article_tags AS
 SELECT article_id, issue, score, array_to_string(evidence, ', ') AS evidence,
        evidence AS evidence_terms
 FROM store.article_tags;
+
+-- An article's issues, best first (score, then name), as search and export list them.
+CREATE OR REPLACE MACRO tag_list(id) AS
+    (SELECT coalesce(list(t.issue ORDER BY t.score DESC, t.issue), []) FROM article_tags AS t
+     WHERE t.article_id = id);
 
 CREATE OR REPLACE VIEW stories AS
 WITH members AS (
@@ -122,8 +129,7 @@ SELECT o.article_id, b.score, b.matched, o.title, o.source, coalesce(o.url, o.pa
        article_day(o.published_at, o.ingested_at) AS day,
        o.published_at IS NULL AS day_is_ingested,
        o.story_id, s.title AS story,
-       (SELECT coalesce(list(t.issue ORDER BY t.score DESC, t.issue), []) FROM article_tags AS t
-        WHERE t.article_id = o.article_id) AS tags,
+       tag_list(o.article_id) AS tags,
        (SELECT coalesce(list({'article_id': c.article_id, 'title': c.title, 'source': c.source,
                               'kind': c.duplicate_kind} ORDER BY c.ingested_at, c.article_id), [])
         FROM shown AS c WHERE c.duplicate_of = o.article_id) AS copies
