@@ -132,10 +132,7 @@ def _members(articles: list[Article], with_summary: bool) -> str:
     """The run's articles of a story, each duplicate folded under its original; copies of articles
     stored by an earlier run are folded under a line naming that original."""
     ids = {a.article_id for a in articles}
-    copies: dict[str, list[Article]] = {}
-    for a in articles:
-        if a.duplicate_of:
-            copies.setdefault(a.duplicate_of, []).append(a)
+    copies = _copies_of(articles)
     items = [_member(a, copies.get(a.article_id, []), with_summary) for a in articles if not a.duplicate_of]
     items += [f'<li><span class="meta">stored before: article <code>{_e(original)}</code></span>'
               f'{_folded_duplicates(group)}</li>' for original, group in copies.items() if original not in ids]
@@ -187,9 +184,17 @@ def split_stories(d: RunDigest) -> tuple[list[tuple[Story, list[Article]]], list
 def _singles(articles: list[Article]) -> list[tuple[Article, list[Article]]]:
     """Each original among the articles with the articles that duplicate it; a copy whose original
     is not among them stands as an article of its own."""
-    ids = {a.article_id for a in articles}
-    return [(a, [c for c in articles if c.duplicate_of == a.article_id]) for a in articles
-            if not a.duplicate_of or a.duplicate_of not in ids]
+    ids, copies = {a.article_id for a in articles}, _copies_of(articles)
+    return [(a, copies.get(a.article_id, [])) for a in articles if not a.duplicate_of or a.duplicate_of not in ids]
+
+
+def _copies_of(articles: list[Article]) -> dict[str, list[Article]]:
+    """The articles that duplicate each original, in their order, by the original's id."""
+    copies: dict[str, list[Article]] = {}
+    for a in articles:
+        if a.duplicate_of:
+            copies.setdefault(a.duplicate_of, []).append(a)
+    return copies
 
 
 def _header(d: RunDigest) -> str:
