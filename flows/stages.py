@@ -155,6 +155,11 @@ def tag_task(articles: list[Article], taxonomy: tag.Taxonomy, settings: TagSetti
 @task(name="story members", cache_policy=NO_CACHE)
 def story_members_task(con: duckdb.DuckDBPyConnection, articles: list[Article]) -> tuple[list[tuple], dict[str, str]]:
     """The stored articles of the stories the batch joined, and those stories' current titles."""
+    return stored_story_context(con, articles)
+
+
+def stored_story_context(con: duckdb.DuckDBPyConnection, articles: list[Article]) -> tuple[list[tuple], dict[str, str]]:
+    """The stored members and current titles of the stories the articles belong to."""
     story_ids = sorted({a.story_id for a in articles if a.story_id})
     return read.story_members(con, story_ids), read.story_titles(con, story_ids)
 
@@ -264,8 +269,7 @@ def recheck(con: duckdb.DuckDBPyConnection, articles: list[Article], rejects: li
         stored = read.load_known_articles(con, now - timedelta(days=settings.dedup.story_window_days),
                                           dedup.known_probe(kept, settings.dedup))
         dedup.assign(kept, stored, settings.dedup, now)
-    story_ids = sorted({a.story_id for a in kept if a.story_id})
-    members, titles = read.story_members(con, story_ids), read.story_titles(con, story_ids)
+    members, titles = stored_story_context(con, kept)
     story_list = stories.build_stories(kept, members, settings.summary.story_sentences, titles) if kept else []
     dropped = len(articles) - len(kept) + len(rejects) - len(kept_rejects)
     counts = dataclasses.replace(counts, skipped=counts.skipped + dropped,
