@@ -66,8 +66,7 @@ def checked_settings(args: argparse.Namespace, sources: list[str] | None = None,
         lake.check(settings.warehouse)
         wait_for_warehouse(settings)
     except (ConfigError, lake.WarehouseError) as exc:
-        print_error(exc)
-        return EXIT_BAD_INPUT
+        return fail(exc)
     return settings
 
 

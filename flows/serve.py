@@ -96,8 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = load_settings(args.config)
     except ConfigError as exc:
-        cli.print_error(exc)
-        return cli.EXIT_BAD_INPUT
+        return cli.fail(exc)
     config_path = str(settings.config_path) if args.config else None
     serve_ingest(settings, config_path, args.pause_on_shutdown)
     return 0
