@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import sys
-import tempfile
 from pathlib import Path
 
 from config.settings import DEFAULT_CONFIG, ConfigError, Settings, load_settings
 from config.sources_file import append_sources
 from flows import cli
 from flows.runs import resolve_settings
+from tasks.files import replaced
 from tasks.sources.opml import ImportPlan, OpmlError, OpmlFeed, parse_opml, plan_import, render_opml
 
 MAX_OPML_BYTES = 20_000_000
@@ -48,19 +47,13 @@ def read_opml(path: Path) -> bytes:
 def replace_config(path: Path, text: str) -> None:
     """Write the new config text in place of the old, only once it loads and checks as a config
     (ConfigError otherwise, and nothing changed)."""
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".new")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(text)
+    with replaced(path, prefix=f".{path.name}.", suffix=".new") as temporary:
+        temporary.write_text(text, encoding="utf-8")
         shutil.copymode(path, temporary)
         try:
             load_settings(temporary)
         except ConfigError as exc:
             raise ConfigError(f"{path}: the import would break the config ({exc})") from None
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
 
 
 def _report(plan: ImportPlan, config: Path, dry_run: bool) -> str:

@@ -7,9 +7,7 @@ import hashlib
 import json
 import logging
 import math
-import os
 import sys
-import tempfile
 import zipfile
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -19,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tasks.files import replaced
 from tasks.text.language import stem, stop_words
 from tasks.text.sentences import LETTER_RE, match_words
 
@@ -117,18 +116,12 @@ class IssueModel:
     def save(self, path: Path) -> None:
         """Write the model as a compressed .npz of plain arrays (no pickled objects), atomically."""
         path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".npz")
-        os.close(handle)
-        try:
+        with replaced(path, suffix=".npz") as temporary:  # numpy adds .npz to a name without it
             # half precision keeps three significant digits of each weight, plenty for a linear score
             np.savez_compressed(temporary, issues=np.array(self.issues), terms=np.array(self.terms),
                                 idf=self.idf.astype(np.float16), coef=self.coef.astype(np.float16),
                                 intercept=self.intercept, calibration=self.calibration,
                                 meta=np.array(json.dumps(self.meta, sort_keys=True)))
-            os.replace(temporary, path)
-        finally:
-            if os.path.exists(temporary):
-                os.unlink(temporary)
 
 
 @dataclass(frozen=True)

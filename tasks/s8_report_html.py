@@ -5,12 +5,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
-import tempfile
 from collections.abc import Iterable
 from datetime import datetime
 from html import escape
 from pathlib import Path
 
+from tasks.files import replaced
 from tasks.records import Article, InputCopy, Story, Tag
 from tasks.s8_report import MAX_REJECTS_SHOWN, RunDigest
 from tasks.s8_report_chart import IssueTrend, series_colour, trend_svg
@@ -292,9 +292,7 @@ def write_page(page: str, reports_dir: Path, run_id: str, latest: bool = True) -
     reports_dir.mkdir(parents=True, exist_ok=True)
     path = reports_dir / f"{run_id}.html"
     for target in (path, reports_dir / LATEST_PAGE) if latest else (path,):
-        handle, temporary = tempfile.mkstemp(dir=reports_dir, prefix=".page-", suffix=".tmp")
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(page)
-        os.chmod(temporary, 0o644)  # mkstemp makes it private; a report is for every reader
-        os.replace(temporary, target)
+        with replaced(target, prefix=".page-") as temporary:
+            temporary.write_text(page, encoding="utf-8")
+            os.chmod(temporary, 0o644)  # mkstemp makes it private; a report is for every reader
     return path
