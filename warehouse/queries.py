@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
 
 import duckdb
 
@@ -65,8 +64,6 @@ def search(con: duckdb.DuckDBPyConnection, query: str, since: date | None = None
             for aid, score, title, source, location, day, ingested, story, tags, copies in rows]
 
 
-EXPORT_FORMATS = ("parquet", "csv")
-LIST_SEPARATOR = "; "  # a CSV cell holds a list as its items joined by this
 # Export: the public views for a range of days (article_day), each a
 # query over the temp table export_articles (the article ids in the range), so the files agree. The
 # runs' day and the tag lists are written out here rather than with the newer utc_day and tag_list
@@ -102,34 +99,10 @@ ORDER BY r.started_at
 """
 
 
-def export_queries(con: duckdb.DuckDBPyConnection, since: date | None, until: date | None
-                   ) -> dict[str, tuple[str, dict[str, date | None]]]:
-    """The query (with its parameters) of each public view's rows to export; sets up export_articles."""
+def export_views(con: duckdb.DuckDBPyConnection, since: date | None, until: date | None
+                 ) -> dict[str, duckdb.DuckDBPyRelation]:
+    """The rows to export of each public view, as relations to write (to_parquet, to_csv)."""
     days = {"since": since, "until": until}
     con.execute(SQL_EXPORT_RANGE, days)
-    return {"articles": (SQL_EXPORT_ARTICLES, {}), "article_tags": (SQL_EXPORT_TAGS, {}),
-            "stories": (SQL_EXPORT_STORIES, {}), "runs": (SQL_EXPORT_RUNS, days)}
-
-
-def lists_as_text(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, date | None]) -> str:
-    """The query with each list column as text (items joined by LIST_SEPARATOR), as a spreadsheet
-    wants a cell."""
-    relation = con.sql(sql, params=params)  # bound, not run: for its column names and types
-    columns = [f"array_to_string(\"{name}\", '{LIST_SEPARATOR}') AS \"{name}\"" if str(kind).endswith("[]")
-               else f'"{name}"' for name, kind in zip(relation.columns, relation.types)]
-    return f"SELECT {', '.join(columns)} FROM ({sql})"
-
-
-def export_files(con: duckdb.DuckDBPyConnection, out: Path, file_format: str, since: date | None,
-                 until: date | None) -> dict[str, int]:
-    """Write one file per public view (its rows for the range; file_format of EXPORT_FORMATS) into out;
-    return the rows written per file name, as COPY counts them (each query runs once)."""
-    written = {}
-    for name, (sql, params) in export_queries(con, since, until).items():
-        path = out / f"{name}.{file_format}"
-        if file_format == "csv":
-            sql = lists_as_text(con, sql, params)
-        options = "FORMAT csv, HEADER" if file_format == "csv" else "FORMAT parquet"
-        quoted = str(path).replace("'", "''")
-        written[path.name] = con.execute(f"COPY ({sql}) TO '{quoted}' ({options})", params).fetchone()[0]
-    return written
+    return {"articles": con.sql(SQL_EXPORT_ARTICLES), "article_tags": con.sql(SQL_EXPORT_TAGS),
+            "stories": con.sql(SQL_EXPORT_STORIES), "runs": con.sql(SQL_EXPORT_RUNS, params=days)}
