@@ -26,6 +26,10 @@ SELECT article_id, text_hash, url, minhash, story_id,
        epoch_us(coalesce(published_at, ingested_at)) AS seen_at_us, duplicate_of, facts
 FROM store.articles
 """
+# The same columns for the rows a probe picked (below): the story window, and the others by row id.
+SQL_KNOWN_ROWS = SQL_KNOWN_ARTICLES + """WHERE coalesce(published_at, ingested_at) >= ? OR list_contains(?::BIGINT[], rowid)
+ORDER BY rowid
+"""
 # list_contains is applied inside the table scan, so only the matching rows' texts are read; an IN
 # (subquery) is a join, which reads the text of every stored article first.
 # With a probe, only what can change dedup's decisions for a batch is loaded: the story window, the
@@ -55,13 +59,6 @@ WHERE coalesce(published_at, ingested_at) >= ?
 PROBE_MAX_SHARE = 0.5
 SQL_ARTICLE_COUNT = "SELECT count(*) FROM store.articles"
 SQL_KNOWN_PARENTS = "SELECT rowid, duplicate_of FROM store.articles WHERE list_contains(?::VARCHAR[], article_id)"
-SQL_KNOWN_ROWS = """
-SELECT article_id, text_hash, url, minhash, story_id,
-       CASE WHEN coalesce(published_at, ingested_at) >= ? THEN story_terms END AS story_terms,
-       epoch_us(coalesce(published_at, ingested_at)) AS seen_at_us, duplicate_of, facts
-FROM store.articles WHERE coalesce(published_at, ingested_at) >= ? OR list_contains(?::BIGINT[], rowid)
-ORDER BY rowid
-"""
 SQL_STORY_MEMBERS = """
 SELECT story_id, article_id, title, text, source, duplicate_of, coalesce(language, 'en'), title_derived
 FROM store.articles WHERE list_contains(?::VARCHAR[], story_id)
@@ -145,7 +142,7 @@ def load_known_articles(con: duckdb.DuckDBPyConnection, story_since: datetime,
                          minhash=None if minhash is None else bytes(minhash), story_id=story_id,
                          story_terms=json.loads(story_terms) if story_terms else {},
                          seen_at=_EPOCH + timedelta(microseconds=us), duplicate_of=dup,
-                         facts=None if found is None else frozenset(found))
+                         facts=_facts(found))
             for aid, thash, url, minhash, story_id, story_terms, us, dup, found
             in zip(ids, hashes, urls, minhashes, stories, terms, seen_us, duplicates, facts)]
 
@@ -240,5 +237,10 @@ def stored_articles(con: duckdb.DuckDBPyConnection, default_tags: dict[str, tupl
                           url=url, guid=guid, default_tags=default_tags.get(source, ()))
         cleaned = CleanedArticle(title=title, text=text, language=lang, canonical_url=url, title_derived=derived)
         articles.append(Article(article_id=aid, doc=doc, cleaned=cleaned, word_count=words, story_id=story_id,
-                                duplicate_of=dup, facts=None if found is None else frozenset(found)))
+                                duplicate_of=dup, facts=_facts(found)))
     return articles
+
+
+def _facts(stored: list[str] | None) -> frozenset[str] | None:
+    """An article's facts as stored; NULL (stored before facts were kept) stays None."""
+    return None if stored is None else frozenset(stored)

@@ -129,7 +129,7 @@ def _article_row(a: Article, run_id: str, stamp: datetime, versions: dict[str, s
         a.duplicate_of, a.duplicate_kind, a.similarity, a.minhash,
         json.dumps(a.story_terms, sort_keys=True) if a.story_terms else None, a.summary, run_id, stamp,
         versions.get("clean"), versions.get("dedup"), versions.get("summary"), versions.get("tag"),
-        None if a.facts is None else sorted(a.facts),
+        _facts_column(a.facts),
     ]
 
 
@@ -275,7 +275,7 @@ def write_reprocessed(con: duckdb.DuckDBPyConnection, run_id: str, articles: lis
             con.execute(SQL_COMMIT_MESSAGE, [f"{run_id}: reprocessed {len(articles)} articles",
                                              json.dumps({"run_id": run_id})])
             con.execute(SQL_REPROCESSED_TABLE)
-            rows = [[a.article_id, a.summary, None if a.facts is None else sorted(a.facts)] for a in articles]
+            rows = [[a.article_id, a.summary, _facts_column(a.facts)] for a in articles]
             for columns in _column_batches(rows):
                 con.execute(SQL_INSERT_REPROCESSED, columns)
             con.execute(SQL_APPLY_REPROCESSED, [versions.get("summary"), versions.get("tag")])
@@ -287,3 +287,8 @@ def write_reprocessed(con: duckdb.DuckDBPyConnection, run_id: str, articles: lis
         return _committed(con, run_id, snapshot)
 
     return retrying(con, attempt)
+
+
+def _facts_column(facts: frozenset[str] | None) -> list[str] | None:
+    """An article's facts as the facts column holds them: sorted, or NULL when not worked out (read._facts)."""
+    return None if facts is None else sorted(facts)
