@@ -75,10 +75,8 @@ def run(data_dir: Path, limit: int | None = None, half: str = "report") -> dict[
         root = Path(tmp)
         taxonomy = taxonomy_from_examples(learn_from, root)
         write_texts({_name(a): _text(a) for a in scored}, root / "pages")
-        (root / "run").mkdir()
         result = ingest(root / "pages", taxonomy, root / "run")
-    top = {name: tags[0][0] for name, tags in result["tags"].items()}
-    predicted = [top.get(_name(a)) for a in scored]
+    predicted = [result["top"].get(_name(a)) for a in scored]
     scores = f1_scores([a.category for a in scored], predicted)
     return {"half": half, "examples": len(learn_from), "articles": len(scored), "stored": len(result["stored"]),
             "target_micro_f1": TARGET_MICRO_F1, **scores, "flow_seconds": result["seconds"],

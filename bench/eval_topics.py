@@ -129,12 +129,10 @@ def run(data_dir: Path, limit: int | None = None, half: str | None = "report",
         root = Path(tmp)
         write_texts({item_key(i): item_text(i) for i in items}, root / "pages")
         for name, path in (("shipped", taxonomy), ("keywords_only", _without_model(taxonomy, root))):
-            workdir = root / name
-            workdir.mkdir()
             # the items are a headline and a one-line gist: let them through the length check
-            run_ = ingest(root / "pages", path, workdir, "[clean]\nmin_words = 1\n")
-            top = {key: tags[0][0] for key, tags in run_["tags"].items()}
-            results[name] = {**score(items, top), "stored": len(run_["stored"]), "flow_seconds": run_["seconds"]}
+            run_ = ingest(root / "pages", path, root / name, "[clean]\nmin_words = 1\n")
+            results[name] = {**score(items, run_["top"]), "stored": len(run_["stored"]),
+                             "flow_seconds": run_["seconds"]}
     results["seconds"] = round(time.perf_counter() - started, 1)
     return results
 

@@ -29,9 +29,10 @@ def write_texts(texts: dict[str, str], folder: Path) -> None:
 def ingest(folder: Path, taxonomy: Path, workdir: Path, extra_config: str = "") -> dict[str, object]:
     """Run the ingest flow once, in a fresh process on Prefect's temporary API, over one folder.
 
-    Returns each stored file's tags (file stem -> [(issue, score)], best first), the stems of all
-    stored files, and the run's wall time.
+    Returns each stored file's tags (file stem -> [(issue, score)], best first), its top tag (file stem
+    -> issue), the stems of all stored files, and the run's wall time.
     """
+    workdir.mkdir(parents=True, exist_ok=True)
     warehouse = workdir / "eval.sqlite"
     config = workdir / "pipeline.toml"
     config.write_text(f'[warehouse]\ncatalog = "sqlite:{warehouse.as_posix()}"\n'
@@ -50,4 +51,5 @@ def ingest(folder: Path, taxonomy: Path, workdir: Path, extra_config: str = "") 
         for path, issue, score in con.execute(SQL_TAGS).fetchall():
             tags.setdefault(Path(path).stem, []).append((issue, score))
         stored = {Path(row[0]).stem for row in con.execute(SQL_STORED).fetchall()}
-    return {"tags": tags, "stored": stored, "seconds": round(seconds, 1)}
+    return {"tags": tags, "top": {stem: found[0][0] for stem, found in tags.items()}, "stored": stored,
+            "seconds": round(seconds, 1)}
