@@ -24,13 +24,14 @@ from tasks.text.sentences import LETTER_RE, match_words
 LOGGER = logging.getLogger(__name__)
 
 # Bump when fitting or the features change, so cached models are refitted.
-MODEL_FORMAT = 1
+MODEL_FORMAT = 2
 # Chosen by cross-validation on the NYT tuning half (bench/train_issue_model.py); also the settings
 # used to fit a taxonomy's examples at run time.
 C = 10.0                  # inverse regularisation of each issue's logistic regression
 MIN_DF = 2                # a term must be in at least this many examples
 CALIBRATION_FOLDS = 3     # Platt scaling fitted on this many cross-validation folds
 MAX_EVIDENCE = 8          # terms kept as a tag's evidence
+MIN_PART = 3              # examples a part of an issue needs for a classifier of its own (fit_model's parts)
 MODEL_LANGUAGE = "english"
 
 
@@ -48,26 +49,37 @@ def analyse(text: str) -> list[str]:
 
 @dataclass(frozen=True)
 class IssueModel:
-    """One calibrated linear classifier per issue over shared TF-IDF features (sublinear tf, l2 norm).
+    """Calibrated linear classifiers over shared TF-IDF features (sublinear tf, l2 norm): one per issue,
+    and one per part of an issue that was given as such (a finer class, such as one sub-topic).
 
-    p(issue | text) = 1 / (1 + exp(a * (w . x + b) + c)), x the text's TF-IDF vector: the issues are
-    scored independently (one-vs-rest), so a text can carry several.
+    p(row | text) = 1 / (1 + exp(a * (w . x + b) + c)), x the text's TF-IDF vector; an issue's
+    probability is the largest of its rows' (its own and its parts'). The issues are scored independently
+    (one-vs-rest), so a text can carry several.
     """
 
     issues: tuple[str, ...]
     terms: tuple[str, ...]
     idf: np.ndarray          # (terms,)
-    coef: np.ndarray         # (issues, terms)
-    intercept: np.ndarray    # (issues,)
-    calibration: np.ndarray  # (issues, 2): Platt's a and c
+    coef: np.ndarray         # (rows, terms): the issues' own rows in order, then the parts'
+    intercept: np.ndarray    # (rows,)
+    calibration: np.ndarray  # (rows, 2): Platt's a and c
+    owners: np.ndarray | None = None  # (rows,): the issue each row scores; None: one row per issue
     meta: dict[str, object] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
-        shapes = (self.idf.shape, self.coef.shape, self.intercept.shape, self.calibration.shape)
-        expected = ((len(self.terms),), (len(self.issues), len(self.terms)), (len(self.issues),),
-                    (len(self.issues), 2))
-        if shapes != expected:
-            raise ValueError(f"issue model arrays have shapes {shapes}, expected {expected}")
+        rows = len(self.coef)
+        if self.owners is None:
+            object.__setattr__(self, "owners", np.arange(len(self.issues)))
+        shapes = (self.idf.shape, self.coef.shape, self.intercept.shape, self.calibration.shape,
+                  self.owners.shape)  # type: ignore[union-attr]
+        expected = ((len(self.terms),), (rows, len(self.terms)), (rows,), (rows, 2), (rows,))
+        if shapes != expected or rows < len(self.issues):
+            raise ValueError(f"issue model arrays have shapes {shapes}, expected {expected} with at least "
+                             f"{len(self.issues)} rows")
+        own = self.owners[:len(self.issues)]  # type: ignore[index]
+        if not np.array_equal(own, np.arange(len(self.issues))) or not np.all(self.owners < len(self.issues)):  # type: ignore[operator]
+            raise ValueError("issue model rows: the issues' own rows must come first, in order, and parts "
+                             "must belong to an issue")
         object.__setattr__(self, "_column", {t: i for i, t in enumerate(self.terms)})
 
     def __getstate__(self) -> dict[str, object]:
@@ -92,16 +104,22 @@ class IssueModel:
         return columns, values / np.linalg.norm(values)
 
     def predict(self, text: str) -> Prediction:
-        """Each issue's probability for the text, with what the evidence needs."""
+        """Each issue's probability for the text (its best row's), with what the evidence needs."""
         columns, values = self.vector(text)
         push = self.coef[:, columns] * values
         decision = push.sum(axis=1) + self.intercept
         a, c = self.calibration[:, 0], self.calibration[:, 1]
-        return Prediction(1.0 / (1.0 + np.exp(np.clip(a * decision + c, -30, 30))), columns, push, text)
+        rows = 1.0 / (1.0 + np.exp(np.clip(a * decision + c, -30, 30)))
+        # each issue's most probable row: sorted by issue, then by probability, highest first (ties: own row)
+        order = np.lexsort((-rows, self.owners))
+        best = order[np.searchsorted(self.owners[order], np.arange(len(self.issues)))]  # type: ignore[index]
+        return Prediction(rows[best], best, columns, push, text)
 
     def evidence(self, issue: int, prediction: Prediction, most: int = MAX_EVIDENCE) -> list[tuple[str, float]]:
-        """The terms of the text that raised one issue's log-odds most, as written there, with how much."""
-        row = prediction.push[issue] * -self.calibration[issue, 0]
+        """The terms of the text that raised one issue's log-odds most (in its best row), as written there,
+        with how much."""
+        best = prediction.rows[issue]
+        row = prediction.push[best] * -self.calibration[best, 0]
         words = prediction.words_by_stem
         found: dict[str, float] = {}
         for i in np.argsort(-row, kind="stable"):
@@ -120,7 +138,7 @@ class IssueModel:
             # half precision keeps three significant digits of each weight, plenty for a linear score
             np.savez_compressed(temporary, issues=np.array(self.issues), terms=np.array(self.terms),
                                 idf=self.idf.astype(np.float16), coef=self.coef.astype(np.float16),
-                                intercept=self.intercept, calibration=self.calibration,
+                                intercept=self.intercept, calibration=self.calibration, owners=self.owners,
                                 meta=np.array(json.dumps(self.meta, sort_keys=True)))
 
 
@@ -129,8 +147,9 @@ class Prediction:
     """An issue model's reading of one text: each issue's probability and each term's push per issue."""
 
     probabilities: np.ndarray   # (issues,)
+    rows: np.ndarray            # (issues,): the model row each issue's probability comes from
     columns: np.ndarray         # the text's terms, as model columns
-    push: np.ndarray            # (issues, columns): weight times TF-IDF value, in decision units
+    push: np.ndarray            # (rows, columns): weight times TF-IDF value, in decision units
     text: str
 
     @functools.cached_property
@@ -151,6 +170,7 @@ def load_model(path: Path) -> IssueModel:
             return IssueModel(tuple(str(i) for i in data["issues"]), tuple(str(t) for t in data["terms"]),
                               data["idf"].astype(np.float32), data["coef"].astype(np.float32),
                               data["intercept"].astype(float), data["calibration"].astype(float),
+                              data["owners"].astype(np.int64) if "owners" in data else None,
                               json.loads(str(data["meta"])))
     except (KeyError, OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:  # ValueError: pickled data, bad JSON
         raise ValueError(f"not an issue model ({exc.__class__.__name__}: {exc})") from None
@@ -175,49 +195,67 @@ def _dataframe_libraries_unmarked() -> Iterator[None]:
 
 def fit_model(texts: Sequence[str], labels: Sequence[frozenset[str]], issues: Sequence[str], c: float = C,
               min_df: int = MIN_DF, meta: dict[str, object] | None = None,
-              groups: Sequence[object] | None = None) -> IssueModel:
+              groups: Sequence[object] | None = None, parts: Sequence[tuple[str, str] | None] | None = None,
+              min_part: int = MIN_PART) -> IssueModel:
     """Fit one calibrated logistic regression per issue (one-vs-rest) on TF-IDF unigrams and bigrams.
 
     `labels[i]` holds the issues example i belongs to (empty: a negative example for every issue).
     `groups[i]`, when given, names the item example i was taken from: texts of one item (its headline
     alone, say, beside the whole) stay in one calibration fold, so the calibration is not fitted on
     texts the classifier has seen.
+    `parts[i]`, when given, is (issue, part): the finer class of example i within one of its issues, such
+    as a sub-topic of a code book. Each part with at least `min_part` examples gets a classifier of its
+    own (its examples against all others), and the issue's probability becomes the largest of its own
+    and its parts': a narrow kind of story that the issue's one classifier weighs against its broad
+    vocabulary still reaches the issue.
     """
     with _dataframe_libraries_unmarked():
-        return _fit(texts, labels, issues, c, min_df, meta, groups)
+        return _fit(texts, labels, issues, c, min_df, meta, groups, parts, min_part)
 
 
 def _fit(texts: Sequence[str], labels: Sequence[frozenset[str]], issues: Sequence[str], c: float, min_df: int,
-         meta: dict[str, object] | None, groups: Sequence[object] | None) -> IssueModel:
+         meta: dict[str, object] | None, groups: Sequence[object] | None,
+         parts: Sequence[tuple[str, str] | None] | None, min_part: int) -> IssueModel:
     """fit_model's work (see there)."""
-    from sklearn.calibration import CalibratedClassifierCV
     from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import StratifiedGroupKFold
 
     vectorizer = TfidfVectorizer(analyzer=analyse, min_df=min_df, sublinear_tf=True)
     matrix = vectorizer.fit_transform(texts)
     terms = tuple(vectorizer.get_feature_names_out())
-    coef = np.zeros((len(issues), len(terms)))
-    intercept, calibration = np.zeros(len(issues)), np.zeros((len(issues), 2))
-    for row, issue in enumerate(issues):
-        target = np.array([issue in found for found in labels], dtype=int)
-        if groups is None:
-            folds = min(CALIBRATION_FOLDS, int(target.sum()), int(len(target) - target.sum()))
-        else:
-            within = {g for g, t in zip(groups, target) if t}
-            folds = min(CALIBRATION_FOLDS, len(within), len(set(groups) - within))
-        if folds < 2:
-            raise ValueError(f"issue {issue!r} needs at least 2 examples in it and 2 outside it to be learned")
-        splits = folds if groups is None else list(StratifiedGroupKFold(folds).split(matrix, target, groups=groups))
-        # liblinear: several times quicker than lbfgs on these sparse one-vs-rest problems
-        model = CalibratedClassifierCV(LogisticRegression(C=c, solver="liblinear"), method="sigmoid", cv=splits,
-                                       ensemble=False).fit(matrix, target)
-        pair = model.calibrated_classifiers_[0]
-        coef[row], intercept[row] = pair.estimator.coef_[0], pair.estimator.intercept_[0]
-        calibration[row] = pair.calibrators[0].a_, pair.calibrators[0].b_
-    return IssueModel(tuple(issues), terms, vectorizer.idf_.astype(float), coef, intercept, calibration,
-                      {"format": MODEL_FORMAT, "C": c, "min_df": min_df, "examples": len(texts), **(meta or {})})
+    counted = Counter(p for p in parts or () if p is not None and p[0] in issues)
+    kept = sorted(p for p, n in counted.items() if n >= max(2, min_part))
+    targets = [(repr(issue), np.array([issue in found for found in labels], dtype=int)) for issue in issues]
+    targets += [(f"{issue!r} part {part!r}", np.array([p == (issue, part) for p in parts or ()], dtype=int))
+                for issue, part in kept]
+    fitted = [_fit_row(matrix, target, name, c, groups) for name, target in targets]
+    return IssueModel(tuple(issues), terms, vectorizer.idf_.astype(float), np.array([f[0] for f in fitted]),
+                      np.array([f[1] for f in fitted]), np.array([f[2] for f in fitted]),
+                      np.array([*range(len(issues)), *(list(issues).index(issue) for issue, _ in kept)]),
+                      {"format": MODEL_FORMAT, "C": c, "min_df": min_df, "examples": len(texts),
+                       **({"parts": [f"{issue} {part}" for issue, part in kept], "min_part": min_part}
+                          if parts is not None else {}), **(meta or {})})
+
+
+def _fit_row(matrix: object, target: np.ndarray, name: str, c: float,
+             groups: Sequence[object] | None) -> tuple[np.ndarray, float, tuple[float, float]]:
+    """One calibrated logistic regression of target against the rest: its weights, intercept and Platt's a, c."""
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    if groups is None:
+        folds = min(CALIBRATION_FOLDS, int(target.sum()), int(len(target) - target.sum()))
+    else:
+        within = {g for g, t in zip(groups, target) if t}
+        folds = min(CALIBRATION_FOLDS, len(within), len(set(groups) - within))
+    if folds < 2:
+        raise ValueError(f"issue {name} needs at least 2 examples in it and 2 outside it to be learned")
+    splits = folds if groups is None else list(StratifiedGroupKFold(folds).split(matrix, target, groups=groups))
+    # liblinear: several times quicker than lbfgs on these sparse one-vs-rest problems
+    model = CalibratedClassifierCV(LogisticRegression(C=c, solver="liblinear"), method="sigmoid", cv=splits,
+                                   ensemble=False).fit(matrix, target)
+    pair = model.calibrated_classifiers_[0]
+    return pair.estimator.coef_[0], pair.estimator.intercept_[0], (pair.calibrators[0].a_, pair.calibrators[0].b_)
 
 
 def examples_digest(files: Sequence[tuple[str, Path]]) -> str:

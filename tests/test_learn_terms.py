@@ -164,3 +164,35 @@ def test_fitting_works_beside_the_warehouse_absent_pandas_mark(monkeypatch: pyte
     model = fit_model(SPORT + ECONOMY, LABELS, ["economy", "sport"])
     assert set(model.issues) == {"economy", "sport"}
     assert "pandas" in sys.modules and sys.modules["pandas"] is None, "the mark is put back"
+
+
+def test_an_issue_scores_as_the_best_of_its_own_row_and_its_parts() -> None:
+    # rows: economy's own, sport's own, and a fisheries part of economy; p = sigmoid(w . x)
+    model = IssueModel(("economy", "sport"), ("cod", "goal"), np.ones(2), np.array([[0.5, -1.0], [-1.0, 2.0], [3.0, -1.0]]),
+                       np.zeros(3), np.array([[-1.0, 0.0]] * 3), np.array([0, 1, 0]))
+    cod = model.predict("cod")
+    assert list(cod.rows) == [2, 1] and np.allclose(cod.probabilities, [1 / (1 + np.exp(-3)), 1 / (1 + np.exp(1))])
+    assert model.evidence(0, cod) == [("cod", 3.0)], "evidence comes from the row that gave the score"
+    goal = model.predict("goal")
+    assert list(goal.rows) == [0, 1] and np.isclose(goal.probabilities[0], 1 / (1 + np.exp(1)))
+    with pytest.raises(ValueError, match="own rows must come first"):
+        IssueModel(("economy", "sport"), ("cod", "goal"), np.ones(2), np.zeros((3, 2)), np.zeros(3),
+                   np.zeros((3, 2)), np.array([0, 0, 1]))
+
+
+def test_parts_with_enough_examples_get_rows_and_survive_the_file(tmp_path: Path) -> None:
+    texts = SPORT + ECONOMY
+    parts = [("sport", "goalkeeping") if "goalkeeper" in t else None for t in SPORT] + [None] * len(ECONOMY)
+    assert parts.count(("sport", "goalkeeping")) == 5
+    model = fit_model(texts, LABELS, ["economy", "sport"], parts=parts)
+    assert len(model.coef) == 3 and list(model.owners) == [0, 1, 1] and model.meta["parts"] == ["sport goalkeeping"]
+    text = "The goalkeeper saved a penalty."
+    prediction = model.predict(text)
+    s = model.issues.index("sport")
+    assert prediction.probabilities[s] > 0.5 and prediction.rows[s] in (1, 2)
+    model.save(tmp_path / "m.npz")
+    again = load_model(tmp_path / "m.npz")
+    assert list(again.owners) == [0, 1, 1]
+    assert np.allclose(again.predict(text).probabilities, prediction.probabilities, atol=1e-3)
+    assert len(fit_model(texts, LABELS, ["economy", "sport"], parts=parts, min_part=6).coef) == 2, \
+        "a part with fewer examples than min_part is left to its issue's own classifier"

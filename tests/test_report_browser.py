@@ -6,7 +6,6 @@ import asyncio
 import io
 import re
 import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest
