@@ -227,7 +227,10 @@ def _fit(texts: Sequence[str], labels: Sequence[frozenset[str]], issues: Sequenc
     targets = [(repr(issue), np.array([issue in found for found in labels], dtype=int)) for issue in issues]
     targets += [(f"{issue!r} part {part!r}", np.array([p == (issue, part) for p in parts or ()], dtype=int))
                 for issue, part in kept]
-    fitted = [_fit_row(matrix, target, name, c, groups) for name, target in targets]
+    # each example's item, numbered in order of first appearance
+    numbers: dict[object, int] = {}
+    row_group = None if groups is None else np.array([numbers.setdefault(g, len(numbers)) for g in groups])
+    fitted = [_fit_row(matrix, target, name, c, row_group) for name, target in targets]
     return IssueModel(tuple(issues), terms, vectorizer.idf_.astype(float), np.array([f[0] for f in fitted]),
                       np.array([f[1] for f in fitted]), np.array([f[2] for f in fitted]),
                       np.array([*range(len(issues)), *(list(issues).index(issue) for issue, _ in kept)]),
@@ -237,20 +240,28 @@ def _fit(texts: Sequence[str], labels: Sequence[frozenset[str]], issues: Sequenc
 
 
 def _fit_row(matrix: object, target: np.ndarray, name: str, c: float,
-             groups: Sequence[object] | None) -> tuple[np.ndarray, float, tuple[float, float]]:
-    """One calibrated logistic regression of target against the rest: its weights, intercept and Platt's a, c."""
+             row_group: np.ndarray | None) -> tuple[np.ndarray, float, tuple[float, float]]:
+    """One calibrated logistic regression of target against the rest: its weights, intercept and Platt's a, c.
+    With row_group (each example's item number), the calibration folds are drawn over items: an item is
+    in the issue when any of its texts is."""
     from sklearn.calibration import CalibratedClassifierCV
     from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import StratifiedGroupKFold
+    from sklearn.model_selection import StratifiedKFold
 
-    if groups is None:
-        folds = min(CALIBRATION_FOLDS, int(target.sum()), int(len(target) - target.sum()))
+    if row_group is None:
+        folds = splits = min(CALIBRATION_FOLDS, int(target.sum()), int(len(target) - target.sum()))
     else:
-        within = {g for g, t in zip(groups, target) if t}
-        folds = min(CALIBRATION_FOLDS, len(within), len(set(groups) - within))
+        item_target = np.zeros(int(row_group.max()) + 1, dtype=int)
+        np.maximum.at(item_target, row_group, target)
+        folds = min(CALIBRATION_FOLDS, int(item_target.sum()), int(len(item_target) - item_target.sum()))
     if folds < 2:
         raise ValueError(f"issue {name} needs at least 2 examples in it and 2 outside it to be learned")
-    splits = folds if groups is None else list(StratifiedGroupKFold(folds).split(matrix, target, groups=groups))
+    if row_group is not None:
+        fold_of_item = np.zeros(len(item_target), dtype=int)
+        for k, (_, held) in enumerate(StratifiedKFold(folds).split(np.zeros(len(item_target)), item_target)):
+            fold_of_item[held] = k
+        row_fold = fold_of_item[row_group]
+        splits = [(np.flatnonzero(row_fold != k), np.flatnonzero(row_fold == k)) for k in range(folds)]
     # liblinear: several times quicker than lbfgs on these sparse one-vs-rest problems
     model = CalibratedClassifierCV(LogisticRegression(C=c, solver="liblinear"), method="sigmoid", cv=splits,
                                    ensemble=False).fit(matrix, target)
