@@ -106,7 +106,7 @@ class IssueModel:
     def predict(self, text: str) -> Prediction:
         """Each issue's probability for the text (its best row's), with what the evidence needs."""
         columns, values = self.vector(text)
-        push = self.coef[:, columns] * values
+        push = self.coef[:, columns].astype(np.float32) * values
         decision = push.sum(axis=1) + self.intercept
         a, c = self.calibration[:, 0], self.calibration[:, 1]
         rows = 1.0 / (1.0 + np.exp(np.clip(a * decision + c, -30, 30)))
@@ -166,9 +166,10 @@ def load_model(path: Path) -> IssueModel:
     """Read a model written by IssueModel.save (ValueError when the file is not one)."""
     try:
         with np.load(path, allow_pickle=False) as data:
-            # single precision in memory: half the size to send to workers, and plenty for a linear score
+            # the weights stay in the file's half precision (the model goes to the workers with every batch
+            # chunk: 6 MB, not 12); each prediction widens the few columns it reads
             return IssueModel(tuple(str(i) for i in data["issues"]), tuple(str(t) for t in data["terms"]),
-                              data["idf"].astype(np.float32), data["coef"].astype(np.float32),
+                              data["idf"].astype(np.float32), data["coef"],
                               data["intercept"].astype(float), data["calibration"].astype(float),
                               data["owners"].astype(np.int64) if "owners" in data else None,
                               json.loads(str(data["meta"])))
