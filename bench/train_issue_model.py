@@ -149,5 +149,6 @@ def main(argv: list[str] | None = None) -> int:
           f"({args.out.stat().st_size / 1024:.0f} KiB)")
     return 0
 
+
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,4 +1,5 @@
-"""A linear issue model learned from examples: TF-IDF unigrams and bigrams, one calibrated classifier per issue."""
+"""A linear issue model learned from examples: TF-IDF unigrams and bigrams, one calibrated classifier per issue
+(and per part of an issue, when parts are given)."""
 
 from __future__ import annotations
 
@@ -68,16 +69,18 @@ class IssueModel:
 
     def __post_init__(self) -> None:
         rows = len(self.coef)
-        if self.owners is None:
-            object.__setattr__(self, "owners", np.arange(len(self.issues)))
+        owners = np.arange(len(self.issues)) if self.owners is None else np.asarray(self.owners)
+        if owners.dtype.kind not in "iu":
+            raise ValueError(f"issue model owners must be whole numbers, got {owners.dtype}")
+        object.__setattr__(self, "owners", owners)
         shapes = (self.idf.shape, self.coef.shape, self.intercept.shape, self.calibration.shape,
-                  self.owners.shape)  # type: ignore[union-attr]
+                  owners.shape)
         expected = ((len(self.terms),), (rows, len(self.terms)), (rows,), (rows, 2), (rows,))
         if shapes != expected or rows < len(self.issues):
             raise ValueError(f"issue model arrays have shapes {shapes}, expected {expected} with at least "
                              f"{len(self.issues)} rows")
-        own = self.owners[:len(self.issues)]  # type: ignore[index]
-        if not np.array_equal(own, np.arange(len(self.issues))) or not np.all(self.owners < len(self.issues)):  # type: ignore[operator]
+        in_range = np.all((owners >= 0) & (owners < len(self.issues)))
+        if not np.array_equal(owners[:len(self.issues)], np.arange(len(self.issues))) or not in_range:
             raise ValueError("issue model rows: the issues' own rows must come first, in order, and parts "
                              "must belong to an issue")
         object.__setattr__(self, "_column", {t: i for i, t in enumerate(self.terms)})
@@ -144,7 +147,8 @@ class IssueModel:
 
 @dataclass(frozen=True)
 class Prediction:
-    """An issue model's reading of one text: each issue's probability and each term's push per issue."""
+    """An issue model's reading of one text: each issue's probability (its best row's) and each term's push
+    per model row."""
 
     probabilities: np.ndarray   # (issues,)
     rows: np.ndarray            # (issues,): the model row each issue's probability comes from
@@ -198,17 +202,19 @@ def fit_model(texts: Sequence[str], labels: Sequence[frozenset[str]], issues: Se
               min_df: int = MIN_DF, meta: dict[str, object] | None = None,
               groups: Sequence[object] | None = None, parts: Sequence[tuple[str, str] | None] | None = None,
               min_part: int = MIN_PART) -> IssueModel:
-    """Fit one calibrated logistic regression per issue (one-vs-rest) on TF-IDF unigrams and bigrams.
+    """Fit one calibrated logistic regression per issue, and per part of an issue, (one-vs-rest) on TF-IDF
+    unigrams and bigrams.
 
     `labels[i]` holds the issues example i belongs to (empty: a negative example for every issue).
     `groups[i]`, when given, names the item example i was taken from: texts of one item (its headline
     alone, say, beside the whole) stay in one calibration fold, so the calibration is not fitted on
     texts the classifier has seen.
     `parts[i]`, when given, is (issue, part): the finer class of example i within one of its issues, such
-    as a sub-topic of a code book. Each part with at least `min_part` examples gets a classifier of its
-    own (its examples against all others), and the issue's probability becomes the largest of its own
-    and its parts': a narrow kind of story that the issue's one classifier weighs against its broad
-    vocabulary still reaches the issue.
+    as a sub-topic of a code book; the issue must be one of the example's labels. Each part with at least
+    `min_part` examples (items, with groups; never fewer than 2) gets a classifier of its own (its
+    examples against all others), and the issue's probability becomes the largest of its own and its
+    parts': a narrow kind of story that the issue's one classifier weighs against its broad vocabulary
+    still reaches the issue. Parts of issues not in `issues` are left out.
     """
     with _dataframe_libraries_unmarked():
         return _fit(texts, labels, issues, c, min_df, meta, groups, parts, min_part)
@@ -223,8 +229,16 @@ def _fit(texts: Sequence[str], labels: Sequence[frozenset[str]], issues: Sequenc
     vectorizer = TfidfVectorizer(analyzer=analyse, min_df=min_df, sublinear_tf=True)
     matrix = vectorizer.fit_transform(texts)
     terms = tuple(vectorizer.get_feature_names_out())
-    counted = Counter(p for p in parts or () if p is not None and p[0] in issues)
-    kept = sorted(p for p, n in counted.items() if n >= max(2, min_part))
+    if parts is not None and len(parts) != len(texts):
+        raise ValueError(f"{len(parts)} parts for {len(texts)} examples")
+    for index, part in enumerate(parts or ()):
+        if part is not None and part[0] not in labels[index]:
+            raise ValueError(f"example {index} is given part {part!r} of an issue it is not labelled with")
+    min_part = max(2, min_part)
+    # a part's examples counted as items when texts come in groups: calibration folds are drawn over items
+    counted = Counter(p for p, _ in {(p, index if groups is None else groups[index])
+                                     for index, p in enumerate(parts or ()) if p is not None and p[0] in issues})
+    kept = sorted(p for p, n in counted.items() if n >= min_part)
     targets = [(repr(issue), np.array([issue in found for found in labels], dtype=int)) for issue in issues]
     targets += [(f"{issue!r} part {part!r}", np.array([p == (issue, part) for p in parts or ()], dtype=int))
                 for issue, part in kept]

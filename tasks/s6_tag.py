@@ -244,13 +244,13 @@ def _keyword_evidence(issue: Issue, counts: Counter[str], title_counts: Counter[
 
 
 def _model_scores(taxonomy: Taxonomy, title: str | None, text: str) -> dict[str, tuple[IssueModel, int, Prediction]]:
-    """For each issue a model knows: that model, the issue's row in it and the model's reading of the text."""
+    """For each issue a model knows: that model, the issue's index in it and the model's reading of the text."""
     found: dict[str, tuple[IssueModel, int, Prediction]] = {}
     document = f"{title}\n{text}" if title else text
     for model in taxonomy.models:
         prediction = model.predict(document)
-        for row, name in enumerate(model.issues):
-            found.setdefault(name, (model, row, prediction))
+        for index, name in enumerate(model.issues):
+            found.setdefault(name, (model, index, prediction))
     return found
 
 
@@ -270,13 +270,13 @@ def _tag(title: str | None, text: str, taxonomy: Taxonomy, matcher: _Matcher, la
         p_keywords = 1.0 - math.exp(-sum(pushes.values()))
         p_model = 0.0
         if issue.name in modelled:
-            model, row, prediction = modelled[issue.name]
-            p_model = float(prediction.probabilities[row])
+            model, position, prediction = modelled[issue.name]
+            p_model = float(prediction.probabilities[position])
         score = round(max(p_keywords, p_model), 4)
         if score <= 0 or score < min_score:
             continue
         if issue.name in modelled:
-            for term, push in model.evidence(row, prediction):
+            for term, push in model.evidence(position, prediction):
                 pushes[term] = max(push, pushes.get(term, 0.0))
         ranked = sorted(pushes, key=lambda term: (-pushes[term], term))
         tags.append(Tag(issue.name, score, tuple(ranked)))
