@@ -74,3 +74,21 @@ def server(_server: HTTPServer) -> Iterator[HTTPServer]:
 def hits(server: HTTPServer, path: str) -> int:
     """How many requests the server received for path (any query string)."""
     return sum(1 for request, _ in server.log if request.path == path)
+
+
+def latest_artifact(key: str):
+    """The newest artifact with this key on the session's Prefect API (newest first on the server: a
+    session's runs publish many artifacts under one key)."""
+    import asyncio
+
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+    from prefect.client.schemas.sorting import ArtifactSort
+
+    async def read():
+        async with get_client() as client:
+            found = await client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])),
+                                                sort=ArtifactSort.CREATED_DESC, limit=1)
+            return found[0]
+
+    return asyncio.run(read())

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
 import subprocess
@@ -11,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, SEEDS
+from tests.conftest import ROOT, SEEDS, latest_artifact
 from warehouse import open_warehouse
 
 SEED_WIRE = "002_cc2e266a8b9d55b3.txt"
@@ -81,42 +80,24 @@ def test_seeds_end_to_end(prefect_api, tmp_path, write_config, seeds_copy):
 
 
 def test_digest_published_as_artifacts(prefect_api, write_config, seeds_copy):
-    from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
-
     from flows.ingest import DIGEST_ARTIFACT_KEY, STORIES_ARTIFACT_KEY
 
     digest = _run(_folder_config(write_config, seeds_copy))
 
-    async def latest(key: str):
-        async with get_client() as client:
-            found = await client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])),
-                                                limit=50)
-            return sorted(found, key=lambda a: a.created)[-1]
-
-    assert asyncio.run(latest(DIGEST_ARTIFACT_KEY)).data == digest
-    table = asyncio.run(latest(STORIES_ARTIFACT_KEY))
+    assert latest_artifact(DIGEST_ARTIFACT_KEY).data == digest
+    table = latest_artifact(STORIES_ARTIFACT_KEY)
     assert "NATO-like" in str(table.data)
 
 
 def test_a_digest_too_big_for_the_ui_is_published_cut(prefect_api, tmp_path, write_config, seeds_copy,
                                                        monkeypatch):
-    from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
-
     from flows import ingest as ingest_module
 
     monkeypatch.setattr(ingest_module, "MAX_ARTIFACT_CHARS", 900)  # the seeds' digest is about 5,000
     digest = _run(_folder_config(write_config, seeds_copy))
     assert len(digest) > 2000
 
-    async def latest():
-        async with get_client() as client:
-            found = await client.read_artifacts(limit=50, artifact_filter=ArtifactFilter(
-                key=ArtifactFilterKey(any_=[ingest_module.DIGEST_ARTIFACT_KEY])))
-            return sorted(found, key=lambda a: a.created)[-1].data
-
-    published = asyncio.run(latest())
+    published = latest_artifact(ingest_module.DIGEST_ARTIFACT_KEY).data
     report = next((tmp_path / "reports").glob("*.md"))
     assert len(published) <= 900 and digest.startswith(published.split("\n\n_This digest is cut")[0])
     assert f"the whole digest is in {report}" in published

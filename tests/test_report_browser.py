@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import io
 import re
 import shutil
@@ -14,7 +13,7 @@ from PIL import Image
 from pytest_httpserver import HTTPServer
 
 from tests.browser import Chromium, dump_dom
-from tests.conftest import DATA, ROOT, SEEDS
+from tests.conftest import DATA, ROOT, SEEDS, latest_artifact
 from warehouse import open_warehouse
 
 PAGE_DATA = DATA / "digest"
@@ -77,18 +76,9 @@ def test_the_run_writes_its_page_and_latest(run):
 
 
 def test_the_prefect_run_links_to_the_page(run):
-    from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
-
     from flows.ingest import PAGE_ARTIFACT_KEY
 
-    async def latest():
-        async with get_client() as client:
-            found = await client.read_artifacts(
-                artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[PAGE_ARTIFACT_KEY])), limit=50)
-            return sorted(found, key=lambda a: a.created)[-1]
-
-    artifact = asyncio.run(latest())
+    artifact = latest_artifact(PAGE_ARTIFACT_KEY)
     assert f"]({run['page'].as_uri()})" in str(artifact.data), "a markdown link to the page (Prefect's link artifact)"
 
 
