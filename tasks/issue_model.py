@@ -235,17 +235,18 @@ def _fit(texts: Sequence[str], labels: Sequence[frozenset[str]], issues: Sequenc
         if part is not None and part[0] not in labels[index]:
             raise ValueError(f"example {index} is given part {part!r} of an issue it is not labelled with")
     min_part = max(2, min_part)
-    # a part's examples counted as items when texts come in groups: calibration folds are drawn over items
-    counted = Counter(p for p, _ in {(p, index if groups is None else groups[index])
+    # each example's item, numbered in order of first appearance (without groups, each example is one)
+    numbers: dict[object, int] = {}
+    item_of = np.arange(len(texts)) if groups is None else np.array([numbers.setdefault(g, len(numbers))
+                                                                     for g in groups])
+    # a part's examples are counted as items, as the calibration folds are drawn over items
+    counted = Counter(p for p, _ in {(p, item_of[index])
                                      for index, p in enumerate(parts or ()) if p is not None and p[0] in issues})
     kept = sorted(p for p, n in counted.items() if n >= min_part)
     targets = [(repr(issue), np.array([issue in found for found in labels], dtype=int)) for issue in issues]
     targets += [(f"{issue!r} part {part!r}", np.array([p == (issue, part) for p in parts or ()], dtype=int))
                 for issue, part in kept]
-    # each example's item, numbered in order of first appearance
-    numbers: dict[object, int] = {}
-    row_group = None if groups is None else np.array([numbers.setdefault(g, len(numbers)) for g in groups])
-    fitted = [_fit_row(matrix, target, name, c, row_group) for name, target in targets]
+    fitted = [_fit_row(matrix, target, name, c, item_of) for name, target in targets]
     return IssueModel(tuple(issues), terms, vectorizer.idf_.astype(float), np.array([f[0] for f in fitted]),
                       np.array([f[1] for f in fitted]), np.array([f[2] for f in fitted]),
                       np.array([*range(len(issues)), *(list(issues).index(issue) for issue, _ in kept)]),
@@ -255,28 +256,24 @@ def _fit(texts: Sequence[str], labels: Sequence[frozenset[str]], issues: Sequenc
 
 
 def _fit_row(matrix: object, target: np.ndarray, name: str, c: float,
-             row_group: np.ndarray | None) -> tuple[np.ndarray, float, tuple[float, float]]:
+             item_of: np.ndarray) -> tuple[np.ndarray, float, tuple[float, float]]:
     """One calibrated logistic regression of target against the rest: its weights, intercept and Platt's a, c.
-    With row_group (each example's item number), the calibration folds are drawn over items: an item is
-    in the issue when any of its texts is."""
+    The calibration folds are stratified over items (item_of: each example's item number): an item is in
+    the issue when any of its texts is, and all its texts fall in one fold."""
     from sklearn.calibration import CalibratedClassifierCV
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import StratifiedKFold
 
-    if row_group is None:
-        folds = splits = min(CALIBRATION_FOLDS, int(target.sum()), int(len(target) - target.sum()))
-    else:
-        item_target = np.zeros(int(row_group.max()) + 1, dtype=int)
-        np.maximum.at(item_target, row_group, target)
-        folds = min(CALIBRATION_FOLDS, int(item_target.sum()), int(len(item_target) - item_target.sum()))
+    item_target = np.zeros(int(item_of.max()) + 1, dtype=int)
+    np.maximum.at(item_target, item_of, target)
+    folds = min(CALIBRATION_FOLDS, int(item_target.sum()), int(len(item_target) - item_target.sum()))
     if folds < 2:
         raise ValueError(f"issue {name} needs at least 2 examples in it and 2 outside it to be learned")
-    if row_group is not None:
-        fold_of_item = np.zeros(len(item_target), dtype=int)
-        for k, (_, held) in enumerate(StratifiedKFold(folds).split(np.zeros(len(item_target)), item_target)):
-            fold_of_item[held] = k
-        row_fold = fold_of_item[row_group]
-        splits = [(np.flatnonzero(row_fold != k), np.flatnonzero(row_fold == k)) for k in range(folds)]
+    fold_of_item = np.zeros(len(item_target), dtype=int)
+    for k, (_, held) in enumerate(StratifiedKFold(folds).split(np.zeros(len(item_target)), item_target)):
+        fold_of_item[held] = k
+    row_fold = fold_of_item[item_of]
+    splits = [(np.flatnonzero(row_fold != k), np.flatnonzero(row_fold == k)) for k in range(folds)]
     # liblinear: several times quicker than lbfgs on these sparse one-vs-rest problems
     model = CalibratedClassifierCV(LogisticRegression(C=c, solver="liblinear"), method="sigmoid", cv=splits,
                                    ensemble=False).fit(matrix, target)
