@@ -1,5 +1,6 @@
-"""A linear issue model learned from examples: TF-IDF unigrams and bigrams, one calibrated classifier per issue
-(and per part of an issue, when parts are given)."""
+"""A linear issue model learned from examples: TF-IDF features of the words (unigrams, bigrams and stems) or of
+their letters (character n-grams), one calibrated classifier per issue (and per part of an issue, when parts
+are given); and a set of such models read as one."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ from tasks.text.sentences import LETTER_RE, match_words
 LOGGER = logging.getLogger(__name__)
 
 # Bump when fitting or the features change, so cached models are refitted.
-MODEL_FORMAT = 2
+MODEL_FORMAT = 3
 # Chosen by cross-validation on the NYT tuning half (bench/train_issue_model.py); also the settings
 # used to fit a taxonomy's examples at run time.
 C = 10.0                  # inverse regularisation of each issue's logistic regression
@@ -37,15 +38,49 @@ MODEL_LANGUAGE = "english"
 
 
 STEM_MARK = "~"           # stem features are written "~stem", apart from the words themselves
+CHAR_SIZES = range(3, 7)  # character n-grams of 3 to 6 letters, within words padded with a space each side
+# Words that say when a story is, not what it is about. They are no feature of any model: the NYT front
+# pages point to their sections ("SPECIAL TODAY: Fashion", "Today's Art Pages"), which taught the models
+# that "today" means culture.
+WHEN_WORDS = frozenset({"today", "tonight", "yesterday", "tomorrow", "monday", "tuesday", "wednesday",
+                        "thursday", "friday", "saturday", "sunday"})
 
 
 def analyse(text: str) -> list[str]:
-    """The terms of a text: lowercased words without stop words, numbers or single letters, the bigrams
-    of the words that remain, and each word's stem as a feature of its own ("~custom"), so that
+    """The word terms of a text: lowercased words without stop words, WHEN_WORDS, numbers or single letters,
+    the bigrams of the words that remain, and each word's stem as a feature of its own ("~custom"), so that
     "customers" and "customs" share a little but are still told apart by their words."""
     stops = stop_words(MODEL_LANGUAGE)
-    kept = [w for w in match_words(text) if len(w) > 1 and LETTER_RE.search(w) and w not in stops]
+    kept = [w for w in match_words(text)
+            if len(w) > 1 and LETTER_RE.search(w) and w not in stops and w not in WHEN_WORDS]
     return [*kept, *(f"{a} {b}" for a, b in zip(kept, kept[1:])), *(STEM_MARK + stem(w) for w in kept)]
+
+
+def word_grams(word: str) -> list[str]:
+    """One word's character n-grams (CHAR_SIZES), the word padded with a space each side; a padded word
+    shorter than an n-gram size is one n-gram of its own."""
+    padded = f" {word} "
+    found: list[str] = []
+    for size in CHAR_SIZES:
+        if len(padded) <= size:
+            found.append(padded)
+            break
+        found.extend(padded[i:i + size] for i in range(len(padded) - size + 1))
+    return found
+
+
+def char_words(text: str) -> list[str]:
+    """The words whose letters the character features read: lowercased, stop words kept, WHEN_WORDS not."""
+    return [w for w in match_words(text) if w not in WHEN_WORDS]
+
+
+def char_grams(text: str) -> list[str]:
+    """The character terms of a text: each word's n-grams (char_words, word_grams), so that misspelt and
+    inflected words ("Britian", "immigrants") still meet the words they were learned from."""
+    return [gram for word in char_words(text) for gram in word_grams(word)]
+
+
+FEATURES = {"words": analyse, "chars": char_grams}  # a model's feature kind -> its terms of a text
 
 
 @dataclass(frozen=True)
@@ -66,8 +101,11 @@ class IssueModel:
     calibration: np.ndarray  # (rows, 2): Platt's a and c
     owners: np.ndarray | None = None  # (rows,): the issue each row scores; None: one row per issue
     meta: dict[str, object] = field(default_factory=dict, compare=False)
+    features: str = "words"  # which terms of a text the model reads: a key of FEATURES
 
     def __post_init__(self) -> None:
+        if self.features not in FEATURES:
+            raise ValueError(f"issue model features must be one of {', '.join(FEATURES)}, got {self.features!r}")
         rows = len(self.coef)
         owners = np.arange(len(self.issues)) if self.owners is None else np.asarray(self.owners)
         if owners.dtype.kind not in "iu":
@@ -98,7 +136,7 @@ class IssueModel:
 
     def vector(self, text: str) -> tuple[np.ndarray, np.ndarray]:
         """The text's TF-IDF vector as (columns, values), l2-normalised; empty when no term is known."""
-        counts = Counter(t for t in analyse(text) if t in self._column)  # type: ignore[attr-defined]
+        counts = Counter(t for t in FEATURES[self.features](text) if t in self._column)  # type: ignore[attr-defined]
         if not counts:
             return np.zeros(0, dtype=np.int64), np.zeros(0)
         columns = np.fromiter((self._column[t] for t in counts), dtype=np.int64, count=len(counts))  # type: ignore[attr-defined]
@@ -123,6 +161,8 @@ class IssueModel:
         with how much."""
         best = prediction.rows[issue]
         row = prediction.push[best] * -self.calibration[best, 0]
+        if self.features == "chars":
+            return self._word_evidence(row, prediction, most)
         words = prediction.words_by_stem
         found: dict[str, float] = {}
         for i in np.argsort(-row, kind="stable"):
@@ -133,6 +173,18 @@ class IssueModel:
             found.setdefault(surface, float(row[i]))
         return list(found.items())
 
+    def _word_evidence(self, row: np.ndarray, prediction: Prediction, most: int) -> list[tuple[str, float]]:
+        """A character model's evidence as words: each n-gram's push shared out among the text's words that
+        hold it, the words that gained most first; stop words and numbers are read but not shown."""
+        push = {self.terms[column]: float(value) for column, value in zip(prediction.columns, row)}
+        grams_of = {word: set(word_grams(word)) for word in dict.fromkeys(char_words(prediction.text))}
+        holders = Counter(gram for grams in grams_of.values() for gram in grams)
+        gained = {word: sum(push.get(gram, 0.0) / holders[gram] for gram in grams) for word, grams in grams_of.items()}
+        stops = stop_words(MODEL_LANGUAGE)
+        ranked = sorted((w for w, v in gained.items() if v > 0 and len(w) > 1 and LETTER_RE.search(w) and w not in stops),
+                        key=lambda w: (-gained[w], w))
+        return [(word, gained[word]) for word in ranked[:most]]
+
 
     def save(self, path: Path) -> None:
         """Write the model as a compressed .npz of plain arrays (no pickled objects), atomically."""
@@ -142,7 +194,7 @@ class IssueModel:
             np.savez_compressed(temporary, issues=np.array(self.issues), terms=np.array(self.terms),
                                 idf=self.idf.astype(np.float16), coef=self.coef.astype(np.float16),
                                 intercept=self.intercept, calibration=self.calibration, owners=self.owners,
-                                meta=np.array(json.dumps(self.meta, sort_keys=True)))
+                                features=np.array(self.features), meta=np.array(json.dumps(self.meta, sort_keys=True)))
 
 
 @dataclass(frozen=True)
@@ -166,6 +218,47 @@ class Prediction:
         return found
 
 
+@dataclass(frozen=True)
+class ModelSet:
+    """Issue models read as one, such as a word model and a character model of the same issues: an issue's
+    probability is the largest any of them gives it (as an issue's is the best of one model's rows), and
+    its evidence comes from the model that gave it."""
+
+    models: tuple[IssueModel, ...]
+    issues: tuple[str, ...] = field(init=False)  # every model's issues, in order of first appearance
+
+    def __post_init__(self) -> None:
+        if not self.models:
+            raise ValueError("a model set needs at least one model")
+        object.__setattr__(self, "issues", tuple(dict.fromkeys(n for m in self.models for n in m.issues)))
+
+    def predict(self, text: str) -> SetPrediction:
+        """Each issue's best probability over the models, and which model gave it (the first, on a tie)."""
+        predictions = tuple(model.predict(text) for model in self.models)
+        position = {name: index for index, name in enumerate(self.issues)}
+        table = np.full((len(self.models), len(self.issues)), -1.0)
+        for k, (model, prediction) in enumerate(zip(self.models, predictions)):
+            table[k, [position[n] for n in model.issues]] = prediction.probabilities
+        chosen = table.argmax(axis=0)
+        return SetPrediction(table[chosen, np.arange(len(self.issues))], chosen, predictions)
+
+    def evidence(self, issue: int, prediction: SetPrediction, most: int = MAX_EVIDENCE) -> list[tuple[str, float]]:
+        """The evidence of the model that gave the issue its probability."""
+        model = self.models[prediction.chosen[issue]]
+        return model.evidence(model.issues.index(self.issues[issue]), prediction.predictions[prediction.chosen[issue]],
+                              most)
+
+
+@dataclass(frozen=True)
+class SetPrediction:
+    """A model set's reading of one text: each issue's best probability, the model it came from, and every
+    model's own reading."""
+
+    probabilities: np.ndarray        # (issues,)
+    chosen: np.ndarray               # (issues,): index into ModelSet.models
+    predictions: tuple[Prediction, ...]
+
+
 def load_model(path: Path) -> IssueModel:
     """Read a model written by IssueModel.save (ValueError when the file is not one)."""
     try:
@@ -176,7 +269,7 @@ def load_model(path: Path) -> IssueModel:
                               data["idf"].astype(np.float32), data["coef"],
                               data["intercept"].astype(float), data["calibration"].astype(float),
                               data["owners"].astype(np.int64) if "owners" in data else None,
-                              json.loads(str(data["meta"])))
+                              json.loads(str(data["meta"])), str(data["features"]) if "features" in data else "words")
     except (KeyError, OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:  # ValueError: pickled data, bad JSON
         raise ValueError(f"not an issue model ({exc.__class__.__name__}: {exc})") from None
 
@@ -201,9 +294,10 @@ def _dataframe_libraries_unmarked() -> Iterator[None]:
 def fit_model(texts: Sequence[str], labels: Sequence[frozenset[str]], issues: Sequence[str], c: float = C,
               min_df: int = MIN_DF, meta: dict[str, object] | None = None,
               groups: Sequence[object] | None = None, parts: Sequence[tuple[str, str] | None] | None = None,
-              min_part: int = MIN_PART) -> IssueModel:
+              min_part: int = MIN_PART, features: str = "words") -> IssueModel:
     """Fit one calibrated logistic regression per issue, and per part of an issue, (one-vs-rest) on TF-IDF
-    unigrams and bigrams.
+    features: of the words (unigrams, bigrams and stems: analyse) or, with features="chars", of their
+    letters (char_grams).
 
     `labels[i]` holds the issues example i belongs to (empty: a negative example for every issue).
     `groups[i]`, when given, names the item example i was taken from: texts of one item (its headline
@@ -216,17 +310,19 @@ def fit_model(texts: Sequence[str], labels: Sequence[frozenset[str]], issues: Se
     parts': a narrow kind of story that the issue's one classifier weighs against its broad vocabulary
     still reaches the issue. Parts of issues not in `issues` are left out.
     """
+    if features not in FEATURES:
+        raise ValueError(f"features must be one of {', '.join(FEATURES)}, got {features!r}")
     with _dataframe_libraries_unmarked():
-        return _fit(texts, labels, issues, c, min_df, meta, groups, parts, min_part)
+        return _fit(texts, labels, issues, c, min_df, meta, groups, parts, min_part, features)
 
 
 def _fit(texts: Sequence[str], labels: Sequence[frozenset[str]], issues: Sequence[str], c: float, min_df: int,
          meta: dict[str, object] | None, groups: Sequence[object] | None,
-         parts: Sequence[tuple[str, str] | None] | None, min_part: int) -> IssueModel:
+         parts: Sequence[tuple[str, str] | None] | None, min_part: int, features: str) -> IssueModel:
     """fit_model's work (see there)."""
     from sklearn.feature_extraction.text import TfidfVectorizer
 
-    vectorizer = TfidfVectorizer(analyzer=analyse, min_df=min_df, sublinear_tf=True)
+    vectorizer = TfidfVectorizer(analyzer=FEATURES[features], min_df=min_df, sublinear_tf=True)
     matrix = vectorizer.fit_transform(texts)
     terms = tuple(vectorizer.get_feature_names_out())
     if parts is not None and len(parts) != len(texts):
@@ -252,7 +348,7 @@ def _fit(texts: Sequence[str], labels: Sequence[frozenset[str]], issues: Sequenc
                       np.array([*range(len(issues)), *(list(issues).index(issue) for issue, _ in kept)]),
                       {"format": MODEL_FORMAT, "C": c, "min_df": min_df, "examples": len(texts),
                        **({"parts": [f"{issue} {part}" for issue, part in kept], "min_part": min_part}
-                          if parts is not None else {}), **(meta or {})})
+                          if parts is not None else {}), **(meta or {})}, features)
 
 
 def _fit_row(matrix: object, target: np.ndarray, name: str, c: float,

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from config.settings import PROJECT_ROOT, ConfigError, TagSettings, path_rule, read_toml
-from tasks.issue_model import IssueModel, Prediction, load_model
+from tasks.issue_model import IssueModel, ModelSet, Prediction, SetPrediction, load_model
 from tasks.learn_terms import CACHE_FOLDER, learn_from_examples
 from tasks.records import Article, Tag
 from tasks.text.language import language_name
@@ -57,7 +57,7 @@ class Taxonomy:
     """The issues articles can be tagged with, and the models that score them (first model knowing an issue wins)."""
 
     issues: tuple[Issue, ...]
-    models: tuple[IssueModel, ...] = ()
+    models: tuple[IssueModel | ModelSet, ...] = ()
 
 
 def _phrase(term: str, language: str) -> str:
@@ -158,22 +158,29 @@ def _learn(path: Path, checked: dict[str, tuple[str, dict[str, float], list[str]
         raise _fail(path, "issues examples", f"cannot be learned from ({exc})") from None
 
 
-def _shipped_model(path: Path, table: object, names: set[str], root: Path) -> IssueModel:
-    """The [model] table's pre-fitted model, checked: every issue it scores must be in the taxonomy."""
-    if not isinstance(table, dict) or not isinstance(table.get("path"), str) or not table["path"].strip():
-        raise _fail(path, "model.path", f"must be the path of a model file, got {table!r}")
+def _shipped_model(path: Path, table: object, names: set[str], root: Path) -> IssueModel | ModelSet:
+    """The [model] table's pre-fitted model, checked: every issue it scores must be in the taxonomy. Its
+    path may be a list of model files, read as one (ModelSet: each issue scores the best of them)."""
+    paths = table.get("path") if isinstance(table, dict) else None
+    paths = [paths] if isinstance(paths, str) else paths
+    if (not isinstance(paths, list) or not paths
+            or not all(isinstance(p, str) and p.strip() for p in paths)):
+        raise _fail(path, "model.path", f"must be the path of a model file, or a list of them, got {table!r}")
     for key in table:
         if key not in MODEL_KEYS:
             raise _fail(path, f"model.{key}", f"is not a known key (known: {', '.join(MODEL_KEYS)})")
-    target = root / Path(table["path"]).expanduser()
-    try:
-        model = load_model(target)
-    except ValueError as exc:
-        raise _fail(path, "model.path", f"{target} is not a usable model: {exc} ({path_rule(root)})") from None
-    unknown = sorted(set(model.issues) - names)
-    if unknown:
-        raise _fail(path, "model.path", f"scores issues the taxonomy lacks: {', '.join(unknown)}")
-    return model
+    models = []
+    for given in paths:
+        target = root / Path(given).expanduser()
+        try:
+            model = load_model(target)
+        except ValueError as exc:
+            raise _fail(path, "model.path", f"{target} is not a usable model: {exc} ({path_rule(root)})") from None
+        unknown = sorted(set(model.issues) - names)
+        if unknown:
+            raise _fail(path, "model.path", f"{target.name} scores issues the taxonomy lacks: {', '.join(unknown)}")
+        models.append(model)
+    return models[0] if len(models) == 1 else ModelSet(tuple(models))
 
 
 def load_taxonomy(path: Path, root: Path = PROJECT_ROOT, cache_dir: Path | None = None) -> Taxonomy:
@@ -243,9 +250,10 @@ def _keyword_evidence(issue: Issue, counts: Counter[str], title_counts: Counter[
             for key in counts.keys() | title_counts.keys()}
 
 
-def _model_scores(taxonomy: Taxonomy, title: str | None, text: str) -> dict[str, tuple[IssueModel, int, Prediction]]:
+def _model_scores(taxonomy: Taxonomy, title: str | None,
+                  text: str) -> dict[str, tuple[IssueModel | ModelSet, int, Prediction | SetPrediction]]:
     """For each issue a model knows: that model, the issue's index in it and the model's reading of the text."""
-    found: dict[str, tuple[IssueModel, int, Prediction]] = {}
+    found: dict[str, tuple[IssueModel | ModelSet, int, Prediction | SetPrediction]] = {}
     document = f"{title}\n{text}" if title else text
     for model in taxonomy.models:
         prediction = model.predict(document)

@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tasks.issue_model import IssueModel, analyse, examples_digest, fit_model, load_model
+from tasks.issue_model import (IssueModel, ModelSet, analyse, char_grams, examples_digest, fit_model, load_model,
+                               word_grams)
 from tasks.learn_terms import learn_from_examples, read_example
 
 SPORT = [
@@ -210,3 +211,49 @@ def test_parts_with_enough_examples_get_rows_and_survive_the_file(tmp_path: Path
         fit_model(texts, LABELS, ["economy", "sport"], parts=[("economy", "x")] * len(texts))
     with pytest.raises(ValueError, match="12 parts for 13 examples"):
         fit_model([*texts, "One more."], [*LABELS, frozenset()], ["economy", "sport"], parts=parts)
+
+
+def test_words_that_say_when_are_no_feature_of_either_kind() -> None:
+    assert "today" not in analyse("Nothing much happened today") and "happened" in analyse("Nothing much happened today")
+    assert not any("tod" in g or "sunday" in g for g in char_grams("Today, and on Sunday"))
+    assert word_grams("cat") == [" ca", "cat", "at ", " cat", "cat ", " cat "], "3-, 4-grams, then the whole padded word"
+    grams = char_grams("The cat's")
+    assert " the " in grams and " cat " in grams and "at' " not in grams, "stop words kept, possessives dropped"
+
+
+def test_a_character_model_reads_misspelt_words_and_shows_words_as_evidence(tmp_path: Path) -> None:
+    model = fit_model(SPORT + ECONOMY, LABELS, ["economy", "sport"], features="chars")
+    assert model.features == "chars" and all(" " in t or len(t) <= 6 for t in model.terms)
+    s, e = model.issues.index("sport"), model.issues.index("economy")
+    misspelt = model.predict("The goalkeeperr saved the penallty in the shootoutt.")
+    assert misspelt.probabilities[s] > 0.5 > misspelt.probabilities[e]
+    assert fit_model(SPORT + ECONOMY, LABELS, ["economy", "sport"]).predict(
+        "goalkeeperr penallty shootoutt").columns.size == 0, "the word model knows none of these words"
+    evidence = model.evidence(s, misspelt)
+    words = [w for w, _ in evidence]
+    assert words and set(words) <= {"goalkeeperr", "saved", "penallty", "shootoutt"}, "content words only"
+    assert "goalkeeperr" in words[:3] and [v for _, v in evidence] == sorted((v for _, v in evidence), reverse=True)
+    model.save(tmp_path / "chars.npz")
+    again = load_model(tmp_path / "chars.npz")
+    assert again.features == "chars"
+    assert np.allclose(again.predict("penallty").probabilities, model.predict("penallty").probabilities, atol=1e-3)
+    with pytest.raises(ValueError, match="features must be one of"):
+        fit_model(SPORT + ECONOMY, LABELS, ["economy", "sport"], features="letters")
+
+
+def test_a_model_set_scores_each_issue_as_the_best_of_its_models() -> None:
+    words = IssueModel(("economy", "sport"), ("cod", "goal"), np.ones(2), np.array([[2.0, -1.0], [-1.0, 1.0]]),
+                       np.zeros(2), np.array([[-1.0, 0.0]] * 2))
+    other = IssueModel(("sport", "weather"), ("goal", "rain"), np.ones(2), np.array([[3.0, 0.0], [0.0, 1.0]]),
+                       np.zeros(2), np.array([[-1.0, 0.0]] * 2))
+    both = ModelSet((words, other))
+    assert both.issues == ("economy", "sport", "weather")
+    goal = both.predict("goal")
+    sigmoid = lambda x: 1 / (1 + np.exp(-x))  # noqa: E731
+    assert np.allclose(goal.probabilities, [sigmoid(-1), sigmoid(3), sigmoid(0)]) and list(goal.chosen) == [0, 1, 1]
+    assert both.evidence(1, goal) == [("goal", 3.0)], "from the model that gave sport its probability"
+    cod = both.predict("cod")
+    assert np.allclose(cod.probabilities, [sigmoid(2), 0.5, 0.5]) and both.evidence(0, cod) == [("cod", 2.0)]
+    assert both.evidence(1, cod) == [], "a model that knows none of the words gives its prior, with no evidence"
+    with pytest.raises(ValueError, match="at least one model"):
+        ModelSet(())

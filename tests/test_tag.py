@@ -319,7 +319,8 @@ def test_default_taxonomy_has_no_examples_and_ships_a_model() -> None:
 
     data = tomllib.loads(DEFAULT_TAXONOMY.read_text(encoding="utf-8"))
     assert not any("examples" in table for table in data["issues"].values())
-    assert (ROOT / data["model"]["path"]).is_file()
+    paths = data["model"]["path"]
+    assert paths and all((ROOT / p).is_file() for p in ([paths] if isinstance(paths, str) else paths))
 
 
 @pytest.mark.parametrize(("body", "reason"), [
@@ -327,6 +328,9 @@ def test_default_taxonomy_has_no_examples_and_ships_a_model() -> None:
     ('[model]\npath = 3\n', "must be the path of a model file"),
     ('[model]\npath = "config/models/issues_nyt_cap.npz"\ncolour = "red"\n', "model.colour"),
     ('[model]\npath = "config/models/issues_nyt_cap.npz"\n', "scores issues the taxonomy lacks: agriculture"),
+    ('[model]\npath = []\n', "must be the path of a model file, or a list of them"),
+    ('[model]\npath = ["config/models/issues_nyt_cap.npz", 3]\n', "must be the path of a model file"),
+    ('[model]\npath = ["nope.npz", "config/models/issues_nyt_cap.npz"]\n', "nope.npz is not a usable model"),
 ])
 def test_bad_model_table_is_one_line(tmp_path: Path, body: str, reason: str) -> None:
     (tmp_path / "config" / "models").mkdir(parents=True)
