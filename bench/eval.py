@@ -59,7 +59,8 @@ TUNING = {
                  "of news-highlights-dev and bbc-news-summary-dev (bench/train_sentence_scorer.py)",
     "tags": "issue-model settings (C, min_df, keyword scale, min_score) chosen on the NYT tuning half; the five "
             "categories are learned in the run from the BBC tuning half's articles",
-    "topics": "config/models/issues_nyt_cap.npz fitted, its C chosen by cross-validation, and "
+    "topics": "config/models/issues_nyt_cap.npz and issues_nyt_cap_chars.npz fitted, their settings (C, "
+              "sub-topic parts, the character model) chosen by cross-validation, and "
               "min_score and the keyword scale chosen, on the NYT tuning half (bench/train_issue_model.py)",
     "dedup": "FACT_WEIGHT and the fact check (FACT_CONTAINMENT, python -m bench.tune_fact_check) chosen on templated "
              "series and syndication variants built from the BBC tuning half",

@@ -56,7 +56,8 @@ def analyse(text: str) -> list[str]:
     return [*kept, *(f"{a} {b}" for a, b in zip(kept, kept[1:])), *(STEM_MARK + stem(w) for w in kept)]
 
 
-def word_grams(word: str) -> list[str]:
+@functools.lru_cache(maxsize=1 << 16)  # words recur from article to article
+def word_grams(word: str) -> tuple[str, ...]:
     """One word's character n-grams (CHAR_SIZES), the word padded with a space each side; a padded word
     shorter than an n-gram size is one n-gram of its own."""
     padded = f" {word} "
@@ -66,7 +67,7 @@ def word_grams(word: str) -> list[str]:
             found.append(padded)
             break
         found.extend(padded[i:i + size] for i in range(len(padded) - size + 1))
-    return found
+    return tuple(found)
 
 
 def char_words(text: str) -> list[str]:
@@ -136,11 +137,12 @@ class IssueModel:
 
     def vector(self, text: str) -> tuple[np.ndarray, np.ndarray]:
         """The text's TF-IDF vector as (columns, values), l2-normalised; empty when no term is known."""
-        counts = Counter(t for t in FEATURES[self.features](text) if t in self._column)  # type: ignore[attr-defined]
-        if not counts:
+        column = self._column  # type: ignore[attr-defined]
+        known = [(column[t], n) for t, n in Counter(FEATURES[self.features](text)).items() if t in column]
+        if not known:
             return np.zeros(0, dtype=np.int64), np.zeros(0)
-        columns = np.fromiter((self._column[t] for t in counts), dtype=np.int64, count=len(counts))  # type: ignore[attr-defined]
-        values = np.fromiter((1.0 + math.log(n) for n in counts.values()), dtype=float, count=len(counts))
+        columns = np.fromiter((c for c, _ in known), dtype=np.int64, count=len(known))
+        values = np.fromiter((1.0 + math.log(n) for _, n in known), dtype=float, count=len(known))
         values *= self.idf[columns]
         return columns, values / np.linalg.norm(values)
 
