@@ -183,6 +183,24 @@ def _shipped_model(path: Path, table: object, names: set[str], root: Path) -> Is
     return models[0] if len(models) == 1 else ModelSet(tuple(models))
 
 
+def taxonomy_files(path: Path, root: Path = PROJECT_ROOT) -> list[Path]:
+    """The files tags depend on besides the code: the taxonomy file, the model files its [model] names and
+    its issues' example files, as load_taxonomy reads them; only the taxonomy file when it cannot be read
+    that far (load_taxonomy then says why)."""
+    path = Path(path)
+    try:
+        data = read_toml(path)
+        table = data.get("model", {})
+        given = table.get("path", []) if isinstance(table, dict) else []
+        files = [root / Path(p).expanduser() for p in ([given] if isinstance(given, str) else given)
+                 if isinstance(p, str)]
+        for name, issue in (data.get("issues") or {}).items():
+            files += _example_files(path, name, _check_issue(path, name, issue)[2], root)
+    except (ConfigError, AttributeError, TypeError):
+        return [path]
+    return [path, *files]
+
+
 def load_taxonomy(path: Path, root: Path = PROJECT_ROOT, cache_dir: Path | None = None) -> Taxonomy:
     """Read and check an issue taxonomy TOML file; raise ConfigError with a one-line reason.
 

@@ -6,19 +6,26 @@ import hashlib
 from pathlib import Path
 
 from config.settings import DedupSettings, SummarySettings, TagSettings
+from tasks.s6_tag import taxonomy_files
 
 # Bump a number when the stage's code changes what it produces for the same input.
 CLEAN_VERSION = 2  # 2: a byline after the lead leaves the text; a feed names the site a page does not
 DEDUP_VERSION = 3  # 2: facts weigh more in the signature; 3: a near copy keeps its original's facts (exact check)
 SUMMARY_VERSION = 2  # 2: the news sentence scorer
-TAG_VERSION = 2  # 2: calibrated issue models beside the keywords
+TAG_VERSION = 3  # 2: calibrated issue models beside the keywords; 3: a character model beside the word model
 
 
-def _file_digest(path: Path) -> str:
-    try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()[:8]
-    except OSError:
-        return "missing"
+def _files_digest(paths: list[Path]) -> str:
+    """A short hash of the files' names and bytes; "missing" when the first cannot be read."""
+    digest = hashlib.sha256()
+    for index, path in enumerate(paths):
+        try:
+            digest.update(f"{path.name}\0".encode() + hashlib.sha256(path.read_bytes()).digest())
+        except OSError:
+            if index == 0:
+                return "missing"
+            digest.update(f"{path.name}\0missing".encode())
+    return digest.hexdigest()[:8]
 
 
 def stage_versions(dedup: DedupSettings, summary: SummarySettings, tags: TagSettings) -> dict[str, str]:
@@ -29,5 +36,7 @@ def stage_versions(dedup: DedupSettings, summary: SummarySettings, tags: TagSett
                   f"/n{dedup.near_threshold:g}/s{dedup.story_threshold:g}"),
         "summary": f"summary-{SUMMARY_VERSION}/{summary.algorithm}/k{summary.sentences}",
         "story_summary": f"summary-{SUMMARY_VERSION}/story/k{summary.story_sentences}",
-        "tag": f"tag-{TAG_VERSION}/taxonomy-{_file_digest(tags.taxonomy)}/min{tags.min_score:g}/max{tags.max_tags}",
+        # the taxonomy with the model and example files it names: a refitted model retags on reprocess
+        "tag": (f"tag-{TAG_VERSION}/taxonomy-{_files_digest(taxonomy_files(tags.taxonomy))}"
+                f"/min{tags.min_score:g}/max{tags.max_tags}"),
     }

@@ -403,3 +403,33 @@ def test_bad_examples_are_one_line_naming_file_and_key(tmp_path: Path, body: str
         load_taxonomy(path, root=tmp_path)
     message = str(caught.value)
     assert message.startswith(f"{path}: {where}") and reason in message and "\n" not in message
+
+
+def test_the_tag_version_follows_the_model_and_example_files_the_taxonomy_names(tmp_path: Path) -> None:
+    from config.settings import DedupSettings, SummarySettings
+    from tasks.s6_tag import taxonomy_files
+    from tasks.versions import stage_versions
+
+    model, example = tmp_path / "m.npz", tmp_path / "ex" / "a.txt"
+    example.parent.mkdir()
+    model.write_bytes(b"model one")
+    example.write_text("A goal in the final minute.", encoding="utf-8")
+    path = tmp_path / "issues.toml"
+    path.write_text(f'[model]\npath = ["{model.as_posix()}"]\n[issues.sport]\nexamples = ["{example.parent.as_posix()}"]\n'
+                    '[issues.other]\nkeywords = { "council" = 1.0 }\n', encoding="utf-8")
+    assert taxonomy_files(path) == [path, model, example]
+
+    def version() -> str:
+        return stage_versions(DedupSettings(), SummarySettings(), TagSettings(taxonomy=path))["tag"]
+
+    first = version()
+    assert version() == first
+    model.write_bytes(b"model two")  # a refitted model: articles must be tagged again on reprocess
+    second = version()
+    example.write_text("A goal in the last minute.", encoding="utf-8")
+    third = version()
+    assert len({first, second, third}) == 3
+    path.write_text("not toml [", encoding="utf-8")
+    assert taxonomy_files(path) == [path] and version() != third
+    assert "taxonomy-missing" in stage_versions(DedupSettings(), SummarySettings(),
+                                                TagSettings(taxonomy=tmp_path / "none.toml"))["tag"]
