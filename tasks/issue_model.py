@@ -46,13 +46,19 @@ WHEN_WORDS = frozenset({"today", "tonight", "yesterday", "tomorrow", "monday", "
                         "thursday", "friday", "saturday", "sunday"})
 
 
-def analyse(text: str) -> list[str]:
-    """The word terms of a text: lowercased words without stop words, WHEN_WORDS, numbers or single letters,
-    the bigrams of the words that remain, and each word's stem as a feature of its own ("~custom"), so that
-    "customers" and "customs" share a little but are still told apart by their words."""
+def topical_words(text: str) -> list[str]:
+    """The words of a text that can say what it is about: lowercased, without stop words, WHEN_WORDS,
+    numbers or single letters."""
     stops = stop_words(MODEL_LANGUAGE)
-    kept = [w for w in match_words(text)
+    return [w for w in match_words(text)
             if len(w) > 1 and LETTER_RE.search(w) and w not in stops and w not in WHEN_WORDS]
+
+
+def analyse(text: str) -> list[str]:
+    """The word terms of a text: its topical_words, the bigrams of those words, and each word's stem as a
+    feature of its own ("~custom"), so that "customers" and "customs" share a little but are still told
+    apart by their words."""
+    kept = topical_words(text)
     return [*kept, *(f"{a} {b}" for a, b in zip(kept, kept[1:])), *(STEM_MARK + stem(w) for w in kept)]
 
 
@@ -84,6 +90,12 @@ def char_grams(text: str) -> list[str]:
 FEATURES = {"words": analyse, "chars": char_grams}  # a model's feature kind -> its terms of a text
 
 
+def _check_features(features: str) -> None:
+    """ValueError unless features names a kind of FEATURES."""
+    if features not in FEATURES:
+        raise ValueError(f"issue model features must be one of {', '.join(FEATURES)}, got {features!r}")
+
+
 @dataclass(frozen=True)
 class IssueModel:
     """Calibrated linear classifiers over shared TF-IDF features (sublinear tf, l2 norm): one per issue,
@@ -105,8 +117,7 @@ class IssueModel:
     features: str = "words"  # which terms of a text the model reads: a key of FEATURES
 
     def __post_init__(self) -> None:
-        if self.features not in FEATURES:
-            raise ValueError(f"issue model features must be one of {', '.join(FEATURES)}, got {self.features!r}")
+        _check_features(self.features)
         rows = len(self.coef)
         owners = np.arange(len(self.issues)) if self.owners is None else np.asarray(self.owners)
         if owners.dtype.kind not in "iu":
@@ -177,14 +188,13 @@ class IssueModel:
 
     def _word_evidence(self, row: np.ndarray, prediction: Prediction, most: int) -> list[tuple[str, float]]:
         """A character model's evidence as words: each n-gram's push shared out among the text's words that
-        hold it, the words that gained most first; stop words and numbers are read but not shown."""
+        hold it, the words that gained most first; only topical_words are shown (stop words are read)."""
         push = {self.terms[column]: float(value) for column, value in zip(prediction.columns, row)}
         grams_of = {word: set(word_grams(word)) for word in dict.fromkeys(char_words(prediction.text))}
         holders = Counter(gram for grams in grams_of.values() for gram in grams)
         gained = {word: sum(push.get(gram, 0.0) / holders[gram] for gram in grams) for word, grams in grams_of.items()}
-        stops = stop_words(MODEL_LANGUAGE)
-        ranked = sorted((w for w, v in gained.items() if v > 0 and len(w) > 1 and LETTER_RE.search(w) and w not in stops),
-                        key=lambda w: (-gained[w], w))
+        shown = set(topical_words(prediction.text))
+        ranked = sorted((w for w, v in gained.items() if v > 0 and w in shown), key=lambda w: (-gained[w], w))
         return [(word, gained[word]) for word in ranked[:most]]
 
 
@@ -228,19 +238,21 @@ class ModelSet:
 
     models: tuple[IssueModel, ...]
     issues: tuple[str, ...] = field(init=False)  # every model's issues, in order of first appearance
+    slots: tuple[np.ndarray, ...] = field(init=False, compare=False)  # per model: its issues' places in issues
 
     def __post_init__(self) -> None:
         if not self.models:
             raise ValueError("a model set needs at least one model")
-        object.__setattr__(self, "issues", tuple(dict.fromkeys(n for m in self.models for n in m.issues)))
+        issues = tuple(dict.fromkeys(n for m in self.models for n in m.issues))
+        object.__setattr__(self, "issues", issues)
+        object.__setattr__(self, "slots", tuple(np.array([issues.index(n) for n in m.issues]) for m in self.models))
 
     def predict(self, text: str) -> SetPrediction:
         """Each issue's best probability over the models, and which model gave it (the first, on a tie)."""
         predictions = tuple(model.predict(text) for model in self.models)
-        position = {name: index for index, name in enumerate(self.issues)}
         table = np.full((len(self.models), len(self.issues)), -1.0)
-        for k, (model, prediction) in enumerate(zip(self.models, predictions)):
-            table[k, [position[n] for n in model.issues]] = prediction.probabilities
+        for k, (slots, prediction) in enumerate(zip(self.slots, predictions)):
+            table[k, slots] = prediction.probabilities
         chosen = table.argmax(axis=0)
         return SetPrediction(table[chosen, np.arange(len(self.issues))], chosen, predictions)
 
@@ -312,8 +324,7 @@ def fit_model(texts: Sequence[str], labels: Sequence[frozenset[str]], issues: Se
     parts': a narrow kind of story that the issue's one classifier weighs against its broad vocabulary
     still reaches the issue. Parts of issues not in `issues` are left out.
     """
-    if features not in FEATURES:
-        raise ValueError(f"features must be one of {', '.join(FEATURES)}, got {features!r}")
+    _check_features(features)
     with _dataframe_libraries_unmarked():
         return _fit(texts, labels, issues, c, min_df, meta, groups, parts, min_part, features)
 

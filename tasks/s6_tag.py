@@ -158,20 +158,27 @@ def _learn(path: Path, checked: dict[str, tuple[str, dict[str, float], list[str]
         raise _fail(path, "issues examples", f"cannot be learned from ({exc})") from None
 
 
+def _model_files(table: object, root: Path) -> list[Path] | None:
+    """The files a [model] table's path names (one path or a list of them), read from root; None when the
+    path is neither."""
+    paths = table.get("path") if isinstance(table, dict) else None
+    paths = [paths] if isinstance(paths, str) else paths
+    if not isinstance(paths, list) or not paths or not all(isinstance(p, str) and p.strip() for p in paths):
+        return None
+    return [root / Path(p).expanduser() for p in paths]
+
+
 def _shipped_model(path: Path, table: object, names: set[str], root: Path) -> IssueModel | ModelSet:
     """The [model] table's pre-fitted model, checked: every issue it scores must be in the taxonomy. Its
     path may be a list of model files, read as one (ModelSet: each issue scores the best of them)."""
-    paths = table.get("path") if isinstance(table, dict) else None
-    paths = [paths] if isinstance(paths, str) else paths
-    if (not isinstance(paths, list) or not paths
-            or not all(isinstance(p, str) and p.strip() for p in paths)):
+    targets = _model_files(table, root)
+    if targets is None:
         raise _fail(path, "model.path", f"must be the path of a model file, or a list of them, got {table!r}")
-    for key in table:
+    for key in table:  # a dict: _model_files found its path
         if key not in MODEL_KEYS:
             raise _fail(path, f"model.{key}", f"is not a known key (known: {', '.join(MODEL_KEYS)})")
     models = []
-    for given in paths:
-        target = root / Path(given).expanduser()
+    for target in targets:
         try:
             model = load_model(target)
         except ValueError as exc:
@@ -190,10 +197,7 @@ def taxonomy_files(path: Path, root: Path = PROJECT_ROOT) -> list[Path]:
     path = Path(path)
     try:
         data = read_toml(path)
-        table = data.get("model", {})
-        given = table.get("path", []) if isinstance(table, dict) else []
-        files = [root / Path(p).expanduser() for p in ([given] if isinstance(given, str) else given)
-                 if isinstance(p, str)]
+        files = (_model_files(data["model"], root) or []) if "model" in data else []
         for name, issue in (data.get("issues") or {}).items():
             files += _example_files(path, name, _check_issue(path, name, issue)[2], root)
     except (ConfigError, AttributeError, TypeError):

@@ -102,9 +102,8 @@ def test_the_readme_sql_examples_run_on_the_seeds_warehouse(prefect_api, tmp_pat
     with open_warehouse(tmp_path / "catalog.sqlite") as con:
         for statement in statements:
             rows = con.execute(statement).fetchall()  # every example runs against the views as documented
-            if "FROM inputs" in statement or "FROM stories" in statement and "current_date" in statement:
+            if "FROM inputs" in statement or ("FROM stories" in statement and "current_date" in statement):
                 assert rows, f"the README example finds nothing on the seeds: {statement}"
-
 
 
 def test_digest_published_as_artifacts(prefect_api, write_config, seeds_copy):
