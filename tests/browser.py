@@ -11,7 +11,9 @@ from __future__ import annotations
 import base64
 import itertools
 import json
+import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -27,6 +29,7 @@ FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-
          "--disable-default-apps", "--mute-audio", "--hide-scrollbars")
 START_SECONDS = 60
 CALL_SECONDS = 60
+PROFILE_SECONDS = 10  # how long a closed Chromium's helper processes may go on writing into its profile
 
 
 def chromium_binary() -> str:
@@ -39,11 +42,28 @@ def chromium_binary() -> str:
                 "'chromium' package (apt-get install chromium; .ci/run does this)", pytrace=False)
 
 
+def remove_profile(profile: tempfile.TemporaryDirectory) -> None:
+    """Remove a Chromium profile folder. The browser's helper processes can still be writing into it for a
+    moment after the browser exits ("Directory not empty"), so removal is tried again until they are done."""
+    deadline = time.monotonic() + PROFILE_SECONDS
+    while True:
+        try:
+            profile.cleanup()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
 def dump_dom(url: str) -> str:
     """The page's DOM after load, as `chromium --headless --dump-dom URL` prints it."""
-    with tempfile.TemporaryDirectory(prefix="newsdesk-chromium-") as profile:
-        result = subprocess.run([chromium_binary(), *FLAGS, f"--user-data-dir={profile}", "--dump-dom", url],
+    profile = tempfile.TemporaryDirectory(prefix="newsdesk-chromium-")
+    try:
+        result = subprocess.run([chromium_binary(), *FLAGS, f"--user-data-dir={profile.name}", "--dump-dom", url],
                                 capture_output=True, text=True, timeout=START_SECONDS)
+    finally:
+        remove_profile(profile)
     assert result.returncode == 0, result.stderr[-2000:]
     return result.stdout
 
@@ -65,7 +85,8 @@ class Chromium:
         self._profile = tempfile.TemporaryDirectory(prefix="newsdesk-chromium-")
         self._process = subprocess.Popen([chromium_binary(), *FLAGS, f"--user-data-dir={self._profile.name}",
                                           "--remote-debugging-address=127.0.0.1", "--remote-debugging-port=0",
-                                          "about:blank"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                          "about:blank"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                         start_new_session=True)  # its own process group: close stops its helpers too
         port = self._port()
         request = urllib.request.Request(f"http://127.0.0.1:{port}/json/new?about:blank", method="PUT")
         with urllib.request.urlopen(request, timeout=CALL_SECONDS) as answer:
@@ -150,14 +171,21 @@ class Chromium:
         return base64.b64decode(self.call("Page.printToPDF", paperWidth=8.27, paperHeight=11.69)["data"])
 
     def close(self) -> None:
-        """Stop the browser and remove its profile."""
+        """Stop the browser and its helper processes, and remove its profile."""
         try:
             self._socket.close()
         finally:
-            self._process.terminate()
+            self._signal(signal.SIGTERM)
             try:
                 self._process.wait(timeout=20)
             except subprocess.TimeoutExpired:
-                self._process.kill()
+                self._signal(signal.SIGKILL)
                 self._process.wait()
-            self._profile.cleanup()
+            remove_profile(self._profile)
+
+    def _signal(self, number: int) -> None:
+        """Send a signal to the browser's process group (the browser and the helpers it started)."""
+        try:
+            os.killpg(self._process.pid, number)
+        except ProcessLookupError:  # the whole group is gone already
+            pass
