@@ -9,8 +9,11 @@ import math
 import multiprocessing
 import multiprocessing.forkserver
 import os
+import pickle
 import sys
+import tempfile
 import threading
+import uuid
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -159,6 +162,31 @@ def starmap(func: Callable[..., R], calls: Sequence[tuple[Any, ...]], workers: i
             f.cancel()
 
 
+@functools.lru_cache(maxsize=2)  # one stage's arguments at a time, and the one before while a stage starts
+def _shared_args(path: str) -> tuple[Any, ...]:
+    """The arguments every chunk of one map_chunks call shares, read from the file it wrote (once per
+    process: the file's name is unique to the call)."""
+    with open(path, "rb") as file:
+        return pickle.load(file)
+
+
+def _run_shared(func: Callable[..., list[R]], chunk: list[T], path: str) -> list[R]:
+    """func(chunk, *the call's shared arguments)."""
+    return func(chunk, *_shared_args(path))
+
+
+@contextmanager
+def _args_file(args: tuple[Any, ...]) -> Iterator[str]:
+    """The arguments pickled once into a file of a name used once, removed afterwards."""
+    handle, path = tempfile.mkstemp(prefix=f"newsdesk-args-{uuid.uuid4().hex}-", suffix=".pickle")
+    try:
+        with os.fdopen(handle, "wb") as file:
+            pickle.dump(args, file, protocol=pickle.HIGHEST_PROTOCOL)
+        yield path
+    finally:
+        os.unlink(path)
+
+
 def map_chunks(func: Callable[..., list[R]], items: Sequence[T], *args: Any, workers: int | None = None,
                min_items: int = MIN_ITEMS, progress: Callable[[int], None] | None = None) -> list[R]:
     """Run func(chunk, *args) -> one result per item over chunks of items in worker processes.
@@ -175,8 +203,11 @@ def map_chunks(func: Callable[..., list[R]], items: Sequence[T], *args: Any, wor
         return results
     done = (lambda part: progress(len(part))) if progress else None
     results = []
-    for part in starmap(func, [(chunk, *args) for chunk in chunked(items, workers)], workers, done):
-        results.extend(part)
+    # the arguments every chunk shares (a taxonomy's models are tens of MB) go to each worker once, by
+    # file, instead of being pickled again with every chunk
+    with _args_file(args) as path:
+        for part in starmap(_run_shared, [(func, chunk, path) for chunk in chunked(items, workers)], workers, done):
+            results.extend(part)
     return results
 
 

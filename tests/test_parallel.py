@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import copy
 import functools
+import os
+import tempfile
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -95,6 +97,40 @@ def test_stories_split_over_workers_add_up_to_the_whole_batch() -> None:
     parts = [story for part in parallel.starmap(stories.build_stories, calls, workers=WORKERS) for story in part]
     parallel.shutdown()
     assert parts == whole
+
+
+_UNPICKLED = 0  # in each process: how many Marker objects it has unpickled
+
+
+def _new_marker() -> Marker:
+    global _UNPICKLED
+    _UNPICKLED += 1
+    return Marker()
+
+
+class Marker:
+    """An argument that counts, in each process, how often it arrived."""
+
+    def __reduce__(self) -> tuple:
+        return _new_marker, ()
+
+
+def _arrivals(chunk: list[int], marker: Marker) -> list[tuple[int, int]]:
+    return [(os.getpid(), _UNPICKLED) for _ in chunk]
+
+
+def test_the_arguments_chunks_share_reach_each_worker_once_and_their_file_is_removed(
+        pool_mapper, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    items = list(range(200))
+    assert len(parallel.chunked(items, WORKERS)) >= 2 * WORKERS
+    seen = pool_mapper(_arrivals, items, Marker())
+    assert len(seen) == len(items)
+    workers = {pid for pid, _ in seen}
+    assert os.getpid() not in workers, "the chunks ran in worker processes"
+    for pid in workers:  # pickled with every chunk, a worker would count one arrival per chunk
+        assert {count for p, count in seen if p == pid} == {1}
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_chunks_keep_order_and_cover_every_item() -> None:
