@@ -57,6 +57,11 @@ DEFAULT_CHARS_OUT = PROJECT_ROOT / "config" / "models" / "issues_nyt_cap_chars.n
 # 4-6) moved the 2-fold figure by 0.003 at most, so it takes the word model's C and min_df. As extra
 # features inside the word model, similar n-grams gained 0.003 to 0.006; averaging the two models'
 # probabilities instead of taking the larger lost (0.653 to 0.655 at 2-fold).
+# Sub-topics as parts in the character model too (min_part 3) gained 0.002 in this 2-fold CV (0.668 against
+# 0.666) and 0.004 [0.000, 0.008] in a 4-fold one (0.688 against 0.684, its weights under 0.02 set to zero,
+# which was neutral: 0.688 unpruned and at 0.01 or 0.05), but scored 0.698 against 0.699 on the report half,
+# for a 7 MB file instead of 2.5 and 6.8 ms of tagging per article instead of 4.4: not shipped (README). Each
+# item also as its gist alone in the character model lost (2-fold 0.664).
 C_GRID = (10.0, 20.0)
 MIN_DF_GRID = (2,)
 PART_GRID = (0, 3, 10)    # 0: no parts

@@ -137,7 +137,7 @@ class IssueModel:
 
     def __getstate__(self) -> dict[str, object]:
         """The fields without the term index (rebuilt on arrival): the model travels to worker processes
-        with every batch chunk."""
+        (once per stage on this machine, with every chunk on a Dask cluster)."""
         return {k: v for k, v in self.__dict__.items() if k != "_column"}
 
     def __setstate__(self, state: dict[str, object]) -> None:
@@ -277,8 +277,8 @@ def load_model(path: Path) -> IssueModel:
     """Read a model written by IssueModel.save (ValueError when the file is not one)."""
     try:
         with np.load(path, allow_pickle=False) as data:
-            # the weights stay in the file's half precision (the model goes to the workers with every batch
-            # chunk: 6 MB, not 12); each prediction widens the few columns it reads
+            # the weights stay in the file's half precision (the model goes to the workers: 6 MB, not 12);
+            # each prediction widens the few columns it reads
             return IssueModel(tuple(str(i) for i in data["issues"]), tuple(str(t) for t in data["terms"]),
                               data["idf"].astype(np.float32), data["coef"],
                               data["intercept"].astype(float), data["calibration"].astype(float),
