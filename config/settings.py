@@ -441,8 +441,15 @@ def _workers_from_environment(parallel: ParallelSettings, problems: _Problems) -
     return dataclasses.replace(parallel, workers=int(value))
 
 
-def source_from_argument(arg: str) -> SourceSettings:
-    """Turn a --source command-line value (folder, file or http(s) URL) into a source."""
+def source_from_argument(arg: str, configured: tuple[SourceSettings, ...] = ()) -> SourceSettings:
+    """Turn a --source command-line value (folder, file or http(s) URL) into a source.
+
+    A value that names a configured source (its name, its feed URL or its path) is that source, enabled
+    for the run: its health, backoff and rejects stay under its name, and a person asking for a feed that
+    was disabled polls it (a success enables it again)."""
+    found = configured_source(arg, configured)
+    if found is not None:
+        return dataclasses.replace(found, enabled=True)
     if arg.startswith(("http://", "https://")):
         return SourceSettings(name=arg, kind="feed", url=arg)
     path = Path(arg).expanduser().resolve()
@@ -453,12 +460,28 @@ def source_from_argument(arg: str) -> SourceSettings:
     raise ConfigError(f"--source {arg}: no such file or folder")
 
 
+def configured_source(arg: str, configured: tuple[SourceSettings, ...]) -> SourceSettings | None:
+    """The configured source a --source value names: by name first, then by feed URL (compared in
+    canonical form) or by path; None when it names none."""
+    from tasks.sources.urls import canonical_url  # the URL rule's one home (no other import from tasks)
+
+    for source in configured:
+        if source.name == arg:
+            return source
+    if arg.startswith(("http://", "https://")):
+        wanted = canonical_url(arg)
+        return next((s for s in configured if s.url and canonical_url(s.url) == wanted), None)
+    path = Path(arg).expanduser().resolve()
+    return next((s for s in configured if s.path is not None and s.path.resolve() == path), None)
+
+
 def with_overrides(settings: Settings, sources: list[str] | None = None,
                    warehouse: str | None = None, allow_private_hosts: bool | None = None) -> Settings:
     """Apply one run's command-line overrides (sources replace the configured ones)."""
     changes: dict[str, object] = {}
     if sources:
-        changes["sources"] = tuple(source_from_argument(a) for a in sources)
+        named = (source_from_argument(a, settings.sources) for a in sources)
+        changes["sources"] = tuple({s.name: s for s in reversed(list(named))}.values())[::-1]  # once each
     if warehouse:  # a file catalog named here keeps its data beside it; a postgres one keeps data_path
         try:
             catalog = catalog_location(warehouse, Path.cwd())

@@ -403,6 +403,37 @@ def test_a_feed_named_on_the_command_line_is_polled_now_whatever_its_backoff(pre
     assert _not_polled(allowed.result()) == {}
 
 
+def test_a_configured_feed_named_on_the_command_line_is_that_source_and_a_success_enables_it_again(
+        prefect_api, tmp_path, write_config, server):
+    from flows.ingest import ingest
+
+    url = server.url_for("/feeds/gazette.rss")
+    server.expect_oneshot_request("/feeds/gazette.rss").respond_with_data(b"", status=410)  # gone, once
+    serve_feed(server, "/feeds/gazette.rss", "gazette.rss")
+    serve_pages(server, *GAZETTE_PAGES)
+    cfg = feed_config(write_config, {"gazette": url})
+    db = tmp_path / "catalog.sqlite"
+    run(cfg)
+    assert health(db)["gazette"][-1] is True, "a 410 disables the feed at once"
+    assert _not_polled(run(cfg))["gazette"].startswith("skipped: disabled: permanently gone")
+    assert hits(server, "/feeds/gazette.rss") == 1
+
+    # named by its URL in another spelling: the configured source, polled although disabled
+    asked = ingest(config_path=str(cfg), sources=[f"{url}?utm_source=newsletter#latest"], return_state=True)
+    assert asked.is_completed(), asked.message
+    assert hits(server, "/feeds/gazette.rss") == 2
+    assert health(db) == {"gazette": ("ok", None, 0, False, False)}, "one health row, under the configured name"
+    assert query(db, "SELECT DISTINCT source FROM articles") == [("gazette",)]
+    assert "gazette" not in _not_polled(run(cfg)), "the configured runs poll it again (a tiny poll interval here)"
+    assert hits(server, "/feeds/gazette.rss") == 3
+
+    # named by its name
+    by_name = ingest(config_path=str(cfg), sources=["gazette"], return_state=True)
+    assert by_name.is_completed(), by_name.message
+    assert hits(server, "/feeds/gazette.rss") == 4
+    assert list(health(db)) == ["gazette"]
+
+
 def test_configured_feeds_not_due_are_listed_in_the_digest(prefect_api, tmp_path, write_config, server):
     serve_feed(server, "/feeds/gazette.rss", "gazette.rss")
     serve_pages(server, *GAZETTE_PAGES)
