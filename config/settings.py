@@ -447,10 +447,12 @@ def source_from_argument(arg: str, configured: tuple[SourceSettings, ...] = ()) 
     A value that names a configured source (its name, its feed URL or its path) is that source, enabled
     for the run: its health, backoff and rejects stay under its name, and a person asking for a feed that
     was disabled polls it (a success enables it again)."""
+    from tasks.sources.urls import is_http_url  # the URL rules' one home (the only import from tasks)
+
     found = configured_source(arg, configured)
     if found is not None:
         return dataclasses.replace(found, enabled=True)
-    if arg.startswith(("http://", "https://")):
+    if is_http_url(arg):
         return SourceSettings(name=arg, kind="feed", url=arg)
     path = Path(arg).expanduser().resolve()
     if path.is_dir():
@@ -463,16 +465,32 @@ def source_from_argument(arg: str, configured: tuple[SourceSettings, ...] = ()) 
 def configured_source(arg: str, configured: tuple[SourceSettings, ...]) -> SourceSettings | None:
     """The configured source a --source value names: by name first, then by feed URL (compared in
     canonical form) or by path; None when it names none."""
-    from tasks.sources.urls import canonical_url  # the URL rule's one home (no other import from tasks)
+    from tasks.sources.urls import canonical_url, is_http_url
 
     for source in configured:
         if source.name == arg:
             return source
-    if arg.startswith(("http://", "https://")):
+    if is_http_url(arg):
         wanted = canonical_url(arg)
         return next((s for s in configured if s.url and canonical_url(s.url) == wanted), None)
     path = Path(arg).expanduser().resolve()
     return next((s for s in configured if s.path is not None and s.path.resolve() == path), None)
+
+
+def other_warehouse(configured: WarehouseSettings, catalog: str) -> WarehouseSettings:
+    """The warehouse settings for a catalog named instead of the configured one (catalog_location form).
+
+    A file catalog keeps its data files and its digests beside it (CATALOG.files/, CATALOG.reports/); a
+    postgres one keeps the configured data_path, and its digests go to a folder of their own under the
+    configured reports_dir (postgres-DBNAME). So a run on another warehouse never replaces this one's
+    latest digest page."""
+    scheme, _, target = catalog.partition(":")
+    if scheme == "postgres":
+        found = re.search(r"(?:^|\s)dbname\s*=\s*'?([\w.-]+)", target) or re.search(r"^postgres(?:ql)?://[^/]*/([\w.-]+)",
+                                                                                 target)
+        folder = f"postgres-{found.group(1) if found else 'default'}"
+        return dataclasses.replace(configured, catalog=catalog, reports_dir=configured.reports_dir / folder)
+    return dataclasses.replace(configured, catalog=catalog, data_path="", reports_dir=Path(f"{target}.reports"))
 
 
 def with_overrides(settings: Settings, sources: list[str] | None = None,
@@ -480,15 +498,18 @@ def with_overrides(settings: Settings, sources: list[str] | None = None,
     """Apply one run's command-line overrides (sources replace the configured ones)."""
     changes: dict[str, object] = {}
     if sources:
-        named = (source_from_argument(a, settings.sources) for a in sources)
-        changes["sources"] = tuple({s.name: s for s in reversed(list(named))}.values())[::-1]  # once each
-    if warehouse:  # a file catalog named here keeps its data beside it; a postgres one keeps data_path
+        chosen: dict[str, SourceSettings] = {}
+        for arg in sources:  # each source once, however often it is named
+            source = source_from_argument(arg, settings.sources)
+            chosen.setdefault(source.name, source)
+        changes["sources"] = tuple(chosen.values())
+    if warehouse:
         try:
             catalog = catalog_location(warehouse, Path.cwd())
         except ValueError as exc:
             raise ConfigError(f"--warehouse {warehouse}: {exc}") from None
-        data = settings.warehouse.data_path if catalog.startswith("postgres:") else ""
-        changes["warehouse"] = dataclasses.replace(settings.warehouse, catalog=catalog, data_path=data)
+        if catalog != settings.warehouse.catalog:
+            changes["warehouse"] = other_warehouse(settings.warehouse, catalog)
     if allow_private_hosts is not None:
         changes["http"] = dataclasses.replace(settings.http, allow_private_hosts=allow_private_hosts)
     return dataclasses.replace(settings, **changes) if changes else settings

@@ -26,7 +26,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--open", action="store_true", help="open the page in the default browser")
     args = parser.parse_args(argv)
     try:
-        page = latest_page(resolve_settings(args.config, warehouse_path=args.warehouse).warehouse.reports_dir)
+        warehouse = resolve_settings(args.config, warehouse_path=args.warehouse).warehouse
+        scheme, _, target = warehouse.catalog.partition(":")
+        if args.warehouse and scheme != "postgres" and not Path(target).is_file():
+            raise FileNotFoundError(f"--warehouse {args.warehouse}: no warehouse at {target}")
+        page = latest_page(warehouse.reports_dir)
     except (ConfigError, FileNotFoundError) as exc:
         return cli.fail(exc)
     print(page)

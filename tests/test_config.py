@@ -108,3 +108,42 @@ def test_bad_toml_names_the_line(tmp_path):
     assert result.returncode == 2
     [message] = result.stderr.strip().splitlines()
     assert message.startswith(f"error: {copy}: line {line}, column ") and "not valid TOML: Invalid value" in message
+
+
+def test_another_warehouse_named_for_a_run_keeps_its_files_and_digests_apart(tmp_path):
+    from config.settings import with_overrides
+
+    settings = load_settings()
+    configured = settings.warehouse
+    assert with_overrides(settings, warehouse=configured.catalog).warehouse == configured
+    other = with_overrides(settings, warehouse=str(tmp_path / "b.sqlite")).warehouse
+    assert (other.catalog, other.data_path, other.reports_dir) == (
+        f"sqlite:{tmp_path / 'b.sqlite'}", "", Path(f"{tmp_path / 'b.sqlite'}.reports"))
+    for conninfo, folder in (("postgres:dbname=news host=db", "postgres-news"),
+                             ("postgres:host=db dbname='desk_2' user=x", "postgres-desk_2"),
+                             ("postgres:postgresql://u@db:5432/lake", "postgres-lake"),
+                             ("postgres:host=db", "postgres-default")):
+        found = with_overrides(settings, warehouse=conninfo).warehouse
+        assert (found.catalog, found.data_path, found.reports_dir) == (
+            conninfo, configured.data_path, configured.reports_dir / folder), conninfo
+
+
+def test_a_source_named_for_a_run_is_the_configured_one_it_names(tmp_path, write_config):
+    from config.settings import with_overrides
+
+    folder = tmp_path / "wire"
+    folder.mkdir()
+    settings = load_settings(write_config(
+        '[[sources]]\nname = "gazette"\nkind = "feed"\nurl = "https://example.org/feed.rss"\ntags = ["local"]\n'
+        'enabled = false\n'
+        f'[[sources]]\nname = "wire"\nkind = "folder"\npath = "{folder.as_posix()}"\n'))
+    gazette, wire = settings.sources
+
+    def named(*args: str) -> tuple:
+        return with_overrides(settings, sources=list(args)).sources
+
+    assert named("gazette") == named("HTTPS://Example.org/feed.rss/?utm_source=x#top") == (
+        gazette.__class__(**{**gazette.__dict__, "enabled": True}),)
+    assert named(str(folder), "wire", "gazette") == (wire, named("gazette")[0])
+    [adhoc] = named("https://example.org/other.rss")
+    assert (adhoc.name, adhoc.url, adhoc.tags) == ("https://example.org/other.rss", "https://example.org/other.rss", ())

@@ -284,8 +284,13 @@ def test_a_storys_title_changes_only_when_a_better_headline_joins(prefect_api, t
     for path in folder.iterdir():
         path.unlink()
     other = tmp_path / "other.duckdb"
+    ours = (tmp_path / "reports" / "latest.html").read_text(encoding="utf-8")
     _story_file(folder, "0_lead_only.txt")
     _run(cfg, warehouse_path=str(other))
+    # the other warehouse's digests are beside it; this one's latest page is left as it was
+    assert (tmp_path / "reports" / "latest.html").read_text(encoding="utf-8") == ours
+    assert "Hundreds of residents were evacuated" in (tmp_path / "other.duckdb.reports" / "latest.html").read_text(
+        encoding="utf-8")
     [(derived, _)] = titles(other)
     assert derived.startswith("Hundreds of residents were evacuated")
     _story_file(folder, "2_severn_peaks.txt")

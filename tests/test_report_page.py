@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import date, datetime, timezone
 from html.parser import HTMLParser
+from pathlib import Path
 
 from tasks.records import Article, CleanedArticle, InputCopy, RawDocument, Reject, RunCounts, Story, Tag
 from tasks.s8_report import RunDigest, SourceProblem, render_digest
@@ -214,6 +215,18 @@ def test_digest_command_prints_the_latest_page_or_says_there_is_none(tmp_path, w
     assert capsys.readouterr().out.strip() == str(page.parent / LATEST_PAGE)
     assert main(["--config", str(tmp_path / "missing.toml")]) == 2
     assert "file not found" in capsys.readouterr().err
+    # another warehouse has digests of its own beside its catalog; one that does not exist is said so
+    other = tmp_path / "other" / "catalog.sqlite"
+    assert main(["--config", str(config), "--warehouse", str(other)]) == 2
+    assert f"no warehouse at {other}" in capsys.readouterr().err
+    other.parent.mkdir()
+    other.write_bytes(b"")
+    assert main(["--config", str(config), "--warehouse", str(other)]) == 2
+    assert "no digest page yet" in capsys.readouterr().err
+    theirs = write_page("<p>theirs</p>", Path(f"{other}.reports"), "run-2")
+    assert main(["--config", str(config), "--warehouse", str(other)]) == 0
+    assert capsys.readouterr().out.strip() == str(theirs.parent / LATEST_PAGE)
+    assert main(["--config", str(config)]) == 0 and capsys.readouterr().out.strip() == str(page.parent / LATEST_PAGE)
 
 
 def test_sources_not_polled_and_copies_are_listed_with_the_problems():
