@@ -412,13 +412,15 @@ def summarise_story(texts: list[str], sentences: int, language: str = "english",
                     titles: list[str | None] | None = None, scorer: SentenceScorer | None = None) -> list[str]:
     """Summarise several reports of one story (earliest first) with the sentence scorer: the earliest
     report's lede first unless something clearly better exists, then non-repeating sentences by
-    article and position."""
+    article and position. A single report with no more sentences than asked for is the summary as it
+    stands, in order."""
     language = language_name(language)
     tokenizer = NewsTokenizer(language)
-    units = [u for article, text in enumerate(texts) for u in _parse(text, tokenizer, article)[1]]
+    units = _candidates([u for article, text in enumerate(texts) for u in _parse(text, tokenizer, article)[1]])
+    if len(units) <= sentences and len({u.article for u in units}) <= 1:
+        return [u.text for u in units if sentences > 0]  # one short report: all of it, in order, as summarise does
     title = frozenset().union(*(_title_stems(t, tokenizer) for t in titles or []))
-    return [u.text for u in _select_news(_candidates(units), sentences, language, title, scorer or default_scorer(),
-                                         lede_first=True)]
+    return [u.text for u in _select_news(units, sentences, language, title, scorer or default_scorer(), lede_first=True)]
 
 
 def summarise_articles(articles: list[Article], settings: SummarySettings) -> None:

@@ -397,3 +397,13 @@ def test_dedup_prepares_and_matches_polish_and_greek(language: str) -> None:
     assert first.text_hash != copy.text_hash
     dedup.assign([first, copy], [], DedupSettings(), datetime(2025, 12, 16, tzinfo=timezone.utc))
     assert copy.story_id == first.story_id and copy.duplicate_of == "first", "the reworded copy is a near-duplicate"
+
+
+def test_a_story_of_one_short_report_is_summarised_in_its_own_order() -> None:
+    # the closing line outscores the lede by more than the margin; with nothing to choose, the order stays
+    report = ("The central bank kept its main interest rate unchanged on Thursday. Officials said inflation had "
+              "eased for a third month. Markets had expected the decision. Several economists now expect the first "
+              "cut in the spring.")
+    units = split_sentences(report)
+    assert summarise_story([report], 4) == units == summarise(report, 4, "news")
+    assert summarise_story([report], 9) == units and summarise_story([report], 0) == []
