@@ -358,7 +358,8 @@ def test_missing_page_falls_back_to_long_feed_content_or_is_rejected(prefect_api
     assert hits(server, "/valley/dam-inspection.html") == 1
     assert "kingfishers" in stored[f"{site}/valley/river-survey.html"][3]
     rejects = query(db, "SELECT source, locator, reason FROM rejects")
-    assert rejects == [("valley", f"{site}/valley/road-notice.html", "page fetch failed: http 404")]
+    assert rejects == [("valley", f"{site}/valley/road-notice.html", "page fetch failed: http 404; the feed's text is "
+                                                                      "too short to use instead (9 words, needs 50)")]
     assert query(db, "SELECT discovered, new_articles, rejected FROM runs") == [(3, 2, 1)]
     assert health(db)["valley"][:3] == ("ok", None, 0)
     assert "page fetch failed: http 404" in digest and failing_sources(digest) == {}

@@ -233,7 +233,8 @@ def test_missing_pages_fall_back_to_long_feed_content_or_reject(server: HTTPServ
     assert floods.locator == floods.url == f"{site}/articles/floods.html?id=7"
     assert floods.content_hash == hashlib.sha256(floods.raw).hexdigest()
     assert floods.default_tags == ("world",)
-    assert poll.rejects == [Reject("world", f"{site}/articles/rates.html", "page fetch failed: http 404")]
+    assert poll.rejects == [Reject("world", f"{site}/articles/rates.html", "page fetch failed: http 404; the feed's "
+                                   "text is too short to use instead (8 words, needs 50)")]
     assert {d.guid for d in poll.documents} == {"world-1001", "world-1003"}
     assert poll.states[0].last_status == "ok"
 
@@ -243,7 +244,8 @@ def test_transient_page_failure_keeps_feed_for_retry(server: HTTPServer, client:
     serve_pages(server, "floods", "talks")
     server.expect_request("/articles/rates.html").respond_with_data(b"busy", status=503)
     poll = poll_feeds([feed_source(server, "world", "/feeds/world.rss")], {}, client, NOW, set(), set())
-    assert [r.reason for r in poll.rejects] == ["page fetch failed: http 503"]
+    assert [r.reason for r in poll.rejects] == ["page fetch failed: http 503; the feed's text is too short to use "
+                                                "instead (8 words, needs 50)"]
     (state,) = poll.states
     assert state.last_status == "ok" and state.body_hash is None and state.etag is None
 

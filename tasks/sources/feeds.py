@@ -17,7 +17,7 @@ from tasks.sources.health import (HealthPolicy, SourceState, is_due, not_due_rea
                                   record_success)
 from tasks.sources.http import HTML_ACCEPT, FetchError, FetchResult, HttpClient
 from tasks.records import InputCopy, RawDocument, Reject
-from tasks.sources.urls import absolute_url, canonical_link, canonical_url
+from tasks.sources.urls import absolute_url, canonical_link, canonical_url, link_scheme
 from tasks.text.hashing import sha256_hex
 from tasks.text.normalise import fragment_text, one_line, word_count
 
@@ -55,6 +55,7 @@ class FeedEntry:
     published_at: datetime | None
     content: str | None
     author: str | None
+    refused_scheme: str | None = None  # the scheme of a link given but not followed (not http(s)), e.g. "file"
 
 
 @dataclass(frozen=True)
@@ -206,7 +207,8 @@ def _entry(raw: dict, base_url: str) -> FeedEntry | None:
     return FeedEntry(
         guid=guid, url=url, title=_text(get(raw, "title")),
         published_at=_first_date(*(get(raw, k) for k in ("published_parsed", "updated_parsed", "created_parsed"))),
-        content=content or _text(get(raw, "summary")), author=_text(get(raw, "author")))
+        content=content or _text(get(raw, "summary")), author=_text(get(raw, "author")),
+        refused_scheme=link_scheme(link) if link and url is None else None)
 
 
 def _first_date(*candidates: object) -> datetime | None:
@@ -419,15 +421,20 @@ def _document(src: SourceSettings, entry: FeedEntry, page: FetchResult | FetchEr
         reason = f"not an HTML page ({content_type})" if page.body else "empty page"
     elif isinstance(page, FetchError):
         reason = page.label
+    elif entry.refused_scheme is not None:
+        reason = f"entry's link is not http(s) ({entry.refused_scheme or 'no scheme'}), so not fetched,"
     else:
         reason = "entry has no link"
     locator = entry.url or entry.guid or ""
-    if word_count(fragment_text(entry.content or "")) >= MIN_FEED_CONTENT_WORDS:
+    words = word_count(fragment_text(entry.content or ""))
+    if words >= MIN_FEED_CONTENT_WORDS:
         raw = (entry.content or "").encode("utf-8")
         return RawDocument(
             source=src.name, locator=locator, content_hash=sha256_hex(raw), raw=raw, media_type="text/html",
             url=entry.url, feed_title=entry.title, feed_published_at=entry.published_at, guid=entry.guid,
             feed_content=entry.content, default_tags=tuple(src.tags), site_name=feed_title)
+    short = f" ({words} words, needs {MIN_FEED_CONTENT_WORDS})" if words else ""
     if page is None:
-        return Reject(src.name, locator, "entry has no link and too little feed content")
-    return Reject(src.name, locator, f"page fetch failed: {reason}")
+        return Reject(src.name, locator, f"{reason} and too little feed content{short}")
+    return Reject(src.name, locator, f"page fetch failed: {reason}" +
+                  (f"; the feed's text is too short to use instead{short}" if words else ""))

@@ -104,6 +104,14 @@ def absolute_url(link: str | None, base_url: str) -> str | None:
     return canonical_url(absolute) if is_http_url(absolute) else None
 
 
+def link_scheme(link: str) -> str:
+    """The scheme a link is written with, lower-cased ("file", "ftp"; "" for none)."""
+    try:
+        return urlsplit(link.strip()).scheme.lower()
+    except ValueError:
+        return ""
+
+
 class _StopScan(Exception):
     """Raised inside the HTML scanner once the answer is known."""
 
