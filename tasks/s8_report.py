@@ -110,7 +110,7 @@ def render_digest(d: RunDigest) -> str:
     c = d.counts
     lines = [f"# Ingest run {d.run_id}{' (dry run: nothing stored)' if d.dry_run else ''}", "",
              f"Started {d.started_at:%Y-%m-%d %H:%M:%S %Z} · sources: {', '.join(d.sources) or 'none'}", "",
-             "| discovered | already stored | new articles | duplicates | rejected |",
+             "| discovered | seen before | new articles | duplicates | rejected |",
              "|---:|---:|---:|---:|---:|",
              f"| {c.discovered} | {c.skipped} | {c.new_articles} | {c.duplicates} | {c.rejected} |", ""]
     if d.source_problems:
@@ -175,5 +175,5 @@ def write_digest(markdown: str, reports_dir: Path, run_id: str) -> Path:
 def summary_line(d: RunDigest) -> str:
     """One line for logs and the terminal."""
     c = d.counts
-    return (f"run {d.run_id}: {c.discovered} discovered, {c.skipped} already stored, {c.new_articles} new, "
+    return (f"run {d.run_id}: {c.discovered} discovered, {c.skipped} seen before, {c.new_articles} new, "
             f"{c.duplicates} duplicates, {c.rejected} rejected, {len(d.stories)} stories")

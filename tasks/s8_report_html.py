@@ -200,7 +200,7 @@ def _copies_of(articles: list[Article]) -> dict[str, list[Article]]:
 def _header(d: RunDigest) -> str:
     c = d.counts
     counts = "".join(f"<li><b>{n:,}</b>{label}</li>" for n, label in (
-        (c.discovered, "discovered"), (c.skipped, "already stored"), (c.new_articles, "new articles"),
+        (c.discovered, "discovered"), (c.skipped, "seen before"), (c.new_articles, "new articles"),
         (c.duplicates, "duplicates"), (c.rejected, "rejected")))
     note = ' <span class="status">dry run: nothing stored</span>' if d.dry_run else ""
     abandoned = (f'<p class="meta">Earlier runs that stopped before finishing, marked abandoned: '
