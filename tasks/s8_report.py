@@ -105,6 +105,40 @@ def _copies_section(d: RunDigest) -> list[str]:
     return [*lines, ""]
 
 
+def split_stories(d: RunDigest) -> tuple[list[tuple[Story, list[Article]]], list[tuple[Article, list[Article]]]]:
+    """The run's stories of more than one distinct article, largest first, each with the run's
+    articles in it; and the rest as single articles, each with its duplicates of this run."""
+    by_id = {a.article_id: a for a in d.articles}
+    stories, singles = [], []
+    placed: set[str] = set()
+    for story in sorted(d.stories, key=lambda s: (-len(s.article_ids), s.title or "", s.story_id)):
+        members = [by_id[i] for i in story.new_article_ids if i in by_id]
+        placed.update(a.article_id for a in members)
+        copies = sum(1 for a in members if a.duplicate_of)
+        if len(story.article_ids) - copies > 1:
+            stories.append((story, members))
+        else:
+            singles += _singles(members)
+    singles += _singles([a for a in d.articles if a.article_id not in placed])
+    return stories, singles
+
+
+def _singles(articles: list[Article]) -> list[tuple[Article, list[Article]]]:
+    """Each original among the articles with the articles that duplicate it; a copy whose original
+    is not among them stands as an article of its own."""
+    ids, copies = {a.article_id for a in articles}, copies_of(articles)
+    return [(a, copies.get(a.article_id, [])) for a in articles if not a.duplicate_of or a.duplicate_of not in ids]
+
+
+def copies_of(articles: list[Article]) -> dict[str, list[Article]]:
+    """The articles that duplicate each original, in their order, by the original's id."""
+    copies: dict[str, list[Article]] = {}
+    for a in articles:
+        if a.duplicate_of:
+            copies.setdefault(a.duplicate_of, []).append(a)
+    return copies
+
+
 def render_digest(d: RunDigest) -> str:
     """The run digest as markdown."""
     c = d.counts
@@ -123,25 +157,33 @@ def render_digest(d: RunDigest) -> str:
         lines.append("")
     if d.abandoned_runs:
         lines += [f"Earlier runs that stopped before finishing, marked abandoned: {', '.join(d.abandoned_runs)}", ""]
-    by_id = {a.article_id: a for a in d.articles}
     if not d.articles:
         lines += ["Nothing new in this run.", ""]
-    if d.stories:
+    stories, singles = split_stories(d)
+    if stories:
         lines += ["## Stories", ""]
-        for s in sorted(d.stories, key=lambda s: (-len(s.article_ids), s.title or "")):
+        for s, members in stories:
             known = len(s.article_ids) - len(s.new_article_ids)
             extra = f", {known} stored before" if known else ""
             lines += [f"### {_md(s.title) or '(untitled story)'}", "",
                       f"{len(s.article_ids)} article(s) from {', '.join(s.sources)}{extra} · story `{s.story_id}`", ""]
             if s.summary:
                 lines += ["> " + _md(" ".join(s.summary)), ""]
-            for aid in s.new_article_ids:
-                a = by_id[aid]
+            for a in members:
                 lines.append(_article_line(a))
-                if a.summary and len(s.article_ids) > 1 and not a.duplicate_of:
+                if a.summary and not a.duplicate_of:
                     lines.append("  - summary: " + _md(" ".join(a.summary)))
                 lines.append(_tags_line(a))
             lines.append("")
+    if singles:
+        lines += ["## Single articles", ""]
+        for a, copies in singles:
+            lines.append(_article_line(a))
+            if a.summary:
+                lines.append("  - summary: " + _md(" ".join(a.summary)))
+            lines.append(_tags_line(a))
+            lines += [_article_line(c).replace("- ", "  - copy: ", 1) for c in copies]
+        lines.append("")
     lines += _copies_section(d)
     if d.rejects:
         lines += ["## Rejected", ""]

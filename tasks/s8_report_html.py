@@ -12,7 +12,7 @@ from pathlib import Path
 
 from tasks.files import replaced
 from tasks.records import Article, InputCopy, Story, Tag
-from tasks.s8_report import MAX_REJECTS_SHOWN, RunDigest
+from tasks.s8_report import MAX_REJECTS_SHOWN, RunDigest, copies_of, split_stories
 from tasks.s8_report_chart import IssueTrend, series_colour, trend_svg
 
 LATEST_PAGE = "latest.html"
@@ -95,14 +95,14 @@ def _tags(tags: list[Tag]) -> str:
 
 
 def _story_tags(story: Story, articles: list[Article]) -> list[Tag]:
-    """The story's issues, as ordered on the story, each with its best score and the evidence of the
-    run's articles that carry it."""
+    """The story's issues, each with its best score and the evidence of the run's articles that carry it,
+    highest score first (ties: as ordered on the story, the issue most of its articles carry first)."""
     tags = []
     for issue in story.tags:
         found = [t for a in articles for t in a.tags if t.issue == issue]
         evidence = tuple(term for t in found for term in t.evidence)
         tags.append(Tag(issue, max((t.score for t in found), default=0.0), evidence))
-    return tags
+    return sorted(tags, key=lambda t: -t.score)
 
 
 def _duplicate_line(a: Article) -> str:
@@ -132,7 +132,7 @@ def _members(articles: list[Article], with_summary: bool) -> str:
     """The run's articles of a story, each duplicate folded under its original; copies of articles
     stored by an earlier run are folded under a line naming that original."""
     ids = {a.article_id for a in articles}
-    copies = _copies_of(articles)
+    copies = copies_of(articles)
     items = [_member(a, copies.get(a.article_id, []), with_summary) for a in articles if not a.duplicate_of]
     items += [f'<li><span class="meta">stored before: article <code>{_e(original)}</code></span>'
               f'{_folded_duplicates(group)}</li>' for original, group in copies.items() if original not in ids]
@@ -161,40 +161,6 @@ def _single(a: Article, copies: list[Article]) -> str:
     return (f'<article class="single" id="article-{_e(a.article_id)}"><h3>{_link(a)}</h3>'
             f'<p class="meta">{_e(a.doc.source)} · {_date(a)}{copy_of}</p>{summary}{_tags(a.tags)}'
             f'{_folded_duplicates(copies)}</article>')
-
-
-def split_stories(d: RunDigest) -> tuple[list[tuple[Story, list[Article]]], list[tuple[Article, list[Article]]]]:
-    """The run's stories of more than one distinct article, largest first, each with the run's
-    articles in it; and the rest as single articles, each with its duplicates of this run."""
-    by_id = {a.article_id: a for a in d.articles}
-    stories, singles = [], []
-    placed: set[str] = set()
-    for story in sorted(d.stories, key=lambda s: (-len(s.article_ids), s.title or "", s.story_id)):
-        members = [by_id[i] for i in story.new_article_ids if i in by_id]
-        placed.update(a.article_id for a in members)
-        copies = sum(1 for a in members if a.duplicate_of)
-        if len(story.article_ids) - copies > 1:
-            stories.append((story, members))
-        else:
-            singles += _singles(members)
-    singles += _singles([a for a in d.articles if a.article_id not in placed])
-    return stories, singles
-
-
-def _singles(articles: list[Article]) -> list[tuple[Article, list[Article]]]:
-    """Each original among the articles with the articles that duplicate it; a copy whose original
-    is not among them stands as an article of its own."""
-    ids, copies = {a.article_id for a in articles}, _copies_of(articles)
-    return [(a, copies.get(a.article_id, [])) for a in articles if not a.duplicate_of or a.duplicate_of not in ids]
-
-
-def _copies_of(articles: list[Article]) -> dict[str, list[Article]]:
-    """The articles that duplicate each original, in their order, by the original's id."""
-    copies: dict[str, list[Article]] = {}
-    for a in articles:
-        if a.duplicate_of:
-            copies.setdefault(a.duplicate_of, []).append(a)
-    return copies
 
 
 def _header(d: RunDigest) -> str:

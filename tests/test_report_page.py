@@ -87,6 +87,24 @@ def test_stories_come_largest_first_then_single_articles_then_problems_then_the_
     assert [a.article_id for a, _ in singles] == ["c1"]
 
 
+def test_the_markdown_digest_splits_stories_and_single_articles_as_the_page_does():
+    markdown = render_digest(_digest())
+    stories, singles = markdown.split("## Stories", 1)[1].split("## Single articles")
+    assert stories.index("### Talks open") < stories.index("### Harbour fire") and "Bakery" not in stories
+    assert "- **Bakery wins prize** — wire" in singles and "  - summary: Summary of Bakery wins prize." in singles
+    assert "Talks" not in singles and "Harbour" not in singles
+
+
+def test_a_storys_tags_show_highest_score_first():
+    low, high = Tag("territorial_dispute", 0.63, ("border",)), Tag("international_affairs", 0.80, ("talks",))
+    articles = [_article("a1", "Talks open", "s1", tags=(low,)), _article("a2", "Talks again", "s1", tags=(low, high))]
+    story = Story("s1", "Talks open", ["a1", "a2"], ["a1", "a2"], ["wire"], ["The talks opened."],
+                  ["territorial_dispute", "international_affairs"])
+    page = render_page(_digest(articles=articles, stories=[story]), _trend(), NOW)
+    chips = page[page.index('id="story-s1"'):]
+    assert chips.index("international_affairs") < chips.index("territorial_dispute")
+
+
 def test_a_story_shows_sources_count_summary_tags_with_evidence_and_growth():
     page = render_page(_digest(), _trend(), NOW)
     s1 = page[page.index('id="story-s1"'):page.index('id="story-s2"')]
