@@ -13,6 +13,8 @@ PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F
            "#8c564b", "#7f7f7f", "#bcbd22", "#17becf", "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728",
            "#9467bd", "#e377c2", "#aec7e8", "#ffbb78")
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
+# After the first line, each is dashed, so a line drawn over another with the same counts leaves it showing.
+DASHES = ("-", (0, (6, 3)), (0, (2, 2)), (0, (7, 2, 2, 2)), (0, (3, 3)), (0, (1, 2)), (0, (9, 3)), (0, (4, 2, 1, 2)))
 SERIES_ID = "series-{index}"  # each line's <g id=...> in the SVG, in legend order
 _SVG_START = re.compile(r"<svg\b[^>]*>")
 _SIZE_ATTRIBUTE = re.compile(r'\s(?:width|height)="[^"]*"')
@@ -54,7 +56,7 @@ def series_colour(index: int) -> str:
 
 def trend_svg(trend: IssueTrend) -> str:
     """The trend as an <svg> element to inline in HTML: one line per issue (with markers on the days
-    that have articles, so a single day shows), its group's id SERIES_ID; no legend (the page writes one that wraps on a
+    that have articles, so a single day shows; dashed after the first, so equal counts do not hide a line), its group's id SERIES_ID; no legend (the page writes one that wraps on a
     phone); no fixed size, only a viewBox, so it scales to its container."""
     import matplotlib  # imported here: only the report needs it, and it takes a second to import
 
@@ -68,7 +70,8 @@ def trend_svg(trend: IssueTrend) -> str:
     for i, (issue, counts) in enumerate(trend.series.items()):
         marked = [k for k, n in enumerate(counts) if n] or [len(counts) - 1]  # days with articles
         (line,) = ax.plot(trend.days, counts, color=series_colour(i), marker=MARKERS[i % len(MARKERS)],
-                          markevery=marked, markersize=5, linewidth=1.6, label=issue, clip_on=False)
+                          markevery=marked, markersize=5, linewidth=1.6, linestyle=DASHES[i % len(DASHES)],
+                          label=issue, clip_on=False)
         line.set_gid(SERIES_ID.format(index=i))
     locator = AutoDateLocator(minticks=3, maxticks=8)
     ax.xaxis.set_major_locator(locator)

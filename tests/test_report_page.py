@@ -186,6 +186,12 @@ def test_the_chart_has_one_series_per_issue_and_shows_names_as_text():
     assert svg.startswith('<svg class="trend"') and "viewBox" in svg and "<?xml" not in svg
     assert sorted(re.findall(r'<g id="(series-\d+)"', svg)) == ["series-0", "series-1"]
     assert "<script" not in svg and trend_svg(trend) == svg, "the same data gives the same chart"
+    # two issues with the same counts: the second line is dashed, so the first shows through it
+    equal = trend_svg(trend_from_counts([("defence", date(2026, 3, 10), 2), ("economy", date(2026, 3, 10), 2)],
+                                        date(2026, 3, 10), 5, 8))
+    first, second = (equal[equal.index(f'<g id="series-{i}"'):] for i in (0, 1))
+    assert "stroke-dasharray" not in first[:first.index("</g>")]
+    assert "stroke-dasharray" in second[:second.index("</g>")]
 
 
 def test_a_run_with_no_tagged_article_in_the_window_says_so_instead_of_a_chart():
