@@ -253,6 +253,15 @@ def test_a_single_file_warehouse_moves_into_the_lake(prefect_api, tmp_path: Path
     again = subprocess.run([sys.executable, "-m", "warehouse.upgrade", str(old), "--config", str(cfg),
                             "--warehouse", str(new)], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert again.returncode == 2 and "already holds" in again.stderr
+    # a file that is no warehouse is said so, whatever the lake holds
+    text, plain = tmp_path / "flood.txt", tmp_path / "other.duckdb"
+    text.write_text("River levels rose overnight.\n", encoding="utf-8")
+    duckdb.connect(str(plain)).close()
+    for path, words in ((text, "cannot open as a DuckDB warehouse"), (plain, "not a newsdesk warehouse")):
+        wrong = subprocess.run([sys.executable, "-m", "warehouse.upgrade", str(path), "--config", str(cfg),
+                                "--warehouse", str(new)], cwd=ROOT, capture_output=True, text=True, timeout=120)
+        assert wrong.returncode == 2 and words in wrong.stderr and len(wrong.stderr.strip().splitlines()) == 1, \
+            wrong.stderr
 
     # on the first run: a new lake beside news.duckdb takes its rows before storing anything
     auto = old.parent / "catalog.sqlite"

@@ -47,17 +47,21 @@ def import_file(con: duckdb.DuckDBPyConnection, old: Path) -> tuple[int, int, in
     """Copy every row of a single-file warehouse into the (empty) lake `con` has open, in one transaction;
     return the runs, articles and rejects copied. The file is only read."""
     old = Path(old).resolve()
-    if retrying(con, lambda: con.execute(SQL_LAKE_ROWS).fetchone()[0]):
-        raise WarehouseError(f"warehouse: the lake already holds runs or articles; import {old} into a new one")
-    try:
+    try:  # the file first: a file that is no warehouse is said so whatever the lake holds
         con.execute(SQL_ATTACH_OLD.format(quoted(str(old))))
     except duckdb.Error as exc:
         raise WarehouseError(f"{old}: cannot open as a DuckDB warehouse ({str(exc).splitlines()[0]})") from None
     try:
-        version = con.execute(SQL_OLD_VERSION).fetchone()[0]
+        try:
+            version = con.execute(SQL_OLD_VERSION).fetchone()[0]
+        except duckdb.CatalogException:
+            raise WarehouseError(f"{old}: a DuckDB file, but not a newsdesk warehouse (no schema_version table)") \
+                from None
         if version != LEGACY_VERSION:
             raise WarehouseError(f"{old}: schema version {version}, expected {LEGACY_VERSION}; run it once with "
                                  "the release that wrote it to bring it up to date")
+        if retrying(con, lambda: con.execute(SQL_LAKE_ROWS).fetchone()[0]):
+            raise WarehouseError(f"warehouse: the lake already holds runs or articles; import {old} into a new one")
         counts = con.execute(SQL_OLD_COUNTS).fetchone()
         with transaction(con):
             con.execute(SQL_COMMIT_MESSAGE, [f"imported {old}", json.dumps({"imported_from": str(old)})])
