@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,6 +15,10 @@ from tasks.text.hashing import sha256_hex
 LOGGER = logging.getLogger(__name__)
 MEDIA_TYPES = {".txt": "text/plain", ".md": "text/markdown", ".markdown": "text/markdown",
                ".html": "text/html", ".htm": "text/html", ".xhtml": "text/html"}
+# A file of another kind, named as a source, whose first bytes open an RSS, RDF or Atom document.
+FEED_SNIFF_BYTES = 2048
+FEED_START = re.compile(rb"^(?:\xef\xbb\xbf)?\s*(?:<\?xml[^>]*>\s*)?(?:<!--.*?-->\s*|<\?xml-stylesheet[^>]*>\s*)*"
+                        rb"<(?:rss|feed|rdf:RDF)\b", re.DOTALL)
 
 
 @dataclass
@@ -69,6 +74,9 @@ def _read(path: Path, source: str, limit: int) -> RawDocument | Reject:
         return Reject(source, locator, f"unreadable: {exc.strerror or exc.__class__.__name__}")
     if len(raw) > limit:
         return Reject(source, locator, f"file too large: over {limit:,} bytes")
+    if path.suffix.lower() not in MEDIA_TYPES and FEED_START.search(raw[:FEED_SNIFF_BYTES]):
+        return Reject(source, locator, "an RSS/Atom feed file: feeds are read from their http(s) URL (name the URL "
+                                       "with --source, or add it to [[sources]] as a feed)")
     media_type = MEDIA_TYPES.get(path.suffix.lower(), "text/plain")
     return RawDocument(source=source, locator=locator, content_hash=sha256_hex(raw), raw=raw,
                        media_type=media_type)

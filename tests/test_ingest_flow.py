@@ -368,3 +368,20 @@ def test_templated_reports_stay_apart_across_runs_and_copies_are_folded(prefect_
     _run(cfg)
     assert _query(db, "SELECT duplicate_of, duplicate_kind FROM articles WHERE path LIKE '%restyled.txt'") == [
         (wednesday, "near")]
+
+
+def test_a_feed_file_named_as_a_source_is_rejected_with_what_to_do_and_the_rest_is_stored(
+        prefect_api, tmp_path, write_config):
+    feed = tmp_path / "local-feed.xml"
+    feed.write_text('<?xml version="1.0" encoding="utf-8"?>\n<rss version="2.0"><channel><title>Local</title>'
+                    '<item><title>Pier</title><link>https://example.org/pier</link></item></channel></rss>\n',
+                    encoding="utf-8")
+    notes = tmp_path / "notes.xml"  # another kind of file with an unknown extension is still read as text
+    notes.write_text("The pier reopened on Monday after a winter of repairs, the harbour master said. " * 3,
+                     encoding="utf-8")
+    _run(write_config(), sources=[str(feed), str(notes), str(SEEDS / SEED_WIRE)])
+    db = tmp_path / "catalog.sqlite"
+    assert _query(db, "SELECT locator, reason FROM rejects") == [
+        (str(feed), "an RSS/Atom feed file: feeds are read from their http(s) URL (name the URL with --source, or "
+                    "add it to [[sources]] as a feed)")]
+    assert sorted(Path(p).name for (p,) in _query(db, "SELECT path FROM articles")) == sorted(["notes.xml", SEED_WIRE])
