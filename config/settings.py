@@ -12,6 +12,8 @@ import zoneinfo
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tasks.sources.urls import canonical_url, is_http_url  # the URL rules' one home
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = PROJECT_ROOT / "config" / "pipeline.toml"
 SUMMARY_ALGORITHMS = ("textrank", "lexrank", "lsa", "luhn", "kl", "sumbasic", "lead", "centrality", "news")
@@ -363,7 +365,7 @@ def _check_sources(sources: list[tuple[int, SourceSettings]], problems: _Problem
             problems.add(f"{where}.kind", f"must be folder, file or feed, got {src.kind!r}")
         if src.kind in ("folder", "file") and src.path is None:
             problems.add(f"{where}.path", f"is required for a {src.kind} source")
-        if src.kind == "feed" and not (src.url or "").startswith(("http://", "https://")):
+        if src.kind == "feed" and not is_http_url(src.url):
             problems.add(f"{where}.url", "must be an http(s) URL for a feed source")
         if src.name in seen:
             problems.add(f"{where}.name", f"{src.name!r} is used twice")
@@ -447,8 +449,6 @@ def source_from_argument(arg: str, configured: tuple[SourceSettings, ...] = ()) 
     A value that names a configured source (its name, its feed URL or its path) is that source, enabled
     for the run: its health, backoff and rejects stay under its name, and a person asking for a feed that
     was disabled polls it (a success enables it again)."""
-    from tasks.sources.urls import is_http_url  # the URL rules' one home (the only import from tasks)
-
     found = configured_source(arg, configured)
     if found is not None:
         return dataclasses.replace(found, enabled=True)
@@ -465,8 +465,6 @@ def source_from_argument(arg: str, configured: tuple[SourceSettings, ...] = ()) 
 def configured_source(arg: str, configured: tuple[SourceSettings, ...]) -> SourceSettings | None:
     """The configured source a --source value names: by name first, then by feed URL (compared in
     canonical form) or by path; None when it names none."""
-    from tasks.sources.urls import canonical_url, is_http_url
-
     for source in configured:
         if source.name == arg:
             return source
