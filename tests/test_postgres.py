@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import itertools
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -109,6 +111,11 @@ def test_an_unreachable_catalog_stops_with_one_line(postgres, tmp_path: Path) ->
         assert len(lines) == 1 and lines[0].startswith("error: [warehouse].catalog: postgres:"), lines
         assert reason in lines[0] and time.monotonic() - started < 60
         assert not (tmp_path / "files").exists() and not (tmp_path / "w" / "reports").exists(), "nothing changed"
+        shell = subprocess.run([sys.executable, "-m", "warehouse.shell", "--config", str(cfg), "-c", "SELECT 1"],
+                               cwd=ROOT, capture_output=True, text=True, timeout=120)
+        lines = shell.stderr.strip().splitlines()
+        assert shell.returncode == 2 and len(lines) == 1 and reason in lines[0], shell.stderr[-2000:]
+        assert lines[0].startswith("error: [warehouse].catalog: postgres:"), lines
 
 
 def test_the_check_at_commit_time_turns_a_late_copy_into_already_stored(postgres, tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from config.settings import ConfigError, load_settings, with_overrides
+from warehouse.connect import connect
 from warehouse.lake import SQL_USE_LAKE, Lake, WarehouseError, attach_statement, check, load_statement
 
 
@@ -35,7 +36,10 @@ def main(argv: list[str] | None = None) -> int:
     args, rest = parser.parse_known_args(argv)
     try:
         settings = with_overrides(load_settings(args.config), warehouse=args.warehouse)
-        init = startup_sql(check(settings.warehouse, read_only=True))
+        lake = check(settings.warehouse, read_only=True)
+        if lake.scheme == "postgres":  # a server that does not answer is one line here, not the CLI's error
+            connect(lake, read_only=True).close()
+        init = startup_sql(lake)
         program = duckdb_cli()
     except (ConfigError, WarehouseError) as exc:
         print(f"error: {exc}", file=sys.stderr)
