@@ -92,11 +92,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", help="pipeline config (default: config/pipeline.toml)")
     parser.add_argument("--pause-on-shutdown", action="store_true",
                         help="pause the schedule when this process stops (default: keep it active)")
+    parser.add_argument("--check", action="store_true",
+                        help="only check the config (make serve does, before it starts a server) and exit")
     args = parser.parse_args(argv)
     try:
         settings = load_settings(args.config)
     except ConfigError as exc:
         return cli.fail(exc)
+    if args.check:
+        return 0
     config_path = str(settings.config_path) if args.config else None
     serve_ingest(settings, config_path, args.pause_on_shutdown)
     return 0

@@ -9,6 +9,9 @@ STATE="${NEWSDESK_SERVER_DIR:-.prefect}"  # the local server's log and pid file 
 export PREFECT_SERVER_ANALYTICS_ENABLED="${PREFECT_SERVER_ANALYTICS_ENABLED:-false}"
 mkdir -p "$STATE"
 
+# the config first: a mistake in it is one line, with no server started for nothing
+"$PY" -m flows.serve --check "$@" || exit $?
+
 healthy() { "$PY" -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1] + "/health", timeout=2)' "$API" 2>/dev/null; }
 
 if ! healthy; then
@@ -34,4 +37,5 @@ if ! healthy; then
 fi
 echo "Prefect UI: ${API%/api}"
 export PREFECT_API_URL="$API"
+echo $$ > "$STATE/serve.pid"  # this process becomes flows.serve: scripts/stop.sh stops it before the server
 exec "$PY" -m flows.serve "$@"

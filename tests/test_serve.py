@@ -508,5 +508,43 @@ def test_make_serve_on_another_port_gives_the_ui_its_own_api(tmp_path):
             time.sleep(2)
         assert "Can't connect to Server API" not in text and "Something went wrong" not in text, text[:2000]
         assert name in text and "ingest" in text, text[:2000]
+        # make stop: the serving process first (it shuts down cleanly), then the server it started
+        server_pid = int((state / "server.pid").read_text())
+        stopped = subprocess.run([str(ROOT / "scripts" / "stop.sh")], env=env, capture_output=True, text=True,
+                                 timeout=120)
+        assert stopped.returncode == 0, stopped.stderr
+        assert stopped.stdout.splitlines() == ["stopped serving the deployments", "stopped the local Prefect server"], \
+            (stopped.stdout, stopped.stderr, _tail(log))
+        assert proc.wait(30) == 0, _tail(log)
+        assert "Traceback" not in log.read_text(encoding="utf-8"), _tail(log)
+        deadline = time.monotonic() + 30
+        while _alive(server_pid) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert not _alive(server_pid) and not (state / "serve.pid").exists() and not (state / "server.pid").exists()
     finally:
         _stop(proc)
+        if (state / "server.pid").exists():
+            os.kill(int((state / "server.pid").read_text()), signal.SIGKILL)
+
+
+def _alive(pid: int) -> bool:
+    """True while the process runs (a zombie, its exit not yet collected by its parent, counts as gone)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="utf-8") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+
+
+def test_make_serve_with_a_bad_config_says_so_and_starts_no_server(tmp_path):
+    port = _free_port()
+    config = _write_config(tmp_path, "bad", "30 25 * * *")
+    state = tmp_path / "state"
+    env = {k: v for k, v in os.environ.items() if k not in ("PREFECT_API_URL", "PREFECT_UI_API_URL")}
+    env.update(PREFECT_PORT=str(port), PREFECT_HOME=str(tmp_path / "home"), NEWSDESK_SERVER_DIR=str(state))
+    result = subprocess.run([str(ROOT / "scripts" / "serve.sh"), "--config", str(config)], env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and result.stdout == "", result.stdout
+    [line] = result.stderr.strip().splitlines()
+    assert "[schedule].cron" in line and "bad hour" in line
+    assert not (state / "server.pid").exists() and not _healthy(f"http://127.0.0.1:{port}/api")
