@@ -57,13 +57,14 @@ def day(text: str) -> date:
 
 
 def checked_settings(args: argparse.Namespace, sources: list[str] | None = None,
-                     allow_private_hosts: bool | None = None) -> Settings | int:
+                     allow_private_hosts: bool | None = None, existing: bool = False) -> Settings | int:
     """The settings for a command, checked before any flow run starts: the config and taxonomy, the
-    warehouse location, and (waiting, changing nothing) that no other local run is writing the warehouse,
-    or that a shared catalog can be reached. A problem is printed as one line and returned as exit code 2."""
+    warehouse location (with existing, that a file lake is there already), and (waiting, changing
+    nothing) that no other local run is writing the warehouse, or that a shared catalog can be reached.
+    A problem is printed as one line and returned as exit code 2."""
     try:
         settings, _ = resolve_run(args.config, sources, args.warehouse, allow_private_hosts)
-        lake.check(settings.warehouse)
+        lake.check(settings.warehouse, existing=existing)
         wait_for_warehouse(settings)
     except (ConfigError, lake.WarehouseError) as exc:
         return fail(exc)

@@ -25,7 +25,7 @@ def maintain(config_path: str | None = None, warehouse_path: str | None = None) 
     logger = get_run_logger()
     try:
         settings = resolve_settings(config_path, None, warehouse_path)
-        con = connect.connect(settings.warehouse)
+        con = connect.connect(settings.warehouse, existing=True)  # never a new, empty lake
     except (ConfigError, lake.WarehouseError) as exc:
         logger.error("%s", exc)
         return Failed(message=str(exc))
@@ -41,7 +41,7 @@ def maintain(config_path: str | None = None, warehouse_path: str | None = None) 
 def main(argv: list[str] | None = None) -> int:
     """Run the maintain flow once from the command line."""
     args = cli.parser("python -m flows.maintain", __doc__).parse_args(argv)
-    settings = cli.checked_settings(args)
+    settings = cli.checked_settings(args, existing=True)
     if isinstance(settings, int):
         return settings
     # no CPU stages here: never start a Dask cluster for it, whatever [parallel] says

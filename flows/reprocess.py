@@ -37,7 +37,7 @@ def reprocess(config_path: str | None = None, warehouse_path: str | None = None)
     logger = get_run_logger()
     try:
         settings, taxonomy = resolve_run(config_path, warehouse_path=warehouse_path)
-        con = connect.connect(settings.warehouse)
+        con = connect.connect(settings.warehouse, existing=True)  # never a new, empty lake
     except (ConfigError, lake.WarehouseError) as exc:
         logger.error("%s", exc)
         return Failed(message=str(exc))
@@ -70,7 +70,7 @@ def reprocess(config_path: str | None = None, warehouse_path: str | None = None)
 def main(argv: list[str] | None = None) -> int:
     """Run the reprocess flow once from the command line."""
     args = cli.parser("python -m flows.reprocess", __doc__).parse_args(argv)
-    settings = cli.checked_settings(args)
+    settings = cli.checked_settings(args, existing=True)
     if isinstance(settings, int):
         return settings
     return cli.run_once(reprocess, settings, config_path=args.config, warehouse_path=args.warehouse)

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
+import pytest
 
-from tests.conftest import SEEDS
+from tests.conftest import ROOT, SEEDS
 from warehouse import open_warehouse
 
 
@@ -80,3 +83,15 @@ def test_reprocess_fills_in_the_facts_of_articles_stored_without_them(prefect_ap
     assert state.is_completed(), state.message
     assert "facts kept for 1 articles" in state.result()
     assert _rows(db, "SELECT article_id, facts FROM store.articles ORDER BY article_id") == kept
+
+
+@pytest.mark.parametrize("command", ["flows.reprocess", "flows.maintain"])
+def test_a_command_on_stored_articles_refuses_a_warehouse_that_does_not_exist(tmp_path, write_config, command):
+    missing = tmp_path / "typo" / "catalog.sqlite"
+    missing.parent.mkdir()
+    result = subprocess.run([sys.executable, "-m", command, "--config", str(write_config()), "--warehouse",
+                             str(missing)], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert result.stderr.strip().splitlines() == [
+        f"error: [warehouse].catalog: no warehouse at {missing} yet (a first run creates it)"]
+    assert list(missing.parent.iterdir()) == [], "nothing made there"

@@ -108,7 +108,7 @@ def _attach(con: duckdb.DuckDBPyConnection, lake: Lake, read_only: bool) -> None
 
 
 def connect(where: Lake | WarehouseSettings | str | Path, lock_wait_seconds: float = 30.0,
-            read_only: bool = False, import_legacy: bool = True) -> duckdb.DuckDBPyConnection:
+            read_only: bool = False, import_legacy: bool = True, existing: bool = False) -> duckdb.DuckDBPyConnection:
     """Open the warehouse: DuckLake attached as `news` and in use (the views answer to their bare names).
 
     A writer (read_only=False) first takes the lake's run lock, waiting up to lock_wait_seconds for
@@ -119,7 +119,7 @@ def connect(where: Lake | WarehouseSettings | str | Path, lock_wait_seconds: flo
     """
     if isinstance(where, WarehouseSettings):
         lock_wait_seconds = where.lock_wait_seconds
-    lake = check(where, read_only, inspect=False)
+    lake = check(where, read_only, inspect=False, existing=existing)  # existing: a file lake must be there already
     con = new_connection(lake)
     try:
         if not read_only and lake.turn_file:

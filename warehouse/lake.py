@@ -193,9 +193,12 @@ def _file_kind(path: Path) -> str | None:
     return "duckdb" if header[8:12] == _DUCKDB_MAGIC else None
 
 
-def check(where: Lake | WarehouseSettings | str | Path, read_only: bool = False, inspect: bool = True) -> Lake:
+def check(where: Lake | WarehouseSettings | str | Path, read_only: bool = False, inspect: bool = True,
+          existing: bool = False) -> Lake:
     """Refuse, with a one-line reason naming the key and without changing anything, a warehouse location
-    that cannot be used: an unknown scheme, a catalog file that is not one, a folder that is not writable.
+    that cannot be used: an unknown scheme, a catalog file that is not one, a folder that is not writable,
+    and a catalog file that does not exist yet when reading or when asked for an existing one (commands
+    that work on what is stored: a mistyped path must not become a new, empty lake).
 
     inspect reads the first bytes of an existing catalog file: only before this process opens the
     lake, because closing any file handle on a SQLite file drops every lock the process holds on it
@@ -214,7 +217,7 @@ def check(where: Lake | WarehouseSettings | str | Path, read_only: bool = False,
                     f"with: python -m warehouse.upgrade {path} --warehouse NEW_CATALOG")
             if kind not in (lake.scheme, "empty"):
                 raise WarehouseError(f"{lake.key}: {path} is not a {lake.scheme} database (nor empty)")
-        elif read_only:
+        elif read_only or existing:
             raise WarehouseError(f"{lake.key}: no warehouse at {path} yet (a first run creates it)")
         elif not path.parent.is_dir():
             raise WarehouseError(f"{lake.key}: {lake}: folder {path.parent} does not exist")
