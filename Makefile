@@ -27,8 +27,8 @@ export: $(STAMP)
 	$(BIN)/python -m flows.export $(ARGS)
 
 search: $(STAMP)
-	@test -n "$(Q)" || { echo 'usage: make search Q="words to find" [ARGS="--since 2026-01-01 --issue NAME --limit N"]'; exit 2; }
-	$(BIN)/python -m flows.search "$(Q)" $(ARGS)
+	@test -n "$$Q" || { echo 'usage: make search Q="words to find" [ARGS="--since 2026-01-01 --issue NAME --limit N"]'; exit 2; }
+	$(BIN)/python -m flows.search "$$Q" $(ARGS)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

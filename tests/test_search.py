@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import pytest
 
 from flows.search import main
 from tasks.records import Article, CleanedArticle, RawDocument, RunCounts, Tag
-from tests.conftest import SEEDS
+from tests.conftest import ROOT, SEEDS
 from warehouse import connect, queries, write
 
 NOW = datetime.now(timezone.utc)
@@ -147,3 +148,10 @@ def test_search_finds_the_seeds_story_by_security_guarantees(prefect_api, tmp_pa
     assert capsys.readouterr().out == "no article matches 'security guarantees'\n"
     assert main(["zebra crossing", "--config", str(config)]) == 0
     assert capsys.readouterr().out == "no article matches 'zebra crossing'\n"
+
+
+def test_make_search_takes_a_query_with_quotes(tmp_path, write_config, warehouse):
+    found = subprocess.run(["make", "-s", "search", 'Q=the "ferry"', f"ARGS=--config {write_config()}"], cwd=ROOT,
+                           capture_output=True, text=True, timeout=300)
+    assert found.returncode == 0, found.stdout + found.stderr
+    assert "usage" not in found.stdout and "ferry" in found.stdout.lower(), found.stdout
