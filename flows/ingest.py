@@ -47,9 +47,12 @@ MAX_TABLE_ROWS = 1_000
 
 
 def _run_name() -> str:
+    """ingest <sources> <time, UTC>: a deployment's run is named by the time it was scheduled for (the
+    runner starts it a moment early), a one-off run by when it started."""
     params = flow_run.parameters or {}
     what = ", ".join(Path(s).name or s for s in params.get("sources") or []) or "configured sources"
-    return f"ingest {what} {datetime.now(timezone.utc):%Y-%m-%d %H:%M}"
+    when = (flow_run.scheduled_start_time if deployment.id else None) or datetime.now(timezone.utc)
+    return f"ingest {what} {when.astimezone(timezone.utc):%Y-%m-%d %H:%M}"
 
 
 def superseded_reason(max_lateness_minutes: float) -> str | None:

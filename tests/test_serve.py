@@ -353,7 +353,8 @@ def test_two_runs_at_once_one_is_cancelled(server, served):
         assert sorted(by_state) == ["CANCELLED", "COMPLETED"], [(r.state.name, r.state.message) for r in runs]
         done, cancelled = by_state["COMPLETED"], by_state["CANCELLED"]
         assert cancelled.state.message == CONCURRENCY_MESSAGE
-        assert done.name.startswith("ingest configured sources ")
+        # named by the time it was scheduled for, in UTC
+        assert done.name == f"ingest configured sources {done.expected_start_time.astimezone(timezone.utc):%Y-%m-%d %H:%M}"
         assert _artifacts(client, cancelled.id) == {}
     assert _query(db, "SELECT flow_run_id, status FROM runs") == [(str(done.id), "completed")]
     assert _query(db, "SELECT count(*), count(DISTINCT content_hash), count(DISTINCT text_hash) FROM articles") == [
