@@ -68,13 +68,26 @@ class GracefulRunner(Runner):
         self._stopping_task = loop.create_task(self.astop())  # kept: the loop holds tasks only weakly
 
 
+def deployments(settings: Settings, config_path: str | None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Both deployments' options, built before either is registered: Prefect checks each cron as its
+    schedule is made (ConfigError naming the key when it refuses one)."""
+    built = []
+    for key, options in (("cron", deployment_options), ("maintain_cron", maintain_options)):
+        try:
+            built.append(options(settings, config_path))
+        except ValueError as exc:
+            raise ConfigError(f"{settings.config_path}: [schedule].{key}: {str(exc).splitlines()[0]}") from None
+    return built[0], built[1]
+
+
 def serve_ingest(settings: Settings, config_path: str | None, pause_on_shutdown: bool) -> None:
     """Serve the deployment until interrupted. The runner is given the flow object itself, so every
     run keeps the task runner the config asks for (a run loaded from the deployment's entrypoint
     would get the flow's default one)."""
+    ingest_options, upkeep_options = deployments(settings, config_path)
     runner = GracefulRunner(pause_on_shutdown=pause_on_shutdown)
-    runner.add_flow(spread.with_runner(ingest, settings.parallel), **deployment_options(settings, config_path))
-    runner.add_flow(maintain, **maintain_options(settings, config_path))
+    runner.add_flow(spread.with_runner(ingest, settings.parallel), **ingest_options)
+    runner.add_flow(maintain, **upkeep_options)
     print(f"Serving {ingest.name}/{settings.schedule.deployment} (cron {settings.schedule.cron!r}) and "
           f"{maintain.name}/{settings.schedule.deployment} (cron {settings.schedule.maintain_cron!r}), "
           f"{settings.schedule.timezone}; Ctrl+C stops.", flush=True)
@@ -95,13 +108,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true",
                         help="only check the config (make serve does, before it starts a server) and exit")
     args = parser.parse_args(argv)
+    config_path = None
     try:
         settings = load_settings(args.config)
+        config_path = str(settings.config_path) if args.config else None
+        deployments(settings, config_path)  # the schedules, checked before anything is registered
     except ConfigError as exc:
         return cli.fail(exc)
     if args.check:
         return 0
-    config_path = str(settings.config_path) if args.config else None
     serve_ingest(settings, config_path, args.pause_on_shutdown)
     return 0
 

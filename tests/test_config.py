@@ -149,17 +149,9 @@ def test_a_source_named_for_a_run_is_the_configured_one_it_names(tmp_path, write
     assert (adhoc.name, adhoc.url, adhoc.tags) == ("https://example.org/other.rss", "https://example.org/other.rss", ())
 
 
-@pytest.mark.parametrize(("cron", "problem"), [
-    ("30 25 * * *", "bad hour in '30 25 * * *'"),
-    ("*/61 * * * *", "the minute step /61 is longer than the field (60)"),
-    ("0 0 31 2 *", "bad day-of-month"),
-    ("30 3 * * * 5", "got 6 fields"),
-    ("@daily", "got 1 field"),
-    ("0 0 * * 5L", "'last weekday of the month' (5L) is not supported"),
-])
-def test_a_cron_that_cannot_schedule_runs_is_a_config_problem(write_config, cron, problem):
+def test_a_cron_of_other_than_five_fields_is_a_config_problem(write_config):
     for key in ("cron", "maintain_cron"):
-        with pytest.raises(ConfigError) as raised:
-            load_settings(write_config(f'[schedule]\n{key} = "{cron}"\n'))
-        assert f"[schedule].{key}" in str(raised.value) and problem in str(raised.value), str(raised.value)
-    assert load_settings(write_config('[schedule]\ncron = "0 6-22/2 * * mon-fri"\nmaintain_cron = "0 3 L * *"\n'))
+        for cron in ("30 3 * * * 5", "@daily"):
+            with pytest.raises(ConfigError) as raised:
+                load_settings(write_config(f'[schedule]\n{key} = "{cron}"\n'))
+            assert f"[schedule].{key}: must be a cron expression of 5 fields" in str(raised.value), str(raised.value)

@@ -547,5 +547,19 @@ def test_make_serve_with_a_bad_config_says_so_and_starts_no_server(tmp_path):
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 2 and result.stdout == "", result.stdout
     [line] = result.stderr.strip().splitlines()
-    assert "[schedule].cron" in line and "bad hour" in line
+    assert line == f'error: {config}: [schedule].cron: Invalid cron string: "30 25 * * *"', line
     assert not (state / "server.pid").exists() and not _healthy(f"http://127.0.0.1:{port}/api")
+
+
+def test_a_cron_prefect_refuses_is_one_line_before_any_deployment_is_registered(tmp_path, capsys):
+    from flows.serve import main
+
+    for key, cron in (("maintain_cron", "0 3 LW * *"), ("maintain_cron", "30 25 * * *"), ("cron", "*/5 * * * 5L")):
+        config = tmp_path / f"{key}-{len(cron)}.toml"
+        config.write_text(f'[schedule]\n{key} = "{cron}"\n', encoding="utf-8")
+        assert main(["--check", "--config", str(config)]) == 2
+        [line] = capsys.readouterr().err.strip().splitlines()
+        assert line.startswith(f"error: {config}: [schedule].{key}: ") and cron in line, line
+    good = tmp_path / "good.toml"
+    good.write_text('[schedule]\ncron = "0 6-22/2 * * mon-fri"\nmaintain_cron = "0 3 L * *"\n', encoding="utf-8")
+    assert main(["--check", "--config", str(good)]) == 0
