@@ -10,22 +10,22 @@ STATE="${NEWSDESK_SERVER_DIR:-.prefect}"
 running() { local stat; stat="$(ps -p "$1" -o stat= 2>/dev/null)" && [ -n "$stat" ] && [ "${stat#Z}" = "$stat" ]; }
 
 SERVE="$(cat "$STATE/serve.pid" 2>/dev/null || true)"
-if [ -n "$SERVE" ] && ps -p "$SERVE" -o args= 2>/dev/null | grep -q "flows.serve"; then
-  kill "$SERVE"
+if [ -n "$SERVE" ] && ps -ww -p "$SERVE" -o args= 2>/dev/null | grep -qF -- "-m flows.serve"; then
+  kill "$SERVE" 2>/dev/null || true  # it may have stopped on its own meanwhile
   for _ in $(seq 1 60); do  # it finishes its shutdown (a run in progress is cancelled) before the server goes
     running "$SERVE" || break
     sleep 0.5
   done
-  if running "$SERVE"; then
-    echo "the serving process $SERVE is still stopping" >&2
-  else
-    echo "stopped serving the deployments"
+  if running "$SERVE"; then  # the server stays up for it: run make stop again once it has stopped
+    echo "error: the serving process $SERVE is still stopping; the Prefect server is left running" >&2
+    exit 1
   fi
+  echo "stopped serving the deployments"
 fi
 rm -f "$STATE/serve.pid"
 
 PID="$(cat "$STATE/server.pid" 2>/dev/null || true)"
-if [ -n "$PID" ] && ps -p "$PID" -o args= 2>/dev/null | grep -q "prefect server start"; then
+if [ -n "$PID" ] && ps -ww -p "$PID" -o args= 2>/dev/null | grep -q "prefect server start"; then
   kill "$PID" && rm -f "$STATE/server.pid" && echo "stopped the local Prefect server"
 else
   rm -f "$STATE/server.pid"
