@@ -460,20 +460,19 @@ def source_from_argument(arg: str, configured: tuple[SourceSettings, ...] = ()) 
         return SourceSettings(name=str(arg), kind="folder", path=path)
     if path.is_file():
         return SourceSettings(name=str(arg), kind="file", path=path)
-    raise ConfigError(f"--source {arg}: no such file or folder")
+    raise ConfigError(f"--source {arg}: no such file or folder, feed URL or configured source")
 
 
 def configured_source(arg: str, configured: tuple[SourceSettings, ...]) -> SourceSettings | None:
-    """The configured source a --source value names: by name first, then by feed URL (compared in
-    canonical form) or by path; None when it names none."""
-    for source in configured:
-        if source.name == arg:
-            return source
+    """The configured source a --source value names: an http(s) URL by its feed URL (compared in canonical
+    form), an existing file or folder by its path, anything else by its name; None when it names none."""
     if is_http_url(arg):
         wanted = canonical_url(arg)
         return next((s for s in configured if s.url and canonical_url(s.url) == wanted), None)
     path = Path(arg).expanduser().resolve()
-    return next((s for s in configured if s.path is not None and s.path.resolve() == path), None)
+    if path.exists():
+        return next((s for s in configured if s.path is not None and s.path.resolve() == path), None)
+    return next((s for s in configured if s.name == arg), None)
 
 
 def other_warehouse(configured: WarehouseSettings, catalog: str) -> WarehouseSettings:

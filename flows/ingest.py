@@ -189,7 +189,8 @@ def main(argv: list[str] | None = None) -> int:
     """Run the ingest flow once from the command line; print the digest; return the exit code."""
     parser = cli.parser("python -m flows.ingest", __doc__)
     parser.add_argument("--source", action="append", metavar="PATH_OR_URL",
-                        help="a folder, file or feed URL to read instead of the configured sources (repeatable)")
+                        help="a folder, file or feed URL, or a configured source's name, to read instead of the "
+                             "configured sources (repeatable)")
     parser.add_argument("--dry-run", action="store_true", help="do everything but store")
     parser.add_argument("--allow-private-hosts", action="store_true", default=None,
                         help="allow feeds and pages on loopback or private addresses")

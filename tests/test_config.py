@@ -128,7 +128,7 @@ def test_another_warehouse_named_for_a_run_keeps_its_files_and_digests_apart(tmp
             conninfo, configured.data_path, configured.reports_dir / folder), conninfo
 
 
-def test_a_source_named_for_a_run_is_the_configured_one_it_names(tmp_path, write_config):
+def test_a_source_named_for_a_run_is_the_configured_one_it_names(tmp_path, write_config, monkeypatch):
     from config.settings import with_overrides
 
     folder = tmp_path / "wire"
@@ -147,6 +147,13 @@ def test_a_source_named_for_a_run_is_the_configured_one_it_names(tmp_path, write
     assert named(str(folder), "wire", "gazette") == (wire, named("gazette")[0])
     [adhoc] = named("https://example.org/other.rss")
     assert (adhoc.name, adhoc.url, adhoc.tags) == ("https://example.org/other.rss", "https://example.org/other.rss", ())
+    with pytest.raises(ConfigError, match="--source nowhere: no such file or folder, feed URL or configured source"):
+        named("nowhere")
+    # an existing file or folder is read as such, even where a configured source has its name
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "gazette").mkdir()
+    [here] = named("gazette")
+    assert (here.kind, here.path, here.url) == ("folder", tmp_path / "gazette", None)
 
 
 def test_a_cron_of_other_than_five_fields_is_a_config_problem(write_config):
