@@ -11,6 +11,7 @@ import typing
 import zoneinfo
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from tasks.sources.urls import canonical_url, is_http_url  # the URL rules' one home
 
@@ -475,18 +476,35 @@ def configured_source(arg: str, configured: tuple[SourceSettings, ...]) -> Sourc
     return next((s for s in configured if s.name == arg), None)
 
 
-def other_warehouse(configured: WarehouseSettings, catalog: str) -> WarehouseSettings:
-    """The warehouse settings for a catalog named instead of the configured one (catalog_location form).
+def postgres_parts(conninfo: str) -> dict[str, str]:
+    """A libpq connection string's settings (keyword=value pairs, quotes removed, or a postgresql:// URI's
+    host and database), for telling two ways of writing one catalog apart from two catalogs."""
+    if re.match(r"postgres(?:ql)?://", conninfo):
+        uri = urlsplit(conninfo)
+        return {k: v for k, v in (("host", uri.hostname or ""), ("port", str(uri.port or "")),
+                                  ("dbname", uri.path.lstrip("/")), ("user", uri.username or "")) if v}
+    pairs = re.findall(r"(\w+)\s*=\s*('(?:[^'\\]|\\.)*'|\S+)", conninfo)
+    return {key: re.sub(r"\\(.)", r"\1", value[1:-1]) if value.startswith("'") else value
+            for key, value in pairs if key != "password"}
+
+
+def other_warehouse(configured: WarehouseSettings, catalog: str) -> WarehouseSettings | None:
+    """The warehouse settings for a catalog named instead of the configured one (catalog_location form),
+    or None when it is the configured one, written another way.
 
     A file catalog keeps its data files and its digests beside it (CATALOG.files/, CATALOG.reports/); a
     postgres one keeps the configured data_path, and its digests go to a folder of their own under the
-    configured reports_dir (postgres-DBNAME). So a run on another warehouse never replaces this one's
+    configured reports_dir (postgres-HOST-DBNAME). So a run on another warehouse never replaces this one's
     latest digest page."""
     scheme, _, target = catalog.partition(":")
+    if catalog == configured.catalog:
+        return None
     if scheme == "postgres":
-        found = re.search(r"(?:^|\s)dbname\s*=\s*'?([\w.-]+)", target) or re.search(r"^postgres(?:ql)?://[^/]*/([\w.-]+)",
-                                                                                 target)
-        folder = f"postgres-{found.group(1) if found else 'default'}"
+        parts = postgres_parts(target)
+        mine, _, theirs = configured.catalog.partition(":")
+        if mine == "postgres" and postgres_parts(theirs) == parts:
+            return None
+        folder = re.sub(r"[^\w.-]+", "_", f"postgres-{parts.get('host', 'local')}-{parts.get('dbname', 'default')}")
         return dataclasses.replace(configured, catalog=catalog, reports_dir=configured.reports_dir / folder)
     return dataclasses.replace(configured, catalog=catalog, data_path="", reports_dir=Path(f"{target}.reports"))
 
@@ -506,8 +524,9 @@ def with_overrides(settings: Settings, sources: list[str] | None = None,
             catalog = catalog_location(warehouse, Path.cwd())
         except ValueError as exc:
             raise ConfigError(f"--warehouse {warehouse}: {exc}") from None
-        if catalog != settings.warehouse.catalog:
-            changes["warehouse"] = other_warehouse(settings.warehouse, catalog)
+        other = other_warehouse(settings.warehouse, catalog)
+        if other is not None:
+            changes["warehouse"] = other
     if allow_private_hosts is not None:
         changes["http"] = dataclasses.replace(settings.http, allow_private_hosts=allow_private_hosts)
     return dataclasses.replace(settings, **changes) if changes else settings

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import shutil
@@ -119,13 +120,18 @@ def test_another_warehouse_named_for_a_run_keeps_its_files_and_digests_apart(tmp
     other = with_overrides(settings, warehouse=str(tmp_path / "b.sqlite")).warehouse
     assert (other.catalog, other.data_path, other.reports_dir) == (
         f"sqlite:{tmp_path / 'b.sqlite'}", "", Path(f"{tmp_path / 'b.sqlite'}.reports"))
-    for conninfo, folder in (("postgres:dbname=news host=db", "postgres-news"),
-                             ("postgres:host=db dbname='desk_2' user=x", "postgres-desk_2"),
-                             ("postgres:postgresql://u@db:5432/lake", "postgres-lake"),
-                             ("postgres:host=db", "postgres-default")):
+    for conninfo, folder in (("postgres:dbname=news host=db", "postgres-db-news"),
+                             ("postgres:host=db2 dbname='my desk' user=x", "postgres-db2-my_desk"),
+                             ("postgres:postgresql://u@db:5432/lake", "postgres-db-lake"),
+                             ("postgres:host=db", "postgres-db-default"),
+                             ("postgres:dbname=news", "postgres-local-news")):
         found = with_overrides(settings, warehouse=conninfo).warehouse
         assert (found.catalog, found.data_path, found.reports_dir) == (
             conninfo, configured.data_path, configured.reports_dir / folder), conninfo
+    # the configured postgres catalog, written another way, is not another warehouse
+    shared = dataclasses.replace(settings, warehouse=dataclasses.replace(
+        configured, catalog="postgres:dbname=news host=db user=desk", data_path="/srv/lake"))
+    assert with_overrides(shared, warehouse="postgres:host=db  user=desk dbname='news'").warehouse == shared.warehouse
 
 
 def test_a_source_named_for_a_run_is_the_configured_one_it_names(tmp_path, write_config, monkeypatch):
