@@ -12,6 +12,7 @@ from tasks.s6_tag import taxonomy_files
 CLEAN_VERSION = 2  # 2: a byline after the lead leaves the text; a feed names the site a page does not
 DEDUP_VERSION = 3  # 2: facts weigh more in the signature; 3: a near copy keeps its original's facts (exact check)
 SUMMARY_VERSION = 2  # 2: the news sentence scorer
+STORY_SUMMARY_VERSION = 3  # 2: the news sentence scorer; 3: a story of one short report keeps its order
 TAG_VERSION = 3  # 2: calibrated issue models beside the keywords; 3: a character model beside the word model
 
 
@@ -35,7 +36,7 @@ def stage_versions(dedup: DedupSettings, summary: SummarySettings, tags: TagSett
         "dedup": (f"dedup-{DEDUP_VERSION}/w{dedup.shingle_words}/p{dedup.num_perm}"
                   f"/n{dedup.near_threshold:g}/s{dedup.story_threshold:g}"),
         "summary": f"summary-{SUMMARY_VERSION}/{summary.algorithm}/k{summary.sentences}",
-        "story_summary": f"summary-{SUMMARY_VERSION}/story/k{summary.story_sentences}",
+        "story_summary": f"summary-{STORY_SUMMARY_VERSION}/story/k{summary.story_sentences}",
         # the taxonomy with the model and example files it names: a refitted model retags on reprocess
         "tag": (f"tag-{TAG_VERSION}/taxonomy-{_files_digest(taxonomy_files(tags.taxonomy))}"
                 f"/min{tags.min_score:g}/max{tags.max_tags}"),

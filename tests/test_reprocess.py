@@ -61,7 +61,7 @@ def test_reprocess_applies_current_config_and_records_versions(prefect_api, tmp_
     assert _rows(db, "SELECT count(*) FROM store.raw_inputs") == [(2,)]
     runs = _rows(db, "SELECT kind, status FROM runs ORDER BY started_at")
     assert runs == [("ingest", "completed"), ("reprocess", "completed"), ("reprocess", "completed")]
-    assert _rows(db, "SELECT count(*) FROM stories WHERE summary_version = 'summary-2/story/k4'") == [(1,)]
+    assert _rows(db, "SELECT count(*) FROM stories WHERE summary_version = 'summary-3/story/k4'") == [(1,)]
 
 
 def test_reprocess_fills_in_the_facts_of_articles_stored_without_them(prefect_api, tmp_path, write_config):
