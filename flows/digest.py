@@ -10,6 +10,7 @@ from config.settings import ConfigError
 from flows import cli
 from flows.runs import resolve_settings
 from tasks.s8_report_html import LATEST_PAGE
+from warehouse.lake import WarehouseError, check
 
 
 def latest_page(reports_dir: Path) -> Path:
@@ -27,11 +28,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         warehouse = resolve_settings(args.config, warehouse_path=args.warehouse).warehouse
-        scheme, _, target = warehouse.catalog.partition(":")
-        if args.warehouse and scheme != "postgres" and not Path(target).is_file():
-            raise FileNotFoundError(f"--warehouse {args.warehouse}: no warehouse at {target}")
+        if args.warehouse:  # another warehouse's digests are beside it: it must be there
+            check(warehouse, read_only=True)
         page = latest_page(warehouse.reports_dir)
-    except (ConfigError, FileNotFoundError) as exc:
+    except (ConfigError, WarehouseError, FileNotFoundError) as exc:
         return cli.fail(exc)
     print(page)
     if args.open and not webbrowser.open(page.as_uri()):
