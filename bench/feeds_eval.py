@@ -389,8 +389,9 @@ def read_warehouse(path: Path) -> dict[str, object]:
 
 def reason_kind(reason: str) -> str:
     """A reject reason without its particulars ("too little text: 12 words (minimum 20)" -> "too little text")."""
-    head = reason.split(":", 2)
-    return ":".join(head[:2]) if reason.startswith("page fetch failed") else head[0]
+    head = reason.split(";", 1)[0].split(":", 2)  # "; the feed's text is too short …" is a particular too
+    kind = ":".join(head[:2]) if reason.startswith("page fetch failed") else head[0]
+    return re.sub(r" \([^)]*\)", "", kind)  # "entry's link is not http(s) (file), so …": the scheme too
 
 
 def classify(feeds: list[FeedFile], counts: dict[str, FeedCount], stored: dict[str, object]) -> dict[str, object]:

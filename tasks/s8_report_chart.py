@@ -70,7 +70,8 @@ def trend_svg(trend: IssueTrend) -> str:
     for i, (issue, counts) in enumerate(trend.series.items()):
         marked = [k for k, n in enumerate(counts) if n] or [len(counts) - 1]  # days with articles
         (line,) = ax.plot(trend.days, counts, color=series_colour(i), marker=MARKERS[i % len(MARKERS)],
-                          markevery=marked, markersize=5, linewidth=1.6, linestyle=DASHES[i % len(DASHES)],
+                          markevery=marked, markersize=5, linewidth=1.6,
+                          linestyle=DASHES[0] if i == 0 else DASHES[1 + (i - 1) % (len(DASHES) - 1)],
                           label=issue, clip_on=False)
         line.set_gid(SERIES_ID.format(index=i))
     locator = AutoDateLocator(minticks=3, maxticks=8)

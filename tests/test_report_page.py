@@ -192,6 +192,10 @@ def test_the_chart_has_one_series_per_issue_and_shows_names_as_text():
     first, second = (equal[equal.index(f'<g id="series-{i}"'):] for i in (0, 1))
     assert "stroke-dasharray" not in first[:first.index("</g>")]
     assert "stroke-dasharray" in second[:second.index("</g>")]
+    many = trend_svg(trend_from_counts([(f"issue_{k:02d}", date(2026, 3, 10), 2) for k in range(20)],
+                                       date(2026, 3, 10), 5, 20))
+    groups = [many[many.index(f'<g id="series-{k}"'):] for k in range(20)]
+    assert [("stroke-dasharray" in g[:g.index("</g>")]) for g in groups] == [False] + [True] * 19
 
 
 def test_a_run_with_no_tagged_article_in_the_window_says_so_instead_of_a_chart():

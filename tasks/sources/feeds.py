@@ -421,6 +421,8 @@ def _document(src: SourceSettings, entry: FeedEntry, page: FetchResult | FetchEr
         reason = f"not an HTML page ({content_type})" if page.body else "empty page"
     elif isinstance(page, FetchError):
         reason = page.label
+    elif entry.refused_scheme in ("http", "https"):
+        reason = "entry's link has no host, so not fetched,"
     elif entry.refused_scheme is not None:
         reason = f"entry's link is not http(s) ({entry.refused_scheme or 'no scheme'}), so not fetched,"
     else:
