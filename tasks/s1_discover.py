@@ -15,10 +15,12 @@ from tasks.text.hashing import sha256_hex
 LOGGER = logging.getLogger(__name__)
 MEDIA_TYPES = {".txt": "text/plain", ".md": "text/markdown", ".markdown": "text/markdown",
                ".html": "text/html", ".htm": "text/html", ".xhtml": "text/html"}
-# A file of another kind, named as a source, whose first bytes open an RSS, RDF or Atom document.
+# A saved feed: its first bytes open an RSS, RDF or Atom document (after a declaration, stylesheet
+# instructions, comments or a doctype).
 FEED_SNIFF_BYTES = 2048
-FEED_START = re.compile(rb"^(?:\xef\xbb\xbf)?\s*(?:<\?xml[^>]*>\s*)?(?:<!--.*?-->\s*|<\?xml-stylesheet[^>]*>\s*)*"
-                        rb"<(?:rss|feed|rdf:RDF)\b", re.DOTALL)
+FEED_START = re.compile(rb"^(?:\xef\xbb\xbf)?\s*(?:<\?xml[^>]*>\s*)?"
+                        rb"(?:<!--.*?-->\s*|<\?xml-stylesheet[^>]*>\s*|<!DOCTYPE[^>]*>\s*)*"
+                        rb"<(?:rss|feed|rdf:RDF)\b", re.DOTALL | re.IGNORECASE)
 
 
 @dataclass
@@ -74,7 +76,7 @@ def _read(path: Path, source: str, limit: int) -> RawDocument | Reject:
         return Reject(source, locator, f"unreadable: {exc.strerror or exc.__class__.__name__}")
     if len(raw) > limit:
         return Reject(source, locator, f"file too large: over {limit:,} bytes")
-    if path.suffix.lower() not in MEDIA_TYPES and FEED_START.search(raw[:FEED_SNIFF_BYTES]):
+    if FEED_START.search(raw[:FEED_SNIFF_BYTES]):  # whatever its name: a feed is not an article
         return Reject(source, locator, "an RSS/Atom feed file: feeds are read from their http(s) URL (name the URL "
                                        "with --source, or add it to [[sources]] as a feed)")
     media_type = MEDIA_TYPES.get(path.suffix.lower(), "text/plain")

@@ -376,12 +376,16 @@ def test_a_feed_file_named_as_a_source_is_rejected_with_what_to_do_and_the_rest_
     feed.write_text('<?xml version="1.0" encoding="utf-8"?>\n<rss version="2.0"><channel><title>Local</title>'
                     '<item><title>Pier</title><link>https://example.org/pier</link></item></channel></rss>\n',
                     encoding="utf-8")
+    old_rss = tmp_path / "netscape.txt"  # RSS 0.91 with its doctype, saved under a name discover reads
+    old_rss.write_text('<?xml version="1.0"?>\n<!DOCTYPE rss PUBLIC "-//Netscape Communications//DTD RSS 0.91//EN" '
+                       '"http://my.netscape.com/publish/formats/rss-0.91.dtd">\n<rss version="0.91"><channel>'
+                       '<title>Old</title></channel></rss>\n', encoding="utf-8")
     notes = tmp_path / "notes.xml"  # another kind of file with an unknown extension is still read as text
     notes.write_text("The pier reopened on Monday after a winter of repairs, the harbour master said. " * 3,
                      encoding="utf-8")
-    _run(write_config(), sources=[str(feed), str(notes), str(SEEDS / SEED_WIRE)])
+    _run(write_config(), sources=[str(feed), str(old_rss), str(notes), str(SEEDS / SEED_WIRE)])
     db = tmp_path / "catalog.sqlite"
-    assert _query(db, "SELECT locator, reason FROM rejects") == [
-        (str(feed), "an RSS/Atom feed file: feeds are read from their http(s) URL (name the URL with --source, or "
-                    "add it to [[sources]] as a feed)")]
+    why = ("an RSS/Atom feed file: feeds are read from their http(s) URL (name the URL with --source, or add it to "
+           "[[sources]] as a feed)")
+    assert sorted(_query(db, "SELECT locator, reason FROM rejects")) == sorted([(str(feed), why), (str(old_rss), why)])
     assert sorted(Path(p).name for (p,) in _query(db, "SELECT path FROM articles")) == sorted(["notes.xml", SEED_WIRE])
