@@ -25,6 +25,11 @@ def maintain(config_path: str | None = None, warehouse_path: str | None = None) 
     logger = get_run_logger()
     try:
         settings = resolve_settings(config_path, None, warehouse_path)
+        file = lake.lake_of(settings.warehouse).file
+        if file is not None and not file.exists():  # a new install's nightly run before the first ingest
+            nothing = f"no warehouse at {file} yet: nothing to maintain"
+            logger.info("%s", nothing)
+            return nothing
         con = connect.connect(settings.warehouse, existing=True)  # never a new, empty lake
     except (ConfigError, lake.WarehouseError) as exc:
         logger.error("%s", exc)

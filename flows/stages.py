@@ -53,7 +53,7 @@ def discover_task(con: duckdb.DuckDBPyConnection, settings: Settings) -> discove
                                         read.known_content_hashes(con), read.known_rejects(con))
         found.copies += read.copies_of_stored(con, found.known)
         bar.finish(found.discovered)
-    get_run_logger().info("discover: %d found, %d already stored, %d new, %d copies, %d rejected",
+    get_run_logger().info("discover: %d found, %d seen before, %d new, %d copies, %d rejected",
                           found.discovered, found.skipped, len(found.documents), len(found.copies),
                           len(found.rejects))
     return found

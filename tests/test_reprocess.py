@@ -95,3 +95,12 @@ def test_a_command_on_stored_articles_refuses_a_warehouse_that_does_not_exist(tm
     assert result.stderr.strip().splitlines() == [
         f"error: [warehouse].catalog: no warehouse at {missing} yet (a first run creates it)"]
     assert list(missing.parent.iterdir()) == [], "nothing made there"
+
+
+def test_the_nightly_maintain_before_the_first_ingest_has_nothing_to_do(prefect_api, tmp_path, write_config):
+    from flows.maintain import maintain
+
+    state = maintain(config_path=str(write_config()), return_state=True)
+    assert state.is_completed(), state.message
+    assert state.result() == f"no warehouse at {tmp_path / 'catalog.sqlite'} yet: nothing to maintain"
+    assert not (tmp_path / "catalog.sqlite").exists()
