@@ -308,18 +308,28 @@ def test_deployment_has_schedule_parameters_and_limit(server, served):
 
 
 def test_maintain_is_served_daily_beside_ingest(server, served):
+    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+
     from config.settings import ScheduleSettings
+    from warehouse import connect
 
     with _client(server) as client:
         dep = client.read_deployment_by_name(f"maintain/{served.name}")
         assert [(s.schedule.cron, s.schedule.timezone, s.active) for s in dep.schedules] == [
             (ScheduleSettings().maintain_cron, TIMEZONE, True)]
         assert dep.parameters == {"config_path": str(served.config), "warehouse_path": None}
-        created = client.create_flow_run_from_deployment(dep.id, parameters={
-            "warehouse_path": str(served.base / "maintained.sqlite")})
+        lake_file = served.base / "maintained.sqlite"
+        connect.connect(lake_file).close()  # a lake to maintain (maintain never makes one)
+        created = client.create_flow_run_from_deployment(dep.id, parameters={"warehouse_path": str(lake_file)})
         [run] = _wait_final(client, served, created.id)
-    assert run.state.is_completed(), (run.state.name, run.state.message, _tail(served.log))
-    assert (served.base / "maintained.sqlite").is_file()
+        assert run.state.is_completed(), (run.state.name, run.state.message, _tail(served.log))
+        deadline = time.monotonic() + 30  # the run's logs reach the API shortly after its end
+        while True:
+            logs = [log.message for log in client.read_logs(LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run.id])))]
+            if any(m.startswith("maintain: ") for m in logs) or time.monotonic() > deadline:
+                break
+            time.sleep(1)
+    assert any(m.startswith("maintain: ") and m.endswith("snapshots remain") for m in logs), logs
 
 
 def test_api_run_completes_with_artifacts_and_stores_seeds(server, served):
