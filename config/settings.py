@@ -11,7 +11,7 @@ import typing
 import zoneinfo
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from tasks.sources.urls import canonical_url, is_http_url  # the URL rules' one home
 
@@ -471,21 +471,23 @@ def configured_source(arg: str, configured: tuple[SourceSettings, ...]) -> Sourc
         wanted = canonical_url(arg)
         return next((s for s in configured if s.url and canonical_url(s.url) == wanted), None)
     path = Path(arg).expanduser().resolve()
-    if path.exists():
-        return next((s for s in configured if s.path is not None and s.path.resolve() == path), None)
+    by_path = next((s for s in configured if s.path is not None and s.path.resolve() == path), None)
+    if by_path is not None or path.exists():
+        return by_path
     return next((s for s in configured if s.name == arg), None)
 
 
-def postgres_parts(conninfo: str) -> dict[str, str]:
-    """A libpq connection string's settings (keyword=value pairs, quotes removed, or a postgresql:// URI's
-    host and database), for telling two ways of writing one catalog apart from two catalogs."""
+def postgres_place(conninfo: str) -> tuple[str, str, str]:
+    """Where a libpq connection string (keyword=value pairs, or a postgresql:// URI) points: (host, port,
+    database), with libpq's defaults for what it leaves out, so that two ways of writing one catalog
+    compare equal; the user and password do not change which catalog it is."""
     if re.match(r"postgres(?:ql)?://", conninfo):
         uri = urlsplit(conninfo)
-        return {k: v for k, v in (("host", uri.hostname or ""), ("port", str(uri.port or "")),
-                                  ("dbname", uri.path.lstrip("/")), ("user", uri.username or "")) if v}
-    pairs = re.findall(r"(\w+)\s*=\s*('(?:[^'\\]|\\.)*'|\S+)", conninfo)
-    return {key: re.sub(r"\\(.)", r"\1", value[1:-1]) if value.startswith("'") else value
-            for key, value in pairs if key != "password"}
+        parts = {"host": unquote(uri.hostname or ""), "port": str(uri.port or ""), "dbname": unquote(uri.path.lstrip("/"))}
+    else:
+        pairs = re.findall(r"(\w+)\s*=\s*('(?:[^'\\]|\\.)*'|\S+)", conninfo)
+        parts = {key: re.sub(r"\\(.)", r"\1", value[1:-1]) if value.startswith("'") else value for key, value in pairs}
+    return parts.get("host") or "local", parts.get("port") or "5432", parts.get("dbname") or "default"
 
 
 def other_warehouse(configured: WarehouseSettings, catalog: str) -> WarehouseSettings | None:
@@ -494,17 +496,17 @@ def other_warehouse(configured: WarehouseSettings, catalog: str) -> WarehouseSet
 
     A file catalog keeps its data files and its digests beside it (CATALOG.files/, CATALOG.reports/); a
     postgres one keeps the configured data_path, and its digests go to a folder of their own under the
-    configured reports_dir (postgres-HOST-DBNAME). So a run on another warehouse never replaces this one's
-    latest digest page."""
+    configured reports_dir (postgres-HOST-DBNAME, with -PORT after the host when not 5432). So a run on
+    another warehouse never replaces this one's latest digest page."""
     scheme, _, target = catalog.partition(":")
     if catalog == configured.catalog:
         return None
     if scheme == "postgres":
-        parts = postgres_parts(target)
+        host, port, dbname = place = postgres_place(target)
         mine, _, theirs = configured.catalog.partition(":")
-        if mine == "postgres" and postgres_parts(theirs) == parts:
+        if mine == "postgres" and postgres_place(theirs) == place:
             return None
-        folder = re.sub(r"[^\w.-]+", "_", f"postgres-{parts.get('host', 'local')}-{parts.get('dbname', 'default')}")
+        folder = re.sub(r"[^\w.-]+", "_", f"postgres-{host}{'' if port == '5432' else '-' + port}-{dbname}")
         return dataclasses.replace(configured, catalog=catalog, reports_dir=configured.reports_dir / folder)
     return dataclasses.replace(configured, catalog=catalog, data_path="", reports_dir=Path(f"{target}.reports"))
 

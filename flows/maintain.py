@@ -26,7 +26,7 @@ def maintain(config_path: str | None = None, warehouse_path: str | None = None) 
     try:
         settings = resolve_settings(config_path, None, warehouse_path)
         file = lake.lake_of(settings.warehouse).file
-        if file is not None and not file.exists():  # a new install's nightly run before the first ingest
+        if warehouse_path is None and file is not None and not file.exists():  # before the first ingest
             nothing = f"no warehouse at {file} yet: nothing to maintain"
             logger.info("%s", nothing)
             return nothing

@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import re
 import signal
 import sys
+from datetime import datetime
 from typing import Any
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
@@ -68,13 +70,35 @@ class GracefulRunner(Runner):
         self._stopping_task = loop.create_task(self.astop())  # kept: the loop holds tasks only weakly
 
 
+CRON_FIELDS = (("minute", 60), ("hour", 24), ("day of month", 31), ("month", 12), ("day of week", 7))
+
+
+def cron_problem(cron: str) -> str | None:
+    """What Prefect's own parser lets through but would not schedule as written: a step longer than its
+    field ("*/61" in the minutes runs hourly), or a date that never comes ("0 0 31 2 *"). None when fine."""
+    from prefect._vendor.croniter import croniter  # the parser Prefect's scheduler uses
+
+    for value, (name, size) in zip(cron.split(), CRON_FIELDS):
+        for step in re.findall(r"/(\d+)", value):
+            if int(step) > size:
+                return f"{cron!r}: the {name} step /{step} is longer than the field ({size}), so it would not run as written"
+    try:
+        croniter(cron, datetime(2000, 1, 1)).get_next(datetime)
+    except Exception as exc:  # noqa: BLE001 (croniter's errors share no useful base class)
+        return f"{cron!r} never comes due ({exc})"
+    return None
+
+
 def deployments(settings: Settings, config_path: str | None) -> tuple[dict[str, Any], dict[str, Any]]:
     """Both deployments' options, built before either is registered: Prefect checks each cron as its
-    schedule is made (ConfigError naming the key when it refuses one)."""
+    schedule is made, and cron_problem what it lets through (ConfigError naming the key)."""
     built = []
     for key, options in (("cron", deployment_options), ("maintain_cron", maintain_options)):
         try:
-            built.append(options(settings, config_path))
+            built.append(options(settings, config_path))  # Prefect's check first, then what it lets through
+            problem = cron_problem(getattr(settings.schedule, key))
+            if problem:
+                raise ValueError(problem)
         except ValueError as exc:
             raise ConfigError(f"{settings.config_path}: [schedule].{key}: {str(exc).splitlines()[0]}") from None
     return built[0], built[1]

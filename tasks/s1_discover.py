@@ -19,7 +19,7 @@ MEDIA_TYPES = {".txt": "text/plain", ".md": "text/markdown", ".markdown": "text/
 # instructions, comments or a doctype).
 FEED_SNIFF_BYTES = 2048
 FEED_START = re.compile(rb"^(?:\xef\xbb\xbf)?\s*(?:<\?xml[^>]*>\s*)?"
-                        rb"(?:<!--.*?-->\s*|<\?xml-stylesheet[^>]*>\s*|<!DOCTYPE[^>]*>\s*)*"
+                        rb"(?:<!--.*?-->\s*|<\?xml-stylesheet[^>]*>\s*|<!DOCTYPE[^>\[]*(?:\[.*?\])?\s*>\s*)*"
                         rb"<(?:rss|feed|rdf:RDF)\b", re.DOTALL | re.IGNORECASE)
 
 

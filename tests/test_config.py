@@ -124,14 +124,18 @@ def test_another_warehouse_named_for_a_run_keeps_its_files_and_digests_apart(tmp
                              ("postgres:host=db2 dbname='my desk' user=x", "postgres-db2-my_desk"),
                              ("postgres:postgresql://u@db:5432/lake", "postgres-db-lake"),
                              ("postgres:host=db", "postgres-db-default"),
-                             ("postgres:dbname=news", "postgres-local-news")):
+                             ("postgres:dbname=news", "postgres-local-news"),
+                             ("postgres:host=db port=5433 dbname=news", "postgres-db-5433-news"),
+                             ("postgres:postgresql://db/my%20desk", "postgres-db-my_desk")):
         found = with_overrides(settings, warehouse=conninfo).warehouse
         assert (found.catalog, found.data_path, found.reports_dir) == (
             conninfo, configured.data_path, configured.reports_dir / folder), conninfo
     # the configured postgres catalog, written another way, is not another warehouse
     shared = dataclasses.replace(settings, warehouse=dataclasses.replace(
         configured, catalog="postgres:dbname=news host=db user=desk", data_path="/srv/lake"))
-    assert with_overrides(shared, warehouse="postgres:host=db  user=desk dbname='news'").warehouse == shared.warehouse
+    for same in ("postgres:host=db  user=desk dbname='news'", "postgres:dbname=news host=db port=5432 user=other",
+                 "postgres:postgresql://reader@db:5432/news"):
+        assert with_overrides(shared, warehouse=same).warehouse == shared.warehouse, same
 
 
 def test_a_source_named_for_a_run_is_the_configured_one_it_names(tmp_path, write_config, monkeypatch):
@@ -142,8 +146,9 @@ def test_a_source_named_for_a_run_is_the_configured_one_it_names(tmp_path, write
     settings = load_settings(write_config(
         '[[sources]]\nname = "gazette"\nkind = "feed"\nurl = "https://example.org/feed.rss"\ntags = ["local"]\n'
         'enabled = false\n'
-        f'[[sources]]\nname = "wire"\nkind = "folder"\npath = "{folder.as_posix()}"\n'))
-    gazette, wire = settings.sources
+        f'[[sources]]\nname = "wire"\nkind = "folder"\npath = "{folder.as_posix()}"\n'
+        f'[[sources]]\nname = "gone"\nkind = "folder"\npath = "{(tmp_path / "moved").as_posix()}"\n'))
+    gazette, wire, gone = settings.sources
 
     def named(*args: str) -> tuple:
         return with_overrides(settings, sources=list(args)).sources
@@ -151,6 +156,7 @@ def test_a_source_named_for_a_run_is_the_configured_one_it_names(tmp_path, write
     assert named("gazette") == named("HTTPS://Example.org/feed.rss/?utm_source=x#top") == (
         gazette.__class__(**{**gazette.__dict__, "enabled": True}),)
     assert named(str(folder), "wire", "gazette") == (wire, named("gazette")[0])
+    assert named(str(tmp_path / "moved")) == named("gone") == (gone,), "a configured path that is missing now"
     [adhoc] = named("https://example.org/other.rss")
     assert (adhoc.name, adhoc.url, adhoc.tags) == ("https://example.org/other.rss", "https://example.org/other.rss", ())
     with pytest.raises(ConfigError, match="--source nowhere: no such file or folder, feed URL or configured source"):

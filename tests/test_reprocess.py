@@ -104,3 +104,6 @@ def test_the_nightly_maintain_before_the_first_ingest_has_nothing_to_do(prefect_
     assert state.is_completed(), state.message
     assert state.result() == f"no warehouse at {tmp_path / 'catalog.sqlite'} yet: nothing to maintain"
     assert not (tmp_path / "catalog.sqlite").exists()
+    # a warehouse named for the run (from the UI, say) must be there: a typo fails
+    typo = maintain(config_path=str(write_config()), warehouse_path=str(tmp_path / "catalg.sqlite"), return_state=True)
+    assert typo.is_failed() and "no warehouse at" in typo.message and not (tmp_path / "catalg.sqlite").exists()

@@ -564,7 +564,8 @@ def test_make_serve_with_a_bad_config_says_so_and_starts_no_server(tmp_path):
 def test_a_cron_prefect_refuses_is_one_line_before_any_deployment_is_registered(tmp_path, capsys):
     from flows.serve import main
 
-    for key, cron in (("maintain_cron", "0 3 LW * *"), ("maintain_cron", "30 25 * * *"), ("cron", "*/5 * * * 5L")):
+    for key, cron in (("maintain_cron", "0 3 LW * *"), ("maintain_cron", "30 25 * * *"), ("cron", "*/5 * * * 5L"),
+                      ("cron", "*/61 * * * *"), ("maintain_cron", "0 0 31 2 *")):
         config = tmp_path / f"{key}-{len(cron)}.toml"
         config.write_text(f'[schedule]\n{key} = "{cron}"\n', encoding="utf-8")
         assert main(["--check", "--config", str(config)]) == 2
