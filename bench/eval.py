@@ -104,6 +104,10 @@ def main(argv: list[str] | None = None) -> int:
     """Run the chosen parts, print their tables and write the numbers as JSON."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     args = _arguments(argv)
+    if not args.data.is_dir():  # one line, not a traceback from the first part that reads it
+        print(f"error: --data {args.data}: no such folder (the shared dev data sets; pass --data PATH)",
+              file=sys.stderr)
+        return 2
     report: dict[str, object] = {"data": str(args.data), "limit": args.limit, "half": args.half,
                                  "parts": args.only, "tuning": {name: TUNING[name] for name in args.only}}
     skipped = [p for p in PARTS if p not in args.only]
