@@ -81,7 +81,8 @@ def cron_problem(cron: str) -> str | None:
     for value, (name, size) in zip(cron.split(), CRON_FIELDS):
         for step in re.findall(r"/(\d+)", value):
             if int(step) > size:
-                return f"{cron!r}: the {name} step /{step} is longer than the field ({size}), so it would not run as written"
+                return (f"{cron!r}: the {name} step /{step} is longer than the field ({size}), "
+                        "so it would not run as written")
     try:
         croniter(cron, datetime(2000, 1, 1)).get_next(datetime)
     except Exception as exc:  # noqa: BLE001 (croniter's errors share no useful base class)
@@ -104,11 +105,11 @@ def deployments(settings: Settings, config_path: str | None) -> tuple[dict[str, 
     return built[0], built[1]
 
 
-def serve_ingest(settings: Settings, config_path: str | None, pause_on_shutdown: bool) -> None:
-    """Serve the deployment until interrupted. The runner is given the flow object itself, so every
-    run keeps the task runner the config asks for (a run loaded from the deployment's entrypoint
-    would get the flow's default one)."""
-    ingest_options, upkeep_options = deployments(settings, config_path)
+def serve_ingest(settings: Settings, options: tuple[dict[str, Any], dict[str, Any]], pause_on_shutdown: bool) -> None:
+    """Serve the deployments (their options from deployments()) until interrupted. The runner is given the
+    flow object itself, so every run keeps the task runner the config asks for (a run loaded from the
+    deployment's entrypoint would get the flow's default one)."""
+    ingest_options, upkeep_options = options
     runner = GracefulRunner(pause_on_shutdown=pause_on_shutdown)
     runner.add_flow(spread.with_runner(ingest, settings.parallel), **ingest_options)
     runner.add_flow(maintain, **upkeep_options)
@@ -132,16 +133,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true",
                         help="only check the config (make serve does, before it starts a server) and exit")
     args = parser.parse_args(argv)
-    config_path = None
     try:
         settings = load_settings(args.config)
-        config_path = str(settings.config_path) if args.config else None
-        deployments(settings, config_path)  # the schedules, checked before anything is registered
+        # both schedules built, and so checked, before anything is registered
+        options = deployments(settings, str(settings.config_path) if args.config else None)
     except ConfigError as exc:
         return cli.fail(exc)
     if args.check:
         return 0
-    serve_ingest(settings, config_path, args.pause_on_shutdown)
+    serve_ingest(settings, options, args.pause_on_shutdown)
     return 0
 
 
