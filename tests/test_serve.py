@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -221,7 +222,7 @@ def _serving(srv: Server, base: Path, name: str, extra: str = "") -> Iterator[Se
 @pytest.fixture(scope="module")
 def served(server, tmp_path_factory) -> Iterator[Served]:
     """`python -m flows.serve` serving ingest/serve-test, its warehouse and sources in a tmp folder."""
-    with _serving(server, tmp_path_factory.mktemp("served"), "serve-test") as s:
+    with _serving(server, tmp_path_factory.mktemp("served"), "serve-test", "[http]\nallow_private_hosts = true\n") as s:
         yield s
 
 
@@ -268,9 +269,9 @@ def _artifacts(client, run_id: UUID) -> dict:
     return {a.key: a for a in found}
 
 
-def _query(db: Path, sql: str) -> list[tuple]:
+def _query(db: Path, sql: str, params: list | None = None) -> list[tuple]:
     with open_warehouse(db) as con:
-        return con.execute(sql).fetchall()
+        return con.execute(sql, params or []).fetchall()
 
 
 def _ago(**delta: float) -> datetime:
@@ -354,22 +355,51 @@ def test_api_run_completes_with_artifacts_and_stores_seeds(server, served):
 
 
 def test_two_runs_at_once_one_is_cancelled(server, served):
+    """A run asked for while another holds the deployment's slot is cancelled, and leaves no trace.
+
+    The first run is held inside its run (its feed answers only when released), so the second is
+    always asked for while the first is running, however fast or slow the machine is."""
+    from pytest_httpserver import HTTPServer
+    from werkzeug import Request, Response
+
     db = served.base / "concurrent.sqlite"
-    with _client(server) as client:
-        first = _trigger(client, served, {"warehouse_path": str(db)})
-        second = _trigger(client, served, {"warehouse_path": str(db)})
-        runs = _wait_final(client, served, first.id, second.id)
-        by_state = {r.state.type.value: r for r in runs}
-        assert sorted(by_state) == ["CANCELLED", "COMPLETED"], [(r.state.name, r.state.message) for r in runs]
-        done, cancelled = by_state["COMPLETED"], by_state["CANCELLED"]
-        assert cancelled.state.message == CONCURRENCY_MESSAGE
-        # named by the time it was scheduled for, in UTC
-        assert done.name == f"ingest configured sources {done.expected_start_time.astimezone(timezone.utc):%Y-%m-%d %H:%M}"
-        assert _artifacts(client, cancelled.id) == {}
+    arrived, release = threading.Event(), threading.Event()
+
+    def held(_: Request) -> Response:
+        arrived.set()
+        release.wait(RUN_TIMEOUT)
+        return Response("gone", status=404)
+
+    feeds = HTTPServer(host="127.0.0.1", port=0, threaded=True)
+    feeds.expect_request("/held.rss").respond_with_handler(held)
+    feeds.start()
+    held_url = feeds.url_for("/held.rss")
+    try:
+        with _client(server) as client:
+            first = _trigger(client, served, {"sources": [held_url, str(served.base / "seeds-copy")],
+                                              "warehouse_path": str(db)})
+            assert arrived.wait(RUN_TIMEOUT), f"the first run never asked for its feed:\n{_tail(served.log)}"
+            second = _trigger(client, served, {"warehouse_path": str(db)})
+            [cancelled] = _wait_final(client, served, second.id)
+            release.set()
+            [done] = _wait_final(client, served, first.id)
+            assert (done.state.type.value, cancelled.state.type.value) == ("COMPLETED", "CANCELLED"), (
+                [(r.state.name, r.state.message) for r in (done, cancelled)], _tail(served.log))
+            assert cancelled.state.message == CONCURRENCY_MESSAGE
+            # named by what it ingests and the time it was scheduled for, in UTC
+            assert done.name == (f"ingest held.rss, seeds-copy "
+                                 f"{done.expected_start_time.astimezone(timezone.utc):%Y-%m-%d %H:%M}")
+            assert _artifacts(client, cancelled.id) == {}
+    finally:
+        release.set()
+        feeds.clear()
+        feeds.stop()
     assert _query(db, "SELECT flow_run_id, status FROM runs") == [(str(done.id), "completed")]
     assert _query(db, "SELECT count(*), count(DISTINCT content_hash), count(DISTINCT text_hash) FROM articles") == [
         (2, 2, 2)]
     assert _query(db, "SELECT count(*) FROM store.raw_inputs") == [(2,)]
+    [(failing, reason)] = _query(db, "SELECT failing, last_error FROM source_health WHERE url = ?", [held_url])
+    assert failing and "404" in reason, reason
 
 
 HOLDER = """
