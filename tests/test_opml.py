@@ -14,7 +14,7 @@ import pytest
 
 from config.settings import load_settings
 from flows.sources import main
-from tasks.sources.opml import parse_opml, tag_name
+from tasks.sources.opml import OpmlFeed, OpmlList, parse_opml, plan_import, tag_name
 from tests.conftest import DATA, ROOT
 from warehouse import open_warehouse
 
@@ -192,6 +192,24 @@ def test_tag_names_are_lower_case_words_joined_by_underscores():
     assert tag_name("  World News ") == "world_news"
     assert tag_name("Science & Tech") == "science_tech"
     assert tag_name("Économie/Politique") == "économie_politique"
+
+
+def test_only_http_feed_urls_with_a_host_are_added_and_the_rest_refused_with_their_reason():
+    feeds = [OpmlFeed("Good", "https://news.example.org/rss"), OpmlFeed("No host", "http://"),
+             OpmlFeed("Mail", "mailto:desk@example.org"), OpmlFeed("", "ftp://files.example.org/feed.xml"),
+             OpmlFeed("Local file", "file:///etc/passwd")]
+    plan = plan_import(OpmlList(feeds=feeds), [])
+    assert plan.added == [{"name": "Good", "kind": "feed", "url": "https://news.example.org/rss"}]
+    assert plan.refused == ["No host: http:// is not an http(s) URL",
+                            "Mail: mailto:desk@example.org is not an http(s) URL",
+                            "ftp://files.example.org/feed.xml: ftp://files.example.org/feed.xml is not an http(s) URL",
+                            "Local file: file:///etc/passwd is not an http(s) URL"]
+
+
+def test_a_feed_without_title_is_named_by_its_site_host_else_its_feed_url():
+    plan = plan_import(OpmlList(feeds=[OpmlFeed("", "https://feeds.example.org/world", "https://www.paper.example/"),
+                                       OpmlFeed("", "https://feeds.example.org/sport", "javascript:void(0)")]), [])
+    assert [t["name"] for t in plan.added] == ["paper.example", "feeds.example.org/sport"]
 
 
 def test_imported_feeds_are_polled_with_their_categories_as_tags(prefect_api, config, server, tmp_path):

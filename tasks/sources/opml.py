@@ -14,7 +14,7 @@ from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
 
 from config.settings import SourceSettings
-from tasks.sources.urls import canonical_url
+from tasks.sources.urls import canonical_url, is_http_url
 
 # Outline types that name something other than an RSS/Atom/JSON feed (FreshRSS scrapes web pages
 # with XPath; OPML outlines may also be links or included outlines): not sources we can poll.
@@ -154,9 +154,9 @@ def feed_key(url: str) -> str:
 
 def fallback_name(feed: OpmlFeed) -> str:
     """A name for a feed the list gives no title: its site's host, else its feed URL's host and path."""
-    site = urlsplit(feed.html_url)
-    if site.scheme in ("http", "https") and site.hostname:
-        return site.hostname.removeprefix("www.")
+    site = urlsplit(feed.html_url).hostname if is_http_url(feed.html_url) else None  # is_http_url: it splits
+    if site:
+        return site.removeprefix("www.")
     parts = urlsplit(feed.xml_url)
     return f"{(parts.hostname or '').removeprefix('www.')}{parts.path.rstrip('/')}" or feed.xml_url
 
@@ -212,7 +212,7 @@ def plan_import(found: OpmlList, sources: Iterable[SourceSettings]) -> ImportPla
     names = {s.name for s in sources}
     plan = ImportPlan(refused=list(found.not_feeds))
     for feed in found.feeds:
-        if not feed.xml_url.lower().startswith(("http://", "https://")):
+        if not is_http_url(feed.xml_url):
             plan.refused.append(f"{feed.title or feed.xml_url}: {feed.xml_url} is not an http(s) URL")
             continue
         key = feed_key(feed.xml_url)
