@@ -42,6 +42,8 @@ class WarehouseSettings:
     reports_dir: Path = PROJECT_ROOT / "warehouse" / "reports"
     lock_wait_seconds: float = 30.0
     keep_snapshots_days: float = 7.0
+    # where the catalog was named, for error messages: the config's key, or --warehouse (not a config key)
+    named_by: str = dataclasses.field(default="[warehouse].catalog", metadata={"config": False})
 
 
 def catalog_location(value: str, base: Path) -> str:
@@ -282,7 +284,7 @@ def _build(cls: type, table: object, where: str, problems: _Problems) -> object 
         problems.add(where, f"expected a table, got {table!r}")
         return None
     hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)}
+    names = {f.name for f in dataclasses.fields(cls) if f.metadata.get("config", True)}
     values: dict[str, object] = {}
     for key, value in table.items():
         if key not in names:
@@ -507,8 +509,10 @@ def other_warehouse(configured: WarehouseSettings, catalog: str) -> WarehouseSet
         if mine == "postgres" and postgres_place(theirs) == place:
             return None
         folder = re.sub(r"[^\w.-]+", "_", f"postgres-{host}{'' if port == '5432' else '-' + port}-{dbname}")
-        return dataclasses.replace(configured, catalog=catalog, reports_dir=configured.reports_dir / folder)
-    return dataclasses.replace(configured, catalog=catalog, data_path="", reports_dir=Path(f"{target}.reports"))
+        return dataclasses.replace(configured, catalog=catalog, reports_dir=configured.reports_dir / folder,
+                                   named_by="--warehouse")
+    return dataclasses.replace(configured, catalog=catalog, data_path="", reports_dir=Path(f"{target}.reports"),
+                               named_by="--warehouse")
 
 
 def with_overrides(settings: Settings, sources: list[str] | None = None,

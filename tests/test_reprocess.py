@@ -93,7 +93,7 @@ def test_a_command_on_stored_articles_refuses_a_warehouse_that_does_not_exist(tm
                              str(missing)], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert result.returncode == 2, result.stderr[-2000:]
     assert result.stderr.strip().splitlines() == [
-        f"error: [warehouse].catalog: no warehouse at {missing} yet (a first run creates it)"]
+        f"error: --warehouse: no warehouse at {missing} yet (a first run creates it)"]
     assert list(missing.parent.iterdir()) == [], "nothing made there"
 
 

@@ -323,7 +323,7 @@ def test_unusable_locations_stop_with_one_line_and_change_nothing(tmp_path: Path
     bad_scheme.write_text(bad_scheme.read_text().replace(f'catalog = "{(tmp_path / "catalog.sqlite").as_posix()}"',
                                                          'catalog = "oracle:db"'), encoding="utf-8")
     _one_line(*_cli(bad_scheme), "[warehouse].catalog", "unknown catalog scheme 'oracle:'")
-    _one_line(*_cli(cfg, "--warehouse", "/proc/news.duckdb"), "[warehouse].catalog", "/proc")
+    _one_line(*_cli(cfg, "--warehouse", "/proc/news.duckdb"), "error: --warehouse: ", "/proc")
     _one_line(*_cli(cfg, "--warehouse", str(tmp_path / "no" / "such" / "catalog.sqlite")), "does not exist")
     data = _with_keys(write_config(name="d.toml"), 'data_path = "/proc/lake-files"\n')
     _one_line(*_cli(data), "[warehouse].data_path", "/proc")
@@ -344,7 +344,7 @@ def test_a_read_only_folder_as_a_user_without_root(tmp_path: Path, write_config)
     locked.chmod(0o555)
     try:
         line = _one_line(*_cli(cfg, "--warehouse", str(locked / "catalog.sqlite"), user=user),
-                         "[warehouse].catalog", "not writable")
+                         "error: --warehouse: ", "not writable")
     finally:
         locked.chmod(0o755)
     assert list(locked.iterdir()) == [], line

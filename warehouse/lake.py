@@ -105,7 +105,7 @@ class Lake:
 def lake_of(settings: WarehouseSettings) -> Lake:
     """The lake the warehouse settings name."""
     scheme, target = settings.catalog.split(":", 1)
-    return Lake(scheme, target, settings.data_path)
+    return Lake(scheme, target, settings.data_path, key=settings.named_by)
 
 
 def as_lake(where: Lake | WarehouseSettings | str | Path, data_path: str = "") -> Lake:
