@@ -453,6 +453,8 @@ def source_from_argument(arg: str, configured: tuple[SourceSettings, ...] = ()) 
     A value that names a configured source (its name, its feed URL or its path) is that source, enabled
     for the run: its health, backoff and rejects stay under its name, and a person asking for a feed that
     was disabled polls it (a success enables it again)."""
+    if not arg.strip():  # Path("") is the working folder: never read that by accident (an unset variable)
+        raise ConfigError("--source: an empty value (name a folder, file, feed URL or configured source)")
     found = configured_source(arg, configured)
     if found is not None:
         return dataclasses.replace(found, enabled=True)
@@ -525,6 +527,9 @@ def with_overrides(settings: Settings, sources: list[str] | None = None,
             source = source_from_argument(arg, settings.sources)
             chosen.setdefault(source.name, source)
         changes["sources"] = tuple(chosen.values())
+    if warehouse is not None and not warehouse.strip():  # an unset variable: not the configured warehouse
+        raise ConfigError("--warehouse: an empty value (name a catalog file, sqlite:PATH, duckdb:PATH or "
+                          "postgres:CONNINFO, or leave the option out for the configured one)")
     if warehouse:
         try:
             catalog = catalog_location(warehouse, Path.cwd())

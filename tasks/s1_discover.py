@@ -98,7 +98,7 @@ def split_copies(documents: list[RawDocument]) -> tuple[list[RawDocument], list[
 
 
 def discover_files(sources: list[SourceSettings], settings: DiscoverSettings, known_hashes: set[str],
-                   known_rejects: set[tuple[str, str, str]]) -> Discovery:
+                   known_rejects: set[tuple[str, str]]) -> Discovery:
     """List the new inputs of folder and file sources, in a stable order."""
     result = Discovery()
     for src in sources:
@@ -125,7 +125,7 @@ def discover_files(sources: list[SourceSettings], settings: DiscoverSettings, kn
             else:
                 result.documents.append(item)
     result.documents, result.copies = split_copies(result.documents)
-    fresh = [r for r in result.rejects if (r.source, r.locator, r.reason) not in known_rejects]
+    fresh = [r for r in result.rejects if (r.locator, r.reason) not in known_rejects]
     result.skipped += len(result.rejects) - len(fresh)
     result.rejects = fresh
     return result

@@ -168,6 +168,20 @@ def test_a_source_named_for_a_run_is_the_configured_one_it_names(tmp_path, write
     assert (here.kind, here.path, here.url) == ("folder", tmp_path / "gazette", None)
 
 
+def test_an_empty_source_or_warehouse_on_the_command_line_is_refused(tmp_path, write_config, monkeypatch):
+    """An unset shell variable ("--source $DIR") must not read the working folder or use another warehouse."""
+    from config.settings import with_overrides
+
+    settings = load_settings(write_config())
+    monkeypatch.chdir(tmp_path)
+    for blank in ("", "  "):
+        with pytest.raises(ConfigError, match=r"^--source: an empty value \("):
+            with_overrides(settings, sources=[str(tmp_path / "config"), blank])
+        with pytest.raises(ConfigError, match=r"^--warehouse: an empty value \("):
+            with_overrides(settings, warehouse=blank)
+    assert with_overrides(settings, warehouse=None) == settings
+
+
 def test_a_cron_of_other_than_five_fields_is_a_config_problem(write_config):
     for key in ("cron", "maintain_cron"):
         for cron in ("30 3 * * * 5", "@daily"):

@@ -249,6 +249,25 @@ def test_every_input_has_one_outcome_found_by_its_path_copies_included(prefect_a
     assert outcomes() == before and "## Copies" not in digest
 
 
+def test_a_file_read_again_under_another_source_name_is_the_same_input_not_a_copy(prefect_api, tmp_path, write_config,
+                                                                                  seeds_copy, monkeypatch):
+    """A folder named one way on the command line and another way later (a relative path, a configured
+    name) is read again, not recorded as copies of itself."""
+    (seeds_copy / "short.txt").write_text("Too short to be an article.\n", encoding="utf-8")
+    cfg = _folder_config(write_config, seeds_copy)
+    _run(cfg, sources=[str(seeds_copy)])
+    db = tmp_path / "catalog.sqlite"
+    before = _query(db, "SELECT locator, outcome FROM inputs ORDER BY locator")
+    assert sorted(o for _, o in before) == ["rejected", "stored", "stored"]
+    monkeypatch.chdir(tmp_path)
+    for sources in (["in"], None, [str(seeds_copy / SEED_WIRE)]):  # relative, the configured "local", one file
+        digest = _run(cfg, sources=sources)
+        assert "## Copies" not in digest and "same bytes" not in digest
+    assert _query(db, "SELECT locator, outcome FROM inputs ORDER BY locator") == before
+    assert _query(db, "SELECT count(*) FROM store.rejects") == [(1,)]
+    assert _query(db, "SELECT count(*) FROM store.input_copies") == [(0,)]
+
+
 STORY_DATA = Path(__file__).resolve().parent / "data" / "stories"
 
 

@@ -17,7 +17,7 @@ SQL_KNOWN_HASHES = """
 SELECT content_hash FROM store.raw_inputs
 UNION ALL SELECT content_hash FROM store.rejects WHERE content_hash IS NOT NULL
 """
-SQL_KNOWN_REJECTS = "SELECT DISTINCT source, locator, reason FROM store.rejects"
+SQL_KNOWN_REJECTS = "SELECT DISTINCT locator, reason FROM store.rejects"
 # seen_at as microseconds since the epoch: turning 100k TIMESTAMPTZ values into datetimes in DuckDB's
 # client costs more than reading everything else; Python builds them from integers much faster.
 SQL_KNOWN_ARTICLES = """
@@ -66,7 +66,9 @@ ORDER BY coalesce(published_at, ingested_at), ingested_at, article_id
 """
 SQL_STORY_TITLES = "SELECT story_id, title FROM store.stories WHERE list_contains(?::VARCHAR[], story_id)"
 # Inputs whose bytes are stored or rejected already: those with no outcome of their own yet (not the
-# stored input itself met again, nor a copy recorded before) are copies, with who holds the bytes.
+# stored input itself met again, nor a copy recorded before) are copies, with who holds the bytes. An
+# input is its locator and bytes: the same file read under another source name (a folder named another
+# way on the command line, or inside two configured folders) is the input met again, not a copy.
 SQL_COPIES_OF_STORED = """
 WITH candidates AS (
     SELECT unnest(?::VARCHAR[]) AS source, unnest(?::VARCHAR[]) AS locator, unnest(?::VARCHAR[]) AS content_hash
@@ -88,7 +90,7 @@ WITH candidates AS (
 SELECT c.source, c.locator, c.content_hash, h.locator, h.run_id, h.priority = 1
 FROM candidates AS c JOIN holder AS h USING (content_hash)
 WHERE NOT EXISTS (SELECT 1 FROM recorded AS r
-                  WHERE r.source = c.source AND r.locator = c.locator AND r.content_hash = c.content_hash)
+                  WHERE r.locator = c.locator AND r.content_hash = c.content_hash)
 """
 SQL_SOURCE_STATES = """
 SELECT source, url, configured_url, etag, last_modified, validators_at, body_hash, last_status, last_error,
@@ -114,8 +116,9 @@ def known_content_hashes(con: duckdb.DuckDBPyConnection) -> set[str]:
     return set(con.execute(SQL_KNOWN_HASHES).fetchnumpy()["content_hash"].tolist())
 
 
-def known_rejects(con: duckdb.DuckDBPyConnection) -> set[tuple[str, str, str]]:
-    """(source, locator, reason) of rejects already recorded, so a run does not repeat them."""
+def known_rejects(con: duckdb.DuckDBPyConnection) -> set[tuple[str, str]]:
+    """(locator, reason) of rejects already recorded, so a run does not repeat them (whatever the source
+    was called when the input was read)."""
     return {tuple(row) for row in con.execute(SQL_KNOWN_REJECTS).fetchall()}  # type: ignore[misc]
 
 
