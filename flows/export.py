@@ -56,12 +56,14 @@ def main(argv: list[str] | None = None) -> int:
         return cli.fail(f"--since {args.since} is after --until {args.until}")
     try:
         settings = resolve_settings(args.config, warehouse_path=args.warehouse)
-        args.out.mkdir(parents=True, exist_ok=True)
-        con = cli.open_for_reading(settings)
-    except OSError as exc:
-        return cli.fail(f"{args.out}: cannot write there ({exc.strerror})")
+        con = cli.open_for_reading(settings)  # first: a warehouse that cannot be read leaves no folder behind
     except (ConfigError, lake.WarehouseError) as exc:
         return cli.fail(exc)
+    try:
+        args.out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        con.close()
+        return cli.fail(f"{args.out}: cannot write there ({exc.strerror})")
     try:
         written = write_files(con, args.out, args.format, args.since, args.until)
     except duckdb.IOException as exc:

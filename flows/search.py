@@ -60,7 +60,11 @@ def main(argv: list[str] | None = None) -> int:
         if not queries.query_tokens(con, args.query):
             return cli.fail(f"the query {args.query!r} has no word to search for (stop words and single "
                             "letters are not indexed)")
-        hits = queries.search(con, args.query, args.since, args.issue, args.limit)
+        issue = None if args.issue is None else args.issue.strip().lower()
+        if issue is not None and issue not in (tagged := queries.tagged_issues(con)):
+            return cli.fail(f"--issue {args.issue}: no stored article is tagged with it (tagged: "
+                            f"{', '.join(tagged) or 'none yet'})")
+        hits = queries.search(con, args.query, args.since, issue, args.limit)
     except duckdb.CatalogException:
         return cli.fail(f"warehouse {lake.lake_of(settings.warehouse)}: {NO_INDEX_HINT}")
     finally:

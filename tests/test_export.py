@@ -90,6 +90,7 @@ def test_bad_ranges_paths_and_warehouses_stop_with_one_line(config, tmp_path, ca
                  str(tmp_path / "y")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "no warehouse at" in err[0]
+    assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists(), "no folder left by a failed export"
     with pytest.raises(SystemExit) as stop:
         main(["--config", str(config), "--out", str(tmp_path / "z"), "--format", "xlsx"])
     assert stop.value.code == 2

@@ -112,6 +112,13 @@ def test_command_line_errors_say_one_line_and_exit_2(tmp_path, write_config, cap
     assert "no warehouse at" in capsys.readouterr().err
     assert main(["the of and", "--config", str(config), "--warehouse", str(warehouse)]) == 2
     assert "no word to search for" in capsys.readouterr().err
+    assert main(["ferry", "--issue", "Defence", "--config", str(config), "--warehouse", str(warehouse)]) == 2
+    with connect.open_warehouse(warehouse) as con:
+        tagged = ", ".join(queries.tagged_issues(con))
+    assert "transport" in tagged and capsys.readouterr().err.splitlines() == [
+        f"error: --issue Defence: no stored article is tagged with it (tagged: {tagged})"]
+    assert main(["ferry", "--issue", " Transport ", "--config", str(config), "--warehouse", str(warehouse)]) == 0
+    assert capsys.readouterr().out.startswith("1. ")
     with pytest.raises(SystemExit) as stop:
         main(["ferry", "--limit", "0"])
     assert stop.value.code == 2
@@ -144,8 +151,10 @@ def test_search_finds_the_seeds_story_by_security_guarantees(prefect_api, tmp_pa
                            "ORDER BY 1 LIMIT 1").fetchone()[0]
     assert main(["security guarantees", "--config", str(config), "--issue", both]) == 0
     assert capsys.readouterr().out.count("story: US offers") == 2, f"both seeds are tagged {both}"
-    assert main(["security guarantees", "--config", str(config), "--issue", "no_such_issue"]) == 0
-    assert capsys.readouterr().out == "no article matches 'security guarantees'\n"
+    assert main(["security guarantees", "--config", str(config), "--issue", "no_such_issue"]) == 2
+    assert capsys.readouterr().err.startswith("error: --issue no_such_issue: no stored article is tagged with it")
+    assert main(["zebra crossing", "--config", str(config), "--issue", both]) == 0
+    assert capsys.readouterr().out == "no article matches 'zebra crossing'\n"
     assert main(["zebra crossing", "--config", str(config)]) == 0
     assert capsys.readouterr().out == "no article matches 'zebra crossing'\n"
 

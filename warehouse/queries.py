@@ -56,6 +56,11 @@ def query_tokens(con: duckdb.DuckDBPyConnection, query: str) -> list[str]:
     return con.execute(SQL_QUERY_TOKENS, [query]).fetchone()[0]
 
 
+def tagged_issues(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Every issue some stored article is tagged with, by name."""
+    return [issue for (issue,) in con.execute("SELECT DISTINCT issue FROM article_tags ORDER BY issue").fetchall()]
+
+
 def search(con: duckdb.DuckDBPyConnection, query: str, since: date | None = None, issue: str | None = None,
            limit: int = 10) -> list[SearchHit]:
     """The best `limit` hits for the query, best first (BM25 over title and text, duplicates folded)."""
