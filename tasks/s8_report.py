@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -59,11 +60,20 @@ def _md(text: str | None) -> str:
     return " ".join((text or "").split()).replace("|", "\\|")
 
 
+def _code(text: str | None) -> str:
+    """A value as a markdown code span on one line: fenced by more backticks than it holds in a row,
+    and padded when it starts or ends with one (a file named `a`b.txt` stays one span)."""
+    value = _md(text)
+    fence = "`" * (max((len(run) for run in re.findall(r"`+", value)), default=0) + 1)
+    pad = " " if value.startswith("`") or value.endswith("`") else ""
+    return f"{fence}{pad}{value}{pad}{fence}"
+
+
 def _article_line(a: Article) -> str:
     title = _md(a.cleaned.title) or "(untitled)"
     date = a.cleaned.published_at.date().isoformat() if a.cleaned.published_at else "date unknown"
     where = a.cleaned.canonical_url or a.doc.url or Path(a.doc.locator).name
-    line = f"- **{title}** — {_md(a.doc.source)}, {date}, `{_md(where)}`"
+    line = f"- **{title}** — {_md(a.doc.source)}, {date}, {_code(where)}"
     if a.duplicate_of:
         line += f" — {a.duplicate_kind} duplicate of `{a.duplicate_of}`"
         if a.similarity is not None and a.duplicate_kind == "near":
@@ -79,8 +89,8 @@ def _tags_line(a: Article) -> str:
 
 def _copy_line(c: InputCopy, stored: dict[str, Article], rejected: set[str]) -> str:
     """What became of a copy: it shares the outcome of the input that brought its bytes first."""
-    where = f"`{_md(c.locator)}` ({_md(c.source)})"
-    same = f"the same bytes as `{_md(c.original)}`"
+    where = f"{_code(c.locator)} ({_md(c.source)})"
+    same = f"the same bytes as {_code(c.original)}"
     if c.stored_by_run:
         done = "rejected" if c.original_rejected else "stored"
         return f"- {where}: {'rejected' if c.original_rejected else 'already stored'} — {same}, {done} by run " \
@@ -187,7 +197,7 @@ def render_digest(d: RunDigest) -> str:
     lines += _copies_section(d)
     if d.rejects:
         lines += ["## Rejected", ""]
-        lines += [f"- `{_md(r.locator)}` ({_md(r.source)}): {_md(r.reason)}" for r in d.rejects[:MAX_REJECTS_SHOWN]]
+        lines += [f"- {_code(r.locator)} ({_md(r.source)}): {_md(r.reason)}" for r in d.rejects[:MAX_REJECTS_SHOWN]]
         if len(d.rejects) > MAX_REJECTS_SHOWN:
             lines.append(f"- … and {len(d.rejects) - MAX_REJECTS_SHOWN} more (see the rejects view)")
         lines.append("")

@@ -280,3 +280,15 @@ def test_a_failing_source_is_explained_once_on_the_page_and_in_the_markdown():
     for shown in (render_digest(digest), render_page(digest, trend_from_counts([], date(2026, 3, 10), 30, 8), NOW)):
         assert shown.count("refused address") == 1, shown
         assert "timeout — timeout fetching /feed.rss" in shown
+
+
+def test_a_locator_holding_backticks_stays_one_code_span_in_the_markdown():
+    from markdown_it import MarkdownIt
+
+    odd = ["/in/back`tick.txt", "/in/``double``.txt", "`edge`"]
+    digest = _digest(rejects=[Reject("wire", locator, "empty file") for locator in odd],
+                     copies=[InputCopy("wire", "/in/co`py.txt", "h" * 64, "/in/fi``rst.txt")])
+    spans = [child.content for token in MarkdownIt().parse(render_digest(digest)) if token.type == "inline"
+             for child in token.children or () if child.type == "code_inline"]
+    for value in [*odd, "/in/co`py.txt", "/in/fi``rst.txt"]:
+        assert value in spans, (value, spans)
