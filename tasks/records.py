@@ -104,6 +104,7 @@ class Story:
     sources: list[str] = field(default_factory=list)
     summary: list[str] = field(default_factory=list)
     tags: list[str] = field(default_factory=list)
+    copy_ids: list[str] = field(default_factory=list)  # members that duplicate another (stored before or new)
 
 
 @dataclass

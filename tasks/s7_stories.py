@@ -71,5 +71,6 @@ def build_stories(articles: list[Article], stored_members: list[tuple], story_se
             story_id=story_id, title=story_title(originals, titles.get(story_id)),
             article_ids=[m.article_id for m in rows],
             new_article_ids=ids, sources=sorted({m.source for m in rows}), summary=summary,
-            tags=[issue for issue, _ in tags[story_id].most_common()]))
+            tags=[issue for issue, _ in tags[story_id].most_common()],
+            copy_ids=[m.article_id for m in rows if m.duplicate_of is not None]))
     return stories

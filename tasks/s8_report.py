@@ -124,8 +124,8 @@ def split_stories(d: RunDigest) -> tuple[list[tuple[Story, list[Article]]], list
     for story in sorted(d.stories, key=lambda s: (-len(s.article_ids), s.title or "", s.story_id)):
         members = [by_id[i] for i in story.new_article_ids if i in by_id]
         placed.update(a.article_id for a in members)
-        copies = sum(1 for a in members if a.duplicate_of)
-        if len(story.article_ids) - copies > 1:
+        copies = set(story.copy_ids) | {a.article_id for a in members if a.duplicate_of}
+        if sum(1 for i in dict.fromkeys(story.article_ids) if i not in copies) > 1:
             stories.append((story, members))
         else:
             singles += _singles(members)
@@ -134,10 +134,17 @@ def split_stories(d: RunDigest) -> tuple[list[tuple[Story, list[Article]]], list
 
 
 def _singles(articles: list[Article]) -> list[tuple[Article, list[Article]]]:
-    """Each original among the articles with the articles that duplicate it; a copy whose original
-    is not among them stands as an article of its own."""
+    """Each original among the articles with the articles that duplicate it; the copies of an original
+    not among them (stored before) stand as one entry: the first copy, with the others under it."""
     ids, copies = {a.article_id for a in articles}, copies_of(articles)
-    return [(a, copies.get(a.article_id, [])) for a in articles if not a.duplicate_of or a.duplicate_of not in ids]
+    entries, absent_shown = [], set()
+    for a in articles:
+        if not a.duplicate_of:
+            entries.append((a, copies.get(a.article_id, [])))
+        elif a.duplicate_of not in ids and a.duplicate_of not in absent_shown:
+            absent_shown.add(a.duplicate_of)
+            entries.append((a, [c for c in copies[a.duplicate_of] if c is not a]))
+    return entries
 
 
 def copies_of(articles: list[Article]) -> dict[str, list[Article]]:

@@ -292,3 +292,23 @@ def test_a_locator_holding_backticks_stays_one_code_span_in_the_markdown():
              for child in token.children or () if child.type == "code_inline"]
     for value in [*odd, "/in/co`py.txt", "/in/fi``rst.txt"]:
         assert value in spans, (value, spans)
+
+
+def test_copies_of_one_article_stored_before_are_one_entry_and_no_story():
+    """A story of one article and its copies (stored before or new) is no story; the run's copies of an
+    article stored before are one entry, the first copy with the others folded under it."""
+    copies = [_article(f"d{i}", f"Old news, copy {i}", "s9", dup="old1") for i in range(1, 4)]
+    story = Story("s9", "Old news", ["old1", "old2", "old3", "d1", "d2", "d3"], ["d1", "d2", "d3"], ["wire"],
+                  ["Old."], [], copy_ids=["old2", "old3", "d1", "d2", "d3"])
+    digest = _digest(articles=copies, stories=[story])
+    stories, singles = split_stories(digest)
+    assert stories == [] and [(a.article_id, [c.article_id for c in under]) for a, under in singles] == [
+        ("d1", ["d2", "d3"])]
+    page = render_page(digest, _trend(), NOW)
+    assert "<h2>Stories (0)</h2>" in page and "<h2>Single articles (1)</h2>" in page
+    assert "2 duplicates" in page and page.count('id="article-d') == 1
+    markdown = render_digest(digest)
+    assert "## Single articles" in markdown and "## Stories" not in markdown.split("## Single articles")[0]
+    # with a second original in it, it is a story
+    two = Story("s9", "Old news", ["old1", "old5", "d1"], ["d1"], ["wire"], ["Old."], [], copy_ids=["d1"])
+    assert [s.story_id for s, _ in split_stories(_digest(articles=copies[:1], stories=[two]))[0]] == ["s9"]
