@@ -258,10 +258,15 @@ def test_a_single_file_warehouse_moves_into_the_lake(prefect_api, tmp_path: Path
     text.write_text("River levels rose overnight.\n", encoding="utf-8")
     duckdb.connect(str(plain)).close()
     for path, words in ((text, "cannot open as a DuckDB warehouse"), (plain, "not a newsdesk warehouse")):
-        wrong = subprocess.run([sys.executable, "-m", "warehouse.upgrade", str(path), "--config", str(cfg),
-                                "--warehouse", str(new)], cwd=ROOT, capture_output=True, text=True, timeout=120)
-        assert wrong.returncode == 2 and words in wrong.stderr and len(wrong.stderr.strip().splitlines()) == 1, \
-            wrong.stderr
+        for into in (new, tmp_path / "never" / "catalog.sqlite"):  # a new lake is not made for a wrong file
+            (tmp_path / "never").mkdir(exist_ok=True)
+            wrong = subprocess.run([sys.executable, "-m", "warehouse.upgrade", str(path), "--config", str(cfg),
+                                    "--warehouse", str(into)], cwd=ROOT, capture_output=True, text=True, timeout=120)
+            assert wrong.returncode == 2 and words in wrong.stderr and len(wrong.stderr.strip().splitlines()) == 1, \
+                wrong.stderr
+            (tmp_path / "never").rmdir()  # empty: nothing was made in it
+
+    assert not (tmp_path / "never").exists()
 
     # on the first run: a new lake beside news.duckdb takes its rows before storing anything
     auto = old.parent / "catalog.sqlite"
@@ -328,6 +333,20 @@ def test_unusable_locations_stop_with_one_line_and_change_nothing(tmp_path: Path
     data = _with_keys(write_config(name="d.toml"), 'data_path = "/proc/lake-files"\n')
     _one_line(*_cli(data), "[warehouse].data_path", "/proc")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["config"], "nothing was made"
+
+
+def test_a_duckdb_lake_catalog_named_by_its_plain_path_is_told_to_use_duckdb(tmp_path: Path, write_config) -> None:
+    from warehouse import connect
+
+    cfg = write_config()
+    catalog = tmp_path / "lake.duckdb"
+    connect.connect(f"duckdb:{catalog}").close()  # a lake with a DuckDB catalog
+    before = catalog.read_bytes()
+    line = _one_line(*_cli(cfg, "--warehouse", str(catalog)), "error: --warehouse: ",
+                     f"is the DuckDB catalog of a lake (a plain path means a SQLite one): name it duckdb:{catalog}")
+    assert "upgrade" not in line and catalog.read_bytes() == before
+    with open_warehouse(f"duckdb:{catalog}") as con:  # named as it says, it opens
+        assert con.execute("SELECT count(*) FROM runs").fetchone() == (0,)
 
 
 def test_a_read_only_folder_as_a_user_without_root(tmp_path: Path, write_config) -> None:

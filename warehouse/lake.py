@@ -179,6 +179,35 @@ def _writable_folder(folder: Path) -> str | None:
     return None
 
 
+def duckdb_file_holds(path: Path) -> str:
+    """What a DuckDB file holds: 'lake catalog' (DuckLake's tables), 'warehouse' (a single-file warehouse of
+    an earlier version: its schema_version table) or 'other'. WarehouseError when it cannot be opened to
+    look (not a DuckDB file, or a writer holds it). The file is only read."""
+    import duckdb
+
+    try:
+        con = duckdb.connect()
+        try:
+            con.execute(f"ATTACH {quoted(str(path))} AS probe (READ_ONLY)")
+            tables = {name for (name,) in con.execute(
+                "SELECT table_name FROM duckdb_tables() WHERE database_name = 'probe'").fetchall()}
+        finally:
+            con.close()
+    except duckdb.Error as exc:
+        raise WarehouseError(f"{path}: cannot open as a DuckDB warehouse ({str(exc).splitlines()[0]})") from None
+    if "ducklake_metadata" in tables:
+        return "lake catalog"
+    return "warehouse" if "schema_version" in tables else "other"
+
+
+def _lake_catalog(path: Path) -> bool:
+    """True when the DuckDB file is known to be a lake's catalog (False when it cannot be told)."""
+    try:
+        return duckdb_file_holds(path) == "lake catalog"
+    except WarehouseError:
+        return False
+
+
 def _file_kind(path: Path) -> str | None:
     """'sqlite', 'duckdb', 'empty' or None (something else) for an existing catalog file."""
     try:
@@ -211,6 +240,9 @@ def check(where: Lake | WarehouseSettings | str | Path, read_only: bool = False,
             if not path.is_file():
                 raise WarehouseError(f"{lake.key}: {lake}: not a file")
             kind = _file_kind(path) if inspect else lake.scheme
+            if kind == "duckdb" and lake.scheme == "sqlite" and _lake_catalog(path):
+                raise WarehouseError(f"{lake.key}: {path} is the DuckDB catalog of a lake (a plain path means a "
+                                     f"SQLite one): name it duckdb:{path}")
             if kind == "duckdb" and lake.scheme == "sqlite":
                 raise WarehouseError(
                     f"{lake.key}: {path} is a single-file warehouse of an earlier version; move it into a lake "

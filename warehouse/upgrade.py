@@ -13,7 +13,7 @@ import duckdb
 
 from config.settings import ConfigError, load_settings, with_overrides
 from warehouse.connect import connect, retrying, transaction
-from warehouse.lake import WarehouseError, quoted
+from warehouse.lake import WarehouseError, duckdb_file_holds, quoted
 from warehouse.write import index_runs
 
 LOGGER = logging.getLogger(__name__)
@@ -99,6 +99,12 @@ def main(argv: list[str] | None = None) -> int:
         old = Path(args.old) if args.old else legacy_file_beside(Path(catalog))
         if old is None or not old.is_file():
             raise WarehouseError(f"no single-file warehouse at {old or Path(catalog).parent / LEGACY_NAME}")
+        holds = duckdb_file_holds(old)  # before the lake is made: a wrong file leaves nothing behind
+        if holds == "lake catalog":
+            raise WarehouseError(f"{old}: the DuckDB catalog of a lake, not a single-file warehouse of an earlier "
+                                 f"version (name it duckdb:{old} to use it)")
+        if holds == "other":
+            raise WarehouseError(f"{old}: a DuckDB file, but not a newsdesk warehouse (no schema_version table)")
         con = connect(settings, import_legacy=False)
         try:
             runs, articles, rejects = import_file(con, old)
