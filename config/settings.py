@@ -334,6 +334,12 @@ def _check_ranges(s: Settings, problems: _Problems) -> None:
         (s.warehouse.keep_snapshots_days > 0, "warehouse.keep_snapshots_days", "must be positive"),
         (bool(s.warehouse.data_path) or not s.warehouse.catalog.startswith("postgres:"), "warehouse.data_path",
          "is required with a postgres catalog (a folder or URL every writer reaches)"),
+        (s.http.connect_timeout > 0, "http.connect_timeout", "must be positive (seconds)"),
+        (s.http.read_timeout > 0, "http.read_timeout", "must be positive (seconds)"),
+        (s.http.total_timeout > 0, "http.total_timeout", "must be positive (seconds)"),
+        (s.http.max_connections >= 1, "http.max_connections", "must be at least 1"),
+        (s.http.max_per_host >= 1, "http.max_per_host", "must be at least 1"),
+        (s.http.retries >= 0, "http.retries", "must not be negative"),
         (s.http.max_bytes > 0, "http.max_bytes", "must be positive"),
         (s.http.max_redirects >= 0, "http.max_redirects", "must not be negative"),
         (s.feeds.min_poll_interval_minutes > 0, "feeds.min_poll_interval_minutes", "must be positive"),
@@ -386,7 +392,8 @@ def read_toml(config_path: Path, name: str | None = None) -> dict:
     the file's name, names the line and column of a TOML syntax error."""
     name = name or str(config_path)
     try:
-        return tomllib.loads(config_path.read_text(encoding="utf-8"))
+        text = config_path.read_text(encoding="utf-8")
+        return tomllib.loads(text)
     except FileNotFoundError:
         raise ConfigError(f"{name}: file not found") from None
     except (OSError, UnicodeDecodeError) as exc:
@@ -397,6 +404,11 @@ def read_toml(config_path: Path, name: str | None = None) -> dict:
         if at:
             message = message[:at.start()].rstrip()
             raise ConfigError(f"{name}: line {at['line']}, column {at['column']}: not valid TOML: {message}") from None
+        if message.endswith("(at end of document)"):  # tomllib gives no line there: the last one it is
+            lines = text.splitlines() or [""]
+            message = message.removesuffix("(at end of document)").rstrip()
+            raise ConfigError(f"{name}: line {len(lines)}, column {len(lines[-1]) + 1}: not valid TOML: {message} "
+                              "(at the end of the file)") from None
         raise ConfigError(f"{name}: not valid TOML: {message}") from None
 
 

@@ -17,6 +17,7 @@ from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLi
 from prefect.exceptions import TerminationSignal  # noqa: E402
 from prefect.runner import Runner  # noqa: E402
 from prefect.schedules import Cron  # noqa: E402
+from prefect.types.names import BANNED_CHARACTERS, WITHOUT_BANNED_CHARACTERS  # noqa: E402
 
 from config.settings import ConfigError, Settings, load_settings  # noqa: E402
 from flows import cli, spread  # noqa: E402
@@ -92,7 +93,12 @@ def cron_problem(cron: str) -> str | None:
 
 def deployments(settings: Settings, config_path: str | None) -> tuple[dict[str, Any], dict[str, Any]]:
     """Both deployments' options, built before either is registered: Prefect checks each cron as its
-    schedule is made, and cron_problem what it lets through (ConfigError naming the key)."""
+    schedule is made, and cron_problem what it lets through; the deployment's name by Prefect's rule for
+    names (ConfigError naming the key)."""
+    name = settings.schedule.deployment
+    if not name.strip() or not re.match(WITHOUT_BANNED_CHARACTERS, name):
+        raise ConfigError(f"{settings.config_path}: [schedule].deployment: {name!r}: must be a name without "
+                          f"any of {' '.join(BANNED_CHARACTERS)}")
     built = []
     for key, options in (("cron", deployment_options), ("maintain_cron", maintain_options)):
         try:

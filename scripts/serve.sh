@@ -12,6 +12,13 @@ mkdir -p "$STATE"
 # the config first: a mistake in it is one line, with no server started for nothing
 "$PY" -m flows.serve --check "$@" || exit $?
 
+# one make serve at a time: a second would serve the same deployments, and make stop would know only one
+OLD="$(cat "$STATE/serve.pid" 2>/dev/null || true)"
+if [ -n "$OLD" ] && ps -ww -p "$OLD" -o args= 2>/dev/null | grep -qF -- "-m flows.serve"; then
+  echo "error: make serve is already serving (process $OLD); make stop stops it" >&2
+  exit 2
+fi
+
 healthy() { "$PY" -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1] + "/health", timeout=2)' "$API" 2>/dev/null; }
 
 if ! healthy; then

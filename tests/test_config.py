@@ -80,7 +80,7 @@ def test_a_path_not_found_names_the_path_tried_and_the_rule(tmp_path):
 
 def test_every_config_problem_is_reported_at_once_in_one_format(tmp_path, write_config):
     cfg = write_config('[dedup]\nnear_threshold = "high"\nnum_perm = 8\nshingle = 4\n'
-                       '[summary]\nalgorithm = "magic"\n[typo]\nx = 1\n'
+                       '[summary]\nalgorithm = "magic"\n[typo]\nx = 1\n[http]\nconnect_timeout = 0\nread_timeout = -1\n'
                        '[[sources]]\nname = "a"\nkind = "folder"\npath = "seeds"\n'
                        '[[sources]]\nname = "a"\nkind = "feed"\nurl = "ftp://example.org/feed"\n'
                        '[[sources]]\nkind = "file"\npath = "x.txt"\n')
@@ -92,6 +92,7 @@ def test_every_config_problem_is_reported_at_once_in_one_format(tmp_path, write_
     assert {m["file"] for m in found} == {str(cfg)}
     assert sorted(m["where"] for m in found) == sorted([
         "[dedup].near_threshold", "[dedup].num_perm", "[dedup].shingle", "[summary].algorithm", "[typo]",
+        "[http].connect_timeout", "[http].read_timeout",
         "[[sources]][2].name", "[[sources]][2].url", "[[sources]][3]"]), lines
     problems = {m["where"]: m["problem"] for m in found}
     assert problems["[dedup].near_threshold"] == "expected a number, got 'high'"
@@ -99,6 +100,7 @@ def test_every_config_problem_is_reported_at_once_in_one_format(tmp_path, write_
     assert problems["[dedup].shingle"].startswith("unknown key (known: ")
     assert problems["[[sources]][2].name"] == "'a' is used twice"
     assert problems["[[sources]][3]"] == "missing key(s) name"
+    assert problems["[http].connect_timeout"] == problems["[http].read_timeout"] == "must be positive (seconds)"
     assert not (tmp_path / "catalog.sqlite").exists()
 
 
@@ -109,6 +111,15 @@ def test_bad_toml_names_the_line(tmp_path):
     assert result.returncode == 2
     [message] = result.stderr.strip().splitlines()
     assert message.startswith(f"error: {copy}: line {line}, column ") and "not valid TOML: Invalid value" in message
+
+
+def test_bad_toml_at_the_end_of_the_file_names_the_last_line(tmp_path):
+    cfg = tmp_path / "cut.toml"
+    cfg.write_text('[summary]\nsentences = 3\noops = [1,', encoding="utf-8")
+    result = _cli("--config", str(cfg))
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"error: {cfg}: line 3, column 11: not valid TOML: Invalid value (at the end of the file)"]
 
 
 def test_another_warehouse_named_for_a_run_keeps_its_files_and_digests_apart(tmp_path):

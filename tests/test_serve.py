@@ -539,6 +539,11 @@ def test_make_serve_on_another_port_gives_the_ui_its_own_api(tmp_path):
             time.sleep(0.5)
         _wait_polled(srv, name, proc, log, since)
         assert (state / "server.pid").is_file(), "serve.sh started the server and kept its pid for make stop"
+        twice = subprocess.run([str(ROOT / "scripts" / "serve.sh"), "--config", str(config)], env=env,
+                               capture_output=True, text=True, timeout=120)  # a second make serve is refused
+        assert twice.returncode == 2 and twice.stderr.strip().splitlines() == [
+            f"error: make serve is already serving (process {proc.pid}); make stop stops it"], twice.stderr
+        assert int((state / "serve.pid").read_text()) == proc.pid
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/ui-settings", timeout=10) as response:
             assert json.load(response)["api_url"] == srv.api
         deadline = time.monotonic() + UI_WAIT
@@ -601,6 +606,12 @@ def test_a_cron_prefect_refuses_is_one_line_before_any_deployment_is_registered(
         assert main(["--check", "--config", str(config)]) == 2
         [line] = capsys.readouterr().err.strip().splitlines()
         assert line.startswith(f"error: {config}: [schedule].{key}: ") and cron in line, line
+    for name in ("team/nightly", "", "a<b"):  # Prefect's rule for names, checked before anything starts
+        config = tmp_path / "name.toml"
+        config.write_text(f'[schedule]\ndeployment = "{name}"\n', encoding="utf-8")
+        assert main(["--check", "--config", str(config)]) == 2
+        [line] = capsys.readouterr().err.strip().splitlines()
+        assert line == f"error: {config}: [schedule].deployment: {name!r}: must be a name without any of / % & > <"
     good = tmp_path / "good.toml"
     good.write_text('[schedule]\ncron = "0 6-22/2 * * mon-fri"\nmaintain_cron = "0 3 L * *"\n', encoding="utf-8")
     assert main(["--check", "--config", str(good)]) == 0
