@@ -395,7 +395,11 @@ def test_a_feed_named_on_the_command_line_is_polled_now_whatever_its_backoff(pre
     assert "pass --allow-private-hosts" in failing_sources(refused.result())[url]
     assert hits(server, "/feeds/gazette.rss") == 0
 
-    # the same command with the flag, at once: the source is backing off, but a person asked for it now
+    # not backed off: the next run, with private hosts allowed in the config, polls it
+    [(failures, next_poll)] = query(db, "SELECT consecutive_failures, next_poll_at FROM source_health")
+    assert (failures, next_poll) == (0, None)
+
+    # the same command with the flag, at once
     allowed = ingest(config_path=str(cfg), sources=[url], allow_private_hosts=True, return_state=True)
     assert allowed.is_completed(), allowed.message
     assert hits(server, "/feeds/gazette.rss") == 1

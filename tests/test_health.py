@@ -53,7 +53,13 @@ def test_gone_disables_at_once() -> None:
     assert not is_due(state, NOW + timedelta(days=365))
 
 
-@pytest.mark.parametrize("label", ["http 404", "dns", "parse error", "refused address", "bad url"])
+def test_a_refusal_by_this_machines_rules_is_recorded_but_neither_backed_off_nor_counted() -> None:
+    state = fail(fail(fresh(), "timeout"), "refused address", times=12)
+    assert (state.last_status, state.consecutive_failures, state.disabled) == ("refused address", 1, False)
+    assert state.last_polled == NOW and is_due(state, NOW), "tried again on the next run, with the config as it is then"
+
+
+@pytest.mark.parametrize("label", ["http 404", "dns", "parse error", "bad url"])
 def test_repeated_hard_failures_disable(label: str) -> None:
     state = fail(fresh(), label, times=9)
     assert not state.disabled

@@ -12,7 +12,11 @@ from tasks.records import SourceState  # noqa: F401 - re-exported: callers impor
 LOGGER = logging.getLogger(__name__)
 
 # Failures that will not fix themselves by waiting: they count toward disabling a source.
-HARD_FAILURES = frozenset({"dns", "http 404", "http 410", "parse error", "refused address", "bad url"})
+HARD_FAILURES = frozenset({"dns", "http 404", "http 410", "parse error", "bad url"})
+# Refusals by this machine's own rules (an address [http] allow_private_hosts keeps out): nothing was
+# asked of the source, so it is not backed off and nothing counts toward disabling it; it is tried again
+# on the next run, which sees the config as it is then.
+POLICY_REFUSALS = frozenset({"refused address"})
 
 
 @dataclass(frozen=True)
@@ -85,9 +89,13 @@ def record_failure(state: SourceState, now: datetime, error_label: str, detail: 
 
     A source is disabled at once when the failure is permanent (HTTP 410), and after
     policy.disable_after consecutive failures when the latest of them is a hard one; transient
-    failures (timeouts, 5xx) only back off, up to policy.max_backoff_hours.
+    failures (timeouts, 5xx) only back off, up to policy.max_backoff_hours. A refusal by this
+    machine's own rules (POLICY_REFUSALS) is recorded, neither backed off nor counted.
     """
     policy = policy or HealthPolicy()
+    if error_label in POLICY_REFUSALS:
+        return dataclasses.replace(state, last_status=error_label, last_error=detail, last_polled=now,
+                                   next_poll_at=None)
     failures = state.consecutive_failures + 1
     if retry_after is not None:
         wait = timedelta(seconds=min(max(retry_after, 0.0), policy.max_backoff_hours * 3600))
