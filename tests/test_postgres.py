@@ -175,3 +175,31 @@ def test_processes_making_a_new_lake_at_the_same_moment_all_open_it(postgres, tm
     assert [out.strip() for out, _ in results] == ["opened"] * 4, [err[-500:] for _, err in results]
     with open_warehouse(lake, config=None) as con:
         assert con.execute("SELECT max(version) FROM store.schema_version").fetchone()[0] == migrations()[-1][0]
+
+
+def test_a_postgres_lake_named_with_warehouse_is_written_with_the_data_path_it_keeps(prefect_api, postgres,
+                                                                                    tmp_path: Path) -> None:
+    """`--warehouse postgres:…` from a config that names another warehouse (so no data_path): an existing
+    lake takes the run, its files going where the lake keeps them; a new one is refused in one line."""
+    first, second = tmp_path / "first", tmp_path / "second"
+    make_corpus(first, 4, seed=11)
+    make_corpus(second, 4, seed=12)
+    data = tmp_path / "lake-files"
+    conninfo = postgres()
+    made, _ = run_cli(_config(tmp_path / "w", first, f"postgres:{conninfo}", data), cli_env(prefect_api))
+    assert made.returncode == 0, made.stderr[-3000:]
+    files_before = len(list(data.rglob("*.parquet")))
+    plain = _config(tmp_path / "plain", second, f"sqlite:{(tmp_path / 'other.sqlite').as_posix()}", tmp_path / "x")
+    plain.write_text(plain.read_text(encoding="utf-8").replace(f'data_path = "{(tmp_path / "x").as_posix()}"\n', ""),
+                     encoding="utf-8")
+    result, _ = run_cli(plain, cli_env(prefect_api), "--warehouse", f"postgres:{conninfo}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    with open_warehouse(f"postgres:{conninfo}") as con:
+        assert con.execute("SELECT count(*) FROM runs WHERE status = 'completed'").fetchone() == (2,)
+    assert len(list(data.rglob("*.parquet"))) > files_before and not (tmp_path / "x").exists()
+    new = postgres()
+    refused, _ = run_cli(plain, cli_env(prefect_api), "--warehouse", f"postgres:{new}")
+    lines = refused.stderr.strip().splitlines()
+    assert refused.returncode == 2 and len(lines) == 1, refused.stderr[-2000:]
+    assert lines[0] == (f"error: [warehouse].data_path: postgres:{new}: a new lake needs a folder or URL for its "
+                        "data files that every writer reaches; set [warehouse] data_path in the config")

@@ -137,6 +137,9 @@ def connect(where: Lake | WarehouseSettings | str | Path, lock_wait_seconds: flo
     except duckdb.Error as exc:
         con.close()
         message = _first_line(exc)
+        if "data_path is not set" in message:  # a new postgres lake named without a data path
+            raise WarehouseError(f"[warehouse].data_path: {lake}: a new lake needs a folder or URL for its data "
+                                 "files that every writer reaches; set [warehouse] data_path in the config") from None
         key = "[warehouse].data_path" if "DATA_PATH" in message else lake.key
         raise WarehouseError(f"{key}: {lake}: cannot open ({message})") from None
     return con

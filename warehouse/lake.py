@@ -27,6 +27,7 @@ SQL_USE_LAKE = "USE news"
 SQL_LOAD = "LOAD {}"
 SQL_ATTACH = "ATTACH {} AS news (DATA_PATH {})"
 SQL_ATTACH_READ = "ATTACH {} AS news (READ_ONLY)"
+SQL_ATTACH_STORED = "ATTACH {} AS news"  # the data path the lake keeps (a new lake needs one given)
 # A writer keeps a SQLite catalog in write-ahead-log mode (the mode stays in the file): a reader's open
 # transaction then never blocks a run's commit. In the default rollback mode the commit waits for every
 # reader and fails with "database is locked" after 5 s.
@@ -143,13 +144,16 @@ def load_statement(lake: Lake) -> str:
 
 def attach_statement(lake: Lake, read_only: bool) -> str:
     """The SQL that attaches the lake as `news`: with the configured data path (one that differs from the
-    lake's own is an error), or for a file catalog without one, the folder beside it."""
+    lake's own is an error), or for a file catalog without one, the folder beside it; a postgres catalog
+    without one uses the path the lake keeps (a new lake cannot be made so: connect says which key)."""
     if not lake.data_path and lake.file:
         attach = (SQL_ATTACH_BESIDE_READ if read_only else
                   SQL_ATTACH_BESIDE_SQLITE if lake.scheme == "sqlite" else SQL_ATTACH_BESIDE)
         return attach.format(quoted(lake.uri), quoted(lake.data_folder))
     if read_only:
         return SQL_ATTACH_READ.format(quoted(lake.uri))
+    if not lake.data_path:  # a postgres catalog named without one (--warehouse): the path it keeps
+        return SQL_ATTACH_STORED.format(quoted(lake.uri))
     attach = SQL_ATTACH_SQLITE if lake.scheme == "sqlite" else SQL_ATTACH
     return attach.format(quoted(lake.uri), quoted(lake.data_folder))
 
@@ -264,8 +268,6 @@ def check(where: Lake | WarehouseSettings | str | Path, read_only: bool = False,
             if problem:
                 raise WarehouseError(f"{lake.key}: {lake}: cannot write beside the catalog: {problem}")
     if not read_only:
-        if lake.shared and not lake.data_path:
-            raise WarehouseError("[warehouse].data_path: required with a postgres catalog")
         folder = lake.data_dir()
         problem = _writable_folder(folder) if folder else None
         if problem:
