@@ -30,7 +30,7 @@ from prefect.states import Cancelled, Failed, State  # noqa: E402
 
 from config.settings import ConfigError  # noqa: E402
 from flows import cli, stages  # noqa: E402
-from flows.runs import new_run_id, resolve_run  # noqa: E402
+from flows.runs import new_run_id, resolve_run, setup_failure  # noqa: E402
 from flows.spread import Spread  # noqa: E402
 from tasks import s1_discover as discover  # noqa: E402
 from tasks.records import Article, InputCopy, Reject, RunCounts  # noqa: E402
@@ -128,8 +128,8 @@ def ingest(sources: list[str] | None = None, config_path: str | None = None,
         settings, taxonomy = resolve_run(config_path, sources, warehouse_path, allow_private_hosts)
         con = connect.connect(settings.warehouse)
     except (ConfigError, lake.WarehouseError) as exc:
-        logger.error("%s", exc)
-        return Failed(message=str(exc))
+        logger.error("%s", setup_failure(exc))
+        return Failed(message=setup_failure(exc))
     skip = superseded_reason(settings.schedule.max_lateness_minutes)
     if skip:
         con.close()

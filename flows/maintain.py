@@ -14,7 +14,7 @@ from prefect.states import Failed, State  # noqa: E402
 
 from config.settings import ConfigError, ParallelSettings  # noqa: E402
 from flows import cli  # noqa: E402
-from flows.runs import resolve_settings  # noqa: E402
+from flows.runs import resolve_settings, setup_failure  # noqa: E402
 from warehouse import connect, lake, upkeep  # noqa: E402
 
 
@@ -32,8 +32,8 @@ def maintain(config_path: str | None = None, warehouse_path: str | None = None) 
             return nothing
         con = connect.connect(settings.warehouse, existing=True)  # never a new, empty lake
     except (ConfigError, lake.WarehouseError) as exc:
-        logger.error("%s", exc)
-        return Failed(message=str(exc))
+        logger.error("%s", setup_failure(exc))
+        return Failed(message=setup_failure(exc))
     try:
         done = upkeep.maintain(con, settings.warehouse.keep_snapshots_days,
                                exclusive=not lake.lake_of(settings.warehouse).shared)

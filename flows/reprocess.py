@@ -16,7 +16,7 @@ from prefect.states import Failed, State  # noqa: E402
 
 from config.settings import ConfigError  # noqa: E402
 from flows import cli, stages  # noqa: E402
-from flows.runs import new_run_id, resolve_run  # noqa: E402
+from flows.runs import new_run_id, resolve_run, setup_failure  # noqa: E402
 from flows.spread import Spread  # noqa: E402
 from tasks.s3_fingerprint import fill_missing_facts  # noqa: E402
 from tasks.versions import stage_versions  # noqa: E402
@@ -39,8 +39,8 @@ def reprocess(config_path: str | None = None, warehouse_path: str | None = None)
         settings, taxonomy = resolve_run(config_path, warehouse_path=warehouse_path)
         con = connect.connect(settings.warehouse, existing=True)  # never a new, empty lake
     except (ConfigError, lake.WarehouseError) as exc:
-        logger.error("%s", exc)
-        return Failed(message=str(exc))
+        logger.error("%s", setup_failure(exc))
+        return Failed(message=setup_failure(exc))
     run_id = new_run_id(datetime.now(timezone.utc))
     try:
         write.begin_run(con, run_id, str(flow_run.id or ""), "stored articles", kind="reprocess",

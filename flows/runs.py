@@ -17,6 +17,22 @@ def new_run_id(now: datetime) -> str:
     return f"{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
 
 
+# the command-line options whose values a flow run takes as parameters
+OPTION_PARAMETERS = {"--source": "sources", "--warehouse": "warehouse_path"}
+
+
+def setup_failure(exc: Exception) -> str:
+    """A run's settings or warehouse error as its parameters name things: a deployment run was given
+    `sources` and `warehouse_path`, not --source and --warehouse (the command line checks before its run)."""
+    message = str(exc)
+    for option, parameter in OPTION_PARAMETERS.items():
+        if message.startswith(option + " "):
+            return f"{parameter}: {message[len(option) + 1:]}"
+        if message.startswith(option + ":"):
+            return parameter + message[len(option):]
+    return message
+
+
 def resolve_settings(config_path: str | None, sources: list[str] | None = None, warehouse_path: str | None = None,
                      allow_private_hosts: bool | None = None) -> Settings:
     """Load the config and apply one run's overrides (raises ConfigError with a one-line reason)."""

@@ -354,6 +354,19 @@ def test_api_run_completes_with_artifacts_and_stores_seeds(server, served):
     assert report.read_text(encoding="utf-8") == artifacts["ingest-digest"].data
 
 
+def test_a_run_given_bad_parameters_fails_with_one_line_naming_the_parameter(server, served):
+    with _client(server) as client:
+        created = _trigger(client, served, {"sources": ["/nonexistent/folder"]})
+        missing = served.base / "typo.sqlite"
+        upkeep = client.create_flow_run_from_deployment(
+            client.read_deployment_by_name(f"maintain/{served.name}").id, parameters={"warehouse_path": str(missing)})
+        run, maintained = _wait_final(client, served, created.id, upkeep.id)
+    assert run.state.is_failed() and run.state.message == (
+        "sources: /nonexistent/folder: no such file or folder, feed URL or configured source"), run.state.message
+    assert maintained.state.is_failed() and maintained.state.message == (
+        f"warehouse_path: no warehouse at {missing} yet (a first run creates it)"), maintained.state.message
+
+
 def test_two_runs_at_once_one_is_cancelled(server, served):
     """A run asked for while another holds the deployment's slot is cancelled, and leaves no trace.
 
