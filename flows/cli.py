@@ -8,7 +8,11 @@ scheme, unreachable catalog, unwritable folder or data_path), or a warehouse ano
 from __future__ import annotations
 
 import argparse
+import contextlib
+import signal
 import sys
+import threading
+from collections.abc import Iterator
 from datetime import date
 from typing import TYPE_CHECKING
 
@@ -22,6 +26,7 @@ if TYPE_CHECKING:  # Prefect (and rich) are imported by the commands that run a 
     from prefect import Flow
 
 EXIT_DONE, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+EXIT_INTERRUPTED, EXIT_SIGTERM = 130, 143  # as a shell reports a process stopped by SIGINT, SIGTERM
 
 
 class Parser(argparse.ArgumentParser):
@@ -98,14 +103,37 @@ def wait_for_warehouse(settings: Settings) -> None:
         connect.wait_for_turn(settings.warehouse, settings.warehouse.lock_wait_seconds)
 
 
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """While a one-off run runs, SIGTERM stops it as Ctrl-C does: the run unwinds, and the worker pool
+    and Prefect's temporary server stop with the process (killed outright, they would be left running)."""
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt("SIGTERM")
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def run_once(flow_: Flow, settings: Settings, **parameters: object) -> int:
     """Run a flow once on the task runner the config asks for: print its result and return 0, or print
     its failure in one line and return 1."""
     from flows import progress, spread
 
     run = spread.with_runner(flow_, settings.parallel)
-    with spread.shared_api(settings.parallel), progress.on_terminal():  # bars only on a terminal
-        state = run(**parameters, return_state=True)
+    try:
+        with _sigterm_as_interrupt(), spread.shared_api(settings.parallel), progress.on_terminal():
+            state = run(**parameters, return_state=True)  # bars only on a terminal
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (timeout, cron, systemd): one line, and all stopped
+        by = "SIGTERM" if exc.args == ("SIGTERM",) else "Ctrl-C"
+        print_error(f"stopped by {by} before the run finished: nothing it had not committed is kept, and the "
+                    "next run lists it as abandoned")
+        return EXIT_SIGTERM if by == "SIGTERM" else EXIT_INTERRUPTED
     if state.is_failed():
         print_error(state.message or "")
         return EXIT_FAILED

@@ -10,9 +10,11 @@ import multiprocessing
 import multiprocessing.forkserver
 import os
 import pickle
+import signal
 import sys
 import tempfile
 import threading
+import time
 import uuid
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -91,6 +93,27 @@ def _worker_environment() -> Iterator[None]:
             os.environ.pop(name, None)
 
 
+def _leave_interrupts_to_the_parent() -> None:
+    """A worker ignores Ctrl-C (which the terminal sends its whole process group): the parent stops
+    the run and then the pool, instead of every worker printing its own KeyboardInterrupt."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _started_worker(pause: float) -> int:
+    time.sleep(pause)  # long enough that one worker cannot take every call of a round
+    return os.getpid()
+
+
+def _wait_until_started(pool: ProcessPoolExecutor, workers: int, rounds: int = 20) -> None:
+    """Return once every worker has started and taken a call: a pool stopped while a worker is still
+    being made (Ctrl-C at the start of a stage) makes that worker print a traceback as it dies."""
+    seen: set[int] = set()
+    for _ in range(rounds):
+        seen.update(f.result() for f in [pool.submit(_started_worker, 0.05) for _ in range(workers)])
+        if len(seen) >= workers:
+            return
+
+
 def _executor(workers: int) -> ProcessPoolExecutor:
     """The process's pool, started on first use (from a fork server, so no thread state is copied)."""
     global _pool, _pool_workers
@@ -103,7 +126,9 @@ def _executor(workers: int) -> ProcessPoolExecutor:
             context.set_forkserver_preload(_preload_modules())
             with _worker_environment():  # the server's environment is the workers'
                 multiprocessing.forkserver.ensure_running()
-            _pool, _pool_workers = ProcessPoolExecutor(max_workers=workers, mp_context=context), workers
+            _pool, _pool_workers = ProcessPoolExecutor(max_workers=workers, mp_context=context,
+                                                       initializer=_leave_interrupts_to_the_parent), workers
+            _wait_until_started(_pool, workers)
         return _pool
 
 

@@ -107,17 +107,42 @@ def with_runner(flow_: Flow, settings: ParallelSettings) -> Flow:
 
 @contextmanager
 def shared_api(settings: ParallelSettings) -> Iterator[None]:
-    """Give Dask workers the flow's Prefect API. They report their task runs to the API the flow
-    uses; with none configured, each worker process would start a temporary server of its own, so
-    start the temporary server here and make its address the run's API."""
+    """A one-off run's Prefect API: the configured one, else a temporary server started here (the one
+    Prefect would start, over the same PREFECT_HOME database) in a session of its own, so that Ctrl-C in
+    the terminal stops the run and not the API the run reports its end to. Dask workers report their
+    task runs to it too (without it each worker process would start a temporary server of its own)."""
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    if settings.runner != "dask" or PREFECT_API_URL.value():
+    if PREFECT_API_URL.value():
         yield
         return
-    from prefect.server.api.server import SubprocessASGIServer
-
-    server = SubprocessASGIServer()
+    server = _own_session_server()
     server.start()
     with temporary_settings(updates={PREFECT_API_URL: server.api_url}):
         yield
+
+
+def _own_session_server() -> object:
+    """Prefect's temporary API server (prefect.server.api.server.SubprocessASGIServer, as Prefect 3.8
+    starts it), its process started in a session of its own: Prefect starts it in the caller's process
+    group, where the terminal's Ctrl-C reaches it too."""
+    import os
+    import subprocess
+    import sys
+
+    import prefect
+    from prefect.server.api.server import SubprocessASGIServer
+    from prefect.settings import get_current_settings
+
+    class OwnSessionServer(SubprocessASGIServer):
+        def _run_uvicorn_command(self) -> subprocess.Popen:
+            return subprocess.Popen(
+                [sys.executable, "-m", "uvicorn", "--app-dir", str(prefect.__module_path__.parent), "--factory",
+                 "prefect.server.api.server:create_app", "--host", "127.0.0.1", "--port", str(self.port),
+                 "--log-level", "error", "--lifespan", "on"],
+                env={**os.environ, "PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1",
+                     "PREFECT__SERVER_FINAL": "1",
+                     **get_current_settings().to_environment_variables(exclude_unset=True)},
+                start_new_session=True)
+
+    return OwnSessionServer()

@@ -1,0 +1,72 @@
+"""A one-off run stopped by SIGTERM (timeout, cron, systemd) or Ctrl-C: one line, and nothing left running."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from bench.soak import make_corpus
+from tests.conftest import ROOT
+
+START_TIMEOUT = 240
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+def _group(pgid: int) -> list[str]:
+    """The processes still in the process group (zombies count as gone)."""
+    out = subprocess.run(["ps", "-o", "stat=,args=", "-g", str(pgid)], capture_output=True, text=True).stdout
+    return [line for line in out.splitlines() if line.strip() and not line.strip().startswith("Z")]
+
+
+@pytest.mark.parametrize(("sig", "code", "by"), [(signal.SIGTERM, 143, "SIGTERM"), (signal.SIGINT, 130, "Ctrl-C")])
+def test_a_stopped_run_says_so_in_one_line_and_leaves_nothing_running(tmp_path: Path, sig: int, code: int,
+                                                                       by: str) -> None:
+    corpus = tmp_path / "in"
+    make_corpus(corpus, 3000, seed=7)  # long enough to be stopped in the middle
+    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}  # the run starts its own API
+    env.update(PREFECT_HOME=str(tmp_path / "home"), PREFECT_SERVER_ANALYTICS_ENABLED="false", PREFECT_LOGGING_LEVEL="INFO")
+    err = tmp_path / "err.log"
+    with err.open("w") as handle:
+        proc = subprocess.Popen([sys.executable, "-m", "flows.ingest", "--source", str(corpus), "--warehouse",
+                                 str(tmp_path / "catalog.sqlite")], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                                stderr=handle, start_new_session=True)
+    try:
+        deadline = time.monotonic() + START_TIMEOUT
+        while "clean: " not in err.read_text(encoding="utf-8", errors="replace"):  # its worker pool is up
+            assert proc.poll() is None and time.monotonic() < deadline, err.read_text(encoding="utf-8")[-3000:]
+            time.sleep(0.2)
+        text = err.read_text(encoding="utf-8")
+        api = re.search(r"Starting temporary server on (http://127\.0\.0\.1:\d+)", text)
+        assert api, text[-3000:]
+        assert _answers(f"{api[1]}/api/health")
+        # Ctrl-C goes to the terminal's whole process group; SIGTERM (timeout, cron) to the process
+        os.killpg(proc.pid, sig) if sig == signal.SIGINT else proc.send_signal(sig)
+        assert proc.wait(120) == code, err.read_text(encoding="utf-8")[-3000:]
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    text = err.read_text(encoding="utf-8")
+    assert "Traceback" not in text, text[-3000:]
+    errors = [line for line in text.splitlines() if line.startswith("error: ")]
+    assert errors == [f"error: stopped by {by} before the run finished: nothing it had not committed is kept, "
+                      "and the next run lists it as abandoned"], text[-3000:]
+    deadline = time.monotonic() + 30
+    while (_group(proc.pid) or _answers(f"{api[1]}/api/health")) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert _group(proc.pid) == [], "the worker pool stopped with the run"
+    assert not _answers(f"{api[1]}/api/health"), "the temporary API server stopped with the run"
