@@ -62,7 +62,8 @@ def day(text: str) -> date:
 
 
 def checked_settings(args: argparse.Namespace, sources: list[str] | None = None,
-                     allow_private_hosts: bool | None = None, existing: bool = False) -> Settings | int:
+                     allow_private_hosts: bool | None = None, existing: bool = False,
+                     dry_run: bool = False) -> Settings | int:
     """The settings for a command, checked before any flow run starts: the config and taxonomy, the
     warehouse location (with existing, that a file lake is there already), and (waiting, changing
     nothing) that no other local run is writing the warehouse, or that a shared catalog can be reached.
@@ -70,7 +71,8 @@ def checked_settings(args: argparse.Namespace, sources: list[str] | None = None,
     try:
         settings, _ = resolve_run(args.config, sources, args.warehouse, allow_private_hosts)
         lake.check(settings.warehouse, existing=existing)
-        wait_for_warehouse(settings)
+        if not (dry_run and lake.not_made_yet(settings.warehouse)):  # a dry run makes no lake, nor its lock
+            wait_for_warehouse(settings)
     except (ConfigError, lake.WarehouseError) as exc:
         return fail(exc)
     return settings

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
+import tempfile
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from uuid import UUID
@@ -126,13 +128,20 @@ def ingest(sources: list[str] | None = None, config_path: str | None = None,
     logger = get_run_logger()
     try:
         settings, taxonomy = resolve_run(config_path, sources, warehouse_path, allow_private_hosts)
-        con = connect.connect(settings.warehouse)
+        if dry_run and lake.not_made_yet(settings.warehouse):  # nothing stored to compare with, nothing made
+            scratch = tempfile.mkdtemp(prefix="newsdesk-dry-run-")
+            con = connect.connect(f"sqlite:{Path(scratch) / 'catalog.sqlite'}")
+        else:
+            scratch = None
+            con = connect.connect(settings.warehouse)
     except (ConfigError, lake.WarehouseError) as exc:
         logger.error("%s", setup_failure(exc))
         return Failed(message=setup_failure(exc))
     skip = superseded_reason(settings.schedule.max_lateness_minutes)
     if skip:
         con.close()
+        if scratch:
+            shutil.rmtree(scratch, ignore_errors=True)
         logger.warning("%s", skip)
         return Cancelled(message=skip)
     started = datetime.now(timezone.utc)
@@ -183,6 +192,8 @@ def ingest(sources: list[str] | None = None, config_path: str | None = None,
         raise
     finally:
         con.close()
+        if scratch:
+            shutil.rmtree(scratch, ignore_errors=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -195,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--allow-private-hosts", action="store_true", default=None,
                         help="allow feeds and pages on loopback or private addresses")
     args = parser.parse_args(argv)
-    settings = cli.checked_settings(args, args.source, args.allow_private_hosts)
+    settings = cli.checked_settings(args, args.source, args.allow_private_hosts, dry_run=args.dry_run)
     if isinstance(settings, int):
         return settings
     return cli.run_once(ingest, settings, sources=args.source, config_path=args.config, warehouse_path=args.warehouse,

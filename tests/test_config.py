@@ -57,6 +57,8 @@ def test_an_unchanged_copy_in_another_folder_runs(prefect_api, tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     assert "NATO-like" in result.stdout and "(dry run: nothing stored)" in result.stdout
     assert len(list(SEEDS.iterdir())) == 2
+    # a dry run on a warehouse that is not there yet makes none (no catalog, data folder or lock file)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["elsewhere"], sorted(p.name for p in tmp_path.iterdir())
 
 
 def test_an_absolute_path_is_used_as_given(tmp_path):

@@ -109,6 +109,12 @@ def lake_of(settings: WarehouseSettings) -> Lake:
     return Lake(scheme, target, settings.data_path, key=settings.named_by)
 
 
+def not_made_yet(settings: WarehouseSettings) -> bool:
+    """True for a file lake whose catalog does not exist yet (the first run makes it)."""
+    file = lake_of(settings).file
+    return file is not None and not file.exists()
+
+
 def as_lake(where: Lake | WarehouseSettings | str | Path, data_path: str = "") -> Lake:
     """A lake from settings, a catalog string (sqlite:PATH, postgres:CONNINFO, duckdb:PATH) or a plain file
     path, which means a SQLite catalog there with its data beside it."""
