@@ -38,6 +38,9 @@ SQL_ATTACH_BESIDE_SQLITE = ("ATTACH {} AS news (DATA_PATH {}, OVERRIDE_DATA_PATH
                             "META_JOURNAL_MODE 'wal')")
 SQL_ATTACH_BESIDE_READ = "ATTACH {} AS news (DATA_PATH {}, OVERRIDE_DATA_PATH true, READ_ONLY)"
 SQL_ATTACH_TURN = "ATTACH {} AS newsdesk_turn"
+# what a DuckDB file holds, looked at read-only (duckdb_file_holds)
+SQL_ATTACH_PROBE = "ATTACH {} AS probe (READ_ONLY)"
+SQL_PROBE_TABLES = "SELECT table_name FROM duckdb_tables() WHERE database_name = 'probe'"
 
 
 class WarehouseError(RuntimeError):
@@ -198,9 +201,8 @@ def duckdb_file_holds(path: Path) -> str:
     try:
         con = duckdb.connect()
         try:
-            con.execute(f"ATTACH {quoted(str(path))} AS probe (READ_ONLY)")
-            tables = {name for (name,) in con.execute(
-                "SELECT table_name FROM duckdb_tables() WHERE database_name = 'probe'").fetchall()}
+            con.execute(SQL_ATTACH_PROBE.format(quoted(str(path))))
+            tables = {name for (name,) in con.execute(SQL_PROBE_TABLES).fetchall()}
         finally:
             con.close()
     except duckdb.Error as exc:
