@@ -73,6 +73,10 @@ class Tag:
     evidence: tuple[str, ...]
 
 
+# the evidence of a tag a source gives every article of it ([[sources]] tags): not scored (score 0.0)
+SOURCE_DEFAULT_EVIDENCE = ("source default",)
+
+
 @dataclass
 class Article:
     """A cleaned input on its way into the warehouse, gathering each stage's result."""

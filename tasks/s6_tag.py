@@ -14,7 +14,7 @@ from pathlib import Path
 from config.settings import PROJECT_ROOT, ConfigError, TagSettings, path_rule, read_toml
 from tasks.issue_model import IssueModel, ModelSet, Prediction, SetPrediction, load_model
 from tasks.learn_terms import CACHE_FOLDER, learn_from_examples
-from tasks.records import Article, Tag
+from tasks.records import SOURCE_DEFAULT_EVIDENCE, Article, Tag
 from tasks.text.language import language_name
 from tasks.text.sentences import match_terms
 
@@ -28,7 +28,6 @@ EXAMPLE_SUFFIXES = (".txt", ".md")
 MAX_WEIGHT = 100.0
 TITLE_WEIGHT = 3                  # a match in the title counts as this many matches in the text
 REFERENCE_WORDS = 300             # longer texts have their score scaled by sqrt(REFERENCE_WORDS / words)
-SOURCE_DEFAULT_EVIDENCE = ("source default",)
 # Keyword evidence e (weighted matches, see _tag) counts as the probability 1 - exp(-e / KEYWORD_SCALE):
 # one unambiguous phrase (weight 2) gives 0.39, one typical word (weight 1) 0.22, so a single common
 # word does not reach the default min_score (0.3) on its own. An issue's score is the larger of that

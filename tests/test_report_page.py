@@ -312,3 +312,15 @@ def test_copies_of_one_article_stored_before_are_one_entry_and_no_story():
     # with a second original in it, it is a story
     two = Story("s9", "Old news", ["old1", "old5", "d1"], ["d1"], ["wire"], ["Old."], [], copy_ids=["d1"])
     assert [s.story_id for s, _ in split_stories(_digest(articles=copies[:1], stories=[two]))[0]] == ["s9"]
+
+
+def test_a_tag_from_the_source_shows_no_score():
+    """A [[sources]] tag is given, not scored: its 0.0 is no probability and is not shown as one."""
+    given = Tag("local", 0.0, ("source default",))
+    article = _article("g1", "Harbour fire spreads", "sg", tags=(Tag("fires_and_accidents", 0.81, ("blaze",)), given))
+    digest = _digest(articles=[article], stories=[Story("sg", "Harbour fire spreads", ["g1"], ["g1"], ["wire"], [], [])])
+    markdown = render_digest(digest)
+    assert "tags: fires_and_accidents 0.81 (blaze); local (from the source)" in markdown and "0.00" not in markdown
+    page = render_page(digest, _trend(), NOW)
+    chips = page[page.index('id="article-g1"'):]
+    assert 'local <span class="score">source</span>' in chips and "0.00" not in chips
