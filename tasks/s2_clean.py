@@ -9,7 +9,7 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timezone
 from typing import TYPE_CHECKING
 
 import trafilatura
@@ -256,11 +256,61 @@ def _article(text: str, found: _Found, title: str | None = None, **fields: objec
     return CleanedArticle(title=title, text=text, title_derived=derived and title is not None, **values)
 
 
+# Markdown front matter (Jekyll, Hugo, Obsidian): a YAML block between --- lines at the very top.
+_FRONT_MATTER = re.compile(r"\A\ufeff?---[ \t]*\r?\n(?P<yaml>.*?)\r?\n(?:---|\.\.\.)[ \t]*(?:\r?\n|\Z)", re.S)
+_FRONT_TITLE_KEYS, _FRONT_DATE_KEYS = ("title",), ("date", "published", "pubdate", "publishdate")
+_FRONT_AUTHOR_KEYS = ("author", "authors", "byline")
+
+
+def _front_date(value: object) -> datetime | None:
+    """A front matter date as UTC: with a time zone the moment, without one the day at 00:00 UTC (as
+    parse_date reads a written date); None for anything else."""
+    if isinstance(value, datetime):
+        return value.astimezone(timezone.utc) if value.tzinfo else datetime(value.year, value.month, value.day,
+                                                                              tzinfo=timezone.utc)
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day, tzinfo=timezone.utc)
+    return parse_date(value) if isinstance(value, str) else None
+
+
+def _front_matter(raw: str, found: _Found) -> str:
+    """The text without its front matter, whose title, date and author go into found. A block that is
+    not YAML mapping keys to values is left as text."""
+    import yaml
+
+    match = _FRONT_MATTER.match(raw)
+    if not match:
+        return raw
+    try:
+        fields = yaml.safe_load(match["yaml"])
+    except yaml.YAMLError:
+        return raw
+    if not isinstance(fields, dict):
+        return raw
+    fields = {str(k).lower(): v for k, v in fields.items()}
+    title = next((fields[k] for k in _FRONT_TITLE_KEYS if isinstance(fields.get(k), str)), None)
+    found.set("title", " ".join(title.split()) if title else None)
+    when = next((d for d in (_front_date(fields.get(k)) for k in _FRONT_DATE_KEYS) if d), None)
+    if when is not None:
+        found.set_date(when, False)
+    author = next((fields[k] for k in _FRONT_AUTHOR_KEYS if fields.get(k)), None)
+    if isinstance(author, list):
+        author = ", ".join(str(a) for a in author if isinstance(a, str))
+    found.set("byline", " ".join(author.split()) if isinstance(author, str) else None)
+    return raw[match.end():]
+
+
 def clean_text(raw: str, settings: CleanSettings | None = None) -> CleanedArticle:
-    """Clean plain text or Markdown: headline, dateline, byline, date lines, credit and footers."""
+    """Clean plain text or Markdown: front matter, headline, dateline, byline, date lines, credit and footers."""
     rules = _rules_for(settings or CleanSettings())
-    text, found = _strip_boilerplate(to_paragraphs(raw), rules, take_title=True)
-    return _article(text, found)
+    front = _Found()
+    raw = _front_matter(raw, front)
+    text, found = _strip_boilerplate(to_paragraphs(raw), rules, take_title=True)  # the body's headline too
+    for name in ("title", "byline", "dateline", "agency", "credit"):
+        front.set(name, getattr(found, name))
+    if found.published_at is not None and front.published_at is None:
+        front.set_date(found.published_at, found.published_is_update)
+    return _article(text, front)
 
 
 def _html_date(value: str | None, html: str, url: str | None) -> datetime | None:

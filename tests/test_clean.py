@@ -496,3 +496,36 @@ def test_clean_text_newsy_text_is_idempotent(lines: list[str], joiner: str) -> N
     out = clean_text(joiner.join(lines))
     assert clean_text(out.text).text == out.text
     assert "\n\n\n" not in out.text and out.text == out.text.strip()
+
+
+FRONT_MATTER = """---
+title: "Wildfire front reaches the coast"
+author: [Jane Doe, Ali Kaya]
+date: 2026-11-30T08:15:00+02:00
+tags: [fire, greece]
+---
+# Wildfire front reaches the coast
+
+ATHENS — A wildfire that began in the hills above the town reached the coast on Sunday, forcing the
+evacuation of two villages and a campsite, the fire service said.
+
+Firefighters worked through the night to stop the flames from reaching the harbour.
+"""
+
+
+def test_markdown_front_matter_gives_title_author_and_date_and_is_not_text() -> None:
+    out = clean_text(FRONT_MATTER)
+    assert (out.title, out.title_derived, out.byline) == ("Wildfire front reaches the coast", False, "Jane Doe, Ali Kaya")
+    assert out.published_at == datetime(2026, 11, 30, 6, 15, tzinfo=timezone.utc) and out.dateline == "ATHENS"
+    assert out.text.startswith("A wildfire that began") and "tags:" not in out.text and "---" not in out.text
+    day_only = clean_text(FRONT_MATTER.replace("2026-11-30T08:15:00+02:00", "2026-11-30"))
+    assert day_only.published_at == datetime(2026, 11, 30, tzinfo=timezone.utc)
+    undated = clean_text(FRONT_MATTER.replace("date: 2026-11-30T08:15:00+02:00\n", "date: soon\n"))
+    assert undated.published_at is None, "a date that cannot be read stays unknown"
+
+
+def test_a_byline_beside_a_date_that_cannot_be_read_keeps_the_byline_and_no_date() -> None:
+    out = clean_text("Harbour fire spreads\n\nBy Anna Berg | Published 12/05/2026\n\nA fire that began in a "
+                     "warehouse on the harbour spread to two fishing boats overnight, the fire brigade said.")
+    assert (out.title, out.byline, out.published_at) == ("Harbour fire spreads", "Anna Berg", None)
+    assert out.text.startswith("A fire that began")

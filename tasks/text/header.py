@@ -219,10 +219,18 @@ def date_line_of(line: str) -> tuple[datetime, bool] | None:
     return None if parsed is None else (parsed, "updated" in label or "modified" in label)
 
 
+def _unreadable_date(part: str) -> bool:
+    """A labelled date that cannot be read for sure ('Published 12/05/2026', day or month first)."""
+    match = _DATE_LABEL.match(part)
+    return bool(match) and match["label"].lower() != "date" and re.fullmatch(r"[\d/.\-: ]+", match["value"]) is not None
+
+
 def header_fields(line: str) -> list[tuple[str, object]] | None:
     """Byline and date fields of a header line ('By X | Published: ...', 'Posted May 1, 2024 by X').
 
-    Returns [("byline", name), ("date", (datetime, is_update)), ...], or None unless every part is one.
+    Returns [("byline", name), ("date", (datetime, is_update)), ...], or None unless every part is one
+    (a labelled date that cannot be read for sure counts as a part, and gives no date); None too when
+    no part gives a field.
     """
     fields: list[tuple[str, object]] = []
     for part in _FIELD_SEPARATOR.split(line):
@@ -233,7 +241,9 @@ def header_fields(line: str) -> list[tuple[str, object]] | None:
             dated = date_line_of(combined["value"]) if combined else None
             byline = byline_of("By " + combined["name"]) if combined else None
             if not (dated and byline):
+                if _unreadable_date(part):  # "Published 12/05/2026": day or month first? unknown, so no date
+                    continue
                 return None
         fields.extend([("date", dated)] if dated else [])
         fields.extend([("byline", byline)] if byline else [])
-    return fields
+    return fields or None
