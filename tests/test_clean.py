@@ -529,3 +529,12 @@ def test_a_byline_beside_a_date_that_cannot_be_read_keeps_the_byline_and_no_date
                      "warehouse on the harbour spread to two fishing boats overnight, the fire brigade said.")
     assert (out.title, out.byline, out.published_at) == ("Harbour fire spreads", "Anna Berg", None)
     assert out.text.startswith("A fire that began")
+
+
+def test_utf8_with_a_few_stray_windows_bytes_stays_utf8() -> None:
+    """One dash of UTF-8 and five bytes that are not (Windows quotes pasted in, a damaged byte): the
+    text is UTF-8 with the quotes read as Windows-1252, not the whole file read as a legacy code page."""
+    raw = "ATHENS — A wildfire began in the hills.".encode() + b" He said \x93fire\x94, it\x92s gone \xff."
+    assert decode_bytes(raw) == "ATHENS — A wildfire began in the hills. He said “fire”, it’s gone \ufffd."
+    legacy = "Caf\u00e9 cr\u00e8me, na\u00efve r\u00e9sum\u00e9 \u2013 d\u00e9j\u00e0 vu".encode("cp1252") * 3
+    assert decode_bytes(legacy) == "Café crème, naïve résumé – déjà vu" * 3, "a legacy file is still detected"

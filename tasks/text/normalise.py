@@ -32,6 +32,7 @@ _NON_ASCII = re.compile("[^\x00-\x7f]")
 _COMMON_PUNCT = frozenset("\u201c\u201d\u2018\u2019\u2013\u2014\u2026\u20ac\u00ab\u00bb\u201e\u00a0\u00b0")
 MAX_CONTROL_SHARE = 0.05
 MAX_DAMAGED_UTF8_SHARE = 0.1  # broken sequences per well-formed non-ASCII character
+MIN_DAMAGED_UTF8_ALLOWED = 8  # a few stray bytes are allowed however few well-formed characters there are
 MAX_REASON_CHARS = 200
 MAX_HEADLINE_WORDS = 25
 MAX_HEADLINE_CHARS = 200
@@ -154,9 +155,20 @@ def _damaged_utf8(raw: bytes) -> str | None:
     text = raw.decode("utf-8", errors="replace")
     damaged = text.count("\ufffd") - raw.count("\ufffd".encode("utf-8"))
     wellformed = sum(1 for ch in text if ch > "\x7f" and ch != "\ufffd")
-    if not wellformed or damaged > max(1, wellformed * MAX_DAMAGED_UTF8_SHARE):
+    if not wellformed or damaged > max(MIN_DAMAGED_UTF8_ALLOWED, wellformed * MAX_DAMAGED_UTF8_SHARE):
         return None
-    return text
+    return raw.decode("utf-8", errors=_WINDOWS_BYTES)  # a stray byte is most often a Windows quote or dash
+
+
+def _windows_byte(error: UnicodeDecodeError) -> tuple[str, int]:
+    """One byte UTF-8 cannot decode: a Windows-1252 quote, dash or symbol (0x80-0x9F) as that character,
+    any other (a Latin-1 letter, or damage: it cannot be told) as U+FFFD."""
+    byte = error.object[error.start:error.start + 1]
+    return (byte.decode("cp1252", errors="replace") if 0x80 <= byte[0] <= 0x9F else "\ufffd"), error.start + 1
+
+
+_WINDOWS_BYTES = "newsdesk-windows-bytes"
+codecs.register_error(_WINDOWS_BYTES, _windows_byte)
 
 
 def looks_like_html(text: str) -> bool:
