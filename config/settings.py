@@ -511,7 +511,7 @@ def other_warehouse(configured: WarehouseSettings, catalog: str) -> WarehouseSet
     or None when it is the configured one, written another way.
 
     A file catalog keeps its data files and its digests beside it (CATALOG.files/, CATALOG.reports/); a
-    postgres one keeps the configured data_path, and its digests go to a folder of their own under the
+    postgres one uses the data path its lake keeps (none is given), and its digests go to a folder of their own under the
     configured reports_dir (postgres-HOST-DBNAME, with -PORT after the host when not 5432). So a run on
     another warehouse never replaces this one's latest digest page."""
     scheme, _, target = catalog.partition(":")
@@ -523,7 +523,8 @@ def other_warehouse(configured: WarehouseSettings, catalog: str) -> WarehouseSet
         if mine == "postgres" and postgres_place(theirs) == place:
             return None
         folder = re.sub(r"[^\w.-]+", "_", f"postgres-{host}{'' if port == '5432' else '-' + port}-{dbname}")
-        return dataclasses.replace(configured, catalog=catalog, reports_dir=configured.reports_dir / folder,
+        # no data path: the lake's own (a new lake named so is refused), never this one's data folder
+        return dataclasses.replace(configured, catalog=catalog, data_path="", reports_dir=configured.reports_dir / folder,
                                    named_by="--warehouse")
     return dataclasses.replace(configured, catalog=catalog, data_path="", reports_dir=Path(f"{target}.reports"),
                                named_by="--warehouse")

@@ -60,10 +60,13 @@ def main(argv: list[str] | None = None) -> int:
         if not queries.query_tokens(con, args.query):
             return cli.fail(f"the query {args.query!r} has no word to search for (stop words and single "
                             "letters are not indexed)")
-        issue = None if args.issue is None else args.issue.strip().lower()
-        if issue is not None and issue not in (tagged := queries.tagged_issues(con)):
-            return cli.fail(f"--issue {args.issue}: no stored article is tagged with it (tagged: "
-                            f"{', '.join(tagged) or 'none yet'})")
+        issue = None
+        if args.issue is not None:  # in any case: taxonomy issues are lower case, source tags as configured
+            tagged = queries.tagged_issues(con)
+            issue = next((t for t in tagged if t.lower() == args.issue.strip().lower()), None)
+            if issue is None:
+                return cli.fail(f"--issue {args.issue}: no stored article is tagged with it (tagged: "
+                                f"{', '.join(tagged) or 'none yet'})")
         hits = queries.search(con, args.query, args.since, issue, args.limit)
     except duckdb.CatalogException:
         return cli.fail(f"warehouse {lake.lake_of(settings.warehouse)}: {NO_INDEX_HINT}")

@@ -118,8 +118,11 @@ def shared_api(settings: ParallelSettings) -> Iterator[None]:
         return
     server = _own_session_server()
     server.start()
-    with temporary_settings(updates={PREFECT_API_URL: server.api_url}):
-        yield
+    try:
+        with temporary_settings(updates={PREFECT_API_URL: server.api_url}):
+            yield
+    finally:
+        server.stop()  # here, not only at exit: no process group a signal reaches holds it
 
 
 def _own_session_server() -> object:

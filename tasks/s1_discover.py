@@ -101,6 +101,7 @@ def discover_files(sources: list[SourceSettings], settings: DiscoverSettings, kn
                    known_rejects: set[tuple[str, str]]) -> Discovery:
     """List the new inputs of folder and file sources, in a stable order."""
     result = Discovery()
+    read: set[str] = set()
     for src in sources:
         if not src.enabled or src.kind not in ("folder", "file") or src.path is None:
             continue
@@ -115,6 +116,9 @@ def discover_files(sources: list[SourceSettings], settings: DiscoverSettings, kn
             paths, refused = ([src.path], []) if src.path.exists() else ([], missing)
         result.rejects.extend(Reject(src.name, _locator(p), why) for p, why in refused)
         for path in paths:
+            if _locator(path) in read:  # in two sources (overlapping folders): one input, read once
+                continue
+            read.add(_locator(path))
             result.discovered += 1
             item = _read(path, src.name, settings.max_file_bytes)
             if isinstance(item, Reject):
@@ -125,6 +129,10 @@ def discover_files(sources: list[SourceSettings], settings: DiscoverSettings, kn
             else:
                 result.documents.append(item)
     result.documents, result.copies = split_copies(result.documents)
+    once = list({(r.locator, r.reason): r for r in result.rejects[::-1]}.values())  # one of each input's
+    once.sort(key=result.rejects.index)
+    result.skipped += len(result.rejects) - len(once)
+    result.rejects = once
     fresh = [r for r in result.rejects if (r.locator, r.reason) not in known_rejects]
     result.skipped += len(result.rejects) - len(fresh)
     result.rejects = fresh

@@ -20,7 +20,7 @@ from trafilatura.settings import Document
 from config.settings import CleanSettings
 from tasks.records import CleanedArticle, RawDocument, Reject
 from tasks.sources.urls import canonical_link, canonical_url
-from tasks.text.header import date_is_written, dateline_of, derive_title, header_fields, parse_date
+from tasks.text.header import MAX_YEAR, MIN_YEAR, date_is_written, dateline_of, derive_title, header_fields, parse_date
 from tasks.text.language import detect_language
 from tasks.text.normalise import (RejectedInput, decode_bytes, ends_like_sentence, fragment_text, is_fragment,
                                   is_link_item, looks_like_headline, looks_like_html, one_line, to_paragraphs,
@@ -260,17 +260,23 @@ def _article(text: str, found: _Found, title: str | None = None, **fields: objec
 _FRONT_MATTER = re.compile(r"\A\ufeff?---[ \t]*\r?\n(?P<yaml>.*?)\r?\n(?:---|\.\.\.)[ \t]*(?:\r?\n|\Z)", re.S)
 _FRONT_TITLE_KEYS, _FRONT_DATE_KEYS = ("title",), ("date", "published", "pubdate", "publishdate")
 _FRONT_AUTHOR_KEYS = ("author", "authors", "byline")
+MAX_FRONT_MATTER_CHARS = 20_000
 
 
 def _front_date(value: object) -> datetime | None:
     """A front matter date as UTC: with a time zone the moment, without one the day at 00:00 UTC (as
     parse_date reads a written date); None for anything else."""
-    if isinstance(value, datetime):
-        return value.astimezone(timezone.utc) if value.tzinfo else datetime(value.year, value.month, value.day,
-                                                                              tzinfo=timezone.utc)
-    if isinstance(value, date):
-        return datetime(value.year, value.month, value.day, tzinfo=timezone.utc)
-    return parse_date(value) if isinstance(value, str) else None
+    try:
+        if isinstance(value, datetime):
+            when = value.astimezone(timezone.utc) if value.tzinfo else datetime(value.year, value.month, value.day,
+                                                                                  tzinfo=timezone.utc)
+        elif isinstance(value, date):
+            when = datetime(value.year, value.month, value.day, tzinfo=timezone.utc)
+        else:
+            return parse_date(value) if isinstance(value, str) else None
+    except (ValueError, OverflowError):
+        return None
+    return when if MIN_YEAR <= when.year <= MAX_YEAR else None
 
 
 def _front_matter(raw: str, found: _Found) -> str:
@@ -281,23 +287,32 @@ def _front_matter(raw: str, found: _Found) -> str:
     match = _FRONT_MATTER.match(raw)
     if not match:
         return raw
+    if len(match["yaml"]) > MAX_FRONT_MATTER_CHARS:
+        return raw
     try:
         fields = yaml.safe_load(match["yaml"])
-    except yaml.YAMLError:
+    except Exception:  # noqa: BLE001 - YAMLError, or a date YAML reads but Python cannot make (2024-13-45)
         return raw
     if not isinstance(fields, dict):
         return raw
     fields = {str(k).lower(): v for k, v in fields.items()}
+    if not set(fields) & {*_FRONT_TITLE_KEYS, *_FRONT_DATE_KEYS, *_FRONT_AUTHOR_KEYS}:
+        return raw  # a "key: value" lead between rules, not front matter
     title = next((fields[k] for k in _FRONT_TITLE_KEYS if isinstance(fields.get(k), str)), None)
     found.set("title", " ".join(title.split()) if title else None)
     when = next((d for d in (_front_date(fields.get(k)) for k in _FRONT_DATE_KEYS) if d), None)
     if when is not None:
         found.set_date(when, False)
-    author = next((fields[k] for k in _FRONT_AUTHOR_KEYS if fields.get(k)), None)
-    if isinstance(author, list):
-        author = ", ".join(str(a) for a in author if isinstance(a, str))
-    found.set("byline", " ".join(author.split()) if isinstance(author, str) else None)
+    found.set("byline", next((name for name in (_front_names(fields.get(k)) for k in _FRONT_AUTHOR_KEYS) if name),
+                             None))
     return raw[match.end():]
+
+
+def _front_names(value: object) -> str | None:
+    """A front matter author (a name, or a list of names) as one byline; None for anything else."""
+    names = [value] if isinstance(value, str) else value if isinstance(value, list) else []
+    joined = ", ".join(" ".join(n.split()) for n in names if isinstance(n, str) and n.strip())
+    return joined or None
 
 
 def clean_text(raw: str, settings: CleanSettings | None = None) -> CleanedArticle:

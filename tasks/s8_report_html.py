@@ -85,8 +85,9 @@ def _link(a: Article) -> str:
 
 def _tag_chip(issue: str, score: float, evidence: Iterable[str]) -> str:
     """One tag: its name and score; the evidence terms on hover (title) and on expand."""
+    evidence = list(evidence)
     terms = ", ".join(list(dict.fromkeys(evidence))[:EVIDENCE_SHOWN])
-    if tuple(evidence) == SOURCE_DEFAULT_EVIDENCE:  # given by the source, not scored: no number to show
+    if evidence and set(evidence) == set(SOURCE_DEFAULT_EVIDENCE):  # given by the source, not scored: no number
         return (f'<li><details><summary title="from the source">{_e(issue)} <span class="score">source'
                 f'</span></summary><span class="evidence">a tag every article of the source gets</span></details></li>')
     return (f'<li><details><summary title="evidence: {_e(terms)}">{_e(issue)} <span class="score">{score:.2f}'

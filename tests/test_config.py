@@ -142,7 +142,7 @@ def test_another_warehouse_named_for_a_run_keeps_its_files_and_digests_apart(tmp
                              ("postgres:postgresql://db/my%20desk", "postgres-db-my_desk")):
         found = with_overrides(settings, warehouse=conninfo).warehouse
         assert (found.catalog, found.data_path, found.reports_dir) == (
-            conninfo, configured.data_path, configured.reports_dir / folder), conninfo
+            conninfo, "", configured.reports_dir / folder), conninfo
     # the configured postgres catalog, written another way, is not another warehouse
     shared = dataclasses.replace(settings, warehouse=dataclasses.replace(
         configured, catalog="postgres:dbname=news host=db user=desk", data_path="/srv/lake"))

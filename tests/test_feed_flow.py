@@ -6,7 +6,7 @@ import gzip
 import socket
 import time
 from collections.abc import Callable, Iterator
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from pytest_httpserver import HTTPServer
@@ -395,9 +395,11 @@ def test_a_feed_named_on_the_command_line_is_polled_now_whatever_its_backoff(pre
     assert "pass --allow-private-hosts" in failing_sources(refused.result())[url]
     assert hits(server, "/feeds/gazette.rss") == 0
 
-    # not backed off: the next run, with private hosts allowed in the config, polls it
-    [(failures, next_poll)] = query(db, "SELECT consecutive_failures, next_poll_at FROM source_health")
-    assert (failures, next_poll) == (0, None)
+    # not backed off or counted: due again after the usual interval, as if it had been polled
+    [(failures, polled, next_poll)] = query(db, "SELECT consecutive_failures, last_polled, next_poll_at FROM source_health")
+    from config.settings import FeedSettings
+
+    assert failures == 0 and next_poll - polled == timedelta(minutes=FeedSettings().min_poll_interval_minutes)
 
     # the same command with the flag, at once
     allowed = ingest(config_path=str(cfg), sources=[url], allow_private_hosts=True, return_state=True)

@@ -56,7 +56,7 @@ def test_gone_disables_at_once() -> None:
 def test_a_refusal_by_this_machines_rules_is_recorded_but_neither_backed_off_nor_counted() -> None:
     state = fail(fail(fresh(), "timeout"), "refused address", times=12)
     assert (state.last_status, state.consecutive_failures, state.disabled) == ("refused address", 1, False)
-    assert state.last_polled == NOW and is_due(state, NOW), "tried again on the next run, with the config as it is then"
+    assert state.last_polled == NOW and state.next_poll_at == NOW + timedelta(minutes=POLICY.base_interval_minutes)
 
 
 @pytest.mark.parametrize("label", ["http 404", "dns", "parse error", "bad url"])

@@ -266,6 +266,18 @@ def test_a_file_read_again_under_another_source_name_is_the_same_input_not_a_cop
     assert _query(db, "SELECT locator, outcome FROM inputs ORDER BY locator") == before
     assert _query(db, "SELECT count(*) FROM store.rejects") == [(1,)]
     assert _query(db, "SELECT count(*) FROM store.input_copies") == [(0,)]
+    # in one run, a file inside two configured folders (one within the other) is one input, read once
+    (seeds_copy / "wire").mkdir()
+    (seeds_copy / "wire" / "harbour.txt").write_text(" ".join(["The harbour reopened on Monday after repairs."] * 12),
+                                                    encoding="utf-8")
+    (seeds_copy / "wire" / "tiny.txt").write_text("Too short.\n", encoding="utf-8")
+    both = write_config(f'[[sources]]\nname = "all"\nkind = "folder"\npath = "{seeds_copy.as_posix()}"\n'
+                        f'[[sources]]\nname = "wire"\nkind = "folder"\npath = "{(seeds_copy / "wire").as_posix()}"\n',
+                        name="both.toml")
+    digest = _run(both)
+    assert "## Copies" not in digest
+    rows = _query(db, "SELECT locator, outcome FROM inputs WHERE locator LIKE '%/wire/%' ORDER BY locator")
+    assert [(Path(loc).name, outcome) for loc, outcome in rows] == [("harbour.txt", "stored"), ("tiny.txt", "rejected")]
 
 
 STORY_DATA = Path(__file__).resolve().parent / "data" / "stories"

@@ -324,3 +324,8 @@ def test_a_tag_from_the_source_shows_no_score():
     page = render_page(digest, _trend(), NOW)
     chips = page[page.index('id="article-g1"'):]
     assert 'local <span class="score">source</span>' in chips and "0.00" not in chips
+    # a story of two articles from the source: its chip joins their evidence, and still shows no score
+    second = _article("g2", "Harbour fire out", "sg", source="daily", tags=(given,))
+    story = Story("sg", "Harbour fire", ["g1", "g2"], ["g1", "g2"], ["daily", "wire"], ["Fire."], ["local"])
+    both = render_page(_digest(articles=[article, second], stories=[story]), _trend(), NOW)
+    assert "0.00" not in both and both.count('local <span class="score">source</span>') == 1

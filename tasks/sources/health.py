@@ -14,8 +14,8 @@ LOGGER = logging.getLogger(__name__)
 # Failures that will not fix themselves by waiting: they count toward disabling a source.
 HARD_FAILURES = frozenset({"dns", "http 404", "http 410", "parse error", "bad url"})
 # Refusals by this machine's own rules (an address [http] allow_private_hosts keeps out): nothing was
-# asked of the source, so it is not backed off and nothing counts toward disabling it; it is tried again
-# on the next run, which sees the config as it is then.
+# asked of the source, so it is not backed off and nothing counts toward disabling it; it is due again
+# after the usual interval (a person naming it with --source polls it at once).
 POLICY_REFUSALS = frozenset({"refused address"})
 
 
@@ -93,9 +93,9 @@ def record_failure(state: SourceState, now: datetime, error_label: str, detail: 
     machine's own rules (POLICY_REFUSALS) is recorded, neither backed off nor counted.
     """
     policy = policy or HealthPolicy()
-    if error_label in POLICY_REFUSALS:
+    if error_label in POLICY_REFUSALS:  # due again after the usual interval, neither backed off nor counted
         return dataclasses.replace(state, last_status=error_label, last_error=detail, last_polled=now,
-                                   next_poll_at=None)
+                                   next_poll_at=now + timedelta(minutes=policy.base_interval_minutes))
     failures = state.consecutive_failures + 1
     if retry_after is not None:
         wait = timedelta(seconds=min(max(retry_after, 0.0), policy.max_backoff_hours * 3600))
