@@ -126,15 +126,17 @@ def ingest(sources: list[str] | None = None, config_path: str | None = None,
            allow_private_hosts: bool | None = None) -> str | State:
     """Ingest the configured sources (or the given ones) into the warehouse and publish a digest."""
     logger = get_run_logger()
+    scratch = None
     try:
         settings, taxonomy = resolve_run(config_path, sources, warehouse_path, allow_private_hosts)
         if dry_run and lake.not_made_yet(settings.warehouse):  # nothing stored to compare with, nothing made
             scratch = tempfile.mkdtemp(prefix="newsdesk-dry-run-")
             con = connect.connect(f"sqlite:{Path(scratch) / 'catalog.sqlite'}")
         else:
-            scratch = None
             con = connect.connect(settings.warehouse)
     except (ConfigError, lake.WarehouseError) as exc:
+        if scratch:
+            shutil.rmtree(scratch, ignore_errors=True)
         logger.error("%s", setup_failure(exc))
         return Failed(message=setup_failure(exc))
     skip = superseded_reason(settings.schedule.max_lateness_minutes)

@@ -12,7 +12,13 @@ mkdir -p "$STATE"
 # the config first: a mistake in it is one line, with no server started for nothing
 "$PY" -m flows.serve --check "$@" || exit $?
 
-# one make serve at a time: a second would serve the same deployments, and make stop would know only one
+# one make serve at a time: a second would serve the same deployments, and make stop would know only one.
+# The lock is held from here (while a server starts, too) and, through exec, by flows.serve until it ends.
+exec 9>"$STATE/serve.lock"
+if command -v flock >/dev/null 2>&1 && ! flock -n 9; then
+  echo "error: make serve is already serving or starting (lock $STATE/serve.lock); make stop stops it" >&2
+  exit 2
+fi
 OLD="$(cat "$STATE/serve.pid" 2>/dev/null || true)"
 if [ -n "$OLD" ] && ps -ww -p "$OLD" -o args= 2>/dev/null | grep -qF -- "-m flows.serve"; then
   echo "error: make serve is already serving (process $OLD); make stop stops it" >&2

@@ -538,3 +538,7 @@ def test_utf8_with_a_few_stray_windows_bytes_stays_utf8() -> None:
     assert decode_bytes(raw) == "ATHENS — A wildfire began in the hills. He said “fire”, it’s gone \ufffd."
     legacy = "Caf\u00e9 cr\u00e8me, na\u00efve r\u00e9sum\u00e9 \u2013 d\u00e9j\u00e0 vu".encode("cp1252") * 3
     assert decode_bytes(legacy) == "Café crème, naïve résumé – déjà vu" * 3, "a legacy file is still detected"
+    cut = "Café — a dash".encode() + b" cut \xe2\x80 here."  # a cut-off character is one U+FFFD, not "\ufffd€"
+    assert decode_bytes(cut) == "Café — a dash cut \ufffd here."
+    letters = "one — dash, ".encode() + "résumé déjà café crème naïve".encode("cp1252")
+    assert decode_bytes(letters).endswith("résumé déjà café crème naïve"), "Latin-1 letters are no stray bytes"

@@ -554,8 +554,8 @@ def test_make_serve_on_another_port_gives_the_ui_its_own_api(tmp_path):
         assert (state / "server.pid").is_file(), "serve.sh started the server and kept its pid for make stop"
         twice = subprocess.run([str(ROOT / "scripts" / "serve.sh"), "--config", str(config)], env=env,
                                capture_output=True, text=True, timeout=120)  # a second make serve is refused
-        assert twice.returncode == 2 and twice.stderr.strip().splitlines() == [
-            f"error: make serve is already serving (process {proc.pid}); make stop stops it"], twice.stderr
+        assert twice.returncode == 2 and len(twice.stderr.strip().splitlines()) == 1, twice.stderr
+        assert twice.stderr.startswith("error: make serve is already serving"), twice.stderr
         assert int((state / "serve.pid").read_text()) == proc.pid
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/ui-settings", timeout=10) as response:
             assert json.load(response)["api_url"] == srv.api

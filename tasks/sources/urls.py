@@ -26,14 +26,14 @@ CANONICAL_SCAN_CHARS = 1_000_000  # the canonical link lives in <head>; never sc
 
 
 def is_http_url(url: str | None) -> bool:
-    """True for an absolute http(s) URL with a host."""
+    """True for an absolute http(s) URL with a host (not just a port or user: http://:80/, http://user@/)."""
     if not url:
         return False
     try:
         parts = urlsplit(url.strip())
     except ValueError:
         return False
-    return parts.scheme.lower() in DEFAULT_PORTS and bool(parts.netloc)
+    return parts.scheme.lower() in DEFAULT_PORTS and bool(parts.hostname)
 
 
 def canonical_url(url: str) -> str:

@@ -155,16 +155,38 @@ def _damaged_utf8(raw: bytes) -> str | None:
     text = raw.decode("utf-8", errors="replace")
     damaged = text.count("\ufffd") - raw.count("\ufffd".encode("utf-8"))
     wellformed = sum(1 for ch in text if ch > "\x7f" and ch != "\ufffd")
-    if not wellformed or damaged > max(MIN_DAMAGED_UTF8_ALLOWED, wellformed * MAX_DAMAGED_UTF8_SHARE):
-        return None
+    if not wellformed or damaged > max(1, wellformed * MAX_DAMAGED_UTF8_SHARE):
+        # more damage than a stray byte explains: UTF-8 all the same when the rest are a few lone Windows
+        # quotes, dashes or symbols (0x80-0x9F); else a legacy code page (detection)
+        broken = _broken_bytes(raw)
+        other = sum(1 for byte in broken if byte is None)
+        if len(broken) > MIN_DAMAGED_UTF8_ALLOWED or other > max(1, wellformed * MAX_DAMAGED_UTF8_SHARE):
+            return None
     return raw.decode("utf-8", errors=_WINDOWS_BYTES)  # a stray byte is most often a Windows quote or dash
 
 
+def _broken_bytes(raw: bytes) -> list[int | None]:
+    """Each span UTF-8 cannot decode: its byte when it is one lone byte in 0x80-0x9F, else None."""
+    found: list[int | None] = []
+    start = 0
+    while True:
+        try:
+            raw[start:].decode("utf-8")
+            return found
+        except UnicodeDecodeError as exc:
+            span = raw[start + exc.start:start + exc.end]
+            found.append(span[0] if len(span) == 1 and 0x80 <= span[0] <= 0x9F else None)
+            start += exc.end
+            if len(found) > MIN_DAMAGED_UTF8_ALLOWED:
+                return found
+
+
 def _windows_byte(error: UnicodeDecodeError) -> tuple[str, int]:
-    """One byte UTF-8 cannot decode: a Windows-1252 quote, dash or symbol (0x80-0x9F) as that character,
-    any other (a Latin-1 letter, or damage: it cannot be told) as U+FFFD."""
-    byte = error.object[error.start:error.start + 1]
-    return (byte.decode("cp1252", errors="replace") if 0x80 <= byte[0] <= 0x9F else "\ufffd"), error.start + 1
+    """A span UTF-8 cannot decode: one byte in 0x80-0x9F as its Windows-1252 quote, dash or symbol, any
+    other (a cut-off character, a Latin-1 letter, damage: it cannot be told) as one U+FFFD."""
+    span = error.object[error.start:error.end]  # a cut-off character is one span: one U+FFFD
+    windows = len(span) == 1 and 0x80 <= span[0] <= 0x9F
+    return (span.decode("cp1252", errors="replace") if windows else "\ufffd"), error.end
 
 
 _WINDOWS_BYTES = "newsdesk-windows-bytes"
