@@ -117,12 +117,9 @@ def shared_api(settings: ParallelSettings) -> Iterator[None]:
         yield
         return
     server = _own_session_server()
-    server.start()
-    try:
-        with temporary_settings(updates={PREFECT_API_URL: server.api_url}):
-            yield
-    finally:
-        server.stop()  # here, not only at exit: no process group a signal reaches holds it
+    server.start()  # stopped at exit (Prefect's atexit hook), after the run's last logs have reached it
+    with temporary_settings(updates={PREFECT_API_URL: server.api_url}):
+        yield
 
 
 def _own_session_server() -> object:
