@@ -77,6 +77,11 @@ class Tag:
 SOURCE_DEFAULT_EVIDENCE = ("source default",)
 
 
+def given_by_source(evidence: tuple[str, ...] | list[str]) -> bool:
+    """True for a tag's evidence that only says the source gives it (one article's, or several joined)."""
+    return bool(evidence) and set(evidence) == set(SOURCE_DEFAULT_EVIDENCE)
+
+
 @dataclass
 class Article:
     """A cleaned input on its way into the warehouse, gathering each stage's result."""

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from tasks.records import SOURCE_DEFAULT_EVIDENCE, Article, InputCopy, Reject, RunCounts, Story
+from tasks.records import Article, InputCopy, Reject, RunCounts, Story, given_by_source
 
 LOGGER = logging.getLogger(__name__)
 MAX_REJECTS_SHOWN = 50
@@ -84,7 +84,7 @@ def _article_line(a: Article) -> str:
 def _tags_line(a: Article) -> str:
     if not a.tags:
         return "  - tags: none"
-    return "  - tags: " + "; ".join(f"{t.issue} (from the source)" if tuple(t.evidence) == SOURCE_DEFAULT_EVIDENCE
+    return "  - tags: " + "; ".join(f"{t.issue} (from the source)" if given_by_source(t.evidence)
                                     else f"{t.issue} {t.score:.2f} ({', '.join(t.evidence[:4])})" for t in a.tags)
 
 

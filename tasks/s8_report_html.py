@@ -11,7 +11,7 @@ from html import escape
 from pathlib import Path
 
 from tasks.files import replaced
-from tasks.records import SOURCE_DEFAULT_EVIDENCE, Article, InputCopy, Story, Tag
+from tasks.records import Article, InputCopy, Story, Tag, given_by_source
 from tasks.s8_report import MAX_REJECTS_SHOWN, RunDigest, copies_of, split_stories
 from tasks.s8_report_chart import IssueTrend, series_colour, trend_svg
 
@@ -87,7 +87,7 @@ def _tag_chip(issue: str, score: float, evidence: Iterable[str]) -> str:
     """One tag: its name and score; the evidence terms on hover (title) and on expand."""
     evidence = list(evidence)
     terms = ", ".join(list(dict.fromkeys(evidence))[:EVIDENCE_SHOWN])
-    if evidence and set(evidence) == set(SOURCE_DEFAULT_EVIDENCE):  # given by the source, not scored: no number
+    if given_by_source(evidence):  # not scored: no number to show
         return (f'<li><details><summary title="from the source">{_e(issue)} <span class="score">source'
                 f'</span></summary><span class="evidence">a tag every article of the source gets</span></details></li>')
     return (f'<li><details><summary title="evidence: {_e(terms)}">{_e(issue)} <span class="score">{score:.2f}'
