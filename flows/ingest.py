@@ -137,8 +137,9 @@ def ingest(sources: list[str] | None = None, config_path: str | None = None,
     except (ConfigError, lake.WarehouseError) as exc:
         if scratch:
             shutil.rmtree(scratch, ignore_errors=True)
-        logger.error("%s", setup_failure(exc))
-        return Failed(message=setup_failure(exc))
+        message = setup_failure(exc)
+        logger.error("%s", message)
+        return Failed(message=message)
     skip = superseded_reason(settings.schedule.max_lateness_minutes)
     if skip:
         con.close()

@@ -32,8 +32,9 @@ def maintain(config_path: str | None = None, warehouse_path: str | None = None) 
             return nothing
         con = connect.connect(settings.warehouse, existing=True)  # never a new, empty lake
     except (ConfigError, lake.WarehouseError) as exc:
-        logger.error("%s", setup_failure(exc))
-        return Failed(message=setup_failure(exc))
+        message = setup_failure(exc)
+        logger.error("%s", message)
+        return Failed(message=message)
     try:
         done = upkeep.maintain(con, settings.warehouse.keep_snapshots_days,
                                exclusive=not lake.lake_of(settings.warehouse).shared)

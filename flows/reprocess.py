@@ -39,8 +39,9 @@ def reprocess(config_path: str | None = None, warehouse_path: str | None = None)
         settings, taxonomy = resolve_run(config_path, warehouse_path=warehouse_path)
         con = connect.connect(settings.warehouse, existing=True)  # never a new, empty lake
     except (ConfigError, lake.WarehouseError) as exc:
-        logger.error("%s", setup_failure(exc))
-        return Failed(message=setup_failure(exc))
+        message = setup_failure(exc)
+        logger.error("%s", message)
+        return Failed(message=message)
     run_id = new_run_id(datetime.now(timezone.utc))
     try:
         write.begin_run(con, run_id, str(flow_run.id or ""), "stored articles", kind="reprocess",

@@ -116,9 +116,10 @@ def discover_files(sources: list[SourceSettings], settings: DiscoverSettings, kn
             paths, refused = ([src.path], []) if src.path.exists() else ([], missing)
         result.rejects.extend(Reject(src.name, _locator(p), why) for p, why in refused)
         for path in paths:
-            if _locator(path) in read:  # in two sources (overlapping folders): one input, read once
+            locator = _locator(path)
+            if locator in read:  # in two sources (overlapping folders): one input, read once
                 continue
-            read.add(_locator(path))
+            read.add(locator)
             result.discovered += 1
             item = _read(path, src.name, settings.max_file_bytes)
             if isinstance(item, Reject):
@@ -129,8 +130,12 @@ def discover_files(sources: list[SourceSettings], settings: DiscoverSettings, kn
             else:
                 result.documents.append(item)
     result.documents, result.copies = split_copies(result.documents)
-    once = list({(r.locator, r.reason): r for r in result.rejects[::-1]}.values())  # one of each input's
-    once.sort(key=result.rejects.index)
+    seen: set[tuple[str, str]] = set()
+    once = []  # the first of each input's rejects for one reason, in order
+    for reject in result.rejects:
+        if (reject.locator, reject.reason) not in seen:
+            seen.add((reject.locator, reject.reason))
+            once.append(reject)
     result.skipped += len(result.rejects) - len(once)
     result.rejects = once
     fresh = [r for r in result.rejects if (r.locator, r.reason) not in known_rejects]
