@@ -46,6 +46,9 @@ class WarehouseSettings:
     named_by: str = dataclasses.field(default="[warehouse].catalog", metadata={"config": False})
 
 
+DUCKDB_SUFFIXES = (".duckdb", ".ducklake")
+
+
 def catalog_location(value: str, base: Path) -> str:
     """A warehouse catalog as 'scheme:target': sqlite:PATH, duckdb:PATH (paths made absolute against
     base), postgres:CONNINFO, or a plain file path, which means a SQLite catalog there. ValueError
@@ -60,6 +63,10 @@ def catalog_location(value: str, base: Path) -> str:
         raise ValueError(f"no {'connection string' if scheme == 'postgres' else 'path'} after '{scheme}:'")
     if scheme != "postgres":
         target = str((base / Path(target).expanduser()).resolve())
+    if not match and Path(target).suffix.lower() in DUCKDB_SUFFIXES and not Path(target).exists():
+        # a new SQLite catalog named like a DuckDB file would mislead every later reader of it
+        raise ValueError(f"a plain path means a SQLite catalog; name a DuckDB one duckdb:{value}, "
+                         "or use a .sqlite name")
     return f"{scheme}:{target}"
 
 

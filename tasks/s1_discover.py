@@ -61,7 +61,7 @@ def _walk(root: Path, extensions: tuple[str, ...]) -> tuple[list[Path], list[tup
     return found, refused
 
 
-def _read(path: Path, source: str, limit: int) -> RawDocument | Reject:
+def _read(path: Path, source: str, limit: int, tags: tuple[str, ...] = ()) -> RawDocument | Reject:
     """Read one file within the size limit, or say in one line why it cannot be used."""
     locator = _locator(path)
     try:
@@ -81,7 +81,7 @@ def _read(path: Path, source: str, limit: int) -> RawDocument | Reject:
                                        "with --source, or add it to [[sources]] as a feed)")
     media_type = MEDIA_TYPES.get(path.suffix.lower(), "text/plain")
     return RawDocument(source=source, locator=locator, content_hash=sha256_hex(raw), raw=raw,
-                       media_type=media_type)
+                       media_type=media_type, default_tags=tags)
 
 
 def split_copies(documents: list[RawDocument]) -> tuple[list[RawDocument], list[InputCopy]]:
@@ -121,7 +121,7 @@ def discover_files(sources: list[SourceSettings], settings: DiscoverSettings, kn
                 continue
             read.add(locator)
             result.discovered += 1
-            item = _read(path, src.name, settings.max_file_bytes)
+            item = _read(path, src.name, settings.max_file_bytes, tuple(src.tags))
             if isinstance(item, Reject):
                 result.rejects.append(item)
             elif item.content_hash in known_hashes:

@@ -416,9 +416,13 @@ def summarise_story(texts: list[str], sentences: int, language: str = "english",
     stands, in order."""
     language = language_name(language)
     tokenizer = NewsTokenizer(language)
-    units = _candidates([u for article, text in enumerate(texts) for u in _parse(text, tokenizer, article)[1]])
-    if len(units) <= sentences and len({u.article for u in units}) <= 1:
-        return [u.text for u in units if sentences > 0]  # one short report: its sentences (prose first), in order
+    parsed = [u for article, text in enumerate(texts) for u in _parse(text, tokenizer, article)[1]]
+    one_report = len({u.article for u in parsed}) <= 1
+    if one_report and len(parsed) <= sentences:
+        return [u.text for u in parsed if sentences > 0]  # one short report: all of it, as its own summary has
+    units = _candidates(parsed)
+    if one_report and len(units) <= sentences:
+        return [u.text for u in units if sentences > 0]  # its prose sentences, in order
     title = frozenset().union(*(_title_stems(t, tokenizer) for t in titles or []))
     return [u.text for u in _select_news(units, sentences, language, title, scorer or default_scorer(), lede_first=True)]
 

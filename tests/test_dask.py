@@ -65,7 +65,7 @@ def _config(write_config, runner: str, name: str) -> Path:
 
 def test_a_dask_cluster_run_stores_what_the_default_runner_stores(prefect_api, tmp_path: Path, corpus: Path,
                                                                    write_config) -> None:
-    here, there = tmp_path / "processes.duckdb", tmp_path / "dask.duckdb"
+    here, there = tmp_path / "processes.sqlite", tmp_path / "dask.sqlite"
     local = _config(write_config, "processes", "processes.toml")
     ingest(sources=[str(corpus)], config_path=str(local), warehouse_path=str(here))
     on_dask = spread.with_runner(ingest, ParallelSettings(runner="dask", workers=2))

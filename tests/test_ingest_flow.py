@@ -44,6 +44,23 @@ def seeds_copy(tmp_path: Path) -> Path:
     return folder
 
 
+def test_folder_and_file_sources_give_their_tags_to_every_article(prefect_api, tmp_path, write_config, seeds_copy):
+    single = tmp_path / "single" / "flood.txt"
+    single.parent.mkdir()
+    single.write_text("River floods close the valley road\n\nHundreds of residents were evacuated on Sunday after "
+                      "the river burst its banks. Emergency crews worked through the night to clear the road.\n",
+                      encoding="utf-8")
+    cfg = write_config(f'[[sources]]\nname = "local"\nkind = "folder"\npath = "{seeds_copy.as_posix()}"\n'
+                       'tags = ["desk_pick"]\n'
+                       f'[[sources]]\nname = "tip"\nkind = "file"\npath = "{single.as_posix()}"\ntags = ["tip_line"]\n')
+    digest = _run(cfg)
+    given = _query(tmp_path / "catalog.sqlite", "SELECT a.source, t.issue, t.score, t.evidence FROM article_tags t "
+                                                "JOIN articles a USING (article_id) WHERE t.evidence = 'source default'")
+    assert sorted(given) == [("local", "desk_pick", 0.0, "source default")] * 2 + [
+        ("tip", "tip_line", 0.0, "source default")]
+    assert "tip_line" in digest and "desk_pick" in digest
+
+
 def test_seeds_end_to_end(prefect_api, tmp_path, write_config, seeds_copy):
     cfg = _folder_config(write_config, seeds_copy)
     digest = _run(cfg)
@@ -96,13 +113,18 @@ def _readme_sql() -> list[str]:
 def test_the_readme_sql_examples_run_on_the_seeds_warehouse(prefect_api, tmp_path, write_config):
     folder = tmp_path / "seeds"  # as `make run` reads them, so the README's locator pattern applies
     shutil.copytree(SEEDS, folder)
+    for name in ("photo.txt", "photo copy.txt"):  # a rejected input and a byte-identical copy of it
+        (folder / name).write_bytes(bytes(range(256)) * 8)
     _run(_folder_config(write_config, folder))
     statements = _readme_sql()
     assert len(statements) >= 10 and any("FROM inputs" in s for s in statements)
     with open_warehouse(tmp_path / "catalog.sqlite") as con:
         for statement in statements:
             rows = con.execute(statement).fetchall()  # every example runs against the views as documented
-            if "FROM inputs" in statement or ("FROM stories" in statement and "current_date" in statement):
+            if "outcome = 'rejected'" in statement:  # what went wrong: the reject and its copy, each with why
+                assert sorted(Path(r[0]).name for r in rows) == ["photo copy.txt", "photo.txt"], rows
+                assert all("binary" in r[1] for r in rows), rows
+            elif "FROM inputs" in statement or ("FROM stories" in statement and "current_date" in statement):
                 assert rows, f"the README example finds nothing on the seeds: {statement}"
 
 
@@ -314,13 +336,13 @@ def test_a_storys_title_changes_only_when_a_better_headline_joins(prefect_api, t
     # a title derived from a lead gives way to the first publisher's headline that joins
     for path in folder.iterdir():
         path.unlink()
-    other = tmp_path / "other.duckdb"
+    other = tmp_path / "other.sqlite"
     ours = (tmp_path / "reports" / "latest.html").read_text(encoding="utf-8")
     _story_file(folder, "0_lead_only.txt")
     _run(cfg, warehouse_path=str(other))
     # the other warehouse's digests are beside it; this one's latest page is left as it was
     assert (tmp_path / "reports" / "latest.html").read_text(encoding="utf-8") == ours
-    assert "Hundreds of residents were evacuated" in (tmp_path / "other.duckdb.reports" / "latest.html").read_text(
+    assert "Hundreds of residents were evacuated" in (tmp_path / "other.sqlite.reports" / "latest.html").read_text(
         encoding="utf-8")
     [(derived, _)] = titles(other)
     assert derived.startswith("Hundreds of residents were evacuated")

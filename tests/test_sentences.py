@@ -36,6 +36,22 @@ def test_abbreviations_do_not_end_sentences() -> None:
         "Mr. Smith went to Washington.", "He arrived at 5 p.m. on Monday."]
 
 
+def test_plain_words_the_model_lists_as_abbreviations_still_end_sentences() -> None:
+    # "month", "story", "car" and "south" are among the model's ~3,000 lowercase "abbreviations".
+    text = ('It rained all month. Nobody cared. Read the full story. "It was awful," she said. '
+            "She sold her car. Then she moved south. Police said so.")
+    assert split_sentences(text) == [
+        "It rained all month.", "Nobody cared.", "Read the full story.", '"It was awful," she said.',
+        "She sold her car.", "Then she moved south.", "Police said so."]
+
+
+def test_abbreviations_before_a_capital_stay_inside_the_sentence() -> None:
+    text = "Chelsea v. Arsenal ended 2-1. Gen. Smith spoke to Sen. Jones, approx. Ten minutes after Capt. Li did."
+    assert split_sentences(text) == [
+        "Chelsea v. Arsenal ended 2-1.", "Gen. Smith spoke to Sen. Jones, approx. Ten minutes after Capt. Li did."]
+    assert split_sentences("The U.S. Army and Acme Corp. Ltd. said so.") == ["The U.S. Army and Acme Corp. Ltd. said so."]
+
+
 def test_paragraphs_are_never_joined() -> None:
     text = "A heading without a full stop\n\nthe next paragraph starts in lower case\n\nAnd a third one."
     assert split_sentences(text) == [

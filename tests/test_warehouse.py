@@ -328,7 +328,10 @@ def test_unusable_locations_stop_with_one_line_and_change_nothing(tmp_path: Path
     bad_scheme.write_text(bad_scheme.read_text().replace(f'catalog = "{(tmp_path / "catalog.sqlite").as_posix()}"',
                                                          'catalog = "oracle:db"'), encoding="utf-8")
     _one_line(*_cli(bad_scheme), "[warehouse].catalog", "unknown catalog scheme 'oracle:'")
-    _one_line(*_cli(cfg, "--warehouse", "/proc/news.duckdb"), "error: --warehouse: ", "/proc")
+    _one_line(*_cli(cfg, "--warehouse", "/proc/news.sqlite"), "error: --warehouse: ", "/proc")
+    # a new catalog named like a DuckDB file is not silently made a SQLite one
+    _one_line(*_cli(cfg, "--warehouse", str(tmp_path / "news.duckdb")), "a plain path means a SQLite catalog",
+              f"duckdb:{tmp_path / 'news.duckdb'}")
     _one_line(*_cli(cfg, "--warehouse", str(tmp_path / "no" / "such" / "catalog.sqlite")), "does not exist")
     data = _with_keys(write_config(name="d.toml"), 'data_path = "/proc/lake-files"\n')
     _one_line(*_cli(data), "[warehouse].data_path", "/proc")

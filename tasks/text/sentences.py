@@ -24,6 +24,20 @@ LETTER_RE = re.compile(r"[^\W\d_]")
 POSSESSIVE_RE = re.compile(r"['’]s?$")
 # Full-width sentence ends (Chinese, Japanese), which the Punkt model does not know.
 CJK_SENTENCE_END_RE = re.compile(r"(?<=[。！？])")
+# A sentence end the Punkt model passes over: its abbreviation list, learned from legal and business text,
+# holds about 3,000 plain lowercase words ("month", "story", "car", "south"), so "in a month. Nobody" stayed
+# one sentence. A full stop after a lowercase word of three letters or more, then a capital, ends a sentence
+# unless the word is one of the few lowercase abbreviations written before a capitalised word. Short words
+# ("p.m. ET", "v. Arsenal", "no. 10") and capitalised abbreviations ("Gen. Smith", "St. Louis") are left to
+# the model.
+MISSED_END_RE = re.compile(r"(?<![\w.])([^\W\d_A-Z]{3,})\.[\"'”’)\]]? (?=[\"'“‘(\[]?[A-Z])")
+LOWERCASE_ABBREVIATIONS = frozenset({
+    "approx", "incl", "excl", "esp", "viz", "ibid", "cit", "vol", "vols", "fig", "figs", "nos", "ref", "refs",
+    "para", "paras", "chap", "eds", "rev", "etc", "resp", "dept", "univ", "corp", "inc", "ltd", "bros",
+    "assn", "est", "tel", "ext", "sen", "rep", "gov", "gen", "col", "capt", "sgt", "lieut", "cmdr", "adm",
+    "supt", "insp", "det", "atty", "hon", "pres", "prof",
+    "vgl", "bzw", "usw", "evtl", "ggf", "inkl", "zzgl", "sog", "env",   # German, French
+})
 
 
 @functools.cache
@@ -42,6 +56,18 @@ def _units(paragraph: str) -> list[str]:
     return [" ".join(lines)] if is_wrapped(lines) else lines
 
 
+def _missed_ends(chunk: str) -> list[str]:
+    """Split one of the model's sentences where it passed over a sentence end (MISSED_END_RE, full-width)."""
+    pieces: list[str] = []
+    start = 0
+    for match in MISSED_END_RE.finditer(chunk):
+        if match.group(1).islower() and match.group(1) not in LOWERCASE_ABBREVIATIONS:
+            pieces.append(chunk[start:match.end()])
+            start = match.end()
+    pieces.append(chunk[start:])
+    return [sentence for piece in pieces for sentence in CJK_SENTENCE_END_RE.split(piece)]
+
+
 def split_paragraphs(text: str) -> list[list[str]]:
     """Split text into paragraphs (blank-line separated) of sentences, whitespace normalised."""
     paragraphs: list[list[str]] = []
@@ -49,7 +75,7 @@ def split_paragraphs(text: str) -> list[list[str]]:
         sentences: list[str] = []
         for unit in _units(block):
             for chunk in _sentence_model().tokenize(unit):
-                for sentence in CJK_SENTENCE_END_RE.split(chunk):
+                for sentence in _missed_ends(chunk):
                     sentence = WHITESPACE_RE.sub(" ", sentence).strip()
                     if sentence:
                         sentences.append(sentence)
