@@ -74,12 +74,12 @@ def feeds_task(con: duckdb.DuckDBPyConnection, settings: Settings, poll_now: boo
     with HttpClient(settings.http) as client, progress.stage("poll feeds", "feeds", len(sources)):
         poll = feeds.poll_feeds(sources, states, client, datetime.now(timezone.utc), urls, guids,
                                 validator_max_age_days=settings.feeds.validator_max_age_days, policy=policy,
-                                poll_now=poll_now)
+                                poll_now=poll_now, known_rejects=read.known_rejects(con))
     known = read.known_content_hashes(con)
     fresh = [d for d in poll.documents if d.content_hash not in known]
     poll.copies += read.copies_of_stored(con, [(d.source, d.locator, d.content_hash) for d in poll.documents
                                                if d.content_hash in known])
-    poll.skipped = len(poll.documents) - len(fresh)
+    poll.skipped += len(poll.documents) - len(fresh)
     poll.documents = fresh
     get_run_logger().info("poll feeds: %d polled, %d not due, %d entries seen, %d new pages, %d rejected, "
                           "%d failing", len(poll.states), len(poll.not_polled), poll.entries_seen, len(fresh),

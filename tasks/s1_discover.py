@@ -102,18 +102,22 @@ def discover_files(sources: list[SourceSettings], settings: DiscoverSettings, kn
     """List the new inputs of folder and file sources, in a stable order."""
     result = Discovery()
     read: set[str] = set()
+    missing: list[Reject] = []  # configured paths that are not there: said at every run, never "seen before"
     for src in sources:
         if not src.enabled or src.kind not in ("folder", "file") or src.path is None:
             continue
         if src.kind == "folder":
             if not src.path.is_dir():
-                why = f"source folder does not exist ({path_rule()})"
-                result.rejects.append(Reject(src.name, _locator(src.path), why))
+                why = ('source folder is a file (make the source kind = "file")' if src.path.is_file()
+                       else f"source folder does not exist ({path_rule()})")
+                missing.append(Reject(src.name, _locator(src.path), why))
                 continue
             paths, refused = _walk(src.path, settings.extensions)
+        elif not src.path.exists():
+            missing.append(Reject(src.name, _locator(src.path), f"file does not exist ({path_rule()})"))
+            continue
         else:
-            missing = [(src.path, f"file does not exist ({path_rule()})")]
-            paths, refused = ([src.path], []) if src.path.exists() else ([], missing)
+            paths, refused = [src.path], []
         result.rejects.extend(Reject(src.name, _locator(p), why) for p, why in refused)
         for path in paths:
             locator = _locator(path)
@@ -140,5 +144,5 @@ def discover_files(sources: list[SourceSettings], settings: DiscoverSettings, kn
     result.rejects = once
     fresh = [r for r in result.rejects if (r.locator, r.reason) not in known_rejects]
     result.skipped += len(result.rejects) - len(fresh)
-    result.rejects = fresh
+    result.rejects = list({(r.locator, r.reason): r for r in missing}.values()) + fresh
     return result

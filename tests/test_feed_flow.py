@@ -364,6 +364,21 @@ def test_missing_page_falls_back_to_long_feed_content_or_is_rejected(prefect_api
     assert health(db)["valley"][:3] == ("ok", None, 0)
     assert "page fetch failed: http 404" in digest and failing_sources(digest) == {}
 
+    # the feed changes (one more entry, whose page answers): the dead link is neither fetched nor rejected again
+    server.clear()
+    feed = recorded(server, "feeds/valley.rss")
+    entry = feed[feed.index(b"<item>"):feed.index(b"</item>") + len(b"</item>")]
+    new_entry = entry.replace(b"valley/river-survey", b"valley/new-survey").replace(b"valley-501", b"valley-900")
+    server.expect_request("/feeds/valley.rss").respond_with_data(feed.replace(b"<item>", new_entry + b"<item>", 1),
+                                                                 content_type=RSS_TYPE)
+    server.expect_request("/valley/new-survey.html").respond_with_data(
+        recorded(server, "pages/valley-river-survey.html").replace(b"kingfishers", b"otters"), content_type=HTML_TYPE)
+    time.sleep(0.05)  # past the feed's minimum poll interval
+    run(cfg)
+    assert hits(server, "/valley/road-notice.html") == 0
+    assert query(db, "SELECT count(*) FROM rejects") == [(1,)]
+    assert query(db, "SELECT rejected FROM runs ORDER BY started_at") == [(1,), (0,)]
+
 
 GAZETTE_PAGES = ("gazette/pier-repairs", "gazette/lifeboat-rescue")
 

@@ -245,9 +245,35 @@ def test_transient_page_failure_keeps_feed_for_retry(server: HTTPServer, client:
     server.expect_request("/articles/rates.html").respond_with_data(b"busy", status=503)
     poll = poll_feeds([feed_source(server, "world", "/feeds/world.rss")], {}, client, NOW, set(), set())
     assert [r.reason for r in poll.rejects] == ["page fetch failed: http 503; the feed's text is too short to use "
-                                                "instead (8 words, needs 50)"]
+                                                "instead (8 words, needs 50); fetched again at the next poll"]
     (state,) = poll.states
     assert state.last_status == "ok" and state.body_hash is None and state.etag is None
+    # the next poll fetches the page again; failing the same way, it is not recorded a second time
+    stored = {d.url for d in poll.documents}
+    again = poll_feeds([feed_source(server, "world", "/feeds/world.rss")], {"world": state}, client,
+                       NOW + timedelta(hours=1), stored, set(), known_rejects={(r.locator, r.reason) for r in poll.rejects})
+    assert hits(server, "/articles/rates.html") == 2 and again.rejects == [] and again.skipped == 1
+
+
+def test_a_rejected_entry_is_not_fetched_or_recorded_again_when_its_feed_changes(server: HTTPServer,
+                                                                                 client: HttpClient) -> None:
+    serve_feed(server, "/feeds/world.rss", "world.rss", headers={"ETag": '"w1"'})
+    serve_pages(server, "talks")  # floods and rates answer 404: floods has feed text enough, rates not
+    source = feed_source(server, "world", "/feeds/world.rss")
+    first = poll_feeds([source], {}, client, NOW, set(), set())
+    assert [r.reason.split(";")[0] for r in first.rejects] == ["page fetch failed: http 404"]
+    server.clear()
+    body = feed_bytes("world.rss", base(server)).replace(b"</channel>", b"<item><title>New</title>"
+                                                         b"<link>" + base(server).encode() + b"/articles/new.html</link>"
+                                                         b"<guid>world-2000</guid></item></channel>")
+    server.expect_request("/feeds/world.rss").respond_with_data(body, content_type=RSS_TYPE, headers={"ETag": '"w2"'})
+    server.expect_request("/articles/new.html").respond_with_data(b"<html><body><p>gone</p></body></html>",
+                                                                 status=404)
+    second = poll_feeds([source], {s.source: s for s in first.states}, client, NOW + timedelta(hours=1),
+                        {d.url for d in first.documents}, set(),
+                        known_rejects={(r.locator, r.reason) for r in first.rejects})
+    assert hits(server, "/articles/rates.html") == 0, "a page rejected for good is not fetched again"
+    assert [r.locator for r in second.rejects] == [f"{base(server)}/articles/new.html"], "only the new entry"
 
 
 def test_failing_feed_does_not_stop_the_others(server: HTTPServer, client: HttpClient) -> None:

@@ -61,6 +61,26 @@ def test_folder_and_file_sources_give_their_tags_to_every_article(prefect_api, t
     assert "tip_line" in digest and "desk_pick" in digest
 
 
+def test_a_configured_path_that_is_not_there_is_said_at_every_run(prefect_api, tmp_path, write_config, seeds_copy):
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("Not a folder.\n", encoding="utf-8")
+    cfg = write_config(f'[[sources]]\nname = "local"\nkind = "folder"\npath = "{seeds_copy.as_posix()}"\n'
+                       f'[[sources]]\nname = "typo"\nkind = "folder"\npath = "{(tmp_path / "sedes").as_posix()}"\n'
+                       f'[[sources]]\nname = "flat"\nkind = "folder"\npath = "{a_file.as_posix()}"\n'
+                       f'[[sources]]\nname = "gone"\nkind = "file"\npath = "{(tmp_path / "gone.txt").as_posix()}"\n')
+    for _ in range(2):
+        digest = _run(cfg)
+        assert "source folder does not exist" in digest and "make the source kind" in digest
+        assert "file does not exist" in digest
+    rows = _query(tmp_path / "catalog.sqlite", "SELECT r.source, r.reason FROM rejects r JOIN runs USING (run_id) "
+                                               "ORDER BY runs.started_at, r.source")
+    reasons = [(source, reason.split(" (")[0]) for source, reason in rows]
+    assert reasons == [("flat", 'source folder is a file'), ("gone", "file does not exist"),
+                       ("typo", "source folder does not exist")] * 2
+    assert _query(tmp_path / "catalog.sqlite", "SELECT skipped, rejected FROM runs ORDER BY started_at") == [
+        (0, 3), (2, 3)]
+
+
 def test_seeds_end_to_end(prefect_api, tmp_path, write_config, seeds_copy):
     cfg = _folder_config(write_config, seeds_copy)
     digest = _run(cfg)

@@ -24,6 +24,9 @@ from tasks.text.normalise import fragment_text, one_line, word_count
 LOGGER = logging.getLogger(__name__)
 
 MIN_FEED_CONTENT_WORDS = 50  # feed text long enough to stand in for a page that cannot be fetched
+# The end of the reason of a page that failed in a way that may pass (a timeout, a 5xx): its feed is read
+# again at the next poll and the page fetched again; any other rejected entry is not fetched again.
+RETRY_NOTE = "fetched again at the next poll"
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 FEED_HEADERS = ("content-type", "content-language")  # the response headers feedparser may use
 ENTITY_DECLARATION = re.compile(rb"<!ENTITY\b[^>]*>")
@@ -75,7 +78,7 @@ class FeedPoll:
     rejects: list[Reject] = field(default_factory=list)
     states: list[SourceState] = field(default_factory=list)
     entries_seen: int = 0
-    skipped: int = 0  # pages fetched whose content is already stored
+    skipped: int = 0  # pages fetched whose content is already stored, and rejects recorded before
     problems: list[tuple[str, str, str]] = field(default_factory=list)  # (source, status label, detail)
     not_polled: list[tuple[str, str]] = field(default_factory=list)  # (source, why: not due, disabled)
     copies: list[InputCopy] = field(default_factory=list)  # pages with the bytes of one fetched earlier
@@ -287,15 +290,21 @@ def _conditional_headers(state: SourceState, now: datetime, max_age_days: float)
 def poll_feeds(sources: list[SourceSettings], states: dict[str, SourceState], client: HttpClient,
                now: datetime, known_urls: set[str], known_guids: set[str],
                validator_max_age_days: float = 7.0, policy: HealthPolicy | None = None,
-               poll_now: bool = False) -> FeedPoll:
+               poll_now: bool = False, known_rejects: set[tuple[str, str]] | None = None) -> FeedPoll:
     """Poll the enabled feed sources that are due (all of them with poll_now: a person named them),
     and fetch the pages of their new entries.
 
     Feeds are fetched conditionally; an unchanged feed costs one request. Entries already known
-    (by canonical URL or guid) or already met earlier in this poll are skipped, so a story carried
-    by two feeds is fetched once. A source that fails is backed off (see tasks.sources.health) and listed
-    in problems; the other sources go on. A source not polled is listed in not_polled with the reason.
+    (by canonical URL or guid), already rejected for good (known_rejects: (locator, reason) recorded
+    before, other than a page to fetch again) or already met earlier in this poll are skipped, so a
+    story carried by two feeds is fetched once and a dead link is not fetched at every change of its
+    feed. A reject recorded before with the same reason is not recorded again (a page retried after a
+    timeout that times out again). A source that fails is backed off (see tasks.sources.health) and
+    listed in problems; the other sources go on. A source not polled is listed in not_polled with the
+    reason.
     """
+    known_rejects = known_rejects or set()
+    settled = {locator for locator, reason in known_rejects if not reason.endswith(RETRY_NOTE)}
     policy = policy or HealthPolicy()
     poll = FeedPoll()
     due: list[tuple[SourceSettings, SourceState]] = []
@@ -317,10 +326,13 @@ def poll_feeds(sources: list[SourceSettings], states: dict[str, SourceState], cl
         if update is None:
             continue
         poll.entries_seen += len(update.entries)
-        update.entries = [e for e in update.entries
-                          if _is_new(e, known_urls, known_guids, seen_urls, seen_guids)]
+        update.entries = [e for e in update.entries if (e.url or e.guid) not in settled
+                          and _is_new(e, known_urls, known_guids, seen_urls, seen_guids)]
         updates.append(update)
     _fetch_entries(updates, client, poll, now, policy)
+    fresh = [r for r in poll.rejects if (r.locator, r.reason) not in known_rejects]
+    poll.skipped += len(poll.rejects) - len(fresh)
+    poll.rejects = fresh
     return poll
 
 
@@ -435,8 +447,9 @@ def _document(src: SourceSettings, entry: FeedEntry, page: FetchResult | FetchEr
             source=src.name, locator=locator, content_hash=sha256_hex(raw), raw=raw, media_type="text/html",
             url=entry.url, feed_title=entry.title, feed_published_at=entry.published_at, guid=entry.guid,
             feed_content=entry.content, default_tags=tuple(src.tags), site_name=feed_title)
-    short = f" ({words} words, needs {MIN_FEED_CONTENT_WORDS})" if words else ""
+    short = f" ({words} word{'s' if words > 1 else ''}, needs {MIN_FEED_CONTENT_WORDS})" if words else ""
     if page is None:
         return Reject(src.name, locator, f"{reason} and too little feed content{short}")
     return Reject(src.name, locator, f"page fetch failed: {reason}" +
-                  (f"; the feed's text is too short to use instead{short}" if words else ""))
+                  (f"; the feed's text is too short to use instead{short}" if words else "") +
+                  (f"; {RETRY_NOTE}" if isinstance(page, FetchError) and page.transient else ""))
