@@ -157,6 +157,11 @@ class IssueModel:
         values *= self.idf[columns]
         return columns, values / np.linalg.norm(values)
 
+    @property
+    def language(self) -> str:
+        """The language the model reads (of its examples: the shipped models', English), as language_name gives it."""
+        return str(self.meta.get("language", MODEL_LANGUAGE))
+
     def predict(self, text: str) -> Prediction:
         """Each issue's probability for the text (its best row's), with what the evidence needs."""
         columns, values = self.vector(text)
@@ -246,6 +251,11 @@ class ModelSet:
         issues = tuple(dict.fromkeys(n for m in self.models for n in m.issues))
         object.__setattr__(self, "issues", issues)
         object.__setattr__(self, "slots", tuple(np.array([issues.index(n) for n in m.issues]) for m in self.models))
+
+    @property
+    def language(self) -> str:
+        """The language of the models (the first one's: a set reads one language)."""
+        return self.models[0].language
 
     def predict(self, text: str) -> SetPrediction:
         """Each issue's best probability over the models, and which model gave it (the first, on a tie)."""
@@ -392,7 +402,7 @@ def _fit_row(matrix: object, target: np.ndarray, name: str, c: float,
 
 def examples_digest(files: Sequence[tuple[str, Path]]) -> str:
     """A hash of what a fitted model depends on: each (issue, file)'s name and bytes, and the fitting settings."""
-    digest = hashlib.sha256(f"format {MODEL_FORMAT} C {C} min_df {MIN_DF}\n".encode())
+    digest = hashlib.sha256(f"format {MODEL_FORMAT} C {C} min_df {MIN_DF} language\n".encode())
     for issue, path in sorted(files, key=lambda item: (item[0], str(item[1]))):
         digest.update(f"{issue}\0{path.name}\0".encode())
         digest.update(hashlib.sha256(path.read_bytes()).digest())

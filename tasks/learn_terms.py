@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from tasks.issue_model import IssueModel, examples_digest, fit_model, load_model
+from tasks.text.language import detect_language, language_name
 
 LOGGER = logging.getLogger(__name__)
 
@@ -20,6 +22,12 @@ def read_example(path: Path) -> str:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
         return raw.decode("latin-1")
+
+
+def examples_language(texts: Sequence[str]) -> str:
+    """The language most of the examples are in (language_name's; English when none can be told)."""
+    found = Counter(language_name(code) for code in map(detect_language, texts) if code)
+    return found.most_common(1)[0][0] if found else language_name(None)
 
 
 def learn_from_examples(files: Mapping[str, Sequence[Path]], cache_dir: Path) -> IssueModel:
@@ -42,8 +50,9 @@ def learn_from_examples(files: Mapping[str, Sequence[Path]], cache_dir: Path) ->
     for issue, path in pairs:
         labels.setdefault(path.resolve(), set()).add(issue)
     ordered = sorted(labels)
-    model = fit_model([read_example(p) for p in ordered], [frozenset(labels[p]) for p in ordered], sorted(files),
-                      meta={"digest": digest, "source": "taxonomy examples"})
+    texts = [read_example(p) for p in ordered]
+    model = fit_model(texts, [frozenset(labels[p]) for p in ordered], sorted(files),
+                      meta={"digest": digest, "source": "taxonomy examples", "language": examples_language(texts)})
     try:
         model.save(cached)
     except OSError as exc:

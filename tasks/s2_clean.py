@@ -446,11 +446,14 @@ def _clean_one(doc: RawDocument, settings: CleanSettings) -> CleanedArticle | st
         return "empty file"
     is_html = (doc.media_type == "text/html" and "<" in text) or looks_like_html(text)
     cleaned = clean_html(text, doc.url, settings, doc.site_name) if is_html else clean_text(text, settings)
+    # the feed's text stands in for a page it could not fetch: a heading or first line in it is no headline
+    title_from_feed_text = doc.feed_content is not None and doc.raw == doc.feed_content.encode("utf-8")
     words = word_count(cleaned.text)
     if words < max(settings.min_words, 1) and doc.feed_content:
         fallback = _clean_feed_content(doc.feed_content, doc.url, settings, doc.site_name)
         if word_count(fallback.text) > words and word_count(fallback.text) >= settings.min_words:
-            if cleaned.title and not cleaned.title_derived:
+            title_from_feed_text = not (cleaned.title and not cleaned.title_derived)
+            if not title_from_feed_text:
                 fallback.title, fallback.title_derived = cleaned.title, False
             fallback.published_at = cleaned.published_at or fallback.published_at
             fallback.site_name = cleaned.site_name or fallback.site_name
@@ -462,7 +465,8 @@ def _clean_one(doc: RawDocument, settings: CleanSettings) -> CleanedArticle | st
         return f"too little text: {words} words (minimum {settings.min_words})"
     if words > MAX_ARTICLE_WORDS:
         return f"too much text for one article: {words:,} words (maximum {MAX_ARTICLE_WORDS:,})"
-    if doc.feed_title and doc.feed_title.strip() and (cleaned.title is None or cleaned.title_derived):
+    if doc.feed_title and doc.feed_title.strip() and (cleaned.title is None or cleaned.title_derived
+                                                      or title_from_feed_text):
         cleaned.title, cleaned.title_derived = " ".join(doc.feed_title.split()), False
     if doc.feed_published_at is not None:
         cleaned.published_at = doc.feed_published_at

@@ -271,12 +271,15 @@ def _keyword_evidence(issue: Issue, counts: Counter[str], title_counts: Counter[
             for key in counts.keys() | title_counts.keys()}
 
 
-def _model_scores(taxonomy: Taxonomy, title: str | None,
-                  text: str) -> dict[str, tuple[IssueModel | ModelSet, int, Prediction | SetPrediction]]:
-    """For each issue a model knows: that model, the issue's index in it and the model's reading of the text."""
+def _model_scores(taxonomy: Taxonomy, title: str | None, text: str,
+                  language: str) -> dict[str, tuple[IssueModel | ModelSet, int, Prediction | SetPrediction]]:
+    """For each issue a model of the text's language knows: that model, the issue's index in it and the
+    model's reading of the text. A model reads no other language: its words there are noise ("de")."""
     found: dict[str, tuple[IssueModel | ModelSet, int, Prediction | SetPrediction]] = {}
     document = f"{title}\n{text}" if title else text
     for model in taxonomy.models:
+        if model.language != language:
+            continue
         prediction = model.predict(document)
         for index, name in enumerate(model.issues):
             found.setdefault(name, (model, index, prediction))
@@ -290,7 +293,7 @@ def _tag(title: str | None, text: str, taxonomy: Taxonomy, matcher: _Matcher, la
     body = _count_matches(body_terms, matcher)
     heading = _count_matches(match_terms(title, language), matcher) if title else {}
     length_scale = 1.0 / math.sqrt(max(1.0, len(body_terms) / REFERENCE_WORDS))
-    modelled = _model_scores(taxonomy, title, text)
+    modelled = _model_scores(taxonomy, title, text, language)
     tags: list[Tag] = []
     for index, issue in enumerate(taxonomy.issues):
         keyword = _keyword_evidence(issue, body.get(index, Counter()), heading.get(index, Counter()))

@@ -456,6 +456,21 @@ def test_clean_documents_falls_back_to_feed_content(feed_content: str) -> None:
     assert art.canonical_url == "https://paper.example.com/local/mill-wheel"
 
 
+def test_feed_text_standing_in_for_a_page_keeps_the_feeds_headline() -> None:
+    # the page could not be fetched: the document is the feed's own text, whose first heading is a section name
+    content = ("<h2>The Problem</h2><p>" + "Every release had to bump the stylesheet version by hand in three "
+               "places, and the staging site kept serving the old file for hours afterwards. " * 3 + "</p>")
+    doc = _doc(content.encode("utf-8"), "https://blog.example.com/css", "text/html",
+               feed_title="Automating CSS versioning in staging", feed_content=content)
+    art = clean_documents([doc], CleanSettings())[0][0][1]
+    assert art.title == "Automating CSS versioning in staging" and art.title_derived is False
+    # a page with no headline of its own whose text is too short: the feed's text, and the feed's headline
+    empty_page = _doc(b"<html><body><p>Subscribe to read.</p></body></html>", "https://blog.example.com/p",
+                      "text/html", feed_title="Mill reopens", feed_content=content)
+    art = clean_documents([empty_page], CleanSettings())[0][0][1]
+    assert art.title == "Mill reopens" and "stylesheet" in art.text
+
+
 def test_clean_documents_turns_unexpected_errors_into_rejects(monkeypatch: pytest.MonkeyPatch) -> None:
     def broken(raw: str, settings: CleanSettings | None = None) -> None:
         raise RuntimeError("parser exploded\non two lines " + "x" * 400)

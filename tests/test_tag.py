@@ -247,6 +247,44 @@ def test_learned_issue_tags_a_new_article_with_evidence_found_in_it(learned) -> 
     assert "goalkeeper" in tags[0].evidence
 
 
+PORTUGUESE_MATCH = ("O time de futebol da cidade venceu o campeonato estadual no domingo depois de uma temporada "
+                    "difícil. O treinador disse que os jogadores mostraram coragem e que a torcida fez a diferença "
+                    "no estádio lotado. A prefeitura prometeu uma festa na praça central na próxima semana.")
+
+
+def test_a_model_reads_only_the_language_of_its_examples(taxonomy) -> None:
+    # the shipped models are English: read as English, Portuguese "de" and "time" make a sports story
+    assert [t.issue for t in tag_text(None, PORTUGUESE_MATCH, taxonomy, language="en")] == ["sport"]
+    assert tag_text(None, PORTUGUESE_MATCH, taxonomy, language="pt") == []
+
+
+GERMAN_MATCHES = ["Der Torwart hielt den Elfmeter und der Verein erreichte das Pokalfinale.",
+                  "Ein spätes Kopfballtor des Stürmers entschied das Derby für den Verein.",
+                  "Der Torwart des Vereins verletzte sich vor dem Pokalspiel, der Trainer stellte um.",
+                  "Der Stürmer traf zweimal im Ligaspiel, und der Verein kletterte auf Platz drei.",
+                  "Die Fans feierten den Torwart nach dem Sieg im Elfmeterschießen im Pokal."]
+GERMAN_MARKETS = ["Die Zentralbank erhöhte die Zinsen, weil die Inflation schneller stieg als erwartet.",
+                  "Die Aktien fielen, nachdem die Bank vor dauerhaft hohen Zinsen gewarnt hatte.",
+                  "Ökonomen sagten, Inflation und höhere Zinsen belasteten Aktien und Währung.",
+                  "Die Gewinne der Bank stiegen mit den Zinsen, die Aktie des Kreditgebers sprang.",
+                  "Die Inflation ließ im März nach, Ökonomen erwarten, dass die Bank die Zinsen hält."]
+
+
+def test_a_model_learned_from_examples_in_another_language_reads_that_language(tmp_path: Path) -> None:
+    for folder, texts in (("spiel", GERMAN_MATCHES), ("markt", GERMAN_MARKETS)):
+        (tmp_path / "examples" / folder).mkdir(parents=True)
+        for i, text in enumerate(texts):
+            (tmp_path / "examples" / folder / f"{i}.txt").write_text(f"{text} {text}\n", encoding="utf-8")
+    path = tmp_path / "issues.toml"
+    path.write_text('[issues.fussball]\nexamples = ["examples/spiel"]\n[issues.maerkte]\nexamples = ["examples/markt"]\n',
+                    encoding="utf-8")
+    learned = load_taxonomy(path, root=tmp_path, cache_dir=tmp_path / "cache")
+    assert [m.language for m in learned.models] == ["german"]
+    text = "Der Torwart hielt zwei Elfmeter, und der Verein gewann das Pokalspiel vor seinen Fans."
+    assert tag_text(None, text, learned, min_score=0.2, language="de")[0].issue == "fussball"
+    assert tag_text(None, text, learned, min_score=0.2, language="en") == []
+
+
 def test_example_paths_are_read_from_the_project_root_wherever_the_taxonomy_is(tmp_path: Path) -> None:
     from config.settings import PROJECT_ROOT
 
