@@ -282,17 +282,12 @@ def _front_date(value: object) -> datetime | None:
 def _front_matter(raw: str, found: _Found) -> str:
     """The text without its front matter, whose title, date and author go into found. A block that is
     not YAML mapping keys to values is left as text."""
-    import yaml
-
     match = _FRONT_MATTER.match(raw)
     if not match:
         return raw
     if len(match["yaml"]) > MAX_FRONT_MATTER_CHARS:
         return raw
-    try:
-        fields = yaml.safe_load(match["yaml"])
-    except Exception:  # noqa: BLE001 - YAMLError, or a date YAML reads but Python cannot make (2024-13-45)
-        return raw
+    fields = _front_fields(match["yaml"])
     if not isinstance(fields, dict):
         return raw
     fields = {str(k).lower(): v for k, v in fields.items()}
@@ -306,6 +301,23 @@ def _front_matter(raw: str, found: _Found) -> str:
     found.set("byline", next((name for name in (_front_names(fields.get(k)) for k in _FRONT_AUTHOR_KEYS) if name),
                              None))
     return raw[match.end():]
+
+
+_FRONT_LINE = re.compile(r"^(?P<key>[A-Za-z_][\w-]*)[ \t]*:(?:[ \t]+(?P<value>.*?))?[ \t]*$")
+
+
+def _front_fields(block: str) -> object:
+    """A front matter block's keys and values, every scalar a string (dates are read by parse_date, so a
+    date that cannot be is unknown instead of breaking the block). A block YAML cannot read (a bracket left
+    open) is read line by line: its top-level `key: value` lines, quotes removed; None when it has none."""
+    import yaml
+
+    try:
+        return yaml.load(block, Loader=yaml.BaseLoader)  # noqa: S506 - BaseLoader builds only str, list, dict
+    except yaml.YAMLError:
+        pass
+    found = {m["key"]: (m["value"] or "").strip("'\"") for m in map(_FRONT_LINE.match, block.splitlines()) if m}
+    return found or None
 
 
 def _front_names(value: object) -> str | None:

@@ -539,6 +539,16 @@ def test_markdown_front_matter_gives_title_author_and_date_and_is_not_text() -> 
     assert undated.published_at is None, "a date that cannot be read stays unknown"
 
 
+@pytest.mark.parametrize("change", [("2026-11-30T08:15:00+02:00", "2026-02-30"),  # a date no calendar has
+                                    ("[Jane Doe, Ali Kaya]", "[Jane Doe, Ali Kaya")],  # YAML cannot read it
+                         ids=["no-such-date", "bracket-left-open"])
+def test_one_bad_value_in_front_matter_loses_only_itself(change: tuple[str, str]) -> None:
+    out = clean_text(FRONT_MATTER.replace(*change))
+    assert out.title == "Wildfire front reaches the coast" and out.text.startswith("A wildfire that began")
+    assert "title:" not in out.text and "---" not in out.text
+    assert out.published_at == (None if "02-30" in change[1] else datetime(2026, 11, 30, 6, 15, tzinfo=timezone.utc))
+
+
 def test_a_byline_beside_a_date_that_cannot_be_read_keeps_the_byline_and_no_date() -> None:
     out = clean_text("Harbour fire spreads\n\nBy Anna Berg | Published 12/05/2026\n\nA fire that began in a "
                      "warehouse on the harbour spread to two fishing boats overnight, the fire brigade said.")
