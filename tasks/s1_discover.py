@@ -118,6 +118,7 @@ def discover_files(sources: list[SourceSettings], settings: DiscoverSettings, kn
             continue
         else:
             paths, refused = [src.path], []
+        result.discovered += len(refused)  # found in the folder, and refused: counted as found
         result.rejects.extend(Reject(src.name, _locator(p), why) for p, why in refused)
         for path in paths:
             locator = _locator(path)

@@ -325,9 +325,16 @@ def poll_feeds(sources: list[SourceSettings], states: dict[str, SourceState], cl
         update = _read_feed(src, state, response, now, policy, poll)
         if update is None:
             continue
-        poll.entries_seen += len(update.entries)
-        update.entries = [e for e in update.entries if (e.url or e.guid) not in settled
-                          and _is_new(e, known_urls, known_guids, seen_urls, seen_guids)]
+        entries = []
+        for entry in update.entries:
+            if _among(entry, seen_urls, seen_guids):
+                continue  # met earlier in this poll (two feeds carry it): one input, counted under the first
+            poll.entries_seen += 1
+            seen_urls.update([entry.url] if entry.url else [])
+            seen_guids.update([entry.guid] if entry.guid else [])
+            if (entry.url or entry.guid) not in settled and not _among(entry, known_urls, known_guids):
+                entries.append(entry)
+        update.entries = entries
         updates.append(update)
     _fetch_entries(updates, client, poll, now, policy)
     fresh = [r for r in poll.rejects if (r.locator, r.reason) not in known_rejects]
@@ -373,18 +380,9 @@ def _fail(src: SourceSettings, state: SourceState, now: datetime, policy: Health
     poll.problems.append((src.name, label, detail))
 
 
-def _is_new(entry: FeedEntry, known_urls: set[str], known_guids: set[str],
-            seen_urls: set[str], seen_guids: set[str]) -> bool:
-    """True for an entry neither stored before nor met earlier in this poll (and remember it)."""
-    if entry.url and (entry.url in known_urls or entry.url in seen_urls):
-        return False
-    if entry.guid and (entry.guid in known_guids or entry.guid in seen_guids):
-        return False
-    if entry.url:
-        seen_urls.add(entry.url)
-    if entry.guid:
-        seen_guids.add(entry.guid)
-    return True
+def _among(entry: FeedEntry, urls: set[str], guids: set[str]) -> bool:
+    """True for an entry whose URL or guid is in the sets."""
+    return bool((entry.url and entry.url in urls) or (entry.guid and entry.guid in guids))
 
 
 def _fetch_entries(updates: list[_FeedUpdate], client: HttpClient, poll: FeedPoll, now: datetime,
