@@ -8,6 +8,7 @@ import re
 import tomllib
 import types
 import typing
+import urllib.parse
 import zoneinfo
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -479,7 +480,11 @@ def source_from_argument(arg: str, configured: tuple[SourceSettings, ...] = ()) 
         return dataclasses.replace(found, enabled=True)
     if is_http_url(arg):
         return SourceSettings(name=arg, kind="feed", url=arg)
-    path = Path(arg).expanduser().resolve()
+    location = urllib.parse.urlsplit(arg)
+    if location.scheme.lower() == "file" and location.netloc in ("", "localhost"):  # file:///path is that path
+        path = Path(urllib.parse.unquote(location.path)).resolve()
+    else:
+        path = Path(arg).expanduser().resolve()
     if path.is_dir():
         return SourceSettings(name=str(arg), kind="folder", path=path)
     if path.is_file():

@@ -207,7 +207,7 @@ def render_digest(d: RunDigest) -> str:
         lines += ["## Rejected", ""]
         lines += [f"- {_code(r.locator)} ({_md(r.source)}): {_md(r.reason)}" for r in d.rejects[:MAX_REJECTS_SHOWN]]
         if len(d.rejects) > MAX_REJECTS_SHOWN:
-            lines.append(f"- … and {len(d.rejects) - MAX_REJECTS_SHOWN} more (see the rejects view)")
+            lines.append(f"- … and {len(d.rejects) - MAX_REJECTS_SHOWN} more (see the inputs view)")
         lines.append("")
     return "\n".join(lines)
 

@@ -174,6 +174,8 @@ def test_a_source_named_for_a_run_is_the_configured_one_it_names(tmp_path, write
     assert (adhoc.name, adhoc.url, adhoc.tags) == ("https://example.org/other.rss", "https://example.org/other.rss", ())
     with pytest.raises(ConfigError, match="--source nowhere: no such file or folder, feed URL or configured source"):
         named("nowhere")
+    [by_url] = named(folder.as_uri() + "/")  # a file: URL is its path
+    assert (by_url.kind, by_url.path) == ("folder", folder)
     # an existing file or folder is read as such, even where a configured source has its name
     monkeypatch.chdir(tmp_path)
     (tmp_path / "gazette").mkdir()
