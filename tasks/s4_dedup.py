@@ -16,7 +16,7 @@ from tasks.records import Article, KnownArticle, KnownProbe
 from tasks.sources.urls import article_url, url_slug
 from tasks.text.hashing import text_hash
 
-__all__ = ["assign", "facts_agree", "known_probe"]
+__all__ = ["assign", "facts_agree", "known_probe", "seen_at"]
 
 LOGGER = logging.getLogger(__name__)
 
@@ -48,11 +48,18 @@ def _article_url(article: Article) -> str | None:
     return article_url(article.cleaned.canonical_url or article.doc.url)
 
 
-def _age_days(now: datetime, then: datetime) -> float:
-    """Days between two instants, treating a naive datetime as UTC."""
-    if (now.tzinfo is None) != (then.tzinfo is None):
-        now, then = (d if d.tzinfo else d.replace(tzinfo=timezone.utc) for d in (now, then))
-    return abs((now - then).total_seconds()) / 86400.0
+def _timestamp(instant: datetime) -> float:
+    """Seconds since the epoch, treating a naive datetime as UTC."""
+    return (instant if instant.tzinfo else instant.replace(tzinfo=timezone.utc)).timestamp()
+
+
+def seen_at(article: Article, now: datetime) -> datetime:
+    """The instant a batch article counts for: its publication, else its ingestion (this run, now).
+
+    The batch side of the warehouse's article_day(published_at, ingested_at) (views.sql), which
+    warehouse.read hands dedup as KnownArticle.seen_at for stored articles.
+    """
+    return article.cleaned.published_at or now
 
 
 class TermIndex:
@@ -61,10 +68,12 @@ class TermIndex:
     Terms are weighted by inverse document frequency over everything compared in one call (the
     stored window and the batch), so names particular to an event count for more than words
     common to a whole beat; with only a handful of articles the weights are nearly flat.
+    Each indexed vector keeps its article's instant (seconds since the epoch): a match is only
+    looked for among those within window_days of the query's.
     """
 
-    def __init__(self, vectors: list[dict[str, float]], stories: list[str],
-                 batch_vectors: list[dict[str, float]]) -> None:
+    def __init__(self, vectors: list[dict[str, float]], stories: list[str], seen: list[float],
+                 batch_vectors: list[dict[str, float]], window_days: float) -> None:
         # Stored vectors are flattened into arrays: 100k articles x 40 terms stay a few numpy passes.
         terms = list(chain.from_iterable((*vectors, *batch_vectors)))
         names = list(dict.fromkeys(terms))
@@ -97,6 +106,9 @@ class TermIndex:
         self._added: dict[str, list[tuple[int, float]]] = {}
         self._pending = 0
         self.stories = list(stories)
+        self._seen = list(seen)
+        self._seen_array = np.array(self._seen, dtype=np.float64)
+        self._window_s = window_days * 86400.0
 
     def weigh(self, vector: dict[str, float]) -> dict[str, float]:
         """Return the vector with idf weights applied, L2-normalised (empty if it has no weight)."""
@@ -104,10 +116,11 @@ class TermIndex:
         norm = math.sqrt(sum(w * w for w in weighted.values()))
         return {t: w / norm for t, w in weighted.items()} if norm > 0 else {}
 
-    def add(self, vector: dict[str, float], story: str) -> None:
-        """Index one more article's vector under its story."""
+    def add(self, vector: dict[str, float], story: str, seen: float) -> None:
+        """Index one more article's vector under its story, with the instant it counts for."""
         slot = len(self.stories)
         self.stories.append(story)
+        self._seen.append(seen)
         for term, weight in self.weigh(vector).items():
             self._added.setdefault(term, []).append((slot, weight))
         self._pending += 1
@@ -124,15 +137,18 @@ class TermIndex:
                 slots, weights = np.concatenate([old_slots, slots]), np.concatenate([old_weights, weights])
             self._stored[term] = (slots, weights)
         self._added, self._pending = {}, 0
+        self._seen_array = np.array(self._seen, dtype=np.float64)
 
-    def best(self, vector: dict[str, float], threshold: float) -> tuple[str, float] | None:
-        """Return (story id, cosine) of the closest indexed vector if it reaches the threshold."""
+    def best(self, vector: dict[str, float], threshold: float, seen: float) -> tuple[str, float] | None:
+        """Return (story id, cosine) of the closest indexed vector within the window of seen (an
+        instant, seconds since the epoch) if it reaches the threshold."""
         query = self.weigh(vector)
         best_slot, best_score = -1, 0.0
         hits = [(self._stored[t][0], self._stored[t][1] * w) for t, w in query.items() if t in self._stored]
         if hits:
             scores = np.bincount(np.concatenate([h[0] for h in hits]),
                                  weights=np.concatenate([h[1] for h in hits]))
+            scores[np.abs(self._seen_array[:len(scores)] - seen) > self._window_s] = 0.0
             best_slot = int(scores.argmax())
             best_score = float(scores[best_slot])
         added: dict[int, float] = {}
@@ -140,7 +156,7 @@ class TermIndex:
             for slot, other in self._added.get(term, ()):
                 added[slot] = added.get(slot, 0.0) + weight * other
         for slot, score in sorted(added.items()):
-            if score > best_score + 1e-12:
+            if score > best_score + 1e-12 and abs(self._seen[slot] - seen) <= self._window_s:
                 best_slot, best_score = slot, score
         if best_slot < 0 or best_score < threshold - 1e-9:
             return None
@@ -171,8 +187,7 @@ class _Registry:
     def __init__(self, known: list[KnownArticle], batch: list[Article], settings: DedupSettings,
                  now: datetime) -> None:
         self.settings = settings
-        known = sorted(known, key=lambda k: k.seen_at.timestamp() if k.seen_at.tzinfo
-                       else k.seen_at.replace(tzinfo=timezone.utc).timestamp())
+        known = sorted(known, key=lambda k: _timestamp(k.seen_at))
         self.parent = {k.article_id: k.duplicate_of for k in known if k.duplicate_of}
         self.story = {k.article_id: k.story_id for k in known if k.story_id}
         self.by_hash: dict[str, str] = {}
@@ -180,7 +195,7 @@ class _Registry:
             self.by_hash.setdefault(k.text_hash, k.article_id)
         self.by_url = self._known_urls(known, batch)
         self._build_near(known)
-        self._build_stories(known, batch, now)
+        self._build_stories(known, batch)
 
     def _known_urls(self, known: list[KnownArticle], batch: list[Article]) -> dict[str, str]:
         """Map normalised stored URLs to their article, normalising only those the batch could match."""
@@ -210,13 +225,13 @@ class _Registry:
         threshold = LSH_MARGIN * min(s.near_threshold, CONTAINMENT_MIN_JACCARD)
         self.near = BandIndex(matrix, s.num_perm, threshold)
 
-    def _build_stories(self, known: list[KnownArticle], batch: list[Article], now: datetime) -> None:
-        """Index the term vectors of stored originals seen within the story window."""
-        window = self.settings.story_window_days
-        recent = [k for k in known if not k.duplicate_of and k.story_terms
-                  and _age_days(now, k.seen_at) <= window]
-        self.terms = TermIndex([k.story_terms for k in recent], [k.story_id or k.article_id for k in recent],
-                               [a.story_terms for a in batch if a.story_terms])
+    def _build_stories(self, known: list[KnownArticle], batch: list[Article]) -> None:
+        """Index the term vectors of stored originals (the window is checked per pair, in TermIndex.best)."""
+        originals = [k for k in known if not k.duplicate_of and k.story_terms]
+        self.terms = TermIndex([k.story_terms for k in originals],
+                               [k.story_id or k.article_id for k in originals],
+                               [_timestamp(k.seen_at) for k in originals],
+                               [a.story_terms for a in batch if a.story_terms], self.settings.story_window_days)
 
     def root(self, article_id: str) -> str:
         """Follow duplicate_of links to the original (guarding against cycles)."""
@@ -252,8 +267,8 @@ class _Registry:
                     best = (jaccard, slot)
         return _Match(self.slot_ids[best[1]], "near", round(best[0], 4)) if best else None
 
-    def accept(self, article: Article, signature: np.ndarray | None) -> None:
-        """Make a decided batch article visible to the articles after it."""
+    def accept(self, article: Article, signature: np.ndarray | None, seen: float) -> None:
+        """Make a decided batch article visible to the articles after it (seen: its instant, epoch seconds)."""
         aid = article.article_id
         if article.duplicate_of:
             self.parent[aid] = article.duplicate_of
@@ -268,17 +283,24 @@ class _Registry:
             self.slot_ids.append(aid)
             self.slot_facts.append(article.facts)
         if not article.duplicate_of and article.story_terms:
-            self.terms.add(article.story_terms, article.story_id or aid)
+            self.terms.add(article.story_terms, article.story_id or aid, seen)
 
 
 def assign(articles: list[Article], known: list[KnownArticle], settings: DedupSettings, now: datetime) -> None:
-    """Mark duplicates and assign story ids, in list order, against stored and earlier batch articles."""
+    """Mark duplicates and assign story ids against stored and earlier batch articles.
+
+    The batch is decided in the order of the instants its articles count for (seen_at: publication,
+    else now; list order among equals), as stored articles are: of two copies the earlier published is
+    the original. A duplicate is found whatever the dates; a story is joined only through an article
+    within story_window_days of this one, stored or of the batch.
+    """
     unprepared = [a for a in articles if not a.text_hash]
     if unprepared:
         prepare(unprepared, settings)
     registry = _Registry(known, articles, settings, now)
     counts = {"exact": 0, "url": 0, "near": 0, "joined": 0, "new": 0}
-    for article in articles:
+    instants = [(_timestamp(seen_at(a, now)), a) for a in articles]
+    for seen, article in sorted(instants, key=lambda pair: pair[0]):
         article.duplicate_of = article.duplicate_kind = article.similarity = article.story_id = None
         signature = registry.near.decode(article.minhash)
         match = registry.find_duplicate(article, signature)
@@ -291,10 +313,10 @@ def assign(articles: list[Article], known: list[KnownArticle], settings: DedupSe
             article.story_id = registry.story_of(match.original)
             counts[match.kind] += 1
         else:
-            story = registry.terms.best(article.story_terms, settings.story_threshold)
+            story = registry.terms.best(article.story_terms, settings.story_threshold, seen)
             article.story_id = story[0] if story else article.article_id
             counts["joined" if story else "new"] += 1
-        registry.accept(article, signature)
+        registry.accept(article, signature, seen)
     LOGGER.info("dedup: %d exact, %d url, %d near duplicates; %d joined a story, %d new stories",
                 counts["exact"], counts["url"], counts["near"], counts["joined"], counts["new"])
 

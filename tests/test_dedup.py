@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import math
 import random
@@ -30,13 +31,14 @@ TAIL = ("Agencies - Xinhua\nToday's Top News\n- Consumption to play bigger part 
 
 
 def make_article(article_id: str, text: str, title: str | None = None, url: str | None = None,
-                 canonical_url: str | None = None) -> Article:
+                 canonical_url: str | None = None, published_at: datetime | None = None) -> Article:
     """Build an Article the way the cleaning stage hands it on."""
     doc = RawDocument(source="test", locator=f"{article_id}.txt",
                       content_hash=hashlib.sha256(article_id.encode()).hexdigest(),
                       raw=text.encode("utf-8"), media_type="text/plain", url=url)
     return Article(article_id=article_id, doc=doc,
-                   cleaned=CleanedArticle(title=title, text=text, canonical_url=canonical_url, language="en"))
+                   cleaned=CleanedArticle(title=title, text=text, canonical_url=canonical_url, language="en",
+                                          published_at=published_at))
 
 
 def remembered(article: Article, seen_at: datetime = NOW - timedelta(days=1), story_id: str | None = None,
@@ -474,6 +476,88 @@ def test_story_joins_a_stored_article_inside_the_window_only() -> None:
     old = remembered(stored, seen_at=too_old, story_id="story-ukraine")
     (alone,) = run([make_article("n-seed2", body2, headline)], [old])
     assert alone.duplicate_of is None and alone.story_id == "n-seed2"
+
+
+YEARS_AGO = NOW - timedelta(days=3 * 365)
+
+
+@pytest.mark.parametrize("flush", [s4_dedup.TERM_INDEX_FLUSH, 1])  # 1: batch vectors go through the arrays
+def test_stories_in_one_batch_keep_the_window(monkeypatch: pytest.MonkeyPatch, flush: int) -> None:
+    """Two reports of one story published years apart (a feed's back catalogue) are two stories;
+    within the window they are one. An unknown date counts as the run's (ingestion), as stored
+    articles count for their ingestion when their publication is unknown."""
+    monkeypatch.setattr(s4_dedup, "TERM_INDEX_FLUSH", flush)
+    _, body0 = read_seed("000")
+    headline, body2 = read_seed("002")
+    window = timedelta(days=SETTINGS.story_window_days)
+
+    def stories(first: datetime | None, second: datetime | None) -> list[str | None]:
+        batch = run([make_article("seed0", body0, published_at=first),
+                     make_article("seed2", body2, headline, published_at=second)])
+        assert [a.duplicate_of for a in batch] == [None, None]
+        return [a.story_id for a in batch]
+
+    assert stories(YEARS_AGO, None) == ["seed0", "seed2"]
+    assert stories(None, YEARS_AGO) == ["seed0", "seed2"]
+    assert stories(YEARS_AGO, YEARS_AGO + timedelta(days=2)) == ["seed0", "seed0"]
+    assert stories(YEARS_AGO, YEARS_AGO + window + timedelta(hours=1)) == ["seed0", "seed2"]
+    assert stories(NOW - timedelta(days=1), None) == ["seed0", "seed0"]
+    assert stories(NOW - window - timedelta(hours=1), None) == ["seed0", "seed2"]
+
+
+def test_the_best_match_outside_the_window_does_not_hide_one_inside() -> None:
+    """The window is checked per pair: of two equally close stored reports, the one years older than the
+    new article is passed over for the one inside the window."""
+    _, body0 = read_seed("000")
+    headline, body2 = read_seed("002")
+    report = make_article("w-seed0", body0)
+    old = remembered(report, seen_at=YEARS_AGO, story_id="story-old")
+    recent = dataclasses.replace(remembered(report, story_id="story-recent"), article_id="w-seed0-again")
+    (new,) = run([make_article("n-seed2", body2, headline)], [old, recent])
+    assert new.story_id == "story-recent"
+    (back,) = run([make_article("n-seed2", body2, headline, published_at=YEARS_AGO + timedelta(days=1))],
+                  [old, recent])
+    assert back.story_id == "story-old"
+
+
+def test_a_back_dated_batch_article_joins_no_recent_stored_story() -> None:
+    """Between a batch article and a stored one the window is the same: their two dates, not the run's."""
+    _, body0 = read_seed("000")
+    headline, body2 = read_seed("002")
+    stored = remembered(make_article("w-seed0", body0), seen_at=NOW - timedelta(days=1), story_id="story-ukraine")
+    (old,) = run([make_article("n-seed2", body2, headline, published_at=YEARS_AGO)], [stored])
+    assert old.duplicate_of is None and old.story_id == "n-seed2"
+    (recent,) = run([make_article("n-seed2", body2, headline, published_at=NOW - timedelta(days=2))], [stored])
+    assert recent.story_id == "story-ukraine"
+
+
+def test_copies_are_copies_whatever_their_dates(bridge: tuple[str, list[str]]) -> None:
+    """The window is for stories only: a copy republished years later is still marked, in the batch
+    as against a stored article (which is matched whatever its age)."""
+    title, paragraphs = bridge
+    text = "\n".join(paragraphs)
+    batch = run([make_article("a1", text, title, published_at=YEARS_AGO),
+                 make_article("a2", text + "\n" + TAIL, None)])
+    assert (batch[1].duplicate_of, batch[1].duplicate_kind, batch[1].story_id) == ("a1", "near", "a1")
+    stored = remembered(make_article("w1", text, title), seen_at=YEARS_AGO)
+    (copy,) = run([make_article("n1", text + "\n" + TAIL)], [stored])
+    assert copy.duplicate_of == "w1"
+
+
+def test_the_earlier_published_copy_is_the_original(bridge: tuple[str, list[str]]) -> None:
+    """Within a batch the earliest publication is the original, not the article the feed listed first;
+    an undated article counts for now, so after dated ones; equal dates keep the list order."""
+    title, paragraphs = bridge
+    text = "\n".join(paragraphs)
+    newer = make_article("newer", text + "\n" + TAIL, None, published_at=NOW - timedelta(days=1))
+    older = make_article("older", text, title, published_at=NOW - timedelta(days=2))
+    run([newer, older])
+    assert (older.duplicate_of, older.story_id) == (None, "older")
+    assert (newer.duplicate_of, newer.story_id) == ("older", "older")
+
+    undated, dated = make_article("undated", text), make_article("dated", text, published_at=YEARS_AGO)
+    run([undated, dated])
+    assert (dated.duplicate_of, undated.duplicate_of, undated.duplicate_kind) == (None, "dated", "exact")
 
 
 def test_stored_duplicates_are_no_story_candidates() -> None:

@@ -325,13 +325,14 @@ def test_a_file_read_again_under_another_source_name_is_the_same_input_not_a_cop
 STORY_DATA = Path(__file__).resolve().parent / "data" / "stories"
 
 
-def _story_file(folder: Path, name: str) -> None:
-    """Copy a recorded report into folder; @YESTERDAY@ becomes yesterday's date (inside the story window)."""
+def _story_file(folder: Path, name: str, days_ago: int = 1) -> None:
+    """Copy a recorded report into folder; @YESTERDAY@ becomes the date days_ago (by default yesterday's,
+    inside the story window)."""
     from datetime import datetime, timedelta, timezone
 
-    yesterday = datetime.now(timezone.utc) - timedelta(days=1)
+    day = datetime.now(timezone.utc) - timedelta(days=days_ago)
     text = (STORY_DATA / name).read_text(encoding="utf-8")
-    (folder / name).write_text(text.replace("@YESTERDAY@", f"{yesterday.day} {yesterday:%B %Y}"), encoding="utf-8")
+    (folder / name).write_text(text.replace("@YESTERDAY@", f"{day.day} {day:%B %Y}"), encoding="utf-8")
 
 
 def test_a_storys_title_changes_only_when_a_better_headline_joins(prefect_api, tmp_path, write_config):
@@ -369,6 +370,24 @@ def test_a_storys_title_changes_only_when_a_better_headline_joins(prefect_api, t
     _story_file(folder, "2_severn_peaks.txt")
     _run(cfg, warehouse_path=str(other))
     assert titles(other) == [("Shropshire flooding: Severn peaks as barriers hold", 2)]
+
+
+def test_one_runs_reports_years_apart_are_two_stories(prefect_api, tmp_path, write_config):
+    """A first run over a back catalogue: a report published years ago joins no story of this week's
+    (the two undated ones count for the run's day and are one story)."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    _story_file(folder, "1_evacuated.txt")
+    _story_file(folder, "2_severn_peaks.txt", days_ago=3 * 365)
+    _story_file(folder, "3_clean_up.txt")
+    db = tmp_path / "catalog.sqlite"
+    _run(_folder_config(write_config, folder))
+    rows = _query(db, "SELECT path, published_at IS NOT NULL, story_id, duplicate_of FROM articles ORDER BY path")
+    assert [(Path(path).name, dated, dup) for path, dated, _, dup in rows] == [
+        ("1_evacuated.txt", False, None), ("2_severn_peaks.txt", True, None), ("3_clean_up.txt", False, None)]
+    evacuated, peaks, clean_up = (story for _, _, story, _ in rows)
+    assert evacuated == clean_up != peaks
+    assert sorted(_query(db, "SELECT article_count FROM stories")) == [(1,), (2,)]
 
 
 def _cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
