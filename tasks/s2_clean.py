@@ -20,7 +20,7 @@ from trafilatura.settings import Document
 from config.settings import CleanSettings
 from tasks.records import CleanedArticle, RawDocument, Reject
 from tasks.sources.urls import canonical_link, canonical_url
-from tasks.text.header import MAX_YEAR, MIN_YEAR, date_is_written, dateline_of, derive_title, header_fields, parse_date
+from tasks.text.header import date_is_written, dateline_of, derive_title, header_fields, parse_date, plausible_date
 from tasks.text.language import detect_language
 from tasks.text.normalise import (RejectedInput, decode_bytes, ends_like_sentence, fragment_text, is_fragment,
                                   is_link_item, looks_like_headline, looks_like_html, one_line, to_paragraphs,
@@ -75,7 +75,9 @@ class _Found:
             setattr(self, name, value)
 
     def set_date(self, value: datetime, is_update: bool) -> None:
-        """Record a date; a publication date replaces an earlier 'updated' one."""
+        """Record a date plausible_date accepts; a publication date replaces an earlier 'updated' one."""
+        if plausible_date(value) is None:
+            return
         if self.published_at is None or (self.published_is_update and not is_update):
             self.published_at, self.published_is_update = value, is_update
 
@@ -265,7 +267,7 @@ MAX_FRONT_MATTER_CHARS = 20_000
 
 def _front_date(value: object) -> datetime | None:
     """A front matter date as UTC: with a time zone the moment, without one the day at 00:00 UTC (as
-    parse_date reads a written date); None for anything else."""
+    parse_date reads a written date); None for anything else, or a date plausible_date refuses."""
     try:
         if isinstance(value, datetime):
             when = value.astimezone(timezone.utc) if value.tzinfo else datetime(value.year, value.month, value.day,
@@ -273,10 +275,10 @@ def _front_date(value: object) -> datetime | None:
         elif isinstance(value, date):
             when = datetime(value.year, value.month, value.day, tzinfo=timezone.utc)
         else:
-            return parse_date(value) if isinstance(value, str) else None
+            when = parse_date(value) if isinstance(value, str) else None
     except (ValueError, OverflowError):
         return None
-    return when if MIN_YEAR <= when.year <= MAX_YEAR else None
+    return plausible_date(when)
 
 
 def _front_matter(raw: str, found: _Found) -> str:
@@ -341,13 +343,16 @@ def clean_text(raw: str, settings: CleanSettings | None = None) -> CleanedArticl
 
 
 def _html_date(value: str | None, html: str, url: str | None) -> datetime | None:
-    """The page date as UTC, refusing a bare 1 January that only a copyright year could have given."""
-    parsed = parse_date(value) if value else None
+    """The page date as UTC (if plausible_date accepts it), refusing a day htmldate may have filled in
+    unless the page or URL writes that date: the 1st (it reads a year as 1 January, 2024-05 and an
+    impossible 2024-02-30 as the 1st of the month) and today's day of the month (its dateutil fallback
+    takes a missing day from today)."""
+    parsed = plausible_date(parse_date(value)) if value else None
     if parsed is None:
         return None
     day = parsed.date()
-    if (day.month, day.day) == (1, 1) and not date_is_written(day, f"{url or ''}\n{html}"):
-        LOGGER.debug("discarding %s: only a year stands behind it", value)
+    if day.day in (1, date.today().day) and not date_is_written(day, f"{url or ''}\n{html}"):
+        LOGGER.debug("discarding %s: its day may be filled in, and the page does not write it", value)
         return None
     iso_day = f"{day:%Y-%m-%d}"
     # A full timestamp for the same day adds the time of day. The regex scan starts where the day is

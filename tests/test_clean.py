@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import codecs
 import logging
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -15,6 +15,7 @@ import tasks.s2_clean as clean_module
 from config.settings import CleanSettings
 from tasks.s2_clean import RejectedInput, clean_documents, clean_html, clean_text, decode_bytes
 from tasks.records import RawDocument
+from tasks.text.header import MAX_FUTURE, MIN_YEAR, plausible_date
 from tasks.text.normalise import word_count
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -332,6 +333,25 @@ def test_html_real_new_year_date_is_kept() -> None:
     assert art.published_at == datetime(2025, 1, 1, 12, 0, tzinfo=timezone.utc)
 
 
+@pytest.mark.parametrize("published", ["2024-02-30T10:00:00Z", "2024-13-45T10:00:00Z", "2024-05",
+                                       "2099-01-01T10:00:00Z"])
+def test_html_impossible_partial_or_future_date_is_not_a_date(published: str) -> None:
+    """htmldate reads 2024-02-30 as 1 February, and a missing day as the 1st or today's: no day is invented."""
+    html = _read(DATA / "copyright_only.html").replace(
+        "<title>", f'<meta property="article:published_time" content="{published}"><title>')
+    assert clean_html(html, url="https://wyevalley.example.net/mill-wheel").published_at is None
+
+
+def test_html_date_written_in_the_page_or_url_is_kept() -> None:
+    html = _read(DATA / "copyright_only.html").replace(
+        "<title>", '<meta property="article:published_time" content="2024-02-01"><title>')
+    assert clean_html(html).published_at == datetime(2024, 2, 1, tzinfo=timezone.utc)
+    today = datetime.now().date()  # the day htmldate takes for a missing one
+    html = _read(DATA / "copyright_only.html").replace(
+        "<title>", f'<meta property="article:published_time" content="{today:%Y-%m-%d}"><title>')
+    assert clean_html(html).published_at == datetime(today.year, today.month, today.day, tzinfo=timezone.utc)
+
+
 @pytest.mark.parametrize("path", sorted([*DATA.glob("*.html"), *(DATA.parent / "feed_flow" / "pages").glob("*.html"),
                                           DATA.parent / "feeds" / "homepage.html"]), ids=lambda p: p.name)
 def test_page_metadata_is_trafilaturas(path: Path) -> None:
@@ -547,6 +567,33 @@ def test_one_bad_value_in_front_matter_loses_only_itself(change: tuple[str, str]
     assert out.title == "Wildfire front reaches the coast" and out.text.startswith("A wildfire that began")
     assert "title:" not in out.text and "---" not in out.text
     assert out.published_at == (None if "02-30" in change[1] else datetime(2026, 11, 30, 6, 15, tzinfo=timezone.utc))
+
+
+@pytest.mark.parametrize("date_line", ["date: 2099-01-01", "date: 2099-01-01T08:00:00Z", "date: ' 2024-02-30'",
+                                       "date: 2024-05", "date: 2024", "date: 1970-01-01"])
+def test_front_matter_future_impossible_partial_or_old_date_is_not_a_date(date_line: str) -> None:
+    out = clean_text(FRONT_MATTER.replace("date: 2026-11-30T08:15:00+02:00", date_line))
+    assert out.published_at is None and out.title == "Wildfire front reaches the coast"
+    assert out.text.startswith("A wildfire that began") and "date:" not in out.text
+
+
+def test_a_future_date_line_is_not_a_date_and_a_near_one_is() -> None:
+    body = ("\n\nA fire that began in a warehouse on the harbour spread to two fishing boats overnight, the fire "
+            "brigade said on the morning after.")
+    far = clean_text("Harbour fire spreads\n\nPublished: 1 January 2099" + body)
+    assert far.published_at is None and far.text.startswith("A fire that began")
+    soon = datetime.now(timezone.utc) + timedelta(hours=6)
+    near = clean_text(f"Harbour fire spreads\n\nPublished: {soon:%Y-%m-%d %H:%M} UTC" + body)
+    assert near.published_at == soon.replace(second=0, microsecond=0)
+
+
+def test_plausible_date_is_the_one_rule() -> None:
+    now = datetime(2025, 3, 6, 12, 0, tzinfo=timezone.utc)
+    assert plausible_date(now + MAX_FUTURE, now) == now + MAX_FUTURE
+    assert plausible_date(now + MAX_FUTURE + timedelta(seconds=1), now) is None
+    assert plausible_date(datetime(MIN_YEAR, 1, 1, tzinfo=timezone.utc), now) is not None
+    assert plausible_date(datetime(MIN_YEAR - 1, 12, 31, tzinfo=timezone.utc), now) is None
+    assert plausible_date(None, now) is None
 
 
 def test_a_byline_beside_a_date_that_cannot_be_read_keeps_the_byline_and_no_date() -> None:

@@ -497,3 +497,27 @@ def test_feed_articles_take_the_feeds_title_as_site_name_and_a_byline_after_the_
     assert found["pier-repairs.html"][1] == "Sarah Whitfield, Transport Correspondent"
     assert "Sarah Whitfield" not in found["pier-repairs.html"][2]
     assert found["pier-repairs.html"][2].startswith("The ferry landing at the town pier will close")
+
+
+def test_impossible_partial_and_future_dates_are_stored_as_null_or_give_way_to_the_page(
+        prefect_api, tmp_path, write_config, server):
+    """An entry date feedparser rolls over or fills in, or a far-future one, is no date: the page's own date
+    stands in, and where the page has none either (or an impossible one) published_at stays NULL."""
+    site = base(server)
+    dates = {"metro/city-budget": "2024-13-45", "metro/tram-line": "Mon, 01 Jan 2099 00:00:00 GMT",
+             "business/bakery-chain": "2024-05", "metro/library-reopens": "2024-02-30"}
+    items = "".join(f"<item><title>{key}</title><link>{site}/{key}.html</link><guid isPermaLink='false'>{key}</guid>"
+                    f"<pubDate>{date}</pubDate></item>" for key, date in dates.items())
+    server.expect_request("/feeds/dates.rss").respond_with_data(
+        f'<?xml version="1.0"?><rss version="2.0"><channel><title>Dates</title>{items}</channel></rss>',
+        content_type=RSS_TYPE)
+    serve_pages(server, "metro/city-budget", "metro/tram-line", "business/bakery-chain")
+    library = recorded(server, "pages/metro-library-reopens.html").replace(  # a page date that cannot be either
+        b"<title>", b'<meta property="article:published_time" content="2024-02-30T10:00:00Z"><title>', 1)
+    server.expect_request("/metro/library-reopens.html").respond_with_data(library, content_type=HTML_TYPE)
+    run(feed_config(write_config, {"dates": f"{site}/feeds/dates.rss"}))
+
+    stored = {guid: as_utc(published) for guid, published in
+              query(tmp_path / "catalog.sqlite", "SELECT guid, published_at FROM articles")}
+    assert stored == {"metro/city-budget": utc(2025, 3, 10, 6, 45), "metro/tram-line": utc(2025, 3, 9, 16, 20),
+                      "business/bakery-chain": utc(2025, 3, 6, 8, 15), "metro/library-reopens": None}

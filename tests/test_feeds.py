@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -103,6 +104,48 @@ def test_malformed_rss_is_recovered_with_reason() -> None:
     assert [e.url for e in feed.entries] == [f"{SITE}/articles/ferry.html", f"{SITE}/articles/harbour-wall.html"]
     assert feed.entries[0].published_at == datetime(2025, 3, 3, 7, 0, tzinfo=timezone.utc)
     assert feed.bozo_reason and "\n" not in feed.bozo_reason
+
+
+def _rss_dates(*dates: str) -> bytes:
+    """An RSS feed of one item per pubDate, linked /articles/0.html, /articles/1.html, ..."""
+    items = "".join(f"<item><title>Item {i}</title><link>{SITE}/articles/{i}.html</link><pubDate>{d}</pubDate></item>"
+                    for i, d in enumerate(dates))
+    return f'<?xml version="1.0"?><rss version="2.0"><channel><title>Dates</title>{items}</channel></rss>'.encode()
+
+
+def test_impossible_partial_old_and_future_feed_dates_are_not_dates() -> None:
+    """feedparser rolls an impossible ISO date over (2024-13-45 to 1 January 2025) and fills a partial one in
+    (2024-05 to 1 May): none of them is a date the feed gave, so they stay NULL, as does the far future."""
+    soon, later = datetime.now(timezone.utc) + timedelta(hours=3), datetime.now(timezone.utc) + timedelta(days=3)
+    refused = ["2024-13-45", "2024-02-30", "2024-00-10", "2024-02-30T10:00:00Z", "2024-05-01T25:00:00Z",
+               "2024", "2024-05", "Sat, 30 Feb 2024 10:00:00 GMT", "Mon, 01 Jan 2099 00:00:00 GMT",
+               "Thu, 01 Jan 1970 00:00:00 GMT", later.strftime("%a, %d %b %Y %H:%M:%S GMT"), later.isoformat()]
+    kept = {"2024-05-01T10:00:00+02:00": datetime(2024, 5, 1, 8, 0, tzinfo=timezone.utc),
+            "2024-05-01": datetime(2024, 5, 1, tzinfo=timezone.utc),
+            "20240501T100000Z": datetime(2024, 5, 1, 10, 0, tzinfo=timezone.utc),
+            "2024-W18-3": datetime(2024, 5, 1, tzinfo=timezone.utc),  # ISO week 18, Wednesday
+            "Wed, 01 May 2024 10:00:00 +0200": datetime(2024, 5, 1, 8, 0, tzinfo=timezone.utc),
+            soon.strftime("%a, %d %b %Y %H:%M:%S GMT"): soon.replace(microsecond=0)}
+    feed = parse_feed(_rss_dates(*refused, *kept), {"content-type": RSS_TYPE}, SITE)
+    assert [e.published_at for e in feed.entries] == [None] * len(refused) + list(kept.values())
+
+
+def test_an_impossible_published_date_falls_back_to_updated() -> None:
+    atom = (b'<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><title>A</title>'
+            b'<entry><id>a</id><link href="https://news.example.org/a"/><title>A</title>'
+            b'<published>2024-02-30T10:00:00Z</published><updated>2024-03-02T09:00:00Z</updated></entry>'
+            b'<entry><id>b</id><link href="https://news.example.org/b"/><title>B</title>'
+            b'<published>2099-01-01T00:00:00Z</published></entry></feed>')
+    feed = parse_feed(atom, {"content-type": "application/atom+xml"}, SITE)
+    assert [e.published_at for e in feed.entries] == [datetime(2024, 3, 2, 9, 0, tzinfo=timezone.utc), None]
+
+
+def test_json_feed_future_and_impossible_dates_are_not_dates() -> None:
+    items = [{"id": str(i), "url": f"{SITE}/{i}", "date_published": d}
+             for i, d in enumerate(("2099-01-01T00:00:00Z", "2024-02-30T00:00:00Z", "2024-05-01T10:00:00Z"))]
+    body = json.dumps({"version": "https://jsonfeed.org/version/1.1", "title": "J", "items": items}).encode()
+    feed = parse_feed(body, {"content-type": "application/feed+json"}, SITE)
+    assert [e.published_at for e in feed.entries] == [None, None, datetime(2024, 5, 1, 10, 0, tzinfo=timezone.utc)]
 
 
 def test_html_page_at_feed_url_is_a_parse_error() -> None:

@@ -19,6 +19,7 @@ from tasks.sources.http import HTML_ACCEPT, FetchError, FetchResult, HttpClient
 from tasks.records import InputCopy, RawDocument, Reject
 from tasks.sources.urls import absolute_url, canonical_link, canonical_url, link_scheme
 from tasks.text.hashing import sha256_hex
+from tasks.text.header import plausible_date
 from tasks.text.normalise import fragment_text, one_line, word_count
 
 LOGGER = logging.getLogger(__name__)
@@ -209,21 +210,33 @@ def _entry(raw: dict, base_url: str) -> FeedEntry | None:
             content = value
     return FeedEntry(
         guid=guid, url=url, title=_text(get(raw, "title")),
-        published_at=_first_date(*(get(raw, k) for k in ("published_parsed", "updated_parsed", "created_parsed"))),
+        published_at=_first_date(raw),
         content=content or _text(get(raw, "summary")), author=_text(get(raw, "author")),
         refused_scheme=link_scheme(link) if link and url is None else None)
 
 
-def _first_date(*candidates: object) -> datetime | None:
-    """The first parsable date (a UTC struct_time from feedparser) as an aware UTC datetime."""
-    for value in candidates:
-        if not value:
-            continue
-        try:
-            year, month, day, hour, minute, second = tuple(value)[:6]  # type: ignore[arg-type]
-            return datetime(year, month, day, hour, minute, min(second, 59), tzinfo=timezone.utc)
-        except (TypeError, ValueError):
-            continue
+# An ISO 8601 date ('2024-05-01', '20240501', '24-05-01', '--05-01'): feedparser rolls an impossible one
+# over (2024-02-30 to 1 March, 2024-13-45 to 1 January 2025) and fills in a missing month or day.
+_ISO_DATE_START = re.compile(r"\s*(?:-|\d{4}|\d{2}-)")
+
+
+def _first_date(raw: dict) -> datetime | None:
+    """The entry's first readable date of published, updated and created, as an aware UTC datetime that
+    plausible_date accepts. An ISO 8601 text is read from the text itself, strictly (a whole date, a
+    missing zone as UTC); for the rest (RFC 822, whose impossible days feedparser refuses) feedparser's
+    UTC struct_time is used."""
+    for key in ("published", "updated", "created"):
+        text, parsed = dict.get(raw, key), dict.get(raw, f"{key}_parsed")
+        if isinstance(text, str) and _ISO_DATE_START.match(text):
+            when = _iso_date(text, naive_is_utc=True)
+        else:
+            try:
+                year, month, day, hour, minute, second = tuple(parsed)[:6]  # type: ignore[arg-type]
+                when = plausible_date(datetime(year, month, day, hour, minute, min(second, 59), tzinfo=timezone.utc))
+            except (TypeError, ValueError):
+                when = None
+        if when is not None:
+            return when
     return None
 
 
@@ -257,15 +270,18 @@ def _parse_json_feed(body: bytes, base_url: str) -> ParsedFeed | None:
     return ParsedFeed(title=_text(doc.get("title")), entries=tuple(entries))
 
 
-def _iso_date(value: object) -> datetime | None:
-    """An RFC 3339 date as an aware UTC datetime; None if absent, unparsable or without a zone."""
+def _iso_date(value: object, naive_is_utc: bool = False) -> datetime | None:
+    """An ISO 8601 (RFC 3339) date as an aware UTC datetime that plausible_date accepts; None if absent,
+    unparsable, impossible (2024-02-30), partial (2024-05) or without a zone (unless naive_is_utc)."""
     if not isinstance(value, str) or not value.strip():
         return None
     try:
         parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
     except ValueError:
         return None
-    return parsed.astimezone(timezone.utc) if parsed.tzinfo else None
+    if parsed.tzinfo is None and naive_is_utc:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return plausible_date(parsed.astimezone(timezone.utc)) if parsed.tzinfo else None
 
 
 def _text(value: object) -> str | None:

@@ -9,6 +9,9 @@ from datetime import date, datetime, timedelta, timezone
 LOGGER = logging.getLogger(__name__)
 
 MIN_YEAR, MAX_YEAR = 1990, 2100
+# A publication date more than this after the moment it is read is a typo, a placeholder or an event's
+# date, not when the text came out; a day absorbs zones (a date without one is read as 00:00 UTC) and clocks.
+MAX_FUTURE = timedelta(days=1)
 MAX_DERIVED_TITLE_WORDS = 14
 MIN_TITLE_CUT_WORDS = 5
 MAX_DATELINE_WORDS = 6
@@ -76,6 +79,14 @@ _DATE_LABEL = re.compile(r"^(?P<label>(?:first |last )?(?:published|updated|post
 _DATE_THEN_BYLINE = re.compile(r"^(?P<value>.+?\d)\s+by\s+(?P<name>\S.*)$", re.I)
 _FIELD_SEPARATOR = re.compile(r"\s+[|\u00b7\u2022]\s+")
 
+def plausible_date(when: datetime | None, now: datetime | None = None) -> datetime | None:
+    """when, if it can be a publication date: in MIN_YEAR or later and at most MAX_FUTURE after now (the
+    moment it is read, by default the clock's); else None. Every source of published_at goes through it."""
+    if when is None or when.year < MIN_YEAR or when > (now or datetime.now(timezone.utc)) + MAX_FUTURE:
+        return None
+    return when
+
+
 def parse_date(value: str) -> datetime | None:
     """Parse a written date ('2024-05-01', 'Mon, 15 Dec 2025 10:30 GMT', 'December 16, 2025') to UTC.
 
@@ -135,7 +146,7 @@ def date_is_written(day: date, haystack: str) -> bool:
     """Whether a full date is written in the page or URL in a common numeric or English form."""
     month = _MONTH_NAMES[day.month - 1]
     forms = (f"{day:%Y-%m-%d}", f"{day:%Y/%m/%d}", f"{day:%d/%m/%Y}", f"{day:%m/%d/%Y}", f"{day:%d.%m.%Y}",
-             f"{day.day} {month} {day.year}", f"{month} {day.day}, {day.year}",
+             f"{day:%Y%m%d}", f"{day.day} {month} {day.year}", f"{month} {day.day}, {day.year}",
              f"{day.day} {month[:3]} {day.year}", f"{month[:3]} {day.day}, {day.year}")
     low = haystack.lower()
     return any(form.lower() in low for form in forms)
