@@ -20,6 +20,7 @@ from bench.eval_dedup import SEED, VARIANT_TYPES, build_cases, cleaned_texts
 from bench.templated_series import Report, templated_series
 from tasks.s2_clean import clean_text
 from tasks.s3_fingerprint import comparable_facts
+from tasks.s4_dedup import MIN_MISSING_FACTS
 
 DEFAULT_OUT = PROJECT_ROOT / "bench" / "out" / "tune_fact_check.json"
 VARIANT_SEEDS = 5         # variant sets built from the tuning-half articles (seeds SEED, SEED + 1, ...)
@@ -33,8 +34,15 @@ def fact_share(facts: frozenset[str], other: frozenset[str]) -> tuple[float, int
     return (1.0 - missing / len(small) if small else 1.0), missing
 
 
-def syndication_pairs(data_dir: Path) -> dict[str, list[tuple[float, int]]]:
-    """(share, missing) of each syndication variant against its original, by variant kind."""
+def _facts(text: str, numbers: bool) -> frozenset[str]:
+    """The facts dedup compares, or only the numbers among them."""
+    found = comparable_facts(text)
+    return frozenset(f for f in found if f[:1].isdigit()) if numbers else found
+
+
+def syndication_pairs(data_dir: Path, numbers: bool = False) -> dict[str, list[tuple[float, int]]]:
+    """(share, missing) of each syndication variant against its original (of its numbers alone with
+    numbers), by variant kind."""
     articles = in_half(load_bbc(data_dir), "tune")
     found: dict[str, list[tuple[float, int]]] = defaultdict(list)
     for seed in range(SEED, SEED + VARIANT_SEEDS):
@@ -43,14 +51,14 @@ def syndication_pairs(data_dir: Path) -> dict[str, list[tuple[float, int]]]:
         variants = [i for i in batch if i.kind in VARIANT_TYPES]
         for cleaned in (True, False):
             texts = cleaned_texts([*originals, *variants], cleaned=cleaned)
-            facts = {key: comparable_facts(c.text) for key, c in texts.items()}
+            facts = {key: _facts(c.text, numbers) for key, c in texts.items()}
             for item in variants:
                 found[item.kind].append(fact_share(facts[item.article_id], facts[original[item.cluster]]))
     return dict(found)
 
 
-def templated_pairs() -> dict[str, list[tuple[float, int]]]:
-    """(share, missing) of every two reports of one series, by template."""
+def templated_pairs(numbers: bool = False) -> dict[str, list[tuple[float, int]]]:
+    """(share, missing) of every two reports of one series (of their numbers alone with numbers), by template."""
     written = [(SEED, in_half(templated_series(SEED), "tune", key=lambda r: r.series_key))]
     written += [(seed, templated_series(seed)) for seed in range(1, EXTRA_SERIES_SEEDS + 1)]
     series: dict[tuple[int, str], list[Report]] = defaultdict(list)
@@ -60,7 +68,7 @@ def templated_pairs() -> dict[str, list[tuple[float, int]]]:
     found: dict[str, list[tuple[float, int]]] = defaultdict(list)
     for days in series.values():
         for cleaned in (True, False):
-            facts = [comparable_facts(clean_text(f"{r.title}\n\n{r.body}").text if cleaned else r.body) for r in days]
+            facts = [_facts(clean_text(f"{r.title}\n\n{r.body}").text if cleaned else r.body, numbers) for r in days]
             for a, b in itertools.combinations(range(len(days)), 2):
                 found[days[a].template].append(fact_share(facts[a], facts[b]))
     return dict(found)
@@ -77,7 +85,15 @@ def run(data_dir: Path) -> dict[str, object]:
         return {"pairs": len(pairs), "share_min": round(shares[0], 4), "share_max": round(shares[-1], 4),
                 "missing_min": missing[0], "missing_max": missing[-1]}
 
+    # the numbers alone, checked by the same rule (tasks/s4_dedup.py): where at least MIN_MISSING_FACTS are missing
+    decisive = [(s, m) for pairs in syndication_pairs(data_dir, numbers=True).values() for s, m in pairs
+                if m >= MIN_MISSING_FACTS]
+    numbered = [s for pairs in templated_pairs(numbers=True).values() for s, m in pairs if m >= MIN_MISSING_FACTS]
     return {"syndication": {k: describe(v) for k, v in syndication.items()},
+            "numbers": {"syndication_missing_enough": len(decisive),
+                        "syndication_share_min": round(min((s for s, _ in decisive), default=1.0), 4),
+                        "templated_missing_enough": len(numbered),
+                        "templated_share_max": round(max(numbered, default=0.0), 4)},
             "templated": {k: describe(v) for k, v in templated.items()},
             "syndication_share_min": round(lowest, 4), "templated_share_max": round(highest, 4),
             "middle": round((lowest + highest) / 2, 4),
@@ -96,6 +112,12 @@ def table(results: dict) -> str:
                      f"templated reports at most {results['templated_share_max']:.3f}: the middle is "
                      f"{results['middle']:.3f}. Templated reports miss at least "
                      f"{results['templated_missing_min']} facts.")
+    n = results["numbers"]
+    lowest = (f" (the lowest share kept among those: {n['syndication_share_min']:.3f})"
+              if n["syndication_missing_enough"] else "")
+    out.notes.append(f"Numbers alone: {n['syndication_missing_enough']} syndication variants miss "
+                     f"{MIN_MISSING_FACTS} or more of them{lowest}; of the {n['templated_missing_enough']} templated "
+                     f"pairs that do, none keeps more than {n['templated_share_max']:.3f}.")
     return out.render()
 
 
