@@ -252,7 +252,9 @@ def _article(text: str, found: _Found, title: str | None = None, **fields: objec
     credit = found.credit or (found.agency.strip() if found.agency else None)
     values: dict[str, object] = {
         "dateline": found.dateline, "credit": credit, "byline": found.byline,
-        "published_at": found.published_at, "language": detect_language(text) if text else None,
+        # the headline too: a short text's few words can pass for another language ("tour de france...")
+        "published_at": found.published_at,
+        "language": detect_language(f"{title}\n\n{text}" if title and not derived else text) if text else None,
     }
     values.update({k: v for k, v in fields.items() if v is not None})
     return CleanedArticle(title=title, text=text, title_derived=derived and title is not None, **values)

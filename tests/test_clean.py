@@ -476,6 +476,13 @@ def test_clean_documents_falls_back_to_feed_content(feed_content: str) -> None:
     assert art.canonical_url == "https://paper.example.com/local/mill-wheel"
 
 
+def test_the_language_is_read_from_the_headline_and_the_text() -> None:
+    # "tour de france drug charges." alone passes for French; with its headline it is English
+    out = clean_text("Team thrown out of the race over doping\n\ntour de france drug charges.", CleanSettings(min_words=1))
+    assert out.title == "Team thrown out of the race over doping" and out.language == "en"
+    assert clean_text("tour de france drug charges.", CleanSettings(min_words=1)).language == "fr"
+
+
 def test_feed_text_standing_in_for_a_page_keeps_the_feeds_headline() -> None:
     # the page could not be fetched: the document is the feed's own text, whose first heading is a section name
     content = ("<h2>The Problem</h2><p>" + "Every release had to bump the stylesheet version by hand in three "
