@@ -41,7 +41,7 @@ class WarehouseSettings:
     catalog: str = f"sqlite:{PROJECT_ROOT / 'warehouse' / 'catalog.sqlite'}"  # see catalog_location()
     data_path: str = ""  # where the lake's Parquet files go; empty: beside a file catalog (CATALOG.files/)
     reports_dir: Path = PROJECT_ROOT / "warehouse" / "reports"
-    lock_wait_seconds: float = 30.0
+    lock_wait_seconds: float = 600.0
     keep_snapshots_days: float = 7.0
     # where the catalog was named, for error messages: the config's key, or --warehouse (not a config key)
     named_by: str = dataclasses.field(default="[warehouse].catalog", metadata={"config": False})

@@ -102,7 +102,8 @@ def wait_for_warehouse(settings: Settings) -> None:
     if lake.lake_of(settings.warehouse).shared:
         connect.connect(settings.warehouse).close()
     else:
-        connect.wait_for_turn(settings.warehouse, settings.warehouse.lock_wait_seconds)
+        connect.wait_for_turn(settings.warehouse, settings.warehouse.lock_wait_seconds,
+                              lambda message: print(message, file=sys.stderr, flush=True))
 
 
 @contextlib.contextmanager

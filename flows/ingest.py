@@ -133,7 +133,7 @@ def ingest(sources: list[str] | None = None, config_path: str | None = None,
             scratch = tempfile.mkdtemp(prefix="newsdesk-dry-run-")
             con = connect.connect(f"sqlite:{Path(scratch) / 'catalog.sqlite'}")
         else:
-            con = connect.connect(settings.warehouse)
+            con = connect.connect(settings.warehouse, waiting=logger.warning)
     except (ConfigError, lake.WarehouseError) as exc:
         if scratch:
             shutil.rmtree(scratch, ignore_errors=True)

@@ -30,7 +30,7 @@ def maintain(config_path: str | None = None, warehouse_path: str | None = None) 
             nothing = f"no warehouse at {file} yet: nothing to maintain"
             logger.info("%s", nothing)
             return nothing
-        con = connect.connect(settings.warehouse, existing=True)  # never a new, empty lake
+        con = connect.connect(settings.warehouse, existing=True, waiting=logger.warning)  # never a new, empty lake
     except (ConfigError, lake.WarehouseError) as exc:
         message = setup_failure(exc)
         logger.error("%s", message)

@@ -8,6 +8,7 @@ import logging
 import math
 import multiprocessing
 import multiprocessing.forkserver
+import multiprocessing.util
 import os
 import pickle
 import signal
@@ -142,6 +143,11 @@ def shutdown() -> None:
 
 
 atexit.register(shutdown)
+# A process that multiprocessing started (a served flow run: Prefect's runner runs each in one) runs no
+# atexit hook: it ends with multiprocessing's own exit function, which runs these finalizers and then
+# waits for every child process, the pool's workers included. Without this the run's process, its fork
+# server and its workers stayed alive after the run, and serving could not stop.
+multiprocessing.util.Finalize(None, shutdown, exitpriority=100)
 
 
 def _here(func: Callable[..., R], calls: Sequence[tuple[Any, ...]], done: Callable[[R], None] | None) -> list[R]:

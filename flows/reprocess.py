@@ -37,7 +37,7 @@ def reprocess(config_path: str | None = None, warehouse_path: str | None = None)
     logger = get_run_logger()
     try:
         settings, taxonomy = resolve_run(config_path, warehouse_path=warehouse_path)
-        con = connect.connect(settings.warehouse, existing=True)  # never a new, empty lake
+        con = connect.connect(settings.warehouse, existing=True, waiting=logger.warning)  # never a new, empty lake
     except (ConfigError, lake.WarehouseError) as exc:
         message = setup_failure(exc)
         logger.error("%s", message)

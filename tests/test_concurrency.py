@@ -80,6 +80,7 @@ def test_run_waits_for_a_writer_then_succeeds(prefect_api, tmp_path: Path, corpu
     code, out, err = _finish(proc)
     assert code == 0, err[-3000:]
     assert "Traceback" not in err and "# Ingest run" in out
+    assert "(another run writing): waiting up to 120 s for its turn" in err.splitlines()[0], "said as it began"
     assert check_warehouse(db, FILES).ok
 
 
@@ -96,7 +97,7 @@ def test_run_gives_up_on_a_held_warehouse_with_one_line(prefect_api, tmp_path: P
     finally:
         holder.close()
     assert code == 2 and out == ""
-    assert len(err.strip().splitlines()) == 1, err
+    assert len(err.strip().splitlines()) == 2 and "waiting up to 1 s" in err.splitlines()[0], err
     last = _assert_clean_refusal(code, err)
     assert f"by process {os.getpid()}" in last and "waited 1 s" in last
     with open_warehouse(db) as con:

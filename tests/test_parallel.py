@@ -201,3 +201,23 @@ def test_dedup_against_the_probed_stored_articles_decides_as_against_all(tmp_pat
     assert probed_count < stored_count == len(stored)
     kinds = {kind for _, kind, _, _ in everything}
     assert {"exact", "url", "near"} <= kinds, kinds
+
+
+def _use_the_pool_and_return() -> None:
+    """A flow run as Prefect's runner makes one: a multiprocessing child that starts the pool and returns."""
+    assert parallel.starmap(pow, [(2, 3), (3, 2), (4, 2)], workers=2) == [8, 9, 16]
+
+
+def test_a_process_that_ran_on_the_pool_ends_when_its_work_does() -> None:
+    # a served run is a multiprocessing child: no atexit hook runs there, and multiprocessing waits for
+    # every child process of it at exit, the pool's workers included, unless the pool was shut down
+    import multiprocessing
+
+    child = multiprocessing.get_context("spawn").Process(target=_use_the_pool_and_return)
+    child.start()
+    child.join(timeout=60)
+    alive = child.is_alive()
+    if alive:
+        child.kill()
+        child.join()
+    assert not alive and child.exitcode == 0, "the run's process waited for its pool's workers"

@@ -222,7 +222,8 @@ def _serving(srv: Server, base: Path, name: str, extra: str = "") -> Iterator[Se
 @pytest.fixture(scope="module")
 def served(server, tmp_path_factory) -> Iterator[Served]:
     """`python -m flows.serve` serving ingest/serve-test, its warehouse and sources in a tmp folder."""
-    with _serving(server, tmp_path_factory.mktemp("served"), "serve-test", "[http]\nallow_private_hosts = true\n") as s:
+    with _serving(server, tmp_path_factory.mktemp("served"), "serve-test",
+                  "[http]\nallow_private_hosts = true\n[parallel]\nworkers = 2\n") as s:
         yield s
 
 
@@ -354,6 +355,48 @@ def test_api_run_completes_with_artifacts_and_stores_seeds(server, served):
     assert report.read_text(encoding="utf-8") == artifacts["ingest-digest"].data
 
 
+def _descendants(pid: int) -> list[int]:
+    """The live processes under pid (children, their children, ...)."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text(encoding="utf-8").rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if fields[0] != "Z":
+                parents[int(entry.name)] = int(fields[1])
+    found, frontier = [], [pid]
+    while frontier:
+        children = [child for child, parent in parents.items() if parent in frontier]
+        found += children
+        frontier = children
+    return found
+
+
+def test_a_served_run_on_the_worker_pool_leaves_no_process_behind(server, served, tmp_path):
+    # 40 files: the batch is spread over the 2 workers, started in the run's own process
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for i in range(40):
+        (folder / f"{i:02}.txt").write_text(f"Harbour log {i}\n\n" + " ".join(
+            f"Boat {i * 100 + j} left pier {j} at {j + 1} o'clock with {i + j} crew on day {i}." for j in range(12)),
+            encoding="utf-8")
+    with _client(server) as client:
+        [run] = _wait_final(client, served, _trigger(client, served, {"sources": [str(folder)]}).id)
+        assert run.state.is_completed(), (run.state.name, run.state.message, _tail(served.log))
+
+    def left() -> dict[int, bytes]:  # but the serving process's own multiprocessing resource tracker
+        found = {pid: Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")[:200]
+                 for pid in _descendants(served.proc.pid)}
+        return {pid: cmd for pid, cmd in found.items() if b"multiprocessing.resource_tracker" not in cmd}
+
+    deadline = time.monotonic() + 30
+    while left() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert left() == {}, "the run's process, its fork server or its workers stayed"
+
+
 def test_a_run_given_bad_parameters_fails_with_one_line_naming_the_parameter(server, served):
     with _client(server) as client:
         created = _trigger(client, served, {"sources": ["/nonexistent/folder"]})
@@ -455,10 +498,12 @@ def test_cli_run_waits_for_a_locked_warehouse_then_stops_with_one_line(server, s
         _stop(holder, grace=5)
     lines = result.stderr.strip().splitlines()
     assert result.returncode == 2, result.stderr[-2000:]
-    assert len(lines) == 1, result.stderr[-2000:]
+    assert len(lines) == 2, result.stderr[-2000:]  # that it waits, as it begins to; then why it stopped
     assert "Traceback" not in result.stderr and result.stdout == ""
-    assert lines[0].startswith("error: warehouse sqlite:") and " is in use by process " in lines[0]
-    assert f"process {holder.pid};" in lines[0] and f"waited {LOCK_WAIT_SECONDS} s" in lines[0]
+    assert lines[0].startswith("warehouse sqlite:") and f"in use by process {holder.pid} (another run" in lines[0]
+    assert f"waiting up to {LOCK_WAIT_SECONDS:g} s" in lines[0]
+    assert lines[1].startswith("error: warehouse sqlite:") and " is in use by process " in lines[1]
+    assert f"process {holder.pid};" in lines[1] and f"waited {LOCK_WAIT_SECONDS} s" in lines[1]
     assert LOCK_WAIT_SECONDS <= waited < LOCK_WAIT_SECONDS + 4, waited
     assert _query(db, "SELECT answer FROM marker") == [(42,)]
     assert _query(db, "SELECT count(*) FROM runs") == [(0,)]

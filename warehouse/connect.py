@@ -74,10 +74,13 @@ def _first_line(exc: BaseException) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
-def _with_turn_wait(lake: Lake, lock_wait_seconds: float, step: Callable[[], None]) -> None:
-    """Run step (which takes the lake's run lock), retrying while another process holds it."""
+def _with_turn_wait(lake: Lake, lock_wait_seconds: float, step: Callable[[], None],
+                    waiting: Callable[[str], None] | None = None) -> None:
+    """Run step (which takes the lake's run lock), retrying while another process holds it; waiting, when
+    given, is told once that the wait began."""
     deadline = time.monotonic() + lock_wait_seconds
     delay = 0.2
+    told = False
     while True:
         try:
             step()
@@ -86,11 +89,15 @@ def _with_turn_wait(lake: Lake, lock_wait_seconds: float, step: Callable[[], Non
             message = str(exc)
             if not _BUSY_MESSAGE.search(message):
                 raise
+            pid = _PID.search(message)
+            holder = f" by process {pid.group(1)}" if pid else " by this process"
             if time.monotonic() >= deadline:
-                pid = _PID.search(message)
-                holder = f" by process {pid.group(1)}" if pid else " by this process"
                 raise WarehouseBusy(f"warehouse {lake} is in use{holder}; waited {lock_wait_seconds:g} s, "
                                     "try again later") from None
+            if waiting is not None and not told:
+                waiting(f"warehouse {lake} is in use{holder} (another run writing): waiting up to "
+                        f"{lock_wait_seconds:g} s for its turn")
+                told = True
             time.sleep(delay)
             delay = min(delay * 2, 2.0)
 
@@ -108,14 +115,15 @@ def _attach(con: duckdb.DuckDBPyConnection, lake: Lake, read_only: bool) -> None
 
 
 def connect(where: Lake | WarehouseSettings | str | Path, lock_wait_seconds: float = 30.0,
-            read_only: bool = False, import_legacy: bool = True, existing: bool = False) -> duckdb.DuckDBPyConnection:
+            read_only: bool = False, import_legacy: bool = True, existing: bool = False,
+            waiting: Callable[[str], None] | None = None) -> duckdb.DuckDBPyConnection:
     """Open the warehouse: DuckLake attached as `news` and in use (the views answer to their bare names).
 
     A writer (read_only=False) first takes the lake's run lock, waiting up to lock_wait_seconds for
     another local run (not with a shared PostgreSQL catalog, whose writers commit side by side), then
     migrates the lake; a new file lake with a single-file warehouse of an earlier version beside it
     (news.duckdb) imports it (import_legacy). A reader takes no lock and never waits: it reads the last
-    committed snapshot.
+    committed snapshot. waiting, when given, is told in one line when the writer starts to wait.
     """
     if isinstance(where, WarehouseSettings):
         lock_wait_seconds = where.lock_wait_seconds
@@ -123,9 +131,9 @@ def connect(where: Lake | WarehouseSettings | str | Path, lock_wait_seconds: flo
     con = new_connection(lake)
     try:
         if not read_only and lake.turn_file:
-            _with_turn_wait(lake, lock_wait_seconds, lambda: con.execute(turn_statement(lake)))
+            _with_turn_wait(lake, lock_wait_seconds, lambda: con.execute(turn_statement(lake)), waiting)
         if lake.scheme == "duckdb" and not read_only:  # DuckDB's own lock on the catalog file
-            _with_turn_wait(lake, lock_wait_seconds, lambda: con.execute(attach_statement(lake, read_only)))
+            _with_turn_wait(lake, lock_wait_seconds, lambda: con.execute(attach_statement(lake, read_only)), waiting)
         else:
             _attach(con, lake, read_only)
         con.execute(SQL_USE_LAKE)
@@ -165,14 +173,16 @@ def open_warehouse(catalog: str | Path | None = None, read_only: bool = True,
     return connect(lake, settings.lock_wait_seconds, read_only=read_only)
 
 
-def wait_for_turn(where: Lake | WarehouseSettings | str | Path, lock_wait_seconds: float) -> None:
-    """Wait, changing nothing, while another local run holds the warehouse; WarehouseBusy after the wait."""
+def wait_for_turn(where: Lake | WarehouseSettings | str | Path, lock_wait_seconds: float,
+                  waiting: Callable[[str], None] | None = None) -> None:
+    """Wait, changing nothing, while another local run holds the warehouse (waiting is told once when the
+    wait begins); WarehouseBusy after the wait."""
     lake = as_lake(where)
     if lake.turn_file is None or not lake.turn_file.exists():
         return
     con = duckdb.connect()
     try:
-        _with_turn_wait(lake, lock_wait_seconds, lambda: con.execute(turn_statement(lake)))
+        _with_turn_wait(lake, lock_wait_seconds, lambda: con.execute(turn_statement(lake)), waiting)
     finally:
         con.close()
 
