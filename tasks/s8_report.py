@@ -69,13 +69,18 @@ def _code(text: str | None) -> str:
     return f"{fence}{pad}{value}{pad}{fence}"
 
 
-def _article_line(a: Article) -> str:
+def _article_line(a: Article, titles: dict[str, str | None] | None = None) -> str:
+    """One article: title, source, date and where; a duplicate names its original by title when this
+    run has it (titles: article id -> title), else says it was stored before."""
     title = _md(a.cleaned.title) or "(untitled)"
     date = a.cleaned.published_at.date().isoformat() if a.cleaned.published_at else "date unknown"
     where = a.cleaned.canonical_url or a.doc.url or Path(a.doc.locator).name
     line = f"- **{title}** — {_md(a.doc.source)}, {date}, {_code(where)}"
     if a.duplicate_of:
-        line += f" — {a.duplicate_kind} duplicate of `{a.duplicate_of}`"
+        titles = titles or {}
+        named = (f"**{_md(titles[a.duplicate_of]) or '(untitled)'}**" if a.duplicate_of in titles
+                 else "an article stored before")
+        line += f" — {a.duplicate_kind} duplicate of {named} (`{a.duplicate_of}`)"
         if a.similarity is not None and a.duplicate_kind == "near":
             line += f" ({a.similarity:.2f})"
     return line
@@ -178,6 +183,7 @@ def render_digest(d: RunDigest) -> str:
     if not d.articles:
         lines += ["Nothing new in this run.", ""]
     stories, singles = split_stories(d)
+    titles = {a.article_id: a.cleaned.title for a in d.articles}
     if stories:
         lines += ["## Stories", ""]
         for s, members in stories:
@@ -188,7 +194,7 @@ def render_digest(d: RunDigest) -> str:
             if s.summary:
                 lines += ["> " + _md(" ".join(s.summary)), ""]
             for a in members:
-                lines.append(_article_line(a))
+                lines.append(_article_line(a, titles))
                 if a.summary and not a.duplicate_of:
                     lines.append("  - summary: " + _md(" ".join(a.summary)))
                 lines.append(_tags_line(a))
@@ -196,11 +202,11 @@ def render_digest(d: RunDigest) -> str:
     if singles:
         lines += ["## Single articles", ""]
         for a, copies in singles:
-            lines.append(_article_line(a))
+            lines.append(_article_line(a, titles))
             if a.summary:
                 lines.append("  - summary: " + _md(" ".join(a.summary)))
             lines.append(_tags_line(a))
-            lines += [_article_line(c).replace("- ", "  - copy: ", 1) for c in copies]
+            lines += [_article_line(c, titles).replace("- ", "  - copy: ", 1) for c in copies]
         lines.append("")
     lines += _copies_section(d)
     if d.rejects:

@@ -125,6 +125,14 @@ def test_a_duplicate_is_folded_under_its_original():
     assert "near duplicate (0.91)" in page[folded:second]
 
 
+def test_the_markdown_digest_names_a_duplicates_original_by_its_title():
+    markdown = render_digest(_digest())
+    assert "near duplicate of **Talks open** (`a1`)" in markdown, markdown
+    stored_before = render_digest(_digest(articles=[_article("d1", "Old news again", "s9", dup="old7")],
+                                          stories=[Story("s9", "Old news", ["old7", "d1"], ["d1"], ["wire"], [], [])]))
+    assert "near duplicate of an article stored before (`old7`)" in stored_before, stored_before
+
+
 def test_a_copy_of_an_article_stored_before_is_folded_under_a_line_naming_it():
     digest = _digest(articles=[_article("d1", "Old news again", "s9", dup="old7")],
                      stories=[Story("s9", "Old news", ["old5", "old7", "d1"], ["d1"], ["wire"], [], [])])
