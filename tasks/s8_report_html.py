@@ -147,7 +147,7 @@ def _story_meta(story: Story) -> str:
     count = len(story.article_ids)
     known = count - len(story.new_article_ids)
     grew = f' · <span class="grew">grew: {known} stored before</span>' if known and story.new_article_ids else ""
-    return (f'<p class="meta"><strong>{count} articles</strong> · {len(story.new_article_ids)} new{grew} · '
+    return (f'<p class="meta"><strong>{count} articles</strong> · {len(story.new_article_ids)} from this run{grew} · '
             f'sources: {_e(", ".join(story.sources))}</p>')
 
 

@@ -109,6 +109,7 @@ def test_a_story_shows_sources_count_summary_tags_with_evidence_and_growth():
     page = render_page(_digest(), _trend(), NOW)
     s1 = page[page.index('id="story-s1"'):page.index('id="story-s2"')]
     assert "3 articles" in s1 and "copyshop, daily, wire" in s1 and "The talks opened. Both sides spoke." in s1
+    assert "3 from this run" in s1, "a story counts this run's inputs, copies too: not 'new articles'"
     assert 'title="evidence: nato, troops, army"' in s1 and "defence <span class=\"score\">4.5" in s1
     s2 = page[page.index('id="story-s2"'):page.index('id="singles"')]
     assert "grew: 1 stored before" in s2 and "grew" not in s1
