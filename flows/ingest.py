@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import sys
 import tempfile
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 from uuid import UUID
 
 # Prefect reads these when it is imported: a fresh PREFECT_HOME needs more than the default 20 s.
@@ -40,6 +43,11 @@ from tasks.s8_report import (RunDigest, SourceProblem, fit_for_ui, render_digest
                              write_digest)
 from tasks.sources.feeds import FeedPoll  # noqa: E402
 from warehouse import connect, lake, read, write  # noqa: E402
+
+if TYPE_CHECKING:
+    import duckdb
+
+    from config.settings import WarehouseSettings
 
 DIGEST_ARTIFACT_KEY = "ingest-digest"
 STORIES_ARTIFACT_KEY = "ingest-stories"
@@ -120,83 +128,86 @@ def _publish(digest: RunDigest, markdown: str, path: Path | None, page: Path | N
                                       "(all of them: the stories view)")
 
 
+def _open_warehouse(warehouse: WarehouseSettings, dry_run: bool, cleanup: contextlib.ExitStack,
+                    waiting: Callable[[str], None]) -> duckdb.DuckDBPyConnection:
+    """The run's warehouse connection, closed when cleanup unwinds. A dry run on a warehouse not made yet
+    (nothing stored to compare with, and nothing to be made) runs on a scratch lake, deleted then too."""
+    if dry_run and lake.not_made_yet(warehouse):
+        scratch = tempfile.mkdtemp(prefix="newsdesk-dry-run-")
+        cleanup.callback(shutil.rmtree, scratch, ignore_errors=True)
+        con = connect.connect(f"sqlite:{Path(scratch) / 'catalog.sqlite'}")
+    else:
+        con = connect.connect(warehouse, waiting=waiting)
+    cleanup.callback(con.close)
+    return con
+
+
 @flow(name="ingest", flow_run_name=_run_name, log_prints=False)
 def ingest(sources: list[str] | None = None, config_path: str | None = None,
            warehouse_path: str | None = None, dry_run: bool = False,
            allow_private_hosts: bool | None = None) -> str | State:
     """Ingest the configured sources (or the given ones) into the warehouse and publish a digest."""
     logger = get_run_logger()
-    scratch = None
-    try:
-        settings, taxonomy = resolve_run(config_path, sources, warehouse_path, allow_private_hosts)
-        if dry_run and lake.not_made_yet(settings.warehouse):  # nothing stored to compare with, nothing made
-            scratch = tempfile.mkdtemp(prefix="newsdesk-dry-run-")
-            con = connect.connect(f"sqlite:{Path(scratch) / 'catalog.sqlite'}")
-        else:
-            con = connect.connect(settings.warehouse, waiting=logger.warning)
-    except (ConfigError, lake.WarehouseError) as exc:
-        if scratch:
-            shutil.rmtree(scratch, ignore_errors=True)
-        message = setup_failure(exc)
-        logger.error("%s", message)
-        return Failed(message=message)
-    skip = superseded_reason(settings.schedule.max_lateness_minutes)
-    if skip:
-        con.close()
-        if scratch:
-            shutil.rmtree(scratch, ignore_errors=True)
-        logger.warning("%s", skip)
-        return Cancelled(message=skip)
-    started = datetime.now(timezone.utc)
-    run_id = new_run_id(started)
-    counts = RunCounts()
-    try:
-        source_names = [s.name for s in settings.sources if s.enabled]
-        abandoned = [] if dry_run else write.begin_run(con, run_id, str(flow_run.id or ""), ", ".join(source_names),
-                                                       exclusive=not lake.lake_of(settings.warehouse).shared)
-        checked_at = None if dry_run else read.current_snapshot(con)  # what the batch is checked against
-        spread = Spread.for_flow(settings.parallel)
-        logger.info("CPU stages: %s", f"chunk tasks on the Dask cluster (~{spread.workers} workers)" if spread.cluster
-                    else f"{spread.workers} worker process{'es' if spread.workers > 1 else ''} on this machine")
-        found = stages.discover_task(con, settings)
-        poll = stages.feeds_task(con, settings, poll_now=bool(sources))  # sources named by a person: poll now
-        documents, copies = discover.split_copies(found.documents + poll.documents)
-        copies = found.copies + poll.copies + copies
-        articles, clean_rejects = stages.merge_cleaned(
-            spread.run(stages.clean_task, documents, settings.clean))
-        articles = spread.update(stages.fingerprint_task, articles, settings.dedup, fields=stages.PREPARED_FIELDS)
-        if articles:  # nothing new (a re-run): no task runs for the stages that would get nothing
-            articles = stages.dedup_task(con, quote(articles), settings.dedup)
-        articles = spread.update(stages.summarise_task, articles, settings.summary, fields=stages.SUMMARY_FIELDS)
-        articles = spread.update(stages.tag_task, articles, taxonomy, settings.tags, fields=stages.TAG_FIELDS)
-        members, titles = stages.story_members_task(con, quote(articles)) if articles else ([], {})
-        story_list = spread.stories(articles, members, settings.summary.story_sentences, titles)
-        rejects = found.rejects + poll.rejects + clean_rejects
-        counts = run_counts(found, poll, articles, rejects, copies)
-        if not dry_run:
-            stored = stages.store_task(con, run_id, quote(articles), quote(rejects), quote(story_list), counts,
-                                       settings, quote(poll.states), checked_at, quote(copies))
-            articles, rejects, story_list, counts = stored.articles, stored.rejects, stored.stories, stored.counts
-        digest = RunDigest(run_id=run_id, started_at=started, counts=counts, sources=source_names,
-                           articles=articles, stories=story_list, rejects=rejects, abandoned_runs=abandoned,
-                           dry_run=dry_run, source_problems=source_problems(poll),
-                           skipped_sources=[SourceProblem(name, "skipped", why) for name, why in poll.not_polled],
-                           copies=copies)
-        markdown = render_digest(digest)
-        path = write_digest(markdown, settings.warehouse.reports_dir, run_id) if not dry_run else None
-        page = stages.page_task(con, quote(digest), settings) if not dry_run else None
-        _publish(digest, markdown, path, page)
-        logger.info("%s%s", summary_line(digest), f"; digest at {path} and {page}" if path else "")
-        return markdown
-    except Exception as exc:
-        message = f"{exc.__class__.__name__}: {' '.join(str(exc).split())}"[:500]
-        if not dry_run:
-            write.finish_run(con, run_id, "failed", counts, message)
-        raise
-    finally:
-        con.close()
-        if scratch:
-            shutil.rmtree(scratch, ignore_errors=True)
+    with contextlib.ExitStack() as cleanup:  # the connection closed, a dry run's scratch lake deleted
+        try:
+            settings, taxonomy = resolve_run(config_path, sources, warehouse_path, allow_private_hosts)
+            con = _open_warehouse(settings.warehouse, dry_run, cleanup, logger.warning)
+        except (ConfigError, lake.WarehouseError) as exc:
+            message = setup_failure(exc)
+            logger.error("%s", message)
+            return Failed(message=message)
+        skip = superseded_reason(settings.schedule.max_lateness_minutes)
+        if skip:
+            logger.warning("%s", skip)
+            return Cancelled(message=skip)
+        started = datetime.now(timezone.utc)
+        run_id = new_run_id(started)
+        counts = RunCounts()
+        try:
+            source_names = [s.name for s in settings.sources if s.enabled]
+            abandoned = [] if dry_run else write.begin_run(con, run_id, str(flow_run.id or ""),
+                                                           ", ".join(source_names),
+                                                           exclusive=not lake.lake_of(settings.warehouse).shared)
+            checked_at = None if dry_run else read.current_snapshot(con)  # what the batch is checked against
+            spread = Spread.for_flow(settings.parallel)
+            logger.info("CPU stages: %s",
+                        f"chunk tasks on the Dask cluster (~{spread.workers} workers)" if spread.cluster
+                        else f"{spread.workers} worker process{'es' if spread.workers > 1 else ''} on this machine")
+            found = stages.discover_task(con, settings)
+            poll = stages.feeds_task(con, settings, poll_now=bool(sources))  # sources named by a person: poll now
+            documents, copies = discover.split_copies(found.documents + poll.documents)
+            copies = found.copies + poll.copies + copies
+            articles, clean_rejects = stages.merge_cleaned(
+                spread.run(stages.clean_task, documents, settings.clean))
+            articles = spread.update(stages.fingerprint_task, articles, settings.dedup, fields=stages.PREPARED_FIELDS)
+            if articles:  # nothing new (a re-run): no task runs for the stages that would get nothing
+                articles = stages.dedup_task(con, quote(articles), settings.dedup)
+            articles = spread.update(stages.summarise_task, articles, settings.summary, fields=stages.SUMMARY_FIELDS)
+            articles = spread.update(stages.tag_task, articles, taxonomy, settings.tags, fields=stages.TAG_FIELDS)
+            members, titles = stages.story_members_task(con, quote(articles)) if articles else ([], {})
+            story_list = spread.stories(articles, members, settings.summary.story_sentences, titles)
+            rejects = found.rejects + poll.rejects + clean_rejects
+            counts = run_counts(found, poll, articles, rejects, copies)
+            if not dry_run:
+                stored = stages.store_task(con, run_id, quote(articles), quote(rejects), quote(story_list), counts,
+                                           settings, quote(poll.states), checked_at, quote(copies))
+                articles, rejects, story_list, counts = stored.articles, stored.rejects, stored.stories, stored.counts
+            digest = RunDigest(run_id=run_id, started_at=started, counts=counts, sources=source_names,
+                               articles=articles, stories=story_list, rejects=rejects, abandoned_runs=abandoned,
+                               dry_run=dry_run, source_problems=source_problems(poll),
+                               skipped_sources=[SourceProblem(name, "skipped", why) for name, why in poll.not_polled],
+                               copies=copies)
+            markdown = render_digest(digest)
+            path = write_digest(markdown, settings.warehouse.reports_dir, run_id) if not dry_run else None
+            page = stages.page_task(con, quote(digest), settings) if not dry_run else None
+            _publish(digest, markdown, path, page)
+            logger.info("%s%s", summary_line(digest), f"; digest at {path} and {page}" if path else "")
+            return markdown
+        except Exception as exc:
+            message = f"{exc.__class__.__name__}: {' '.join(str(exc).split())}"[:500]
+            if not dry_run:
+                write.finish_run(con, run_id, "failed", counts, message)
+            raise
 
 
 def main(argv: list[str] | None = None) -> int:
