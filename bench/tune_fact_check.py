@@ -20,7 +20,7 @@ from bench.eval_dedup import SEED, VARIANT_TYPES, build_cases, cleaned_texts
 from bench.templated_series import Report, templated_series
 from tasks.s2_clean import clean_text
 from tasks.s3_fingerprint import comparable_facts
-from tasks.s4_dedup import MIN_MISSING_FACTS
+from tasks.s4_dedup import MIN_MISSING_FACTS, number_facts
 
 DEFAULT_OUT = PROJECT_ROOT / "bench" / "out" / "tune_fact_check.json"
 VARIANT_SEEDS = 5         # variant sets built from the tuning-half articles (seeds SEED, SEED + 1, ...)
@@ -37,7 +37,7 @@ def fact_share(facts: frozenset[str], other: frozenset[str]) -> tuple[float, int
 def _facts(text: str, numbers: bool) -> frozenset[str]:
     """The facts dedup compares, or only the numbers among them."""
     found = comparable_facts(text)
-    return frozenset(f for f in found if f[:1].isdigit()) if numbers else found
+    return number_facts(found) if numbers else found
 
 
 def syndication_pairs(data_dir: Path, numbers: bool = False) -> dict[str, list[tuple[float, int]]]:

@@ -16,7 +16,7 @@ from tasks.records import Article, KnownArticle, KnownProbe
 from tasks.sources.urls import article_url, url_slug
 from tasks.text.hashing import text_hash
 
-__all__ = ["assign", "facts_agree", "known_probe", "seen_at"]
+__all__ = ["assign", "facts_agree", "known_probe", "number_facts", "seen_at"]
 
 LOGGER = logging.getLogger(__name__)
 
@@ -171,11 +171,11 @@ def facts_agree(facts: frozenset[str] | None, other: frozenset[str] | None) -> b
     """Whether two texts' facts allow one to be a copy of the other (True when either is unknown)."""
     if facts is None or other is None:
         return True
-    return _contained(facts, other) and _contained(_numbers(facts), _numbers(other))
+    return _contained(facts, other) and _contained(number_facts(facts), number_facts(other))
 
 
-def _numbers(facts: frozenset[str]) -> frozenset[str]:
-    """The facts that are numbers."""
+def number_facts(facts: frozenset[str]) -> frozenset[str]:
+    """The facts that are numbers (checked alone too: see FACT_CONTAINMENT)."""
     return frozenset(f for f in facts if f[:1].isdigit())
 
 

@@ -79,6 +79,7 @@ _DATE_LABEL = re.compile(r"^(?P<label>(?:first |last )?(?:published|updated|post
 _DATE_THEN_BYLINE = re.compile(r"^(?P<value>.+?\d)\s+by\s+(?P<name>\S.*)$", re.I)
 _FIELD_SEPARATOR = re.compile(r"\s+[|\u00b7\u2022]\s+")
 
+
 def plausible_date(when: datetime | None, now: datetime | None = None) -> datetime | None:
     """when, if it can be a publication date: in MIN_YEAR or later and at most MAX_FUTURE after now (the
     moment it is read, by default the clock's); else None. Every source of published_at goes through it."""
