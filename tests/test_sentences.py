@@ -102,8 +102,19 @@ def test_words_keep_inner_punctuation() -> None:
 def test_match_words_drop_possessives_and_split_hyphens() -> None:
     assert match_words("Nato's Russia-Ukraine deal, the players’ union and O'Neill") == [
         "nato", "russia", "ukraine", "deal", "the", "players", "union", "and", "o'neill"]
-    assert match_terms("Elections in the armed-forces") == ["elect", "in", "the", "arm", "forc"]
+    assert match_terms("Elections in the armed-forces") == ["election", "in", "the", "arm", "force"]
     assert match_terms("") == []
+
+
+def test_english_keywords_match_inflections_not_the_words_made_from_them() -> None:
+    # inflected forms share a form ...
+    assert match_terms("elections died struck children") == match_terms("election dies strike child")
+    # ... words made from another (which a stemmer merges) do not
+    for made, base in [("inflatable", "inflation"), ("customers", "customs"), ("aides", "aid"),
+                       ("officer", "office"), ("majority", "major")]:
+        assert match_terms(made) != match_terms(base), made
+    # a dictionary form that does not begin as the word is not taken ("us" is not "we", "ai" not "be")
+    assert match_terms("us ai was") == ["us", "ai", "was"]
 
 
 def test_sumy_needs_nltk_data_but_news_tokenizer_does_not(no_nltk_data: None) -> None:

@@ -135,6 +135,24 @@ def stem(word: str, language: str | None = DEFAULT_LANGUAGE) -> str:
     return stemmer_for(language)(word.lower())
 
 
+@functools.lru_cache(maxsize=200_000)
+def keyword_form(word: str, language: str | None = DEFAULT_LANGUAGE) -> str:
+    """The form a word is matched to taxonomy keywords on: in English its dictionary form (simplemma's
+    lemma: "elections" -> "election", "died" -> "die"), so that inflections match and derivations do not
+    ("inflatable" is not "inflation", "customers" not "customs", which a stemmer merges); in other
+    languages its stem (the keywords are written in English, so a dictionary of each language, 50 to 130 MB
+    a process, would buy little)."""
+    if language_name(language) != DEFAULT_LANGUAGE:
+        return stem(word, language)
+    import simplemma
+
+    lowered = word.lower()
+    found = simplemma.lemmatize(lowered, lang="en").lower()
+    # Its dictionary maps a few short words to other words ("us" -> "we", "ai" -> "be"); a lemma that
+    # does not begin as the word does ("was" -> "be", "mice" -> "mouse") is not taken.
+    return found if found and found[:2] == lowered[:2] else lowered
+
+
 @functools.cache
 def stop_words(language: str | None = DEFAULT_LANGUAGE) -> frozenset[str]:
     """sumy's offline stop-word list for a language, lowercased; empty when it has none or it is unreadable."""
@@ -153,5 +171,5 @@ def stop_words(language: str | None = DEFAULT_LANGUAGE) -> frozenset[str]:
 
 def clear_caches() -> None:
     """Forget every cached stemmer and stop-word list (after a stemmer or a list changed)."""
-    for cached in (_sumy_stemmer, stemmer_for, stem, stop_words):
+    for cached in (_sumy_stemmer, stemmer_for, stem, keyword_form, stop_words):
         cached.cache_clear()

@@ -7,7 +7,7 @@ import logging
 import re
 from typing import TYPE_CHECKING
 
-from tasks.text.language import DEFAULT_LANGUAGE, language_name, stem
+from tasks.text.language import DEFAULT_LANGUAGE, keyword_form, language_name
 from tasks.text.normalise import is_wrapped
 
 if TYPE_CHECKING:
@@ -105,8 +105,8 @@ def match_words(text: str) -> list[str]:
 
 
 def match_terms(text: str, language: str = DEFAULT_LANGUAGE) -> list[str]:
-    """The stems of match_words, the units that taxonomy keywords are matched on."""
-    return [stem(word, language) for word in match_words(text)]
+    """The keyword forms of match_words (see keyword_form), the units that taxonomy keywords are matched on."""
+    return [keyword_form(word, language) for word in match_words(text)]
 
 
 class NewsTokenizer:
