@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 # Colour-blind-safe (Okabe-Ito, then Tableau) colours, one per series; the page's legend uses the same.
@@ -22,31 +22,44 @@ _SIZE_ATTRIBUTE = re.compile(r'\s(?:width|height)="[^"]*"')
 
 @dataclass(frozen=True)
 class IssueTrend:
-    """Articles per issue per day over a window of days, the issues with the most articles first."""
+    """Articles per issue per day of publication over a window of days, the issues with the most articles
+    first; articles with no publication date read in the window are counted per issue, on no day."""
 
     days: tuple[date, ...]
-    series: dict[str, tuple[int, ...]]  # issue -> one count per day of `days`
+    series: dict[str, tuple[int, ...]]  # issue -> one count per day of `days` (dated articles only)
     issues_in_window: int               # issues tagged in the window (series holds the top ones)
+    undated: dict[str, int] = field(default_factory=dict)  # issue of series -> its articles with no date
 
     @property
     def empty(self) -> bool:
         """True when no article in the window has a tag."""
         return not self.series
 
+    def total(self, issue: str) -> int:
+        """The issue's articles in the window, dated or not."""
+        return sum(self.series[issue]) + self.undated.get(issue, 0)
 
-def trend_from_counts(rows: Iterable[tuple[str, date, int]], last_day: date, days: int,
+
+def trend_from_counts(rows: Iterable[tuple[str, date | None, int]], last_day: date, days: int,
                       max_issues: int) -> IssueTrend:
-    """Build the trend from (issue, day, articles) rows: every day of the window, zero where no row
-    says otherwise, and the max_issues issues with the most articles (ties by name)."""
+    """Build the trend from (issue, day, articles) rows (day None: articles with no publication date):
+    every day of the window, zero where no row says otherwise, and the max_issues issues with the most
+    articles, dated or not (ties by name)."""
     window = tuple(last_day - timedelta(days=days - 1 - i) for i in range(days))
     index = {day: i for i, day in enumerate(window)}
     counts: dict[str, list[int]] = {}
+    undated: dict[str, int] = {}
     for issue, day, articles in rows:
-        if day in index:
+        if day is None:
+            counts.setdefault(issue, [0] * days)
+            undated[issue] = undated.get(issue, 0) + int(articles)
+        elif day in index:
             counts.setdefault(issue, [0] * days)[index[day]] += int(articles)
-    ranked = sorted(counts, key=lambda issue: (-sum(counts[issue]), issue))
-    return IssueTrend(days=window, series={issue: tuple(counts[issue]) for issue in ranked[:max_issues]},
-                      issues_in_window=len(counts))
+    ranked = sorted(counts, key=lambda issue: (-sum(counts[issue]) - undated.get(issue, 0), issue))
+    shown = ranked[:max_issues]
+    return IssueTrend(days=window, series={issue: tuple(counts[issue]) for issue in shown},
+                      issues_in_window=len(counts),
+                      undated={issue: undated[issue] for issue in shown if undated.get(issue)})
 
 
 def series_colour(index: int) -> str:
@@ -78,7 +91,7 @@ def trend_svg(trend: IssueTrend) -> str:
     ax.xaxis.set_major_locator(locator)
     ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))
     ax.yaxis.set_major_locator(MaxNLocator(integer=True, nbins=5))
-    ax.set_ylim(bottom=0)
+    ax.set_ylim(bottom=0, top=max(1.0, ax.get_ylim()[1]))  # undated articles only: lines at 0, an axis up to 1
     ax.set_xlim(trend.days[0] - timedelta(hours=12), trend.days[-1] + timedelta(hours=12))
     ax.set_ylabel("articles per day")
     ax.grid(axis="y", color="#dddddd", linewidth=0.6)

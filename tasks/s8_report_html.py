@@ -226,13 +226,16 @@ def _trend(trend: IssueTrend) -> str:
     if trend.empty:
         return head + f'<p class="meta">No tagged article in the last {days} days.</p></section>'
     legend = "".join(f'<li><span class="swatch" style="background:{series_colour(i)}"></span>{_e(issue)} '
-                     f'<span class="meta">({sum(counts)})</span></li>' for i, (issue, counts)
-                     in enumerate(trend.series.items()))
+                     f'<span class="meta">({trend.total(issue)}'
+                     f'{f", {trend.undated[issue]} undated" if trend.undated.get(issue) else ""})</span></li>'
+                     for i, issue in enumerate(trend.series))
     shown = (f"the {len(trend.series)} issues with the most articles, of {trend.issues_in_window}"
              if trend.issues_in_window > len(trend.series) else f"all {len(trend.series)} tagged issues")
+    no_day = (" Articles with no publication date (read in these days) are counted in the legend as undated "
+              "and drawn on no day: a folder of them read at once is no surge of news." if trend.undated else "")
     return (f'{head}<figure>{trend_svg(trend)}<ul class="legend">{legend}</ul><figcaption>Articles per issue '
-            f'per day, {trend.days[0]:%Y-%m-%d} to {trend.days[-1]:%Y-%m-%d} (UTC date of publication, or of '
-            f'ingestion when unknown; duplicates not counted): {shown}, from the whole warehouse.</figcaption>'
+            f'per day, {trend.days[0]:%Y-%m-%d} to {trend.days[-1]:%Y-%m-%d} (UTC date of publication; '
+            f'duplicates not counted): {shown}, from the whole warehouse.{no_day}</figcaption>'
             '</figure></section>')
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -338,3 +338,37 @@ def test_a_tag_from_the_source_shows_no_score():
     story = Story("sg", "Harbour fire", ["g1", "g2"], ["g1", "g2"], ["daily", "wire"], ["Fire."], ["local"])
     both = render_page(_digest(articles=[article, second], stories=[story]), _trend(), NOW)
     assert "0.00" not in both and both.count('local <span class="score">source</span>') == 1
+
+
+def test_articles_with_no_publication_date_are_not_piled_on_the_day_they_were_read(tmp_path):
+    """A folder of undated articles read in one run is no surge of news that day: the chart draws dated
+    articles on their day, and counts the undated ones beside it (legend and caption), on no day."""
+    con = connect.connect(tmp_path / "catalog.sqlite")
+    try:
+        write.begin_run(con, "run-1", None, "wire")
+        dated = _article("a1", "Dated", "s1", tags=(Tag("defence", 2, ("nato",)),))
+        dated.cleaned.published_at = datetime.now(timezone.utc) - timedelta(days=2)
+        undated = [_article(f"u{i}", f"Undated {i}", f"s{i + 2}", tags=(Tag("defence", 2, ("nato",)),))
+                   for i in range(3)]
+        undated.append(_article("u9", "Undated, economy", "s9", tags=(Tag("economy", 1, ("gdp",)),)))
+        for a in [dated, *undated]:
+            a.text_hash = a.article_id
+        write.write_run(con, "run-1", [dated, *undated], [], [], RunCounts())
+        read_on = con.execute("SELECT utc_day(max(ingested_at)) FROM articles").fetchone()[0]
+        rows = queries.issue_days(con, read_on - timedelta(days=29), read_on)
+    finally:
+        con.close()
+    published_on = dated.cleaned.published_at.date()
+    assert sorted(rows, key=str) == sorted([("defence", published_on, 1), ("defence", None, 3),
+                                            ("economy", None, 1)], key=str), rows
+    trend = trend_from_counts(rows, read_on, 30, 8)
+    assert sum(trend.series["defence"]) == 1, "only the dated article is on a day"
+    assert trend.series["economy"] == (0,) * 30 and trend.undated == {"defence": 3, "economy": 1}
+    page = render_page(_digest(), trend, NOW)
+    chart = page[page.index('id="trend"'):]
+    assert 'economy <span class="meta">(1, 1 undated)</span>' in chart, chart
+    assert 'defence <span class="meta">(4, 3 undated)</span>' in chart
+    assert "no publication date (read in these days) are counted in the legend as undated and drawn on no day" \
+        in chart
+    only_undated = trend_from_counts([("economy", None, 2)], read_on, 30, 8)
+    assert not only_undated.empty and "<svg" in render_page(_digest(), only_undated, NOW)

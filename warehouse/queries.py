@@ -9,21 +9,23 @@ from datetime import date
 
 import duckdb
 
-# Articles per issue per day (article_day, views.sql: the UTC date of publication, or of ingestion when
-# the publication date is unknown); duplicates are left out, so a syndicated copy is not counted twice.
+# Articles per issue per day of publication (utc_day, views.sql), and per issue with no day (day NULL) for
+# articles with no publication date read in those days: a folder of undated articles read at once is no
+# surge of news on the day it was read. Duplicates are left out, so a syndicated copy is not counted twice.
 SQL_ISSUE_DAYS = """
-SELECT t.issue, article_day(a.published_at, a.ingested_at) AS day,
-       count(DISTINCT a.article_id) AS articles
+SELECT t.issue, utc_day(a.published_at) AS day, count(DISTINCT a.article_id) AS articles
 FROM article_tags AS t JOIN articles AS a USING (article_id)
 WHERE a.duplicate_of IS NULL
   AND article_day(a.published_at, a.ingested_at) BETWEEN ? AND ?
 GROUP BY ALL
-ORDER BY day, issue
+ORDER BY day NULLS LAST, issue
 """
 
 
-def issue_days(con: duckdb.DuckDBPyConnection, first_day: date, last_day: date) -> list[tuple[str, date, int]]:
-    """(issue, day, articles) for every issue and UTC day from first_day to last_day with tagged articles."""
+def issue_days(con: duckdb.DuckDBPyConnection, first_day: date,
+               last_day: date) -> list[tuple[str, date | None, int]]:
+    """(issue, day, articles) for every issue and UTC day of publication from first_day to last_day with
+    tagged articles; day None counts the articles with no publication date read in those days."""
     return con.execute(SQL_ISSUE_DAYS, [first_day, last_day]).fetchall()
 
 # Search: the macros of views.sql (search_hits over search_articles), so the command line and SQL
