@@ -192,11 +192,14 @@ def ingest(sources: list[str] | None = None, config_path: str | None = None,
                 stored = stages.store_task(con, run_id, quote(articles), quote(rejects), quote(story_list), counts,
                                            settings, quote(poll.states), checked_at, quote(copies))
                 articles, rejects, story_list, counts = stored.articles, stored.rejects, stored.stories, stored.counts
+            in_run = {a.article_id for a in articles}
+            stored_titles = read.article_titles(con, [a.duplicate_of for a in articles
+                                                      if a.duplicate_of and a.duplicate_of not in in_run])
             digest = RunDigest(run_id=run_id, started_at=started, counts=counts, sources=source_names,
                                articles=articles, stories=story_list, rejects=rejects, abandoned_runs=abandoned,
                                dry_run=dry_run, source_problems=source_problems(poll),
                                skipped_sources=[SourceProblem(name, "skipped", why) for name, why in poll.not_polled],
-                               copies=copies)
+                               copies=copies, stored_titles=stored_titles)
             markdown = render_digest(digest)
             path = write_digest(markdown, settings.warehouse.reports_dir, run_id) if not dry_run else None
             page = stages.page_task(con, quote(digest), settings) if not dry_run else None

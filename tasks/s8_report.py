@@ -47,6 +47,8 @@ class RunDigest:
     dry_run: bool = False
     skipped_sources: list[SourceProblem] = field(default_factory=list)  # sources not polled: not due, disabled
     copies: list[InputCopy] = field(default_factory=list)  # inputs whose bytes another input brought first
+    stored_titles: dict[str, str | None] = field(default_factory=dict)  # originals stored before that this
+    # run's duplicates copy: article id -> title, so the digest names them as the reader knows them
 
     @property
     def found_something(self) -> bool:
@@ -69,17 +71,23 @@ def _code(text: str | None) -> str:
     return f"{fence}{pad}{value}{pad}{fence}"
 
 
-def _article_line(a: Article, titles: dict[str, str | None] | None = None) -> str:
+def _article_line(a: Article, titles: dict[str, str | None] | None = None,
+                  stored_titles: dict[str, str | None] | None = None) -> str:
     """One article: title, source, date and where; a duplicate names its original by title when this
-    run has it (titles: article id -> title), else says it was stored before."""
+    run has it (titles: article id -> title) or it is known as stored before (stored_titles), else says
+    it was stored before."""
     title = _md(a.cleaned.title) or "(untitled)"
     date = a.cleaned.published_at.date().isoformat() if a.cleaned.published_at else "date unknown"
     where = a.cleaned.canonical_url or a.doc.url or Path(a.doc.locator).name
     line = f"- **{title}** — {_md(a.doc.source)}, {date}, {_code(where)}"
     if a.duplicate_of:
-        titles = titles or {}
-        named = (f"**{_md(titles[a.duplicate_of]) or '(untitled)'}**" if a.duplicate_of in titles
-                 else "an article stored before")
+        titles, stored_titles = titles or {}, stored_titles or {}
+        if a.duplicate_of in titles:
+            named = f"**{_md(titles[a.duplicate_of]) or '(untitled)'}**"
+        elif a.duplicate_of in stored_titles:
+            named = f"**{_md(stored_titles[a.duplicate_of]) or '(untitled)'}**, stored before"
+        else:
+            named = "an article stored before"
         line += f" — {a.duplicate_kind} duplicate of {named} (`{a.duplicate_of}`)"
         if a.similarity is not None and a.duplicate_kind == "near":
             line += f" ({a.similarity:.2f})"
@@ -194,7 +202,7 @@ def render_digest(d: RunDigest) -> str:
             if s.summary:
                 lines += ["> " + _md(" ".join(s.summary)), ""]
             for a in members:
-                lines.append(_article_line(a, titles))
+                lines.append(_article_line(a, titles, d.stored_titles))
                 if a.summary and not a.duplicate_of:
                     lines.append("  - summary: " + _md(" ".join(a.summary)))
                 lines.append(_tags_line(a))
@@ -202,11 +210,11 @@ def render_digest(d: RunDigest) -> str:
     if singles:
         lines += ["## Single articles", ""]
         for a, copies in singles:
-            lines.append(_article_line(a, titles))
+            lines.append(_article_line(a, titles, d.stored_titles))
             if a.summary:
                 lines.append("  - summary: " + _md(" ".join(a.summary)))
             lines.append(_tags_line(a))
-            lines += [_article_line(c, titles).replace("- ", "  - copy: ", 1) for c in copies]
+            lines += [_article_line(c, titles, d.stored_titles).replace("- ", "  - copy: ", 1) for c in copies]
         lines.append("")
     lines += _copies_section(d)
     if d.rejects:

@@ -132,13 +132,20 @@ def _member(a: Article, copies: list[Article], with_summary: bool) -> str:
             f'{_folded_duplicates(copies)}</li>')
 
 
-def _members(articles: list[Article], with_summary: bool) -> str:
+def _stored_original(article_id: str, stored_titles: dict[str, str | None]) -> str:
+    """An original stored by an earlier run, by its title when known, and its id."""
+    if article_id in stored_titles:
+        return f'<strong>{_e(stored_titles[article_id]) or "(untitled)"}</strong> <code>{_e(article_id)}</code>'
+    return f'article <code>{_e(article_id)}</code>'
+
+
+def _members(articles: list[Article], with_summary: bool, stored_titles: dict[str, str | None]) -> str:
     """The run's articles of a story, each duplicate folded under its original; copies of articles
     stored by an earlier run are folded under a line naming that original."""
     ids = {a.article_id for a in articles}
     copies = copies_of(articles)
     items = [_member(a, copies.get(a.article_id, []), with_summary) for a in articles if not a.duplicate_of]
-    items += [f'<li><span class="meta">stored before: article <code>{_e(original)}</code></span>'
+    items += [f'<li><span class="meta">stored before: {_stored_original(original, stored_titles)}</span>'
               f'{_folded_duplicates(group)}</li>' for original, group in copies.items() if original not in ids]
     return f'<ol class="members">{"".join(items)}</ol>'
 
@@ -151,17 +158,20 @@ def _story_meta(story: Story) -> str:
             f'sources: {_e(", ".join(story.sources))}</p>')
 
 
-def _story(story: Story, articles: list[Article]) -> str:
+def _story(story: Story, articles: list[Article], stored_titles: dict[str, str | None]) -> str:
     summary = f'<p class="summary">{_e(" ".join(story.summary))}</p>' if story.summary else ""
     return (f'<article class="story" id="story-{_e(story.story_id)}"><h3>{_e(story.title) or "(untitled story)"}'
             f'</h3>{_story_meta(story)}{summary}{_tags(_story_tags(story, articles))}'
-            f'{_members(articles, with_summary=True)}</article>')
+            f'{_members(articles, with_summary=True, stored_titles=stored_titles)}</article>')
 
 
-def _single(a: Article, copies: list[Article]) -> str:
+def _single(a: Article, copies: list[Article], stored_titles: dict[str, str | None]) -> str:
     summary = f'<p class="summary">{_e(" ".join(a.summary))}</p>' if a.summary else ""
-    copy_of = (f' · {_e(a.duplicate_kind)} duplicate of an article stored before: <code>{_e(a.duplicate_of)}</code>'
-               if a.duplicate_of else "")
+    copy_of = ""
+    if a.duplicate_of:
+        original = (f'<strong>{_e(stored_titles[a.duplicate_of]) or "(untitled)"}</strong>, stored before'
+                    if a.duplicate_of in stored_titles else "an article stored before")
+        copy_of = f' · {_e(a.duplicate_kind)} duplicate of {original}: <code>{_e(a.duplicate_of)}</code>'
     return (f'<article class="single" id="article-{_e(a.article_id)}"><h3>{_link(a)}</h3>'
             f'<p class="meta">{_e(a.doc.source)} · {_date(a)}{copy_of}</p>{summary}{_tags(a.tags)}'
             f'{_folded_duplicates(copies)}</article>')
@@ -243,10 +253,10 @@ def render_page(d: RunDigest, trend: IssueTrend, generated_at: datetime) -> str:
     """The run digest as one self-contained HTML page (inline CSS and SVG, no outside requests), every
     stored string escaped: stories largest first, then single articles, problems, the issue trend."""
     stories, singles = split_stories(d)
-    story_html = "".join(_story(s, members) for s, members in stories) or '<p class="meta">No story of ' \
-        'more than one article in this run.</p>'
-    single_html = "".join(_single(a, copies) for a, copies in singles) or '<p class="meta">No single article ' \
-        'in this run.</p>'
+    story_html = "".join(_story(s, members, d.stored_titles) for s, members in stories) or \
+        '<p class="meta">No story of more than one article in this run.</p>'
+    single_html = "".join(_single(a, copies, d.stored_titles) for a, copies in singles) or \
+        '<p class="meta">No single article in this run.</p>'
     nothing = '<p class="meta">Nothing new in this run.</p>' if not d.articles else ""
     script_hash = base64.b64encode(hashlib.sha256(PRINT_SCRIPT.encode()).digest()).decode()
     return (f'<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'

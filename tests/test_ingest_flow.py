@@ -212,13 +212,17 @@ def test_syndicated_copy_is_duplicate_of_original(prefect_api, tmp_path, write_c
     copy = ["Washington offers Kyiv Nato-style guarantees", *body, "",
             "Copyright 2025 The Daily Courier. All rights reserved.", "Share this story"]
     (seeds_copy / "syndicated.txt").write_text("\n".join(copy), encoding="utf-8")
-    _run(cfg)
+    digest = _run(cfg)
     db = tmp_path / "catalog.sqlite"
     original = _query(db, "SELECT article_id, story_id FROM articles WHERE path LIKE ?", [f"%{SEED_WIRE}"])[0]
     dup = _query(db, "SELECT duplicate_of, story_id, duplicate_kind FROM articles WHERE path LIKE '%syndicated.txt'")
     assert dup == [(original[0], original[1], dup[0][2])] and dup[0][2] in ("exact", "near")
     runs = _query(db, "SELECT new_articles, duplicates FROM runs ORDER BY started_at")
     assert runs[-1] == (0, 1)
+    # the digest names the original a run before stored by its headline, not by a bare article id
+    assert f"duplicate of **US offers 'NATO-like' security to Ukraine**, stored before (`{original[0]}`)" in digest
+    page = (tmp_path / "reports" / "latest.html").read_text(encoding="utf-8")
+    assert "stored before: <strong>US offers &#x27;NATO-like&#x27; security to Ukraine</strong>" in page
 
 
 def test_bad_files_rejected_good_ones_stored(prefect_api, tmp_path, write_config, seeds_copy):

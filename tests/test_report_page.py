@@ -372,3 +372,22 @@ def test_articles_with_no_publication_date_are_not_piled_on_the_day_they_were_re
         in chart
     only_undated = trend_from_counts([("economy", None, 2)], read_on, 30, 8)
     assert not only_undated.empty and "<svg" in render_page(_digest(), only_undated, NOW)
+
+
+def test_a_copy_of_an_article_stored_before_names_it_by_its_title_when_known():
+    """The digest (page and Markdown alike) names a stored original by its headline, which the reader
+    knows, not by an article id shown nowhere else; an unknown title still names the id."""
+    copy = _article("d1", "Old news again", "s9", dup="old7")
+    in_story = _digest(articles=[copy], stories=[Story("s9", "Old news", ["old5", "old7", "d1"], ["d1"], ["wire"],
+                                                       [], [])], stored_titles={"old7": "Harbour <b>fire</b>"})
+    page = render_page(in_story, _trend(), NOW)
+    assert "stored before: <strong>Harbour &lt;b&gt;fire&lt;/b&gt;</strong> <code>old7</code>" in page, page
+    markdown = render_digest(in_story)
+    assert "near duplicate of **Harbour <b>fire</b>**, stored before (`old7`)" in markdown, markdown
+    alone = _digest(articles=[copy], stories=[Story("s9", "Old news", ["old7", "d1"], ["d1"], ["wire"], [], [])],
+                    stored_titles={"old7": "Harbour fire"})
+    single = render_page(alone, _trend(), NOW)
+    single = single[single.index('id="article-d1"'):]
+    assert "near duplicate of <strong>Harbour fire</strong>, stored before: <code>old7</code>" in single
+    untitled = render_digest(_digest(articles=[copy], stories=alone.stories, stored_titles={"old7": None}))
+    assert "near duplicate of **(untitled)**, stored before (`old7`)" in untitled

@@ -65,6 +65,7 @@ FROM store.articles WHERE list_contains(?::VARCHAR[], story_id)
 ORDER BY coalesce(published_at, ingested_at), ingested_at, article_id
 """
 SQL_STORY_TITLES = "SELECT story_id, title FROM store.stories WHERE list_contains(?::VARCHAR[], story_id)"
+SQL_ARTICLE_TITLES = "SELECT article_id, title FROM store.articles WHERE list_contains(?::VARCHAR[], article_id)"
 # Inputs whose bytes are stored or rejected already: those with no outcome of their own yet (not the
 # stored input itself met again, nor a copy recorded before) are copies, with who holds the bytes. An
 # input is its locator and bytes: the same file read under another source name (a folder named another
@@ -182,6 +183,13 @@ def story_titles(con: duckdb.DuckDBPyConnection, story_ids: list[str]) -> dict[s
     if not story_ids:
         return {}
     return {story_id: title for story_id, title in con.execute(SQL_STORY_TITLES, [story_ids]).fetchall() if title}
+
+
+def article_titles(con: duckdb.DuckDBPyConnection, article_ids: list[str]) -> dict[str, str | None]:
+    """The titles of the given stored articles (None: an article with no title), by article id."""
+    if not article_ids:
+        return {}
+    return dict(con.execute(SQL_ARTICLE_TITLES, [sorted(set(article_ids))]).fetchall())
 
 
 def copies_of_stored(con: duckdb.DuckDBPyConnection, inputs: list[tuple[str, str, str]]) -> list[InputCopy]:
