@@ -131,7 +131,8 @@ def _copies_section(d: RunDigest) -> list[str]:
 
 def split_stories(d: RunDigest) -> tuple[list[tuple[Story, list[Article]]], list[tuple[Article, list[Article]]]]:
     """The run's stories of more than one distinct article, largest first, each with the run's
-    articles in it; and the rest as single articles, each with its duplicates of this run."""
+    articles in it; and the rest as single articles, each with its duplicates of this run. A story the
+    run brought only copies to (no new reporting) comes after those it brought articles to."""
     by_id = {a.article_id: a for a in d.articles}
     stories, singles = [], []
     placed: set[str] = set()
@@ -144,7 +145,13 @@ def split_stories(d: RunDigest) -> tuple[list[tuple[Story, list[Article]]], list
         else:
             singles += _singles(members)
     singles += _singles([a for a in d.articles if a.article_id not in placed])
+    stories.sort(key=lambda entry: not brought_news(*entry))  # stable: largest first within each
     return stories, singles
+
+
+def brought_news(story: Story, members: list[Article]) -> bool:
+    """Whether the run brought the story an article that is no copy (members: the run's articles in it)."""
+    return any(not a.duplicate_of for a in members)
 
 
 def _singles(articles: list[Article]) -> list[tuple[Article, list[Article]]]:

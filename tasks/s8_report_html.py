@@ -12,7 +12,7 @@ from pathlib import Path
 
 from tasks.files import replaced
 from tasks.records import Article, InputCopy, Story, Tag, given_by_source
-from tasks.s8_report import MAX_REJECTS_SHOWN, RunDigest, copies_of, split_stories
+from tasks.s8_report import MAX_REJECTS_SHOWN, RunDigest, brought_news, copies_of, split_stories
 from tasks.s8_report_chart import IssueTrend, series_colour, trend_svg
 
 LATEST_PAGE = "latest.html"
@@ -150,10 +150,12 @@ def _members(articles: list[Article], with_summary: bool, stored_titles: dict[st
     return f'<ol class="members">{"".join(items)}</ol>'
 
 
-def _story_meta(story: Story) -> str:
+def _story_meta(story: Story, articles: list[Article]) -> str:
+    """Its size, what came from this run, and whether it grew: only an article that is no copy grows it."""
     count = len(story.article_ids)
     known = count - len(story.new_article_ids)
-    grew = f' · <span class="grew">grew: {known} stored before</span>' if known and story.new_article_ids else ""
+    grew = f' · <span class="grew">grew: {known} stored before</span>' if known and brought_news(story, articles) \
+        else (f' · {known} stored before' if known else "")
     return (f'<p class="meta"><strong>{count} articles</strong> · {len(story.new_article_ids)} from this run{grew} · '
             f'sources: {_e(", ".join(story.sources))}</p>')
 
@@ -161,7 +163,7 @@ def _story_meta(story: Story) -> str:
 def _story(story: Story, articles: list[Article], stored_titles: dict[str, str | None]) -> str:
     summary = f'<p class="summary">{_e(" ".join(story.summary))}</p>' if story.summary else ""
     return (f'<article class="story" id="story-{_e(story.story_id)}"><h3>{_e(story.title) or "(untitled story)"}'
-            f'</h3>{_story_meta(story)}{summary}{_tags(_story_tags(story, articles))}'
+            f'</h3>{_story_meta(story, articles)}{summary}{_tags(_story_tags(story, articles))}'
             f'{_members(articles, with_summary=True, stored_titles=stored_titles)}</article>')
 
 

@@ -391,3 +391,22 @@ def test_a_copy_of_an_article_stored_before_names_it_by_its_title_when_known():
     assert "near duplicate of <strong>Harbour fire</strong>, stored before: <code>old7</code>" in single
     untitled = render_digest(_digest(articles=[copy], stories=alone.stories, stored_titles={"old7": None}))
     assert "near duplicate of **(untitled)**, stored before (`old7`)" in untitled
+
+
+def test_a_story_the_run_only_copied_into_did_not_grow_and_comes_after_the_news():
+    """A story whose only article from this run is a copy of one stored before has no new reporting: it
+    does not say it grew, and the stories with news come first, on the page and in the Markdown alike."""
+    copy = _article("d1", "Chepkemei ban lifted (copy)", "s9", dup="old2")
+    fresh = _article("n1", "Jones medals must go", "s5")
+    stories = [Story("s9", "Radcliffe yet to answer", ["old1", "old2", "old3", "old4", "old5", "d1"], ["d1"], ["bbc"],
+                     ["Old."], [], copy_ids=["d1"]),
+               Story("s5", "Jones doping probe", ["old9", "n1"], ["n1"], ["bbc"], ["New."], [])]
+    digest = _digest(articles=[copy, fresh], stories=stories)
+    assert [s.story_id for s, _ in split_stories(digest)[0]] == ["s5", "s9"]
+    page = render_page(digest, _trend(), NOW)
+    news, copied = page[page.index('id="story-s5"'):page.index('id="story-s9"')], page[page.index('id="story-s9"'):]
+    assert "grew: 1 stored before" in news
+    copied = copied[:copied.index("</article>")]
+    assert "grew" not in copied and "6 articles" in copied and "1 from this run" in copied, copied
+    markdown = render_digest(digest)
+    assert markdown.index("### Jones doping probe") < markdown.index("### Radcliffe yet to answer")
