@@ -8,10 +8,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-# Colour-blind-safe (Okabe-Ito, then Tableau) colours, one per series; the page's legend uses the same.
-PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000",
-           "#8c564b", "#7f7f7f", "#bcbd22", "#17becf", "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728",
-           "#9467bd", "#e377c2", "#aec7e8", "#ffbb78")
+# Colour-blind-safe (Okabe-Ito, then Tableau) colours, one per series; the page's legend uses the same. Each
+# has 3:1 against the white page (WCAG 1.4.11): the light ones (Okabe-Ito's orange, sky blue and yellow,
+# Tableau's light tints) are darkened, or replaced by Paul Tol's dark ones.
+PALETTE = ("#0072B2", "#B87F00", "#009E73", "#C86EA0", "#1C93D7", "#D55E00", "#978E0C", "#000000",
+           "#8c564b", "#7f7f7f", "#6B8E23", "#0E8A96", "#1f77b4", "#A6611A", "#2ca02c", "#d62728",
+           "#9467bd", "#AA4499", "#332288", "#882255")
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
 # After the first line, each is dashed, so a line drawn over another with the same counts leaves it showing.
 DASHES = ("-", (0, (6, 3)), (0, (2, 2)), (0, (7, 2, 2, 2)), (0, (3, 3)), (0, (1, 2)), (0, (9, 3)), (0, (4, 2, 1, 2)))

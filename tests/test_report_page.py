@@ -410,3 +410,21 @@ def test_a_story_the_run_only_copied_into_did_not_grow_and_comes_after_the_news(
     assert "grew" not in copied and "6 articles" in copied and "1 from this run" in copied, copied
     markdown = render_digest(digest)
     assert markdown.index("### Jones doping probe") < markdown.index("### Radcliffe yet to answer")
+
+
+def _contrast_on_white(colour: str) -> float:
+    """WCAG contrast ratio of a #rrggbb colour against the page's white."""
+    linear = [(c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4)
+              for c in (int(colour[i:i + 2], 16) / 255 for i in (1, 3, 5))]
+    luminance = 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+    return 1.05 / (luminance + 0.05)
+
+
+def test_every_series_colour_shows_on_the_white_page():
+    """A line and its legend swatch need 3:1 against the background (WCAG 1.4.11): the yellow of the
+    seventh issue (1.3:1) drew a line nobody could see, and the default chart has eight issues."""
+    from tasks.s8_report_chart import PALETTE
+
+    weak = {c: round(_contrast_on_white(c), 2) for c in PALETTE if _contrast_on_white(c) < 3}
+    assert weak == {}, weak
+    assert len(set(c.lower() for c in PALETTE)) == len(PALETTE)
