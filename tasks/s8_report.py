@@ -6,7 +6,7 @@ import logging
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
+from pathlib import Path, PurePath
 
 from tasks.records import Article, InputCopy, Reject, RunCounts, Story, given_by_source
 
@@ -49,6 +49,20 @@ class RunDigest:
     copies: list[InputCopy] = field(default_factory=list)  # inputs whose bytes another input brought first
     stored_titles: dict[str, str | None] = field(default_factory=dict)  # originals stored before that this
     # run's duplicates copy: article id -> title, so the digest names them as the reader knows them
+    source_folders: dict[str, str] = field(default_factory=dict)  # folder source name -> its folder
+
+    def where(self, a: Article) -> str:
+        """Where an article came from: its web address, else its file's path within its source's folder
+        (sport/035.txt: the folders of one source can hold files of the same name), else its file name."""
+        if a.cleaned.canonical_url or a.doc.url:
+            return a.cleaned.canonical_url or a.doc.url or ""
+        folder = self.source_folders.get(a.doc.source)
+        if folder:
+            try:
+                return PurePath(a.doc.locator).relative_to(folder).as_posix()
+            except ValueError:  # not under its folder (a file named on the command line)
+                pass
+        return PurePath(a.doc.locator).name or a.doc.locator
 
     @property
     def found_something(self) -> bool:
@@ -71,14 +85,13 @@ def _code(text: str | None) -> str:
     return f"{fence}{pad}{value}{pad}{fence}"
 
 
-def _article_line(a: Article, titles: dict[str, str | None] | None = None,
+def _article_line(a: Article, where: str, titles: dict[str, str | None] | None = None,
                   stored_titles: dict[str, str | None] | None = None) -> str:
-    """One article: title, source, date and where; a duplicate names its original by title when this
+    """One article: title, source, date and where (RunDigest.where); a duplicate names its original by title when this
     run has it (titles: article id -> title) or it is known as stored before (stored_titles), else says
     it was stored before."""
     title = _md(a.cleaned.title) or "(untitled)"
     date = a.cleaned.published_at.date().isoformat() if a.cleaned.published_at else "date unknown"
-    where = a.cleaned.canonical_url or a.doc.url or Path(a.doc.locator).name
     line = f"- **{title}** — {_md(a.doc.source)}, {date}, {_code(where)}"
     if a.duplicate_of:
         titles, stored_titles = titles or {}, stored_titles or {}
@@ -209,7 +222,7 @@ def render_digest(d: RunDigest) -> str:
             if s.summary:
                 lines += ["> " + _md(" ".join(s.summary)), ""]
             for a in members:
-                lines.append(_article_line(a, titles, d.stored_titles))
+                lines.append(_article_line(a, d.where(a), titles, d.stored_titles))
                 if a.summary and not a.duplicate_of:
                     lines.append("  - summary: " + _md(" ".join(a.summary)))
                 lines.append(_tags_line(a))
@@ -217,11 +230,11 @@ def render_digest(d: RunDigest) -> str:
     if singles:
         lines += ["## Single articles", ""]
         for a, copies in singles:
-            lines.append(_article_line(a, titles, d.stored_titles))
+            lines.append(_article_line(a, d.where(a), titles, d.stored_titles))
             if a.summary:
                 lines.append("  - summary: " + _md(" ".join(a.summary)))
             lines.append(_tags_line(a))
-            lines += [_article_line(c, titles, d.stored_titles).replace("- ", "  - copy: ", 1) for c in copies]
+            lines += [_article_line(c, d.where(c), titles, d.stored_titles).replace("- ", "  - copy: ", 1) for c in copies]
         lines.append("")
     lines += _copies_section(d)
     if d.rejects:

@@ -73,14 +73,14 @@ def _date(a: Article) -> str:
     return a.cleaned.published_at.date().isoformat() if a.cleaned.published_at else "date unknown"
 
 
-def _link(a: Article) -> str:
-    """The article's title, linked when it has a web address; file inputs show their file name."""
+def _link(a: Article, d: RunDigest) -> str:
+    """The article's title, linked when it has a web address; file inputs show their path in their
+    source's folder (RunDigest.where)."""
     title = _e(a.cleaned.title) or "(untitled)"
     url = a.cleaned.canonical_url or a.doc.url or ""
     if url.lower().startswith(SAFE_SCHEMES):
         return f'<a href="{_e(url)}" rel="noreferrer">{title}</a>'
-    where = Path(a.doc.locator).name or a.doc.locator
-    return f'<strong>{title}</strong> <code>{_e(where)}</code>'
+    return f'<strong>{title}</strong> <code>{_e(d.where(a))}</code>'
 
 
 def _tag_chip(issue: str, score: float, evidence: Iterable[str]) -> str:
@@ -109,27 +109,27 @@ def _story_tags(story: Story, articles: list[Article]) -> list[Tag]:
     return sorted(tags, key=lambda t: -t.score)
 
 
-def _duplicate_line(a: Article) -> str:
+def _duplicate_line(a: Article, d: RunDigest) -> str:
     how = f"{_e(a.duplicate_kind)} duplicate"
     if a.similarity is not None and a.duplicate_kind == "near":
         how += f" ({a.similarity:.2f})"
-    return f'<li>{_link(a)} <span class="meta">{_e(a.doc.source)} · {_date(a)} · {how}</span></li>'
+    return f'<li>{_link(a, d)} <span class="meta">{_e(a.doc.source)} · {_date(a)} · {how}</span></li>'
 
 
-def _folded_duplicates(copies: list[Article]) -> str:
+def _folded_duplicates(copies: list[Article], d: RunDigest) -> str:
     if not copies:
         return ""
-    lines = "".join(_duplicate_line(c) for c in copies)
+    lines = "".join(_duplicate_line(c, d) for c in copies)
     noun = "duplicate" if len(copies) == 1 else "duplicates"
     return f'<details class="folded"><summary>{len(copies)} {noun}</summary><ul class="dups">{lines}</ul></details>'
 
 
-def _member(a: Article, copies: list[Article], with_summary: bool) -> str:
+def _member(a: Article, copies: list[Article], with_summary: bool, d: RunDigest) -> str:
     """An article of a story: its link, source and date, its own summary folded, its copies folded."""
     summary = (f'<details class="folded"><summary>article summary</summary><p>{_e(" ".join(a.summary))}</p>'
                f'</details>') if with_summary and a.summary else ""
-    return (f'<li>{_link(a)} <span class="meta">{_e(a.doc.source)} · {_date(a)}</span>{summary}'
-            f'{_folded_duplicates(copies)}</li>')
+    return (f'<li>{_link(a, d)} <span class="meta">{_e(a.doc.source)} · {_date(a)}</span>{summary}'
+            f'{_folded_duplicates(copies, d)}</li>')
 
 
 def _stored_original(article_id: str, stored_titles: dict[str, str | None]) -> str:
@@ -139,14 +139,14 @@ def _stored_original(article_id: str, stored_titles: dict[str, str | None]) -> s
     return f'article <code>{_e(article_id)}</code>'
 
 
-def _members(articles: list[Article], with_summary: bool, stored_titles: dict[str, str | None]) -> str:
+def _members(articles: list[Article], with_summary: bool, d: RunDigest) -> str:
     """The run's articles of a story, each duplicate folded under its original; copies of articles
     stored by an earlier run are folded under a line naming that original."""
     ids = {a.article_id for a in articles}
     copies = copies_of(articles)
-    items = [_member(a, copies.get(a.article_id, []), with_summary) for a in articles if not a.duplicate_of]
-    items += [f'<li><span class="meta">stored before: {_stored_original(original, stored_titles)}</span>'
-              f'{_folded_duplicates(group)}</li>' for original, group in copies.items() if original not in ids]
+    items = [_member(a, copies.get(a.article_id, []), with_summary, d) for a in articles if not a.duplicate_of]
+    items += [f'<li><span class="meta">stored before: {_stored_original(original, d.stored_titles)}</span>'
+              f'{_folded_duplicates(group, d)}</li>' for original, group in copies.items() if original not in ids]
     return f'<ol class="members">{"".join(items)}</ol>'
 
 
@@ -160,23 +160,24 @@ def _story_meta(story: Story, articles: list[Article]) -> str:
             f'sources: {_e(", ".join(story.sources))}</p>')
 
 
-def _story(story: Story, articles: list[Article], stored_titles: dict[str, str | None]) -> str:
+def _story(story: Story, articles: list[Article], d: RunDigest) -> str:
     summary = f'<p class="summary">{_e(" ".join(story.summary))}</p>' if story.summary else ""
     return (f'<article class="story" id="story-{_e(story.story_id)}"><h3>{_e(story.title) or "(untitled story)"}'
             f'</h3>{_story_meta(story, articles)}{summary}{_tags(_story_tags(story, articles))}'
-            f'{_members(articles, with_summary=True, stored_titles=stored_titles)}</article>')
+            f'{_members(articles, with_summary=True, d=d)}</article>')
 
 
-def _single(a: Article, copies: list[Article], stored_titles: dict[str, str | None]) -> str:
+def _single(a: Article, copies: list[Article], d: RunDigest) -> str:
+    stored_titles = d.stored_titles
     summary = f'<p class="summary">{_e(" ".join(a.summary))}</p>' if a.summary else ""
     copy_of = ""
     if a.duplicate_of:
         original = (f'<strong>{_e(stored_titles[a.duplicate_of]) or "(untitled)"}</strong>, stored before'
                     if a.duplicate_of in stored_titles else "an article stored before")
         copy_of = f' · {_e(a.duplicate_kind)} duplicate of {original}: <code>{_e(a.duplicate_of)}</code>'
-    return (f'<article class="single" id="article-{_e(a.article_id)}"><h3>{_link(a)}</h3>'
+    return (f'<article class="single" id="article-{_e(a.article_id)}"><h3>{_link(a, d)}</h3>'
             f'<p class="meta">{_e(a.doc.source)} · {_date(a)}{copy_of}</p>{summary}{_tags(a.tags)}'
-            f'{_folded_duplicates(copies)}</article>')
+            f'{_folded_duplicates(copies, d)}</article>')
 
 
 def _header(d: RunDigest) -> str:
@@ -255,9 +256,9 @@ def render_page(d: RunDigest, trend: IssueTrend, generated_at: datetime) -> str:
     """The run digest as one self-contained HTML page (inline CSS and SVG, no outside requests), every
     stored string escaped: stories largest first, then single articles, problems, the issue trend."""
     stories, singles = split_stories(d)
-    story_html = "".join(_story(s, members, d.stored_titles) for s, members in stories) or \
+    story_html = "".join(_story(s, members, d) for s, members in stories) or \
         '<p class="meta">No story of more than one article in this run.</p>'
-    single_html = "".join(_single(a, copies, d.stored_titles) for a, copies in singles) or \
+    single_html = "".join(_single(a, copies, d) for a, copies in singles) or \
         '<p class="meta">No single article in this run.</p>'
     nothing = '<p class="meta">Nothing new in this run.</p>' if not d.articles else ""
     script_hash = base64.b64encode(hashlib.sha256(PRINT_SCRIPT.encode()).digest()).decode()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from datetime import date, datetime, timedelta, timezone
 from html.parser import HTMLParser
@@ -428,3 +429,21 @@ def test_every_series_colour_shows_on_the_white_page():
     weak = {c: round(_contrast_on_white(c), 2) for c in PALETTE if _contrast_on_white(c) < 3}
     assert weak == {}, weak
     assert len(set(c.lower() for c in PALETTE)) == len(PALETTE)
+
+
+def test_a_file_is_shown_by_its_path_in_its_sources_folder():
+    """Two folders of one source hold files of the same name (business/035.txt, sport/035.txt): each
+    article names its own, on the page and in the Markdown; a file outside the folder keeps its name."""
+    business, sport = _article("b5", "Ad firm profits surge", "sb"), _article("s5", "Collins banned", "ss")
+    named = _article("n1", "One file", "sn")
+    for a, locator in ((business, "/data/bbc/business/035.txt"), (sport, "/data/bbc/sport/035.txt"),
+                       (named, "/elsewhere/one.txt")):
+        a.doc = dataclasses.replace(a.doc, locator=locator)
+    stories = [Story(s, t, [i], [i], ["wire"], [], []) for s, t, i in (("sb", "Ad", "b5"), ("ss", "Collins", "s5"),
+                                                                       ("sn", "One", "n1"))]
+    digest = _digest(articles=[business, sport, named], stories=stories, source_folders={"wire": "/data/bbc"})
+    page = render_page(digest, _trend(), NOW)
+    assert "<code>business/035.txt</code>" in page and "<code>sport/035.txt</code>" in page
+    assert "<code>one.txt</code>" in page
+    markdown = render_digest(digest)
+    assert "`business/035.txt`" in markdown and "`sport/035.txt`" in markdown and "`one.txt`" in markdown
