@@ -181,6 +181,33 @@ def _singles(articles: list[Article]) -> list[tuple[Article, list[Article]]]:
     return entries
 
 
+UNTAGGED = "no tag"
+
+
+def top_issue(a: Article) -> str:
+    """The issue an article is filed under in the digest: its best tag (a source's default tag when it
+    earned none), else UNTAGGED."""
+    return a.tags[0].issue if a.tags else UNTAGGED
+
+
+def by_issue(singles: list[tuple[Article, list[Article]]]) -> list[tuple[str, list[tuple[Article, list[Article]]]]]:
+    """Single-article entries filed under their top issue, as a news desk's sections: the issues with the
+    most entries first (then by name), untagged articles last; within an issue the newest first, then the
+    undated, each by title."""
+    groups: dict[str, list[tuple[Article, list[Article]]]] = {}
+    for entry in singles:
+        groups.setdefault(top_issue(entry[0]), []).append(entry)
+    for entries in groups.values():
+        entries.sort(key=lambda e: _newest_first(e[0]))
+    return sorted(groups.items(), key=lambda g: (g[0] == UNTAGGED, -len(g[1]), g[0]))
+
+
+def _newest_first(a: Article) -> tuple[bool, float, str]:
+    """Sort key: dated articles newest first, then the undated; each by title."""
+    published = a.cleaned.published_at
+    return published is None, -published.timestamp() if published else 0.0, (a.cleaned.title or "").lower()
+
+
 def copies_of(articles: list[Article]) -> dict[str, list[Article]]:
     """The articles that duplicate each original, in their order, by the original's id."""
     copies: dict[str, list[Article]] = {}
@@ -229,13 +256,16 @@ def render_digest(d: RunDigest) -> str:
             lines.append("")
     if singles:
         lines += ["## Single articles", ""]
-        for a, copies in singles:
-            lines.append(_article_line(a, d.where(a), titles, d.stored_titles))
-            if a.summary:
-                lines.append("  - summary: " + _md(" ".join(a.summary)))
-            lines.append(_tags_line(a))
-            lines += [_article_line(c, d.where(c), titles, d.stored_titles).replace("- ", "  - copy: ", 1) for c in copies]
-        lines.append("")
+        for issue, entries in by_issue(singles):
+            lines += [f"### {_md(issue)} ({len(entries)})", ""]
+            for a, copies in entries:
+                lines.append(_article_line(a, d.where(a), titles, d.stored_titles))
+                if a.summary:
+                    lines.append("  - summary: " + _md(" ".join(a.summary)))
+                lines.append(_tags_line(a))
+                lines += [_article_line(c, d.where(c), titles, d.stored_titles).replace("- ", "  - copy: ", 1)
+                          for c in copies]
+            lines.append("")
     lines += _copies_section(d)
     if d.rejects:
         lines += ["## Rejected", ""]

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from tasks.files import replaced
 from tasks.records import Article, InputCopy, Story, Tag, given_by_source
-from tasks.s8_report import MAX_REJECTS_SHOWN, RunDigest, brought_news, copies_of, split_stories
+from tasks.s8_report import MAX_REJECTS_SHOWN, UNTAGGED, RunDigest, brought_news, by_issue, copies_of, split_stories
 from tasks.s8_report_chart import IssueTrend, series_colour, trend_svg
 
 LATEST_PAGE = "latest.html"
@@ -35,7 +35,8 @@ STYLE = """
 body{margin:0 auto;max-width:52rem;padding:1rem;font:16px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,
 "Helvetica Neue",Arial,sans-serif;color:var(--ink);background:#fff;overflow-wrap:anywhere}
 h1{font-size:1.6rem;margin:.2rem 0}h2{font-size:1.25rem;margin:2rem 0 .6rem;padding-top:.6rem;
-border-top:2px solid var(--ink)}h3{font-size:1.1rem;margin:0 0 .3rem}
+border-top:2px solid var(--ink)}h3,h4{font-size:1.1rem;margin:0 0 .3rem}
+.issue>h3{margin:1.2rem 0 .2rem;color:var(--muted)}
 a{color:var(--accent)}.meta{color:var(--muted);font-size:.9rem;margin:.1rem 0}
 nav{display:flex;flex-wrap:wrap;gap:.3rem 1rem;font-size:.95rem;margin:.6rem 0}
 .counts{list-style:none;padding:0;margin:.6rem 0;display:flex;flex-wrap:wrap;gap:.4rem}
@@ -175,9 +176,21 @@ def _single(a: Article, copies: list[Article], d: RunDigest) -> str:
         original = (f'<strong>{_e(stored_titles[a.duplicate_of]) or "(untitled)"}</strong>, stored before'
                     if a.duplicate_of in stored_titles else "an article stored before")
         copy_of = f' · {_e(a.duplicate_kind)} duplicate of {original}: <code>{_e(a.duplicate_of)}</code>'
-    return (f'<article class="single" id="article-{_e(a.article_id)}"><h3>{_link(a, d)}</h3>'
+    return (f'<article class="single" id="article-{_e(a.article_id)}"><h4>{_link(a, d)}</h4>'
             f'<p class="meta">{_e(a.doc.source)} · {_date(a)}{copy_of}</p>{summary}{_tags(a.tags)}'
             f'{_folded_duplicates(copies, d)}</article>')
+
+
+def _by_issue(singles: list[tuple[Article, list[Article]]], d: RunDigest) -> str:
+    """The single articles filed under their top issue, with a line of links to the issues."""
+    groups = by_issue(singles)
+    if not groups:
+        return ""
+    anchor = {issue: "singles-" + ("untagged" if issue == UNTAGGED else issue) for issue, _ in groups}
+    links = "".join(f'<a href="#{_e(anchor[issue])}">{_e(issue)} ({len(entries)})</a>' for issue, entries in groups)
+    return (f'<nav class="issues" aria-label="Single articles by issue">{links}</nav>' + "".join(
+        f'<section class="issue" id="{_e(anchor[issue])}"><h3>{_e(issue)} ({len(entries)})</h3>'
+        + "".join(_single(a, copies, d) for a, copies in entries) + "</section>" for issue, entries in groups))
 
 
 def _header(d: RunDigest) -> str:
@@ -258,8 +271,7 @@ def render_page(d: RunDigest, trend: IssueTrend, generated_at: datetime) -> str:
     stories, singles = split_stories(d)
     story_html = "".join(_story(s, members, d) for s, members in stories) or \
         '<p class="meta">No story of more than one article in this run.</p>'
-    single_html = "".join(_single(a, copies, d) for a, copies in singles) or \
-        '<p class="meta">No single article in this run.</p>'
+    single_html = _by_issue(singles, d) or '<p class="meta">No single article in this run.</p>'
     nothing = '<p class="meta">Nothing new in this run.</p>' if not d.articles else ""
     script_hash = base64.b64encode(hashlib.sha256(PRINT_SCRIPT.encode()).digest()).decode()
     return (f'<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'

@@ -117,7 +117,7 @@ def test_the_chart_has_one_series_per_tagged_issue(run, browser):
 def test_a_hostile_title_is_not_executed_and_shows_literally(run, browser):
     visit = browser.visit(run["page"].as_uri(), settle_seconds=1.0)
     assert visit.dialogs == []
-    headings = browser.evaluate('Array.from(document.querySelectorAll(".single h3"), h => h.textContent)')
+    headings = browser.evaluate('Array.from(document.querySelectorAll(".single h4"), h => h.textContent)')
     assert any(HOSTILE_TITLE in h for h in headings), headings
     assert browser.evaluate('document.querySelectorAll("main img, main script, main iframe").length') == 0
     assert HOSTILE_TAG in browser.evaluate('document.querySelector("#trend .legend").textContent')

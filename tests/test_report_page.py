@@ -447,3 +447,39 @@ def test_a_file_is_shown_by_its_path_in_its_sources_folder():
     assert "<code>one.txt</code>" in page
     markdown = render_digest(digest)
     assert "`business/035.txt`" in markdown and "`sport/035.txt`" in markdown and "`one.txt`" in markdown
+
+
+def test_single_articles_are_filed_under_their_top_issue_newest_first_in_page_and_markdown():
+    day = datetime(2026, 3, 9, tzinfo=timezone.utc)
+    sport, economy = Tag("sport", 0.8, ("goal",)), Tag("economy", 0.7, ("prices",))
+
+    def dated(article: Article, published: datetime | None) -> Article:
+        article.cleaned.published_at = published
+        return article
+
+    articles = [
+        dated(_article("m1", "Market wrap", "t1", tags=(economy,)), day),
+        dated(_article("f1", "Cup final", "t2", tags=(sport, economy)), day - timedelta(days=2)),
+        dated(_article("f2", "League table", "t3", tags=(sport,)), None),
+        dated(_article("f3", "Derby day", "t4", tags=(sport,)), day),
+        dated(_article("u1", "Village fete", "t5"), day),
+    ]
+    stories = [Story(f"t{i}", a.cleaned.title, [a.article_id], [a.article_id], ["wire"], [], [])
+               for i, a in enumerate(articles, 1)]
+    digest = _digest(articles=articles, stories=stories, counts=RunCounts(5, 0, 5, 0, 0))
+    page = render_page(digest, _trend(), NOW)
+    singles = page[page.index('id="singles"'):page.index('id="problems"')]
+    # the issue with the most articles first, untagged last; within one, the newest first, undated last
+    order = [singles.index(f'id="article-{aid}"') for aid in ("f3", "f1", "f2", "m1", "u1")]
+    assert order == sorted(order)
+    sections = re.findall(r'<section class="issue" id="([^"]+)"><h3>([^<]+)</h3>', singles)
+    assert sections == [("singles-sport", "sport (3)"), ("singles-economy", "economy (1)"),
+                        ("singles-untagged", "no tag (1)")]
+    links = re.findall(r'<a href="#(singles-[a-z_]+)">', singles)
+    assert links == [anchor for anchor, _ in sections], "each issue is linked from the top of the section"
+    markdown = render_digest(digest).split("## Single articles", 1)[1]
+    assert [line for line in markdown.splitlines() if line.startswith("### ")] == [
+        "### sport (3)", "### economy (1)", "### no tag (1)"]
+    positions = [markdown.index(f"**{title}**") for title in ("Derby day", "Cup final", "League table",
+                                                              "Market wrap", "Village fete")]
+    assert positions == sorted(positions), "the Markdown files and orders them as the page does"
