@@ -148,6 +148,27 @@ def test_the_readme_sql_examples_run_on_the_seeds_warehouse(prefect_api, tmp_pat
                 assert rows, f"the README example finds nothing on the seeds: {statement}"
 
 
+def test_the_readme_sql_examples_answer_while_a_run_is_writing(prefect_api, tmp_path, write_config):
+    """The README's 'latest run' examples (rejects, time travel) read the latest run that stored its rows:
+    a run still writing (or abandoned, or failed) has no snapshot and no inputs yet."""
+    from warehouse.write import begin_run
+
+    folder = tmp_path / "seeds"
+    shutil.copytree(SEEDS, folder)
+    (folder / "photo.txt").write_bytes(bytes(range(256)) * 8)
+    _run(_folder_config(write_config, folder))
+    db = tmp_path / "catalog.sqlite"
+    with open_warehouse(db, read_only=False) as writer:  # the next run has begun: its 'running' row is committed
+        begin_run(writer, "99991231T235959Z-000000", None, "seeds", exclusive=False)
+    stored = _query(db, "SELECT snapshot_id FROM runs WHERE status = 'completed'")[0][0]
+    with open_warehouse(db) as con:
+        for statement in _readme_sql():
+            rows = con.execute(statement).fetchall()
+            if "outcome = 'rejected'" in statement:
+                assert [Path(r[0]).name for r in rows] == ["photo.txt"], rows
+        assert con.execute("SELECT getvariable('before_run')").fetchone()[0] == stored - 1
+
+
 def test_digest_published_as_artifacts(prefect_api, write_config, seeds_copy):
     from flows.ingest import DIGEST_ARTIFACT_KEY, STORIES_ARTIFACT_KEY
 
