@@ -370,3 +370,16 @@ def test_a_read_only_folder_as_a_user_without_root(tmp_path: Path, write_config)
     finally:
         locked.chmod(0o755)
     assert list(locked.iterdir()) == [], line
+
+
+@pytest.mark.parametrize("command", [["warehouse.shell", "-c", "SELECT 1"], ["warehouse.upgrade", "old.duckdb"]])
+def test_make_sql_and_upgrade_say_each_config_problem_on_an_error_line(tmp_path: Path, write_config,
+                                                                       command: list[str]) -> None:
+    """A config with several problems: one `error: ` line per problem, as every other command prints them."""
+    cfg = write_config('[dedup]\nnear_threshold = "high"\n[summary]\nalgorithm = "bert"\n')
+    result = subprocess.run([sys.executable, "-m", command[0], "--config", str(cfg), *command[1:]],
+                            cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and len(lines) == 2, result.stderr
+    assert lines[0].startswith("error: ") and "[dedup].near_threshold" in lines[0], lines
+    assert lines[1].startswith("error: ") and "[summary].algorithm" in lines[1], lines

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from config.settings import ConfigError, load_settings, with_overrides
+from flows.cli import print_error
 from warehouse.connect import connect
 from warehouse.lake import SQL_USE_LAKE, Lake, WarehouseError, attach_statement, check, load_statement
 
@@ -42,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
         init = startup_sql(lake)
         program = duckdb_cli()
     except (ConfigError, WarehouseError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print_error(exc)  # one `error: ` line per problem, as every command prints them
         return 2
     # -unsigned: the extension files are loaded by path from the pinned wheels (see connect.py)
     os.execv(program, [program, "-unsigned", "-cmd", init, *rest])

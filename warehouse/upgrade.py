@@ -12,6 +12,7 @@ from pathlib import Path
 import duckdb
 
 from config.settings import ConfigError, load_settings, with_overrides
+from flows.cli import print_error
 from warehouse.connect import connect, retrying, transaction
 from warehouse.lake import WarehouseError, duckdb_file_holds, quoted
 from warehouse.write import index_runs
@@ -111,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             con.close()
     except (ConfigError, WarehouseError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print_error(exc)  # one `error: ` line per problem, as every command prints them
         return 2
     print(f"imported {old} into {settings.catalog}: {runs} runs, {articles} articles, {rejects} rejects")
     return 0
