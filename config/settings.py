@@ -63,7 +63,11 @@ def catalog_location(value: str, base: Path) -> str:
     if not target:
         raise ValueError(f"no {'connection string' if scheme == 'postgres' else 'path'} after '{scheme}:'")
     if scheme != "postgres":
+        folder = target.endswith(("/", os.sep))  # resolve() drops the slash that says "a folder"
         target = str((base / Path(target).expanduser()).resolve())
+        if folder or Path(target).is_dir():
+            raise ValueError(f"a folder, and a catalog is a file: name one in it, "
+                             f"{scheme}:{Path(target) / f'catalog.{scheme}'}")
     if not match and Path(target).suffix.lower() in DUCKDB_SUFFIXES and not Path(target).exists():
         # a new SQLite catalog named like a DuckDB file would mislead every later reader of it
         raise ValueError(f"a plain path means a SQLite catalog; name a DuckDB one duckdb:{value}, "

@@ -338,6 +338,23 @@ def test_unusable_locations_stop_with_one_line_and_change_nothing(tmp_path: Path
     assert sorted(p.name for p in tmp_path.iterdir()) == ["config"], "nothing was made"
 
 
+def test_a_folder_named_as_the_warehouse_is_refused_not_made_a_catalog_file(tmp_path: Path, write_config) -> None:
+    """`--warehouse lake/` names a folder: a catalog file called `lake` beside it would surprise every later
+    reader (and `lake/` the next time would be refused as not a file)."""
+    cfg = write_config()
+    line = _one_line(*_cli(cfg, "--warehouse", f"{tmp_path / 'lake'}/"), "error: --warehouse ", "a folder",
+                     f"{tmp_path / 'lake' / 'catalog.sqlite'}")
+    (tmp_path / "here").mkdir()
+    _one_line(*_cli(cfg, "--warehouse", str(tmp_path / "here")), "error: --warehouse ", "a folder",
+              f"{tmp_path / 'here' / 'catalog.sqlite'}")
+    configured = write_config(name="f.toml")
+    configured.write_text(configured.read_text().replace(f'catalog = "{(tmp_path / "catalog.sqlite").as_posix()}"',
+                                                         f'catalog = "sqlite:{tmp_path.as_posix()}/lake/"'),
+                          encoding="utf-8")
+    _one_line(*_cli(configured), "[warehouse].catalog", "a folder")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["config", "here"], f"nothing was made ({line})"
+
+
 def test_a_duckdb_lake_catalog_named_by_its_plain_path_is_told_to_use_duckdb(tmp_path: Path, write_config) -> None:
     from warehouse import connect
 
