@@ -67,12 +67,17 @@ def checked_settings(args: argparse.Namespace, sources: list[str] | None = None,
     """The settings for a command, checked before any flow run starts: the config and taxonomy, the
     warehouse location (with existing, that a file lake is there already), and (waiting, changing
     nothing) that no other local run is writing the warehouse, or that a shared catalog can be reached.
-    A problem is printed as one line and returned as exit code 2."""
+    A problem is printed as one line and returned as exit code 2; Ctrl-C or SIGTERM during the wait, as
+    130 or 143."""
     try:
         settings, _ = resolve_run(args.config, sources, args.warehouse, allow_private_hosts)
         lake.check(settings.warehouse, existing=existing)
         if not (dry_run and lake.not_made_yet(settings.warehouse)):  # a dry run makes no lake, nor its lock
-            wait_for_warehouse(settings)
+            try:
+                with _sigterm_as_interrupt():
+                    wait_for_warehouse(settings)
+            except KeyboardInterrupt as exc:  # one line, as when a run is stopped
+                return stopped(exc, "while waiting for the warehouse's turn: nothing was changed")
     except (ConfigError, lake.WarehouseError) as exc:
         return fail(exc)
     return settings
@@ -87,6 +92,14 @@ def fail(error: Exception | str) -> int:
     """Say what is wrong (print_error) and return the exit code for a bad config, path or input."""
     print_error(error)
     return EXIT_BAD_INPUT
+
+
+def stopped(interrupt: KeyboardInterrupt, what: str) -> int:
+    """Say in one line that Ctrl-C or SIGTERM (raised as KeyboardInterrupt("SIGTERM")) stopped the command,
+    and return the exit code a shell gives a process stopped by that signal."""
+    by = "SIGTERM" if interrupt.args == ("SIGTERM",) else "Ctrl-C"
+    print_error(f"stopped by {by} {what}")
+    return EXIT_SIGTERM if by == "SIGTERM" else EXIT_INTERRUPTED
 
 
 def open_for_reading(settings: Settings) -> duckdb.DuckDBPyConnection:
@@ -135,10 +148,8 @@ def run_once(flow_: Flow, settings: Settings, **parameters: object) -> int:
         with _sigterm_as_interrupt(), spread.shared_api(settings.parallel), progress.on_terminal():
             state = run(**parameters, return_state=True)  # bars only on a terminal
     except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (timeout, cron, systemd): one line, and all stopped
-        by = "SIGTERM" if exc.args == ("SIGTERM",) else "Ctrl-C"
-        print_error(f"stopped by {by} before the run finished: nothing it had not committed is kept, and the "
-                    "next run lists it as abandoned")
-        return EXIT_SIGTERM if by == "SIGTERM" else EXIT_INTERRUPTED
+        return stopped(exc, "before the run finished: nothing it had not committed is kept, and the next run "
+                            "lists it as abandoned")
     if state.is_failed():
         print_error(state.message or "")
         return EXIT_FAILED

@@ -70,3 +70,36 @@ def test_a_stopped_run_says_so_in_one_line_and_leaves_nothing_running(tmp_path: 
         time.sleep(0.5)
     assert _group(proc.pid) == [], "the worker pool stopped with the run"
     assert not _answers(f"{api[1]}/api/health"), "the temporary API server stopped with the run"
+
+
+@pytest.mark.parametrize(("sig", "code", "by"), [(signal.SIGTERM, 143, "SIGTERM"), (signal.SIGINT, 130, "Ctrl-C")])
+def test_a_run_stopped_while_it_waits_for_the_warehouse_says_so_in_one_line(tmp_path: Path, sig: int, code: int,
+                                                                              by: str) -> None:
+    """Ctrl-C (or SIGTERM) while a one-off run waits for another run's turn on the warehouse: one line, no
+    traceback, and nothing changed."""
+    from warehouse import connect, open_warehouse
+
+    db = tmp_path / "catalog.sqlite"
+    holder = connect.connect(db)  # another run writing: this test process holds the run lock
+    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
+    env.update(PREFECT_HOME=str(tmp_path / "home"), PREFECT_SERVER_ANALYTICS_ENABLED="false")
+    try:
+        proc = subprocess.Popen([sys.executable, "-m", "flows.ingest", "--source", str(ROOT / "seeds"),
+                                 "--warehouse", str(db)], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, start_new_session=True)
+        try:
+            first = proc.stderr.readline()  # said at once, before any flow run starts
+            assert "(another run writing): waiting up to" in first, first
+            os.killpg(proc.pid, sig) if sig == signal.SIGINT else proc.send_signal(sig)
+            out, err = proc.communicate(timeout=60)
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+    finally:
+        holder.close()
+    assert proc.returncode == code, err[-3000:]
+    assert "Traceback" not in err and out == "", err[-3000:]
+    assert err.strip().splitlines() == [f"error: stopped by {by} while waiting for the warehouse's turn: "
+                                        "nothing was changed"], err[-3000:]
+    with open_warehouse(db) as con:
+        assert con.execute("SELECT count(*) FROM runs").fetchone() == (0,)
