@@ -63,15 +63,18 @@ def day(text: str) -> date:
 
 def checked_settings(args: argparse.Namespace, sources: list[str] | None = None,
                      allow_private_hosts: bool | None = None, existing: bool = False,
-                     dry_run: bool = False) -> Settings | int:
+                     dry_run: bool = False, reports: bool = False) -> Settings | int:
     """The settings for a command, checked before any flow run starts: the config and taxonomy, the
-    warehouse location (with existing, that a file lake is there already), and (waiting, changing
-    nothing) that no other local run is writing the warehouse, or that a shared catalog can be reached.
+    warehouse location (with existing, that a file lake is there already; with reports, that the digest
+    can be written in reports_dir), and (waiting, changing nothing) that no other local run is writing
+    the warehouse, or that a shared catalog can be reached.
     A problem is printed as one line and returned as exit code 2; Ctrl-C or SIGTERM during the wait, as
     130 or 143."""
     try:
         settings, _ = resolve_run(args.config, sources, args.warehouse, allow_private_hosts)
         lake.check(settings.warehouse, existing=existing)
+        if reports:
+            lake.check_reports(settings.warehouse)
         if not (dry_run and lake.not_made_yet(settings.warehouse)):  # a dry run makes no lake, nor its lock
             try:
                 with _sigterm_as_interrupt():

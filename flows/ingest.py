@@ -151,6 +151,8 @@ def ingest(sources: list[str] | None = None, config_path: str | None = None,
     with contextlib.ExitStack() as cleanup:  # the connection closed, a dry run's scratch lake deleted
         try:
             settings, taxonomy = resolve_run(config_path, sources, warehouse_path, allow_private_hosts)
+            if not dry_run:  # the digest is written after the commit: its folder is checked before
+                lake.check_reports(settings.warehouse)
             con = _open_warehouse(settings.warehouse, dry_run, cleanup, logger.warning)
         except (ConfigError, lake.WarehouseError) as exc:
             message = setup_failure(exc)
@@ -225,7 +227,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--allow-private-hosts", action="store_true", default=None,
                         help="allow feeds and pages on loopback or private addresses")
     args = parser.parse_args(argv)
-    settings = cli.checked_settings(args, args.source, args.allow_private_hosts, dry_run=args.dry_run)
+    settings = cli.checked_settings(args, args.source, args.allow_private_hosts, dry_run=args.dry_run,
+                                    reports=not args.dry_run)
     if isinstance(settings, int):
         return settings
     return cli.run_once(ingest, settings, sources=args.source, config_path=args.config, warehouse_path=args.warehouse,

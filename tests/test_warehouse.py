@@ -355,6 +355,24 @@ def test_a_folder_named_as_the_warehouse_is_refused_not_made_a_catalog_file(tmp_
     assert sorted(p.name for p in tmp_path.iterdir()) == ["config", "here"], f"nothing was made ({line})"
 
 
+def test_a_reports_dir_that_cannot_be_written_stops_a_run_before_it_stores(prefect_api, tmp_path: Path,
+                                                                            write_config) -> None:
+    """The digest is written after the run's rows are committed: an unwritable reports_dir found only then
+    left a committed run marked failed, and a traceback. It is checked with the warehouse, before anything."""
+    from flows.ingest import ingest
+
+    cfg = write_config(f'[[sources]]\nname = "seeds"\nkind = "folder"\npath = "{SEEDS.as_posix()}"\n')
+    cfg.write_text(cfg.read_text().replace(f'reports_dir = "{(tmp_path / "reports").as_posix()}"',
+                                           'reports_dir = "/proc/newsdesk-reports"'), encoding="utf-8")
+    _one_line(*_cli(cfg), "error: [warehouse].reports_dir: /proc/newsdesk-reports: ", "/proc is not writable")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["config"], "nothing was made"
+    state = ingest(config_path=str(cfg), return_state=True)  # a deployment run: failed in one line, nothing made
+    assert state.is_failed() and state.message.startswith("[warehouse].reports_dir: /proc/newsdesk-reports: "), \
+        state.message
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["config"], "nothing was made"
+    assert _cli(cfg, "--dry-run")[0] == 0, "a dry run writes no digest file"
+
+
 def test_a_duckdb_lake_catalog_named_by_its_plain_path_is_told_to_use_duckdb(tmp_path: Path, write_config) -> None:
     from warehouse import connect
 

@@ -192,6 +192,14 @@ def _writable_folder(folder: Path) -> str | None:
     return None
 
 
+def check_reports(settings: WarehouseSettings) -> None:
+    """Refuse, with a one-line reason and before a run changes anything, a reports_dir where the run's
+    digest cannot be written (it is written after the run's rows are committed)."""
+    problem = _writable_folder(settings.reports_dir)
+    if problem:
+        raise WarehouseError(f"[warehouse].reports_dir: {settings.reports_dir}: {problem}")
+
+
 def duckdb_file_holds(path: Path) -> str:
     """What a DuckDB file holds: 'lake catalog' (DuckLake's tables), 'warehouse' (a single-file warehouse of
     an earlier version: its schema_version table) or 'other'. WarehouseError when it cannot be opened to
