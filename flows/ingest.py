@@ -165,6 +165,7 @@ def ingest(sources: list[str] | None = None, config_path: str | None = None,
         started = datetime.now(timezone.utc)
         run_id = new_run_id(started)
         counts = RunCounts()
+        committed = False  # once the run's rows are stored, its row in runs says so, whatever fails after
         try:
             source_names = [s.name for s in settings.sources if s.enabled]
             abandoned = [] if dry_run else write.begin_run(con, run_id, str(flow_run.id or ""),
@@ -194,6 +195,7 @@ def ingest(sources: list[str] | None = None, config_path: str | None = None,
                 stored = stages.store_task(con, run_id, quote(articles), quote(rejects), quote(story_list), counts,
                                            settings, quote(poll.states), checked_at, quote(copies))
                 articles, rejects, story_list, counts = stored.articles, stored.rejects, stored.stories, stored.counts
+                committed = True
             in_run = {a.article_id for a in articles}
             stored_titles = read.article_titles(con, [a.duplicate_of for a in articles
                                                       if a.duplicate_of and a.duplicate_of not in in_run])
@@ -212,7 +214,7 @@ def ingest(sources: list[str] | None = None, config_path: str | None = None,
             return markdown
         except Exception as exc:
             message = f"{exc.__class__.__name__}: {' '.join(str(exc).split())}"[:500]
-            if not dry_run:
+            if not (dry_run or committed):
                 write.finish_run(con, run_id, "failed", counts, message)
             raise
 

@@ -169,6 +169,23 @@ def test_the_readme_sql_examples_answer_while_a_run_is_writing(prefect_api, tmp_
         assert con.execute("SELECT getvariable('before_run')").fetchone()[0] == stored - 1
 
 
+def test_a_failure_after_the_commit_leaves_the_stored_run_completed(prefect_api, tmp_path, write_config, seeds_copy,
+                                                                    monkeypatch):
+    """The digest is written after the run's rows are committed: when that fails (a full disk, say), the
+    flow run fails, but the warehouse's row of the run still says what it stored, and in which snapshot."""
+    from flows import ingest as ingest_module
+
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(ingest_module, "write_digest", full_disk)
+    state = ingest_module.ingest(config_path=str(_folder_config(write_config, seeds_copy)), return_state=True)
+    assert state.is_failed() and "No space left on device" in state.message, state.message
+    db = tmp_path / "catalog.sqlite"
+    assert _query(db, "SELECT status, new_articles, snapshot_id IS NOT NULL FROM runs") == [("completed", 2, True)]
+    assert _query(db, "SELECT count(*) FROM articles") == [(2,)]
+
+
 def test_digest_published_as_artifacts(prefect_api, write_config, seeds_copy):
     from flows.ingest import DIGEST_ARTIFACT_KEY, STORIES_ARTIFACT_KEY
 
