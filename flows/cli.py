@@ -75,6 +75,11 @@ def checked_settings(args: argparse.Namespace, sources: list[str] | None = None,
         lake.check(settings.warehouse, existing=existing)
         if reports:
             lake.check_reports(settings.warehouse)
+        from flows import spread  # Prefect: imported only by the commands that run a flow, which come here
+
+        api = spread.api_problem()  # before any wait for the warehouse: a run no API can record would fail
+        if api:
+            return fail(api)
         if not (dry_run and lake.not_made_yet(settings.warehouse)):  # a dry run makes no lake, nor its lock
             try:
                 with _sigterm_as_interrupt():

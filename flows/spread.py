@@ -105,6 +105,24 @@ def with_runner(flow_: Flow, settings: ParallelSettings) -> Flow:
     return flow_ if runner is None else flow_.with_options(task_runner=runner)
 
 
+def api_problem() -> str | None:
+    """Why the Prefect API a one-off run is pointed at (PREFECT_API_URL) cannot record it, in one line, or
+    None: it answers, or none is set (the run starts a temporary one)."""
+    from prefect.client.orchestration import get_client
+    from prefect.settings import PREFECT_API_URL
+
+    url = PREFECT_API_URL.value()
+    if not url:
+        return None
+    with get_client(sync_client=True) as client:
+        failure = client.api_healthcheck()
+    if failure is None:
+        return None
+    reason = " ".join(str(failure).split()) or type(failure).__name__
+    return (f"PREFECT_API_URL: no Prefect server answers at {url} ({reason}): start it (make serve starts a local "
+            "one) or unset PREFECT_API_URL to run on a temporary one")
+
+
 @contextmanager
 def shared_api(settings: ParallelSettings) -> Iterator[None]:
     """A one-off run's Prefect API: the configured one, else a temporary server started here (the one

@@ -186,6 +186,24 @@ def test_a_failure_after_the_commit_leaves_the_stored_run_completed(prefect_api,
     assert _query(db, "SELECT count(*) FROM articles") == [(2,)]
 
 
+def test_a_prefect_api_that_does_not_answer_is_one_line_before_the_run(tmp_path, write_config, seeds_copy):
+    """PREFECT_API_URL left set after `make stop`: one line saying so, exit 2, nothing made (not three tracebacks)."""
+    import socket
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "PREFECT_API_URL": f"http://127.0.0.1:{port}/api", "PREFECT_HOME": str(tmp_path / "home")}
+    result = subprocess.run([sys.executable, "-m", "flows.ingest", "--config",
+                             str(_folder_config(write_config, seeds_copy))], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=120)
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and len(lines) == 1, result.stderr[-3000:]
+    assert lines[0].startswith(f"error: PREFECT_API_URL: no Prefect server answers at http://127.0.0.1:{port}/api ("), \
+        lines[0]
+    assert not (tmp_path / "catalog.sqlite").exists(), "nothing was made"
+
+
 def test_digest_published_as_artifacts(prefect_api, write_config, seeds_copy):
     from flows.ingest import DIGEST_ARTIFACT_KEY, STORIES_ARTIFACT_KEY
 
