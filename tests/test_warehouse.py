@@ -418,3 +418,13 @@ def test_make_sql_and_upgrade_say_each_config_problem_on_an_error_line(tmp_path:
     assert result.returncode == 2 and len(lines) == 2, result.stderr
     assert lines[0].startswith("error: ") and "[dedup].near_threshold" in lines[0], lines
     assert lines[1].startswith("error: ") and "[summary].algorithm" in lines[1], lines
+
+
+@pytest.mark.parametrize(("command", "says"), [
+    (["warehouse.upgrade", "--bogus"], "unrecognized arguments: --bogus"),
+    (["warehouse.shell", "--warehouse"], "argument --warehouse: expected one argument")])
+def test_make_sql_and_upgrade_say_a_bad_argument_in_one_line(tmp_path: Path, command: list[str], says: str) -> None:
+    """A mistyped option: one `error: ` line and exit 2, as every other command says it (not a usage block)."""
+    result = subprocess.run([sys.executable, "-m", *command], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and result.stderr.strip().splitlines() == [
+        f"error: python -m {command[0]}: {says} (--help lists the options)"], result.stderr

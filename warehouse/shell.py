@@ -3,14 +3,13 @@ attached read-only as `news` and in use, so the views answer to their bare names
 
 from __future__ import annotations
 
-import argparse
 import os
 import shutil
 import sys
 from pathlib import Path
 
 from config.settings import ConfigError, load_settings, with_overrides
-from flows.cli import print_error
+from flows.cli import Parser, print_error
 from warehouse.connect import connect
 from warehouse.lake import SQL_USE_LAKE, Lake, WarehouseError, attach_statement, check, load_statement
 
@@ -31,7 +30,7 @@ def duckdb_cli() -> str:
 def main(argv: list[str] | None = None) -> int:
     """Start the DuckDB command line on the warehouse; arguments it does not know here go to duckdb
     (e.g. -c 'SELECT count(*) FROM articles' runs one query and exits)."""
-    parser = argparse.ArgumentParser(prog="python -m warehouse.shell", description=__doc__)
+    parser = Parser(prog="python -m warehouse.shell", description=__doc__)  # a bad option: one line, exit 2
     parser.add_argument("--config", help="pipeline config (default: config/pipeline.toml)")
     parser.add_argument("--warehouse", metavar="CATALOG", help="the warehouse (default from the config)")
     args, rest = parser.parse_known_args(argv)

@@ -3,7 +3,6 @@ included, in one snapshot. `python -m warehouse.upgrade OLD.duckdb [--warehouse 
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import sys
@@ -12,7 +11,7 @@ from pathlib import Path
 import duckdb
 
 from config.settings import ConfigError, load_settings, with_overrides
-from flows.cli import print_error
+from flows.cli import Parser, print_error
 from warehouse.connect import connect, retrying, transaction
 from warehouse.lake import WarehouseError, duckdb_file_holds, quoted
 from warehouse.write import index_runs
@@ -88,7 +87,7 @@ def legacy_file_beside(catalog: Path) -> Path | None:
 
 def main(argv: list[str] | None = None) -> int:
     """Import OLD into the configured (or given) warehouse, which must not hold runs yet."""
-    parser = argparse.ArgumentParser(prog="python -m warehouse.upgrade", description=__doc__)
+    parser = Parser(prog="python -m warehouse.upgrade", description=__doc__)  # a bad option: one line, exit 2
     parser.add_argument("old", nargs="?", default=None, metavar="OLD.duckdb",
                         help="the single-file warehouse (default: news.duckdb beside the catalog)")
     parser.add_argument("--config", help="pipeline config (default: config/pipeline.toml)")
