@@ -282,6 +282,34 @@ def test_missing_pages_fall_back_to_long_feed_content_or_reject(server: HTTPServ
     assert poll.states[0].last_status == "ok"
 
 
+def test_titles_the_feed_marks_as_html_are_stored_as_plain_text(server: HTTPServer, client: HttpClient) -> None:
+    # As real feeds send them (kottke.org, time.com): an Atom type="html" title in CDATA with numeric
+    # entities, an RSS title with escaped markup, and a plain-text Atom title that only looks like markup.
+    # The pages answer 404, so the feed's own text and titles are what is kept.
+    story = " ".join(f"Sentence {i} of the feed's own copy of the story, long enough to stand in." for i in range(8))
+    site = base(server)
+    atom = (f'<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom">'
+            f'<title type="html">Science &amp;amp; technology</title>'
+            f'<entry><id>a1</id><link href="{site}/a/1"/>'
+            f'<title type="html"><![CDATA[ Charli XCX: she&#8217;s still a fan &#038; more&#8230; ]]></title>'
+            f'<content type="html">&lt;p&gt;{story}&lt;/p&gt;</content></entry>'
+            f'<entry><id>a2</id><link href="{site}/a/2"/><title type="text">#include &lt;/etc/shadow&gt;</title>'
+            f'<content type="html">&lt;p&gt;{story} Two.&lt;/p&gt;</content></entry></feed>')
+    rss = (f'<?xml version="1.0"?><rss version="2.0"><channel><title>Tech</title>'
+           f'<item><title>How &#060;i&gt;The Pitt&#060;/i&gt;&#8217;s AI drama plays out</title>'
+           f'<link>{site}/r/1</link><description>&lt;p&gt;{story} Three.&lt;/p&gt;</description></item>'
+           f'</channel></rss>')
+    server.expect_request("/feeds/marked.atom").respond_with_data(atom, content_type="application/atom+xml")
+    server.expect_request("/feeds/marked.rss").respond_with_data(rss, content_type=RSS_TYPE)
+    sources = [feed_source(server, "atom", "/feeds/marked.atom"), feed_source(server, "rss", "/feeds/marked.rss")]
+    poll = poll_feeds(sources, {}, client, NOW, set(), set())
+    assert not poll.rejects and not poll.problems
+    titles = {d.url: (d.feed_title, d.site_name) for d in poll.documents}
+    assert titles == {f"{site}/a/1": ("Charli XCX: she\u2019s still a fan & more\u2026", "Science & technology"),
+                      f"{site}/a/2": ("#include </etc/shadow>", "Science & technology"),
+                      f"{site}/r/1": ("How The Pitt\u2019s AI drama plays out", "Tech")}
+
+
 def test_transient_page_failure_keeps_feed_for_retry(server: HTTPServer, client: HttpClient) -> None:
     serve_feed(server, "/feeds/world.rss", "world.rss", headers={"ETag": '"w2"'})
     serve_pages(server, "floods", "talks")

@@ -20,7 +20,7 @@ from tasks.records import InputCopy, RawDocument, Reject
 from tasks.sources.urls import absolute_url, canonical_link, canonical_url, link_scheme
 from tasks.text.hashing import sha256_hex
 from tasks.text.header import plausible_date
-from tasks.text.normalise import fragment_text, one_line, word_count
+from tasks.text.normalise import fragment_text, html_line, one_line, word_count
 
 LOGGER = logging.getLogger(__name__)
 
@@ -29,6 +29,9 @@ MIN_FEED_CONTENT_WORDS = 50  # feed text long enough to stand in for a page that
 # again at the next poll and the page fetched again; any other rejected entry is not fetched again.
 RETRY_NOTE = "fetched again at the next poll"
 HTML_TYPES = ("text/html", "application/xhtml+xml")
+# feedparser's type of a text construct whose value is HTML markup (an Atom type="html" or "xhtml" title, an
+# RSS title it found escaped markup in), not text: 'she&#8217;s', '<i>The Pitt</i>'
+MARKUP_TYPES = ("text/html", "application/xhtml+xml")
 FEED_HEADERS = ("content-type", "content-language")  # the response headers feedparser may use
 ENTITY_DECLARATION = re.compile(rb"<!ENTITY\b[^>]*>")
 DOCTYPE_WITH_SUBSET = re.compile(rb"<!DOCTYPE\b[^\[>]*(?:\[.*?\]\s*)?>", re.DOTALL | re.IGNORECASE)
@@ -142,7 +145,7 @@ def parse_feed(body: bytes, headers: dict[str, str], base_url: str) -> ParsedFee
             raise FeedParseError(f"empty: none of the feed's {len(result.entries)} entries has a link or guid",
                                  kind="empty")
         raise FeedParseError("empty: feed has no entries", kind="empty")
-    title = _text(result.feed.get("title"))
+    title = _title(result.feed)
     return ParsedFeed(title=title, entries=entries, bozo_reason=bozo_reason)
 
 
@@ -209,7 +212,7 @@ def _entry(raw: dict, base_url: str) -> FeedEntry | None:
         if value and len(value) > len(content or ""):
             content = value
     return FeedEntry(
-        guid=guid, url=url, title=_text(get(raw, "title")),
+        guid=guid, url=url, title=_title(raw),
         published_at=_first_date(raw),
         content=content or _text(get(raw, "summary")), author=_text(get(raw, "author")),
         refused_scheme=link_scheme(link) if link and url is None else None)
@@ -282,6 +285,16 @@ def _iso_date(value: object, naive_is_utc: bool = False) -> datetime | None:
     if parsed.tzinfo is None and naive_is_utc:
         parsed = parsed.replace(tzinfo=timezone.utc)
     return plausible_date(parsed.astimezone(timezone.utc)) if parsed.tzinfo else None
+
+
+def _title(item: dict) -> str | None:
+    """The title of a feedparser entry or feed as plain text: a title its feed marks as HTML loses its
+    tags and has its entities decoded; a plain-text one ('#include </etc/shadow>') stays as it is."""
+    title = _text(dict.get(item, "title"))
+    detail = dict.get(item, "title_detail") or {}
+    if title and dict.get(detail, "type") in MARKUP_TYPES:
+        return _text(html_line(title))
+    return title
 
 
 def _text(value: object) -> str | None:

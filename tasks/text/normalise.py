@@ -244,6 +244,12 @@ def fragment_text(content: str) -> str:
     return html.unescape(_TAG.sub("", text))
 
 
+def html_line(markup: str) -> str:
+    """Plain text of a one-line piece of HTML (a feed title marked as HTML): tags go, entities are
+    decoded (even where no tag is: 'she&#8217;s'), whitespace collapses to single spaces."""
+    return " ".join(html.unescape(_TAG.sub("", _FRAGMENT_DROP.sub(" ", markup))).split())
+
+
 def one_line(text: str, limit: int = MAX_REASON_CHARS) -> str:
     """Squeeze a message onto one line of bounded length."""
     text = " ".join(str(text).split())
