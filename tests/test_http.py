@@ -364,3 +364,41 @@ def test_fetch_many_stops_sending_to_a_host_that_keeps_timing_out(server: HTTPSe
     assert 3 <= len(sent) <= 4  # three timeouts in a row, and the one sent beside the third
     assert "timed out 3 times in a row" in str(results[-5])
     assert elapsed < 1.7  # not 12 / 2 rounds of 0.3 s
+
+
+def serve_raw_in_turn(responses: list[bytes]) -> tuple[str, list[int]]:
+    """A server on 127.0.0.1 that answers its n-th connection with responses[n] and closes it (b"": closes
+    it at once, once the request is read); the list counts the connections."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(len(responses))
+    accepted: list[int] = []
+
+    def run() -> None:
+        with listener:
+            for response in responses:
+                conn, _ = listener.accept()
+                accepted.append(1)
+                with conn:
+                    conn.recv(65536)
+                    conn.sendall(response)
+
+    threading.Thread(target=run, daemon=True).start()
+    return f"http://127.0.0.1:{listener.getsockname()[1]}/page", accepted
+
+
+def test_a_dropped_connection_is_a_transient_connect_failure_and_retried() -> None:
+    # The server closes the connection before its response is complete (a restart, an idle keep-alive
+    # connection closed): that may pass, so it is retried, and failing for good it is a transient
+    # "connect" failure (the page is fetched again at the next poll), not a protocol error given up on.
+    ok = b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 9\r\nConnection: close\r\n\r\n<p>ok</p>"
+    cut = b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 900\r\n\r\n<p>cut"
+    url, accepted = serve_raw_in_turn([b"", cut, ok])
+    with make_client(retries=2) as client:
+        assert client.fetch(url).body == b"<p>ok</p>"
+    assert len(accepted) == 3
+    for response in (b"", cut):
+        url, accepted = serve_raw_in_turn([response])
+        with make_client(retries=0) as client, pytest.raises(FetchError) as info:
+            client.fetch(url)
+        assert (info.value.kind, info.value.transient) == ("connect", True), str(info.value)

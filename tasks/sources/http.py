@@ -40,6 +40,10 @@ MAX_RETRY_AFTER_WAIT = 5.0  # a longer Retry-After is handed back to the caller 
 # more of them: the rest fail at once as timeouts (tried again at the next poll), so a site whose pages
 # hang costs a batch a few timeouts, not one per link (100 links, 2 at a time, ~30 s each: 25 minutes).
 HOST_TIMEOUTS_TO_GIVE_UP = 3
+# How h11 (through httpx) says the server closed the connection before its response was complete: a
+# dropped connection (a restart, an idle keep-alive connection closed), which may pass, unlike a response
+# that breaks the protocol.
+DROPPED_CONNECTION = ("Server disconnected without sending a response", "peer closed connection without sending")
 # How to lift the refusal of loopback and private addresses, as the refusal says it.
 ALLOW_PRIVATE_HINT = "pass --allow-private-hosts (or set [http] allow_private_hosts = true) to allow"
 
@@ -421,7 +425,8 @@ def _classify(exc: httpx.HTTPError, url: str) -> FetchError:
         return FetchError("timeout", f"timeout fetching {url} ({detail})")
     if _caused_by(exc, ssl.SSLError):
         return FetchError("tls", f"tls error fetching {url} ({detail})")
-    if isinstance(exc, (httpx.ConnectError, httpx.ReadError, httpx.WriteError, httpx.CloseError)):
+    if isinstance(exc, (httpx.ConnectError, httpx.ReadError, httpx.WriteError, httpx.CloseError)) or (
+            isinstance(exc, httpx.RemoteProtocolError) and str(exc).startswith(DROPPED_CONNECTION)):
         return FetchError("connect", f"connection failed for {url} ({detail})")
     if isinstance(exc, (httpx.UnsupportedProtocol, httpx.InvalidURL)):
         return FetchError("bad url", f"bad url {url} ({detail})")
