@@ -341,8 +341,8 @@ def test_fetch_many_keeps_order_and_limits_per_host(server: HTTPServer) -> None:
 
 
 def test_fetch_many_stops_sending_to_a_host_that_keeps_timing_out(server: HTTPServer) -> None:
-    # A site whose pages hang: 12 links to it, 2 at a time, would each wait out the read timeout (with
-    # the default settings and retries, 6 rounds of ~30 s). After a few timeouts in a row the rest fail at
+    # A site whose pages hang: 30 links to it, 2 at a time, would each wait out the read timeout (with
+    # the default settings and retries, 15 rounds of ~30 s). After a few timeouts in a row the rest fail at
     # once, as timeouts tried again at the next poll; another host's requests are not affected.
     sent: list[str] = []
 
@@ -353,17 +353,17 @@ def test_fetch_many_stops_sending_to_a_host_that_keeps_timing_out(server: HTTPSe
 
     server.expect_request(re.compile(r"/hang/\d+")).respond_with_handler(hang)
     server.expect_request(re.compile(r"/ok/\d+")).respond_with_data(b"fine")
-    hanging = [f"http://localhost:{server.port}/hang/{i}" for i in range(12)]
+    hanging = [f"http://localhost:{server.port}/hang/{i}" for i in range(30)]
     fine = [f"http://127.0.0.1:{server.port}/ok/{i}" for i in range(4)]
     started = time.monotonic()
     with make_client(read_timeout=0.3, total_timeout=1.0, max_connections=4, max_per_host=2) as client:
         results = client.fetch_many([(url, {}) for url in hanging + fine])
     elapsed = time.monotonic() - started
-    assert all(isinstance(r, FetchError) and r.kind == "timeout" and r.transient for r in results[:12])
-    assert all(isinstance(r, FetchResult) and r.body == b"fine" for r in results[12:])
-    assert 3 <= len(sent) <= 4  # three timeouts in a row, and the one sent beside the third
-    assert "timed out 3 times in a row" in str(results[-5])
-    assert elapsed < 1.7  # not 12 / 2 rounds of 0.3 s
+    assert all(isinstance(r, FetchError) and r.kind == "timeout" and r.transient for r in results[:30])
+    assert all(isinstance(r, FetchResult) and r.body == b"fine" for r in results[30:])
+    assert 3 <= len(sent) <= 4, sent  # three timeouts in a row, and the one sent beside the third
+    assert re.search(r"localhost timed out [34] times in a row", str(results[29]))
+    assert elapsed < 3.0  # not 30 / 2 rounds of 0.3 s
 
 
 def serve_raw_in_turn(responses: list[bytes]) -> tuple[str, list[int]]:
