@@ -347,6 +347,44 @@ def test_a_rejected_entry_is_not_fetched_or_recorded_again_when_its_feed_changes
     assert [r.locator for r in second.rejects] == [f"{base(server)}/articles/new.html"], "only the new entry"
 
 
+def test_a_feed_the_parser_cannot_read_fails_alone_and_an_odd_value_costs_only_itself(
+        server: HTTPServer, client: HttpClient) -> None:
+    # Values that raised out of parse_feed and so out of the whole poll (the flow's feed task failed, every
+    # feed with it): a date whose zone takes it past year 1 or 9999, a JSON Feed whose items or authors are
+    # not lists, and a JSON Feed link Python cannot split (an open IPv6 bracket).
+    site = base(server)
+    atom = (f'<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><title>Odd</title>'
+            f'<entry><id>o1</id><link href="{site}/odd/1"/><title>Year one</title>'
+            f'<updated>0001-01-01T00:00:00+01:00</updated></entry>'
+            f'<entry><id>o2</id><link href="{site}/odd/2"/><title>Year 9999</title>'
+            f'<published>9999-12-31T23:59:59-23:59</published></entry></feed>')
+    jsons = {"/feeds/items.json": {"version": "https://jsonfeed.org/version/1.1", "title": "Items", "items": 5},
+             "/feeds/authors.json": {"version": "https://jsonfeed.org/version/1.1", "title": "Authors", "items": [
+                 {"id": "j1", "url": f"{site}/json/1", "title": "Seven authors", "authors": 7},
+                 {"id": "j2", "url": "http://[::1/json/2", "title": "An open bracket"}]}}
+    server.expect_request("/feeds/odd.atom").respond_with_data(atom, content_type="application/atom+xml")
+    for path, doc in jsons.items():
+        server.expect_request(path).respond_with_data(json.dumps(doc), content_type="application/feed+json")
+    serve_feed(server, "/feeds/world.rss", "world.rss")
+    serve_pages(server, *PAGES)
+    for path in ("/odd/1", "/odd/2", "/json/1"):
+        page = (FEEDS / "articles" / "talks.html").read_bytes() + f"<!-- {path} -->".encode()
+        server.expect_request(path).respond_with_data(page, content_type="text/html; charset=utf-8")
+    sources = [feed_source(server, name, path) for name, path in (
+        ("odd", "/feeds/odd.atom"), ("items", "/feeds/items.json"), ("authors", "/feeds/authors.json"),
+        ("world", "/feeds/world.rss"))]
+    poll = poll_feeds(sources, {}, client, NOW, set(), set())
+    by_source = {s.source: s for s in poll.states}
+    assert by_source["world"].last_status == "ok" and {"world-1001", "world-1003"} <= {d.guid for d in poll.documents}
+    assert by_source["items"].last_status == "empty" and by_source["items"].consecutive_failures == 1
+    assert by_source["odd"].last_status == by_source["authors"].last_status == "ok"
+    odd = {d.locator: d.feed_published_at for d in poll.documents if d.source == "odd"}
+    assert odd == {f"{site}/odd/1": None, f"{site}/odd/2": None}  # unknown dates stay NULL
+    assert [(r.source, r.locator, r.reason) for r in poll.rejects] == [
+        ("authors", "j2", "entry has no link and too little feed content")]
+    assert [d.locator for d in poll.documents if d.source == "authors"] == [f"{site}/json/1"]
+
+
 def test_failing_feed_does_not_stop_the_others(server: HTTPServer, client: HttpClient) -> None:
     serve_feed(server, "/feeds/world.rss", "world.rss")
     server.expect_request("/feeds/news").respond_with_data((FEEDS / "homepage.html").read_bytes(),

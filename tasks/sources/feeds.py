@@ -236,7 +236,7 @@ def _first_date(raw: dict) -> datetime | None:
             try:
                 year, month, day, hour, minute, second = tuple(parsed)[:6]  # type: ignore[arg-type]
                 when = plausible_date(datetime(year, month, day, hour, minute, min(second, 59), tzinfo=timezone.utc))
-            except (TypeError, ValueError):
+            except (TypeError, ValueError, OverflowError):
                 when = None
         if when is not None:
             return when
@@ -254,7 +254,8 @@ def _parse_json_feed(body: bytes, base_url: str) -> ParsedFeed | None:
     if not isinstance(doc, dict) or "jsonfeed.org" not in str(doc.get("version", "")):
         return None
     entries = []
-    for item in doc.get("items") or []:
+    items = doc.get("items")
+    for item in items if isinstance(items, list) else []:
         if not isinstance(item, dict):
             continue
         guid = _text(str(item["id"])) if item.get("id") is not None else None
@@ -262,6 +263,7 @@ def _parse_json_feed(body: bytes, base_url: str) -> ParsedFeed | None:
         if url is None and guid is None:
             continue
         authors = item.get("authors") or ([item["author"]] if isinstance(item.get("author"), dict) else [])
+        authors = authors if isinstance(authors, list) else []
         author = next((_text(a.get("name")) for a in authors if isinstance(a, dict) and a.get("name")), None)
         entries.append(FeedEntry(
             guid=guid, url=url, title=_text(item.get("title")),
@@ -284,7 +286,12 @@ def _iso_date(value: object, naive_is_utc: bool = False) -> datetime | None:
         return None
     if parsed.tzinfo is None and naive_is_utc:
         parsed = parsed.replace(tzinfo=timezone.utc)
-    return plausible_date(parsed.astimezone(timezone.utc)) if parsed.tzinfo else None
+    if parsed.tzinfo is None:
+        return None
+    try:
+        return plausible_date(parsed.astimezone(timezone.utc))
+    except OverflowError:  # its zone takes it before year 1 or past 9999 ('0001-01-01T00:00:00+01:00')
+        return None
 
 
 def _title(item: dict) -> str | None:
@@ -395,6 +402,11 @@ def _read_feed(src: SourceSettings, state: SourceState, response: FetchResult | 
         parsed = parse_feed(response.body, response.headers, response.url)
     except FeedParseError as exc:
         _fail(src, state, now, policy, poll, exc.kind, str(exc))
+        return None
+    except Exception as exc:  # noqa: BLE001 - whatever else one feed trips on fails that feed, not the poll
+        LOGGER.exception("parsing feed %s failed", src.name)
+        _fail(src, state, now, policy, poll, "parse error",
+              one_line(f"parse error: {exc.__class__.__name__}: {exc}"))
         return None
     status = f"ok (bozo: {parsed.bozo_reason})" if parsed.bozo_reason else "ok"
     return _FeedUpdate(src, state, changes, status, list(parsed.entries), parsed.title)

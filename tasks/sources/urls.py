@@ -100,7 +100,10 @@ def absolute_url(link: str | None, base_url: str) -> str | None:
     """The canonical absolute http(s) URL a link points to (resolved against base_url), or None."""
     if not link:
         return None
-    absolute = urljoin(base_url, link.strip())
+    try:
+        absolute = urljoin(base_url, link.strip())
+    except ValueError:  # a link urllib cannot split ('http://[::1/a', an open IPv6 bracket)
+        return None
     return canonical_url(absolute) if is_http_url(absolute) else None
 
 
