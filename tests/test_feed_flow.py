@@ -380,6 +380,53 @@ def test_missing_page_falls_back_to_long_feed_content_or_is_rejected(prefect_api
     assert query(db, "SELECT rejected FROM runs ORDER BY started_at") == [(1,), (0,)]
 
 
+def test_an_entry_whose_link_redirects_is_not_fetched_or_recorded_again_when_its_feed_changes(
+        prefect_api, tmp_path, write_config, server):
+    # Links that redirect (http to https, feedburner, a shortener) to pages whose bytes change at every
+    # request (a timestamp, a nonce). An RSS item needs no guid: then only its link tells it is known.
+    site = base(server)
+    story = " ".join(f"The council met on day {i} to discuss the budget of the new tram line and its stops."
+                     for i in range(20))
+    served = {"n": 0}
+
+    def page(text: str) -> Callable[[Request], Response]:
+        def answer(request: Request) -> Response:
+            served["n"] += 1
+            body = (f"<html><head><title>Tram budget</title></head><body><nav><a href='/'>Home</a></nav>"
+                    f"{text}<!-- served {served['n']} at {time.time()} --></body></html>")
+            return Response(body, content_type=HTML_TYPE)
+        return answer
+
+    def serve(version: int) -> None:
+        items = "".join(f"<item><title>{title}</title><link>{site}/go/{key}</link><description>A teaser.</description>"
+                        f"</item>" for key, title in (("story", "Tram budget agreed"), ("menu", "Site menu")))
+        server.expect_request("/feeds/moved.rss").respond_with_data(
+            f'<?xml version="1.0"?><rss version="2.0"><channel><title>Moved</title><lastBuildDate>{version}'
+            f'</lastBuildDate>{items}</channel></rss>', content_type=RSS_TYPE)
+        for key in ("story", "menu"):
+            server.expect_request(f"/go/{key}").respond_with_data(b"", status=301,
+                                                                  headers={"Location": f"/pages/{key}.html"})
+        server.expect_request("/pages/story.html").respond_with_handler(page(f"<article><p>{story}</p></article>"))
+        server.expect_request("/pages/menu.html").respond_with_handler(page(""))
+
+    serve(1)
+    cfg = feed_config(write_config, {"moved": f"{site}/feeds/moved.rss"})
+    run(cfg)
+    db = tmp_path / "catalog.sqlite"
+    server.clear()
+    serve(2)  # the feed changes; its two entries are the same
+    time.sleep(0.05)  # past the feed's minimum poll interval
+    run(cfg)
+    assert hits(server, "/go/story") == hits(server, "/go/menu") == 0
+    assert query(db, "SELECT count(*) FROM store.articles") == [(1,)]
+    assert query(db, "SELECT count(*) FROM rejects") == [(1,)]
+    runs = query(db, "SELECT new_articles, duplicates, rejected FROM runs ORDER BY started_at")
+    assert runs == [(1, 0, 1), (0, 0, 0)]
+    # each entry's one outcome is found by the link the feed gives
+    assert query(db, "SELECT locator, outcome FROM inputs ORDER BY locator") == [
+        (f"{site}/go/menu", "rejected"), (f"{site}/go/story", "stored")]
+
+
 GAZETTE_PAGES = ("gazette/pier-repairs", "gazette/lifeboat-rescue")
 
 

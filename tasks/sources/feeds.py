@@ -464,8 +464,10 @@ def _document(src: SourceSettings, entry: FeedEntry, page: FetchResult | FetchEr
         content_type = page.headers.get("content-type", "").split(";")[0].strip().lower()
         if page.body and (not content_type or content_type in HTML_TYPES):
             link = canonical_link(page.body, page.url)
+            # the input is the entry's link, as the feed gives it (the rejects of its entries, the links known
+            # next time): a link that redirects is then known whatever the page it led to
             return RawDocument(
-                source=src.name, locator=canonical_url(page.url), content_hash=sha256_hex(page.body),
+                source=src.name, locator=entry.url or canonical_url(page.url), content_hash=sha256_hex(page.body),
                 raw=page.body, media_type="text/html", url=link or canonical_url(page.url),
                 feed_title=entry.title, feed_published_at=entry.published_at, guid=entry.guid,
                 feed_content=entry.content, default_tags=tuple(src.tags), site_name=feed_title)
