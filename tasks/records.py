@@ -22,6 +22,7 @@ class RawDocument:
     feed_content: str | None = None
     default_tags: tuple[str, ...] = ()
     site_name: str | None = None  # the feed's own title: the site's name when its page names none
+    feed_author: str | None = None  # the entry's author as its feed names it: the byline when the text has none
 
 
 @dataclass

@@ -490,6 +490,8 @@ def _clean_one(doc: RawDocument, settings: CleanSettings) -> CleanedArticle | st
     if doc.feed_published_at is not None:
         cleaned.published_at = doc.feed_published_at
     cleaned.site_name = cleaned.site_name or doc.site_name  # feed content in plain text names no site
+    if not cleaned.byline and doc.feed_author:  # the feed names who wrote it; the text or page did not
+        cleaned.byline = " ".join(doc.feed_author.split())
     return cleaned
 
 

@@ -12,11 +12,12 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from config.settings import HttpSettings, SourceSettings
+from config.settings import CleanSettings, HttpSettings, SourceSettings
 from tasks.sources.feeds import (FeedParseError, ParsedFeed, SourceState, parse_feed,
                          poll_feeds, word_count)
 from tasks.sources.http import HttpClient
 from tasks.records import RawDocument, Reject
+from tasks.s2_clean import clean_documents
 from tests.conftest import hits
 
 FEEDS = Path(__file__).resolve().parent / "data" / "feeds"
@@ -308,6 +309,32 @@ def test_titles_the_feed_marks_as_html_are_stored_as_plain_text(server: HTTPServ
     assert titles == {f"{site}/a/1": ("Charli XCX: she\u2019s still a fan & more\u2026", "Science & technology"),
                       f"{site}/a/2": ("#include </etc/shadow>", "Science & technology"),
                       f"{site}/r/1": ("How The Pitt\u2019s AI drama plays out", "Tech")}
+
+
+def test_the_feeds_author_is_the_byline_when_the_text_names_none(server: HTTPServer, client: HttpClient) -> None:
+    # The pages answer 404, so each article is the feed's own text, which names no author; the feed does
+    # (RSS <author> as 'email (name)', Atom <author><name>). A byline in the text itself comes first.
+    site = base(server)
+    story = " ".join(f"Sentence {i} of the feed's own copy of the story, long enough to stand in." for i in range(8))
+    rss = (f'<?xml version="1.0"?><rss version="2.0"><channel><title>Blog</title>'
+           f'<item><title>Plain</title><link>{site}/p/1</link><author>nate@example.org (Nate Barbettini)</author>'
+           f'<description>&lt;p&gt;{story}&lt;/p&gt;</description></item>'
+           f'<item><title>Signed</title><link>{site}/p/2</link><author>desk@example.org (The Desk)</author>'
+           f'<description>&lt;p&gt;By Sarah Whitfield&lt;/p&gt;&lt;p&gt;{story} Signed.&lt;/p&gt;</description></item>'
+           f'</channel></rss>')
+    atom = (f'<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><title>Atom</title>'
+            f'<entry><id>{site}/a/1</id><link href="{site}/a/1"/><title>Atom one</title>'
+            f'<author><name>Gemma  Samways</name></author><content type="html">&lt;p&gt;{story} Atom.&lt;/p&gt;'
+            f'</content></entry></feed>')
+    server.expect_request("/feeds/blog.rss").respond_with_data(rss, content_type=RSS_TYPE)
+    server.expect_request("/feeds/blog.atom").respond_with_data(atom, content_type="application/atom+xml")
+    sources = [feed_source(server, "rss", "/feeds/blog.rss"), feed_source(server, "atom", "/feeds/blog.atom")]
+    poll = poll_feeds(sources, {}, client, NOW, set(), set())
+    assert not poll.rejects and len(poll.documents) == 3
+    cleaned, rejects = clean_documents(poll.documents, CleanSettings())
+    assert not rejects
+    assert {doc.url: article.byline for doc, article in cleaned} == {
+        f"{site}/p/1": "Nate Barbettini", f"{site}/p/2": "Sarah Whitfield", f"{site}/a/1": "Gemma Samways"}
 
 
 def test_transient_page_failure_keeps_feed_for_retry(server: HTTPServer, client: HttpClient) -> None:

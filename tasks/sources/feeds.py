@@ -214,7 +214,7 @@ def _entry(raw: dict, base_url: str) -> FeedEntry | None:
     return FeedEntry(
         guid=guid, url=url, title=_title(raw),
         published_at=_first_date(raw),
-        content=content or _text(get(raw, "summary")), author=_text(get(raw, "author")),
+        content=content or _text(get(raw, "summary")), author=_author(raw),
         refused_scheme=link_scheme(link) if link and url is None else None)
 
 
@@ -302,6 +302,13 @@ def _title(item: dict) -> str | None:
     if title and dict.get(detail, "type") in MARKUP_TYPES:
         return _text(html_line(title))
     return title
+
+
+def _author(raw: dict) -> str | None:
+    """The entry's author by name: feedparser's author_detail name ('Hanno Böck' of RSS's
+    'nospam@example.com (Hanno Böck)'), else its author text."""
+    detail = dict.get(raw, "author_detail") or {}
+    return _text(dict.get(detail, "name")) or _text(dict.get(raw, "author"))
 
 
 def _text(value: object) -> str | None:
@@ -470,7 +477,8 @@ def _document(src: SourceSettings, entry: FeedEntry, page: FetchResult | FetchEr
                 source=src.name, locator=entry.url or canonical_url(page.url), content_hash=sha256_hex(page.body),
                 raw=page.body, media_type="text/html", url=link or canonical_url(page.url),
                 feed_title=entry.title, feed_published_at=entry.published_at, guid=entry.guid,
-                feed_content=entry.content, default_tags=tuple(src.tags), site_name=feed_title)
+                feed_content=entry.content, default_tags=tuple(src.tags), site_name=feed_title,
+                feed_author=entry.author)
         reason = f"not an HTML page ({content_type})" if page.body else "empty page"
     elif isinstance(page, FetchError):
         reason = page.label
@@ -487,7 +495,7 @@ def _document(src: SourceSettings, entry: FeedEntry, page: FetchResult | FetchEr
         return RawDocument(
             source=src.name, locator=locator, content_hash=sha256_hex(raw), raw=raw, media_type="text/html",
             url=entry.url, feed_title=entry.title, feed_published_at=entry.published_at, guid=entry.guid,
-            feed_content=entry.content, default_tags=tuple(src.tags), site_name=feed_title)
+            feed_content=entry.content, default_tags=tuple(src.tags), site_name=feed_title, feed_author=entry.author)
     short = f" ({words} word{'s' if words > 1 else ''}, needs {MIN_FEED_CONTENT_WORDS})" if words else ""
     if page is None:
         return Reject(src.name, locator, f"{reason} and too little feed content{short}")
