@@ -313,7 +313,8 @@ def test_titles_the_feed_marks_as_html_are_stored_as_plain_text(server: HTTPServ
 
 def test_the_feeds_author_is_the_byline_when_the_text_names_none(server: HTTPServer, client: HttpClient) -> None:
     # The pages answer 404, so each article is the feed's own text, which names no author; the feed does
-    # (RSS <author> as 'email (name)', Atom <author><name>). A byline in the text itself comes first.
+    # (RSS <author> as 'email (name)', Atom <author><name>). A byline in the text itself comes first, and a
+    # bare e-mail address is no byline.
     site = base(server)
     story = " ".join(f"Sentence {i} of the feed's own copy of the story, long enough to stand in." for i in range(8))
     rss = (f'<?xml version="1.0"?><rss version="2.0"><channel><title>Blog</title>'
@@ -321,6 +322,8 @@ def test_the_feeds_author_is_the_byline_when_the_text_names_none(server: HTTPSer
            f'<description>&lt;p&gt;{story}&lt;/p&gt;</description></item>'
            f'<item><title>Signed</title><link>{site}/p/2</link><author>desk@example.org (The Desk)</author>'
            f'<description>&lt;p&gt;By Sarah Whitfield&lt;/p&gt;&lt;p&gt;{story} Signed.&lt;/p&gt;</description></item>'
+           f'<item><title>Mail</title><link>{site}/p/3</link><author>test@example.com</author>'
+           f'<description>&lt;p&gt;{story} Mail.&lt;/p&gt;</description></item>'
            f'</channel></rss>')
     atom = (f'<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><title>Atom</title>'
             f'<entry><id>{site}/a/1</id><link href="{site}/a/1"/><title>Atom one</title>'
@@ -330,11 +333,12 @@ def test_the_feeds_author_is_the_byline_when_the_text_names_none(server: HTTPSer
     server.expect_request("/feeds/blog.atom").respond_with_data(atom, content_type="application/atom+xml")
     sources = [feed_source(server, "rss", "/feeds/blog.rss"), feed_source(server, "atom", "/feeds/blog.atom")]
     poll = poll_feeds(sources, {}, client, NOW, set(), set())
-    assert not poll.rejects and len(poll.documents) == 3
+    assert not poll.rejects and len(poll.documents) == 4
     cleaned, rejects = clean_documents(poll.documents, CleanSettings())
     assert not rejects
     assert {doc.url: article.byline for doc, article in cleaned} == {
-        f"{site}/p/1": "Nate Barbettini", f"{site}/p/2": "Sarah Whitfield", f"{site}/a/1": "Gemma Samways"}
+        f"{site}/p/1": "Nate Barbettini", f"{site}/p/2": "Sarah Whitfield", f"{site}/p/3": None,  # names nobody
+        f"{site}/a/1": "Gemma Samways"}
 
 
 def test_transient_page_failure_keeps_feed_for_retry(server: HTTPServer, client: HttpClient) -> None:

@@ -41,6 +41,7 @@ UNDECLARED_RSS_PREFIX = re.compile(rb"<(/?)rss:")
 DECLARED_WIDE_ENCODING = re.compile(rb"^((?:\xef\xbb\xbf)?\s*<\?xml[^>]*?encoding\s*=\s*[\"'])(utf-?(?:16|32)[^\"']*)",
                                     re.IGNORECASE)
 WIDE_CHARSET = re.compile(r";\s*charset\s*=\s*[\"']?utf-?(?:16|32)[^;]*", re.IGNORECASE)
+EMAIL_ONLY = re.compile(r"<?[^\s@<>]+@[^\s@<>]+>?")
 LONE_SURROGATE = re.compile("[\ud800-\udfff]")  # text that cannot be stored or encoded as UTF-8
 
 
@@ -306,9 +307,10 @@ def _title(item: dict) -> str | None:
 
 def _author(raw: dict) -> str | None:
     """The entry's author by name: feedparser's author_detail name ('Hanno Böck' of RSS's
-    'nospam@example.com (Hanno Böck)'), else its author text."""
+    'nospam@example.com (Hanno Böck)'), else its author text; None for a bare e-mail address."""
     detail = dict.get(raw, "author_detail") or {}
-    return _text(dict.get(detail, "name")) or _text(dict.get(raw, "author"))
+    author = _text(dict.get(detail, "name")) or _text(dict.get(raw, "author"))
+    return None if author and EMAIL_ONLY.fullmatch(author) else author  # 'test@example.com' names nobody
 
 
 def _text(value: object) -> str | None:
