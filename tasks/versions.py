@@ -9,7 +9,7 @@ from config.settings import DedupSettings, SummarySettings, TagSettings
 from tasks.s6_tag import taxonomy_files
 
 # Bump a number when the stage's code changes what it produces for the same input.
-CLEAN_VERSION = 5  # 2: a byline after the lead leaves the text; a feed names the site a page does not; 3: Markdown front matter, a byline beside a date that cannot be read, stray Windows bytes in UTF-8; 4: the feed's headline over a heading in the feed text that stands in for a page, front matter with one bad value, impossible, partial or future dates NULL, the language read from headline and text; 5: a page in the encoding it declares
+CLEAN_VERSION = 5  # 2: a byline after the lead leaves the text; a feed names the site a page does not; 3: Markdown front matter, a byline beside a date that cannot be read, stray Windows bytes in UTF-8; 4: the feed's headline over a heading in the feed text that stands in for a page, front matter with one bad value, impossible, partial or future dates NULL, the language read from headline and text; 5: a page in the encoding it declares, the feed's author as byline when the text names none, a feed's HTML title as plain text
 DEDUP_VERSION = 4  # 2: facts weigh more in the signature; 3: a near copy keeps its original's facts (exact check); 4: the story window between the articles of one run, the earlier published copy the original, numbers checked alone
 SUMMARY_VERSION = 3  # 2: the news sentence scorer; 3: sentence ends after words the Punkt model lists as abbreviations
 STORY_SUMMARY_VERSION = 4  # 2: the news sentence scorer; 3: a story of one short report keeps its order; 4: sentence ends (as SUMMARY_VERSION 3)

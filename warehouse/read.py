@@ -237,7 +237,6 @@ def known_urls_and_guids(con: duckdb.DuckDBPyConnection) -> tuple[set[str], set[
     return urls, guids
 
 
-
 def stored_articles(con: duckdb.DuckDBPyConnection, default_tags: dict[str, tuple[str, ...]]) -> list[Article]:
     """Every stored article as it was cleaned, ready to be summarised and tagged again without refetching
     (facts: None for an article stored before they were kept)."""
