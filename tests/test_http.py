@@ -402,3 +402,16 @@ def test_a_dropped_connection_is_a_transient_connect_failure_and_retried() -> No
         with make_client(retries=0) as client, pytest.raises(FetchError) as info:
             client.fetch(url)
         assert (info.value.kind, info.value.transient) == ("connect", True), str(info.value)
+
+
+def test_a_resolver_outage_is_transient_and_an_unknown_host_is_not() -> None:
+    # The resolver's "try again" (EAI_AGAIN, a name server that does not answer) may pass: the page is
+    # fetched again at the next poll, and a feed is not counted a hard failure. An unknown host is.
+    from tasks.sources.health import HARD_FAILURES
+    from tasks.sources.http import dns_error
+
+    outage = dns_error("news.example", socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution"))
+    assert outage.transient and outage.label not in HARD_FAILURES
+    assert str(outage) == "cannot resolve host news.example for now: [Errno -3] Temporary failure in name resolution"
+    unknown = dns_error("news.example", socket.gaierror(socket.EAI_NONAME, "Name or service not known"))
+    assert not unknown.transient and unknown.label == "dns" and unknown.label in HARD_FAILURES

@@ -32,7 +32,10 @@ ACCEPT_ENCODING = "gzip, deflate"  # the encodings the bounded decoder below und
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 PERMANENT_REDIRECTS = frozenset({301, 308})
 RETRY_AFTER_STATUSES = frozenset({429, 503})
-TRANSIENT_KINDS = frozenset({"timeout", "connect"})
+TRANSIENT_KINDS = frozenset({"timeout", "connect", "dns unavailable"})
+# The resolver's "try again" (EAI_AGAIN: no answer from the name server, an outage) may pass; "no such
+# host" and the rest are the address's fault.
+TEMPORARY_DNS_ERRORS = frozenset({socket.EAI_AGAIN})
 BACKOFF_BASE_SECONDS = 0.25
 BACKOFF_CAP_SECONDS = 4.0
 MAX_RETRY_AFTER_WAIT = 5.0  # a longer Retry-After is handed back to the caller instead of slept
@@ -113,6 +116,14 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
     return max((when - (now or datetime.now(timezone.utc))).total_seconds(), 0.0)
 
 
+def dns_error(host: str, exc: socket.gaierror | UnicodeError) -> FetchError:
+    """A host that cannot be resolved: "dns unavailable" (transient: tried again) when the resolver says
+    to try again, else "dns" (no such host, a name that cannot be encoded)."""
+    if isinstance(exc, socket.gaierror) and exc.errno in TEMPORARY_DNS_ERRORS:
+        return FetchError("dns unavailable", f"cannot resolve host {host} for now: {exc}")
+    return FetchError("dns", f"cannot resolve host {host}: {exc}")
+
+
 class _GuardedBackend(httpcore.SyncBackend):
     """Resolves each host at connect time and connects only to allowed addresses (no DNS rebinding)."""
 
@@ -126,7 +137,7 @@ class _GuardedBackend(httpcore.SyncBackend):
         try:
             infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
         except (socket.gaierror, UnicodeError) as exc:
-            raise FetchError("dns", f"cannot resolve host {host}: {exc}") from None
+            raise dns_error(host, exc) from None
         addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
         allowed = [a for a in addresses if self._allow_private or is_public_address(a)]
         if not allowed:
