@@ -324,6 +324,9 @@ def test_the_feeds_author_is_the_byline_when_the_text_names_none(server: HTTPSer
            f'<description>&lt;p&gt;By Sarah Whitfield&lt;/p&gt;&lt;p&gt;{story} Signed.&lt;/p&gt;</description></item>'
            f'<item><title>Mail</title><link>{site}/p/3</link><author>test@example.com</author>'
            f'<description>&lt;p&gt;{story} Mail.&lt;/p&gt;</description></item>'
+           f'<item><title>Twice</title><link>{site}/p/4</link>'
+           f'<dc:creator xmlns:dc="http://purl.org/dc/elements/1.1/">Jane&amp;nbsp;Doe &amp;amp; Ann Roe</dc:creator>'
+           f'<description>&lt;p&gt;{story} Twice.&lt;/p&gt;</description></item>'
            f'</channel></rss>')
     atom = (f'<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><title>Atom</title>'
             f'<entry><id>{site}/a/1</id><link href="{site}/a/1"/><title>Atom one</title>'
@@ -333,11 +336,12 @@ def test_the_feeds_author_is_the_byline_when_the_text_names_none(server: HTTPSer
     server.expect_request("/feeds/blog.atom").respond_with_data(atom, content_type="application/atom+xml")
     sources = [feed_source(server, "rss", "/feeds/blog.rss"), feed_source(server, "atom", "/feeds/blog.atom")]
     poll = poll_feeds(sources, {}, client, NOW, set(), set())
-    assert not poll.rejects and len(poll.documents) == 4
+    assert not poll.rejects and len(poll.documents) == 5
     cleaned, rejects = clean_documents(poll.documents, CleanSettings())
     assert not rejects
     assert {doc.url: article.byline for doc, article in cleaned} == {
         f"{site}/p/1": "Nate Barbettini", f"{site}/p/2": "Sarah Whitfield", f"{site}/p/3": None,  # names nobody
+        f"{site}/p/4": "Jane Doe & Ann Roe",  # its feed encoded the entities twice
         f"{site}/a/1": "Gemma Samways"}
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import html
 import io
 import json
 import logging
@@ -41,6 +42,7 @@ UNDECLARED_RSS_PREFIX = re.compile(rb"<(/?)rss:")
 DECLARED_WIDE_ENCODING = re.compile(rb"^((?:\xef\xbb\xbf)?\s*<\?xml[^>]*?encoding\s*=\s*[\"'])(utf-?(?:16|32)[^\"']*)",
                                     re.IGNORECASE)
 WIDE_CHARSET = re.compile(r";\s*charset\s*=\s*[\"']?utf-?(?:16|32)[^;]*", re.IGNORECASE)
+ENTITY = re.compile(r"&(?:#[0-9]+|#x[0-9a-f]+|[a-z][a-z0-9]*);", re.IGNORECASE)
 EMAIL_ONLY = re.compile(r"<?[^\s@<>]+@[^\s@<>]+>?")
 LONE_SURROGATE = re.compile("[\ud800-\udfff]")  # text that cannot be stored or encoded as UTF-8
 
@@ -310,6 +312,8 @@ def _author(raw: dict) -> str | None:
     'nospam@example.com (Hanno Böck)'), else its author text; None for a bare e-mail address."""
     detail = dict.get(raw, "author_detail") or {}
     author = _text(dict.get(detail, "name")) or _text(dict.get(raw, "author"))
+    if author and ENTITY.search(author):  # encoded twice by its feed: 'Jane&nbsp;Doe', 'Smith &amp; Jones'
+        author = _text(" ".join(html.unescape(author).split()))
     return None if author and EMAIL_ONLY.fullmatch(author) else author  # 'test@example.com' names nobody
 
 
