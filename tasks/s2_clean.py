@@ -522,7 +522,9 @@ def clean_documents(docs: list[RawDocument], settings: CleanSettings, map_chunks
     rejects: list[Reject] = []
     for doc, outcome in zip(docs, outcomes, strict=True):
         if isinstance(outcome, str):
-            rejects.append(Reject(doc.source, doc.locator, outcome, doc.content_hash))
+            # the feed's text stood in for a page: the reason says why, or the page's failure would be lost
+            reason = f"{doc.in_place_of}; the feed's text instead: {outcome}" if doc.in_place_of else outcome
+            rejects.append(Reject(doc.source, doc.locator, one_line(reason), doc.content_hash))
         else:
             kept.append((doc, outcome))
     return kept, rejects

@@ -505,3 +505,20 @@ def test_poll_now_polls_every_named_feed_and_a_normal_poll_says_why_not(server: 
     assert hits(server, "/feeds/world.rss") == 2 and now.not_polled == []
     assert {s.source: (s.last_status, s.disabled) for s in now.states} == {"waiting": ("ok", False),
                                                                          "off": ("ok", False)}
+
+
+def test_a_reject_of_the_feeds_text_says_why_the_page_was_not_used(server: HTTPServer, client: HttpClient) -> None:
+    # The page answers 404 and the feed's text is long enough to try (50 words) but shorter than this
+    # desk's [clean] min_words: the reject names both, not only "too little text", which read as if the
+    # page itself had been read.
+    site = base(server)
+    story = " ".join(f"Sentence {i} of the feed's own copy of the story." for i in range(8))
+    rss = (f'<?xml version="1.0"?><rss version="2.0"><channel><title>Blog</title>'
+           f'<item><title>Short</title><link>{site}/p/1</link><description>&lt;p&gt;{story}&lt;/p&gt;</description>'
+           f'</item></channel></rss>')
+    server.expect_request("/feeds/short.rss").respond_with_data(rss, content_type=RSS_TYPE)
+    poll = poll_feeds([feed_source(server, "short", "/feeds/short.rss")], {}, client, NOW, set(), set())
+    assert not poll.rejects and len(poll.documents) == 1
+    kept, rejects = clean_documents(poll.documents, CleanSettings(min_words=200))
+    assert not kept and len(rejects) == 1
+    assert rejects[0].reason.startswith("page fetch failed: http 404; the feed's text instead: "), rejects[0].reason

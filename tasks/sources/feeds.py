@@ -501,7 +501,8 @@ def _document(src: SourceSettings, entry: FeedEntry, page: FetchResult | FetchEr
         return RawDocument(
             source=src.name, locator=locator, content_hash=sha256_hex(raw), raw=raw, media_type="text/html",
             url=entry.url, feed_title=entry.title, feed_published_at=entry.published_at, guid=entry.guid,
-            feed_content=entry.content, default_tags=tuple(src.tags), site_name=feed_title, feed_author=entry.author)
+            feed_content=entry.content, default_tags=tuple(src.tags), site_name=feed_title, feed_author=entry.author,
+            in_place_of=f"page fetch failed: {reason}" if page is not None else reason.rstrip(","))
     short = f" ({words} word{'s' if words > 1 else ''}, needs {MIN_FEED_CONTENT_WORDS})" if words else ""
     if page is None:
         return Reject(src.name, locator, f"{reason} and too little feed content{short}")
