@@ -8,6 +8,7 @@ import logging
 import math
 import multiprocessing
 import multiprocessing.forkserver
+import multiprocessing.resource_tracker
 import multiprocessing.util
 import os
 import pickle
@@ -94,10 +95,29 @@ def _worker_environment() -> Iterator[None]:
             os.environ.pop(name, None)
 
 
+# Signals sent to a run's whole process group: Ctrl-C by the terminal, SIGTERM by timeout(1) and systemd,
+# SIGHUP when the terminal closes. The run's own process stops the run and then the pool; a worker or the
+# fork server ending on one of them first breaks the pool under it, and Python 3.11's pool then hangs the
+# run's exit for good (its manager thread dies on futures the run had cancelled).
+PARENT_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
 def _leave_interrupts_to_the_parent() -> None:
-    """A worker ignores Ctrl-C (which the terminal sends its whole process group): the parent stops
-    the run and then the pool, instead of every worker printing its own KeyboardInterrupt."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    """A worker ignores the signals sent to the whole process group (PARENT_SIGNALS): the parent stops
+    the run and then the pool, instead of every worker printing its own KeyboardInterrupt or dying."""
+    for sig in PARENT_SIGNALS:
+        signal.signal(sig, signal.SIG_IGN)
+
+
+@contextmanager
+def _parent_signals_blocked() -> Iterator[None]:
+    """Block PARENT_SIGNALS in this thread while the fork server starts: it keeps them blocked (a signal
+    mask survives fork and exec; the fork server itself only ignores SIGINT), so it outlives them too."""
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, PARENT_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
 
 
 def _started_worker(pause: float) -> int:
@@ -125,7 +145,9 @@ def _executor(workers: int) -> ProcessPoolExecutor:
         if _pool is None:
             context = multiprocessing.get_context("forkserver")
             context.set_forkserver_preload(_preload_modules())
-            with _worker_environment():  # the server's environment is the workers'
+            # first the resource tracker, whose start unblocks SIGINT and SIGTERM in this thread once it is made
+            multiprocessing.resource_tracker.ensure_running()
+            with _worker_environment(), _parent_signals_blocked():  # the server's environment is the workers'
                 multiprocessing.forkserver.ensure_running()
             _pool, _pool_workers = ProcessPoolExecutor(max_workers=workers, mp_context=context,
                                                        initializer=_leave_interrupts_to_the_parent), workers

@@ -33,9 +33,12 @@ def _group(pgid: int) -> list[str]:
     return [line for line in out.splitlines() if line.strip() and not line.strip().startswith("Z")]
 
 
-@pytest.mark.parametrize(("sig", "code", "by"), [(signal.SIGTERM, 143, "SIGTERM"), (signal.SIGINT, 130, "Ctrl-C")])
+@pytest.mark.parametrize(("sig", "code", "by", "group"), [
+    (signal.SIGTERM, 143, "SIGTERM", False),  # kill PID
+    (signal.SIGTERM, 143, "SIGTERM", True),  # timeout(1) and systemd signal the whole process group, workers too
+    (signal.SIGINT, 130, "Ctrl-C", True)])  # the terminal's Ctrl-C goes to the whole process group
 def test_a_stopped_run_says_so_in_one_line_and_leaves_nothing_running(tmp_path: Path, sig: int, code: int,
-                                                                       by: str) -> None:
+                                                                       by: str, group: bool) -> None:
     corpus = tmp_path / "in"
     make_corpus(corpus, 3000, seed=7)  # long enough to be stopped in the middle
     env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}  # the run starts its own API
@@ -54,8 +57,7 @@ def test_a_stopped_run_says_so_in_one_line_and_leaves_nothing_running(tmp_path: 
         api = re.search(r"Starting temporary server on (http://127\.0\.0\.1:\d+)", text)
         assert api, text[-3000:]
         assert _answers(f"{api[1]}/api/health")
-        # Ctrl-C goes to the terminal's whole process group; SIGTERM (timeout, cron) to the process
-        os.killpg(proc.pid, sig) if sig == signal.SIGINT else proc.send_signal(sig)
+        os.killpg(proc.pid, sig) if group else proc.send_signal(sig)
         assert proc.wait(120) == code, err.read_text(encoding="utf-8")[-3000:]
     finally:
         if proc.poll() is None:
