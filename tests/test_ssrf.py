@@ -201,3 +201,26 @@ def test_flow_refuses_a_loopback_feed_unless_private_hosts_allowed(prefect_api, 
     state = ingest(config_path=str(cfg), allow_private_hosts=True, return_state=True)
     assert state.is_completed(), state.message
     assert hits(server, "/feed.rss") == 1 and hits(server, SECRET) == 1
+
+
+def test_a_page_refused_as_a_private_address_is_read_once_private_hosts_are_allowed(server: HTTPServer) -> None:
+    # The refusal is this machine's rule, not the entry's fault: recorded once while private hosts are
+    # refused (its reject settled, not tried again), read at the next change of its feed once they are allowed.
+    page_url = target("http://localhost:{port}", server) + "/intranet/notice"
+    server.expect_request("/feed.rss").respond_with_data(
+        f'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title><item><title>Notice</title>'
+        f'<link>{page_url}</link><guid>n1</guid></item></channel></rss>', content_type="application/rss+xml")
+    page = "<html><body><article><p>" + "The staff canteen reopens on Monday after its repairs. " * 12 + "</p></article></body></html>"
+    server.expect_request("/intranet/notice").respond_with_data(page, content_type="text/html")
+    source = SourceSettings(name="site", kind="feed", url=server.url_for("/feed.rss"))
+    client, _ = public_site_client(server)
+    with client:
+        first = poll_feeds([source], {}, client, NOW, set(), set())
+        assert [r.reason for r in first.rejects] == ["page fetch failed: refused address"]
+        known = {(r.locator, r.reason) for r in first.rejects}
+        again = poll_feeds([source], {}, client, NOW, set(), set(), known_rejects=known)
+        assert again.rejects == [] and again.documents == [], "still refused: settled, not tried again"
+    with HttpClient(settings(allow_private_hosts=True)) as allowed:
+        now_allowed = poll_feeds([source], {}, allowed, NOW, set(), set(), known_rejects=known)
+    assert [d.locator for d in now_allowed.documents] == [canonical_url(page_url)] and now_allowed.rejects == []
+    assert hits(server, "/intranet/notice") == 1

@@ -29,6 +29,7 @@ MIN_FEED_CONTENT_WORDS = 50  # feed text long enough to stand in for a page that
 # The end of the reason of a page that failed in a way that may pass (a timeout, a 5xx): its feed is read
 # again at the next poll and the page fetched again; any other rejected entry is not fetched again.
 RETRY_NOTE = "fetched again at the next poll"
+REFUSED_PAGE = "page fetch failed: refused address"
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 # feedparser's type of a text construct whose value is HTML markup (an Atom type="html" or "xhtml" title, an
 # RSS title it found escaped markup in), not text: 'she&#8217;s', '<i>The Pitt</i>'
@@ -345,7 +346,8 @@ def poll_feeds(sources: list[SourceSettings], states: dict[str, SourceState], cl
 
     Feeds are fetched conditionally; an unchanged feed costs one request. Entries already known
     (by canonical URL or guid), already rejected for good (known_rejects: (locator, reason) recorded
-    before, other than a page to fetch again) or already met earlier in this poll are skipped, so a
+    before, other than a page to fetch again or, once the client allows private addresses, a page refused
+    as one) or already met earlier in this poll are skipped, so a
     story carried by two feeds is fetched once and a dead link is not fetched at every change of its
     feed. A reject recorded before with the same reason is not recorded again (a page retried after a
     timeout that times out again). A source that fails is backed off (see tasks.sources.health) and
@@ -353,7 +355,9 @@ def poll_feeds(sources: list[SourceSettings], states: dict[str, SourceState], cl
     reason.
     """
     known_rejects = known_rejects or set()
-    settled = {locator for locator, reason in known_rejects if not reason.endswith(RETRY_NOTE)}
+    # a page refused as a private address is the machine's rule, not the entry's fault: read once allowed
+    settled = {locator for locator, reason in known_rejects if not reason.endswith(RETRY_NOTE)
+               and not (client.allows_private and reason.startswith(REFUSED_PAGE))}
     policy = policy or HealthPolicy()
     poll = FeedPoll()
     due: list[tuple[SourceSettings, SourceState]] = []

@@ -238,6 +238,11 @@ class HttpClient:
         self._lock = threading.Lock()
         self._closed = False
 
+    @property
+    def allows_private(self) -> bool:
+        """Whether loopback and private addresses may be fetched ([http] allow_private_hosts)."""
+        return self._settings.allow_private_hosts
+
     def __enter__(self) -> HttpClient:
         return self
 
