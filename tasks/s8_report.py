@@ -66,9 +66,11 @@ class RunDigest:
 
     @property
     def found_something(self) -> bool:
-        """Whether the run has anything to show: articles, rejects, copies or failing sources. A run that
-        found nothing does not replace the latest page (a quiet hour must not hide the last news)."""
-        return bool(self.articles or self.rejects or self.copies or self.source_problems)
+        """Whether the run has anything to show: articles, rejects or copies. A run that found nothing does
+        not replace the latest page (a quiet hour must not hide the last news), nor does one whose only news
+        is a failing source: a feed down for a day would hide the last news at every run. Its own page, its
+        Markdown digest and source_health say so."""
+        return bool(self.articles or self.rejects or self.copies)
 
 
 def _md(text: str | None) -> str:

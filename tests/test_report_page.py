@@ -483,3 +483,11 @@ def test_single_articles_are_filed_under_their_top_issue_newest_first_in_page_an
     positions = [markdown.index(f"**{title}**") for title in ("Derby day", "Cup final", "League table",
                                                               "Market wrap", "Village fete")]
     assert positions == sorted(positions), "the Markdown files and orders them as the page does"
+
+
+def test_only_a_run_with_articles_rejects_or_copies_replaces_the_latest_page():
+    # A feed that is down for a day must not replace latest.html with "Nothing new" at every run.
+    failing_only = _digest(articles=[], stories=[], rejects=[], counts=RunCounts(0, 0, 0, 0, 0))
+    assert failing_only.source_problems and not failing_only.found_something
+    assert _digest().found_something
+    assert _digest(articles=[], stories=[], source_problems=[]).found_something, "rejects alone are news"
