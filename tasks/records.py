@@ -23,6 +23,7 @@ class RawDocument:
     default_tags: tuple[str, ...] = ()
     site_name: str | None = None  # the feed's own title: the site's name when its page names none
     feed_author: str | None = None  # the entry's author as its feed names it: the byline when the text has none
+    charset: str | None = None  # the encoding the server named for the bytes (Content-Type's charset)
     in_place_of: str | None = None  # why the feed's text is the input, not the page ("page fetch failed: http 404")
 
 

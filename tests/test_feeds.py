@@ -522,3 +522,20 @@ def test_a_reject_of_the_feeds_text_says_why_the_page_was_not_used(server: HTTPS
     kept, rejects = clean_documents(poll.documents, CleanSettings(min_words=200))
     assert not kept and len(rejects) == 1
     assert rejects[0].reason.startswith("page fetch failed: http 404; the feed's text instead: "), rejects[0].reason
+
+
+def test_a_page_is_read_in_the_charset_its_server_names(server: HTTPServer, client: HttpClient) -> None:
+    # No <meta charset> in the page, only the server's Content-Type: the page is read in it, not guessed
+    # (a short Windows-1250 page came out as "Rz¹d przyj¹³").
+    site = base(server)
+    rss = (f'<?xml version="1.0"?><rss version="2.0"><channel><title>Kurier</title><item><title>Rząd</title>'
+           f'<link>{site}/pl/1</link></item></channel></rss>')
+    server.expect_request("/feeds/kurier.rss").respond_with_data(rss.encode("utf-8"), content_type=RSS_TYPE)
+    text = "Rząd przyjął projekt ustawy. " * 3
+    page = f"<html><head><title>Rząd</title></head><body><article><p>{text}</p></article></body></html>"
+    server.expect_request("/pl/1").respond_with_data(page.encode("cp1250"),
+                                                     content_type="text/html; charset=windows-1250")
+    poll = poll_feeds([feed_source(server, "kurier", "/feeds/kurier.rss")], {}, client, NOW, set(), set())
+    assert [d.charset for d in poll.documents] == ["windows-1250"]
+    kept, rejects = clean_documents(poll.documents, CleanSettings(min_words=5))
+    assert not rejects and "Rząd przyjął projekt ustawy." in kept[0][1].text

@@ -16,7 +16,7 @@ import feedparser
 from config.settings import SourceSettings
 from tasks.sources.health import (HealthPolicy, SourceState, is_due, not_due_reason, record_failure,
                                   record_success)
-from tasks.sources.http import HTML_ACCEPT, FetchError, FetchResult, HttpClient
+from tasks.sources.http import HTML_ACCEPT, FetchError, FetchResult, HttpClient, content_charset
 from tasks.records import InputCopy, RawDocument, Reject
 from tasks.sources.urls import absolute_url, canonical_link, canonical_url, link_scheme
 from tasks.text.hashing import sha256_hex
@@ -488,7 +488,7 @@ def _document(src: SourceSettings, entry: FeedEntry, page: FetchResult | FetchEr
                 raw=page.body, media_type="text/html", url=link or canonical_url(page.url),
                 feed_title=entry.title, feed_published_at=entry.published_at, guid=entry.guid,
                 feed_content=entry.content, default_tags=tuple(src.tags), site_name=feed_title,
-                feed_author=entry.author)
+                feed_author=entry.author, charset=content_charset(page.headers))
         reason = f"not an HTML page ({content_type})" if page.body else "empty page"
     elif isinstance(page, FetchError):
         reason = page.label

@@ -5,6 +5,7 @@ from __future__ import annotations
 import email.utils
 import ipaddress
 import logging
+import re
 import socket
 import ssl
 import threading
@@ -32,6 +33,7 @@ ACCEPT_ENCODING = "gzip, deflate"  # the encodings the bounded decoder below und
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 PERMANENT_REDIRECTS = frozenset({301, 308})
 RETRY_AFTER_STATUSES = frozenset({429, 503})
+CHARSET_PARAM = re.compile(r";\s*charset\s*=\s*[\"']?([a-z0-9._:-]+)", re.IGNORECASE)
 TRANSIENT_KINDS = frozenset({"timeout", "connect", "dns unavailable"})
 # The resolver's "try again" (EAI_AGAIN: no answer from the name server, an outage) may pass; "no such
 # host" and the rest are the address's fault.
@@ -86,6 +88,12 @@ class FetchResult:
     body: bytes
     elapsed: float
     permanent_redirect: str | None = None
+
+
+def content_charset(headers: dict[str, str]) -> str | None:
+    """The charset a response's Content-Type names ("text/html; charset=windows-1250"), or None."""
+    found = CHARSET_PARAM.search(headers.get("content-type", ""))
+    return found.group(1) if found else None
 
 
 def is_public_address(address: str) -> bool:

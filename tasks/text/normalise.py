@@ -119,24 +119,27 @@ def _detect(raw: bytes) -> str:
     return guessed
 
 
-def _declared(raw: bytes) -> str | None:
-    """The bytes decoded with the encoding the page declares, when it declares a single-byte or East Asian
-    one that decodes them; else None (no declaration, an unknown label, UTF-8 or UTF-16, which the bytes
-    were already tried as or which a declaration inside the page cannot be, or bytes that do not fit)."""
+def _declared(raw: bytes, charset: str | None = None) -> str | None:
+    """The bytes decoded with the encoding declared for them: by the server (charset, its Content-Type's,
+    first, as browsers do) or in the page; None when neither names a single-byte or East Asian encoding
+    that decodes them (UTF-8 and UTF-16 were tried already or cannot be declared inside a page)."""
     found = _DECLARED_CHARSET.search(raw[:DECLARED_CHARSET_BYTES])
-    if not found:
-        return None
-    label = (found.group(1) or found.group(2)).decode("ascii").lower()
-    try:
-        encoding = codecs.lookup(_CHARSET_LABELS.get(label, label)).name
-    except LookupError:
-        return None
-    if encoding.startswith(("utf-8", "utf-16", "utf-32")):
-        return None
-    try:
-        return raw.decode(encoding)
-    except UnicodeDecodeError:
-        return None
+    in_page = (found.group(1) or found.group(2)).decode("ascii") if found else None
+    for label in (charset, in_page):
+        if not label:
+            continue
+        label = label.strip().lower()
+        try:
+            encoding = codecs.lookup(_CHARSET_LABELS.get(label, label)).name
+        except LookupError:
+            continue
+        if encoding.startswith(("utf-8", "utf-16", "utf-32")):
+            continue
+        try:
+            return raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    return None
 
 
 def _check_not_binary(text: str) -> str:
@@ -150,9 +153,10 @@ def _check_not_binary(text: str) -> str:
     return text
 
 
-def decode_bytes(raw: bytes) -> str:
+def decode_bytes(raw: bytes, charset: str | None = None) -> str:
     """Decode file bytes: BOM-marked UTF-8/16/32, plain UTF-8 (or UTF-8 with a few stray bytes), the
-    encoding a page declares, detected charset, else latin-1."""
+    encoding declared for them (charset: the one the server named, else the page's own), detected
+    charset, else latin-1."""
     for bom, encoding in _BOMS:
         if raw.startswith(bom):
             try:
@@ -166,7 +170,7 @@ def decode_bytes(raw: bytes) -> str:
     except UnicodeDecodeError:
         text = _damaged_utf8(raw)
         if text is None:
-            text = _declared(raw)
+            text = _declared(raw, charset)
         if text is None:
             try:
                 text = _detect(raw)
