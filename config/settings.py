@@ -407,7 +407,8 @@ def read_toml(config_path: Path, name: str | None = None) -> dict:
         text = config_path.read_text(encoding="utf-8")
         return tomllib.loads(text)
     except FileNotFoundError:
-        raise ConfigError(f"{name}: file not found") from None
+        where = "" if config_path.is_absolute() else f" (looked for {config_path.absolute()})"
+        raise ConfigError(f"{name}: file not found{where}") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{name}: cannot read ({exc.__class__.__name__}: {exc})") from None
     except tomllib.TOMLDecodeError as exc:

@@ -80,6 +80,16 @@ def test_a_path_not_found_names_the_path_tried_and_the_rule(tmp_path):
         f"from the project root, {PROJECT_ROOT}; an absolute one as given)"]
 
 
+def test_a_config_file_not_found_names_where_it_was_looked_for(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError) as relative:
+        load_settings(Path("nope.toml"))
+    assert str(relative.value) == f"nope.toml: file not found (looked for {tmp_path / 'nope.toml'})"
+    with pytest.raises(ConfigError) as absolute:
+        load_settings(tmp_path / "gone.toml")
+    assert str(absolute.value) == f"{tmp_path / 'gone.toml'}: file not found"
+
+
 def test_every_config_problem_is_reported_at_once_in_one_format(tmp_path, write_config):
     cfg = write_config('[dedup]\nnear_threshold = "high"\nnum_perm = 8\nshingle = 4\n'
                        '[summary]\nalgorithm = "magic"\n[typo]\nx = 1\n[http]\nconnect_timeout = 0\nread_timeout = -1\n'
