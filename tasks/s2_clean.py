@@ -20,7 +20,8 @@ from trafilatura.settings import Document
 from config.settings import CleanSettings
 from tasks.records import CleanedArticle, RawDocument, Reject
 from tasks.sources.urls import canonical_link, canonical_url
-from tasks.text.header import date_is_written, dateline_of, derive_title, header_fields, parse_date, plausible_date
+from tasks.text.header import (byline_of, date_is_written, dateline_of, derive_title, header_fields, parse_date,
+                               plausible_date)
 from tasks.text.language import detect_language
 from tasks.text.normalise import (RejectedInput, decode_bytes, ends_like_sentence, fragment_text, is_fragment,
                                   is_link_item, looks_like_headline, looks_like_html, one_line, to_paragraphs,
@@ -491,7 +492,8 @@ def _clean_one(doc: RawDocument, settings: CleanSettings) -> CleanedArticle | st
         cleaned.published_at = doc.feed_published_at
     cleaned.site_name = cleaned.site_name or doc.site_name  # feed content in plain text names no site
     if not cleaned.byline and doc.feed_author:  # the feed names who wrote it; the text or page did not
-        cleaned.byline = " ".join(doc.feed_author.split())
+        author = " ".join(doc.feed_author.split())
+        cleaned.byline = byline_of(author) or author  # "By Ann Lee" (a feed that writes it so) is "Ann Lee"
     return cleaned
 
 

@@ -186,7 +186,8 @@ def _by_issue(singles: list[tuple[Article, list[Article]]], d: RunDigest) -> str
     groups = by_issue(singles)
     if not groups:
         return ""
-    anchor = {issue: "singles-" + ("untagged" if issue == UNTAGGED else issue) for issue, _ in groups}
+    # issue names have no hyphen (ISSUE_NAME_RE), so "no-tag" is no issue's anchor
+    anchor = {issue: "singles-" + ("no-tag" if issue == UNTAGGED else issue) for issue, _ in groups}
     links = "".join(f'<a href="#{_e(anchor[issue])}">{_e(issue)} ({len(entries)})</a>' for issue, entries in groups)
     return (f'<nav class="issues" aria-label="Single articles by issue">{links}</nav>' + "".join(
         f'<section class="issue" id="{_e(anchor[issue])}"><h3>{_e(issue)} ({len(entries)})</h3>'

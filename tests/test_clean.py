@@ -412,8 +412,10 @@ POLISH = "Rząd przyjął w środę projekt ustawy. Źródło: Ślązacy protest
 @pytest.mark.parametrize(("encoding", "declaration", "body"), [
     ("cp1250", '<meta charset="windows-1250">', "Rząd przyjął projekt ustawy."),
     ("cp1250", '<meta charset="windows-1250">', "Ślązacy i Kaszubi protestują przeciwko zmianom."),
+    ("cp1250", '<meta charset="windows-1250">', "Dziś jest środa. Świat."),  # only bytes UTF-8 reads as stray
     ("iso-8859-2", '<meta http-equiv="Content-Type" content="text/html; charset=ISO-8859-2">', POLISH),
     ("cp1251", "<meta charset=windows-1251>", "Правительство одобрило законопроект."),
+    ("cp874", "<meta charset=windows-874>", "รัฐบาลอนุมัติร่างกฎหมาย"),
     ("gb18030", '<meta charset="gb2312">', "政府批准了法案——消息人士说。"),
 ])
 def test_decode_a_page_in_the_encoding_it_declares(encoding: str, declaration: str, body: str) -> None:

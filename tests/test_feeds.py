@@ -325,7 +325,7 @@ def test_the_feeds_author_is_the_byline_when_the_text_names_none(server: HTTPSer
            f'<item><title>Mail</title><link>{site}/p/3</link><author>test@example.com</author>'
            f'<description>&lt;p&gt;{story} Mail.&lt;/p&gt;</description></item>'
            f'<item><title>Twice</title><link>{site}/p/4</link>'
-           f'<dc:creator xmlns:dc="http://purl.org/dc/elements/1.1/">Jane&amp;nbsp;Doe &amp;amp; Ann Roe</dc:creator>'
+           f'<dc:creator xmlns:dc="http://purl.org/dc/elements/1.1/">By Jane&amp;nbsp;Doe &amp;amp; Ann Roe</dc:creator>'
            f'<description>&lt;p&gt;{story} Twice.&lt;/p&gt;</description></item>'
            f'</channel></rss>')
     atom = (f'<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><title>Atom</title>'
@@ -341,7 +341,7 @@ def test_the_feeds_author_is_the_byline_when_the_text_names_none(server: HTTPSer
     assert not rejects
     assert {doc.url: article.byline for doc, article in cleaned} == {
         f"{site}/p/1": "Nate Barbettini", f"{site}/p/2": "Sarah Whitfield", f"{site}/p/3": None,  # names nobody
-        f"{site}/p/4": "Jane Doe & Ann Roe",  # its feed encoded the entities twice
+        f"{site}/p/4": "Jane Doe & Ann Roe",  # its feed encoded the entities twice, and wrote "By"
         f"{site}/a/1": "Gemma Samways"}
 
 

@@ -474,8 +474,8 @@ def test_single_articles_are_filed_under_their_top_issue_newest_first_in_page_an
     assert order == sorted(order)
     sections = re.findall(r'<section class="issue" id="([^"]+)"><h3>([^<]+)</h3>', singles)
     assert sections == [("singles-sport", "sport (3)"), ("singles-economy", "economy (1)"),
-                        ("singles-untagged", "no tag (1)")]
-    links = re.findall(r'<a href="#(singles-[a-z_]+)">', singles)
+                        ("singles-no-tag", "no tag (1)")]
+    links = re.findall(r'<a href="#(singles-[a-z_-]+)">', singles)
     assert links == [anchor for anchor, _ in sections], "each issue is linked from the top of the section"
     markdown = render_digest(digest).split("## Single articles", 1)[1]
     assert [line for line in markdown.splitlines() if line.startswith("### ")] == [

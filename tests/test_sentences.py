@@ -109,6 +109,8 @@ def test_match_words_drop_possessives_and_split_hyphens() -> None:
 def test_english_keywords_match_inflections_not_the_words_made_from_them() -> None:
     # inflected forms share a form ...
     assert match_terms("elections died struck children") == match_terms("election dies strike child")
+    # also where the dictionary takes the plural only to the singular ("shootings" -> "shooting" -> "shoot")
+    assert match_terms("shootings defences bombings") == match_terms("shooting defence bombing")
     # ... words made from another (which a stemmer merges) do not
     for made, base in [("inflatable", "inflation"), ("customers", "customs"), ("aides", "aid"),
                        ("officer", "office"), ("majority", "major")]:

@@ -146,11 +146,17 @@ def keyword_form(word: str, language: str | None = DEFAULT_LANGUAGE) -> str:
         return stem(word, language)
     import simplemma
 
-    lowered = word.lower()
-    found = simplemma.lemmatize(lowered, lang="en").lower()
-    # Its dictionary maps a few short words to other words ("us" -> "we", "ai" -> "be"); a lemma that
-    # does not begin as the word does ("was" -> "be", "mice" -> "mouse") is not taken.
-    return found if found and found[:2] == lowered[:2] else lowered
+    form = word.lower()
+    # Twice: its dictionary takes a plural to its singular and the singular on ("shootings" -> "shooting"
+    # -> "shoot", "defences" -> "defence" -> "defense"), so a keyword and its plural meet. It also maps a
+    # few short words to other words ("us" -> "we", "ai" -> "be"): a lemma that does not begin as the word
+    # does ("was" -> "be", "mice" -> "mouse") is not taken.
+    for _ in range(2):
+        found = simplemma.lemmatize(form, lang="en").lower()
+        if not found or found[:2] != form[:2] or found == form:
+            break
+        form = found
+    return form
 
 
 @functools.cache

@@ -37,7 +37,11 @@ DECLARED_CHARSET_BYTES = 4096
 # Labels browsers read as a wider code page (WHATWG Encoding): Latin-1 and ASCII pages are Windows-1252,
 # GB2312 pages GB18030, Shift_JIS pages Windows-31J, EUC-KR pages Windows-949.
 _CHARSET_LABELS = {
-    **dict.fromkeys(("iso-8859-1", "iso8859-1", "latin1", "latin-1", "l1", "us-ascii", "ascii"), "cp1252"),
+    **dict.fromkeys(("iso-8859-1", "iso8859-1", "iso_8859-1", "iso_8859-1:1987", "iso-ir-100", "iso88591", "cp819",
+                     "ibm819", "csisolatin1", "latin1", "latin-1", "l1", "us-ascii", "ascii", "x-cp1252"), "cp1252"),
+    "windows-874": "cp874", "x-cp1250": "cp1250", "x-cp1251": "cp1251", "x-cp1253": "cp1253",
+    "x-cp1254": "cp1254", "x-cp1255": "cp1255", "x-cp1256": "cp1256", "x-cp1257": "cp1257",
+    "x-cp1258": "cp1258", "x-mac-roman": "mac_roman", "macintosh": "mac_roman", "x-mac-cyrillic": "mac_cyrillic",
     **dict.fromkeys(("iso-8859-9", "latin5"), "cp1254"), **dict.fromkeys(("tis-620", "iso-8859-11"), "cp874"),
     **dict.fromkeys(("gb2312", "gbk", "x-gbk", "gb_2312-80", "csgb2312", "chinese"), "gb18030"),
     **dict.fromkeys(("shift_jis", "shift-jis", "sjis", "x-sjis", "ms_kanji", "csshiftjis"), "cp932"),
@@ -168,9 +172,12 @@ def decode_bytes(raw: bytes, charset: str | None = None) -> str:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
+        # UTF-8 with a few stray bytes, unless it has no UTF-8 character at all and the bytes are declared
+        # to be in another encoding (Windows-1250's "ś" is a byte UTF-8 reads as a stray Windows quote)
+        declared = _declared(raw, charset)
         text = _damaged_utf8(raw)
-        if text is None:
-            text = _declared(raw, charset)
+        if text is None or (declared is not None and raw.decode("utf-8", errors="ignore").isascii()):
+            text = declared
         if text is None:
             try:
                 text = _detect(raw)
