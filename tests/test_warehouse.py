@@ -428,3 +428,16 @@ def test_make_sql_and_upgrade_say_a_bad_argument_in_one_line(tmp_path: Path, com
     result = subprocess.run([sys.executable, "-m", *command], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert result.returncode == 2 and result.stderr.strip().splitlines() == [
         f"error: python -m {command[0]}: {says} (--help lists the options)"], result.stderr
+
+
+def test_an_unwritable_reports_dir_is_named_once() -> None:
+    import dataclasses
+
+    from config.settings import WarehouseSettings
+    from warehouse.lake import WarehouseError, check_reports
+
+    for folder, reason in [("/proc", "[warehouse].reports_dir: /proc is not writable ("),
+                           ("/proc/newsdesk-reports", "[warehouse].reports_dir: /proc/newsdesk-reports: /proc is not")]:
+        with pytest.raises(WarehouseError) as caught:
+            check_reports(dataclasses.replace(WarehouseSettings(), reports_dir=Path(folder)))
+        assert str(caught.value).startswith(reason), str(caught.value)

@@ -197,7 +197,9 @@ def check_reports(settings: WarehouseSettings) -> None:
     digest cannot be written (it is written after the run's rows are committed)."""
     problem = _writable_folder(settings.reports_dir)
     if problem:
-        raise WarehouseError(f"[warehouse].reports_dir: {settings.reports_dir}: {problem}")
+        # the folder is named once: "/x is not writable", or "/x: /proc is not writable" for a parent
+        named = "" if problem.startswith(f"{settings.reports_dir} ") else f"{settings.reports_dir}: "
+        raise WarehouseError(f"[warehouse].reports_dir: {named}{problem}")
 
 
 def duckdb_file_holds(path: Path) -> str:
