@@ -68,12 +68,17 @@ def main(argv: list[str] | None = None) -> int:
                 return cli.fail(f"--issue {args.issue}: no stored article is tagged with it (tagged: "
                                 f"{', '.join(tagged) or 'none yet'})")
         hits = queries.search(con, args.query, args.since, issue, args.limit)
+        limits = " and ".join(([f"dated on or after {args.since.isoformat()}"] if args.since else [])
+                              + ([f"tagged {issue}"] if issue else []))
+        # with nothing found under a limit, whether the words match at all: a date typed a year ahead
+        unlimited = bool(queries.search(con, args.query, None, None, 1)) if limits and not hits else False
     except duckdb.CatalogException:
         return cli.fail(f"warehouse {lake.lake_of(settings.warehouse)}: {NO_INDEX_HINT}")
     finally:
         con.close()
     if not hits:
-        print(f"no article matches {args.query!r}")
+        print(f"no article matches {args.query!r}" + (f" {limits}" if limits else "")
+              + (" (some do without that limit)" if unlimited else ""))
     for rank, hit in enumerate(hits, 1):
         print(format_hit(rank, hit))
     return cli.EXIT_DONE

@@ -154,7 +154,10 @@ def test_search_finds_the_seeds_story_by_security_guarantees(prefect_api, tmp_pa
     assert main(["security guarantees", "--config", str(config), "--issue", "no_such_issue"]) == 2
     assert capsys.readouterr().err.startswith("error: --issue no_such_issue: no stored article is tagged with it")
     assert main(["zebra crossing", "--config", str(config), "--issue", both]) == 0
-    assert capsys.readouterr().out == "no article matches 'zebra crossing'\n"
+    assert capsys.readouterr().out == f"no article matches 'zebra crossing' tagged {both}\n"
+    assert main(["security guarantees", "--config", str(config), "--since", "2090-01-01"]) == 0
+    assert capsys.readouterr().out == ("no article matches 'security guarantees' dated on or after 2090-01-01 "
+                                       "(some do without that limit)\n"), "a date typed too far ahead says so"
     assert main(["zebra crossing", "--config", str(config)]) == 0
     assert capsys.readouterr().out == "no article matches 'zebra crossing'\n"
 
