@@ -30,10 +30,9 @@ MIN_FEED_CONTENT_WORDS = 50  # feed text long enough to stand in for a page that
 # again at the next poll and the page fetched again; any other rejected entry is not fetched again.
 RETRY_NOTE = "fetched again at the next poll"
 REFUSED_PAGE = "page fetch failed: refused address"
+# A page's media types; also feedparser's type of a text construct whose value is HTML markup (an Atom
+# type="html" or "xhtml" title, an RSS title it found escaped markup in), not text: 'she&#8217;s', '<i>The Pitt</i>'
 HTML_TYPES = ("text/html", "application/xhtml+xml")
-# feedparser's type of a text construct whose value is HTML markup (an Atom type="html" or "xhtml" title, an
-# RSS title it found escaped markup in), not text: 'she&#8217;s', '<i>The Pitt</i>'
-MARKUP_TYPES = ("text/html", "application/xhtml+xml")
 FEED_HEADERS = ("content-type", "content-language")  # the response headers feedparser may use
 ENTITY_DECLARATION = re.compile(rb"<!ENTITY\b[^>]*>")
 DOCTYPE_WITH_SUBSET = re.compile(rb"<!DOCTYPE\b[^\[>]*(?:\[.*?\]\s*)?>", re.DOTALL | re.IGNORECASE)
@@ -303,7 +302,7 @@ def _title(item: dict) -> str | None:
     tags and has its entities decoded; a plain-text one ('#include </etc/shadow>') stays as it is."""
     title = _text(dict.get(item, "title"))
     detail = dict.get(item, "title_detail") or {}
-    if title and dict.get(detail, "type") in MARKUP_TYPES:
+    if title and dict.get(detail, "type") in HTML_TYPES:
         return _text(html_line(title))
     return title
 

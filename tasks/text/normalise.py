@@ -174,10 +174,10 @@ def decode_bytes(raw: bytes, charset: str | None = None) -> str:
     except UnicodeDecodeError:
         # UTF-8 with a few stray bytes, unless it has no UTF-8 character at all and the bytes are declared
         # to be in another encoding (Windows-1250's "ś" is a byte UTF-8 reads as a stray Windows quote)
-        declared = _declared(raw, charset)
         text = _damaged_utf8(raw)
-        if text is None or (declared is not None and raw.decode("utf-8", errors="ignore").isascii()):
-            text = declared
+        if text is None or raw.decode("utf-8", errors="ignore").isascii():
+            declared = _declared(raw, charset)
+            text = declared if declared is not None else text
         if text is None:
             try:
                 text = _detect(raw)
