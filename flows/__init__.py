@@ -1,2 +1,37 @@
 """Orchestration: the Prefect flows (ingest, reprocess), their stages as thin tasks, how CPU work spreads,
 the shared command line, and the scheduled deployment."""
+
+from __future__ import annotations
+
+import os
+import sys
+from urllib.parse import urlsplit
+
+
+def api_url_problem(url: str) -> str | None:
+    """Why a PREFECT_API_URL cannot be the address of a Prefect API, in one line, or None (unset, or a URL)."""
+    if not url:
+        return None
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError on a port that is not a number from 0 to 65535
+    except ValueError as exc:
+        return f"PREFECT_API_URL: {url!r} is not a URL ({exc}): set it like http://127.0.0.1:4200/api, or unset it"
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return (f"PREFECT_API_URL: {url!r} is not an http(s) URL: set it like http://127.0.0.1:4200/api, "
+                "or unset it")
+    return None
+
+
+def before_prefect() -> None:
+    """Prepare the environment Prefect reads when it is imported; called by each module that imports it.
+
+    A fresh PREFECT_HOME's temporary API needs more than the default 20 s to start, and no usage data is sent.
+    A PREFECT_API_URL that is not a URL ends the process with one line and exit 2: Prefect would stop at
+    its import with a page of validation errors, or later with an httpx traceback."""
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    problem = api_url_problem(os.environ.get("PREFECT_API_URL", ""))
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        raise SystemExit(2)

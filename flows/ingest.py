@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import shutil
 import sys
 import tempfile
@@ -13,9 +12,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from uuid import UUID
 
-# Prefect reads these when it is imported: a fresh PREFECT_HOME needs more than the default 20 s.
-os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
-os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+from flows import before_prefect
+
+before_prefect()
 
 from prefect import flow, get_run_logger  # noqa: E402
 from prefect.client.orchestration import get_client  # noqa: E402

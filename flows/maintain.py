@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
-import os
 import sys
 
-os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
-os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+from flows import before_prefect
+
+before_prefect()
 
 from prefect import flow, get_run_logger  # noqa: E402
 from prefect.states import Failed, State  # noqa: E402

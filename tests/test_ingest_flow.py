@@ -204,6 +204,26 @@ def test_a_prefect_api_that_does_not_answer_is_one_line_before_the_run(tmp_path,
     assert not (tmp_path / "catalog.sqlite").exists(), "nothing was made"
 
 
+@pytest.mark.parametrize(("module", "url", "reason"), [
+    ("flows.ingest", "http://[127.0.0.1/api", "is not a URL (Invalid IPv6 URL)"),
+    ("flows.ingest", "http://127.0.0.1:42oo/api", "is not a URL (Port could not be cast to integer value as '42oo')"),
+    ("flows.ingest", "127.0.0.1:4200/api", "is not an http(s) URL"),
+    ("flows.reprocess", "http://[127.0.0.1/api", "is not a URL (Invalid IPv6 URL)"),
+    ("flows.maintain", "http://127.0.0.1:70000/api", "is not a URL (Port out of range 0-65535)"),
+    ("flows.serve", "127.0.0.1:4200/api", "is not an http(s) URL"),
+])
+def test_a_prefect_api_url_that_is_not_a_url_is_one_line(tmp_path, write_config, seeds_copy, module, url, reason):
+    """A mistyped PREFECT_API_URL: one line naming it, exit 2, nothing made (Prefect's import would have stopped
+    with a page of validation errors, or the run with an httpx traceback)."""
+    env = {**os.environ, "PREFECT_API_URL": url, "PREFECT_HOME": str(tmp_path / "home")}
+    result = subprocess.run([sys.executable, "-m", module, "--config", str(_folder_config(write_config, seeds_copy))],
+                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert (result.returncode, result.stderr.strip().splitlines()) == (
+        2, [f"error: PREFECT_API_URL: {url!r} {reason}: set it like http://127.0.0.1:4200/api, or unset it"]), \
+        result.stderr[-3000:]
+    assert not (tmp_path / "catalog.sqlite").exists() and not (tmp_path / "home").exists(), "nothing was made"
+
+
 def test_digest_published_as_artifacts(prefect_api, write_config, seeds_copy):
     from flows.ingest import DIGEST_ARTIFACT_KEY, STORIES_ARTIFACT_KEY
 
