@@ -106,6 +106,30 @@ def test_since_and_issue_keep_only_matching_hits(warehouse):
     assert [h.article_id for h in tagged] == ["a" * 16] and nothing == []
 
 
+def test_since_and_issue_judge_the_original_shown_not_only_a_matching_copy(tmp_path):
+    # a copy read today of a 40-day-old original, tagged with an issue the original is not: the hit shown
+    # is the original (its date, its tags), so --since and --issue must hold for it, or the line printed
+    # under `--since` carries a day before it and the one under `--issue` lacks that issue
+    old = _article("b" * 16, "Council budget", FILLER * 3 + "A ferry was mentioned once.", days_ago=40)
+    copy = _article("e" * 16, "Council budget, again", FILLER * 3 + "A ferry was mentioned once more.",
+                    dup="b" * 16, tags=("transport",))
+    path = tmp_path / "catalog.sqlite"
+    con = connect.connect(path)
+    try:
+        write.begin_run(con, "run-1", None, "wire")
+        write.write_run(con, "run-1", [old, copy], [], [], RunCounts())
+    finally:
+        con.close()
+    since = date.today() - timedelta(days=7)
+    with _read(path) as con:
+        recent = queries.search(con, "ferry", since=since)
+        tagged = queries.search(con, "ferry", issue="transport")
+        everything = queries.search(con, "ferry")
+    assert [h.day for h in recent if h.day < since] == [], "no hit shown dated before since"
+    assert [h.tags for h in tagged if "transport" not in h.tags] == [], "every hit shown has the issue"
+    assert [h.article_id for h in everything] == ["b" * 16] and len(everything[0].copies) == 1
+
+
 def test_command_line_errors_say_one_line_and_exit_2(tmp_path, write_config, capsys, warehouse):
     config = write_config()
     assert main(["ferry", "--config", str(config), "--warehouse", str(tmp_path / "none.sqlite")]) == 2

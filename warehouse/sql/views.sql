@@ -108,15 +108,18 @@ GROUP BY h.article_id;
 -- search_hits(query, since := DATE, issue_name := NAME, top := N): the best `top` hits (default 10) as a
 -- reader wants them, one row per original article with the matching duplicates folded under it (copies),
 -- its story, tags, source and date (UTC; the publication date, else the ingestion date). since and
--- issue_name keep only the hits dated on or after since and tagged with that issue (the defaults, and
+-- issue_name keep only the hits dated on or after since and tagged with that issue, judged on the
+-- original shown (its day and tags), not on a matching copy folded under it (the defaults, and
 -- NULL, keep all; the defaults are not NULL because a DuckLake catalog cannot store a NULL default, and
 -- the parameter is not called issue because a parameter with a default must not share a column's name).
 CREATE OR REPLACE MACRO search_hits(query, since := DATE '0001-01-01', issue_name := '', top := 10) AS TABLE
 WITH found AS (
     SELECT f.article_id, f.root_id, f.score, f.matched FROM search_articles(query) AS f
-    WHERE f.dated_at >= timezone('UTC', CAST(CAST(coalesce(since, DATE '0001-01-01') AS DATE) AS TIMESTAMP))
+    LEFT JOIN store.search_docs AS r ON r.article_id = f.root_id  -- the original's date: the day shown
+    WHERE coalesce(r.dated_at, f.dated_at)
+              >= timezone('UTC', CAST(CAST(coalesce(since, DATE '0001-01-01') AS DATE) AS TIMESTAMP))
       AND (coalesce(issue_name, '') = ''
-           OR f.article_id IN (SELECT t.article_id FROM article_tags AS t WHERE t.issue = issue_name))
+           OR f.root_id IN (SELECT t.article_id FROM article_tags AS t WHERE t.issue = issue_name))
 ), best AS (
     SELECT root_id, max(score) AS score, max(matched) AS matched FROM found
     GROUP BY root_id ORDER BY score DESC, root_id LIMIT top
