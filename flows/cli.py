@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date
 from typing import TYPE_CHECKING
 
@@ -27,6 +28,7 @@ if TYPE_CHECKING:  # Prefect (and rich) are imported by the commands that run a 
 
 EXIT_DONE, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 EXIT_INTERRUPTED, EXIT_SIGTERM = 130, 143  # as a shell reports a process stopped by SIGINT, SIGTERM
+EXIT_PIPE_CLOSED = 141  # as a shell reports a process stopped by SIGPIPE: the reader of its output left
 
 
 class Parser(argparse.ArgumentParser):
@@ -89,6 +91,19 @@ def checked_settings(args: argparse.Namespace, sources: list[str] | None = None,
     except (ConfigError, lake.WarehouseError) as exc:
         return fail(exc)
     return settings
+
+
+def exit_with(main: Callable[[], int]) -> None:
+    """Exit with main's code; output piped to a reader that stops early (`| head`) ends the command quietly
+    with EXIT_PIPE_CLOSED instead of a BrokenPipeError traceback."""
+    try:
+        code = main()
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # the interpreter flushes stdout again at exit: point it at nothing so that flush cannot fail
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        code = EXIT_PIPE_CLOSED
+    sys.exit(code)
 
 
 def print_error(error: Exception | str) -> None:

@@ -192,3 +192,19 @@ def test_make_search_takes_a_query_with_quotes(tmp_path, write_config, warehouse
                            capture_output=True, text=True, timeout=300)
     assert found.returncode == 0, found.stdout + found.stderr
     assert "Ferry fares frozen" in found.stdout, found.stdout
+
+
+def test_output_to_a_reader_that_left_ends_quietly(tmp_path, write_config, warehouse):
+    # `make search Q=ferry | head -1`: the reader stops early; the search ends without a BrokenPipeError traceback
+    import os
+    import sys
+
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader has gone before the first hit is printed
+    try:
+        done = subprocess.run([sys.executable, "-m", "flows.search", "ferry", "--config", str(write_config()),
+                               "--warehouse", str(warehouse)], cwd=ROOT, stdout=write_end, stderr=subprocess.PIPE,
+                              text=True, timeout=300)
+    finally:
+        os.close(write_end)
+    assert (done.returncode, done.stderr) == (141, "")
