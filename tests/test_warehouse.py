@@ -17,6 +17,7 @@ import pytest
 from bench.soak import check_warehouse, cli_env, data_files, make_corpus, run_cli, start_cli, write_config
 from tests.conftest import ROOT, SEEDS
 from warehouse import connect, open_warehouse
+from warehouse.lake import WarehouseError
 
 FILES = 60
 CONSISTENT = """
@@ -441,3 +442,11 @@ def test_an_unwritable_reports_dir_is_named_once() -> None:
         with pytest.raises(WarehouseError) as caught:
             check_reports(dataclasses.replace(WarehouseSettings(), reports_dir=Path(folder)))
         assert str(caught.value).startswith(reason), str(caught.value)
+
+
+def test_open_warehouse_on_a_missing_catalog_names_its_argument_not_a_command_line_option(tmp_path):
+    missing = tmp_path / "none.sqlite"
+    with pytest.raises(WarehouseError) as raised:
+        open_warehouse(f"sqlite:{missing}")
+    assert str(raised.value) == f"catalog: no warehouse at {missing} yet (a first run creates it)"
+    assert not missing.exists()

@@ -129,7 +129,7 @@ def as_lake(where: Lake | WarehouseSettings | str | Path, data_path: str = "") -
         scheme, target = catalog_location(str(where), Path.cwd()).split(":", 1)
     except ValueError as exc:
         raise WarehouseError(f"warehouse {where}: {exc}") from None
-    return Lake(scheme, target, data_path, key="--warehouse")
+    return Lake(scheme, target, data_path, key="catalog")  # given in code (open_warehouse's catalog), not a config
 
 
 def _extension_file(name: str) -> str:
