@@ -102,19 +102,23 @@ def score(items: list[dict], top: dict[str, str | None]) -> dict[str, object]:
 
 
 def _taxonomy_copy(taxonomy: Path, path: Path, model_paths: list[Path] | None) -> Path:
-    """A copy of the taxonomy at path: its issues and keywords, with a [model] table reading model_paths
-    (None: no [model] table, the hand-written keywords alone)."""
-    import tomllib
+    """A copy of the taxonomy at path, as it is but for its [model] table: reading model_paths instead, or
+    (None) left out, with every issue's examples, for the hand-written keywords alone (an issue with no
+    keywords then goes too)."""
+    import tomlkit
 
-    data = tomllib.loads(taxonomy.read_text(encoding="utf-8"))
-    lines = []
-    if model_paths:
-        lines += ["[model]", f"path = {json.dumps([p.as_posix() for p in model_paths])}", ""]
-    for name, table in data["issues"].items():
-        keywords = ", ".join(f"{json.dumps(k)} = {v}" for k, v in table["keywords"].items())
-        lines += [f"[issues.{name}]", f"description = {json.dumps(table.get('description', ''))}",
-                  f"keywords = {{ {keywords} }}", ""]
-    path.write_text("\n".join(lines), encoding="utf-8")
+    document = tomlkit.parse(taxonomy.read_text(encoding="utf-8"))
+    if model_paths is None:
+        document.pop("model", None)
+        issues = document.get("issues", {})
+        for name in list(issues):
+            if issues[name].get("keywords"):
+                issues[name].pop("examples", None)
+            else:
+                del issues[name]
+    else:
+        document["model"]["path"] = [p.as_posix() for p in model_paths]
+    path.write_text(tomlkit.dumps(document), encoding="utf-8")
     return path
 
 
@@ -136,17 +140,18 @@ def _tuning_half_models(taxonomy: Path, data_dir: Path, folder: Path) -> tuple[P
     paths = table.get("path") if isinstance(table, dict) else None
     paths = [paths] if isinstance(paths, str) else paths or []
     chosen, refitted = [], []
-    for name in paths:
+    for index, name in enumerate(paths):
         path = PROJECT_ROOT / Path(name).expanduser()
         model = load_model(path)
         again = refit_on_tuning_half(model, data_dir)
         if again is model:
             chosen.append(path)
             continue
-        chosen.append(folder / f"tuning-half-{path.name}")
+        chosen.append(folder / f"tuning-half-{index}-{path.name}")
         again.save(chosen[-1])
-        refitted.append(f"{name} was fitted on all of issue-topics-dev; scored here is its recipe fitted on the "
-                        f"tuning half alone ({again.meta['items']} items)")
+        refitted.append(f"{name} was fitted on {model.meta.get('fitted_on', 'unknown')} items of issue-topics-dev, "
+                        f"the report half among them: scored here is its recipe fitted on the tuning half alone "
+                        f"({again.meta['items']} items)")
     if not refitted:
         return taxonomy, []
     return _taxonomy_copy(taxonomy, folder / "tuning_half.toml", chosen), refitted
@@ -181,7 +186,8 @@ def table(results: dict) -> str:
                 "through the ingest flow", ["taxonomy", "macro-F1 (21 CAP)", "95 % interval", "micro-F1",
                                             "no tag", "all-codes macro-F1",
                                             *(f"F1 {c}" for c in SMALL_CODES)])
-    for name, label in (("shipped", "shipped (model + keywords)"), ("keywords_only", "hand-written keywords only")):
+    shipped = "shipped (models + keywords)" + (", refitted: see below" if results.get("refitted") else "")
+    for name, label in (("shipped", shipped), ("keywords_only", "hand-written keywords only")):
         r = results[name]
         out.rows.append([label, r["macro_f1"], f"{r['macro_f1_interval'][0]:.3f}-{r['macro_f1_interval'][1]:.3f}",
                          r["micro_f1"], r["untagged_share"], r["all_codes_macro_f1"],
@@ -190,9 +196,9 @@ def table(results: dict) -> str:
         "One page per item (headline, blank line, the coders' gist ending with a full stop), [clean] min_words = 1, "
         "shipped [tags] "
         "min_score and max_tags; top tag mapped to its CAP code (bench/eval_topics.py ISSUE_CODES), no tag "
-        "= a miss. Model files fitted on the tuning half are scored as they are; a file fitted on all of "
-        "issue-topics-dev (the shipped character model) has seen the report half, so the report half is scored "
-        "with its recipe fitted on the tuning half alone (bench/train_issue_model.py).",
+        "= a miss. On the report half, model files fitted on the tuning half are scored as they are, and a file "
+        "fitted on more (the shipped character model: all of issue-topics-dev) by its recipe fitted on the "
+        "tuning half alone (bench/train_issue_model.py).",
         *results.get("refitted", []),
         f"Wall time {results['seconds']:.0f} s."]
     return out.render()

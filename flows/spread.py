@@ -7,15 +7,19 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from prefect import Flow, Task
-from prefect.context import FlowRunContext
-from prefect.task_runners import TaskRunner
-from prefect.utilities.annotations import quote
+from flows import before_prefect
 
-from config.settings import ParallelSettings
-from flows import pool, progress, stages
-from flows.stages import without_raw
-from tasks.records import Article, Story
+before_prefect()
+
+from prefect import Flow, Task  # noqa: E402
+from prefect.context import FlowRunContext  # noqa: E402
+from prefect.task_runners import TaskRunner  # noqa: E402
+from prefect.utilities.annotations import quote  # noqa: E402
+
+from config.settings import ParallelSettings  # noqa: E402
+from flows import pool, progress, stages  # noqa: E402
+from flows.stages import without_raw  # noqa: E402
+from tasks.records import Article, Story  # noqa: E402
 
 
 def _advanced(result: Any, bar: progress.StageBar, items: int) -> Any:

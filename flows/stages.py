@@ -12,28 +12,33 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import duckdb
-from prefect import get_run_logger, task
-from prefect.cache_policies import NO_CACHE
 
-from config.settings import CleanSettings, DedupSettings, Settings, SummarySettings, TagSettings
-from flows import pool, progress
-from tasks import s1_discover as discover
-from tasks import s2_clean as clean
-from tasks import s3_fingerprint as fingerprint
-from tasks import s4_dedup as dedup
-from tasks import s5_summarise as summarise
-from tasks import s6_tag as tag
-from tasks import s7_stories as stories
-from tasks.records import Article, InputCopy, RawDocument, Reject, RunCounts, Story
-from tasks.s8_report import RunDigest
-from tasks.s8_report_chart import trend_from_counts
-from tasks.s8_report_html import render_page, write_page
-from tasks.sources import feeds
-from tasks.sources.health import HealthPolicy, SourceState
-from tasks.sources.http import HttpClient
-from tasks.versions import stage_versions
-from warehouse import queries, read, write
-from warehouse.lake import WriteConflict
+from flows import before_prefect
+
+before_prefect()
+
+from prefect import get_run_logger, task  # noqa: E402
+from prefect.cache_policies import NO_CACHE  # noqa: E402
+
+from config.settings import CleanSettings, DedupSettings, Settings, SummarySettings, TagSettings  # noqa: E402
+from flows import pool, progress  # noqa: E402
+from tasks import s1_discover as discover  # noqa: E402
+from tasks import s2_clean as clean  # noqa: E402
+from tasks import s3_fingerprint as fingerprint  # noqa: E402
+from tasks import s4_dedup as dedup  # noqa: E402
+from tasks import s5_summarise as summarise  # noqa: E402
+from tasks import s6_tag as tag  # noqa: E402
+from tasks import s7_stories as stories  # noqa: E402
+from tasks.records import Article, InputCopy, RawDocument, Reject, RunCounts, Story  # noqa: E402
+from tasks.s8_report import RunDigest  # noqa: E402
+from tasks.s8_report_chart import trend_from_counts  # noqa: E402
+from tasks.s8_report_html import render_page, write_page  # noqa: E402
+from tasks.sources import feeds  # noqa: E402
+from tasks.sources.health import HealthPolicy, SourceState  # noqa: E402
+from tasks.sources.http import HttpClient  # noqa: E402
+from tasks.versions import stage_versions  # noqa: E402
+from warehouse import queries, read, write  # noqa: E402
+from warehouse.lake import WriteConflict  # noqa: E402
 
 PREPARED_FIELDS = ("word_count", "text_hash", "minhash", "facts", "story_terms")
 SUMMARY_FIELDS = ("summary",)

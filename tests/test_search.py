@@ -201,10 +201,14 @@ def test_output_to_a_reader_that_left_ends_quietly(tmp_path, write_config, wareh
 
     read_end, write_end = os.pipe()
     os.close(read_end)  # the reader has gone before the first hit is printed
+    config = write_config()
     try:
-        done = subprocess.run([sys.executable, "-m", "flows.search", "ferry", "--config", str(write_config()),
+        done = subprocess.run([sys.executable, "-m", "flows.search", "ferry", "--config", str(config),
                                "--warehouse", str(warehouse)], cwd=ROOT, stdout=write_end, stderr=subprocess.PIPE,
                               text=True, timeout=300)
+        made = subprocess.run(["make", "-s", "search", "Q=ferry", f"ARGS=--config {config} --warehouse {warehouse}"],
+                              cwd=ROOT, stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=300)
     finally:
         os.close(write_end)
     assert (done.returncode, done.stderr) == (141, "")
+    assert (made.returncode, made.stderr) == (0, ""), "make search counts a reader that stopped as done"
