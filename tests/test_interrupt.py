@@ -19,6 +19,12 @@ from tests.conftest import ROOT
 START_TIMEOUT = 240
 
 
+def _as_from_a_terminal() -> None:
+    """In the child: Ctrl-C delivered as from a terminal. A test process started in the background by a shell
+    without job control (`cmd &` in a script) ignores SIGINT, and its children would inherit that."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _answers(url: str) -> bool:
     try:
         with urllib.request.urlopen(url, timeout=2) as response:
@@ -47,7 +53,7 @@ def test_a_stopped_run_says_so_in_one_line_and_leaves_nothing_running(tmp_path: 
     with err.open("w") as handle:
         proc = subprocess.Popen([sys.executable, "-m", "flows.ingest", "--source", str(corpus), "--warehouse",
                                  str(tmp_path / "catalog.sqlite")], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                                stderr=handle, start_new_session=True)
+                                stderr=handle, start_new_session=True, preexec_fn=_as_from_a_terminal)
     try:
         deadline = time.monotonic() + START_TIMEOUT
         while "clean: " not in err.read_text(encoding="utf-8", errors="replace"):  # its worker pool is up
@@ -88,7 +94,8 @@ def test_a_run_stopped_while_it_waits_for_the_warehouse_says_so_in_one_line(tmp_
     try:
         proc = subprocess.Popen([sys.executable, "-m", "flows.ingest", "--source", str(ROOT / "seeds"),
                                  "--warehouse", str(db)], cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True, start_new_session=True)
+                                stderr=subprocess.PIPE, text=True, start_new_session=True,
+                                preexec_fn=_as_from_a_terminal)
         try:
             first = proc.stderr.readline()  # said at once, before any flow run starts
             assert "(another run writing): waiting up to" in first, first
