@@ -20,8 +20,8 @@ from trafilatura.settings import Document
 from config.settings import CleanSettings
 from tasks.records import CleanedArticle, RawDocument, Reject
 from tasks.sources.urls import canonical_link, canonical_url
-from tasks.text.header import (byline_of, date_is_written, dateline_of, derive_title, header_fields, parse_date,
-                               plausible_date)
+from tasks.text.header import (byline_of, date_is_written, date_is_written_unambiguously, dateline_of,
+                               derive_title, header_fields, parse_date, plausible_date)
 from tasks.text.language import detect_language
 from tasks.text.normalise import (RejectedInput, decode_bytes, ends_like_sentence, fragment_text, is_fragment,
                                   is_link_item, looks_like_headline, looks_like_html, one_line, to_paragraphs,
@@ -349,13 +349,19 @@ def _html_date(value: str | None, html: str, url: str | None) -> datetime | None
     """The page date as UTC (if plausible_date accepts it), refusing a day htmldate may have filled in
     unless the page or URL writes that date: the 1st (it reads a year as 1 January, 2024-05 and an
     impossible 2024-02-30 as the 1st of the month) and today's day of the month (its dateutil fallback
-    takes a missing day from today)."""
+    takes a missing day from today); and a date whose day and month could be either way round
+    (05/04/2026) unless the page or URL also writes it in a form that reads one way."""
     parsed = plausible_date(parse_date(value)) if value else None
     if parsed is None:
         return None
     day = parsed.date()
-    if day.day in (1, date.today().day) and not date_is_written(day, f"{url or ''}\n{html}"):
+    haystack = f"{url or ''}\n{html}"
+    if day.day in (1, date.today().day) and not date_is_written(day, haystack):
         LOGGER.debug("discarding %s: its day may be filled in, and the page does not write it", value)
+        return None
+    if day.day <= 12 and day.day != day.month and not date_is_written_unambiguously(day, haystack):
+        # 05/04/2026 is 5 April or 4 May: htmldate reads it day first, plain text reads it as no date
+        LOGGER.debug("discarding %s: the page writes it only as day and month either way round", value)
         return None
     iso_day = f"{day:%Y-%m-%d}"
     # A full timestamp for the same day adds the time of day. The regex scan starts where the day is

@@ -352,6 +352,34 @@ def test_html_date_written_in_the_page_or_url_is_kept() -> None:
     assert clean_html(html).published_at == datetime(today.year, today.month, today.day, tzinfo=timezone.utc)
 
 
+@pytest.mark.parametrize("written", ["05/04/2026", "04/05/2026", "5/4/2026"])
+def test_html_date_written_only_with_day_and_month_either_way_is_not_a_date(written: str) -> None:
+    """05/04/2026 is 5 April in Riverside and 4 May in Springfield: as in plain text ('Published 12/05/2026'),
+    a page that writes its date only so has no date (htmldate reads it day first)."""
+    html = _read(DATA / "copyright_only.html").replace("</h1>", f"</h1><p>Posted {written}</p>")
+    assert f"Posted {written}" in html
+    assert clean_html(html, url="https://wyevalley.example.net/mill-wheel").published_at is None
+
+
+@pytest.mark.parametrize("written", ["13/04/2026", "04/13/2026", "04/04/2026", "05.04.2026"])
+def test_html_date_with_only_one_reading_is_kept(written: str) -> None:
+    html = _read(DATA / "copyright_only.html").replace("</h1>", f"</h1><p>Posted {written}</p>")
+    day, month = (4, 5) if written == "05.04.2026" else (4, 4) if written == "04/04/2026" else (4, 13)
+    assert clean_html(html, url="https://wyevalley.example.net/mill-wheel").published_at == datetime(
+        2026, day, month, tzinfo=timezone.utc)
+
+
+def test_html_date_written_unambiguously_too_is_kept() -> None:
+    html = _read(DATA / "copyright_only.html").replace(
+        "<title>", '<meta property="article:published_time" content="2026-04-05T09:00:00Z"><title>').replace(
+        "</h1>", "</h1><p>Posted 05/04/2026</p>")
+    assert clean_html(html, url="https://wyevalley.example.net/mill-wheel").published_at == datetime(
+        2026, 4, 5, 9, 0, tzinfo=timezone.utc)
+    dated_url = "https://wyevalley.example.net/2026/04/05/mill-wheel"
+    html = _read(DATA / "copyright_only.html").replace("</h1>", "</h1><p>Posted 05/04/2026</p>")
+    assert clean_html(html, url=dated_url).published_at == datetime(2026, 4, 5, tzinfo=timezone.utc)
+
+
 @pytest.mark.parametrize("path", sorted([*DATA.glob("*.html"), *(DATA.parent / "feed_flow" / "pages").glob("*.html"),
                                           DATA.parent / "feeds" / "homepage.html"]), ids=lambda p: p.name)
 def test_page_metadata_is_trafilaturas(path: Path) -> None:

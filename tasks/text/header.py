@@ -153,6 +153,19 @@ def date_is_written(day: date, haystack: str) -> bool:
     return any(form.lower() in low for form in forms)
 
 
+def date_is_written_unambiguously(day: date, haystack: str) -> bool:
+    """Whether the date is written in the page or URL in a form that reads only one way: year first
+    (2026-04-05, 2026/4/5, 20260405), with the month's name (5 April 2026, Apr. 5th, 2026) or day first
+    with dots (05.04.2026). 05/04/2026 is not: it is 4 May in the United States."""
+    month = _MONTH_NAMES[day.month - 1]
+    name = rf"(?:{month}|{month[:3]}\.?)"
+    number = rf"0?{day.day}(?:st|nd|rd|th)?"
+    forms = (rf"{day.year}[-/.]0?{day.month}[-/.]0?{day.day}(?!\d)", rf"{day:%Y%m%d}",
+             rf"(?<!\d){number}\s+(?:of\s+)?{name},?\s+{day.year}", rf"{name}\s+{number},?\s+{day.year}",
+             rf"(?<![\d.]){day.day:02d}\.{day.month:02d}\.{day.year}|(?<![\d.]){day.day}\.{day.month}\.{day.year}")
+    return any(re.search(form, haystack, re.I) for form in forms)
+
+
 def _first_sentence(paragraph: str) -> str:
     """The paragraph's first sentence (abbreviations and initials do not end it)."""
     for match in _SENTENCE_END.finditer(paragraph):
