@@ -304,11 +304,16 @@ def _tag(title: str | None, text: str, taxonomy: Taxonomy, matcher: _Matcher, la
         if issue.name in modelled:
             model, position, prediction = modelled[issue.name]
             p_model = float(prediction.probabilities[position])
+        evidence = model.evidence(position, prediction) if p_model > p_keywords and p_model >= min_score else []
+        if p_model > p_keywords and not evidence:
+            # no word of the text raised the model's probability: it is the model's reading of an empty text
+            # (with two learned issues, each about 0.5), so the article shows nothing of the issue
+            p_model = 0.0
         score = round(max(p_keywords, p_model), 4)
         if score <= 0 or score < min_score:
             continue
         if issue.name in modelled:
-            for term, push in model.evidence(position, prediction):
+            for term, push in evidence or model.evidence(position, prediction):
                 pushes[term] = max(push, pushes.get(term, 0.0))
         ranked = sorted(pushes, key=lambda term: (-pushes[term], term))
         tags.append(Tag(issue.name, score, tuple(ranked)))

@@ -13,7 +13,7 @@ CLEAN_VERSION = 6  # 2: a byline after the lead leaves the text; a feed names th
 DEDUP_VERSION = 4  # 2: facts weigh more in the signature; 3: a near copy keeps its original's facts (exact check); 4: the story window between the articles of one run, the earlier published copy the original, numbers checked alone
 SUMMARY_VERSION = 3  # 2: the news sentence scorer; 3: sentence ends after words the Punkt model lists as abbreviations
 STORY_SUMMARY_VERSION = 4  # 2: the news sentence scorer; 3: a story of one short report keeps its order; 4: sentence ends (as SUMMARY_VERSION 3)
-TAG_VERSION = 5  # 2: calibrated issue models beside the keywords; 3: a character model beside the word model; 4: a model reads only the language of its examples; 5: English keywords match a word's inflections, not the words made from it
+TAG_VERSION = 6  # 2: calibrated issue models beside the keywords; 3: a character model beside the word model; 4: a model reads only the language of its examples; 5: English keywords match a word's inflections, not the words made from it; 6: a model probability no word of the article raised is no tag
 
 
 def _files_digest(paths: list[Path]) -> str:
