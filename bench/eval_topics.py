@@ -103,13 +103,14 @@ def score(items: list[dict], top: dict[str, str | None]) -> dict[str, object]:
 
 def _taxonomy_copy(taxonomy: Path, path: Path, model_paths: list[Path] | None) -> Path:
     """A copy of the taxonomy at path, as it is but for its [model] table: reading model_paths instead, or
-    (None) left out, with every issue's examples, for the hand-written keywords alone (an issue with no
-    keywords then goes too)."""
+    (None) left out, with every issue's examples and the [other] examples, for the hand-written keywords
+    alone (an issue with no keywords then goes too)."""
     import tomlkit
 
     document = tomlkit.parse(taxonomy.read_text(encoding="utf-8"))
     if model_paths is None:
         document.pop("model", None)
+        document.pop("other", None)  # examples of news about none of the issues: learned from with the examples
         issues = document.get("issues", {})
         for name in list(issues):
             if issues[name].get("keywords"):

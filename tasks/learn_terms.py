@@ -30,23 +30,27 @@ def examples_language(texts: Sequence[str]) -> str:
     return found.most_common(1)[0][0] if found else language_name(None)
 
 
-def learn_from_examples(files: Mapping[str, Sequence[Path]], cache_dir: Path) -> IssueModel:
+OTHER = ""  # the "issue" of the examples of other news in examples_digest: no issue's name is empty
+
+
+def learn_from_examples(files: Mapping[str, Sequence[Path]], cache_dir: Path, other: Sequence[Path] = ()) -> IssueModel:
     """The issue model for these example files (issue -> files): read from the cache when the same
     files (by name and content) were fitted before, otherwise fitted and written to the cache.
 
     A file listed under several issues is an example of each; every issue learns against the others'
-    examples. Raises ValueError when an issue has too few examples to be learned, OSError when a file
-    cannot be read.
+    examples and against other (articles about none of the issues; a file also listed under an issue
+    is that issue's). Raises ValueError when an issue has too few examples to be learned, OSError when
+    a file cannot be read.
     """
     pairs = [(issue, path) for issue, paths in files.items() for path in paths]
-    digest = examples_digest(pairs)
+    digest = examples_digest(pairs + [(OTHER, path) for path in other])
     cached = cache_dir / f"{digest}.npz"
     if cached.is_file():
         try:
             return load_model(cached)
         except ValueError as exc:
             LOGGER.warning("cached issue model %s is unreadable (%s); fitting again", cached, exc)
-    labels: dict[Path, set[str]] = {}
+    labels: dict[Path, set[str]] = {path.resolve(): set() for path in other}
     for issue, path in pairs:
         labels.setdefault(path.resolve(), set()).add(issue)
     ordered = sorted(labels)
@@ -57,6 +61,6 @@ def learn_from_examples(files: Mapping[str, Sequence[Path]], cache_dir: Path) ->
         model.save(cached)
     except OSError as exc:
         LOGGER.warning("cannot cache the issue model in %s (%s); it will be fitted again next run", cache_dir, exc)
-    LOGGER.info("fitted an issue model for %d issues on %d example files (cached as %s)", len(files), len(ordered),
-                cached.name)
+    LOGGER.info("fitted an issue model for %d issues on %d example files, %d of other news (cached as %s)", len(files),
+                len(ordered), len(other), cached.name)
     return model

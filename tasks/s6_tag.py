@@ -122,11 +122,12 @@ def _check_issue(path: Path, name: str, table: object) -> tuple[str, dict[str, f
 
 def _example_files(path: Path, name: str, examples: list[str], root: Path) -> list[Path]:
     """The text files an issue's examples name (folders are searched recursively for .txt and .md);
-    relative paths are read from root (the project root), as in the pipeline config."""
+    relative paths are read from root (the project root), as in the pipeline config. name is the
+    examples' key without ".examples" ("issues.sport", or "other")."""
     files: list[Path] = []
     for entry in examples:
         target = root / Path(entry).expanduser()
-        where = f"issues.{name}.examples {json.dumps(entry, ensure_ascii=False)}"
+        where = f"{name}.examples {json.dumps(entry, ensure_ascii=False)}"
         if target.is_dir():
             found = sorted(p for p in target.rglob("*") if p.is_file() and p.suffix.lower() in EXAMPLE_SUFFIXES)
             if not found:
@@ -139,18 +140,39 @@ def _example_files(path: Path, name: str, examples: list[str], root: Path) -> li
     return files
 
 
-def _learn(path: Path, checked: dict[str, tuple[str, dict[str, float], list[str]]], root: Path,
+def _other_examples(path: Path, data: dict) -> list[str]:
+    """The [other] table's examples: articles about none of the issues (checked; [] without the table)."""
+    if "other" not in data:
+        return []
+    table = data["other"]
+    if not isinstance(table, dict):
+        raise _fail(path, "other", f"must be a table with examples, got {table!r}")
+    for key in table:
+        if key != "examples":
+            raise _fail(path, f"other.{key}", "is not a known key (known: examples)")
+    examples = table.get("examples")
+    if not isinstance(examples, list) or not examples or not all(isinstance(e, str) and e.strip() for e in examples):
+        raise _fail(path, "other.examples", f"must be a non-empty list of file or folder paths, got {examples!r}")
+    return list(examples)
+
+
+def _learn(path: Path, checked: dict[str, tuple[str, dict[str, float], list[str]]], other: list[str], root: Path,
            cache_dir: Path) -> IssueModel | None:
-    """The model learned from the issues that list examples (each against the others'), or None."""
+    """The model learned from the issues that list examples (each against the others' and the [other]
+    examples), or None."""
     with_examples = [name for name, (_, _, examples) in checked.items() if examples]
     if not with_examples:
+        if other:
+            raise _fail(path, "other.examples", "has nothing to be learned against: no issue lists examples")
         return None
-    if len(with_examples) == 1:
+    if len(with_examples) == 1 and not other:
         raise _fail(path, f"issues.{with_examples[0]}.examples",
-                    "cannot be learned from alone: issues are learned against other issues' examples (give two or more)")
-    files = {name: _example_files(path, name, checked[name][2], root) for name in with_examples}
+                    "cannot be learned from alone: issues are learned against other issues' examples (give two or "
+                    "more, or [other] examples of news about none of them)")
+    files = {name: _example_files(path, f"issues.{name}", checked[name][2], root) for name in with_examples}
+    other_files = _example_files(path, "other", other, root)
     try:
-        return learn_from_examples(files, cache_dir)
+        return learn_from_examples(files, cache_dir, other_files)
     except OSError as exc:
         raise _fail(path, "issues examples", f"cannot be read ({exc})") from None
     except ValueError as exc:
@@ -198,7 +220,8 @@ def taxonomy_files(path: Path, root: Path = PROJECT_ROOT) -> list[Path]:
         data = read_toml(path)
         files = (_model_files(data["model"], root) or []) if "model" in data else []
         for name, issue in (data.get("issues") or {}).items():
-            files += _example_files(path, name, _check_issue(path, name, issue)[2], root)
+            files += _example_files(path, f"issues.{name}", _check_issue(path, name, issue)[2], root)
+        files += _example_files(path, "other", _other_examples(path, data), root)
     except (ConfigError, AttributeError, TypeError):
         return [path]
     return [path, *files]
@@ -215,13 +238,13 @@ def load_taxonomy(path: Path, root: Path = PROJECT_ROOT, cache_dir: Path | None 
     path = Path(path)
     data = read_toml(path)
     for key in data:
-        if key not in ("issues", "model"):
-            raise _fail(path, key, "is not a known section (expected [issues.<name>] tables and [model])")
+        if key not in ("issues", "model", "other"):
+            raise _fail(path, key, "is not a known section (expected [issues.<name>] tables, [model] and [other])")
     issues = data.get("issues")
     if not isinstance(issues, dict) or not issues:
         raise _fail(path, "issues", "must hold at least one [issues.<name>] table")
     checked = {name: _check_issue(path, name, table) for name, table in issues.items()}
-    learned = _learn(path, checked, root, cache_dir or root / CACHE_FOLDER)
+    learned = _learn(path, checked, _other_examples(path, data), root, cache_dir or root / CACHE_FOLDER)
     shipped = _shipped_model(path, data["model"], set(checked), root) if "model" in data else None
     return Taxonomy(issues=tuple(issue_from_terms(name, keywords, description)
                                  for name, (description, keywords, _) in checked.items()),

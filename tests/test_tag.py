@@ -11,7 +11,7 @@ import pytest
 
 from config.settings import ConfigError, TagSettings
 from tasks.records import Article, CleanedArticle, RawDocument, Tag
-from tasks.s6_tag import load_taxonomy, tag_articles, tag_text
+from tasks.s6_tag import load_taxonomy, tag_articles, tag_text, taxonomy_files
 from tasks.text.sentences import match_terms
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -433,6 +433,62 @@ def test_an_inflatable_castle_is_not_inflation(taxonomy) -> None:
     assert "inflation" in [t.issue for t in rising]
 
 
+OTHER_NEWS = [
+    "The Old Town Bridge will close for six weeks while engineers replace its corroded steel bearings.",
+    "The village fair returns in spring with a dog show, a cake stall and a tug of war on the green.",
+    "A hosepipe ban starts on Monday after the driest spring in the county for forty years.",
+    "The pub quiz raised money for the lifeboat station, and the winning team gave its prize to the school.",
+    "Roadworks on the high street will close one lane until the end of the month, the council said.",
+    "The library will open on Sundays from June, with story time for children and a repair cafe.",
+    "A rare orchid has flowered in the nature reserve for the first time in twenty years.",
+    "The bus company is adding an evening service to the hospital after complaints from patients.",
+]
+OTHER_TAXONOMY = LEARNED_TAXONOMY + """
+[other]
+examples = ["examples/other"]
+"""
+
+
+def _with_other_news(root: Path, news: list[str]) -> None:
+    (root / "examples" / "other").mkdir(parents=True)
+    for i, text in enumerate(news):
+        (root / "examples" / "other" / f"{i}.md").write_text(f"Local news {i}\n\n{text}\n", encoding="utf-8")
+
+
+def test_examples_of_other_news_teach_what_is_none_of_the_issues(tmp_path: Path) -> None:
+    # learned each only against the other, a text about neither reads as one of them; examples of other news
+    # teach the model that most news is neither
+    _write_examples(tmp_path)
+    _with_other_news(tmp_path, OTHER_NEWS[1:])
+    path = tmp_path / "issues.toml"
+    path.write_text(LEARNED_TAXONOMY, encoding="utf-8")
+    alone = load_taxonomy(path, root=tmp_path, cache_dir=tmp_path / "cache")
+    path.write_text(OTHER_TAXONOMY, encoding="utf-8")
+    with_other = load_taxonomy(path, root=tmp_path, cache_dir=tmp_path / "cache")
+    bridge = OTHER_NEWS[0]  # not among the examples
+    assert max(alone.models[0].predict(bridge).probabilities) >= 0.45
+    assert max(with_other.models[0].predict(bridge).probabilities) < 0.3
+    assert tag_text("Bridge to close", bridge, with_other, min_score=0.3) == []
+    match = "The goalkeeper saved a penalty and the striker scored twice as the club won the cup."
+    assert [t.issue for t in tag_text("Club wins the cup", match, with_other, min_score=0.5)] == ["football"]
+    assert len(list((tmp_path / "cache").glob("*.npz"))) == 2, "the other news is part of the cached model's hash"
+    assert {f.name for f in taxonomy_files(path, root=tmp_path)} >= {f"{i}.md" for i in range(len(OTHER_NEWS) - 1)}
+
+
+def test_one_issue_is_learned_against_examples_of_other_news(tmp_path: Path) -> None:
+    _write_examples(tmp_path)
+    _with_other_news(tmp_path, OTHER_NEWS)
+    path = tmp_path / "issues.toml"
+    path.write_text('[issues.football]\nexamples = ["examples/football"]\n\n[other]\nexamples = ["examples/other", '
+                    '"examples/markets"]\n', encoding="utf-8")
+    taxonomy = load_taxonomy(path, root=tmp_path, cache_dir=tmp_path / "cache")
+    assert taxonomy.models[0].issues == ("football",)
+    match = "The goalkeeper saved a penalty and the striker scored twice as the club won the cup."
+    assert [t.issue for t in tag_text("Club wins the cup", match, taxonomy, min_score=0.5)] == ["football"]
+    rates = "The central bank raised interest rates and shares fell on the stock exchange."
+    assert tag_text("Rates rise", rates, taxonomy, min_score=0.3) == []
+
+
 @pytest.mark.parametrize(("body", "where", "reason"), [
     ('[issues.a]\nexamples = ["examples/football"]\n[issues.b]\nkeywords = { "x" = 1 }\n',
      "issues.a.examples", "cannot be learned from alone"),
@@ -444,6 +500,14 @@ def test_an_inflatable_castle_is_not_inflation(taxonomy) -> None:
      "issues.a.examples", "list of file or folder paths"),
     ('[issues.a]\nexamples = []\nkeywords = { "x" = 1 }\n', "issues.a.examples", "list of file or folder paths"),
     ('[issues.a]\ndescription = "no terms"\n', "issues.a.keywords", "or give examples"),
+    ('[issues.a]\nkeywords = { "x" = 1 }\n[other]\nexamples = ["examples/markets"]\n', "other.examples",
+     "nothing to be learned against"),
+    ('[issues.a]\nexamples = ["examples/football"]\n[other]\nexamples = ["examples/missing"]\n',
+     'other.examples "examples/missing"', "does not exist"),
+    ('[issues.a]\nexamples = ["examples/football"]\n[other]\nexamples = "examples/markets"\n', "other.examples",
+     "list of file or folder paths"),
+    ('[issues.a]\nexamples = ["examples/football"]\n[other]\nexamples = ["examples/markets"]\nsize = 3\n',
+     "other.size", "not a known key"),
 ])
 def test_bad_examples_are_one_line_naming_file_and_key(tmp_path: Path, body: str, where: str, reason: str) -> None:
     _write_examples(tmp_path)
