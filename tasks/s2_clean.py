@@ -205,7 +205,8 @@ def _take_byline_after_lead(paras: list[str], found: _Found) -> list[str]:
 
 
 def _trim_tail(paras: list[str], found: _Found, rules: _Rules, drop_lists: bool) -> list[str]:
-    """Cut footer blocks and drop trailing link lists, fragments and credit lines, until none is left."""
+    """Cut footer blocks and drop trailing link lists, fragments, credit lines and a closing byline, until
+    none is left."""
     footers = [i for i, p in enumerate(paras) if i and _is_footer_line(p, rules)]
     end = len(paras)
     while True:
@@ -216,9 +217,11 @@ def _trim_tail(paras: list[str], found: _Found, rules: _Rules, drop_lists: bool)
         before = end
         while end:
             last = paras[end - 1]
-            credit = _credit_of(last, rules)
+            credit, signed = _credit_of(last, rules), byline_of(last)
             if credit:
                 found.set("credit", credit)
+            elif signed:  # an article signed at its end ("By Daniel Okafor"): the byline, unless one came first
+                found.set("byline", signed)
             elif not (_is_footer_line(last, rules) or (drop_lists and is_link_item(last)) or is_fragment(last)):
                 break
             end -= 1

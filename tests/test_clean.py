@@ -158,6 +158,24 @@ def test_byline_after_the_lead_is_moved_out_of_the_text(byline_line: str) -> Non
     assert clean_text(art.text).text == art.text
 
 
+@pytest.mark.parametrize("closing", ["By Daniel Okafor", "By Daniel Okafor."])
+def test_a_byline_closing_the_article_is_the_byline(closing: str) -> None:
+    art = clean_text("\n\n".join(["Ferry fares to rise in April", FERRY_LEAD, *FERRY_BODY, closing]))
+    assert art.byline == "Daniel Okafor"
+    assert _paragraphs(art.text) == [FERRY_LEAD, *FERRY_BODY]
+    assert clean_text(art.text).text == art.text
+    # a byline at the top comes first; the closing one still leaves the text
+    art = clean_text("\n\n".join(["Ferry fares to rise in April", "By Sarah Whitfield", FERRY_LEAD, *FERRY_BODY,
+                                   closing]))
+    assert art.byline == "Sarah Whitfield" and _paragraphs(art.text) == [FERRY_LEAD, *FERRY_BODY]
+
+
+def test_a_closing_sentence_starting_with_by_stays() -> None:
+    by_friday = "By Friday the new timetable will be posted at the terminal, the operator said."
+    art = clean_text("\n\n".join([FERRY_LEAD, *FERRY_BODY, by_friday]))
+    assert art.byline is None and _paragraphs(art.text) == [FERRY_LEAD, *FERRY_BODY, by_friday]
+
+
 def test_a_sentence_starting_with_by_after_the_lead_stays() -> None:
     by_tuesday = "By Tuesday the fares had already been posted at the terminal, passengers said."
     art = clean_text("\n\n".join([FERRY_LEAD, by_tuesday, *FERRY_BODY]))
