@@ -235,3 +235,17 @@ def test_imported_feeds_are_polled_with_their_categories_as_tags(prefect_api, co
                              "(article_id) WHERE a.source = 'World Desk' AND t.issue = 'foreign_desk'").fetchone()[0]
     assert tagged >= 1
     assert os.path.exists(tmp_path / "warehouse" / "reports" / "latest.html")
+
+
+def test_export_to_a_reader_that_left_ends_quietly(config, capsys):
+    # `python -m flows.sources export | head`: no BrokenPipeError traceback
+    assert main(["import", str(OPML / "inoreader_50.opml"), "--config", str(config)]) == 0
+    capsys.readouterr()
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        done = subprocess.run([sys.executable, "-m", "flows.sources", "export", "--config", str(config)], cwd=ROOT,
+                              stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=120)
+    finally:
+        os.close(write_end)
+    assert (done.returncode, done.stderr) == (141, "")
