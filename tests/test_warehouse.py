@@ -333,7 +333,9 @@ def test_unusable_locations_stop_with_one_line_and_change_nothing(tmp_path: Path
     # a new catalog named like a DuckDB file is not silently made a SQLite one
     _one_line(*_cli(cfg, "--warehouse", str(tmp_path / "news.duckdb")), "a plain path means a SQLite catalog",
               f"duckdb:{tmp_path / 'news.duckdb'}")
-    _one_line(*_cli(cfg, "--warehouse", str(tmp_path / "no" / "such" / "catalog.sqlite")), "does not exist")
+    _one_line(*_cli(cfg, "--warehouse", str(tmp_path / "no" / "such" / "catalog.sqlite")),
+              f"folder {tmp_path / 'no' / 'such'} does not exist (make it first, mkdir -p {tmp_path / 'no' / 'such'}, "
+              "or correct the path)")
     data = _with_keys(write_config(name="d.toml"), 'data_path = "/proc/lake-files"\n')
     _one_line(*_cli(data), "[warehouse].data_path", "/proc")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["config"], "nothing was made"

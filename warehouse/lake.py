@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib.metadata
 import importlib.util
 import os
+import shlex
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -274,7 +275,9 @@ def check(where: Lake | WarehouseSettings | str | Path, read_only: bool = False,
         elif read_only or existing:
             raise WarehouseError(f"{lake.key}: no warehouse at {path} yet (a first run creates it)")
         elif not path.parent.is_dir():
-            raise WarehouseError(f"{lake.key}: {lake}: folder {path.parent} does not exist")
+            # not made here: a mistyped folder would hold a new, empty warehouse the next command cannot find
+            raise WarehouseError(f"{lake.key}: {lake}: folder {path.parent} does not exist (make it first, "
+                                 f"mkdir -p {shlex.quote(str(path.parent))}, or correct the path)")
         else:
             problem = _writable_folder(path.parent)
             if problem:
