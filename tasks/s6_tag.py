@@ -87,6 +87,13 @@ def issue_from_terms(name: str, keywords: dict[str, float], description: str = "
     return Issue(name=name, description=description.strip(), keywords=stemmed, surface=surface)
 
 
+def _checked_examples(path: Path, where: str, examples: object) -> list[str]:
+    """An examples value (of an issue, or of [other]) checked: a non-empty list of file or folder paths."""
+    if not isinstance(examples, list) or not examples or not all(isinstance(e, str) and e.strip() for e in examples):
+        raise _fail(path, where, f"must be a non-empty list of file or folder paths, got {examples!r}")
+    return list(examples)
+
+
 def _check_issue(path: Path, name: str, table: object) -> tuple[str, dict[str, float], list[str]]:
     """Check one [issues.<name>] table; return its description, keywords and example paths as written."""
     where = f"issues.{name}"
@@ -100,10 +107,7 @@ def _check_issue(path: Path, name: str, table: object) -> tuple[str, dict[str, f
     description = table.get("description", "")
     if not isinstance(description, str):
         raise _fail(path, f"{where}.description", f"must be a string, got {description!r}")
-    examples = table.get("examples", [])
-    if "examples" in table and (not isinstance(examples, list) or not examples
-                                or not all(isinstance(e, str) and e.strip() for e in examples)):
-        raise _fail(path, f"{where}.examples", f"must be a non-empty list of file or folder paths, got {examples!r}")
+    examples = _checked_examples(path, f"{where}.examples", table["examples"]) if "examples" in table else []
     if "keywords" not in table and not examples:
         raise _fail(path, f"{where}.keywords", "is missing (a table of term = weight; or give examples)")
     raw = table.get("keywords", {})
@@ -150,10 +154,7 @@ def _other_examples(path: Path, data: dict) -> list[str]:
     for key in table:
         if key != "examples":
             raise _fail(path, f"other.{key}", "is not a known key (known: examples)")
-    examples = table.get("examples")
-    if not isinstance(examples, list) or not examples or not all(isinstance(e, str) and e.strip() for e in examples):
-        raise _fail(path, "other.examples", f"must be a non-empty list of file or folder paths, got {examples!r}")
-    return list(examples)
+    return _checked_examples(path, "other.examples", table.get("examples"))
 
 
 def _learn(path: Path, checked: dict[str, tuple[str, dict[str, float], list[str]]], other: list[str], root: Path,
@@ -327,16 +328,18 @@ def _tag(title: str | None, text: str, taxonomy: Taxonomy, matcher: _Matcher, la
         if issue.name in modelled:
             model, position, prediction = modelled[issue.name]
             p_model = float(prediction.probabilities[position])
-        evidence = model.evidence(position, prediction) if p_model > p_keywords and p_model >= min_score else []
-        if p_model > p_keywords and not evidence:
-            # no word of the text raised the model's probability: it is the model's reading of an empty text
-            # (with two learned issues, each about 0.5), so the article shows nothing of the issue
-            p_model = 0.0
+        evidence = None  # the model's, read once: only for an issue its probability could give a tag
+        if p_model > p_keywords and p_model >= min_score:
+            evidence = model.evidence(position, prediction)
+            if not evidence:
+                # no word of the text raised the model's probability: it is the model's reading of an empty
+                # text (with two learned issues, each about 0.5), so the article shows nothing of the issue
+                p_model = 0.0
         score = round(max(p_keywords, p_model), 4)
         if score <= 0 or score < min_score:
             continue
         if issue.name in modelled:
-            for term, push in evidence or model.evidence(position, prediction):
+            for term, push in model.evidence(position, prediction) if evidence is None else evidence:
                 pushes[term] = max(push, pushes.get(term, 0.0))
         ranked = sorted(pushes, key=lambda term: (-pushes[term], term))
         tags.append(Tag(issue.name, score, tuple(ranked)))
