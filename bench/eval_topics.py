@@ -136,13 +136,12 @@ def _tuning_half_models(taxonomy: Path, data_dir: Path, folder: Path) -> tuple[P
 
     from bench.train_issue_model import refit_on_tuning_half
     from tasks.issue_model import load_model
+    from tasks.s6_tag import _model_files  # the [model] path rule (a path or a list, read from the root)
 
-    table = tomllib.loads(taxonomy.read_text(encoding="utf-8")).get("model")
-    paths = table.get("path") if isinstance(table, dict) else None
-    paths = [paths] if isinstance(paths, str) else paths or []
+    paths = _model_files(tomllib.loads(taxonomy.read_text(encoding="utf-8")).get("model"), PROJECT_ROOT) or []
     chosen, refitted = [], []
-    for index, name in enumerate(paths):
-        path = PROJECT_ROOT / Path(name).expanduser()
+    for index, path in enumerate(paths):
+        name = path.relative_to(PROJECT_ROOT).as_posix() if path.is_relative_to(PROJECT_ROOT) else path.as_posix()
         model = load_model(path)
         again = refit_on_tuning_half(model, data_dir)
         if again is model:

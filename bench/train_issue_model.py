@@ -40,7 +40,7 @@ from bench.eval_topics import (CODE_ISSUES, DEFAULT_TAXONOMY, ELECTIONS_SUBTOPIC
                                item_text, load_topics)
 from config.settings import load_settings
 from tasks.issue_model import IssueModel, ModelSet, fit_model
-from tasks.s6_tag import load_taxonomy, tag_text
+from tasks.s6_tag import Taxonomy, load_taxonomy, tag_text
 
 DEFAULT_OUT = PROJECT_ROOT / "config" / "models" / "issues_nyt_cap.npz"
 DEFAULT_CHARS_OUT = PROJECT_ROOT / "config" / "models" / "issues_nyt_cap_chars.npz"
@@ -117,6 +117,19 @@ def fit_chars(items: list[dict], issues: list[str], c: float, min_df: int,
                      features="chars")
 
 
+def _top_codes(items: list[dict], taxonomy: Taxonomy, min_score: float) -> np.ndarray:
+    """The CAP code of each item's top tag as the pipeline gives it (headline and gist, from min_score up;
+    0: no tag)."""
+    return np.array([ISSUE_CODES.get(tags[0].issue, 0) if (tags := tag_text(
+        i["title"] or None, item_gist(i), taxonomy, min_score=min_score)) else 0 for i in items], dtype=int)
+
+
+def _policy_macro_f1(gold: np.ndarray, predicted: np.ndarray) -> float:
+    """Macro-F1 over the 21 policy topics, on the items the coders gave one."""
+    policy = np.isin(gold, POLICY_CODES)
+    return float(class_f1(gold[policy], predicted[policy], POLICY_CODES).mean())
+
+
 def cross_validate(items: list[dict], c: float, min_df: int, views: bool, min_part: int = 0,
                    taxonomy: Path = DEFAULT_TAXONOMY, chars: bool = False) -> dict[str, float]:
     """Macro-F1 over the policy topics of the pipeline's top tag (the fold's model, or with chars the fold's
@@ -132,18 +145,14 @@ def cross_validate(items: list[dict], c: float, min_df: int, views: bool, min_pa
         model: IssueModel | ModelSet = fit_items(train, issues, c, min_df, views, min_part)
         if chars:
             model = ModelSet((model, fit_chars(train, issues, c, min_df)))
-        with_model = dataclasses.replace(shipped, models=(model,))
-        for index in np.flatnonzero(fold == k):
-            item = items[index]
-            probabilities = model.predict(item_text(item)).probabilities
+        held = np.flatnonzero(fold == k)
+        for index in held:
+            probabilities = model.predict(item_text(items[index])).probabilities
             top[index] = ISSUE_CODES[model.issues[int(probabilities.argmax())]]
-            tags = tag_text(item["title"] or None, item_gist(item), with_model, min_score=min_score)
-            tagged[index] = ISSUE_CODES.get(tags[0].issue, 0) if tags else 0
+        tagged[held] = _top_codes([items[i] for i in held], dataclasses.replace(shipped, models=(model,)), min_score)
     gold = np.array([i["label"] for i in items])
-    policy = np.isin(gold, POLICY_CODES)
-    return {"pipeline": float(class_f1(gold[policy], tagged[policy], POLICY_CODES).mean()),
-            "model_top": float(class_f1(gold[policy], top[policy], POLICY_CODES).mean()),
-            "untagged": float(np.mean(tagged[policy] == 0))}
+    return {"pipeline": _policy_macro_f1(gold, tagged), "model_top": _policy_macro_f1(gold, top),
+            "untagged": float(np.mean(tagged[np.isin(gold, POLICY_CODES)] == 0))}
 
 
 def fit_recipe(items: list[dict], recipe: dict[str, object], features: str = "words",
@@ -191,13 +200,10 @@ def learning_curve(items: list[dict], recipe: dict[str, object], taxonomy: Path 
         words = {n: fit_items(share[n], issues, c, min_df, False, min_part) for n in (1, 2, 3)}
         chars = {n: fit_chars(share[n], issues, c, min_df) for n in (1, 2, 3)}
         gold = np.array([i["label"] for i in test])
-        policy = np.isin(gold, POLICY_CODES)
         for name, (w, k) in {"one third": (1, 1), "two thirds": (2, 2), "all three thirds": (3, 3),
                              "two thirds (words), all three (characters)": (2, 3)}.items():
             with_model = dataclasses.replace(shipped, models=(ModelSet((words[w], chars[k])),))
-            tagged = np.array([ISSUE_CODES.get(tags[0].issue, 0) if (tags := tag_text(
-                i["title"] or None, item_gist(i), with_model, min_score=min_score)) else 0 for i in test])
-            rows.setdefault(name, []).append(float(class_f1(gold[policy], tagged[policy], POLICY_CODES).mean()))
+            rows.setdefault(name, []).append(_policy_macro_f1(gold, _top_codes(test, with_model, min_score)))
             sizes.setdefault(name, []).append(len(share[w]))
         print(f"quarter {held}: " + ", ".join(f"{n} {v[-1]:.4f}" for n, v in rows.items()), flush=True)
     return [{"examples": name, "word_model_items": round(float(np.mean(sizes[name]))),
