@@ -231,6 +231,8 @@ def _problems(d: RunDigest) -> str:
         parts.append('<ul class="problems">' + "".join(
             f'<li><strong>{_e(p.source)}</strong>: <span class="status">{_e(p.explained)}</span></li>'
             for p in d.source_problems) + "</ul>")
+    elif d.skipped_sources:  # a source not polled may still be failing (backing off, disabled): not "none failed"
+        parts.append('<p class="meta">No source polled in this run failed.</p>')
     else:
         parts.append('<p class="meta">No source failed.</p>')
     if d.skipped_sources:

@@ -280,6 +280,19 @@ def test_sources_not_polled_and_copies_are_listed_with_the_problems():
     assert "the same bytes as <code>/in/before.txt</code>, stored by run run-0" in problems
 
 
+def test_a_source_backing_off_is_not_reported_as_no_source_failed():
+    """A feed still failing but not polled this run (backing off) is listed as not polled; the page must not
+    also say that no source failed."""
+    digest = _digest(source_problems=[], skipped_sources=[
+        SourceProblem("Dead feed", "skipped", "not due until 00:43 UTC (backing off after 1 failure: connect)")])
+    problems = (page := render_page(digest, _trend(), NOW))[page.index('id="problems"'):page.index('id="trend"')]
+    assert "No source failed." not in problems
+    assert "No source polled in this run failed." in problems
+    assert "backing off after 1 failure: connect" in problems
+    quiet = render_page(_digest(source_problems=[]), _trend(), NOW)
+    assert "No source failed." in quiet
+
+
 def test_a_failing_source_is_explained_once_on_the_page_and_in_the_markdown():
     refused = SourceProblem("Feed A", "refused address", "refused address: 127.0.0.1 resolves to 127.0.0.1")
     timeout = SourceProblem("metro", "timeout", "timeout fetching /feed.rss")
