@@ -117,8 +117,10 @@ def _publish(digest: RunDigest, markdown: str, path: Path | None, page: Path | N
     whole_at = f"the whole digest is in {path}" if path else "the whole digest is in the flow run's return value"
     create_markdown_artifact(key=DIGEST_ARTIFACT_KEY, markdown=fit_for_ui(markdown, MAX_ARTIFACT_CHARS, whole_at),
                              description=summary_line(digest))
+    # largest first, as the digest orders them (and so the rows a cut leaves out are the smallest)
+    ordered = sorted(digest.stories, key=lambda s: (-len(s.article_ids), s.title or "", s.story_id))
     rows = [{"title": s.title or "", "articles": len(s.article_ids), "sources": ", ".join(s.sources),
-             "tags": ", ".join(s.tags[:5]), "story_id": s.story_id} for s in digest.stories[:MAX_TABLE_ROWS]]
+             "tags": ", ".join(s.tags[:5]), "story_id": s.story_id} for s in ordered[:MAX_TABLE_ROWS]]
     shown = f"the first {MAX_TABLE_ROWS:,} of {len(digest.stories):,}" if len(digest.stories) > MAX_TABLE_ROWS \
         else "the"
     create_table_artifact(key=STORIES_ARTIFACT_KEY, table=rows or [{"title": "(no new stories)", "articles": 0,

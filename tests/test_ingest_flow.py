@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -232,6 +233,28 @@ def test_digest_published_as_artifacts(prefect_api, write_config, seeds_copy):
     assert latest_artifact(DIGEST_ARTIFACT_KEY).data == digest
     table = latest_artifact(STORIES_ARTIFACT_KEY)
     assert "NATO-like" in str(table.data)
+
+
+def test_the_stories_table_lists_the_largest_story_first(prefect_api, write_config, seeds_copy):
+    """The ingest-stories table in the UI reads as the digest does: the story of two reports above the single
+    articles, whatever order the files were read in."""
+    from flows.ingest import STORIES_ARTIFACT_KEY
+
+    singles = {
+        "0000_bakery.txt": "Village bakery wins regional bread prize\n\nA small bakery in the village of Elm Green won "
+                          "the regional bread prize on Saturday for its sourdough loaf, beating forty other entries. "
+                          "The owners said they would spend the prize money on a new oven for the shop.",
+        "0001_ferry.txt": "Ferry timetable changes for the winter\n\nThe island ferry will run four crossings a day "
+                         "instead of six from November, the operator said, because fewer passengers travel in the "
+                         "colder months. Commuters asked for an early crossing to be kept for school pupils.",
+    }
+    for name, text in singles.items():
+        (seeds_copy / name).write_text(text, encoding="utf-8")
+    _run(_folder_config(write_config, seeds_copy))
+    rows = latest_artifact(STORIES_ARTIFACT_KEY).data
+    rows = json.loads(rows) if isinstance(rows, str) else rows
+    assert len(rows) == 3
+    assert [r["articles"] for r in rows] == [2, 1, 1] and "NATO-like" in rows[0]["title"], rows
 
 
 def test_a_digest_too_big_for_the_ui_is_published_cut(prefect_api, tmp_path, write_config, seeds_copy,
