@@ -201,5 +201,15 @@ def test_a_postgres_lake_named_with_warehouse_is_written_with_the_data_path_it_k
     refused, _ = run_cli(plain, cli_env(prefect_api), "--warehouse", f"postgres:{new}")
     lines = refused.stderr.strip().splitlines()
     assert refused.returncode == 2 and len(lines) == 1, refused.stderr[-2000:]
-    assert lines[0] == (f"error: [warehouse].data_path: postgres:{new}: a new lake needs a folder or URL for its "
-                        "data files that every writer reaches; set [warehouse] data_path in the config")
+    # the line names --warehouse, and does not send the user to the config's data_path, which a warehouse
+    # named with --warehouse never uses (a config with a data_path is refused the same way)
+    assert lines[0] == (f"error: --warehouse: postgres:{new}: a new lake needs a folder or URL for its data files "
+                        "that every writer reaches, which --warehouse cannot give; make it with a config whose "
+                        "[warehouse] catalog names it and sets data_path")
+    with_path = _config(tmp_path / "with-path", second, f"sqlite:{(tmp_path / 'other2.sqlite').as_posix()}",
+                        tmp_path / "y")
+    refused, _ = run_cli(with_path, cli_env(prefect_api), "--warehouse", f"postgres:{new}")
+    assert refused.returncode == 2 and refused.stderr.strip().splitlines() == lines, refused.stderr[-2000:]
+    made, _ = run_cli(_config(tmp_path / "new", second, f"postgres:{new}", tmp_path / "new-files"),
+                      cli_env(prefect_api))
+    assert made.returncode == 0, made.stderr[-3000:]

@@ -146,6 +146,10 @@ def connect(where: Lake | WarehouseSettings | str | Path, lock_wait_seconds: flo
         con.close()
         message = _first_line(exc)
         if "data_path is not set" in message:  # a new postgres lake named without a data path
+            if lake.key == "--warehouse":  # the config's data_path is not used for another warehouse named so
+                raise WarehouseError(f"--warehouse: {lake}: a new lake needs a folder or URL for its data files "
+                                     "that every writer reaches, which --warehouse cannot give; make it with a "
+                                     "config whose [warehouse] catalog names it and sets data_path") from None
             raise WarehouseError(f"[warehouse].data_path: {lake}: a new lake needs a folder or URL for its data "
                                  "files that every writer reaches; set [warehouse] data_path in the config") from None
         key = "[warehouse].data_path" if "DATA_PATH" in message else lake.key
