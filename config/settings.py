@@ -36,11 +36,15 @@ CATALOG_SCHEMES = ("sqlite", "postgres", "duckdb")
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]+):(.*)$", re.DOTALL)
 
 
+DEFAULT_CATALOG = f"sqlite:{PROJECT_ROOT / 'warehouse' / 'catalog.sqlite'}"
+DEFAULT_REPORTS = PROJECT_ROOT / "warehouse" / "reports"
+
+
 @dataclass(frozen=True)
 class WarehouseSettings:
-    catalog: str = f"sqlite:{PROJECT_ROOT / 'warehouse' / 'catalog.sqlite'}"  # see catalog_location()
+    catalog: str = DEFAULT_CATALOG  # see catalog_location()
     data_path: str = ""  # where the lake's Parquet files go; empty: beside a file catalog (CATALOG.files/)
-    reports_dir: Path = PROJECT_ROOT / "warehouse" / "reports"
+    reports_dir: Path = DEFAULT_REPORTS  # the default warehouse's; another catalog's: own_reports_dir()
     lock_wait_seconds: float = 600.0
     keep_snapshots_days: float = 7.0
     # where the catalog was named, for error messages: the config's key, or --warehouse (not a config key)
@@ -86,7 +90,24 @@ def _located_warehouse(w: WarehouseSettings, problems: _Problems) -> WarehouseSe
     data = w.data_path.strip()
     if data and "://" not in data:
         data = str(resolve_path(data).resolve())
-    return dataclasses.replace(w, catalog=catalog, data_path=data)
+    # the default reports folder is the default warehouse's: another catalog left with it gets its own,
+    # the folder --warehouse gives it, so its digests are found however the warehouse is named
+    reports = own_reports_dir(catalog) if w.reports_dir == DEFAULT_REPORTS else w.reports_dir
+    return dataclasses.replace(w, catalog=catalog, data_path=data, reports_dir=reports)
+
+
+def own_reports_dir(catalog: str) -> Path:
+    """Where a warehouse's digests go unless its config names a folder (catalog_location form): the default
+    catalog's in warehouse/reports; another file catalog's beside it (CATALOG.reports/); a postgres catalog's
+    in a folder of its own under warehouse/reports (postgres-HOST-DBNAME, with -PORT after the host when
+    not 5432)."""
+    scheme, _, target = catalog.partition(":")
+    if catalog == DEFAULT_CATALOG:
+        return DEFAULT_REPORTS
+    if scheme == "postgres":
+        host, port, dbname = postgres_place(target)
+        return DEFAULT_REPORTS / re.sub(r"[^\w.-]+", "_", f"postgres-{host}{'' if port == '5432' else '-' + port}-{dbname}")
+    return Path(f"{target}.reports")
 
 
 @dataclass(frozen=True)
@@ -527,23 +548,19 @@ def other_warehouse(configured: WarehouseSettings, catalog: str) -> WarehouseSet
     """The warehouse settings for a catalog named instead of the configured one (catalog_location form),
     or None when it is the configured one, written another way.
 
-    A file catalog keeps its data files and its digests beside it (CATALOG.files/, CATALOG.reports/); a
-    postgres one uses the data path its lake keeps (none is given), and its digests go to a folder of their own under the
-    configured reports_dir (postgres-HOST-DBNAME, with -PORT after the host when not 5432). So a run on
-    another warehouse never replaces this one's latest digest page."""
+    A file catalog keeps its data files beside it (CATALOG.files/); a postgres one uses the data path its
+    lake keeps (none is given). Its digests go to its own reports folder (own_reports_dir), the one a config
+    naming it without a reports_dir of its own uses too. So a run on another warehouse never replaces this
+    one's latest digest page."""
     scheme, _, target = catalog.partition(":")
     if catalog == configured.catalog:
         return None
     if scheme == "postgres":
-        host, port, dbname = place = postgres_place(target)
         mine, _, theirs = configured.catalog.partition(":")
-        if mine == "postgres" and postgres_place(theirs) == place:
+        if mine == "postgres" and postgres_place(theirs) == postgres_place(target):
             return None
-        folder = re.sub(r"[^\w.-]+", "_", f"postgres-{host}{'' if port == '5432' else '-' + port}-{dbname}")
-        # no data path: the lake's own (a new lake named so is refused), never this one's data folder
-        return dataclasses.replace(configured, catalog=catalog, data_path="", reports_dir=configured.reports_dir / folder,
-                                   named_by="--warehouse")
-    return dataclasses.replace(configured, catalog=catalog, data_path="", reports_dir=Path(f"{target}.reports"),
+    # no data path: a file catalog's own, a postgres lake's own (a new lake named so is refused)
+    return dataclasses.replace(configured, catalog=catalog, data_path="", reports_dir=own_reports_dir(catalog),
                                named_by="--warehouse")
 
 

@@ -213,3 +213,24 @@ def test_a_cron_of_other_than_five_fields_is_a_config_problem(write_config):
             with pytest.raises(ConfigError) as raised:
                 load_settings(write_config(f'[schedule]\n{key} = "{cron}"\n'))
             assert f"[schedule].{key}: must be a cron expression of 5 fields" in str(raised.value), str(raised.value)
+
+
+def test_a_config_naming_another_catalog_keeps_its_digests_where_warehouse_puts_them(tmp_path):
+    """The default reports folder is the default catalog's: a config that names another catalog and leaves
+    reports_dir at the default writes that catalog's digests where --warehouse puts them (make digest
+    --warehouse finds them, and the default warehouse's latest.html stays its own); a folder it names stays."""
+    from config.settings import with_overrides
+
+    default = load_settings()
+    shipped = (PROJECT_ROOT / "config" / "pipeline.toml").read_text(encoding="utf-8")
+    for catalog in ("postgres:dbname=news host=/tmp/pg user=postgres", f"sqlite:{(tmp_path / 'b.sqlite').as_posix()}"):
+        config = tmp_path / "pipeline.toml"
+        config.write_text(shipped.replace('catalog = "sqlite:warehouse/catalog.sqlite"', f'catalog = "{catalog}"')
+                          .replace('data_path = ""', f'data_path = "{(tmp_path / "lake").as_posix()}"'), encoding="utf-8")
+        configured = load_settings(config).warehouse
+        named = with_overrides(default, warehouse=catalog).warehouse
+        assert configured.reports_dir == named.reports_dir != default.warehouse.reports_dir, catalog
+    config.write_text(config.read_text(encoding="utf-8").replace(
+        'reports_dir = "warehouse/reports"', f'reports_dir = "{(tmp_path / "mine").as_posix()}"'), encoding="utf-8")
+    assert load_settings(config).warehouse.reports_dir == tmp_path / "mine"
+    assert default.warehouse.reports_dir == PROJECT_ROOT / "warehouse" / "reports"
