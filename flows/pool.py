@@ -135,6 +135,38 @@ def _wait_until_started(pool: ProcessPoolExecutor, workers: int, rounds: int = 2
             return
 
 
+def _start_workers(pool: ProcessPoolExecutor, workers: int) -> None:
+    """_wait_until_started, in a thread of its own, so that a Ctrl-C (or SIGTERM) does not interrupt the
+    making of a worker: raised in this (the main) thread while the pool's submit was starting a worker
+    process, it left that worker untracked by the pool, so stopping the pool did not wait for it, and it
+    died printing a traceback (`FileNotFoundError` from SemLock) after the run's own one line. Here the
+    interrupt waits until every worker has started, then goes on as raised; a second one does not wait."""
+    done = threading.Event()
+    failures: list[BaseException] = []
+
+    def start() -> None:
+        try:
+            _wait_until_started(pool, workers)
+        except BaseException as exc:  # noqa: BLE001 - handed to the calling thread
+            failures.append(exc)
+        finally:
+            done.set()
+
+    threading.Thread(target=start, name="newsdesk-pool-start", daemon=True).start()
+    interrupted: KeyboardInterrupt | None = None
+    while not done.is_set():
+        try:
+            done.wait(0.1)
+        except KeyboardInterrupt as exc:
+            if interrupted is not None:
+                raise
+            interrupted = exc
+    if interrupted is not None:
+        raise interrupted
+    if failures:
+        raise failures[0]
+
+
 def _executor(workers: int) -> ProcessPoolExecutor:
     """The process's pool, started on first use (from a fork server, so no thread state is copied)."""
     global _pool, _pool_workers
@@ -151,7 +183,7 @@ def _executor(workers: int) -> ProcessPoolExecutor:
                 multiprocessing.forkserver.ensure_running()
             _pool, _pool_workers = ProcessPoolExecutor(max_workers=workers, mp_context=context,
                                                        initializer=_leave_interrupts_to_the_parent), workers
-            _wait_until_started(_pool, workers)
+            _start_workers(_pool, workers)
         return _pool
 
 

@@ -112,3 +112,36 @@ def test_a_run_stopped_while_it_waits_for_the_warehouse_says_so_in_one_line(tmp_
                                         "nothing was changed"], err[-3000:]
     with open_warehouse(db) as con:
         assert con.execute("SELECT count(*) FROM runs").fetchone() == (0,)
+
+
+def test_ctrl_c_as_the_worker_pool_starts_prints_one_line_and_no_traceback(tmp_path: Path) -> None:
+    """Ctrl-C right after discover, while the clean stage is still starting its worker pool: the one line
+    and exit 130, and no traceback of a worker that was being made when the pool stopped (it printed
+    `FileNotFoundError` from multiprocessing's SemLock after the run's own line)."""
+    corpus = tmp_path / "in"
+    make_corpus(corpus, 200, seed=11)
+    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
+    env.update(PREFECT_HOME=str(tmp_path / "home"), PREFECT_SERVER_ANALYTICS_ENABLED="false",
+               PREFECT_LOGGING_LEVEL="INFO", NEWSDESK_WORKERS="2")
+    proc = subprocess.Popen([sys.executable, "-m", "flows.ingest", "--source", str(corpus), "--warehouse",
+                             str(tmp_path / "catalog.sqlite")], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, start_new_session=True, preexec_fn=_as_from_a_terminal)
+    text = ""
+    try:
+        deadline = time.monotonic() + START_TIMEOUT
+        while "discover: " not in text:  # the pool starts next, in the clean stage
+            line = proc.stderr.readline().decode("utf-8", "replace")
+            assert line and time.monotonic() < deadline, text[-3000:]
+            text += line
+        time.sleep(0.3)  # the pool's workers are being made
+        os.killpg(proc.pid, signal.SIGINT)
+        text += proc.communicate(timeout=120)[1].decode("utf-8", "replace")
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 130, text[-3000:]
+    assert "Traceback" not in text, text[-3000:]
+    deadline = time.monotonic() + 30
+    while _group(proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert _group(proc.pid) == [], "the worker pool stopped with the run"
