@@ -472,6 +472,34 @@ def test_a_feed_named_on_the_command_line_is_polled_now_whatever_its_backoff(pre
     assert _not_polled(allowed.result()) == {}
 
 
+def test_a_configured_feed_refused_as_private_is_polled_at_once_when_the_next_run_allows_it(
+        prefect_api, tmp_path, write_config, server):
+    """The refusal's own line says to pass --allow-private-hosts; a run that does must poll the configured
+    feed then, not say "skipped: not due until ..." for the usual interval (the refusal asked nothing of it)."""
+    from flows.ingest import ingest
+
+    serve_feed(server, "/feeds/gazette.rss", "gazette.rss")
+    serve_pages(server, *GAZETTE_PAGES)
+    url = server.url_for("/feeds/gazette.rss")
+    cfg = write_config(f'[http]\nretries = 0\n\n[[sources]]\nname = "gazette"\nkind = "feed"\nurl = "{url}"\n')
+    db = tmp_path / "catalog.sqlite"
+
+    refused = run(cfg)
+    assert "pass --allow-private-hosts" in failing_sources(refused)["gazette"]
+    assert hits(server, "/feeds/gazette.rss") == 0
+
+    allowed = ingest(config_path=str(cfg), allow_private_hosts=True, return_state=True)
+    assert allowed.is_completed(), allowed.message
+    assert "gazette" not in _not_polled(allowed.result()), allowed.result()
+    assert hits(server, "/feeds/gazette.rss") == 1
+    assert query(db, "SELECT count(*) FROM articles") == [(2,)]
+    assert health(db) == {"gazette": ("ok", None, 0, False, False)}
+
+    # once polled, the usual interval holds again
+    assert _not_polled(run(cfg))["gazette"].startswith("skipped: not due until")
+    assert hits(server, "/feeds/gazette.rss") == 1
+
+
 def test_a_configured_feed_named_on_the_command_line_is_that_source_and_a_success_enables_it_again(
         prefect_api, tmp_path, write_config, server):
     from flows.ingest import ingest

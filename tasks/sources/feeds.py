@@ -14,8 +14,8 @@ from datetime import datetime, timedelta, timezone
 import feedparser
 
 from config.settings import SourceSettings
-from tasks.sources.health import (HealthPolicy, SourceState, is_due, not_due_reason, record_failure,
-                                  record_success)
+from tasks.sources.health import (POLICY_REFUSALS, HealthPolicy, SourceState, is_due, not_due_reason,
+                                  record_failure, record_success)
 from tasks.sources.http import HTML_ACCEPT, FetchError, FetchResult, HttpClient, content_charset
 from tasks.records import InputCopy, RawDocument, Reject
 from tasks.sources.urls import absolute_url, canonical_link, canonical_url, link_scheme
@@ -364,7 +364,10 @@ def poll_feeds(sources: list[SourceSettings], states: dict[str, SourceState], cl
         if src.kind != "feed" or not src.enabled or not src.url:
             continue
         state = states.get(src.name) or SourceState(source=src.name, url=src.url)
-        if poll_now or is_due(state, now):
+        # refused as a private address last time (this machine's rule, nothing was asked of the feed), and the
+        # run now allows such addresses, as the refusal's line said to: poll it now, not after the interval
+        refusal_lifted = client.allows_private and state.last_status in POLICY_REFUSALS and not state.disabled
+        if poll_now or refusal_lifted or is_due(state, now):
             due.append((src, state))
         else:
             poll.not_polled.append((src.name, not_due_reason(state, now)))

@@ -15,7 +15,8 @@ LOGGER = logging.getLogger(__name__)
 HARD_FAILURES = frozenset({"dns", "http 404", "http 410", "parse error", "bad url"})
 # Refusals by this machine's own rules (an address [http] allow_private_hosts keeps out): nothing was
 # asked of the source, so it is not backed off and nothing counts toward disabling it; it is due again
-# after the usual interval (a person naming it with --source polls it at once).
+# after the usual interval (a person naming it with --source polls it at once, and so does a run that allows
+# private addresses: tasks.sources.feeds.poll_feeds).
 POLICY_REFUSALS = frozenset({"refused address"})
 
 
