@@ -214,6 +214,9 @@ def ingest(sources: list[str] | None = None, config_path: str | None = None,
             logger.info("%s%s", summary_line(digest), f"; digest at {path} and {page}" if path else "")
             return markdown
         except Exception as exc:
+            interrupt = connect.interrupt_behind(exc)  # Ctrl-C during a query of the flow's own: stopped, not failed
+            if interrupt is not None:
+                raise interrupt from None
             message = f"{exc.__class__.__name__}: {' '.join(str(exc).split())}"[:500]
             if not (dry_run or committed):
                 write.finish_run(con, run_id, "failed", counts, message)

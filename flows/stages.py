@@ -37,7 +37,7 @@ from tasks.sources import feeds  # noqa: E402
 from tasks.sources.health import HealthPolicy, SourceState  # noqa: E402
 from tasks.sources.http import HttpClient  # noqa: E402
 from tasks.versions import stage_versions  # noqa: E402
-from warehouse import queries, read, write  # noqa: E402
+from warehouse import connect, queries, read, write  # noqa: E402
 from warehouse.lake import WriteConflict  # noqa: E402
 
 PREPARED_FIELDS = ("word_count", "text_hash", "minhash", "facts", "story_terms")
@@ -51,6 +51,7 @@ def without_raw(article: Article) -> Article:
 
 
 @task(name="discover", cache_policy=NO_CACHE)
+@connect.interrupts_kept()
 def discover_task(con: duckdb.DuckDBPyConnection, settings: Settings) -> discover.Discovery:
     """List new inputs of the folder and file sources, skipping stored content."""
     with progress.stage("discover", "inputs") as bar:
@@ -65,6 +66,7 @@ def discover_task(con: duckdb.DuckDBPyConnection, settings: Settings) -> discove
 
 
 @task(name="poll feeds", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[2, 10])
+@connect.interrupts_kept()
 def feeds_task(con: duckdb.DuckDBPyConnection, settings: Settings, poll_now: bool = False) -> feeds.FeedPoll:
     """Poll the due feed sources (all of them with poll_now) and fetch their new entries' pages;
     failures go to source health."""
@@ -119,6 +121,7 @@ def fingerprint_task(articles: list[Article], settings: DedupSettings, workers: 
 
 
 @task(name="dedup", cache_policy=NO_CACHE)
+@connect.interrupts_kept()
 def dedup_task(con: duckdb.DuckDBPyConnection, articles: list[Article], settings: DedupSettings) -> list[Article]:
     """Mark exact and near duplicates and assign stories, against the warehouse and the batch
     (the articles carry their fingerprints)."""
@@ -158,6 +161,7 @@ def tag_task(articles: list[Article], taxonomy: tag.Taxonomy, settings: TagSetti
 
 
 @task(name="story members", cache_policy=NO_CACHE)
+@connect.interrupts_kept()
 def story_members_task(con: duckdb.DuckDBPyConnection, articles: list[Article]) -> tuple[list[tuple], dict[str, str]]:
     """The stored articles of the stories the batch joined, and those stories' current titles."""
     return stored_story_context(con, articles)
@@ -217,6 +221,7 @@ class Stored:
 
 
 @task(name="store", cache_policy=NO_CACHE)
+@connect.interrupts_kept()
 def store_task(con: duckdb.DuckDBPyConnection, run_id: str, articles: list[Article], rejects: list[Reject],
                story_list: list[Story], counts: RunCounts, settings: Settings,
                source_states: list[SourceState], checked_at: int | None = None,
@@ -283,6 +288,7 @@ def recheck(con: duckdb.DuckDBPyConnection, articles: list[Article], rejects: li
 
 
 @task(name="report page", cache_policy=NO_CACHE)
+@connect.interrupts_kept()
 def page_task(con: duckdb.DuckDBPyConnection, digest: RunDigest, settings: Settings) -> Path:
     """Write the run's HTML digest page, with the issue trend of the last days read from the warehouse."""
     now = datetime.now(timezone.utc)

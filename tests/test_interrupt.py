@@ -145,3 +145,34 @@ def test_ctrl_c_as_the_worker_pool_starts_prints_one_line_and_no_traceback(tmp_p
     while _group(proc.pid) and time.monotonic() < deadline:
         time.sleep(0.5)
     assert _group(proc.pid) == [], "the worker pool stopped with the run"
+
+
+@pytest.mark.parametrize("raised", [KeyboardInterrupt(), KeyboardInterrupt("SIGTERM")])
+def test_ctrl_c_during_a_warehouse_query_stays_an_interrupt(tmp_path: Path, raised: KeyboardInterrupt) -> None:
+    """DuckDB's client turns Ctrl-C during a query into RuntimeError('Query interrupted'): a run stopped in
+    its store stage failed with tracebacks and exit 1 (status failed). The stages' queries re-raise the
+    interrupt itself (SIGTERM's too, which the command line raises as KeyboardInterrupt("SIGTERM"))."""
+    import threading
+
+    from flows import stages
+    from warehouse import connect
+
+    def handler(signum: int, frame: object) -> None:
+        raise raised
+
+    previous = signal.signal(signal.SIGUSR1, handler)
+    con = connect.connect(tmp_path / "catalog.sqlite")
+    try:
+        timer = threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGUSR1))
+        timer.start()
+        with pytest.raises(KeyboardInterrupt) as info, connect.interrupts_kept():
+            con.execute("SELECT sum(a * b) FROM range(20000000000) t(a), range(1) u(b)").fetchall()
+        timer.join()
+    finally:
+        con.close()
+        signal.signal(signal.SIGUSR1, previous)
+    assert info.value is raised
+    # every stage that queries the warehouse keeps it so
+    for task in (stages.discover_task, stages.feeds_task, stages.dedup_task, stages.story_members_task,
+                 stages.store_task, stages.page_task):
+        assert getattr(task.fn, "__wrapped__", None) is not None, task.name

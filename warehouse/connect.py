@@ -241,6 +241,28 @@ def migrate(con: duckdb.DuckDBPyConnection) -> int:
     return found
 
 
+def interrupt_behind(exc: BaseException) -> KeyboardInterrupt | None:
+    """The Ctrl-C (or SIGTERM, raised as KeyboardInterrupt) that stopped a DuckDB query, if that is what exc is.
+
+    DuckDB's Python client stops a query on KeyboardInterrupt and raises RuntimeError('Query interrupted')
+    from it instead, which a run took for a failure (exit 1, tracebacks, status failed) rather than for the
+    interrupt it is."""
+    cause = exc.__cause__
+    return cause if isinstance(exc, RuntimeError) and isinstance(cause, KeyboardInterrupt) else None
+
+
+@contextmanager
+def interrupts_kept() -> Iterator[None]:
+    """Queries in this block (or function, as a decorator) stopped by Ctrl-C raise the KeyboardInterrupt itself."""
+    try:
+        yield
+    except RuntimeError as exc:
+        interrupt = interrupt_behind(exc)
+        if interrupt is None:
+            raise
+        raise interrupt from None
+
+
 @contextmanager
 def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
     """Run a block in one transaction (one snapshot of the lake): all of it is stored, or none of it.
