@@ -45,6 +45,14 @@ def _dedup(args: argparse.Namespace) -> tuple[Sequence[Table | str], dict[str, o
     return [eval_dedup.table(results)], results
 
 
+def _stories(args: argparse.Namespace) -> tuple[Sequence[Table | str], dict[str, object]]:
+    """Story grouping against pairs of BBC articles labelled one story or not."""
+    from bench import eval_stories
+
+    results = eval_stories.run(args.data, args.half)
+    return [eval_stories.table(results)], results
+
+
 def _extraction(args: argparse.Namespace) -> tuple[Sequence[Table | str], dict[str, object]]:
     """Snippet F1 of our HTML cleaning against plain trafilatura."""
     from bench import eval_extraction
@@ -66,6 +74,8 @@ TUNING = {
               "tuning half before the report half is scored",
     "dedup": "FACT_WEIGHT and the fact check (FACT_CONTAINMENT, python -m bench.tune_fact_check) chosen on templated "
              "series and syndication variants built from the BBC tuning half",
+    "stories": "story_threshold chosen on the BBC tuning half's labelled pairs (python -m bench.eval_stories --half "
+               "tune --grid: best F1 of 0.25 to 0.6)",
     "extraction": "nothing tuned (trafilatura's evaluation set is only measured)",
 }
 
@@ -76,6 +86,7 @@ PARTS: dict[str, Part] = {
     "tags": _tags,
     "topics": _topics,
     "dedup": _dedup,
+    "stories": _stories,
     "extraction": _extraction,
 }
 

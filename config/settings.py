@@ -146,7 +146,7 @@ class DedupSettings:
     shingle_words: int = 4
     num_perm: int = 128
     near_threshold: float = 0.4
-    story_threshold: float = 0.3
+    story_threshold: float = 0.45
     story_window_days: float = 4.0
 
 
