@@ -204,7 +204,7 @@ def ingest(sources: list[str] | None = None, config_path: str | None = None,
                                articles=articles, stories=story_list, rejects=rejects, abandoned_runs=abandoned,
                                dry_run=dry_run, source_problems=source_problems(poll),
                                skipped_sources=[SourceProblem(name, "skipped", why) for name, why in poll.not_polled],
-                               copies=copies, stored_titles=stored_titles,
+                               copies=copies, stored_titles=stored_titles, said_before=found.said_before,
                                source_folders={s.name: str(s.path) for s in settings.sources
                                                if s.kind == "folder" and s.path})
             markdown = render_digest(digest)

@@ -33,6 +33,8 @@ class Discovery:
     skipped: int = 0
     copies: list[InputCopy] = field(default_factory=list)  # the bytes of an input read earlier in this run
     known: list[tuple[str, str, str]] = field(default_factory=list)  # (source, locator, hash): bytes stored before
+    # (locator, reason) of the rejects said again: a configured path still missing, recorded at every run
+    said_before: set[tuple[str, str]] = field(default_factory=set)
 
 
 def _locator(path: Path) -> str:
@@ -146,4 +148,5 @@ def discover_files(sources: list[SourceSettings], settings: DiscoverSettings, kn
     fresh = [r for r in result.rejects if (r.locator, r.reason) not in known_rejects]
     result.skipped += len(result.rejects) - len(fresh)
     result.rejects = list({(r.locator, r.reason): r for r in missing}.values()) + fresh
+    result.said_before = {(r.locator, r.reason) for r in missing} & known_rejects
     return result

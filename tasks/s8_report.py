@@ -50,6 +50,8 @@ class RunDigest:
     stored_titles: dict[str, str | None] = field(default_factory=dict)  # originals stored before that this
     # run's duplicates copy: article id -> title, so the digest names them as the reader knows them
     source_folders: dict[str, str] = field(default_factory=dict)  # folder source name -> its folder
+    # (locator, reason) of rejects said at an earlier run too (a configured folder still missing): no news
+    said_before: set[tuple[str, str]] = field(default_factory=set)
 
     def where(self, a: Article) -> str:
         """Where an article came from: its web address, else its file's path within its source's folder
@@ -69,8 +71,10 @@ class RunDigest:
         """Whether the run has anything to show: articles, rejects or copies. A run that found nothing does
         not replace the latest page (a quiet hour must not hide the last news), nor does one whose only news
         is a failing source: a feed down for a day would hide the last news at every run. Its own page, its
-        Markdown digest and source_health say so."""
-        return bool(self.articles or self.rejects or self.copies)
+        Markdown digest and source_health say so. A configured folder or file still missing is said again in
+        each run's rejects, and is news only the first time."""
+        return bool(self.articles or self.copies
+                    or any((r.locator, r.reason) not in self.said_before for r in self.rejects))
 
 
 def _md(text: str | None) -> str:

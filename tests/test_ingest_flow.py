@@ -80,6 +80,11 @@ def test_a_configured_path_that_is_not_there_is_said_at_every_run(prefect_api, t
                        ("typo", "source folder does not exist")] * 2
     assert _query(tmp_path / "catalog.sqlite", "SELECT skipped, rejected FROM runs ORDER BY started_at") == [
         (0, 3), (2, 3)]
+    # said again, but no news: the second run, which found nothing else, leaves the first run's page as the latest
+    first, second = (r[0] for r in _query(tmp_path / "catalog.sqlite", "SELECT run_id FROM runs ORDER BY started_at"))
+    reports = tmp_path / "reports"
+    assert (reports / f"{second}.html").is_file()
+    assert (reports / "latest.html").read_bytes() == (reports / f"{first}.html").read_bytes()
 
 
 def test_seeds_end_to_end(prefect_api, tmp_path, write_config, seeds_copy):
