@@ -43,7 +43,9 @@ def _locator(path: Path) -> str:
 
 
 def _walk(root: Path, extensions: tuple[str, ...]) -> tuple[list[Path], list[tuple[Path, str]]]:
-    """Files under root with a wanted extension, sorted; links leading outside root are refused."""
+    """Files under root with a wanted extension, sorted; links leading outside root and files of other
+    extensions are refused (said once, as any reject: a .pdf or .docx put in the folder is not lost without
+    a word). Hidden files and folders (".name") are passed over."""
     wanted = {e.lower() for e in extensions}
     found: list[Path] = []
     refused: list[tuple[Path, str]] = []
@@ -55,6 +57,8 @@ def _walk(root: Path, extensions: tuple[str, ...]) -> tuple[list[Path], list[tup
                 continue
             path = Path(dirpath) / name
             if path.suffix.lower() not in wanted:
+                kind = f"{path.suffix} file" if path.suffix else "file without an extension"
+                refused.append((path, f"not read: a {kind} ([discover] extensions: {', '.join(extensions)})"))
                 continue
             if path.is_symlink() and not path.resolve().is_relative_to(real_root):
                 refused.append((path, "symbolic link pointing outside the source folder (not followed)"))
