@@ -31,6 +31,7 @@ def before_prefect() -> None:
     its import with a page of validation errors, or later with an httpx traceback."""
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("DO_NOT_TRACK", "1")  # the client's side of it (and no notice about it on a terminal)
     problem = api_url_problem(os.environ.get("PREFECT_API_URL", ""))
     if problem:
         print(f"error: {problem}", file=sys.stderr)
