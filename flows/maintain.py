@@ -1,9 +1,10 @@
-"""The maintain flow: merge the lake's small files, expire old snapshots, delete files nothing needs."""
+"""The maintain flow: merge the lake's small files, expire old snapshots, delete files nothing needs (and old digests of quiet runs)."""
 
 from __future__ import annotations
 
 import dataclasses
 import sys
+from datetime import timedelta
 
 from flows import before_prefect
 
@@ -15,13 +16,15 @@ from prefect.states import Failed, State  # noqa: E402
 from config.settings import ConfigError, ParallelSettings  # noqa: E402
 from flows import cli  # noqa: E402
 from flows.runs import resolve_settings, setup_failure  # noqa: E402
-from warehouse import connect, lake, upkeep  # noqa: E402
+from tasks.s8_report import remove_run_pages  # noqa: E402
+from warehouse import connect, lake, read, upkeep  # noqa: E402
 
 
 @flow(name="maintain", flow_run_name="maintain the warehouse", log_prints=False)
 def maintain(config_path: str | None = None, warehouse_path: str | None = None) -> str | State:
     """Merge adjacent small files, expire snapshots older than [warehouse] keep_snapshots_days, and delete
-    the data files no remaining snapshot needs (orphans of killed runs included)."""
+    the data files no remaining snapshot needs (orphans of killed runs included), and the digest files of
+    runs older than that which found nothing."""
     logger = get_run_logger()
     try:
         settings = resolve_settings(config_path, None, warehouse_path)
@@ -38,10 +41,16 @@ def maintain(config_path: str | None = None, warehouse_path: str | None = None) 
     try:
         done = upkeep.maintain(con, settings.warehouse.keep_snapshots_days,
                                exclusive=not lake.lake_of(settings.warehouse).shared)
+        cutoff = connect.now() - timedelta(days=settings.warehouse.keep_snapshots_days)
+        quiet = read.quiet_runs(con, cutoff)
     finally:
         con.close()
-    logger.info("%s", done.summary())
-    return done.summary()
+    # the digests of runs that found nothing, once past time travel's reach: a run every half hour wrote
+    # 17,000 such pages a year (their rows stay in runs; a run that stored or rejected anything keeps its page)
+    removed = remove_run_pages(settings.warehouse.reports_dir, quiet)
+    summary = f"{done.summary()}; {removed} digest file(s) of quiet runs removed"
+    logger.info("%s", summary)
+    return summary
 
 
 def main(argv: list[str] | None = None) -> int:

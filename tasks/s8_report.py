@@ -302,6 +302,20 @@ def write_digest(markdown: str, reports_dir: Path, run_id: str) -> Path:
     return path
 
 
+def remove_run_pages(reports_dir: Path, run_ids: list[str]) -> int:
+    """Delete the runs' digests (<run_id>.md and .html; latest.html stays) and return how many files went."""
+    removed = 0
+    for run_id in run_ids:
+        for suffix in (".md", ".html"):
+            path = reports_dir / f"{run_id}{suffix}"
+            try:
+                path.unlink()
+                removed += 1
+            except FileNotFoundError:
+                pass
+    return removed
+
+
 def summary_line(d: RunDigest) -> str:
     """One line for logs and the terminal."""
     c = d.counts

@@ -150,7 +150,11 @@ def test_maintain_merges_and_expires_and_the_data_stays(prefect_api, tmp_path: P
     for part in range(3):  # three runs of 12 articles: small files
         _fill(folder, corpus[part * 12:(part + 1) * 12])
         assert ingest(config_path=str(cfg), return_state=True).is_completed()
+    assert ingest(config_path=str(cfg), return_state=True).is_completed()  # a quiet run: nothing new
     db = tmp_path / "catalog.sqlite"
+    reports = tmp_path / "reports"
+    pages_before = sorted(p.name for p in reports.iterdir())
+    assert len(pages_before) == 4 * 2 + 1  # each run's .md and .html, and latest.html
     with open_warehouse(db) as con:
         rows_before = con.execute("SELECT article_id, title, summary FROM articles ORDER BY 1").fetchall()
         snapshots_before = con.execute("SELECT count(*) FROM news.snapshots()").fetchone()[0]
@@ -162,7 +166,12 @@ def test_maintain_merges_and_expires_and_the_data_stays(prefect_api, tmp_path: P
     with open_warehouse(db) as con:
         assert con.execute("SELECT article_id, title, summary FROM articles ORDER BY 1").fetchall() == rows_before
         snapshots_after = con.execute("SELECT count(*) FROM news.snapshots()").fetchone()[0]
-        assert con.execute("SELECT count(*) FROM runs WHERE status = 'completed'").fetchone()[0] == 3
+        assert con.execute("SELECT count(*) FROM runs WHERE status = 'completed'").fetchone()[0] == 4
+        quiet = con.execute("SELECT run_id FROM runs WHERE new_articles = 0").fetchall()
+    # the quiet run's digest files are gone; the runs that stored articles keep theirs, and latest.html stays
+    assert len(quiet) == 1 and sorted(p.name for p in reports.iterdir()) == [
+        name for name in pages_before if not name.startswith(quiet[0][0])]
+    assert "2 digest file(s) of quiet runs removed" in result.stdout
     print(f"maintain: {result.stdout.strip()}; data files {files_before} -> {data_files(db)}, "
           f"snapshots {snapshots_before} -> {snapshots_after}")
     assert snapshots_after < snapshots_before and data_files(db) < files_before

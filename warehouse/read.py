@@ -18,6 +18,12 @@ SELECT content_hash FROM store.raw_inputs
 UNION ALL SELECT content_hash FROM store.rejects WHERE content_hash IS NOT NULL
 """
 SQL_KNOWN_REJECTS = "SELECT DISTINCT locator, reason FROM store.rejects"
+# completed runs that stored and rejected nothing (a scheduled run in a quiet hour), started before a time
+SQL_QUIET_RUNS = """
+SELECT run_id FROM store.runs
+WHERE status = 'completed' AND started_at < ? AND new_articles = 0 AND duplicates = 0 AND rejected = 0
+ORDER BY run_id
+"""
 # seen_at as microseconds since the epoch: turning 100k TIMESTAMPTZ values into datetimes in DuckDB's
 # client costs more than reading everything else; Python builds them from integers much faster.
 SQL_KNOWN_ARTICLES = """
@@ -115,6 +121,11 @@ def current_snapshot(con: duckdb.DuckDBPyConnection) -> int:
 def known_content_hashes(con: duckdb.DuckDBPyConnection) -> set[str]:
     """Hashes of every input already stored or already rejected, so discovery can skip them."""
     return set(con.execute(SQL_KNOWN_HASHES).fetchnumpy()["content_hash"].tolist())
+
+
+def quiet_runs(con: duckdb.DuckDBPyConnection, before: datetime) -> list[str]:
+    """The completed runs started before a time that stored and rejected nothing."""
+    return [row[0] for row in con.execute(SQL_QUIET_RUNS, [before]).fetchall()]
 
 
 def known_rejects(con: duckdb.DuckDBPyConnection) -> set[tuple[str, str]]:
