@@ -112,8 +112,9 @@ def _publish(digest: RunDigest, markdown: str, path: Path | None, page: Path | N
     file and the warehouse views hold everything) and a link to the HTML page, with stable keys."""
     if page:
         create_link_artifact(key=PAGE_ARTIFACT_KEY, link=page.as_uri(), link_text=str(page),
-                             description=f"The HTML digest page of run {digest.run_id} (a file on the machine "
-                                         "that ran it)")
+                             description=f"The HTML digest page of run {digest.run_id}, a file on the machine "
+                                         "that ran it. Browsers do not follow a file:// link from a web page: copy "
+                                         "the path into the address bar there, or run make digest ARGS=--open")
     whole_at = f"the whole digest is in {path}" if path else "the whole digest is in the flow run's return value"
     create_markdown_artifact(key=DIGEST_ARTIFACT_KEY, markdown=fit_for_ui(markdown, MAX_ARTIFACT_CHARS, whole_at),
                              description=summary_line(digest))
