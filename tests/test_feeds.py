@@ -539,3 +539,21 @@ def test_a_page_is_read_in_the_charset_its_server_names(server: HTTPServer, clie
     assert [d.charset for d in poll.documents] == ["windows-1250"]
     kept, rejects = clean_documents(poll.documents, CleanSettings(min_words=5))
     assert not rejects and "Rząd przyjął projekt ustawy." in kept[0][1].text
+
+
+def test_an_entry_whose_page_is_plain_text_is_read_as_text(server: HTTPServer, client: HttpClient) -> None:
+    text = ("Harbour reopens after repairs\n\nThe harbour reopened on Monday after a winter of repairs to its wall, "
+            "the harbour master said. Fishing boats returned to their moorings within hours, and the ferry to the "
+            "island will run to its summer timetable from next week.\n")
+    rss = (f'<?xml version="1.0"?><rss version="2.0"><channel><title>Wire</title><link>{server.url_for("/")}</link>'
+           f'<item><title>Harbour reopens</title><link>{server.url_for("/wire/harbour.txt")}</link></item>'
+           f'<item><title>A chart</title><link>{server.url_for("/wire/chart.png")}</link></item></channel></rss>')
+    server.expect_request("/feeds/wire.rss").respond_with_data(rss, content_type=RSS_TYPE)
+    server.expect_request("/wire/harbour.txt").respond_with_data(text, content_type="text/plain; charset=utf-8")
+    server.expect_request("/wire/chart.png").respond_with_data(b"\x89PNG\r\n", content_type="image/png")
+    poll = poll_feeds([feed_source(server, "wire", "/feeds/wire.rss")], {}, client, NOW, set(), set())
+    assert [(d.media_type, d.url) for d in poll.documents] == [("text/plain", server.url_for("/wire/harbour.txt"))]
+    assert [r.reason for r in poll.rejects] == ["page fetch failed: not an HTML page (image/png)"]
+    (kept, _), = [clean_documents(poll.documents, CleanSettings())]
+    ((_, article),) = kept
+    assert article.title == "Harbour reopens after repairs" and article.text.startswith("The harbour reopened on Monday")

@@ -491,6 +491,13 @@ def _document(src: SourceSettings, entry: FeedEntry, page: FetchResult | FetchEr
                 feed_title=entry.title, feed_published_at=entry.published_at, guid=entry.guid,
                 feed_content=entry.content, default_tags=tuple(src.tags), site_name=feed_title,
                 feed_author=entry.author, charset=content_charset(page.headers))
+        if page.body and content_type == "text/plain":  # an article as plain text, as a .txt file is read
+            return RawDocument(
+                source=src.name, locator=entry.url or canonical_url(page.url), content_hash=sha256_hex(page.body),
+                raw=page.body, media_type="text/plain", url=canonical_url(page.url),
+                feed_title=entry.title, feed_published_at=entry.published_at, guid=entry.guid,
+                feed_content=entry.content, default_tags=tuple(src.tags), site_name=feed_title,
+                feed_author=entry.author, charset=content_charset(page.headers))
         reason = f"not an HTML page ({content_type})" if page.body else "empty page"
     elif isinstance(page, FetchError):
         reason = page.label
