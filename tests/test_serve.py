@@ -331,7 +331,8 @@ def test_maintain_is_served_daily_beside_ingest(server, served):
             if any(m.startswith("maintain: ") for m in logs) or time.monotonic() > deadline:
                 break
             time.sleep(1)
-    assert any(m.startswith("maintain: ") and m.endswith("snapshots remain") for m in logs), logs
+    assert any(m.startswith("maintain: ") and "snapshots remain; " in m and m.endswith("of quiet runs removed")
+               for m in logs), logs
 
 
 def test_api_run_completes_with_artifacts_and_stores_seeds(server, served):
