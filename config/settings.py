@@ -44,7 +44,7 @@ DEFAULT_REPORTS = PROJECT_ROOT / "warehouse" / "reports"
 class WarehouseSettings:
     catalog: str = DEFAULT_CATALOG  # see catalog_location()
     data_path: str = ""  # where the lake's Parquet files go; empty: beside a file catalog (CATALOG.files/)
-    reports_dir: Path = DEFAULT_REPORTS  # the default warehouse's; another catalog's: own_reports_dir()
+    reports_dir: Path | None = None  # None (unset): the catalog's own folder, own_reports_dir()
     lock_wait_seconds: float = 600.0
     keep_snapshots_days: float = 7.0
     # where the catalog was named, for error messages: the config's key, or --warehouse (not a config key)
@@ -90,19 +90,18 @@ def _located_warehouse(w: WarehouseSettings, problems: _Problems) -> WarehouseSe
     data = w.data_path.strip()
     if data and "://" not in data:
         data = str(resolve_path(data).resolve())
-    # the default reports folder is the default warehouse's: another catalog left with it gets its own,
-    # the folder --warehouse gives it, so its digests are found however the warehouse is named
-    reports = own_reports_dir(catalog) if w.reports_dir == DEFAULT_REPORTS else w.reports_dir
+    # unset, a catalog's own folder: the one --warehouse gives it, so its digests are found however it is named
+    reports = own_reports_dir(catalog) if w.reports_dir is None else w.reports_dir
     return dataclasses.replace(w, catalog=catalog, data_path=data, reports_dir=reports)
 
 
 def own_reports_dir(catalog: str) -> Path:
-    """Where a warehouse's digests go unless its config names a folder (catalog_location form): the default
+    """Where a warehouse's digests go unless its config sets reports_dir (catalog_location form): the default
     catalog's in warehouse/reports; another file catalog's beside it (CATALOG.reports/); a postgres catalog's
     in a folder of its own under warehouse/reports (postgres-HOST-DBNAME, with -PORT after the host when
     not 5432)."""
     scheme, _, target = catalog.partition(":")
-    if catalog == DEFAULT_CATALOG:
+    if catalog in (DEFAULT_CATALOG, f"sqlite:{Path(DEFAULT_CATALOG.partition(':')[2]).resolve()}"):  # a link too
         return DEFAULT_REPORTS
     if scheme == "postgres":
         host, port, dbname = postgres_place(target)

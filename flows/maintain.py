@@ -39,10 +39,11 @@ def maintain(config_path: str | None = None, warehouse_path: str | None = None) 
         logger.error("%s", message)
         return Failed(message=message)
     try:
-        done = upkeep.maintain(con, settings.warehouse.keep_snapshots_days,
-                               exclusive=not lake.lake_of(settings.warehouse).shared)
-        cutoff = connect.now() - timedelta(days=settings.warehouse.keep_snapshots_days)
-        quiet = read.quiet_runs(con, cutoff)
+        with connect.interrupts_kept():  # Ctrl-C during a merge: stopped (one line), not a failed run
+            done = upkeep.maintain(con, settings.warehouse.keep_snapshots_days,
+                                   exclusive=not lake.lake_of(settings.warehouse).shared)
+            cutoff = connect.now() - timedelta(days=settings.warehouse.keep_snapshots_days)
+            quiet = read.quiet_runs(con, cutoff)
     finally:
         con.close()
     # the digests of runs that found nothing, once past time travel's reach: a run every half hour wrote

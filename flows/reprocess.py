@@ -62,6 +62,9 @@ def reprocess(config_path: str | None = None, warehouse_path: str | None = None)
         logger.info("%s", message)
         return message
     except Exception as exc:
+        interrupt = connect.interrupt_behind(exc)  # a query stopped by Ctrl-C: stopped, as ingest is, not failed
+        if interrupt is not None:
+            raise interrupt from None
         write.finish_run(con, run_id, "failed", RunCounts(), f"{exc.__class__.__name__}: {exc}"[:500])
         raise
     finally:

@@ -56,12 +56,15 @@ def discover_task(con: duckdb.DuckDBPyConnection, settings: Settings) -> discove
     """List new inputs of the folder and file sources, skipping stored content."""
     with progress.stage("discover", "inputs") as bar:
         found = discover.discover_files(list(settings.sources), settings.discover,
-                                        read.known_content_hashes(con), read.known_rejects(con))
+                                        read.known_content_hashes(con), read.known_rejects(con),
+                                        read.last_run_rejects(con))
         found.copies += read.copies_of_stored(con, found.known)
         bar.finish(found.discovered)
     get_run_logger().info("discover: %d found, %d seen before, %d new, %d copies, %d rejected",
                           found.discovered, found.skipped, len(found.documents), len(found.copies),
                           len(found.rejects))
+    if line := found.passed_over_line(settings.discover.extensions):
+        get_run_logger().info("discover: %s", line)
     return found
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,6 +36,16 @@ class Discovery:
     known: list[tuple[str, str, str]] = field(default_factory=list)  # (source, locator, hash): bytes stored before
     # (locator, reason) of the rejects said again: a configured path still missing, recorded at every run
     said_before: set[tuple[str, str]] = field(default_factory=set)
+    passed_over: Counter[str] = field(default_factory=Counter)  # files of other extensions in folders, by extension
+
+    def passed_over_line(self, extensions: tuple[str, ...]) -> str | None:
+        """One line on the folder files not read for their extension, or None when there are none."""
+        if not self.passed_over:
+            return None
+        kinds = ", ".join(f"{kind} {n}" for kind, n in sorted(self.passed_over.items(), key=lambda kv: (-kv[1], kv[0])))
+        total = sum(self.passed_over.values())
+        return (f"{total} file(s) in source folders not read for their extension ({kinds}; "
+                f"[discover] extensions: {', '.join(extensions)})")
 
 
 def _locator(path: Path) -> str:
@@ -42,10 +53,11 @@ def _locator(path: Path) -> str:
     return os.fsencode(path).decode("utf-8", "backslashreplace")
 
 
-def _walk(root: Path, extensions: tuple[str, ...]) -> tuple[list[Path], list[tuple[Path, str]]]:
-    """Files under root with a wanted extension, sorted; links leading outside root and files of other
-    extensions are refused (said once, as any reject: a .pdf or .docx put in the folder is not lost without
-    a word). Hidden files and folders (".name") are passed over."""
+def _walk(root: Path, extensions: tuple[str, ...],
+          passed_over: Counter[str]) -> tuple[list[Path], list[tuple[Path, str]]]:
+    """Files under root with a wanted extension, sorted; links leading outside root are refused. Files of
+    other extensions are counted in passed_over by extension (a scraper's .json beside each page, a saved
+    page's .css and .png: not inputs, but said in the run's log); hidden files and folders are passed over."""
     wanted = {e.lower() for e in extensions}
     found: list[Path] = []
     refused: list[tuple[Path, str]] = []
@@ -57,8 +69,7 @@ def _walk(root: Path, extensions: tuple[str, ...]) -> tuple[list[Path], list[tup
                 continue
             path = Path(dirpath) / name
             if path.suffix.lower() not in wanted:
-                kind = f"{path.suffix} file" if path.suffix else "file without an extension"
-                refused.append((path, f"not read: a {kind} ([discover] extensions: {', '.join(extensions)})"))
+                passed_over[path.suffix.lower() or "no extension"] += 1
                 continue
             if path.is_symlink() and not path.resolve().is_relative_to(real_root):
                 refused.append((path, "symbolic link pointing outside the source folder (not followed)"))
@@ -104,8 +115,9 @@ def split_copies(documents: list[RawDocument]) -> tuple[list[RawDocument], list[
 
 
 def discover_files(sources: list[SourceSettings], settings: DiscoverSettings, known_hashes: set[str],
-                   known_rejects: set[tuple[str, str]]) -> Discovery:
-    """List the new inputs of folder and file sources, in a stable order."""
+                   known_rejects: set[tuple[str, str]], said_last_run: set[tuple[str, str]] | None = None) -> Discovery:
+    """List the new inputs of folder and file sources, in a stable order. A configured path that is missing
+    is said at every run; it is news (not in said_before) unless the last run said it too (said_last_run)."""
     result = Discovery()
     read: set[str] = set()
     missing: list[Reject] = []  # configured paths that are not there: said at every run, never "seen before"
@@ -118,7 +130,7 @@ def discover_files(sources: list[SourceSettings], settings: DiscoverSettings, kn
                        else f"source folder does not exist ({path_rule()})")
                 missing.append(Reject(src.name, _locator(src.path), why))
                 continue
-            paths, refused = _walk(src.path, settings.extensions)
+            paths, refused = _walk(src.path, settings.extensions, result.passed_over)
         elif not src.path.exists():
             missing.append(Reject(src.name, _locator(src.path), f"file does not exist ({path_rule()})"))
             continue
@@ -152,5 +164,5 @@ def discover_files(sources: list[SourceSettings], settings: DiscoverSettings, kn
     fresh = [r for r in result.rejects if (r.locator, r.reason) not in known_rejects]
     result.skipped += len(result.rejects) - len(fresh)
     result.rejects = list({(r.locator, r.reason): r for r in missing}.values()) + fresh
-    result.said_before = {(r.locator, r.reason) for r in missing} & known_rejects
+    result.said_before = {(r.locator, r.reason) for r in missing} & (said_last_run or set())
     return result

@@ -50,7 +50,7 @@ class RunDigest:
     stored_titles: dict[str, str | None] = field(default_factory=dict)  # originals stored before that this
     # run's duplicates copy: article id -> title, so the digest names them as the reader knows them
     source_folders: dict[str, str] = field(default_factory=dict)  # folder source name -> its folder
-    # (locator, reason) of rejects said at an earlier run too (a configured folder still missing): no news
+    # (locator, reason) of rejects the last run said too (a configured folder still missing): no news
     said_before: set[tuple[str, str]] = field(default_factory=set)
 
     def where(self, a: Article) -> str:
@@ -72,7 +72,8 @@ class RunDigest:
         not replace the latest page (a quiet hour must not hide the last news), nor does one whose only news
         is a failing source: a feed down for a day would hide the last news at every run. Its own page, its
         Markdown digest and source_health say so. A configured folder or file still missing is said again in
-        each run's rejects, and is news only the first time."""
+        each run's rejects, and is news only when the last run did not say it. (warehouse.read.quiet_runs
+        tells the same runs apart afterwards.)"""
         return bool(self.articles or self.copies
                     or any((r.locator, r.reason) not in self.said_before for r in self.rejects))
 

@@ -216,9 +216,9 @@ def test_a_cron_of_other_than_five_fields_is_a_config_problem(write_config):
 
 
 def test_a_config_naming_another_catalog_keeps_its_digests_where_warehouse_puts_them(tmp_path):
-    """The default reports folder is the default catalog's: a config that names another catalog and leaves
-    reports_dir at the default writes that catalog's digests where --warehouse puts them (make digest
-    --warehouse finds them, and the default warehouse's latest.html stays its own); a folder it names stays."""
+    """A config that names another catalog and sets no reports_dir writes that catalog's digests where
+    --warehouse puts them (make digest --warehouse finds them, and the default warehouse's latest.html stays
+    its own); a folder it sets is kept as given."""
     from config.settings import with_overrides
 
     default = load_settings()
@@ -230,7 +230,11 @@ def test_a_config_naming_another_catalog_keeps_its_digests_where_warehouse_puts_
         configured = load_settings(config).warehouse
         named = with_overrides(default, warehouse=catalog).warehouse
         assert configured.reports_dir == named.reports_dir != default.warehouse.reports_dir, catalog
-    config.write_text(config.read_text(encoding="utf-8").replace(
-        'reports_dir = "warehouse/reports"', f'reports_dir = "{(tmp_path / "mine").as_posix()}"'), encoding="utf-8")
-    assert load_settings(config).warehouse.reports_dir == tmp_path / "mine"
+    # a folder the config sets is kept as given, the default warehouse's own folder too
+    for folder, expected in (((tmp_path / "mine").as_posix(), tmp_path / "mine"),
+                             ("warehouse/reports", PROJECT_ROOT / "warehouse" / "reports")):
+        config.write_text(config.read_text(encoding="utf-8").replace(
+            "[warehouse]\n", f'[warehouse]\nreports_dir = "{folder}"\n', 1), encoding="utf-8")
+        assert load_settings(config).warehouse.reports_dir == expected
+        config.write_text(config.read_text(encoding="utf-8").replace(f'reports_dir = "{folder}"\n', ""), encoding="utf-8")
     assert default.warehouse.reports_dir == PROJECT_ROOT / "warehouse" / "reports"

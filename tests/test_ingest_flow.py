@@ -85,6 +85,14 @@ def test_a_configured_path_that_is_not_there_is_said_at_every_run(prefect_api, t
     reports = tmp_path / "reports"
     assert (reports / f"{second}.html").is_file()
     assert (reports / "latest.html").read_bytes() == (reports / f"{first}.html").read_bytes()
+    # mended for a run (the others still said, and still no news), then missing again: news again
+    (tmp_path / "sedes").mkdir()
+    _run(cfg)
+    assert (reports / "latest.html").read_bytes() == (reports / f"{first}.html").read_bytes()
+    (tmp_path / "sedes").rmdir()
+    _run(cfg)
+    last = _query(tmp_path / "catalog.sqlite", "SELECT run_id FROM runs ORDER BY started_at DESC LIMIT 1")[0][0]
+    assert (reports / "latest.html").read_bytes() == (reports / f"{last}.html").read_bytes()
 
 
 def test_seeds_end_to_end(prefect_api, tmp_path, write_config, seeds_copy):

@@ -33,8 +33,8 @@ def config(tmp_path: Path) -> Path:
     (tmp_path / "warehouse").mkdir()
     path = folder / "pipeline.toml"
     text = (ROOT / "config" / "pipeline.toml").read_text(encoding="utf-8")
-    for key, relative in (("catalog", "warehouse/catalog.sqlite"), ("reports_dir", "warehouse/reports"),
-                          ("path", "seeds")):
+    text = text.replace("[warehouse]\n", f'[warehouse]\nreports_dir = "{(tmp_path / "warehouse/reports").as_posix()}"\n', 1)
+    for key, relative in (("catalog", "warehouse/catalog.sqlite"), ("path", "seeds")):
         prefix = "sqlite:" if key == "catalog" else ""  # paths are read from the project root: point them here
         written = f'{key} = "{prefix}{relative}"'
         assert written in text

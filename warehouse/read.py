@@ -18,11 +18,25 @@ SELECT content_hash FROM store.raw_inputs
 UNION ALL SELECT content_hash FROM store.rejects WHERE content_hash IS NOT NULL
 """
 SQL_KNOWN_REJECTS = "SELECT DISTINCT locator, reason FROM store.rejects"
-# completed runs that stored and rejected nothing (a scheduled run in a quiet hour), started before a time
+# the rejects of the last completed run: a configured path still missing is news only when that run did not say it
+SQL_LAST_RUN_REJECTS = """
+SELECT locator, reason FROM store.rejects
+WHERE run_id = (SELECT run_id FROM store.runs WHERE status = 'completed' ORDER BY started_at DESC, run_id DESC LIMIT 1)
+"""
+# completed runs started before a time that found nothing (RunDigest.found_something): no article, no copy,
+# and no reject but those the completed run before it had said too (a configured folder still missing)
 SQL_QUIET_RUNS = """
-SELECT run_id FROM store.runs
-WHERE status = 'completed' AND started_at < ? AND new_articles = 0 AND duplicates = 0 AND rejected = 0
-ORDER BY run_id
+WITH done AS (
+    SELECT run_id, started_at, new_articles, duplicates,
+           lag(run_id) OVER (ORDER BY started_at, run_id) AS previous
+    FROM store.runs WHERE status = 'completed'
+)
+SELECT d.run_id FROM done AS d
+WHERE d.started_at < ? AND d.new_articles = 0 AND d.duplicates = 0
+  AND NOT EXISTS (SELECT 1 FROM store.input_copies AS c WHERE c.run_id = d.run_id)
+  AND NOT EXISTS (SELECT 1 FROM store.rejects AS x WHERE x.run_id = d.run_id AND NOT EXISTS (
+      SELECT 1 FROM store.rejects AS p WHERE p.run_id = d.previous AND p.locator = x.locator AND p.reason = x.reason))
+ORDER BY d.run_id
 """
 # seen_at as microseconds since the epoch: turning 100k TIMESTAMPTZ values into datetimes in DuckDB's
 # client costs more than reading everything else; Python builds them from integers much faster.
@@ -123,8 +137,14 @@ def known_content_hashes(con: duckdb.DuckDBPyConnection) -> set[str]:
     return set(con.execute(SQL_KNOWN_HASHES).fetchnumpy()["content_hash"].tolist())
 
 
+def last_run_rejects(con: duckdb.DuckDBPyConnection) -> set[tuple[str, str]]:
+    """(locator, reason) of the rejects the last completed run recorded."""
+    return {tuple(row) for row in con.execute(SQL_LAST_RUN_REJECTS).fetchall()}  # type: ignore[misc]
+
+
 def quiet_runs(con: duckdb.DuckDBPyConnection, before: datetime) -> list[str]:
-    """The completed runs started before a time that stored and rejected nothing."""
+    """The completed runs started before a time that found nothing: no article, no copy, no reject the run
+    before had not said too (the runs whose page did not become latest.html)."""
     return [row[0] for row in con.execute(SQL_QUIET_RUNS, [before]).fetchall()]
 
 

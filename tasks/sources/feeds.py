@@ -491,7 +491,8 @@ def _document(src: SourceSettings, entry: FeedEntry, page: FetchResult | FetchEr
                 feed_title=entry.title, feed_published_at=entry.published_at, guid=entry.guid,
                 feed_content=entry.content, default_tags=tuple(src.tags), site_name=feed_title,
                 feed_author=entry.author, charset=content_charset(page.headers))
-        if page.body and content_type == "text/plain":  # an article as plain text, as a .txt file is read
+        # an article as plain text, as a .txt file is read (bytes with NULs are no text: the feed's own text, if any)
+        if page.body and content_type == "text/plain" and b"\0" not in page.body[:4096]:
             return RawDocument(
                 source=src.name, locator=entry.url or canonical_url(page.url), content_hash=sha256_hex(page.body),
                 raw=page.body, media_type="text/plain", url=canonical_url(page.url),
