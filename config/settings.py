@@ -101,7 +101,7 @@ def own_reports_dir(catalog: str) -> Path:
     in a folder of its own under warehouse/reports (postgres-HOST-DBNAME, with -PORT after the host when
     not 5432)."""
     scheme, _, target = catalog.partition(":")
-    if catalog in (DEFAULT_CATALOG, f"sqlite:{Path(DEFAULT_CATALOG.partition(':')[2]).resolve()}"):  # a link too
+    if catalog == f"sqlite:{Path(DEFAULT_CATALOG.partition(':')[2]).resolve()}":  # as catalog_location gives it
         return DEFAULT_REPORTS
     if scheme == "postgres":
         host, port, dbname = postgres_place(target)

@@ -481,21 +481,15 @@ def _document(src: SourceSettings, entry: FeedEntry, page: FetchResult | FetchEr
     The feed's title goes with it, as the site's name for a page that names none."""
     if isinstance(page, FetchResult):
         content_type = page.headers.get("content-type", "").split(";")[0].strip().lower()
-        if page.body and (not content_type or content_type in HTML_TYPES):
-            link = canonical_link(page.body, page.url)
+        html = not content_type or content_type in HTML_TYPES
+        # an article as plain text is read as a .txt file is (bytes with NULs are no text: the feed's own text, if any)
+        if page.body and (html or (content_type == "text/plain" and b"\0" not in page.body[:4096])):
+            link = canonical_link(page.body, page.url) if html else None
             # the input is the entry's link, as the feed gives it (the rejects of its entries, the links known
             # next time): a link that redirects is then known whatever the page it led to
             return RawDocument(
                 source=src.name, locator=entry.url or canonical_url(page.url), content_hash=sha256_hex(page.body),
-                raw=page.body, media_type="text/html", url=link or canonical_url(page.url),
-                feed_title=entry.title, feed_published_at=entry.published_at, guid=entry.guid,
-                feed_content=entry.content, default_tags=tuple(src.tags), site_name=feed_title,
-                feed_author=entry.author, charset=content_charset(page.headers))
-        # an article as plain text, as a .txt file is read (bytes with NULs are no text: the feed's own text, if any)
-        if page.body and content_type == "text/plain" and b"\0" not in page.body[:4096]:
-            return RawDocument(
-                source=src.name, locator=entry.url or canonical_url(page.url), content_hash=sha256_hex(page.body),
-                raw=page.body, media_type="text/plain", url=canonical_url(page.url),
+                raw=page.body, media_type="text/html" if html else "text/plain", url=link or canonical_url(page.url),
                 feed_title=entry.title, feed_published_at=entry.published_at, guid=entry.guid,
                 feed_content=entry.content, default_tags=tuple(src.tags), site_name=feed_title,
                 feed_author=entry.author, charset=content_charset(page.headers))
