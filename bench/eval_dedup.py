@@ -388,7 +388,8 @@ def remembered(article: Article) -> KnownArticle:
     """What the warehouse holds of a stored article."""
     return KnownArticle(article_id=article.article_id, text_hash=article.text_hash, canonical_url=None,
                         minhash=article.minhash, story_id=article.story_id, story_terms=article.story_terms,
-                        seen_at=NOW - timedelta(days=1), duplicate_of=article.duplicate_of, facts=article.facts)
+                        seen_at=NOW - timedelta(days=1), duplicate_of=article.duplicate_of, facts=article.facts,
+                        word_count=article.word_count, title=article.cleaned.title)
 
 
 # --- scoring -----------------------------------------------------------------------------------------
@@ -549,6 +550,29 @@ def templated_marked(passes: list[dict]) -> dict[str, int]:
             "marked_duplicate": max(sum(p["by_type"].get(k, {}).get("fp", 0) for k in kinds) for p in passes)}
 
 
+def short_items(data_dir: Path, half: str | None, settings: DedupSettings, limit: int | None = None) -> dict[str, int]:
+    """Distinct short articles: the half's NYT front-page items (headline, and the coders' one-line gist as the
+    text, 3 to 20 words), through prepare and assign in one batch. Each item is its own front-page article, so
+    a duplicate is a false one unless the two items have the same headline and gist."""
+    from bench.eval_topics import item_gist, item_key, load_topics
+
+    items = in_half(load_topics(data_dir), half, key=item_key)[:limit]
+    articles = []
+    for item in items:
+        raw = f"{item['title']}\n\n{item['text']}".encode("utf-8")
+        doc = RawDocument(source="bench", locator=item_key(item), content_hash=hashlib.sha256(raw).hexdigest(),
+                          raw=raw, media_type="text/plain")
+        articles.append(Article(article_id=item_key(item), doc=doc, cleaned=CleanedArticle(
+            title=item["title"] or None, text=item_gist(item), language="en")))
+    prepare(articles, settings)
+    assign(articles, [], settings, NOW)
+    page = {item_key(i): (normalise_for_hash(i["title"] or ""), normalise_for_hash(item_gist(i))) for i in items}
+    marked = [a for a in articles if a.duplicate_of]
+    same = sum(1 for a in marked if page[a.article_id] == page[a.duplicate_of])
+    return {"items": len(items), "marked_duplicate": len(marked), "same_page": same,
+            "other_article": len(marked) - same, "near": sum(1 for a in marked if a.duplicate_kind == "near")}
+
+
 def run(data_dir: Path, limit: int | None = None, half: str | None = "report") -> dict:
     """Build the variants and templated series of one half, run prepare and assign with the shipped
     settings, and score every case."""
@@ -575,6 +599,7 @@ def run(data_dir: Path, limit: int | None = None, half: str | None = "report") -
         "passes": passes, "templated": templated_marked(passes),
         "margins": margins(originals, batch, cleaned, settings.near_threshold),
         "tail_cleaning": tail_cleaning(originals, batch, cleaned),
+        "short_items": short_items(Path(data_dir), half, settings, limit and 100 * limit),
     }
 
 
@@ -606,6 +631,11 @@ def table(results: dict) -> str:
         "cleaned texts against the stored originals (own: the article's original; other: any other). "
         f"Templated reports marked a duplicate of another day's, in any pass: {results['templated']['marked_duplicate']} "
         f"of {results['templated']['reports']}.")
+    short = results["short_items"]
+    cases.notes.append(
+        f"Short articles ({results['half']} half of the NYT front-page items: headline and a one-line gist, each a "
+        f"distinct article): {short['other_article']} of {short['items']} marked a duplicate of another article "
+        f"({short['near']} near), {short['same_page']} of an item with the same headline and gist.")
     summary = Table("Near-duplicates overall, story grouping and time per pass",
                     ["pass", "P", "R", "F1", "cross-cat pairs joined", "cross-cat rate", "joined cross share",
                      "related joined", "prepare ms/art", "assign ms/art", "prepare+assign s"])

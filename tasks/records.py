@@ -143,6 +143,8 @@ class KnownArticle:
     seen_at: datetime
     duplicate_of: str | None
     facts: frozenset[str] | None = None  # None: stored before facts were kept (no fact check against it)
+    word_count: int | None = None  # None: not known (no short-text rule against it)
+    title: str | None = None
 
 
 @dataclass

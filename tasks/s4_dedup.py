@@ -42,6 +42,15 @@ LSH_MARGIN = 0.8
 FACT_CONTAINMENT = 0.625
 MIN_MISSING_FACTS = 3
 EMPTY_TEXT_HASH = text_hash("")
+# A text of fewer words says too little to tell a copy from another article: its few shingles are
+# mostly its names (weighted facts), which articles of one beat share, and a stock line ("Watch the
+# video.", a coder's "priest abuse scandal.") stands under many headlines. Such a text is a near
+# duplicate of nothing, and an exact copy only under the same headline. On the NYT tuning half's items
+# (a headline and a one-line gist, 3 to 20 words: distinct front-page articles, with [clean] min_words
+# = 1) 1,640 of 7,785 were near duplicates and 284 exact ones of another headline, 1,611 of them under
+# 11 words; at 20 words and up, none. It is the default [clean] min_words: a text too short to store by
+# default is too short to call a copy.
+MIN_COPY_WORDS = 20
 # Batch articles join the story index one by one; every so many they are merged into its arrays.
 TERM_INDEX_FLUSH = 256
 
@@ -167,6 +176,17 @@ class TermIndex:
         return self.stories[best_slot], best_score
 
 
+def _enough_words(words: int | None) -> bool:
+    """Whether a text is long enough to be called a copy by its words alone (unknown counts are)."""
+    return words is None or words >= MIN_COPY_WORDS
+
+
+def copy_key(hash_of_text: str, words: int | None, title: str | None) -> str:
+    """What two texts must share to be exact copies: the text's hash, and under MIN_COPY_WORDS words the
+    headline too."""
+    return hash_of_text if _enough_words(words) else f"{hash_of_text}:{text_hash(title or '')}"
+
+
 def facts_agree(facts: frozenset[str] | None, other: frozenset[str] | None) -> bool:
     """Whether two texts' facts allow one to be a copy of the other (True when either is unknown)."""
     if facts is None or other is None:
@@ -206,7 +226,7 @@ class _Registry:
         self.story = {k.article_id: k.story_id for k in known if k.story_id}
         self.by_hash: dict[str, str] = {}
         for k in known:
-            self.by_hash.setdefault(k.text_hash, k.article_id)
+            self.by_hash.setdefault(copy_key(k.text_hash, k.word_count, k.title), k.article_id)
         self.by_url = self._known_urls(known, batch)
         self._build_near(known)
         self._build_stories(known, batch)
@@ -233,6 +253,7 @@ class _Registry:
         matrix = np.frombuffer(b"".join(k.minhash for k in rows), dtype="<u8").reshape(len(rows), s.num_perm)
         self.slot_ids = [k.article_id for k in rows]
         self.slot_facts = [k.facts for k in rows]
+        self.slot_words = [k.word_count for k in rows]
         self.slot_of: dict[str, int] = {}
         for slot, aid in enumerate(self.slot_ids):
             self.slot_of.setdefault(aid, slot)
@@ -263,18 +284,19 @@ class _Registry:
     def find_duplicate(self, article: Article, signature: np.ndarray | None) -> _Match | None:
         """Return the article this one duplicates (exact, then URL, then near), if any."""
         own = article.article_id  # an article re-run against its own stored copy is no duplicate
-        if article.text_hash and article.text_hash != EMPTY_TEXT_HASH \
-                and self.by_hash.get(article.text_hash, own) != own:
-            return _Match(self.by_hash[article.text_hash], "exact", 1.0)
+        key = copy_key(article.text_hash, article.word_count, article.cleaned.title)
+        if article.text_hash and article.text_hash != EMPTY_TEXT_HASH and self.by_hash.get(key, own) != own:
+            return _Match(self.by_hash[key], "exact", 1.0)
         url = _article_url(article)
         if url and self.by_url.get(url, own) != own:
             original = self.by_url[url]
             return _Match(original, "url", self.near.similarity(signature, self.slot_of.get(original)))
-        if signature is None:
+        if signature is None or not _enough_words(article.word_count):
             return None
         best: tuple[float, int] | None = None
         for slot, jaccard, containment in self.near.candidates(signature):
-            if self.slot_ids[slot] != own and (jaccard >= self.settings.near_threshold or (
+            if self.slot_ids[slot] != own and _enough_words(self.slot_words[slot]) and (
+                    jaccard >= self.settings.near_threshold or (
                     jaccard >= CONTAINMENT_MIN_JACCARD and containment >= NEAR_CONTAINMENT)) \
                     and facts_agree(article.facts, self.slot_facts[slot]):
                 if best is None or jaccard > best[0] or (jaccard == best[0] and slot < best[1]):
@@ -288,7 +310,7 @@ class _Registry:
             self.parent[aid] = article.duplicate_of
         self.story[aid] = article.story_id or aid
         if article.text_hash and article.text_hash != EMPTY_TEXT_HASH:
-            self.by_hash.setdefault(article.text_hash, aid)
+            self.by_hash.setdefault(copy_key(article.text_hash, article.word_count, article.cleaned.title), aid)
         url = _article_url(article)
         if url:
             self.by_url.setdefault(url, aid)
@@ -296,6 +318,7 @@ class _Registry:
             self.slot_of.setdefault(aid, self.near.add(signature))
             self.slot_ids.append(aid)
             self.slot_facts.append(article.facts)
+            self.slot_words.append(article.word_count)
         if not article.duplicate_of and article.story_terms:
             self.terms.add(article.story_terms, article.story_id or aid, seen)
 

@@ -50,7 +50,8 @@ def remembered(article: Article, seen_at: datetime = NOW - timedelta(days=1), st
     return KnownArticle(article_id=article.article_id, text_hash=article.text_hash,
                         canonical_url=article.cleaned.canonical_url or article.doc.url, minhash=article.minhash,
                         story_id=story_id or article.article_id, story_terms=article.story_terms,
-                        seen_at=seen_at, duplicate_of=duplicate_of, facts=article.facts if with_facts else None)
+                        seen_at=seen_at, duplicate_of=duplicate_of, facts=article.facts if with_facts else None,
+                        word_count=article.word_count, title=article.cleaned.title)
 
 
 def read_article(name: str) -> tuple[str, list[str]]:
@@ -361,6 +362,50 @@ def test_a_stored_article_without_facts_is_judged_by_its_signature() -> None:
     # no fact check against it: the next day's wrap is taken for a copy, as before facts were kept
     [next_day] = run([make_article("thu", THURSDAY_CLOSE)], [stored])
     assert next_day.duplicate_of == "wed"
+
+
+# --- short texts: too few words to tell a copy from another article --------------------------------
+
+SHORT = [("Senate Passes Minimum Wage Bill", "Senate passes minimum wage increase; Congress."),
+         ("Republican leader makes concession on minimum wage", "minimum wage debate in Congress."),
+         ("Storm closes coast road", "Storm closes the coast road at Harris."),
+         ("Coast road shut again", "Storm closes the coast road at Harris again on Monday.")]
+
+
+@pytest.mark.parametrize("floor, duplicates", [(1, {"w2": "w1", "r2": "r1"}), (s4_dedup.MIN_COPY_WORDS, {})])
+def test_a_short_text_is_a_near_duplicate_of_nothing(monkeypatch: pytest.MonkeyPatch, floor: int,
+                                                     duplicates: dict[str, str]) -> None:
+    # a one-line text's few shingles are mostly its names: a debate and a vote on one bill, a road closed
+    # twice, pass the near test; under MIN_COPY_WORDS words they are other articles of one story
+    monkeypatch.setattr(s4_dedup, "MIN_COPY_WORDS", floor)
+    batch = run([make_article(aid, text, title) for aid, (title, text) in zip(("w1", "w2", "r1", "r2"), SHORT)])
+    assert {a.article_id: a.duplicate_of for a in batch if a.duplicate_of} == duplicates
+    assert [a.story_id for a in batch] == ["w1", "w1", "r1", "r1"]
+    # and against stored articles alike
+    stored = [remembered(a) for a in run([make_article(aid, text, title)
+                                          for aid, (title, text) in zip(("w1", "r1"), SHORT[::2])])]
+    later = run([make_article(aid, text, title) for aid, (title, text) in zip(("w2", "r2"), SHORT[1::2])], stored)
+    assert {a.article_id: a.duplicate_of for a in later if a.duplicate_of} == duplicates
+
+
+def test_a_short_text_is_an_exact_copy_only_under_the_same_headline() -> None:
+    gist = "Priest abuse scandal widens."
+    first, other, again = run([make_article("p1", gist, "Bishops meet over abuse claims"),
+                               make_article("p2", gist, "Diocese settles lawsuits"),
+                               make_article("p3", gist, "Bishops Meet Over Abuse Claims")])
+    assert first.duplicate_of is None and other.duplicate_of is None
+    assert (again.duplicate_of, again.duplicate_kind) == ("p1", "exact")
+    [stored] = [remembered(first)]
+    later_other, later_same = run([make_article("p4", gist, "Diocese settles lawsuits"),
+                                   make_article("p5", gist, "Bishops meet over abuse claims")], [stored])
+    assert later_other.duplicate_of is None and (later_same.duplicate_of, later_same.duplicate_kind) == ("p1", "exact")
+
+
+def test_a_text_of_enough_words_is_a_copy_under_any_headline(bridge: tuple[str, list[str]]) -> None:
+    title, paragraphs = bridge
+    lead = " ".join(" ".join(paragraphs).split()[:s4_dedup.MIN_COPY_WORDS])
+    original, renamed = run([make_article("b1", lead, title), make_article("b2", lead, "Another headline")])
+    assert (renamed.duplicate_of, renamed.duplicate_kind) == ("b1", "exact")
 
 
 def test_copy_of_a_copy_points_at_the_root(bridge: tuple[str, list[str]]) -> None:
