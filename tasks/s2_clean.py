@@ -417,6 +417,17 @@ def _page_url(html: str, meta_url: str | None, url: str | None) -> str | None:
     return canonical_url(found) if found else None
 
 
+_PAGE_TAG = re.compile(r"<(?:html|head|body)\b", re.I)
+
+
+def _as_page(html: str) -> str:
+    """The markup as trafilatura takes it: a fragment with no <html>, <head> or <body> (a feed's text, a
+    saved article body) inside a page of its own. trafilatura refuses markup that does not name html in
+    its first 50 characters unless it parses to two blocks or more, logging an ERROR, so a one-paragraph
+    fragment ("<p>...</p>") would be "no article text" and a line in the run's log for each."""
+    return html if _PAGE_TAG.search(html) else f"<html><body>{html}</body></html>"
+
+
 def clean_html(html: str, url: str | None = None, settings: CleanSettings | None = None,
                site_name: str | None = None) -> CleanedArticle:
     """Extract the article from an HTML page with trafilatura, then apply the text rules
@@ -426,7 +437,7 @@ def clean_html(html: str, url: str | None = None, settings: CleanSettings | None
     try:
         # Parsed once: the metadata reads this tree, and bare_extraction works on its own copy of it, so
         # a page without article text needs neither a second parse nor a second metadata pass.
-        tree = trafilatura.load_html(html)
+        tree = trafilatura.load_html(_as_page(html))
         meta = _page_metadata(tree, url, date_params, site_name) if tree is not None else Document()
         # With links and images off, the URL the metadata found would change nothing in the extraction.
         doc = None if tree is None else trafilatura.bare_extraction(

@@ -570,6 +570,29 @@ def test_feed_text_standing_in_for_a_page_keeps_the_feeds_headline() -> None:
     assert art.title == "Mill reopens" and "stylesheet" in art.text
 
 
+ONE_BLOCK = ("<p>The harbour authority said ferry services to the islands would resume on Thursday after storm "
+             "damage to the main pier was repaired overnight. Officials said the repairs cost about 400,000 pounds "
+             "and that a permanent fix would follow in the spring.</p>")
+
+
+@pytest.mark.parametrize("markup", [ONE_BLOCK, ONE_BLOCK.replace("Officials", "<b>Officials</b>"),
+                                    ONE_BLOCK[3:-4].replace("Officials", "<em>Officials</em>")],
+                         ids=["one-paragraph", "inline-tag-in-paragraph", "text-with-inline-tag"])
+def test_an_html_fragment_of_one_block_is_an_article(markup: str, caplog: pytest.LogCaptureFixture) -> None:
+    # a saved article body or a feed's text of one paragraph: trafilatura refuses markup of one block that does
+    # not name html, with an ERROR of its own ("parsed tree length: 1, wrong data type or not valid HTML")
+    with caplog.at_level(logging.INFO):
+        kept, rejects = clean_documents([_doc(markup.encode(), "body.html", "text/html")], CleanSettings())
+    assert not rejects
+    art = kept[0][1]
+    assert art.text.startswith("The harbour authority said") and "Officials said the repairs" in art.text
+    assert "<" not in art.text
+    assert not [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    # a whole page of the same paragraph reads the same
+    page = clean_html(f"<html><body>{markup}</body></html>")
+    assert clean_html(markup).text == page.text
+
+
 def test_clean_documents_turns_unexpected_errors_into_rejects(monkeypatch: pytest.MonkeyPatch) -> None:
     def broken(raw: str, settings: CleanSettings | None = None) -> None:
         raise RuntimeError("parser exploded\non two lines " + "x" * 400)
