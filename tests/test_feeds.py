@@ -420,6 +420,31 @@ def test_a_feed_the_parser_cannot_read_fails_alone_and_an_odd_value_costs_only_i
     assert [d.locator for d in poll.documents if d.source == "authors"] == [f"{site}/json/1"]
 
 
+def test_an_entry_without_a_link_is_rejected_as_having_none(server: HTTPServer, client: HttpClient) -> None:
+    # feedparser copies a linkless entry's id into its link (guidislink): an Atom urn: id or an RSS tag: guid
+    # is no link given, so the reject says the entry has none rather than that its link is not http(s) (urn)
+    site = base(server)
+    atom = (f'<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><title>Notes</title>'
+            f'<entry><id>urn:uuid:60a76c80-d399-11d9-b93c-0003939e0af6</id><title>No link</title>'
+            f'<content type="html">&lt;p&gt;Short note.&lt;/p&gt;</content></entry>'
+            f'<entry><id>{site}/notes/2</id><title>Id is the link</title></entry></feed>')
+    rss = ('<?xml version="1.0"?><rss version="2.0"><channel><title>Tags</title>'
+           '<item><title>Tagged</title><guid>tag:example.org,2026:7</guid><description>Short.</description></item>'
+           '</channel></rss>')
+    server.expect_request("/notes.atom").respond_with_data(atom, content_type="application/atom+xml")
+    server.expect_request("/tags.rss").respond_with_data(rss, content_type=RSS_TYPE)
+    page = "<html><body><article><p>" + "An ordinary public news story about the harbour. " * 12 + "</p></article></body></html>"
+    server.expect_request("/notes/2").respond_with_data(page, content_type="text/html")
+    sources = [feed_source(server, "notes", "/notes.atom"), feed_source(server, "tags", "/tags.rss")]
+    poll = poll_feeds(sources, {}, client, NOW, set(), set())
+    assert {s.source: s.last_status for s in poll.states} == {"notes": "ok", "tags": "ok"}
+    assert [d.locator for d in poll.documents] == [f"{site}/notes/2"], "an http(s) id standing for the link is fetched"
+    assert sorted((r.locator, r.reason) for r in poll.rejects) == [
+        ("tag:example.org,2026:7", "entry has no link and too little feed content (1 word, needs 50)"),
+        ("urn:uuid:60a76c80-d399-11d9-b93c-0003939e0af6",
+         "entry has no link and too little feed content (2 words, needs 50)")]
+
+
 def test_failing_feed_does_not_stop_the_others(server: HTTPServer, client: HttpClient) -> None:
     serve_feed(server, "/feeds/world.rss", "world.rss")
     server.expect_request("/feeds/news").respond_with_data((FEEDS / "homepage.html").read_bytes(),

@@ -203,6 +203,8 @@ def _entry(raw: dict, base_url: str) -> FeedEntry | None:
     get = dict.get  # plain lookups: feedparser's own get() maps some missing keys to others
     guid = _text(get(raw, "id"))
     link = _text(get(raw, "link"))
+    if link and get(raw, "guidislink") and link == guid and link_scheme(link) not in ("http", "https"):
+        link = None  # feedparser's copy of a linkless entry's id (an Atom urn:, a tag: guid): the entry has no link
     if not link:
         link = next((_text(get(item, "href")) for item in get(raw, "links") or []
                      if get(item, "rel", "alternate") == "alternate" and get(item, "href")), None)
