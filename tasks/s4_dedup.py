@@ -303,6 +303,20 @@ class _Registry:
                     best = (jaccard, slot)
         return _Match(self.slot_ids[best[1]], "near", round(best[0], 4)) if best else None
 
+    def relation(self, article: Article, signature: np.ndarray | None, match: _Match,
+                 root: str) -> tuple[str, float | None]:
+        """How an article copies the original it is marked a duplicate of (kind, similarity). A copy of a copy
+        is marked a duplicate of the first copy's original: it is an exact duplicate of that original only
+        with its text (and under MIN_COPY_WORDS words its headline), a URL duplicate only with its URL, else a
+        near one, with its estimated similarity to the original."""
+        if match.original == root:
+            return match.kind, match.similarity
+        if self.by_hash.get(copy_key(article.text_hash, article.word_count, article.cleaned.title)) == root:
+            return "exact", 1.0
+        similarity = self.near.similarity(signature, self.slot_of.get(root))
+        url = _article_url(article)
+        return ("url" if url and self.by_url.get(url) == root else "near"), similarity
+
     def accept(self, article: Article, signature: np.ndarray | None, seen: float) -> None:
         """Make a decided batch article visible to the articles after it (seen: its instant, epoch seconds)."""
         aid = article.article_id
@@ -345,8 +359,8 @@ def assign(articles: list[Article], known: list[KnownArticle], settings: DedupSe
             match = None  # a stored copy of this very article: nothing to point at
         if match:
             article.duplicate_of = registry.root(match.original)
-            article.duplicate_kind = match.kind
-            article.similarity = match.similarity
+            article.duplicate_kind, article.similarity = registry.relation(article, signature, match,
+                                                                           article.duplicate_of)
             article.story_id = registry.story_of(match.original)
             counts[match.kind] += 1
         else:

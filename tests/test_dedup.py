@@ -427,7 +427,29 @@ def test_stored_duplicate_leads_to_its_root(bridge: tuple[str, list[str]]) -> No
     known = [remembered(stored_root, story_id="story-7"),
              remembered(stored_copy, story_id="story-7", duplicate_of="w-root")]
     (new,) = run([make_article("new", "\n".join(paragraphs) + "\n" + TAIL)], known)  # same text as w-copy
-    assert (new.duplicate_of, new.duplicate_kind, new.story_id) == ("w-root", "exact", "story-7")
+    # an exact copy of w-copy, and so a near copy of w-root, not an exact one
+    assert (new.duplicate_of, new.duplicate_kind, new.story_id) == ("w-root", "near", "story-7")
+    assert new.similarity == stored_copy_similarity(stored_root, stored_copy) < 1.0
+    (same,) = run([make_article("same", "\n".join(paragraphs), "Another headline")], known)
+    assert (same.duplicate_of, same.duplicate_kind, same.similarity) == ("w-root", "exact", 1.0)
+
+
+def stored_copy_similarity(root: Article, copy: Article) -> float | None:
+    """The similarity a near copy of root with copy's text is given (copy stored as a new article)."""
+    (alone,) = run([make_article("alone", copy.cleaned.text)], [remembered(root)])
+    assert (alone.duplicate_of, alone.duplicate_kind) == (root.article_id, "near")
+    return alone.similarity
+
+
+def test_a_copy_of_a_copy_in_one_batch_is_described_against_the_original(bridge: tuple[str, list[str]]) -> None:
+    title, paragraphs = bridge
+    trimmed = "\n".join(paragraphs[:6])
+    root, near, exact = run([make_article("a", "\n".join(paragraphs), title),
+                             make_article("b", trimmed, "Bridge repairs: the first part"),
+                             make_article("c", trimmed, "Bridge to close for repairs")])
+    assert (near.duplicate_of, near.duplicate_kind) == ("a", "near")
+    # c has b's text, not a's: a near duplicate of a, as similar to it as b is
+    assert (exact.duplicate_of, exact.duplicate_kind, exact.similarity) == ("a", "near", near.similarity)
 
 
 def test_near_duplicate_of_a_stored_article(bridge: tuple[str, list[str]]) -> None:
