@@ -102,8 +102,10 @@ def test_since_and_issue_keep_only_matching_hits(warehouse):
         recent = queries.search(con, "ferry", since=date.today() - timedelta(days=7))
         tagged = queries.search(con, "ferry", issue="transport")
         nothing = queries.search(con, "ferry", issue="no_such_issue")
+        shouted = con.execute("SELECT article_id FROM search_hits('ferry', issue_name := 'TRANSPORT')").fetchall()
     assert [h.article_id for h in recent] == ["a" * 16], "the 40-day-old budget story is left out"
     assert [h.article_id for h in tagged] == ["a" * 16] and nothing == []
+    assert shouted == [("a" * 16,)], "an issue in any case, as the command line takes it"
 
 
 def test_since_and_issue_judge_the_original_shown_not_only_a_matching_copy(tmp_path):

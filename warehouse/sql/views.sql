@@ -108,7 +108,7 @@ GROUP BY h.article_id;
 -- search_hits(query, since := DATE, issue_name := NAME, top := N): the best `top` hits (default 10) as a
 -- reader wants them, one row per original article with the matching duplicates folded under it (copies),
 -- its story, tags, source and date (UTC; the publication date, else the ingestion date). since and
--- issue_name keep only the hits dated on or after since and tagged with that issue, judged on the
+-- issue_name keep only the hits dated on or after since and tagged with that issue (in any case), judged on the
 -- original shown (its day and tags), not on a matching copy folded under it (the defaults, and
 -- NULL, keep all; the defaults are not NULL because a DuckLake catalog cannot store a NULL default, and
 -- the parameter is not called issue because a parameter with a default must not share a column's name).
@@ -119,7 +119,7 @@ WITH found AS (
     WHERE coalesce(r.dated_at, f.dated_at)
               >= timezone('UTC', CAST(CAST(coalesce(since, DATE '0001-01-01') AS DATE) AS TIMESTAMP))
       AND (coalesce(issue_name, '') = ''
-           OR f.root_id IN (SELECT t.article_id FROM article_tags AS t WHERE t.issue = issue_name))
+           OR f.root_id IN (SELECT t.article_id FROM article_tags AS t WHERE lower(t.issue) = lower(issue_name)))
 ), best AS (
     SELECT root_id, max(score) AS score, max(matched) AS matched FROM found
     GROUP BY root_id ORDER BY score DESC, root_id LIMIT top
