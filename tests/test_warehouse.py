@@ -178,6 +178,54 @@ def test_maintain_merges_and_expires_and_the_data_stays(prefect_api, tmp_path: P
     assert "maintain:" in result.stdout
 
 
+def test_sessions_open_across_maintain_keep_answering(prefect_api, tmp_path: Path, write_config,
+                                                      corpus: list[Path]) -> None:
+    """maintain moves inlined rows out to Parquet and drops the catalog tables of rows inlined before a
+    migration (a new lake has them); sessions opened before (open_warehouse, the make sql shell) still answer,
+    and a session that held a transaction across it answers again from its next transaction."""
+    from flows.ingest import ingest
+
+    folder = tmp_path / "in"
+    cfg = write_config(f'[[sources]]\nname = "c"\nkind = "folder"\npath = "{folder.as_posix()}"\n')
+    for part in range(2):  # a new lake (its migrations) and two runs of small writes
+        _fill(folder, corpus[part * 6:(part + 1) * 6])
+        assert ingest(config_path=str(cfg), return_state=True).is_completed()
+    db = tmp_path / "catalog.sqlite"
+    query = "SELECT (SELECT count(*) FROM articles), (SELECT count(*) FROM inputs), (SELECT count(*) FROM runs)"
+    reader = open_warehouse(db)
+    held = open_warehouse(db)
+    before = reader.execute(query).fetchone()
+    held.execute("BEGIN TRANSACTION")
+    assert held.execute(query).fetchone() == before == (12, 12, 2)
+    shell = subprocess.Popen([sys.executable, "-m", "warehouse.shell", "--config", str(cfg), "-csv", "-noheader"],
+                             cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True)
+    shell.stdin.write(query + ";\n")
+    shell.stdin.flush()
+    assert shell.stdout.readline().strip() == "12,12,2"
+
+    result = subprocess.run([sys.executable, "-m", "flows.maintain", "--config", str(cfg)], cwd=ROOT,
+                            capture_output=True, text=True, timeout=300, env=cli_env(prefect_api))
+    assert result.returncode == 0, result.stderr[-2000:]
+
+    assert reader.execute(query).fetchone() == before, "a session opened before maintain still answers"
+    shell.stdin.write(query + ";\n")
+    shell.stdin.flush()
+    answer = shell.stdout.readline().strip()
+    out, err = shell.communicate(".quit\n", timeout=60)
+    assert answer == "12,12,2", answer + out + err
+    try:  # DuckLake reads a held snapshot's catalog once (duckdb/ducklake#1305): this one may fail once
+        held.execute(query).fetchone()
+    except duckdb.Error:
+        pass
+    held.execute("ROLLBACK")
+    assert held.execute(query).fetchone() == before, "its next transaction answers"
+    with open_warehouse(db) as fresh:
+        assert fresh.execute(query).fetchone() == before
+    reader.close()
+    held.close()
+
+
 # --- the import of a single-file warehouse -------------------------------------------------------------
 
 OLD_TABLES = ("runs", "raw_inputs", "articles", "article_tags", "stories", "rejects", "source_state",

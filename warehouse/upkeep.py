@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import duckdb
 
-from warehouse.connect import now, retrying
+from warehouse.connect import VIEWS_FILE, now, retrying, transaction
 
 # Rows of small writes kept in the catalog database (data inlining) move out to Parquet files first.
 SQL_FLUSH_INLINED = "CALL ducklake_flush_inlined_data('news')"
@@ -18,6 +18,7 @@ SQL_DELETE_ORPHANS = "CALL ducklake_delete_orphaned_files('news', older_than => 
 SQL_ORPHANS = "CALL ducklake_delete_orphaned_files('news', dry_run => true, older_than => ?)"
 SQL_DATA_FILES = "SELECT count(*) FROM __ducklake_metadata_news.ducklake_data_file WHERE end_snapshot IS NULL"
 SQL_SNAPSHOTS = "SELECT count(*) FROM news.snapshots()"
+SQL_INLINED_TABLES = "SELECT table_name FROM __ducklake_metadata_news.ducklake_inlined_data_tables"
 # With a shared catalog, a run on another machine may be writing files it has not committed yet: only
 # files older than this are orphans for sure. With the run lock held, no other run is writing.
 SHARED_ORPHAN_AGE = timedelta(days=1)
@@ -50,7 +51,10 @@ def maintain(con: duckdb.DuckDBPyConnection, keep_snapshots_days: float, exclusi
     """Merge adjacent small files, expire snapshots older than keep_snapshots_days, and delete the files
     no remaining snapshot needs, including orphans a killed run left behind (exclusive: this process
     holds the run lock, so no other run is writing files now)."""
+    inlined = _inlined_tables(con)
     flushed = len(retrying(con, lambda: con.execute(SQL_FLUSH_INLINED).fetchall()))
+    if inlined - _inlined_tables(con):
+        retrying(con, lambda: _new_schema_version(con))
     merged = len(retrying(con, lambda: con.execute(SQL_MERGE).fetchall()))
     expired = len(retrying(con, lambda: con.execute(SQL_EXPIRE, [now() - timedelta(days=keep_snapshots_days)])
                            .fetchall()))
@@ -59,6 +63,24 @@ def maintain(con: duckdb.DuckDBPyConnection, keep_snapshots_days: float, exclusi
     return Upkeep(flushed_tables=flushed, merged=merged, expired_snapshots=expired, deleted_old_files=old,
                   deleted_orphans=orphans, data_files=con.execute(SQL_DATA_FILES).fetchone()[0],
                   snapshots=con.execute(SQL_SNAPSHOTS).fetchone()[0])
+
+
+def _inlined_tables(con: duckdb.DuckDBPyConnection) -> set[str]:
+    return {row[0] for row in con.execute(SQL_INLINED_TABLES).fetchall()}
+
+
+def _new_schema_version(con: duckdb.DuckDBPyConnection) -> None:
+    """Give the lake a new schema version (the public views written again, unchanged), so that every open
+    session reads the catalog afresh at its next statement.
+
+    A flush drops the catalog tables of rows inlined under an older table schema (after a migration), without
+    a new schema version; DuckLake caches a table's inlined tables by schema version in each session that
+    attached the lake, so a session opened before (make sql, open_warehouse) went on reading the dropped tables
+    and failed at every query ("ducklake_inlined_data_6_2 does not exist") until it attached again
+    (duckdb/ducklake#1305, #1413). A transaction held open across the flush still fails once: its snapshot's
+    catalog was read before; its next transaction reads the new one."""
+    with transaction(con):
+        con.execute(VIEWS_FILE.read_text(encoding="utf-8"))
 
 
 def orphaned_files(con: duckdb.DuckDBPyConnection) -> list[str]:
