@@ -197,6 +197,7 @@ def ingest(sources: list[str] | None = None, config_path: str | None = None,
                 stored = stages.store_task(con, run_id, quote(articles), quote(rejects), quote(story_list), counts,
                                            settings, quote(poll.states), checked_at, quote(copies))
                 articles, rejects, story_list, counts = stored.articles, stored.rejects, stored.stories, stored.counts
+                copies = stored.copies
                 committed = True
             in_run = {a.article_id for a in articles}
             stored_titles = read.article_titles(con, [a.duplicate_of for a in articles

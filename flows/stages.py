@@ -221,6 +221,7 @@ class Stored:
     stories: list[Story]
     counts: RunCounts
     snapshot_id: int
+    copies: list[InputCopy] = dataclasses.field(default_factory=list)
 
 
 @task(name="store", cache_policy=NO_CACHE)
@@ -250,12 +251,13 @@ def store_task(con: duckdb.DuckDBPyConnection, run_id: str, articles: list[Artic
                 raise
             time.sleep(random.uniform(0, 0.05 * attempt))  # two losers do not collide again in step
             checked_at = read.current_snapshot(con)
-            articles, rejects, story_list, counts = recheck(con, articles, rejects, counts, settings, copies)
+            articles, rejects, story_list, counts, copies = recheck(con, articles, rejects, counts, settings,
+                                                                    copies or [])
             get_run_logger().info("store: another writer committed first; %d articles left after checking again",
                                   len(articles))
     get_run_logger().info("store: %d articles, %d rejects, %d stories written (snapshot %d)", len(articles),
                           len(rejects), len(story_list), snapshot)
-    return Stored(articles, rejects, story_list, counts, snapshot)
+    return Stored(articles, rejects, story_list, counts, snapshot, list(copies or []))
 
 
 def outcome_counts(articles: list[Article], rejects: list[Reject], copies: Sequence[InputCopy]) -> dict[str, int]:
@@ -271,12 +273,19 @@ def outcome_counts(articles: list[Article], rejects: list[Reject], copies: Seque
 
 def recheck(con: duckdb.DuckDBPyConnection, articles: list[Article], rejects: list[Reject], counts: RunCounts,
             settings: Settings, copies: Sequence[InputCopy] = ()
-            ) -> tuple[list[Article], list[Reject], list[Story], RunCounts]:
+            ) -> tuple[list[Article], list[Reject], list[Story], RunCounts, list[InputCopy]]:
     """A batch checked again against the warehouse as it is now: inputs another writer stored meanwhile
-    are dropped (already stored), the others deduplicated again and their stories rebuilt."""
+    are dropped and recorded as copies of what it stored (already stored, as discovery records them when
+    it finds them stored), the others deduplicated again and their stories rebuilt."""
     known = read.known_content_hashes(con)
     kept = [a for a in articles if a.doc.content_hash not in known]
     kept_rejects = [r for r in rejects if not r.content_hash or r.content_hash not in known]
+    # copies of this run's inputs whose bytes the other writer stored: copies of its input now
+    stale = [c for c in copies if c.stored_by_run is None and c.content_hash in known]
+    now_stored = ([(a.doc.source, a.doc.locator, a.doc.content_hash) for a in articles if a.doc.content_hash in known]
+                  + [(r.source, r.locator, r.content_hash) for r in rejects if r.content_hash and r.content_hash in known]
+                  + [(c.source, c.locator, c.content_hash) for c in stale])
+    copies = [c for c in copies if c not in stale] + read.copies_of_stored(con, now_stored)
     now = datetime.now(timezone.utc)
     if kept:
         stored = read.load_known_articles(con, now - timedelta(days=settings.dedup.story_window_days),
@@ -284,10 +293,10 @@ def recheck(con: duckdb.DuckDBPyConnection, articles: list[Article], rejects: li
         dedup.assign(kept, stored, settings.dedup, now)
     members, titles = stored_story_context(con, kept)
     story_list = stories.build_stories(kept, members, settings.summary.story_sentences, titles) if kept else []
-    dropped = len(articles) - len(kept) + len(rejects) - len(kept_rejects)
+    dropped = len(articles) - len(kept) + len(rejects) - len(kept_rejects) + len(stale)
     counts = dataclasses.replace(counts, skipped=counts.skipped + dropped,
                                  **outcome_counts(kept, kept_rejects, copies))
-    return kept, kept_rejects, story_list, counts
+    return kept, kept_rejects, story_list, counts, copies
 
 
 @task(name="report page", cache_policy=NO_CACHE)

@@ -123,7 +123,7 @@ def test_a_batch_checked_again_counts_its_copies_as_the_run_does(tmp_path: Path)
               InputCopy("s", "/in/bad-copy.html", "b" * 64, "/in/bad.html")]
     con = connect.connect(tmp_path / "catalog.sqlite")
     try:
-        _, _, _, counts = recheck(con, [article], [reject], RunCounts(discovered=4), load_settings(), copies)
+        _, _, _, counts, _ = recheck(con, [article], [reject], RunCounts(discovered=4), load_settings(), copies)
     finally:
         con.close()
     assert (counts.new_articles, counts.duplicates, counts.rejected) == (1, 1, 2)

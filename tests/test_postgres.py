@@ -120,12 +120,13 @@ def test_an_unreachable_catalog_stops_with_one_line(postgres, tmp_path: Path) ->
 
 def test_the_check_at_commit_time_turns_a_late_copy_into_already_stored(postgres, tmp_path: Path) -> None:
     """Two writers that checked the same article against the same snapshot: the first stores it; the
-    second's write finds the lake moved on, stores nothing, and after checking again skips it."""
+    second's write finds the lake moved on, stores nothing, and after checking again skips it, recording
+    its own input with those bytes (a copy in another folder, and that copy's copy) as already stored."""
     from datetime import datetime, timezone
 
     from config.settings import load_settings
     from flows.stages import recheck
-    from tasks.records import Article, CleanedArticle, RawDocument, RunCounts
+    from tasks.records import Article, CleanedArticle, InputCopy, RawDocument, RunCounts
     from warehouse import WriteConflict, read, write
 
     lake = Lake("postgres", postgres(), str(tmp_path / "files"))
@@ -136,8 +137,8 @@ def test_the_check_at_commit_time_turns_a_late_copy_into_already_stored(postgres
         checked = read.current_snapshot(first)
         assert read.current_snapshot(second) == checked
 
-        def article() -> Article:
-            doc = RawDocument(source="s", locator="/in/a.txt", content_hash="c" * 64, raw=b"same bytes",
+        def article(locator: str = "/in/a.txt") -> Article:
+            doc = RawDocument(source="s", locator=locator, content_hash="c" * 64, raw=b"same bytes",
                               media_type="text/plain")
             cleaned = CleanedArticle(title="Same", text="The same article, taken in twice at once.",
                                      published_at=datetime(2025, 1, 1, tzinfo=timezone.utc))
@@ -146,16 +147,27 @@ def test_the_check_at_commit_time_turns_a_late_copy_into_already_stored(postgres
 
         write.write_run(first, "r1", [article()], [], [], RunCounts(discovered=1, new_articles=1),
                         checked_snapshot=checked)
+        # the second writer read the same bytes in another folder, and once more in a third file
+        late = article("/other/a.txt")
+        copy = InputCopy("s", "/other/a-again.txt", "c" * 64, "/other/a.txt")
         with pytest.raises(WriteConflict):
-            write.write_run(second, "r2", [article()], [], [], RunCounts(discovered=1, new_articles=1),
-                            checked_snapshot=checked)
-        kept, rejects, stories, counts = recheck(second, [article()], [], RunCounts(discovered=1, new_articles=1),
-                                                 load_settings())
-        assert kept == [] and counts.skipped == 1 and counts.new_articles == 0
-        write.write_run(second, "r2", kept, rejects, stories, counts, checked_snapshot=read.current_snapshot(second))
+            write.write_run(second, "r2", [late], [], [], RunCounts(discovered=2, new_articles=1, duplicates=1),
+                            checked_snapshot=checked, copies=[copy])
+        kept, rejects, stories, counts, copies = recheck(
+            second, [late], [], RunCounts(discovered=2, new_articles=1, duplicates=1), load_settings(), [copy])
+        assert kept == [] and counts.skipped == 2 and (counts.new_articles, counts.duplicates) == (0, 0)
+        assert sorted((c.locator, c.original, c.stored_by_run) for c in copies) == [
+            ("/other/a-again.txt", "/in/a.txt", "r1"), ("/other/a.txt", "/in/a.txt", "r1")]
+        write.write_run(second, "r2", kept, rejects, stories, counts, checked_snapshot=read.current_snapshot(second),
+                        copies=copies)
         assert second.execute("SELECT count(*) FROM articles").fetchone()[0] == 1
         assert second.execute("SELECT run_id, status, skipped FROM runs ORDER BY run_id").fetchall() == [
-            ("r1", "completed", 0), ("r2", "completed", 1)]
+            ("r1", "completed", 0), ("r2", "completed", 2)]
+        # every input the two runs read has its outcome, found by its path
+        assert second.execute("SELECT locator, run_id, outcome, stored_by_run FROM inputs ORDER BY locator"
+                              ).fetchall() == [("/in/a.txt", "r1", "stored", "r1"),
+                                               ("/other/a-again.txt", "r2", "already stored", "r1"),
+                                               ("/other/a.txt", "r2", "already stored", "r1")]
     finally:
         first.close()
         second.close()
