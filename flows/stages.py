@@ -282,9 +282,10 @@ def recheck(con: duckdb.DuckDBPyConnection, articles: list[Article], rejects: li
     kept_rejects = [r for r in rejects if not r.content_hash or r.content_hash not in known]
     # copies of this run's inputs whose bytes the other writer stored: copies of its input now
     stale = [c for c in copies if c.stored_by_run is None and c.content_hash in known]
-    now_stored = ([(a.doc.source, a.doc.locator, a.doc.content_hash) for a in articles if a.doc.content_hash in known]
-                  + [(r.source, r.locator, r.content_hash) for r in rejects if r.content_hash and r.content_hash in known]
-                  + [(c.source, c.locator, c.content_hash) for c in stale])
+    now_stored = [*((a.doc.source, a.doc.locator, a.doc.content_hash) for a in articles
+                    if a.doc.content_hash in known),
+                  *((r.source, r.locator, r.content_hash) for r in rejects if r.content_hash in known),
+                  *((c.source, c.locator, c.content_hash) for c in stale)]
     copies = [c for c in copies if c not in stale] + read.copies_of_stored(con, now_stored)
     now = datetime.now(timezone.utc)
     if kept:
