@@ -19,6 +19,13 @@ SQL_ORPHANS = "CALL ducklake_delete_orphaned_files('news', dry_run => true, olde
 SQL_DATA_FILES = "SELECT count(*) FROM __ducklake_metadata_news.ducklake_data_file WHERE end_snapshot IS NULL"
 SQL_SNAPSHOTS = "SELECT count(*) FROM news.snapshots()"
 SQL_INLINED_TABLES = "SELECT table_name FROM __ducklake_metadata_news.ducklake_inlined_data_tables"
+SQL_CATALOG = "SELECT path FROM duckdb_databases() WHERE database_name = 'news'"  # e.g. postgres:dbname=…
+# Other PostgreSQL sessions holding a lock on a table of inlined rows (a reader's open transaction): the
+# flush may drop such a table, and in PostgreSQL that DROP waits for them, with every later reader queued
+# behind it. pg_locks is readable by every role.
+SQL_PG_INLINED_HOLDERS = """SELECT * FROM postgres_query('__ducklake_metadata_news', $$
+SELECT count(DISTINCT l.pid) FROM pg_locks AS l JOIN pg_class AS c ON c.oid = l.relation
+WHERE c.relname ~ '^ducklake_inlined_data_[0-9]+_[0-9]+$' AND l.pid <> pg_backend_pid()$$)"""
 # With a shared catalog, a run on another machine may be writing files it has not committed yet: only
 # files older than this are orphans for sure. With the run lock held, no other run is writing.
 SHARED_ORPHAN_AGE = timedelta(days=1)
@@ -35,12 +42,15 @@ class Upkeep:
     deleted_orphans: int
     data_files: int
     snapshots: int
+    inlined_held_by: int = 0  # other sessions holding the catalog's inlined rows (the flush was skipped)
 
     def summary(self) -> str:
+        held = (f"; rows of small writes left in the catalog: another session holds them ({self.inlined_held_by} "
+                "with a transaction open), moved out at the next maintain") if self.inlined_held_by else ""
         return (f"maintain: {self.merged} merge(s), {self.expired_snapshots} snapshot(s) expired, "
                 f"{self.deleted_old_files + self.deleted_orphans} file(s) deleted "
                 f"({self.deleted_orphans} orphaned); {self.data_files} data files and {self.snapshots} snapshots "
-                "remain")
+                f"remain{held}")
 
 
 def _orphan_cutoff(exclusive: bool):
@@ -51,10 +61,12 @@ def maintain(con: duckdb.DuckDBPyConnection, keep_snapshots_days: float, exclusi
     """Merge adjacent small files, expire snapshots older than keep_snapshots_days, and delete the files
     no remaining snapshot needs, including orphans a killed run left behind (exclusive: this process
     holds the run lock, so no other run is writing files now)."""
-    inlined = _inlined_tables(con)
-    flushed = len(retrying(con, lambda: con.execute(SQL_FLUSH_INLINED).fetchall()))
-    if inlined - _inlined_tables(con):
-        retrying(con, lambda: _new_schema_version(con))
+    held_by, flushed = _inlined_holders(con), 0
+    if not held_by:
+        inlined = _inlined_tables(con)
+        flushed = len(retrying(con, lambda: con.execute(SQL_FLUSH_INLINED).fetchall()))
+        if inlined - _inlined_tables(con):
+            retrying(con, lambda: _new_schema_version(con))
     merged = len(retrying(con, lambda: con.execute(SQL_MERGE).fetchall()))
     expired = len(retrying(con, lambda: con.execute(SQL_EXPIRE, [now() - timedelta(days=keep_snapshots_days)])
                            .fetchall()))
@@ -62,7 +74,16 @@ def maintain(con: duckdb.DuckDBPyConnection, keep_snapshots_days: float, exclusi
     orphans = len(con.execute(SQL_DELETE_ORPHANS, [_orphan_cutoff(exclusive)]).fetchall())
     return Upkeep(flushed_tables=flushed, merged=merged, expired_snapshots=expired, deleted_old_files=old,
                   deleted_orphans=orphans, data_files=con.execute(SQL_DATA_FILES).fetchone()[0],
-                  snapshots=con.execute(SQL_SNAPSHOTS).fetchone()[0])
+                  snapshots=con.execute(SQL_SNAPSHOTS).fetchone()[0], inlined_held_by=held_by)
+
+
+def _inlined_holders(con: duckdb.DuckDBPyConnection) -> int:
+    """How many other sessions of a PostgreSQL catalog hold locks on its tables of inlined rows (0 for other
+    catalogs: SQLite readers read their snapshot while the flush goes on)."""
+    catalog = con.execute(SQL_CATALOG).fetchone()
+    if not catalog or not str(catalog[0]).startswith("postgres:"):
+        return 0
+    return int(con.execute(SQL_PG_INLINED_HOLDERS).fetchone()[0])
 
 
 def _inlined_tables(con: duckdb.DuckDBPyConnection) -> set[str]:
