@@ -557,13 +557,8 @@ def short_items(data_dir: Path, half: str | None, settings: DedupSettings, limit
     from bench.eval_topics import item_gist, item_key, load_topics
 
     items = in_half(load_topics(data_dir), half, key=item_key)[:limit]
-    articles = []
-    for item in items:
-        raw = f"{item['title']}\n\n{item['text']}".encode("utf-8")
-        doc = RawDocument(source="bench", locator=item_key(item), content_hash=hashlib.sha256(raw).hexdigest(),
-                          raw=raw, media_type="text/plain")
-        articles.append(Article(article_id=item_key(item), doc=doc, cleaned=CleanedArticle(
-            title=item["title"] or None, text=item_gist(item), language="en")))
+    articles = [to_article(Item(item_key(i), "short", "nyt", item_key(i), i["title"] or "", item_gist(i)),
+                           CleanedArticle(title=i["title"] or None, text=item_gist(i), language="en")) for i in items]
     prepare(articles, settings)
     assign(articles, [], settings, NOW)
     page = {item_key(i): (normalise_for_hash(i["title"] or ""), normalise_for_hash(item_gist(i))) for i in items}

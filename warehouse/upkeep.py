@@ -19,7 +19,6 @@ SQL_ORPHANS = "CALL ducklake_delete_orphaned_files('news', dry_run => true, olde
 SQL_DATA_FILES = "SELECT count(*) FROM __ducklake_metadata_news.ducklake_data_file WHERE end_snapshot IS NULL"
 SQL_SNAPSHOTS = "SELECT count(*) FROM news.snapshots()"
 SQL_INLINED_TABLES = "SELECT table_name FROM __ducklake_metadata_news.ducklake_inlined_data_tables"
-SQL_CATALOG = "SELECT path FROM duckdb_databases() WHERE database_name = 'news'"  # e.g. postgres:dbname=…
 # Other PostgreSQL sessions holding a lock on a table of inlined rows (a reader's open transaction): the
 # flush may drop such a table, and in PostgreSQL that DROP waits for them, with every later reader queued
 # behind it. pg_locks is readable by every role.
@@ -59,9 +58,10 @@ def _orphan_cutoff(exclusive: bool):
 
 def maintain(con: duckdb.DuckDBPyConnection, keep_snapshots_days: float, exclusive: bool) -> Upkeep:
     """Merge adjacent small files, expire snapshots older than keep_snapshots_days, and delete the files
-    no remaining snapshot needs, including orphans a killed run left behind (exclusive: this process
-    holds the run lock, so no other run is writing files now)."""
-    held_by, flushed = _inlined_holders(con), 0
+    no remaining snapshot needs, including orphans a killed run left behind (exclusive: a local catalog
+    whose run lock this process holds, so no other run is writing files now; else a shared one, where rows
+    of small writes another session holds stay inlined until the next pass)."""
+    held_by, flushed = (0 if exclusive else _inlined_holders(con)), 0
     if not held_by:
         inlined = _inlined_tables(con)
         flushed = len(retrying(con, lambda: con.execute(SQL_FLUSH_INLINED).fetchall()))
@@ -78,11 +78,8 @@ def maintain(con: duckdb.DuckDBPyConnection, keep_snapshots_days: float, exclusi
 
 
 def _inlined_holders(con: duckdb.DuckDBPyConnection) -> int:
-    """How many other sessions of a PostgreSQL catalog hold locks on its tables of inlined rows (0 for other
-    catalogs: SQLite readers read their snapshot while the flush goes on)."""
-    catalog = con.execute(SQL_CATALOG).fetchone()
-    if not catalog or not str(catalog[0]).startswith("postgres:"):
-        return 0
+    """How many other sessions of a shared (PostgreSQL) catalog hold locks on its tables of inlined rows.
+    Only asked there: a local catalog's readers (SQLite) read their snapshot while the flush goes on."""
     return int(con.execute(SQL_PG_INLINED_HOLDERS).fetchone()[0])
 
 
