@@ -366,6 +366,32 @@ def test_fetch_many_stops_sending_to_a_host_that_keeps_timing_out(server: HTTPSe
     assert elapsed < 3.0  # not 30 / 2 rounds of 0.3 s
 
 
+def test_fetch_many_asks_for_a_name_that_does_not_resolve_once(server: HTTPServer, monkeypatch) -> None:
+    # A feed whose 30 entries link to a host that does not resolve (gone, or the resolver does not answer):
+    # each lookup costs the resolver's own timeouts (5 s and more when it drops queries), not bounded by
+    # ours, so one lookup per link made a run of real feeds take an hour. The first failure answers for
+    # the host's other links of the batch, with the same reason; another host is not affected.
+    lookups: Counter[str] = Counter()
+    resolve = socket.getaddrinfo
+
+    def counting(host, *args, **kwargs):  # the real resolver, counted
+        lookups[host] += 1
+        return resolve(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", counting)
+    server.expect_request(re.compile(r"/ok/\d+")).respond_with_data(b"fine")
+    missing = [f"http://news.no-such-host.invalid/story/{i}" for i in range(30)]
+    fine = [f"http://127.0.0.1:{server.port}/ok/{i}" for i in range(4)]
+    with make_client(max_connections=4, max_per_host=1) as client:
+        results = client.fetch_many([(url, {}) for url in missing + fine])
+    assert lookups["news.no-such-host.invalid"] == 1
+    first = results[0]
+    assert isinstance(first, FetchError) and first.kind in ("dns", "dns unavailable")
+    assert all(isinstance(r, FetchError) and (r.kind, str(r)) == (first.kind, str(first)) for r in results[:30])
+    assert str(first).startswith("cannot resolve host news.no-such-host.invalid")
+    assert all(isinstance(r, FetchResult) and r.body == b"fine" for r in results[30:])
+
+
 def serve_raw_in_turn(responses: list[bytes]) -> tuple[str, list[int]]:
     """A server on 127.0.0.1 that answers its n-th connection with responses[n] and closes it (b"": closes
     it at once, once the request is read); the list counts the connections."""

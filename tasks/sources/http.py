@@ -289,7 +289,9 @@ class HttpClient:
         """Fetch many URLs on threads, at most max_connections at once and max_per_host per host.
 
         Results come back in the order of the requests; a failure is returned, not raised. After
-        HOST_TIMEOUTS_TO_GIVE_UP timeouts in a row from one host, its requests not sent yet fail at once.
+        HOST_TIMEOUTS_TO_GIVE_UP timeouts in a row from one host, its requests not sent yet fail at once; so do
+        those of a host whose name could not be resolved, with that failure (each lookup of a name the resolver
+        does not answer costs its own timeouts, several seconds, and no lookup is cached).
         """
         results: list[FetchResult | FetchError | None] = [None] * len(requests)
         queues: dict[str, deque[int]] = {}
@@ -299,6 +301,7 @@ class HttpClient:
         host_cap = max(self._settings.max_per_host, 1)
         active: Counter[str] = Counter()
         timeouts: Counter[str] = Counter()  # per host: requests timed out in a row
+        unresolved: dict[str, FetchError] = {}  # per host: its name lookup failed in this batch
         running: dict[Future, tuple[int, str]] = {}
         with ThreadPoolExecutor(max_workers=total_cap, thread_name_prefix="fetch") as pool:
             while queues or running:
@@ -309,6 +312,9 @@ class HttpClient:
                         results[index] = FetchError(
                             "timeout", f"timeout: not fetched, {host or 'the host'} timed out "
                                        f"{timeouts[host]} times in a row in this batch")
+                    while queue and host in unresolved:
+                        index = queue.popleft()
+                        results[index] = FetchError(unresolved[host].kind, str(unresolved[host]))
                     while queue and active[host] < host_cap and len(running) < total_cap:
                         index = queue.popleft()
                         future = pool.submit(self._fetch_quietly, *requests[index])
@@ -323,6 +329,8 @@ class HttpClient:
                     result = results[index] = future.result()
                     timed_out = isinstance(result, FetchError) and result.kind == "timeout"
                     timeouts[host] = timeouts[host] + 1 if timed_out else 0
+                    if isinstance(result, FetchError) and result.kind in ("dns", "dns unavailable"):
+                        unresolved[host] = result
         return results  # type: ignore[return-value]
 
     def _fetch_quietly(self, url: str, headers: dict[str, str]) -> FetchResult | FetchError:
