@@ -492,7 +492,8 @@ def _clean_one(doc: RawDocument, settings: CleanSettings) -> CleanedArticle | st
     if words < max(settings.min_words, 1) and doc.feed_content:
         fallback = _clean_feed_content(doc.feed_content, doc.url, settings, doc.site_name)
         if word_count(fallback.text) > words and word_count(fallback.text) >= settings.min_words:
-            title_from_feed_text = not (cleaned.title and not cleaned.title_derived)
+            # the page's own headline stays; the feed's text read first is no page, its heading no headline
+            title_from_feed_text = title_from_feed_text or not (cleaned.title and not cleaned.title_derived)
             if not title_from_feed_text:
                 fallback.title, fallback.title_derived = cleaned.title, False
             fallback.published_at = cleaned.published_at or fallback.published_at

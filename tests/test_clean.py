@@ -570,6 +570,31 @@ def test_feed_text_standing_in_for_a_page_keeps_the_feeds_headline() -> None:
     assert art.title == "Mill reopens" and "stylesheet" in art.text
 
 
+def test_feed_text_read_again_as_plain_text_keeps_the_feeds_headline() -> None:
+    # The page could not be fetched, and of the feed's text (a how-to note: short lines, code blocks)
+    # extraction keeps too little, so it is read again as plain text: the heading trafilatura took for its
+    # title ("Flags", a section of the note) is still no headline, and the feed's stays (in a real feed,
+    # "SSH Login" was stored as "Keys")
+    content = ('<p>Rsync (<strong>R</strong>emote <strong>sync</strong>) copies files between two machines.</p>\n'
+               '<h2 id="flags">Flags</h2>\n<p>A few flags matter for most backups of a home folder.</p>\n'
+               '<p>archive with <code>rsync -a</code></p>\n'
+               '<pre tabindex="0"><code>$ rsync -a ~/photos backup:/srv/photos\nsending incremental file list\n'
+               '</code></pre><p>delete removed files with <code>--delete</code></p>\n'
+               '<pre tabindex="0"><code>$ rsync -a --delete ~/photos backup:/srv/photos\n</code></pre>'
+               '<h2 id="excludes">Excludes</h2>\n<p>edit ~/.rsync-excludes</p>\n'
+               '<pre tabindex="0"><code>*.tmp\n.cache/\nnode_modules/\n</code></pre>'
+               '<p>Run it nightly with <code>cron</code></p>\n<h2 id="hosts">Hosts</h2>\n<p>Notable options:</p>\n'
+               '<ul>\n<li>Port - the SSH port of the backup host</li>\n<li>User - the account that owns the folder'
+               '</li>\n<li>Key - the private key used to log in</li>\n</ul>\n<p>Example:</p>\n')
+    doc = _doc(content.encode("utf-8"), "https://notes.example.com/rsync", "text/html",
+               feed_title="Rsync backups", feed_content=content)
+    kept, rejects = clean_documents([doc], CleanSettings())
+    assert not rejects
+    art = kept[0][1]
+    assert "node_modules" in art.text  # read again as plain text
+    assert art.title == "Rsync backups" and art.title_derived is False
+
+
 ONE_BLOCK = ("<p>The harbour authority said ferry services to the islands would resume on Thursday after storm "
              "damage to the main pier was repaired overnight. Officials said the repairs cost about 400,000 pounds "
              "and that a permanent fix would follow in the spring.</p>")
