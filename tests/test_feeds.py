@@ -131,6 +131,21 @@ def test_impossible_partial_old_and_future_feed_dates_are_not_dates() -> None:
     assert [e.published_at for e in feed.entries] == [None] * len(refused) + list(kept.values())
 
 
+def test_html_entities_left_undecoded_in_a_malformed_feed_are_decoded_in_titles() -> None:
+    # A real Atom feed writes 'Re&colon; Double-entry accounting at scale': an HTML5 entity XML does not
+    # define, so the feed is malformed and feedparser's fallback parser leaves the name it does not know
+    # as written. A plain-text title that writes markup or escapes on purpose keeps them.
+    atom = (b'<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom"><title>Notes&period;</title>'
+            b'<entry><id>a1</id><link href="https://notes.example.com/a1"/>'
+            b'<title>Re&colon; Ledgers &mdash; at scale</title></entry>'
+            b'<entry><id>a2</id><link href="https://notes.example.com/a2"/>'
+            b'<title type="text">#include &lt;/etc/shadow&gt; &amp;amp;</title></entry></feed>')
+    feed = parse_feed(atom, {"content-type": "application/atom+xml"}, "https://notes.example.com/atom.xml")
+    assert feed.bozo_reason and "undefined entity" in feed.bozo_reason
+    assert feed.title == "Notes."
+    assert [e.title for e in feed.entries] == ["Re: Ledgers \u2014 at scale", "#include </etc/shadow> &amp;"]
+
+
 def test_an_impossible_published_date_falls_back_to_updated() -> None:
     atom = (b'<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><title>A</title>'
             b'<entry><id>a</id><link href="https://news.example.org/a"/><title>A</title>'

@@ -43,6 +43,9 @@ DECLARED_WIDE_ENCODING = re.compile(rb"^((?:\xef\xbb\xbf)?\s*<\?xml[^>]*?encodin
                                     re.IGNORECASE)
 WIDE_CHARSET = re.compile(r";\s*charset\s*=\s*[\"']?utf-?(?:16|32)[^;]*", re.IGNORECASE)
 ENTITY = re.compile(r"&(?:#[0-9]+|#x[0-9a-f]+|[a-z][a-z0-9]*);", re.IGNORECASE)
+# An HTML entity that XML does not define ('&colon;', '&rsquo;'): in a feed that uses it undeclared (malformed),
+# feedparser's fallback parser leaves the ones it does not know as they are written, 'Re&colon; Double-entry'
+HTML_ONLY_ENTITY = re.compile(r"&(?!(?:amp|lt|gt|quot|apos);)[a-z][a-z0-9]*;", re.IGNORECASE)
 EMAIL_ONLY = re.compile(r"<?[^\s@<>]+@[^\s@<>]+>?")
 LONE_SURROGATE = re.compile("[\ud800-\udfff]")  # text that cannot be stored or encoded as UTF-8
 
@@ -301,11 +304,14 @@ def _iso_date(value: object, naive_is_utc: bool = False) -> datetime | None:
 
 def _title(item: dict) -> str | None:
     """The title of a feedparser entry or feed as plain text: a title its feed marks as HTML loses its
-    tags and has its entities decoded; a plain-text one ('#include </etc/shadow>') stays as it is."""
+    tags and has its entities decoded; a plain-text one ('#include </etc/shadow>') stays as it is, but for
+    the HTML entities its parser left undecoded ('Re&colon; Double-entry' is 'Re: Double-entry')."""
     title = _text(dict.get(item, "title"))
     detail = dict.get(item, "title_detail") or {}
     if title and dict.get(detail, "type") in HTML_TYPES:
         return _text(html_line(title))
+    if title and HTML_ONLY_ENTITY.search(title):
+        title = _text(HTML_ONLY_ENTITY.sub(lambda entity: html.unescape(entity[0]), title))
     return title
 
 
