@@ -392,6 +392,34 @@ def test_fetch_many_asks_for_a_name_that_does_not_resolve_once(server: HTTPServe
     assert all(isinstance(r, FetchResult) and r.body == b"fine" for r in results[30:])
 
 
+def test_a_name_lookup_that_hangs_fails_within_the_connect_timeout(server: HTTPServer, monkeypatch) -> None:
+    # The system's resolver takes its own timeouts and retries (a name server dropping queries: 80 s for
+    # one name on a real machine); the fetch waits for it no longer than its connect timeout, and says so.
+    resolve = socket.getaddrinfo
+    release = threading.Event()
+
+    def slow(host, *args, **kwargs):  # the real resolver, behind a name server that does not answer in time
+        if host == "slow-dns.example.org":
+            release.wait(10)
+            host = "127.0.0.1"
+        return resolve(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", slow)
+    server.expect_request("/fine").respond_with_data(b"fine")
+    try:
+        with make_client(connect_timeout=0.5, total_timeout=20.0) as client:
+            started = time.monotonic()
+            [hung] = client.fetch_many([(f"http://slow-dns.example.org:{server.port}/fine", {})])
+            waited = time.monotonic() - started
+            [fine] = client.fetch_many([(f"http://127.0.0.1:{server.port}/fine", {})])
+    finally:
+        release.set()
+    assert isinstance(hung, FetchError) and hung.kind == "dns unavailable" and hung.transient
+    assert str(hung) == "cannot resolve host slow-dns.example.org for now: no answer within 0.5 s"
+    assert waited < 5.0  # not the 10 s the lookup hangs
+    assert isinstance(fine, FetchResult) and fine.body == b"fine"
+
+
 def serve_raw_in_turn(responses: list[bytes]) -> tuple[str, list[int]]:
     """A server on 127.0.0.1 that answers its n-th connection with responses[n] and closes it (b"": closes
     it at once, once the request is read); the list counts the connections."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import email.utils
 import ipaddress
 import logging
+import queue
 import re
 import socket
 import ssl
@@ -132,6 +133,33 @@ def dns_error(host: str, exc: socket.gaierror | UnicodeError) -> FetchError:
     return FetchError("dns", f"cannot resolve host {host}: {exc}")
 
 
+def resolve(host: str, port: int, timeout: float | None) -> list[tuple]:
+    """The host's addresses (socket.getaddrinfo), waited for at most `timeout` seconds: the system's
+    resolver takes its own timeouts and retries (a name server that drops queries: 80 s for one name),
+    which would hold a fetch far past its budget. A lookup not answered in time is left to finish on
+    its own daemon thread, and the fetch fails as "dns unavailable" (transient: tried again)."""
+    answer: queue.SimpleQueue[tuple[list[tuple] | None, BaseException | None]] = queue.SimpleQueue()
+
+    def lookup() -> None:
+        try:
+            answer.put((socket.getaddrinfo(host, port, type=socket.SOCK_STREAM), None))
+        except BaseException as exc:  # noqa: BLE001 (handed to the waiting thread)
+            answer.put((None, exc))
+
+    threading.Thread(target=lookup, name=f"dns {host}", daemon=True).start()
+    try:
+        infos, error = answer.get(timeout=timeout)
+    except queue.Empty:
+        raise FetchError("dns unavailable", f"cannot resolve host {host} for now: no answer within "
+                                            f"{timeout:g} s") from None
+    if isinstance(error, (socket.gaierror, UnicodeError)):
+        raise dns_error(host, error) from None
+    if error is not None:
+        raise error
+    assert infos is not None
+    return infos
+
+
 class _GuardedBackend(httpcore.SyncBackend):
     """Resolves each host at connect time and connects only to allowed addresses (no DNS rebinding)."""
 
@@ -142,10 +170,7 @@ class _GuardedBackend(httpcore.SyncBackend):
                     local_address: str | None = None,
                     socket_options: Iterable[tuple] | None = None) -> httpcore.NetworkStream:
         """Connect to the first allowed address the host resolves to."""
-        try:
-            infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-        except (socket.gaierror, UnicodeError) as exc:
-            raise dns_error(host, exc) from None
+        infos = resolve(host, port, timeout)
         addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
         allowed = [a for a in addresses if self._allow_private or is_public_address(a)]
         if not allowed:
