@@ -78,6 +78,7 @@ class ParsedFeed:
     title: str | None
     entries: tuple[FeedEntry, ...]
     bozo_reason: str | None = None
+    unread: int = 0  # entries with neither link nor guid: nothing to know them by, so not read
 
 
 @dataclass
@@ -152,7 +153,8 @@ def parse_feed(body: bytes, headers: dict[str, str], base_url: str) -> ParsedFee
                                  kind="empty")
         raise FeedParseError("empty: feed has no entries", kind="empty")
     title = _title(result.feed)
-    return ParsedFeed(title=title, entries=entries, bozo_reason=bozo_reason)
+    return ParsedFeed(title=title, entries=entries, bozo_reason=bozo_reason,
+                      unread=len(result.entries) - len(entries))
 
 
 def _strip_entity_declarations(body: bytes) -> tuple[bytes, bool]:
@@ -435,7 +437,11 @@ def _read_feed(src: SourceSettings, state: SourceState, response: FetchResult | 
         _fail(src, state, now, policy, poll, "parse error",
               one_line(f"parse error: {exc.__class__.__name__}: {exc}"))
         return None
-    status = f"ok (bozo: {parsed.bozo_reason})" if parsed.bozo_reason else "ok"
+    notes = [f"bozo: {parsed.bozo_reason}"] if parsed.bozo_reason else []
+    if parsed.unread:
+        notes.append(f"{parsed.unread} of {parsed.unread + len(parsed.entries)} entries have neither link nor guid: "
+                     "not read")
+    status = f"ok ({'; '.join(notes)})" if notes else "ok"
     return _FeedUpdate(src, state, changes, status, list(parsed.entries), parsed.title)
 
 
