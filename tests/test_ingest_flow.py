@@ -57,8 +57,8 @@ def test_folder_and_file_sources_give_their_tags_to_every_article(prefect_api, t
     digest = _run(cfg)
     given = _query(tmp_path / "catalog.sqlite", "SELECT a.source, t.issue, t.score, t.evidence FROM article_tags t "
                                                 "JOIN articles a USING (article_id) WHERE t.evidence = 'source default'")
-    assert sorted(given) == [("local", "desk_pick", 0.0, "source default")] * 2 + [
-        ("tip", "tip_line", 0.0, "source default")]
+    assert sorted(given) == [("local", "desk_pick", None, "source default")] * 2 + [
+        ("tip", "tip_line", None, "source default")]
     assert "tip_line" in digest and "desk_pick" in digest
 
 

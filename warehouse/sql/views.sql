@@ -15,9 +15,11 @@ SELECT a.article_id, a.source, a.url, a.path, a.guid, a.title, a.title_derived, 
        a.run_id, a.ingested_at, a.clean_version, a.dedup_version, a.summary_version, a.tag_version
 FROM store.articles a;
 
+-- A tag the source gives every article of it ([[sources]] tags, evidence 'source default') has no score:
+-- NULL, not the 0.0 stored for it, so that sums, averages and thresholds over score leave it out.
 CREATE OR REPLACE VIEW article_tags AS
-SELECT article_id, issue, score, array_to_string(evidence, ', ') AS evidence,
-       evidence AS evidence_terms
+SELECT article_id, issue, CASE WHEN evidence = ['source default'] THEN NULL ELSE score END AS score,
+       array_to_string(evidence, ', ') AS evidence, evidence AS evidence_terms
 FROM store.article_tags;
 
 -- An article's issues, best first (score, then name), as search and export list them.
