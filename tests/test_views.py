@@ -30,3 +30,19 @@ def test_a_tag_given_by_the_source_has_no_score_not_zero(tmp_path):
         assert con.execute("SELECT tag_list('a1')").fetchone()[0] == ["defence", "desk_pick"]
     finally:
         con.close()
+
+
+def test_utc_day_is_the_utc_date_whatever_the_session_time_zone(tmp_path):
+    con = connect.connect(tmp_path / "catalog.sqlite")
+    try:
+        write.begin_run(con, "run-1", None, "desk")
+        late = datetime(2026, 12, 7, 0, 30, tzinfo=timezone.utc)  # still 6 December in Los Angeles
+        write.write_run(con, "run-1", [_article("a1", [], published_at=late)], [], [], RunCounts(new_articles=1))
+        con.execute("SET TimeZone = 'America/Los_Angeles'")
+        day = datetime(2026, 12, 7).date()
+        assert con.execute("SELECT article_day(published_at, ingested_at) FROM articles").fetchone()[0] == day
+        # a date, or a timestamp without a time zone, is taken as UTC already: its own day
+        assert con.execute("SELECT utc_day(DATE '2026-12-07'), utc_day(TIMESTAMP '2026-12-07 00:30:00'), "
+                           "utc_day(TIMESTAMPTZ '2026-12-06 16:30:00-08')").fetchone() == (day, day, day)
+    finally:
+        con.close()

@@ -1,7 +1,10 @@
 -- The public SQL interface, stored in the lake (any DuckDB that attaches it sees them). Rebuilt when
 -- this file changes, so a view change needs no migration.
--- The UTC date of a timestamp (a run's day, as export counts runs).
-CREATE OR REPLACE MACRO utc_day(ts) AS CAST(timezone('UTC', ts) AS DATE);
+-- The UTC date of a timestamp (a run's day, as export counts runs), whatever the session's TimeZone. A
+-- timestamp without a time zone, or a date, is taken as UTC already: timezone('UTC', ...) would read it
+-- as UTC and give a TIMESTAMPTZ, whose date is then taken in the session's zone (the day before, west of UTC).
+CREATE OR REPLACE MACRO utc_day(ts) AS
+    CASE WHEN typeof(ts) = 'TIMESTAMP WITH TIME ZONE' THEN CAST(timezone('UTC', ts) AS DATE) ELSE CAST(ts AS DATE) END;
 
 -- An article's day, as the digest's trend, search and export count days: the UTC date of its publication,
 -- or of its ingestion when the publication date is unknown.
