@@ -158,7 +158,7 @@ def test_the_readme_sql_examples_run_on_the_seeds_warehouse(prefect_api, tmp_pat
             if "outcome = 'rejected'" in statement:  # what went wrong: the reject and its copy, each with why
                 assert sorted(Path(r[0]).name for r in rows) == ["photo copy.txt", "photo.txt"], rows
                 assert all("binary" in r[1] for r in rows), rows
-            elif "FROM inputs" in statement or ("FROM stories" in statement and "current_date" in statement):
+            elif "FROM inputs" in statement or ("FROM stories" in statement and "utc_day(now())" in statement):
                 assert rows, f"the README example finds nothing on the seeds: {statement}"
 
 
