@@ -596,3 +596,23 @@ def test_impossible_partial_and_future_dates_are_stored_as_null_or_give_way_to_t
               query(tmp_path / "catalog.sqlite", "SELECT guid, published_at FROM articles")}
     assert stored == {"metro/city-budget": utc(2025, 3, 10, 6, 45), "metro/tram-line": utc(2025, 3, 9, 16, 20),
                       "business/bakery-chain": utc(2025, 3, 6, 8, 15), "metro/library-reopens": None}
+
+
+def test_a_feed_whose_guids_another_feed_stored_alike_is_still_read(prefect_api, tmp_path, write_config, server):
+    # Two sites number their items alike (<guid isPermaLink="false">1001</guid>): the second feed's item is
+    # another story, fetched and stored after the first feed's item of that number is stored.
+    site = base(server)
+    for name, path, words in (("North", "/north/water.html", "water pipes reservoir drought rationing"),
+                              ("South", "/south/bakery.html", "bakery bread ovens flour pastries")):
+        feed = (f'<?xml version="1.0"?><rss version="2.0"><channel><title>{name}</title><item><title>{name} item'
+                f'</title><link>{site}{path}</link><guid isPermaLink="false">1001</guid></item></channel></rss>')
+        server.expect_request(f"/feeds/{name.lower()}.rss").respond_with_data(feed, content_type=RSS_TYPE)
+        text = " ".join(f"The {name.lower()} report {i} talks about {words}." for i in range(12))
+        server.expect_request(path).respond_with_data(f"<html><body><article><p>{text}</p></article></body></html>",
+                                                      content_type=HTML_TYPE)
+    db = tmp_path / "catalog.sqlite"
+    run(feed_config(write_config, {"north": f"{site}/feeds/north.rss"}))
+    run(feed_config(write_config, {"north": f"{site}/feeds/north.rss", "south": f"{site}/feeds/south.rss"}))
+    assert hits(server, "/south/bakery.html") == 1
+    assert query(db, "SELECT source, guid, url FROM articles ORDER BY source") == [
+        ("north", "1001", f"{site}/north/water.html"), ("south", "1001", f"{site}/south/bakery.html")]

@@ -279,7 +279,7 @@ def test_known_urls_and_guids_are_skipped(server: HTTPServer, client: HttpClient
     serve_pages(server, *PAGES)
     site = base(server)
     poll = poll_feeds([feed_source(server, "world", "/feeds/world.rss")], {}, client, NOW,
-                      known_urls={f"{site}/articles/floods.html?id=7"}, known_guids={"world-1002"})
+                      known_urls={f"{site}/articles/floods.html?id=7"}, known_guids={("world", "world-1002")})
     assert [d.guid for d in poll.documents] == ["world-1003"]
     assert hits(server, "/articles/floods.html") == 0 and hits(server, "/articles/rates.html") == 0
     assert poll.entries_seen == 3
@@ -600,3 +600,36 @@ def test_an_entry_whose_page_is_plain_text_is_read_as_text(server: HTTPServer, c
     (kept, _), = [clean_documents(poll.documents, CleanSettings())]
     ((_, article),) = kept
     assert article.title == "Harbour reopens after repairs" and article.text.startswith("The harbour reopened on Monday")
+
+
+def test_feeds_numbering_their_items_alike_are_not_one_story(server: HTTPServer, client: HttpClient) -> None:
+    # Two sites whose feeds number their items the same way (an opaque <guid>1001</guid> each): a GUID that is
+    # no URI is unique only within its feed, so both pages are fetched, in one poll and in the next one after
+    # the first is stored. A GUID that is a URI (tag:, a permalink) still names one story in every feed.
+    site = base(server)
+    story = " ".join(f"Sentence {i} of the page, long enough to read." for i in range(8))
+    def rss(title: str, *items: tuple[str, str]) -> str:
+        return (f'<?xml version="1.0"?><rss version="2.0"><channel><title>{title}</title>' + "".join(
+            f'<item><title>{path}</title><link>{site}{path}</link><guid isPermaLink="false">{guid}</guid></item>'
+            for guid, path in items) + '</channel></rss>')
+    server.expect_request("/feeds/north.rss").respond_with_data(
+        rss("North", ("1001", "/north/water.html"), ("tag:wire.example,2025:7", "/north/wire.html")),
+        content_type=RSS_TYPE)
+    server.expect_request("/feeds/south.rss").respond_with_data(
+        rss("South", ("1001", "/south/bakery.html"), ("tag:wire.example,2025:7", "/south/wire.html")),
+        content_type=RSS_TYPE)
+    for path in ("/north/water.html", "/north/wire.html", "/south/bakery.html", "/south/wire.html"):
+        server.expect_request(path).respond_with_data(f"<html><body><p>{path} {story}</p></body></html>",
+                                                      content_type="text/html")
+    north, south = feed_source(server, "north", "/feeds/north.rss"), feed_source(server, "south", "/feeds/south.rss")
+
+    poll = poll_feeds([north, south], {}, client, NOW, set(), set())
+    assert sorted((d.source, d.url) for d in poll.documents) == [
+        ("north", f"{site}/north/water.html"), ("north", f"{site}/north/wire.html"),
+        ("south", f"{site}/south/bakery.html")]  # the wire story once, under the feed polled first
+    assert poll.entries_seen == 3 and hits(server, "/south/wire.html") == 0
+
+    stored = {d.url for d in poll.documents if d.source == "north"}
+    later = poll_feeds([south], {}, client, NOW, stored, {("north", "1001"), "tag:wire.example,2025:7"})
+    assert [(d.source, d.url) for d in later.documents] == [("south", f"{site}/south/bakery.html")]
+    assert hits(server, "/south/wire.html") == 0

@@ -9,6 +9,7 @@ import duckdb
 
 from config.settings import SourceSettings
 from tasks.records import Article, CleanedArticle, InputCopy, KnownArticle, KnownProbe, RawDocument, SourceState
+from tasks.sources.urls import guid_key
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 SQL_CURRENT_SNAPSHOT = "SELECT id FROM ducklake_current_snapshot('news')"
@@ -119,7 +120,7 @@ SELECT source, url, configured_url, etag, last_modified, validators_at, body_has
 FROM store.source_state
 """
 SQL_KNOWN_URLS = "SELECT url FROM store.articles WHERE url IS NOT NULL UNION SELECT locator FROM store.articles"
-SQL_KNOWN_GUIDS = "SELECT DISTINCT guid FROM store.articles WHERE guid IS NOT NULL"
+SQL_KNOWN_GUIDS = "SELECT DISTINCT source, guid FROM store.articles WHERE guid IS NOT NULL"
 SQL_STORED_ARTICLES = """
 SELECT article_id, content_hash, source, locator, url, guid, title, title_derived, text, language, story_id,
        duplicate_of, word_count, facts
@@ -261,10 +262,11 @@ def load_source_states(con: duckdb.DuckDBPyConnection, sources: list[SourceSetti
     return states
 
 
-def known_urls_and_guids(con: duckdb.DuckDBPyConnection) -> tuple[set[str], set[str]]:
-    """Canonical URLs (and locators) and GUIDs of stored articles, so feeds do not fetch them again."""
+def known_urls_and_guids(con: duckdb.DuckDBPyConnection) -> tuple[set[str], set[str | tuple[str, str]]]:
+    """Canonical URLs (and locators) and GUIDs of stored articles (as guid_key gives them: a GUID that is no
+    URI with its source), so feeds do not fetch them again."""
     urls = {row[0] for row in con.execute(SQL_KNOWN_URLS).fetchall()}
-    guids = {row[0] for row in con.execute(SQL_KNOWN_GUIDS).fetchall()}
+    guids = {guid_key(source, guid) for source, guid in con.execute(SQL_KNOWN_GUIDS).fetchall()}
     return urls, guids
 
 

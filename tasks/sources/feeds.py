@@ -18,7 +18,7 @@ from tasks.sources.health import (POLICY_REFUSALS, HealthPolicy, SourceState, is
                                   record_failure, record_success)
 from tasks.sources.http import HTML_ACCEPT, FetchError, FetchResult, HttpClient, content_charset
 from tasks.records import InputCopy, RawDocument, Reject
-from tasks.sources.urls import absolute_url, canonical_link, canonical_url, link_scheme
+from tasks.sources.urls import absolute_url, canonical_link, canonical_url, guid_key, link_scheme
 from tasks.text.hashing import sha256_hex
 from tasks.text.header import plausible_date
 from tasks.text.normalise import fragment_text, html_line, one_line, word_count
@@ -347,14 +347,14 @@ def _conditional_headers(state: SourceState, now: datetime, max_age_days: float)
 
 
 def poll_feeds(sources: list[SourceSettings], states: dict[str, SourceState], client: HttpClient,
-               now: datetime, known_urls: set[str], known_guids: set[str],
+               now: datetime, known_urls: set[str], known_guids: set[str | tuple[str, str]],
                validator_max_age_days: float = 7.0, policy: HealthPolicy | None = None,
                poll_now: bool = False, known_rejects: set[tuple[str, str]] | None = None) -> FeedPoll:
     """Poll the enabled feed sources that are due (all of them with poll_now: a person named them),
     and fetch the pages of their new entries.
 
     Feeds are fetched conditionally; an unchanged feed costs one request. Entries already known
-    (by canonical URL or guid), already rejected for good (known_rejects: (locator, reason) recorded
+    (by canonical URL or guid, as guid_key gives it: a GUID that is no URI only within its source), already rejected for good (known_rejects: (locator, reason) recorded
     before, other than a page to fetch again or, once the client allows private addresses, a page refused
     as one) or already met earlier in this poll are skipped, so a
     story carried by two feeds is fetched once and a dead link is not fetched at every change of its
@@ -384,7 +384,7 @@ def poll_feeds(sources: list[SourceSettings], states: dict[str, SourceState], cl
     responses = client.fetch_many(
         [(state.url, _conditional_headers(state, now, validator_max_age_days)) for _, state in due])
     seen_urls: set[str] = set()
-    seen_guids: set[str] = set()
+    seen_guids: set[str | tuple[str, str]] = set()
     updates: list[_FeedUpdate] = []
     for (src, state), response in zip(due, responses):
         update = _read_feed(src, state, response, now, policy, poll)
@@ -392,12 +392,12 @@ def poll_feeds(sources: list[SourceSettings], states: dict[str, SourceState], cl
             continue
         entries = []
         for entry in update.entries:
-            if _among(entry, seen_urls, seen_guids):
+            if _among(entry, src.name, seen_urls, seen_guids):
                 continue  # met earlier in this poll (two feeds carry it): one input, counted under the first
             poll.entries_seen += 1
             seen_urls.update([entry.url] if entry.url else [])
-            seen_guids.update([entry.guid] if entry.guid else [])
-            if (entry.url or entry.guid) not in settled and not _among(entry, known_urls, known_guids):
+            seen_guids.update([guid_key(src.name, entry.guid)] if entry.guid else [])
+            if (entry.url or entry.guid) not in settled and not _among(entry, src.name, known_urls, known_guids):
                 entries.append(entry)
         update.entries = entries
         updates.append(update)
@@ -454,9 +454,9 @@ def _fail(src: SourceSettings, state: SourceState, now: datetime, policy: Health
     poll.problems.append((src.name, label, detail))
 
 
-def _among(entry: FeedEntry, urls: set[str], guids: set[str]) -> bool:
-    """True for an entry whose URL or guid is in the sets."""
-    return bool((entry.url and entry.url in urls) or (entry.guid and entry.guid in guids))
+def _among(entry: FeedEntry, source: str, urls: set[str], guids: set[str | tuple[str, str]]) -> bool:
+    """True for an entry of the source whose URL or guid (its guid_key) is in the sets."""
+    return bool((entry.url and entry.url in urls) or (entry.guid and guid_key(source, entry.guid) in guids))
 
 
 def _fetch_entries(updates: list[_FeedUpdate], client: HttpClient, poll: FeedPoll, now: datetime,

@@ -115,6 +115,13 @@ def link_scheme(link: str) -> str:
         return ""
 
 
+def guid_key(source: str, guid: str) -> str | tuple[str, str]:
+    """What a feed entry's GUID is known by. A URI (a permalink, urn:uuid:…, tag:…) names one item wherever
+    it is met; any other GUID ("1001", "post-7") is unique only within its own feed, so it is known together
+    with its source's name: two sites numbering their items alike are not one story."""
+    return guid if link_scheme(guid) else (source, guid)
+
+
 class _StopScan(Exception):
     """Raised inside the HTML scanner once the answer is known."""
 
