@@ -148,6 +148,22 @@ def test_html_entities_left_undecoded_in_a_malformed_feed_are_decoded_in_titles(
     assert [e.title for e in feed.entries] == ["Re: Ledgers \u2014 at scale", "#include </etc/shadow> &amp;"]
 
 
+def test_rfc822_dates_in_zones_feedparser_does_not_know_are_not_read_as_utc() -> None:
+    """feedparser reads a zone name it does not know (CEST, AEDT, IST) as UTC: 10:00 CEST is 08:00 UTC, and
+    10:00 AEDT the day before in UTC, not 10:00 UTC. Zones it knows, and numeric ones, read as before."""
+    dates = {"Wed, 01 May 2024 10:00:00 CEST": datetime(2024, 5, 1, 8, 0, tzinfo=timezone.utc),
+             "Wed, 01 May 2024 10:00:00 CET": datetime(2024, 5, 1, 9, 0, tzinfo=timezone.utc),
+             "Wed, 01 May 2024 10:00:00 AEDT": datetime(2024, 4, 30, 23, 0, tzinfo=timezone.utc),
+             "Wed, 01 May 2024 10:00:00 IST": datetime(2024, 5, 1, 4, 30, tzinfo=timezone.utc),
+             "Wed, 01 May 2024 10:00:00 EDT": datetime(2024, 5, 1, 14, 0, tzinfo=timezone.utc),
+             "Wed, 01 May 2024 10:00:00 +0100": datetime(2024, 5, 1, 9, 0, tzinfo=timezone.utc),
+             "Wed, 01 May 2024 10:00:00 GMT": datetime(2024, 5, 1, 10, 0, tzinfo=timezone.utc),
+             "Wed, 01 May 2024 10:00:00 UT": datetime(2024, 5, 1, 10, 0, tzinfo=timezone.utc),
+             "Wed, 01 May 2024 10:00:00 MEST": datetime(2024, 5, 1, 8, 0, tzinfo=timezone.utc)}
+    feed = parse_feed(_rss_dates(*dates), {"content-type": RSS_TYPE}, SITE)
+    assert [e.published_at for e in feed.entries] == list(dates.values())
+
+
 def test_an_impossible_published_date_falls_back_to_updated() -> None:
     atom = (b'<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><title>A</title>'
             b'<entry><id>a</id><link href="https://news.example.org/a"/><title>A</title>'

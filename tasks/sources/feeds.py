@@ -20,7 +20,7 @@ from tasks.sources.http import HTML_ACCEPT, FetchError, FetchResult, HttpClient,
 from tasks.records import InputCopy, RawDocument, Reject
 from tasks.sources.urls import absolute_url, canonical_link, canonical_url, guid_key, link_scheme
 from tasks.text.hashing import sha256_hex
-from tasks.text.header import plausible_date
+from tasks.text.header import parse_zoned_date, plausible_date
 from tasks.text.normalise import fragment_text, html_line, one_line, word_count
 
 LOGGER = logging.getLogger(__name__)
@@ -237,11 +237,14 @@ def _first_date(raw: dict) -> datetime | None:
     """The entry's first readable date of published, updated and created, as an aware UTC datetime that
     plausible_date accepts. An ISO 8601 text is read from the text itself, strictly (a whole date, a
     missing zone as UTC); for the rest (RFC 822, whose impossible days feedparser refuses) feedparser's
-    UTC struct_time is used."""
+    UTC struct_time is used, unless the text names a time zone that tasks.text.header knows (feedparser
+    reads the ones it does not know, CEST, AEDT, IST, as UTC)."""
     for key in ("published", "updated", "created"):
         text, parsed = dict.get(raw, key), dict.get(raw, f"{key}_parsed")
         if isinstance(text, str) and _ISO_DATE_START.match(text):
             when = _iso_date(text, naive_is_utc=True)
+        elif isinstance(text, str) and (zoned := parse_zoned_date(text)) is not None:
+            when = plausible_date(zoned)  # its zone read by our table: feedparser reads CEST, AEDT, IST as UTC
         else:
             try:
                 year, month, day, hour, minute, second = tuple(parsed)[:6]  # type: ignore[arg-type]

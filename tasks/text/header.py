@@ -102,6 +102,18 @@ def parse_date(value: str) -> datetime | None:
     return None
 
 
+def parse_zoned_date(value: str) -> datetime | None:
+    """Parse a written date with a time and a time zone ('Mon, 07 Dec 2026 10:00:00 CEST') to UTC; None
+    unless the whole string is a plausible date with both (a feed's RFC 822 date in a zone feedparser does
+    not know, CEST or AEDT, is read by feedparser as UTC)."""
+    value = " ".join(value.split()).strip(" .,")
+    for pattern in _DATE_PATTERNS:
+        match = pattern.match(value)
+        if match:
+            return _to_datetime(match) if match["tz"] and match["hour"] else None
+    return None
+
+
 def _to_datetime(match: re.Match[str]) -> datetime | None:
     """Build the UTC datetime of a date match, or None for impossible values."""
     parts = match.groupdict()
