@@ -58,7 +58,8 @@ class Spread:
             return [stage(quote(items), *args, workers=1 if self.cluster else self.workers)]
         # no quote() around a chunk here: Dask unpacks tuples, quote's included, on the way to a worker
         chunks = pool.chunked(items, self.workers)
-        futures = [stage.submit(chunk, *args, workers=1) for chunk in chunks]
+        shared = _sent_once(args)
+        futures = [stage.submit(chunk, *shared, workers=1) for chunk in chunks]
         with progress.stage(stage.name, "items", len(items)) as bar:  # the chunks' own bars are on the workers
             return [_advanced(future.result(), bar, len(chunk)) for future, chunk in zip(futures, chunks)]
 
@@ -86,6 +87,17 @@ class Spread:
                    for part, stored, sentences, known in stages.story_calls(articles, members, story_sentences,
                                                                             self.workers, min_items=2, titles=titles)]
         return [story for future in futures for story in future.result()]
+
+
+def _sent_once(args: tuple) -> list:
+    """What every chunk of a stage shares (its settings; the taxonomy with its issue models, 11 MB), put on the
+    cluster once for the stage: Dask futures in a task's parameters arrive at its worker as their values,
+    fetched once per worker, where values given as they are would travel inside every chunk's task."""
+    if not args:
+        return []
+    context = FlowRunContext.get()
+    client = context.task_runner.client  # type: ignore[union-attr]  (a cluster: the runner is a Dask one)
+    return client.scatter(list(args), hash=False)  # a list: one future per argument, each sent whole
 
 
 def task_runner(settings: ParallelSettings) -> TaskRunner | None:
