@@ -320,5 +320,7 @@ def remove_run_pages(reports_dir: Path, run_ids: list[str]) -> int:
 def summary_line(d: RunDigest) -> str:
     """One line for logs and the terminal."""
     c = d.counts
+    stories, singles = split_stories(d)  # counted as the digest shows them
     return (f"run {d.run_id}: {c.discovered} discovered, {c.skipped} seen before, {c.new_articles} new, "
-            f"{c.duplicates} duplicates, {c.rejected} rejected, {len(d.stories)} stories")
+            f"{c.duplicates} duplicates, {c.rejected} rejected; {len(stories)} stories, "
+            f"{len(singles)} single articles")

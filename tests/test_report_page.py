@@ -9,7 +9,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 from tasks.records import Article, CleanedArticle, InputCopy, RawDocument, Reject, RunCounts, Story, Tag
-from tasks.s8_report import RunDigest, SourceProblem, render_digest
+from tasks.s8_report import RunDigest, SourceProblem, render_digest, summary_line
 from tasks.s8_report_chart import IssueTrend, trend_from_counts, trend_svg
 from tasks.s8_report_html import LATEST_PAGE, render_page, split_stories, write_page
 from warehouse import connect, queries, write
@@ -94,6 +94,15 @@ def test_the_markdown_digest_splits_stories_and_single_articles_as_the_page_does
     assert stories.index("### Talks open") < stories.index("### Harbour fire") and "Bakery" not in stories
     assert "- **Bakery wins prize** — wire" in singles and "  - summary: Summary of Bakery wins prize." in singles
     assert "Talks" not in singles and "Harbour" not in singles
+
+
+def test_the_run_line_counts_stories_and_single_articles_as_the_digest_shows_them():
+    # every article is in a story of its own; the line counts as the page's "Stories (2)" and
+    # "Single articles (1)", not the 3 stories the run touched
+    line = summary_line(_digest())
+    assert line.endswith("1 duplicates, 1 rejected; 2 stories, 1 single articles"), line
+    page = render_page(_digest(), _trend(), NOW)
+    assert "<h2>Stories (2)</h2>" in page and "<h2>Single articles (1)</h2>" in page
 
 
 def test_a_storys_tags_show_highest_score_first():
