@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import re
 import shutil
+from datetime import datetime, timedelta, timezone
 
 import numpy as np
 import pytest
@@ -42,6 +43,14 @@ def run(prefect_api, tmp_path_factory, _server) -> dict:
 
     base = tmp_path_factory.mktemp("page")
     shutil.copytree(SEEDS, base / "seeds")
+    # the seeds have no publication dates; one dated article puts the trend on its day (drawn as a chart)
+    dated = (datetime.now(timezone.utc) - timedelta(days=1)).date().isoformat()
+    (base / "seeds" / "dated-rail-strike.md").write_text(
+        f"---\ntitle: Rail workers strike over pay\ndate: {dated}\n---\n\n"
+        "Rail workers walked out on Monday in a dispute over pay and conditions, halting most trains. The union "
+        "said talks with the rail operators had failed and that more strikes would follow. Commuters faced "
+        "crowded buses and long queues at stations across the region.\n",
+        encoding="utf-8")
     config = base / "pipeline.toml"
     config.write_text(
         f'[warehouse]\ncatalog = "{(base / "catalog.sqlite").as_posix()}"\nreports_dir = "{(base / "reports").as_posix()}"\n'
@@ -121,7 +130,8 @@ def test_a_hostile_title_is_not_executed_and_shows_literally(run, browser):
     assert any(HOSTILE_TITLE in h for h in headings), headings
     assert browser.evaluate('document.querySelectorAll("main img, main script, main iframe").length') == 0
     assert HOSTILE_TAG in browser.evaluate('document.querySelector("#trend .legend").textContent')
-    assert HOSTILE_SOURCE in browser.evaluate('document.querySelector(".single .meta").textContent')
+    assert HOSTILE_SOURCE in browser.evaluate('Array.from(document.querySelectorAll(".single .meta"), '
+                                              'm => m.textContent).join("\\n")')
     hrefs = browser.evaluate('Array.from(document.links, a => a.href)')
     assert not [h for h in hrefs if h.lower().startswith("javascript")]
 
