@@ -91,9 +91,17 @@ def feeds_task(con: duckdb.DuckDBPyConnection, settings: Settings, poll_now: boo
                                                if d.content_hash in known])
     poll.skipped += len(poll.documents) - len(fresh)
     poll.documents = fresh
-    get_run_logger().info("poll feeds: %d polled, %d not due, %d entries seen, %d new pages, %d rejected, "
-                          "%d failing", len(poll.states), len(poll.not_polled), poll.entries_seen, len(fresh),
-                          len(poll.rejects), len(poll.problems))
+    logger = get_run_logger()
+    logger.info("poll feeds: %d polled, %d not due, %d entries seen, %d new pages, %d rejected, %d failing",
+                len(poll.states), len(poll.not_polled), poll.entries_seen, len(fresh), len(poll.rejects),
+                len(poll.problems))
+    # which feed failed and why, in the run's log (the UI's Logs tab), not only on the serving process's console
+    for source, _, detail in poll.problems:
+        logger.warning("feed %s failed: %s", source, detail)
+    for state in poll.states:
+        before = states.get(state.source)
+        if state.disabled and not (before and before.disabled):
+            logger.warning("feed source %s disabled: %s", state.source, state.disabled_reason)
     return poll
 
 

@@ -451,7 +451,7 @@ def _read_feed(src: SourceSettings, state: SourceState, response: FetchResult | 
 def _fail(src: SourceSettings, state: SourceState, now: datetime, policy: HealthPolicy, poll: FeedPoll,
           label: str, detail: str, retry_after: float | None = None, permanent: bool = False) -> None:
     """Record a source-level failure in the poll."""
-    LOGGER.warning("feed %s failed: %s", src.name, detail)
+    LOGGER.info("feed %s failed: %s", src.name, detail)  # the flow logs it to the run (flows.stages.feeds_task)
     poll.states.append(record_failure(state, now, label, detail, policy, retry_after=retry_after,
                                       permanent=permanent))
     poll.problems.append((src.name, label, detail))

@@ -108,7 +108,7 @@ def record_failure(state: SourceState, now: datetime, error_label: str, detail: 
     elif not disabled and is_hard_failure(error_label) and failures >= policy.disable_after:
         disabled, reason = True, f"disabled after {failures} consecutive failures: {error_label}"
     if disabled and not state.disabled:
-        LOGGER.warning("feed source %s disabled: %s", state.source, reason)
+        LOGGER.info("feed source %s disabled: %s", state.source, reason)  # the flow logs it to the run
     return dataclasses.replace(
         state, last_status=error_label, last_error=detail, last_polled=now,
         consecutive_failures=failures, next_poll_at=now + wait, disabled=disabled,
