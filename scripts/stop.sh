@@ -12,7 +12,9 @@ running() { local stat; stat="$(ps -p "$1" -o stat= 2>/dev/null)" && [ -n "$stat
 SERVE="$(cat "$STATE/serve.pid" 2>/dev/null || true)"
 if [ -n "$SERVE" ] && ps -ww -p "$SERVE" -o args= 2>/dev/null | grep -qF -- "-m flows.serve"; then
   kill "$SERVE" 2>/dev/null || true  # it may have stopped on its own meanwhile
-  for _ in $(seq 1 60); do  # it finishes its shutdown (a run in progress is cancelled) before the server goes
+  # it finishes its shutdown (a run in progress is cancelled) before the server goes: Prefect's runner gives
+  # a run 30 s to end after asking it to, then kills it and records it cancelled, so wait longer than that
+  for _ in $(seq 1 90); do
     running "$SERVE" || break
     sleep 0.5
   done

@@ -632,6 +632,49 @@ def test_make_serve_on_another_port_gives_the_ui_its_own_api(tmp_path):
             os.kill(int((state / "server.pid").read_text()), signal.SIGKILL)
 
 
+def test_make_stop_waits_for_a_run_in_progress_to_be_cancelled_then_says_so(server, tmp_path):
+    """A run stuck in a fetch ends only when Prefect's runner kills it, 30 s after asking it to stop:
+    make stop waits for that, and does not give up with the serving process still there."""
+    from pytest_httpserver import HTTPServer
+    from werkzeug import Request, Response
+
+    arrived, release = threading.Event(), threading.Event()
+
+    def held(_: Request) -> Response:
+        arrived.set()
+        release.wait(RUN_TIMEOUT)
+        return Response("gone", status=404)
+
+    feeds = HTTPServer(host="127.0.0.1", port=0, threaded=True)
+    feeds.expect_request("/held.rss").respond_with_handler(held)
+    feeds.start()
+    name = "stop-during-run"
+    config = _write_config(tmp_path, name, "0 3 1 1 *", "[http]\nallow_private_hosts = true\nretries = 0\n"
+                                                        "read_timeout = 120.0\ntotal_timeout = 120.0\n")
+    state = tmp_path / "state"
+    env = server.env(NEWSDESK_SERVER_DIR=str(state), PREFECT_RUNNER_POLL_FREQUENCY="1")
+    log = tmp_path / "serve.log"
+    since = datetime.now(timezone.utc)
+    proc = _start([str(ROOT / "scripts" / "serve.sh"), "--config", str(config)], env, log)
+    try:
+        _wait_polled(server, name, proc, log, since)
+        with _client(server) as client:
+            dep = client.read_deployment_by_name(f"ingest/{name}")
+            client.create_flow_run_from_deployment(dep.id, parameters={"sources": [feeds.url_for("/held.rss")]})
+        assert arrived.wait(RUN_TIMEOUT), f"the run never asked for its feed:\n{_tail(log)}"
+        stopped = subprocess.run([str(ROOT / "scripts" / "stop.sh")], env=env, capture_output=True, text=True,
+                                 timeout=120)
+        assert stopped.returncode == 0, (stopped.stdout, stopped.stderr, _tail(log))
+        assert stopped.stdout.splitlines()[0] == "stopped serving the deployments", stopped.stdout
+        assert proc.wait(5) == 0, _tail(log)
+        assert not (state / "serve.pid").exists()
+    finally:
+        release.set()
+        _stop(proc)
+        feeds.clear()
+        feeds.stop()
+
+
 def _alive(pid: int) -> bool:
     """True while the process runs (a zombie, its exit not yet collected by its parent, counts as gone)."""
     try:
