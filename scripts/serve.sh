@@ -35,8 +35,9 @@ if ! healthy; then
   echo "starting a local Prefect server on http://127.0.0.1:${PORT} (log: $STATE/server.log)"
   # The UI asks /ui-settings which API to call; unless told, the server answers port 4200 whatever
   # port it listens on, and a UI served on another port would show another server's data or none.
+  # Not given the serve lock (fd 9): the server outlives serving, and would refuse the next make serve.
   PREFECT_SERVER_UI_API_URL="${PREFECT_SERVER_UI_API_URL:-${PREFECT_UI_API_URL:-$API}}" \
-    nohup .venv/bin/prefect server start --host 127.0.0.1 --port "$PORT" > "$STATE/server.log" 2>&1 &
+    nohup .venv/bin/prefect server start --host 127.0.0.1 --port "$PORT" > "$STATE/server.log" 2>&1 9>&- &
   echo $! > "$STATE/server.pid"
   for _ in $(seq 1 180); do
     healthy && break

@@ -675,6 +675,44 @@ def test_make_stop_waits_for_a_run_in_progress_to_be_cancelled_then_says_so(serv
         feeds.stop()
 
 
+def test_make_serve_again_after_serving_stopped_while_its_server_runs(tmp_path):
+    """Serving stopped (Ctrl-C, SIGTERM) leaves the server make serve started running, as documented: the
+    next make serve serves again on it, and is not refused as if one were still serving."""
+    port = _free_port()
+    name = f"serve-again-{port}"
+    config = _write_config(tmp_path, name, "0 3 1 1 *")
+    state = tmp_path / "state"
+    env = {k: v for k, v in os.environ.items() if k not in ("PREFECT_API_URL", "PREFECT_UI_API_URL")}
+    env.update(PREFECT_PORT=str(port), PREFECT_HOME=str(tmp_path / "home"), NEWSDESK_SERVER_DIR=str(state),
+               PREFECT_RUNNER_POLL_FREQUENCY="1")
+    srv = Server(api=f"http://127.0.0.1:{port}/api", home=tmp_path / "home", log=state / "server.log")
+    log = tmp_path / "serve.log"
+    since = datetime.now(timezone.utc)
+    first = _start([str(ROOT / "scripts" / "serve.sh"), "--config", str(config)], env, log)
+    again = None
+    try:
+        deadline = time.monotonic() + SERVER_START_TIMEOUT
+        while not _healthy(srv.api):
+            if first.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"serve.sh did not start a server on port {port}:\n{_tail(log)}\n{_tail(srv.log)}")
+            time.sleep(0.5)
+        _wait_polled(srv, name, first, log, since)
+        first.send_signal(signal.SIGTERM)  # the serving process only (as Ctrl-C would): the server keeps running
+        assert first.wait(60) == 0, _tail(log)
+        assert _healthy(srv.api)
+        since = datetime.now(timezone.utc)
+        again = _start([str(ROOT / "scripts" / "serve.sh"), "--config", str(config)], env, log)
+        _wait_polled(srv, name, again, log, since)
+        assert "already serving" not in log.read_text(encoding="utf-8"), _tail(log)
+    finally:
+        subprocess.run([str(ROOT / "scripts" / "stop.sh")], env=env, capture_output=True, timeout=120)
+        for proc in (first, again):
+            if proc is not None:
+                _stop(proc)
+        if (state / "server.pid").exists():
+            os.kill(int((state / "server.pid").read_text()), signal.SIGKILL)
+
+
 def _alive(pid: int) -> bool:
     """True while the process runs (a zombie, its exit not yet collected by its parent, counts as gone)."""
     try:
