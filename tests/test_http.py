@@ -469,3 +469,38 @@ def test_a_resolver_outage_is_transient_and_an_unknown_host_is_not() -> None:
     assert str(outage) == "cannot resolve host news.example for now: [Errno -3] Temporary failure in name resolution"
     unknown = dns_error("news.example", socket.gaierror(socket.EAI_NONAME, "Name or service not known"))
     assert not unknown.transient and unknown.label == "dns" and unknown.label in HARD_FAILURES
+
+
+def test_a_stop_during_fetch_many_is_not_held_until_the_fetches_in_flight_end(server: HTTPServer) -> None:
+    """SIGTERM (a cancelled served run, make stop) or Ctrl-C while feeds are fetched reaches the run at
+    once, not when the slowest fetch in flight has ended (up to total_timeout, each): Prefect's runner
+    kills a run that has not ended 30 s after it asked."""
+    import signal
+
+    class Stopped(BaseException):
+        pass
+
+    arrived, release = threading.Event(), threading.Event()
+
+    def held(_: Request) -> Response:
+        arrived.set()
+        release.wait(30)
+        return Response(b"late")
+
+    def stop(signum: int, frame: object) -> None:
+        raise Stopped()
+
+    server.expect_request("/held").respond_with_handler(held)
+    previous = signal.signal(signal.SIGALRM, stop)
+    started = time.monotonic()
+    try:
+        with pytest.raises(Stopped):
+            with make_client(read_timeout=30.0, total_timeout=30.0) as client:
+                signal.setitimer(signal.ITIMER_REAL, 1.0)
+                client.fetch_many([(server.url_for("/held"), {})])
+        assert arrived.is_set()
+        assert time.monotonic() - started < 5, "stopped at once, not when the fetch in flight ended"
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+        release.set()

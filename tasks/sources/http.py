@@ -281,7 +281,9 @@ class HttpClient:
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
-        self.close()
+        if exc_type is None or issubclass(exc_type, Exception):
+            self.close()
+        # else stopped (Ctrl-C, SIGTERM, a cancelled run): closing would wait for the requests still in flight
 
     def close(self) -> None:
         """Close the pooled connections."""
@@ -328,7 +330,9 @@ class HttpClient:
         timeouts: Counter[str] = Counter()  # per host: requests timed out in a row
         unresolved: dict[str, FetchError] = {}  # per host: its name lookup failed in this batch
         running: dict[Future, tuple[int, str]] = {}
-        with ThreadPoolExecutor(max_workers=total_cap, thread_name_prefix="fetch") as pool:
+        pool = ThreadPoolExecutor(max_workers=total_cap, thread_name_prefix="fetch")
+        stopped = True  # until the loop ends: Ctrl-C or SIGTERM does not wait for the fetches in flight
+        try:
             while queues or running:
                 for host in list(queues):  # hosts in first-seen order, each up to its own limit
                     queue = queues[host]
@@ -356,6 +360,9 @@ class HttpClient:
                     timeouts[host] = timeouts[host] + 1 if timed_out else 0
                     if isinstance(result, FetchError) and result.kind in ("dns", "dns unavailable"):
                         unresolved[host] = result
+            stopped = False
+        finally:
+            pool.shutdown(wait=not stopped, cancel_futures=True)
         return results  # type: ignore[return-value]
 
     def _fetch_quietly(self, url: str, headers: dict[str, str]) -> FetchResult | FetchError:
