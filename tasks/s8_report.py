@@ -321,6 +321,8 @@ def summary_line(d: RunDigest) -> str:
     """One line for logs and the terminal."""
     c = d.counts
     stories, singles = split_stories(d)  # counted as the digest shows them
-    return (f"run {d.run_id}: {c.discovered} discovered, {c.skipped} seen before, {c.new_articles} new, "
-            f"{c.duplicates} duplicates, {c.rejected} rejected; {len(stories)} stories, "
-            f"{len(singles)} single articles")
+    failing = f"; {len(d.source_problems)} failing sources: {', '.join(p.source for p in d.source_problems)}" \
+        if d.source_problems else ""
+    return (f"run {d.run_id}{' (dry run: nothing stored)' if d.dry_run else ''}: {c.discovered} discovered, "
+            f"{c.skipped} seen before, {c.new_articles} new, {c.duplicates} duplicates, {c.rejected} rejected; "
+            f"{len(stories)} stories, {len(singles)} single articles{failing}")

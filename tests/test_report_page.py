@@ -100,7 +100,11 @@ def test_the_run_line_counts_stories_and_single_articles_as_the_digest_shows_the
     # every article is in a story of its own; the line counts as the page's "Stories (2)" and
     # "Single articles (1)", not the 3 stories the run touched
     line = summary_line(_digest())
-    assert line.endswith("1 duplicates, 1 rejected; 2 stories, 1 single articles"), line
+    assert line.startswith("run 20260310T083000Z-abcdef: "), line
+    # the run's last log line and its artifact's description also name failing sources, and a dry run
+    assert line.endswith("1 duplicates, 1 rejected; 2 stories, 1 single articles; 1 failing sources: metro"), line
+    assert summary_line(_digest(dry_run=True, source_problems=[])).startswith(
+        "run 20260310T083000Z-abcdef (dry run: nothing stored): ")
     page = render_page(_digest(), _trend(), NOW)
     assert "<h2>Stories (2)</h2>" in page and "<h2>Single articles (1)</h2>" in page
 
