@@ -411,16 +411,11 @@ def test_a_run_given_bad_parameters_fails_with_one_line_naming_the_parameter(ser
         f"warehouse_path: no warehouse at {missing} yet (a first run creates it)"), maintained.state.message
 
 
-def test_two_runs_at_once_one_is_cancelled(server, served):
-    """A run asked for while another holds the deployment's slot is cancelled, and leaves no trace.
-
-    The first run is held inside its run (its feed answers only when released), so the second is
-    always asked for while the first is running, however fast or slow the machine is."""
+def _held_feed(arrived: threading.Event, release: threading.Event):
+    """A started feed server on 127.0.0.1 whose /held.rss sets `arrived` and answers (404) only once
+    `release` is set: a run polling it is held inside its run."""
     from pytest_httpserver import HTTPServer
     from werkzeug import Request, Response
-
-    db = served.base / "concurrent.sqlite"
-    arrived, release = threading.Event(), threading.Event()
 
     def held(_: Request) -> Response:
         arrived.set()
@@ -430,6 +425,17 @@ def test_two_runs_at_once_one_is_cancelled(server, served):
     feeds = HTTPServer(host="127.0.0.1", port=0, threaded=True)
     feeds.expect_request("/held.rss").respond_with_handler(held)
     feeds.start()
+    return feeds
+
+
+def test_two_runs_at_once_one_is_cancelled(server, served):
+    """A run asked for while another holds the deployment's slot is cancelled, and leaves no trace.
+
+    The first run is held inside its run (its feed answers only when released), so the second is
+    always asked for while the first is running, however fast or slow the machine is."""
+    db = served.base / "concurrent.sqlite"
+    arrived, release = threading.Event(), threading.Event()
+    feeds = _held_feed(arrived, release)
     held_url = feeds.url_for("/held.rss")
     try:
         with _client(server) as client:
@@ -575,6 +581,25 @@ def _page_text(url: str, profile: Path) -> str:
     return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", dom)).split())
 
 
+def _own_server(tmp_path: Path, port: int) -> tuple[dict[str, str], Path, Server]:
+    """The environment for a make serve that starts its own Prefect server on `port` (no PREFECT_API_URL),
+    the folder of its state, and the server it will start."""
+    state = tmp_path / "state"
+    env = {k: v for k, v in os.environ.items() if k not in ("PREFECT_API_URL", "PREFECT_UI_API_URL")}
+    env.update(PREFECT_PORT=str(port), PREFECT_HOME=str(tmp_path / "home"), NEWSDESK_SERVER_DIR=str(state),
+               PREFECT_RUNNER_POLL_FREQUENCY="1")
+    return env, state, Server(api=f"http://127.0.0.1:{port}/api", home=tmp_path / "home", log=state / "server.log")
+
+
+def _wait_started(srv: Server, proc: subprocess.Popen, log: Path) -> None:
+    """Wait until the server serve.sh starts answers (a fresh home: 20-30 s of migrations)."""
+    deadline = time.monotonic() + SERVER_START_TIMEOUT
+    while not _healthy(srv.api):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            pytest.fail(f"serve.sh did not start a server at {srv.api}:\n{_tail(log)}\n{_tail(srv.log)}")
+        time.sleep(0.5)
+
+
 def test_make_serve_on_another_port_gives_the_ui_its_own_api(tmp_path):
     """`PREFECT_PORT=N make serve`: the server it starts tells its UI to call port N, and the UI's
     deployments page lists the served deployment (not "Can't connect to Server API at ...:4200")."""
@@ -582,20 +607,12 @@ def test_make_serve_on_another_port_gives_the_ui_its_own_api(tmp_path):
     assert port != 4200
     name = f"ui-port-{port}"
     config = _write_config(tmp_path, name, "0 3 1 1 *")
-    state = tmp_path / "state"
-    env = {k: v for k, v in os.environ.items() if k not in ("PREFECT_API_URL", "PREFECT_UI_API_URL")}
-    env.update(PREFECT_PORT=str(port), PREFECT_HOME=str(tmp_path / "home"), NEWSDESK_SERVER_DIR=str(state),
-               PREFECT_RUNNER_POLL_FREQUENCY="1")
-    srv = Server(api=f"http://127.0.0.1:{port}/api", home=tmp_path / "home", log=state / "server.log")
+    env, state, srv = _own_server(tmp_path, port)
     log = tmp_path / "serve.log"
     since = datetime.now(timezone.utc)
     proc = _start([str(ROOT / "scripts" / "serve.sh"), "--config", str(config)], env, log)
     try:
-        deadline = time.monotonic() + SERVER_START_TIMEOUT
-        while not _healthy(srv.api):  # serve.sh starts the server (a fresh home: 20-30 s of migrations)
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"serve.sh did not start a server on port {port}:\n{_tail(log)}\n{_tail(srv.log)}")
-            time.sleep(0.5)
+        _wait_started(srv, proc, log)
         _wait_polled(srv, name, proc, log, since)
         assert (state / "server.pid").is_file(), "serve.sh started the server and kept its pid for make stop"
         twice = subprocess.run([str(ROOT / "scripts" / "serve.sh"), "--config", str(config)], env=env,
@@ -635,19 +652,8 @@ def test_make_serve_on_another_port_gives_the_ui_its_own_api(tmp_path):
 def test_make_stop_waits_for_a_run_in_progress_to_be_cancelled_then_says_so(server, tmp_path):
     """A run stuck in a fetch ends only when Prefect's runner kills it, 30 s after asking it to stop:
     make stop waits for that, and does not give up with the serving process still there."""
-    from pytest_httpserver import HTTPServer
-    from werkzeug import Request, Response
-
     arrived, release = threading.Event(), threading.Event()
-
-    def held(_: Request) -> Response:
-        arrived.set()
-        release.wait(RUN_TIMEOUT)
-        return Response("gone", status=404)
-
-    feeds = HTTPServer(host="127.0.0.1", port=0, threaded=True)
-    feeds.expect_request("/held.rss").respond_with_handler(held)
-    feeds.start()
+    feeds = _held_feed(arrived, release)
     name = "stop-during-run"
     config = _write_config(tmp_path, name, "0 3 1 1 *", "[http]\nallow_private_hosts = true\nretries = 0\n"
                                                         "read_timeout = 120.0\ntotal_timeout = 120.0\n")
@@ -681,21 +687,13 @@ def test_make_serve_again_after_serving_stopped_while_its_server_runs(tmp_path):
     port = _free_port()
     name = f"serve-again-{port}"
     config = _write_config(tmp_path, name, "0 3 1 1 *")
-    state = tmp_path / "state"
-    env = {k: v for k, v in os.environ.items() if k not in ("PREFECT_API_URL", "PREFECT_UI_API_URL")}
-    env.update(PREFECT_PORT=str(port), PREFECT_HOME=str(tmp_path / "home"), NEWSDESK_SERVER_DIR=str(state),
-               PREFECT_RUNNER_POLL_FREQUENCY="1")
-    srv = Server(api=f"http://127.0.0.1:{port}/api", home=tmp_path / "home", log=state / "server.log")
+    env, state, srv = _own_server(tmp_path, port)
     log = tmp_path / "serve.log"
     since = datetime.now(timezone.utc)
     first = _start([str(ROOT / "scripts" / "serve.sh"), "--config", str(config)], env, log)
     again = None
     try:
-        deadline = time.monotonic() + SERVER_START_TIMEOUT
-        while not _healthy(srv.api):
-            if first.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"serve.sh did not start a server on port {port}:\n{_tail(log)}\n{_tail(srv.log)}")
-            time.sleep(0.5)
+        _wait_started(srv, first, log)
         _wait_polled(srv, name, first, log, since)
         first.send_signal(signal.SIGTERM)  # the serving process only (as Ctrl-C would): the server keeps running
         assert first.wait(60) == 0, _tail(log)
