@@ -60,11 +60,13 @@ def discover_task(con: duckdb.DuckDBPyConnection, settings: Settings) -> discove
                                         read.last_run_rejects(con))
         found.copies += read.copies_of_stored(con, found.known)
         bar.finish(found.discovered)
-    get_run_logger().info("discover: %d found, %d seen before, %d new, %d copies, %d rejected",
-                          found.discovered, found.skipped, len(found.documents), len(found.copies),
-                          len(found.rejects))
+    logger = get_run_logger()
+    logger.info("discover: %d found, %d seen before, %d new, %d copies, %d rejected", found.discovered,
+                found.skipped, len(found.documents), len(found.copies), len(found.rejects))
     if line := found.passed_over_line(settings.discover.extensions):
-        get_run_logger().info("discover: %s", line)
+        logger.info("discover: %s", line)
+    for reject in found.missing:  # which source and why, in the run's log (the UI's Logs tab), as for feeds
+        logger.warning("source %s: %s: %s", reject.source, reject.locator, reject.reason)
     return found
 
 

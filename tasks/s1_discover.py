@@ -37,6 +37,7 @@ class Discovery:
     # (locator, reason) of the rejects said again: a configured path still missing, recorded at every run
     said_before: set[tuple[str, str]] = field(default_factory=set)
     passed_over: Counter[str] = field(default_factory=Counter)  # files of other extensions in folders, by extension
+    missing: list[Reject] = field(default_factory=list)  # configured paths that are not there (also in rejects)
 
     def passed_over_line(self, extensions: tuple[str, ...]) -> str | None:
         """One line on the folder files not read for their extension, or None when there are none."""
@@ -163,6 +164,7 @@ def discover_files(sources: list[SourceSettings], settings: DiscoverSettings, kn
     result.rejects = once
     fresh = [r for r in result.rejects if (r.locator, r.reason) not in known_rejects]
     result.skipped += len(result.rejects) - len(fresh)
-    result.rejects = list({(r.locator, r.reason): r for r in missing}.values()) + fresh
+    result.missing = list({(r.locator, r.reason): r for r in missing}.values())
+    result.rejects = result.missing + fresh
     result.said_before = {(r.locator, r.reason) for r in missing} & (said_last_run or set())
     return result

@@ -619,12 +619,37 @@ def test_a_feed_whose_guids_another_feed_stored_alike_is_still_read(prefect_api,
         ("north", "1001", f"{site}/north/water.html"), ("south", "1001", f"{site}/south/bakery.html")]
 
 
-def test_a_failing_feed_and_why_are_in_the_runs_log_on_the_api(prefect_api, tmp_path, write_config, server):
+def _run_warnings(cfg: Path, last: str) -> list[str]:
+    """Run the ingest flow on the config (it must complete) and read its WARNING lines back from the API,
+    as the UI's Logs tab shows them, waiting (a run's logs reach the API in batches) for one holding `last`."""
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
 
     from flows.ingest import ingest
 
+    state = ingest(config_path=str(cfg), return_state=True)
+    assert state.is_completed(), state.message
+    run_id = state.state_details.flow_run_id
+    deadline = time.monotonic() + 30
+    with get_client(sync_client=True) as client:
+        while True:
+            logs = [(log.level, log.message) for log in client.read_logs(
+                LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run_id])))]
+            if any(last in message for _, message in logs) or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+    return [message for level, message in logs if level == logging.WARNING]
+
+
+def test_a_missing_source_folder_and_why_are_in_the_runs_log_on_the_api(prefect_api, tmp_path, write_config):
+    gone = tmp_path / "no-such-folder"
+    cfg = write_config(f'[[sources]]\nname = "archive"\nkind = "folder"\npath = "{gone.as_posix()}"\n')
+    warnings = _run_warnings(cfg, "archive")
+    assert any(m.startswith("source archive: ") and "source folder does not exist" in m and "no-such-folder" in m
+               for m in warnings), warnings
+
+
+def test_a_failing_feed_and_why_are_in_the_runs_log_on_the_api(prefect_api, tmp_path, write_config, server):
     serve_feed(server, "/feeds/business.rss", "business.rss")
     serve_pages(server, *BUSINESS_PAGES)
     server.expect_request("/feeds/broken.rss").respond_with_data(b"Internal Server Error", status=500)
@@ -633,20 +658,9 @@ def test_a_failing_feed_and_why_are_in_the_runs_log_on_the_api(prefect_api, tmp_
     cfg = feed_config(write_config, {"broken": f"{site}/feeds/broken.rss", "gone": f"{site}/feeds/gone.rss",
                                      "business": f"{site}/feeds/business.rss"})
 
-    state = ingest(config_path=str(cfg), return_state=True)
-    assert state.is_completed(), state.message
-    run_id = state.state_details.flow_run_id
-    deadline = time.monotonic() + 30  # a run's logs reach the API in batches, shortly after they are written
-    with get_client(sync_client=True) as client:
-        while True:
-            logs = [(log.level, log.message) for log in client.read_logs(
-                LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run_id])))]
-            if any("disabled" in message for _, message in logs) or time.monotonic() > deadline:
-                break
-            time.sleep(0.5)
-    warnings = [message for level, message in logs if level == logging.WARNING]
+    warnings = _run_warnings(cfg, "disabled")
     assert any(m.startswith("feed broken failed: ") and "HTTP 500" in m and f"{site}/feeds/broken.rss" in m
-               for m in warnings), logs
-    assert any(m.startswith("feed gone failed: ") and "HTTP 410" in m for m in warnings), logs
-    assert any(m.startswith("feed source gone disabled: permanently gone") for m in warnings), logs
+               for m in warnings), warnings
+    assert any(m.startswith("feed gone failed: ") and "HTTP 410" in m for m in warnings), warnings
+    assert any(m.startswith("feed source gone disabled: permanently gone") for m in warnings), warnings
     assert not any("business" in m for m in warnings), warnings
