@@ -258,12 +258,12 @@ def _trend(trend: IssueTrend) -> str:
                      f'<span class="meta">({trend.total(issue)}'
                      f'{f", {trend.undated[issue]} undated" if trend.undated.get(issue) else ""})</span></li>'
                      for i, issue in enumerate(trend.series))
-    shown = (f"the {len(trend.series)} issues with the most articles, of {trend.issues_in_window}"
-             if trend.issues_in_window > len(trend.series) else f"all {len(trend.series)} tagged issues")
     if not any(any(counts) for counts in trend.series.values()):  # all undated: a chart would be flat lines at 0
         return (f'{head}<p class="meta">No tagged article of these days has a publication date, so there is '
                 f'nothing to draw by day. Undated articles read in them, per issue (duplicates not counted):</p>'
                 f'<ul class="legend">{legend}</ul></section>')
+    shown = (f"the {len(trend.series)} issues with the most articles, of {trend.issues_in_window}"
+             if trend.issues_in_window > len(trend.series) else f"all {len(trend.series)} tagged issues")
     no_day = (" Articles with no publication date (read in these days) are counted in the legend as undated "
               "and drawn on no day: a folder of them read at once is no surge of news." if trend.undated else "")
     return (f'{head}<figure>{trend_svg(trend)}<ul class="legend">{legend}</ul><figcaption>Articles per issue '

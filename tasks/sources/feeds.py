@@ -356,11 +356,11 @@ def poll_feeds(sources: list[SourceSettings], states: dict[str, SourceState], cl
     """Poll the enabled feed sources that are due (all of them with poll_now: a person named them),
     and fetch the pages of their new entries.
 
-    Feeds are fetched conditionally; an unchanged feed costs one request. Entries already known
-    (by canonical URL or guid, as guid_key gives it: a GUID that is no URI only within its source), already rejected for good (known_rejects: (locator, reason) recorded
-    before, other than a page to fetch again or, once the client allows private addresses, a page refused
-    as one) or already met earlier in this poll are skipped, so a
-    story carried by two feeds is fetched once and a dead link is not fetched at every change of its
+    Feeds are fetched conditionally; an unchanged feed costs one request. Entries already known (by
+    canonical URL or guid, as guid_key gives it: a GUID that is no URI only within its source), already
+    rejected for good (known_rejects: (locator, reason) recorded before, other than a page to fetch again
+    or, once the client allows private addresses, a page refused as one) or already met earlier in this
+    poll are skipped, so a story carried by two feeds is fetched once and a dead link is not fetched at every change of its
     feed. A reject recorded before with the same reason is not recorded again (a page retried after a
     timeout that times out again). A source that fails is backed off (see tasks.sources.health) and
     listed in problems; the other sources go on. A source not polled is listed in not_polled with the
@@ -395,12 +395,13 @@ def poll_feeds(sources: list[SourceSettings], states: dict[str, SourceState], cl
             continue
         entries = []
         for entry in update.entries:
-            if _among(entry, src.name, seen_urls, seen_guids):
+            guid = guid_key(src.name, entry.guid) if entry.guid else None
+            if _among(entry.url, guid, seen_urls, seen_guids):
                 continue  # met earlier in this poll (two feeds carry it): one input, counted under the first
             poll.entries_seen += 1
             seen_urls.update([entry.url] if entry.url else [])
-            seen_guids.update([guid_key(src.name, entry.guid)] if entry.guid else [])
-            if (entry.url or entry.guid) not in settled and not _among(entry, src.name, known_urls, known_guids):
+            seen_guids.update([guid] if guid else [])
+            if (entry.url or entry.guid) not in settled and not _among(entry.url, guid, known_urls, known_guids):
                 entries.append(entry)
         update.entries = entries
         updates.append(update)
@@ -457,9 +458,10 @@ def _fail(src: SourceSettings, state: SourceState, now: datetime, policy: Health
     poll.problems.append((src.name, label, detail))
 
 
-def _among(entry: FeedEntry, source: str, urls: set[str], guids: set[str | tuple[str, str]]) -> bool:
-    """True for an entry of the source whose URL or guid (its guid_key) is in the sets."""
-    return bool((entry.url and entry.url in urls) or (entry.guid and guid_key(source, entry.guid) in guids))
+def _among(url: str | None, guid: str | tuple[str, str] | None, urls: set[str],
+           guids: set[str | tuple[str, str]]) -> bool:
+    """True for an entry whose URL or guid (as guid_key gives it) is in the sets."""
+    return bool((url and url in urls) or (guid and guid in guids))
 
 
 def _fetch_entries(updates: list[_FeedUpdate], client: HttpClient, poll: FeedPoll, now: datetime,

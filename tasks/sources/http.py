@@ -5,7 +5,6 @@ from __future__ import annotations
 import email.utils
 import ipaddress
 import logging
-import queue
 import re
 import socket
 import ssl
@@ -16,6 +15,7 @@ from collections import Counter, deque
 from collections.abc import Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
+from queue import Empty, SimpleQueue
 from datetime import datetime, timezone
 from types import TracebackType
 from urllib.parse import urlsplit
@@ -138,7 +138,7 @@ def resolve(host: str, port: int, timeout: float | None) -> list[tuple]:
     resolver takes its own timeouts and retries (a name server that drops queries: 80 s for one name),
     which would hold a fetch far past its budget. A lookup not answered in time is left to finish on
     its own daemon thread, and the fetch fails as "dns unavailable" (transient: tried again)."""
-    answer: queue.SimpleQueue[tuple[list[tuple] | None, BaseException | None]] = queue.SimpleQueue()
+    answer: SimpleQueue[tuple[list[tuple] | None, BaseException | None]] = SimpleQueue()
 
     def lookup() -> None:
         try:
@@ -149,7 +149,7 @@ def resolve(host: str, port: int, timeout: float | None) -> list[tuple]:
     threading.Thread(target=lookup, name=f"dns {host}", daemon=True).start()
     try:
         infos, error = answer.get(timeout=timeout)
-    except queue.Empty:
+    except Empty:
         raise FetchError("dns unavailable", f"cannot resolve host {host} for now: no answer within "
                                             f"{timeout:g} s") from None
     if isinstance(error, (socket.gaierror, UnicodeError)):

@@ -94,24 +94,22 @@ def parse_date(value: str) -> datetime | None:
     With a time zone the moment is converted to UTC; without one only the day is kept, at 00:00 UTC.
     Returns None unless the whole string is a plausible date.
     """
-    value = " ".join(value.split()).strip(" .,")
-    for pattern in _DATE_PATTERNS:
-        match = pattern.match(value)
-        if match:
-            return _to_datetime(match)
-    return None
+    match = _date_match(value)
+    return _to_datetime(match) if match else None
 
 
 def parse_zoned_date(value: str) -> datetime | None:
     """Parse a written date with a time and a time zone ('Mon, 07 Dec 2026 10:00:00 CEST') to UTC; None
     unless the whole string is a plausible date with both (a feed's RFC 822 date in a zone feedparser does
     not know, CEST or AEDT, is read by feedparser as UTC)."""
+    match = _date_match(value)
+    return _to_datetime(match) if match and match["tz"] and match["hour"] else None
+
+
+def _date_match(value: str) -> re.Match[str] | None:
+    """The first of _DATE_PATTERNS that the whole written date matches (spaces and end punctuation aside)."""
     value = " ".join(value.split()).strip(" .,")
-    for pattern in _DATE_PATTERNS:
-        match = pattern.match(value)
-        if match:
-            return _to_datetime(match) if match["tz"] and match["hour"] else None
-    return None
+    return next((match for pattern in _DATE_PATTERNS if (match := pattern.match(value))), None)
 
 
 def _to_datetime(match: re.Match[str]) -> datetime | None:
