@@ -72,9 +72,15 @@ def _walk(root: Path, extensions: tuple[str, ...],
             if path.suffix.lower() not in wanted:
                 passed_over[path.suffix.lower() or "no extension"] += 1
                 continue
-            if path.is_symlink() and not path.resolve().is_relative_to(real_root):
-                refused.append((path, "symbolic link pointing outside the source folder (not followed)"))
-                continue
+            if path.is_symlink():
+                try:
+                    target = path.resolve()
+                except (OSError, RuntimeError):  # a loop of links (RuntimeError before Python 3.13)
+                    refused.append((path, "symbolic link loop: the link leads back to itself (not followed)"))
+                    continue
+                if not target.is_relative_to(real_root):
+                    refused.append((path, "symbolic link pointing outside the source folder (not followed)"))
+                    continue
             found.append(path)
     return found, refused
 

@@ -28,3 +28,18 @@ def test_files_of_other_extensions_are_counted_by_extension_and_hidden_ones_pass
         "4 file(s) in source folders not read for their extension (.json 2, .pdf 1, no extension 1; "
         "[discover] extensions: .txt, .md, .html, .htm)")
     assert discover_files([], DiscoverSettings(), set(), set()).passed_over_line((".txt",)) is None
+
+
+def test_a_symbolic_link_loop_is_a_reject_and_the_folder_is_still_read(tmp_path: Path):
+    folder = tmp_path / "saved"
+    folder.mkdir()
+    (folder / "story.html").write_text(f"<html><body><p>{STORY}</p></body></html>", encoding="utf-8")
+    (folder / "loop.html").symlink_to(folder / "loop.html")
+    (folder / "ping.htm").symlink_to(folder / "pong.htm")
+    (folder / "pong.htm").symlink_to(folder / "ping.htm")
+    found = discover_files([SourceSettings(name="saved", kind="folder", path=folder)], DiscoverSettings(), set(), set())
+    assert [Path(d.locator).name for d in found.documents] == ["story.html"]
+    assert {Path(r.locator).name: r.reason for r in found.rejects} == {
+        name: "symbolic link loop: the link leads back to itself (not followed)"
+        for name in ("loop.html", "ping.htm", "pong.htm")}
+    assert found.discovered == 4

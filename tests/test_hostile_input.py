@@ -264,6 +264,8 @@ def _hostile_folder(root: Path) -> tuple[Path, dict[str, str]]:
     expect["a_inside_link.txt"] = "article"  # read first; "with space.txt" then is a copy of its bytes
     expect["with space.txt"] = "copy"
     (folder / "loop").symlink_to(folder, target_is_directory=True)
+    (folder / "self_link.html").symlink_to(folder / "self_link.html")  # a link that leads back to itself
+    expect["self_link.html"] = "reject:symbolic link loop"
     return folder, expect
 
 
