@@ -52,6 +52,16 @@ def test_abbreviations_before_a_capital_stay_inside_the_sentence() -> None:
     assert split_sentences("The U.S. Army and Acme Corp. Ltd. said so.") == ["The U.S. Army and Acme Corp. Ltd. said so."]
 
 
+def test_a_german_date_or_century_does_not_end_a_sentence_at_its_ordinal() -> None:
+    # The Punkt model took "8." before a capital for a sentence end: a summary opened "März 2014 trinken ...".
+    text = ("Am 8. März 2014 trinken die beiden einen Cider. Tobisch wurde am 28. März 1926 in Wien geboren. "
+            "Die Tagung findet am 26. und 27. Februar statt. Im 19. Jahrhundert war das anders.")
+    assert split_sentences(text) == [
+        "Am 8. März 2014 trinken die beiden einen Cider.", "Tobisch wurde am 28. März 1926 in Wien geboren.",
+        "Die Tagung findet am 26. und 27. Februar statt.", "Im 19. Jahrhundert war das anders."]
+    assert split_sentences("The vote was 52 to 48. March comes next.") == ["The vote was 52 to 48.", "March comes next."]
+
+
 def test_paragraphs_are_never_joined() -> None:
     text = "A heading without a full stop\n\nthe next paragraph starts in lower case\n\nAnd a third one."
     assert split_sentences(text) == [

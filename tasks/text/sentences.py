@@ -40,6 +40,14 @@ LOWERCASE_ABBREVIATIONS = frozenset({
 })
 
 
+# A German date or century writes its day or number as an ordinal with a full stop ("am 8. März 2014",
+# "im 19. Jahrhundert"), which the Punkt model, learned from English, takes for a sentence end before the
+# capital. A day number (1-31) with its full stop, then a month's name or "Jahrhundert", is no sentence end.
+ORDINAL_END_RE = re.compile(r"(?:^|[\s(\[–-])(?:0?[1-9]|[12]\d|3[01])\.$")
+AFTER_ORDINAL_RE = re.compile(r"(?:Januar|Jänner|Februar|Feber|März|April|Mai|Juni|Juli|August|September|Oktober"
+                              r"|November|Dezember|Jahrhunderts?)\b")
+
+
 @functools.cache
 def _sentence_model() -> PunktSentenceTokenizer:
     """Load nupunkt's built-in model once per process, on first use."""
@@ -54,6 +62,18 @@ def _units(paragraph: str) -> list[str]:
     lines = [WHITESPACE_RE.sub(" ", line).strip() for line in paragraph.splitlines()]
     lines = [line for line in lines if line]
     return [" ".join(lines)] if is_wrapped(lines) else lines
+
+
+def _ordinals_kept(chunks: list[str]) -> list[str]:
+    """The model's sentences, each one that ends at a date's or century's ordinal ("am 8.") joined to the
+    next when that goes on with the month or "Jahrhundert" (ORDINAL_END_RE, AFTER_ORDINAL_RE)."""
+    kept: list[str] = []
+    for chunk in chunks:
+        if kept and ORDINAL_END_RE.search(kept[-1]) and AFTER_ORDINAL_RE.match(chunk.lstrip()):
+            kept[-1] = f"{kept[-1]} {chunk.lstrip()}"
+        else:
+            kept.append(chunk)
+    return kept
 
 
 def _missed_ends(chunk: str) -> list[str]:
@@ -74,7 +94,7 @@ def split_paragraphs(text: str) -> list[list[str]]:
     for block in PARAGRAPH_BREAK_RE.split(text.replace("\r\n", "\n").replace("\r", "\n")):
         sentences: list[str] = []
         for unit in _units(block):
-            for chunk in _sentence_model().tokenize(unit):
+            for chunk in _ordinals_kept(_sentence_model().tokenize(unit)):
                 for sentence in _missed_ends(chunk):
                     sentence = WHITESPACE_RE.sub(" ", sentence).strip()
                     if sentence:
