@@ -479,7 +479,7 @@ def _clean_one(doc: RawDocument, settings: CleanSettings) -> CleanedArticle | st
     if not doc.raw.strip():
         return "empty file"
     try:
-        text = decode_bytes(doc.raw, doc.charset)
+        text = decode_bytes(doc.raw, doc.charset, markup=doc.media_type == "text/html")
     except RejectedInput as exc:
         return one_line(str(exc))
     if not text.strip():

@@ -485,6 +485,22 @@ def test_decode_rejects_binary() -> None:
         decode_bytes(bytes(range(1, 32)) * 20)
 
 
+def test_a_saved_page_with_a_few_stray_nul_bytes_is_read_as_browsers_read_it() -> None:
+    # A real news page (194 KB) carried 22 NUL bytes after an image tag and was rejected as binary content.
+    story = SEED_002.read_text(encoding="utf-8").split("\n", 1)[1]
+    paragraphs = "".join(f"<p>{p}</p>" for p in story.splitlines() if p.strip())
+    page = (f"<html><head><title>Security offer</title></head><body><article>{paragraphs}"
+            '<img src="ad.gif" width="120">' + "\x00" * 3 + "</article></body></html>").encode("utf-8")
+    kept, rejects = clean_documents([_doc(page, "saved.html", "text/html"), _doc(page, "saved.txt"),
+                                     _doc(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 40, "photo.html", "text/html")],
+                                    CleanSettings())
+    assert [d.locator for d, _ in kept] == ["saved.html"]
+    assert kept[0][1].title == "Security offer" and "\x00" not in kept[0][1].text
+    assert "offered to provide NATO-style security guarantees for Kyiv" in kept[0][1].text
+    assert {r.locator: r.reason for r in rejects} == {"saved.txt": "binary content (NUL bytes)",
+                                                       "photo.html": "binary content (NUL bytes)"}
+
+
 # --- the batch ----------------------------------------------------------------------------------
 
 def test_clean_documents_rejects_bad_docs_and_keeps_good_one() -> None:

@@ -49,6 +49,10 @@ _CHARSET_LABELS = {
 _NON_ASCII = re.compile("[^\x00-\x7f]")
 _COMMON_PUNCT = frozenset("\u201c\u201d\u2018\u2019\u2013\u2014\u2026\u20ac\u00ab\u00bb\u201e\u00a0\u00b0")
 MAX_CONTROL_SHARE = 0.05
+# A saved web page may hold a few NUL bytes (a server's padding after an image tag): HTML parsers and
+# browsers drop them and show the page. Up to this share of a page's bytes (1 in 1,000) they are dropped
+# there; a binary file renamed .html has far more.
+MAX_STRAY_NUL_SHARE = 0.001
 MAX_DAMAGED_UTF8_SHARE = 0.1  # broken sequences per well-formed non-ASCII character
 MIN_DAMAGED_UTF8_ALLOWED = 8  # a few stray bytes are allowed however few well-formed characters there are
 MAX_REASON_CHARS = 200
@@ -157,10 +161,11 @@ def _check_not_binary(text: str) -> str:
     return text
 
 
-def decode_bytes(raw: bytes, charset: str | None = None) -> str:
+def decode_bytes(raw: bytes, charset: str | None = None, markup: bool = False) -> str:
     """Decode file bytes: BOM-marked UTF-8/16/32, plain UTF-8 (or UTF-8 with a few stray bytes), the
     encoding declared for them (charset: the one the server named, else the page's own), detected
-    charset, else latin-1."""
+    charset, else latin-1. In markup (an HTML page) a few stray NUL bytes are dropped, as browsers do;
+    elsewhere a NUL byte means binary content."""
     for bom, encoding in _BOMS:
         if raw.startswith(bom):
             try:
@@ -168,7 +173,9 @@ def decode_bytes(raw: bytes, charset: str | None = None) -> str:
             except UnicodeDecodeError:
                 break
     if b"\x00" in raw:
-        raise RejectedInput("binary content (NUL bytes)")
+        if not markup or raw.count(b"\x00") > len(raw) * MAX_STRAY_NUL_SHARE:
+            raise RejectedInput("binary content (NUL bytes)")
+        raw = raw.replace(b"\x00", b"")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
