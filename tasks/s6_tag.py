@@ -266,7 +266,9 @@ def _matcher(taxonomy: Taxonomy, language: str) -> _Matcher:
     for index, issue in enumerate(taxonomy.issues):
         for key in issue.keywords:
             stems = key if language == TAXONOMY_LANGUAGE else _phrase(issue.surface.get(key, key), language)
-            phrases[tuple(stems.split())].append((index, key))
+            words = tuple(stems.split(" "))
+            if "" not in words:  # a keyword with a common word of the language in it ("war" in German) is none there
+                phrases[words].append((index, key))
     return _Matcher(dict(phrases), tuple(sorted({len(p) for p in phrases}, reverse=True)))
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tasks.versions import STORY_SUMMARY_VERSION, SUMMARY_VERSION
 from tests.conftest import ROOT, SEEDS
 from warehouse import open_warehouse
 
@@ -39,7 +40,7 @@ def test_reprocess_applies_current_config_and_records_versions(prefect_api, tmp_
     db = tmp_path / "catalog.sqlite"
     before = _rows(db, "SELECT article_id, text, story_id, summary_version, len(summary_sentences) FROM articles "
                        "ORDER BY article_id")
-    assert all(r[3] == "summary-3/news/k3" for r in before)
+    assert all(r[3] == f"summary-{SUMMARY_VERSION}/news/k3" for r in before)
     assert all(r[4] == 3 for r in before)
     tags_before = _rows(db, "SELECT count(*) FROM article_tags")[0][0]
     assert tags_before > 2
@@ -54,14 +55,14 @@ def test_reprocess_applies_current_config_and_records_versions(prefect_api, tmp_
     after = _rows(db, "SELECT article_id, text, story_id, summary_version, len(summary_sentences), "
                       "summary_sentences[1] FROM articles ORDER BY article_id")
     assert [r[:3] for r in after] == [r[:3] for r in before], "text and stories are untouched"
-    assert all(r[3] == "summary-3/lead/k1" and r[4] == 1 for r in after)
+    assert all(r[3] == f"summary-{SUMMARY_VERSION}/lead/k1" and r[4] == 1 for r in after)
     assert all(" ".join(r[1].split()).startswith(r[5]) or r[5] in r[1] for r in after)
     per_article = _rows(db, "SELECT article_id, count(*) FROM article_tags GROUP BY article_id")
     assert len(per_article) == 2 and all(n == 1 for _, n in per_article)
     assert _rows(db, "SELECT count(*) FROM store.raw_inputs") == [(2,)]
     runs = _rows(db, "SELECT kind, status FROM runs ORDER BY started_at")
     assert runs == [("ingest", "completed"), ("reprocess", "completed"), ("reprocess", "completed")]
-    assert _rows(db, "SELECT count(*) FROM stories WHERE summary_version = 'summary-4/story/k4'") == [(1,)]
+    assert _rows(db, f"SELECT count(*) FROM stories WHERE summary_version = 'summary-{STORY_SUMMARY_VERSION}/story/k4'") == [(1,)]
 
 
 def test_reprocess_fills_in_the_facts_of_articles_stored_without_them(prefect_api, tmp_path, write_config):

@@ -258,6 +258,25 @@ def test_a_model_reads_only_the_language_of_its_examples(taxonomy) -> None:
     assert tag_text(None, PORTUGUESE_MATCH, taxonomy, language="pt") == []
 
 
+GERMAN_WEDDING = ("Unsere Hochzeit war ein Traum", "Der Tag war sonnig, die Feier war lang und das Essen war "
+                  "wunderbar. Der Wagen der Braut war mit Blumen geschmückt, die Gäste lagen sich in den Armen, "
+                  "und die Arme der Tante waren voller Geschenke. Es war die Art Fest, an das man sich lange "
+                  "erinnert.")
+GERMAN_NATO = ("Nato verstärkt die Ostflanke", "Die Nato schickt mehr Truppen an die Ostflanke. Die Migranten an der "
+               "Grenze und die Sanktionen gegen Russland standen beim Gipfel der Nato ebenfalls auf der Tagesordnung.")
+
+
+def test_english_keywords_meet_no_false_friends_in_another_language(taxonomy) -> None:
+    # German "war" is "was", "Art" a kind, "Wagen" a car (stemmed as "wage"), "Arme" arms of the body
+    # (stemmed as "arms"): read as keywords they made a wedding post defence and labour news
+    assert tag_text(*GERMAN_WEDDING, taxonomy, language="de") == []
+    assert match_terms("Der Tag war sonnig", "de")[2] == ""
+    # names and words the languages share still match
+    tags = tag_text(*GERMAN_NATO, taxonomy, language="de")
+    assert tags and tags[0].issue == "defence" and "nato" in tags[0].evidence
+    assert "immigration" in [t.issue for t in tags]
+
+
 GERMAN_MATCHES = ["Der Torwart hielt den Elfmeter und der Verein erreichte das Pokalfinale.",
                   "Ein spätes Kopfballtor des Stürmers entschied das Derby für den Verein.",
                   "Der Torwart des Vereins verletzte sich vor dem Pokalspiel, der Trainer stellte um.",

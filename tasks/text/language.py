@@ -30,6 +30,15 @@ ISO_LANGUAGES = {
     "ru": "russian", "sk": "slovak", "sv": "swedish", "th": "thai", "uk": "ukrainian", "zh": "chinese",
 }
 KNOWN_LANGUAGES = frozenset(ISO_LANGUAGES.values())
+# jusText's names for the stop lists of languages it splits in two (others: the name capitalised).
+JUSTEXT_LISTS = {"norwegian": ("Norwegian_Bokmal", "Norwegian_Nynorsk")}
+# How far down jusText's frequency-ordered stop lists a language's own words are taken as its function
+# words: German "war" is 24th, "wurde" and "hat" near it; Spanish "mayor" ("greater") 87th, Italian "ai"
+# ("to the") 58th; nouns shared with English come later ("Film" 233rd in German, "match" 385th in French).
+FUNCTION_WORD_RANKS = 200
+# In a text not in English, a stem shorter than this stands for too many words to meet an English
+# keyword by ("wag": "Wagen", a car, and "wage"; "arm": "Arme" and "arms"); the word is matched as written.
+MIN_FOREIGN_STEM = 4
 # Stemmed once per language to check that its stemmer works here (some need optional packages).
 STEM_PROBE = "running"
 
@@ -141,9 +150,17 @@ def keyword_form(word: str, language: str | None = DEFAULT_LANGUAGE) -> str:
     lemma: "elections" -> "election", "died" -> "die"), so that inflections match and derivations do not
     ("inflatable" is not "inflation", "customers" not "customs", which a stemmer merges); in other
     languages its stem (the keywords are written in English, so a dictionary of each language, 50 to 130 MB
-    a process, would buy little)."""
+    a process, would buy little). There the English keywords meet false friends, which this keeps apart:
+    a common word of the language (function_words: German "war" is "was", "art" is "kind") has no form
+    ("", which matches no keyword), and a stem shorter than MIN_FOREIGN_STEM letters is too unspecific to
+    stand for the word (German "Wagen", a car, stems as English "wage"; "Arme" as "arms"), so the word
+    is matched as written."""
     if language_name(language) != DEFAULT_LANGUAGE:
-        return stem(word, language)
+        form = word.lower()
+        if form in function_words(language):
+            return ""
+        stemmed = stem(word, language)
+        return stemmed if len(stemmed) >= MIN_FOREIGN_STEM else form
     import simplemma
 
     form = word.lower()
@@ -157,6 +174,30 @@ def keyword_form(word: str, language: str | None = DEFAULT_LANGUAGE) -> str:
             break
         form = found
     return form
+
+
+@functools.cache
+def function_words(language: str | None) -> frozenset[str]:
+    """A language's commonest words (its articles, pronouns, prepositions and commonest verbs), lowercased:
+    the first FUNCTION_WORD_RANKS entries of jusText's stop list for it, which trafilatura ships for about
+    100 languages and which is ordered by frequency. In a text of that language, an English keyword that
+    is one of them is the language's own word ("war" is German for "was"), not the keyword. Further down
+    the lists come nouns shared with English ("Film" at 233 in German), which keep matching. Empty for
+    English (the keywords' own language) and for a language jusText has no list for."""
+    from importlib.resources import files
+
+    name = language_name(language)
+    if name == DEFAULT_LANGUAGE:
+        return frozenset()
+    words: set[str] = set()
+    for list_name in JUSTEXT_LISTS.get(name, (name.capitalize(),)):
+        try:
+            lines = (files("justext") / "stoplists" / f"{list_name}.txt").read_text(encoding="utf-8").splitlines()
+        except (OSError, ModuleNotFoundError) as exc:
+            LOGGER.debug("no common-word list for %r (%s)", list_name, exc)
+            continue
+        words.update(w.strip().lower() for w in lines[:FUNCTION_WORD_RANKS] if w.strip())
+    return frozenset(words)
 
 
 @functools.cache
@@ -177,5 +218,5 @@ def stop_words(language: str | None = DEFAULT_LANGUAGE) -> frozenset[str]:
 
 def clear_caches() -> None:
     """Forget every cached stemmer and stop-word list (after a stemmer or a list changed)."""
-    for cached in (_sumy_stemmer, stemmer_for, stem, keyword_form, stop_words):
+    for cached in (_sumy_stemmer, stemmer_for, stem, keyword_form, stop_words, function_words):
         cached.cache_clear()
