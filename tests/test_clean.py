@@ -222,6 +222,34 @@ def test_inline_datelines(lead: str, dateline: str, credit: str | None, start: s
     assert art.text.startswith(start)
 
 
+@pytest.mark.parametrize("lead, dateline, credit, start", [
+    ("(CNN)Police in Japan say they have arrested a man on Monday.", None, "CNN", "Police in Japan"),
+    ("Tokyo (CNN)Police in Japan say they have arrested a man on Monday.", "Tokyo", "CNN", "Police in Japan"),
+    ("Ferguson, Missouri (CNN)Ferguson's police chief is already out.", "Ferguson, Missouri", "CNN", "Ferguson's"),
+    ("Kabul, Afghanistan (CNN) -- Thousands of bottles were destroyed.", "Kabul, Afghanistan", "CNN", "Thousands"),
+    ("Rio de Janeiro (CNN)Heavy rain flooded dozens of streets on Sunday.", "Rio de Janeiro", "CNN", "Heavy rain"),
+    ("WASHINGTON (CNN)During his speech to Congress, he will speak.", "WASHINGTON", "CNN", "During his"),
+    ("(The Hollywood Reporter)Melissa Benoist is ready to fly in CBS's new series.", None,
+     "The Hollywood Reporter", "Melissa Benoist"),
+])
+def test_agency_glued_to_the_lead_is_split_off(lead: str, dateline: str | None, credit: str, start: str) -> None:
+    """A web page's '(CNN)' cite runs into the first word; it is the credit, not the title's or summary's start."""
+    art = clean_text(f"{lead}\n{BODY}")
+    assert (art.dateline, art.credit) == (dateline, credit)
+    assert art.text.startswith(start) and art.title.startswith(start)
+
+
+@pytest.mark.parametrize("lead", [
+    "(Updated)The vote on the budget has been moved to Monday next week.",
+    "(1)First, the committee agreed on the plan for the coming year.",
+    "Apple said (in a note) -- that sales rose again in the third quarter.",
+])
+def test_brackets_opening_a_lead_that_are_no_agency_stay(lead: str) -> None:
+    art = clean_text(f"{lead}\n{BODY}")
+    assert art.credit is None and art.dateline is None
+    assert art.text.startswith(lead)
+
+
 @pytest.mark.parametrize("lead", [
     "US officials said on Monday that the talks would resume next week in Geneva.",
     "NATO leaders agreed to raise defence spending at their summit in The Hague.",

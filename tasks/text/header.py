@@ -65,6 +65,12 @@ _DATELINE_AGENCY = r"(?: ?\((?P<agency>[^()]{2,40})\))?"
 _DATELINE_DASH = r"(?: ?[\u2014\u2013]| ?--| -(?= )) ?"
 _INLINE_DATELINE = re.compile(rf"^{_DATELINE_HEAD}{_DATELINE_AGENCY}{_DATELINE_DASH}(?P<rest>\S.*)$")
 _STANDALONE_DATELINE = re.compile(rf"^{_DATELINE_HEAD}{_DATELINE_AGENCY}$")
+# A lead opened by an agency in brackets, after a place in any case or none, glued to the text or dashed:
+# '(CNN)Police in Japan ...', 'Tokyo (CNN)Police ...', 'Kabul, Afghanistan (CNN) -- Thousands ...'.
+_AGENCY_LEAD = re.compile(rf"^(?:{_DATELINE_HEAD} ?)?\((?P<agency>[^\W\d_][^\W\d_ .&'\u2019-]*(?: [^\W\d_][^\W\d_.&'\u2019-]*){{0,3}})\)"
+                          rf"(?:{_DATELINE_DASH}|(?=[\"'\u201c\u2018]?[^\W_]))(?P<rest>\S.*)$")
+_PLACE_JOINERS = frozenset({"de", "da", "do", "dos", "das", "del", "di", "du", "des", "la", "le", "el", "al",
+                            "of", "on", "upon", "am", "im", "an", "der", "sur", "en", "y"})
 # Capitalised words that open leads or headers but are not places.
 _NOT_PLACES = frozenset({
     "US", "UK", "EU", "UN", "NATO", "BREAKING", "BREAKING NEWS", "UPDATE", "UPDATED", "EXCLUSIVE",
@@ -210,12 +216,17 @@ def derive_title(paragraph: str) -> str | None:
     return title if any(ch.isalnum() for ch in title) else None
 
 
-def dateline_of(line: str) -> tuple[str, str | None, str | None] | None:
+def dateline_of(line: str) -> tuple[str | None, str | None, str | None] | None:
     """Split a dateline off a line as (dateline, agency, rest); rest is None when the line is only a dateline.
 
     The place is in capitals ('BERLIN', 'NEW DELHI, India', 'LONDON (Reuters)'); in a lead it must be
-    followed by a dash, so 'US officials said...' is never taken for one.
+    followed by a dash, so 'US officials said...' is never taken for one. A lead that opens with an agency
+    in brackets, glued to its first word or followed by a dash, has it split off too, after a place in any
+    case ('Tokyo (CNN)Police ...': dateline 'Tokyo') or none ('(CNN)Police ...': dateline None).
     """
+    agency_lead = _agency_lead(line)
+    if agency_lead:
+        return agency_lead
     match = _STANDALONE_DATELINE.match(line)
     rest = None
     # Three or more capitals with nothing after them read as a shouted headline, not a place.
@@ -230,6 +241,22 @@ def dateline_of(line: str) -> tuple[str, str | None, str | None] | None:
         return None
     dateline = f"{place}, {match['extra'].strip()}" if match["extra"] else place
     return dateline, (match["agency"].strip() if match["agency"] else None), rest
+
+
+def _agency_lead(line: str) -> tuple[str | None, str, str] | None:
+    """(dateline, agency, rest) of a lead opened by a bracketed agency (see dateline_of), else None."""
+    match = _AGENCY_LEAD.match(line)
+    if not match or len(match["rest"].split()) < 3 or match["agency"].upper() in _NOT_PLACES:
+        return None
+    place = match["place"]
+    if place is None:
+        return None, match["agency"], match["rest"]
+    words = place.split()
+    if place in _NOT_PLACES or not words[0][0].isupper() or not words[-1][0].isupper() or any(
+            not w[0].isupper() and w.lower() not in _PLACE_JOINERS for w in words):
+        return None
+    dateline = f"{place}, {match['extra'].strip()}" if match["extra"] else place
+    return dateline, match["agency"], match["rest"]
 
 
 def byline_of(line: str) -> str | None:
