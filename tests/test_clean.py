@@ -272,6 +272,22 @@ def test_derived_title_is_cut_at_a_word_boundary() -> None:
     assert lead[len(art.title)] in " ,"
 
 
+@pytest.mark.parametrize("lead, title", [
+    ("T.J. Maxx has pulled a T-shirt from its shelves after a shopper posted a picture of it.",
+     "T.J. Maxx has pulled a T-shirt from its shelves"),
+    ("The Rev. Fred Craddock, the pulpit giant, has died at the age of 86 in Georgia.",
+     "The Rev. Fred Craddock, the pulpit giant"),
+    ("Warner Bros. has won a bidding war for the rights to the novel, the studio said.",
+     "Warner Bros. has won a bidding war for the rights to the novel"),
+    ("Comic books of the past few years have seen a lot of changes (a female Thor, anyone?) but not at once.",
+     "Comic books of the past few years have seen a lot of changes"),
+])
+def test_derived_title_keeps_initials_and_closes_no_bracket(lead: str, title: str) -> None:
+    """Initials and titles such as 'Rev.' do not end the lead's first sentence, a derived title never stops
+    inside brackets."""
+    assert clean_text(f"{lead}\n{BODY}").title == title
+
+
 def test_agency_words_inside_sentences_are_not_credits() -> None:
     text = f"Ports reopen after storm\n{BODY}\nReporters from the AP and Reuters were present at the briefing."
     art = clean_text(text)

@@ -47,7 +47,10 @@ _ABBREVIATIONS = frozenset({
     "mr", "mrs", "ms", "dr", "st", "gen", "sen", "rep", "gov", "lt", "col", "maj", "capt", "sgt", "prof",
     "no", "vs", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec", "inc",
     "corp", "co", "ltd", "jr", "sr", "mt", "ft", "u.s", "u.k", "u.n", "e.g", "i.e", "etc", "approx",
+    "rev", "bros", "hon", "det", "supt", "insp", "cpl", "pvt", "adm", "cmdr", "fr",
 })
+_INITIALS = re.compile(r"^(?:[^\W\d_]\.)+[^\W\d_]$")  # 't.j' of 'T.J. Maxx', 'a.j' of 'A.J. Styles'
+
 _SENTENCE_END = re.compile(r"[.!?\u2026][\"'\u201d\u2019)\]]*\s+(?=[\"'\u201c\u2018(]?[^\W_])")
 _CLAUSE_WORDS = frozenset({
     "and", "but", "to", "after", "following", "as", "while", "with", "in", "on", "for", "from", "over",
@@ -187,7 +190,8 @@ def _first_sentence(paragraph: str) -> str:
     for match in _SENTENCE_END.finditer(paragraph):
         before = paragraph[:match.start()].split()
         token = before[-1].lower().strip("\"'(\u201c") if before else ""
-        if paragraph[match.start()] == "." and (token in _ABBREVIATIONS or len(token.rstrip(".")) <= 1):
+        if paragraph[match.start()] == "." and (token in _ABBREVIATIONS or len(token.rstrip(".")) <= 1
+                                                or _INITIALS.match(token.rstrip("."))):
             continue
         return paragraph[:match.start() + 1]
     return paragraph
@@ -197,22 +201,29 @@ def derive_title(paragraph: str) -> str | None:
     """A headline made from a lead: its first sentence, cut at a clause boundary to about 14 words."""
     words = _first_sentence(paragraph).split()
     if len(words) > MAX_DERIVED_TITLE_WORDS:
+        depth, outside = 0, [True]  # outside[k]: a cut before words[k] leaves no bracket open
+        for word in words:
+            depth = max(0, depth + word.count("(") - word.count(")"))
+            outside.append(depth == 0)
         cut = 0
         for k in range(MAX_DERIVED_TITLE_WORDS, MIN_TITLE_CUT_WORDS - 1, -1):
-            if words[k - 1].endswith((",", ";", ":")) or words[k] in ("\u2014", "\u2013", "-", "--"):
+            if outside[k] and (words[k - 1].endswith((",", ";", ":")) or words[k] in ("\u2014", "\u2013", "-", "--")):
                 cut = k
                 break
         if not cut:
             cut = next((k for k in range(MAX_DERIVED_TITLE_WORDS, MIN_TITLE_CUT_WORDS, -1)
-                        if words[k].lower() in _CLAUSE_WORDS), MAX_DERIVED_TITLE_WORDS)
+                        if outside[k] and words[k].lower() in _CLAUSE_WORDS), MAX_DERIVED_TITLE_WORDS)
         words = words[:cut]
+        if not outside[len(words)]:  # a bracket cut in half: the title ends before it
+            opened = max(i for i, w in enumerate(words) if "(" in w)
+            words = words[:opened] or words
         while len(words) > MIN_TITLE_CUT_WORDS and words[-1].lower() in _WEAK_TAIL:
             words.pop()
     title = " ".join(words).strip(_TITLE_TRIM)
     if title.count('"') % 2 or title.count("\u201c") != title.count("\u201d"):
         title = title.translate(_DOUBLE_QUOTES).strip(_TITLE_TRIM)  # a quotation cut in half
     if title.endswith(".") and not title.endswith(".."):
-        title = title[:-1]
+        title = title[:-1].strip(_TITLE_TRIM)
     return title if any(ch.isalnum() for ch in title) else None
 
 
