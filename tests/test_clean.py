@@ -322,6 +322,21 @@ def test_dates_come_only_from_metadata_lines() -> None:
     assert undated.published_at is None
 
 
+@pytest.mark.parametrize("date_line, published", [
+    ("PUBLISHED: 14:11 EST, 25 October 2013 | UPDATED: 15:36 EST, 25 October 2013",
+     datetime(2013, 10, 25, 19, 11, tzinfo=timezone.utc)),
+    ("Last updated at 1:25 AM on 3rd August 2011", datetime(2011, 8, 3, tzinfo=timezone.utc)),
+    ("Posted 9.30pm BST, 5 May 2024", datetime(2024, 5, 5, 20, 30, tzinfo=timezone.utc)),
+])
+def test_a_date_line_with_the_time_before_the_day(date_line: str, published: datetime) -> None:
+    """MailOnline writes the time first; such a line is the article's date, not its title."""
+    art = clean_text(f"By Associated Press\n\n{date_line}\n\n{BODY}")
+    assert art.published_at == published
+    assert art.byline == "Associated Press"
+    assert art.title_derived is True and art.title.startswith("The committee met")
+    assert art.text.startswith("The committee met")
+
+
 def test_normalisation_of_spaces_and_invisible_characters() -> None:
     raw = ("Caf\u0065\u0301 owners protest\r\n\r\nThe\u00a0owners of   small\tcaf\u00e9s in the old town "
            "co\u00adoperated\u200b on a petition\u2060 to the mayor on Friday.  \r\nIt was signed by 300 people.\r")

@@ -42,6 +42,9 @@ _DATE_PATTERNS = tuple(re.compile(rf"^{_WEEKDAY}{body}{_TIME}{_TZ}$", re.I) for 
     r"(?P<mname>[a-z]{3,9}\.?)\s+(?P<day>\d{1,2})(?:st|nd|rd|th)?,?\s+(?P<year>\d{4})",
     r"(?P<day>\d{1,2})\.(?P<month>\d{1,2})\.(?P<year>\d{4})",
 ))
+_TIME_FIRST = re.compile(r"^(?P<time>\d{1,2}[:.]\d{2}(?::\d{2})?(?:\s*[ap]\.?m\.?)?)"
+                         r"(?P<tz>\s+(?:(?:UTC|GMT)?\s?[+-]\d{1,2}(?::?\d{2})?|(?!on\b)[A-Za-z]{2,4}\b))?"
+                         r"(?:\s*,\s*|\s+on\s+|\s+)(?P<date>\S.*\d)$", re.I)
 
 _ABBREVIATIONS = frozenset({
     "mr", "mrs", "ms", "dr", "st", "gen", "sen", "rep", "gov", "lt", "col", "maj", "capt", "sgt", "prof",
@@ -116,8 +119,13 @@ def parse_zoned_date(value: str) -> datetime | None:
 
 
 def _date_match(value: str) -> re.Match[str] | None:
-    """The first of _DATE_PATTERNS that the whole written date matches (spaces and end punctuation aside)."""
+    """The first of _DATE_PATTERNS that the whole written date matches (spaces and end punctuation aside).
+    A time written before its date ('14:11 EST, 25 October 2013', '1:25 AM on 3rd August 2011', as
+    MailOnline writes them) is read as if written after it."""
     value = " ".join(value.split()).strip(" .,")
+    time_first = _TIME_FIRST.match(value)
+    if time_first:
+        value = f"{time_first['date']} {time_first['time']}{time_first['tz'] or ''}"
     return next((match for pattern in _DATE_PATTERNS if (match := pattern.match(value))), None)
 
 
