@@ -311,7 +311,8 @@ def _select_news(units: list[_Unit], count: int, language: str, title: frozenset
     """Pick `count` units by the sentence scorer and MMR, in article order.
 
     With lede_first (story summaries), the lede of the first (earliest) article opens the summary
-    unless another sentence scores more than the scorer's lede_margin above it.
+    unless another article's lede scores more than the scorer's lede_margin above it: a sentence from
+    further down an article leans on what came before it ("They were given...", "The book has...").
     """
     if not units or count <= 0:
         return []
@@ -319,8 +320,8 @@ def _select_news(units: list[_Unit], count: int, language: str, title: frozenset
     word_sets = [_word_set(u.sentence, language) for u in units]
     first = None
     if lede_first:
-        lede = _ledes(units)[0]
-        best = int(probability.argmax())
+        ledes = _ledes(units)
+        lede, best = ledes[0], max(ledes, key=lambda i: probability[i])
         first = best if probability[best] > probability[lede] + scorer.lede_margin else lede
     chosen = _mmr(probability, cosine, word_sets, count, scorer.mmr_lambda, first)
     ordered = sorted((units[i] for i in chosen), key=lambda u: (u.article, u.position))

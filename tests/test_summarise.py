@@ -310,6 +310,23 @@ def test_centrality_options_are_checked() -> None:
     _assert_in_order(cosine, REPORT)
 
 
+BAN_REPORTS = ("""The marathon runner Lena Kiprop was banned on Monday.
+She was suspended from all competition until the end of the year by Athletics Kenya after failing to report to a national training camp in Embu.
+The federation said the decision was final.
+Kiprop finished second in the London Marathon in 2002 and 2003.""", """Organisers in London still hope to see Lena Kiprop in the race in April.
+They said Athletics Kenya had suspended her from all competition until the end of the year after she failed to report to a national training camp in Embu.
+Kiprop finished third in a 10K race in Puerto Rico last Sunday.""", """Kenya lifted its ban on Lena Kiprop after she apologised.
+Athletics Kenya had suspended Kiprop from all competition until the end of the year after she failed to report to a national training camp in Embu.
+Coaches will now decide whether she runs at the world cross country championships.""")
+
+
+def test_story_summary_opens_with_a_lede_not_a_sentence_from_further_down() -> None:
+    """The sentence all three reports share scores highest, but read first it leans on what came before
+    it in its report; a story summary opens with a report's lede."""
+    summary = summarise_story(list(BAN_REPORTS), 4)
+    assert summary[0] in [split_sentences(t)[0] for t in BAN_REPORTS]
+
+
 def test_story_summary_keeps_a_lede() -> None:
     strict = dataclasses.replace(default_scorer(), lede_margin=1.0)
     assert summarise_story([OFF_LEDE], 2, scorer=strict)[0] == split_sentences(OFF_LEDE)[0]
