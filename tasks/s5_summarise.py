@@ -58,7 +58,7 @@ NOT_PROSE_RE = re.compile(
     r"^(?:read (?:more|also|next)|see also|click|subscribe|sign up|follow us|share this|watch|listen|download"
     r"|advertisement|tell us|let us know|email us|write to us|join (?:us|our)|don't miss|more:)\b"
     r"|^(?:(?:file )?photo|image|picture|video|caption|credit|source)s?\s*[:|]"
-    r"|\b(?:click here|tap here|read more|sign up for|subscribe to|our newsletter|follow us on|let us know"
+    r"|\b(?:click here|tap here|scroll (?:down|up) (?:for|to)|read more|sign up for|subscribe to|our newsletter|follow us on|let us know"
     r"|in the comments|comment below|share your (?:thoughts|views|story|stories)|all rights reserved"
     r"|getty images|photo credit)\b|\((?:photo|image|picture)\b|/(?:afp|reuters|ap|getty)\b|©",
     re.IGNORECASE,

@@ -199,6 +199,18 @@ def test_centrality_keeps_one_of_two_near_identical_sentences() -> None:
     _assert_in_order(summary, REPEATED)
 
 
+SCROLL_PROMPT = """Everton are still looking to add two new players to their squad before the transfer window closes on Monday.
+The midfielder Tom Cleverley of Manchester United is among the options for manager Roberto Martinez.
+VIDEO Scroll down to watch Roberto Martinez: Everton need to sign a few more players.
+Martinez said the club had made offers for two players and hoped to complete both deals this week."""
+
+
+def test_a_scroll_down_prompt_is_never_summary() -> None:
+    """A page's 'Scroll down for video' prompt is a call to readers, not the story."""
+    summary = summarise(SCROLL_PROMPT, 3, "news")
+    assert len(summary) == 3 and not any("Scroll down" in s for s in summary)
+
+
 def test_centrality_skips_bylines_captions_links_and_calls_to_readers() -> None:
     summary = summarise(CLUTTERED, 3, "centrality")
     assert len(summary) == 3
