@@ -136,11 +136,19 @@ def _example_files(path: Path, name: str, examples: list[str], root: Path) -> li
             found = sorted(p for p in target.rglob("*") if p.is_file() and p.suffix.lower() in EXAMPLE_SUFFIXES)
             if not found:
                 raise _fail(path, where, f"is a folder with no {' or '.join(EXAMPLE_SUFFIXES)} files")
-            files.extend(found)
         elif target.is_file():
-            files.append(target)
+            found = [target]
         else:
             raise _fail(path, where, f"does not exist: {target} ({path_rule(root)})")
+        for file in found:  # an empty example teaches nothing, and is most likely a file not yet written
+            try:
+                blank = not file.read_bytes().strip()
+            except OSError as exc:
+                raise _fail(path, where, f"cannot be read: {file} ({exc.strerror or exc})") from None
+            if blank:
+                raise _fail(path, where, f"{file} is empty (an example holds an article's text)"
+                            if file != target else "is an empty file (an example holds an article's text)")
+        files.extend(found)
     return files
 
 

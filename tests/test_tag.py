@@ -515,6 +515,12 @@ def test_one_issue_is_learned_against_examples_of_other_news(tmp_path: Path) -> 
      'issues.a.examples "examples/missing"', "does not exist"),
     ('[issues.a]\nexamples = ["examples/empty"]\n[issues.b]\nexamples = ["examples/markets"]\n',
      'issues.a.examples "examples/empty"', "no .txt or .md files"),
+    ('[issues.a]\nexamples = ["examples/football", "examples/blank.txt"]\n[issues.b]\nexamples = ["examples/markets"]\n',
+     'issues.a.examples "examples/blank.txt"', "is an empty file"),
+    ('[issues.a]\nexamples = ["examples/football"]\n[issues.b]\nexamples = ["examples/unwritten"]\n',
+     'issues.b.examples "examples/unwritten"', "unwritten/draft.md is empty"),
+    ('[issues.a]\nexamples = ["examples/football"]\n[other]\nexamples = ["examples/blank.txt"]\n',
+     'other.examples "examples/blank.txt"', "is an empty file"),
     ('[issues.a]\nexamples = "examples/football"\n[issues.b]\nexamples = ["examples/markets"]\n',
      "issues.a.examples", "list of file or folder paths"),
     ('[issues.a]\nexamples = []\nkeywords = { "x" = 1 }\n', "issues.a.examples", "list of file or folder paths"),
@@ -531,6 +537,10 @@ def test_one_issue_is_learned_against_examples_of_other_news(tmp_path: Path) -> 
 def test_bad_examples_are_one_line_naming_file_and_key(tmp_path: Path, body: str, where: str, reason: str) -> None:
     _write_examples(tmp_path)
     (tmp_path / "examples" / "empty").mkdir()
+    (tmp_path / "examples" / "blank.txt").write_text(" \n\n", encoding="utf-8")
+    (tmp_path / "examples" / "unwritten").mkdir()
+    (tmp_path / "examples" / "unwritten" / "report.txt").write_text(f"Headline\n\n{MARKET_REPORTS[0]}\n", encoding="utf-8")
+    (tmp_path / "examples" / "unwritten" / "draft.md").write_bytes(b"")
     path = tmp_path / "issues.toml"
     path.write_text(body, encoding="utf-8")
     with pytest.raises(ConfigError) as caught:
