@@ -20,10 +20,11 @@ from prefect.runner import Runner  # noqa: E402
 from prefect.schedules import Cron  # noqa: E402
 from prefect.types.names import BANNED_CHARACTERS, WITHOUT_BANNED_CHARACTERS  # noqa: E402
 
-from config.settings import ConfigError, Settings, load_settings  # noqa: E402
+from config.settings import ConfigError, Settings  # noqa: E402
 from flows import cli, spread  # noqa: E402
 from flows.ingest import ingest  # noqa: E402
 from flows.maintain import maintain  # noqa: E402
+from flows.runs import resolve_run  # noqa: E402
 
 
 def _deployment(settings: Settings, cron: str, parameters: dict[str, Any], description: str) -> dict[str, Any]:
@@ -141,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="only check the config (make serve does, before it starts a server) and exit")
     args = parser.parse_args(argv)
     try:
-        settings = load_settings(args.config)
+        settings, _ = resolve_run(args.config)  # the taxonomy too: every scheduled run would stop on its mistake
         # both schedules built, and so checked, before anything is registered
         options = deployments(settings, str(settings.config_path) if args.config else None)
     except ConfigError as exc:

@@ -753,3 +753,23 @@ def test_a_cron_prefect_refuses_is_one_line_before_any_deployment_is_registered(
     good = tmp_path / "good.toml"
     good.write_text('[schedule]\ncron = "0 6-22/2 * * mon-fri"\nmaintain_cron = "0 3 L * *"\n', encoding="utf-8")
     assert main(["--check", "--config", str(good)]) == 0
+
+
+def test_a_taxonomy_mistake_is_one_line_before_any_deployment_is_registered(tmp_path, capsys):
+    # every scheduled run reads the taxonomy: a mistake in it would fail each one, so serving does not start
+    from flows.serve import main
+
+    cases = {
+        "empty": ("", "issues: must hold at least one [issues.<name>] table"),
+        "missing-example": (f'[issues.a]\nexamples = ["{tmp_path / "missing"}"]\n'
+                            f'[issues.b]\nexamples = ["{tmp_path / "missing"}"]\n',
+                            f'issues.a.examples "{tmp_path / "missing"}": does not exist: {tmp_path / "missing"}'),
+    }
+    for name, (body, problem) in cases.items():
+        taxonomy = tmp_path / f"{name}.toml"
+        taxonomy.write_text(body, encoding="utf-8")
+        config = tmp_path / f"pipeline-{name}.toml"
+        config.write_text(f'[tags]\ntaxonomy = "{taxonomy}"\n', encoding="utf-8")
+        assert main(["--check", "--config", str(config)]) == 2
+        [line] = capsys.readouterr().err.strip().splitlines()
+        assert line.startswith(f"error: {taxonomy}: {problem}"), line
