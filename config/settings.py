@@ -424,12 +424,18 @@ def read_toml(config_path: Path, name: str | None = None) -> dict:
     the file's name, names the line and column of a TOML syntax error."""
     name = name or str(config_path)
     try:
-        text = config_path.read_text(encoding="utf-8")
+        raw = config_path.read_bytes()
+        text = raw.decode("utf-8-sig")  # a byte-order mark, as some Windows editors write, is no TOML of its own
         return tomllib.loads(text)
     except FileNotFoundError:
         where = "" if config_path.is_absolute() else f" (looked for {config_path.absolute()})"
         raise ConfigError(f"{name}: file not found{where}") from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError as exc:
+        before = raw[:exc.start]
+        line, column = before.count(b"\n") + 1, len(before.rsplit(b"\n", 1)[-1].decode("utf-8", "replace")) + 1
+        raise ConfigError(f"{name}: line {line}, column {column}: not UTF-8 text (byte 0x{raw[exc.start]:02x}); "
+                          "save the file as UTF-8") from None
+    except OSError as exc:
         raise ConfigError(f"{name}: cannot read ({exc.__class__.__name__}: {exc})") from None
     except tomllib.TOMLDecodeError as exc:
         message = str(exc)

@@ -134,6 +134,21 @@ def test_bad_toml_at_the_end_of_the_file_names_the_last_line(tmp_path):
         f"error: {cfg}: line 3, column 11: not valid TOML: Invalid value (at the end of the file)"]
 
 
+def test_a_config_not_in_utf8_names_the_line_and_column_of_the_first_bad_byte(tmp_path):
+    cfg = tmp_path / "latin1.toml"
+    cfg.write_bytes('[summary]\nsentences = 2 # résumés\n'.encode("latin-1"))
+    result = _cli("--config", str(cfg))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines() == [
+        f"error: {cfg}: line 2, column 18: not UTF-8 text (byte 0xe9); save the file as UTF-8"]
+
+
+def test_a_config_saved_with_a_byte_order_mark_is_read(tmp_path):
+    cfg = tmp_path / "bom.toml"
+    cfg.write_bytes(b"\xef\xbb\xbf" + '[summary]\nsentences = 2 # résumés\n'.encode("utf-8"))
+    assert load_settings(cfg).summary.sentences == 2
+
+
 def test_another_warehouse_named_for_a_run_keeps_its_files_and_digests_apart(tmp_path):
     from config.settings import with_overrides
 
