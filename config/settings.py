@@ -409,6 +409,14 @@ def _check_sources(sources: list[tuple[int, SourceSettings]], problems: _Problem
             problems.add(f"{where}.path", f"is required for a {src.kind} source")
         if src.kind == "feed" and not is_http_url(src.url):
             problems.add(f"{where}.url", "must be an http(s) URL for a feed source")
+        if src.kind == "feed" and src.path is not None:
+            problems.add(f"{where}.path", "is not read for a feed source (it reads url)")
+        if src.kind in ("folder", "file") and src.url is not None:
+            problems.add(f"{where}.url", f"is not read for a {src.kind} source (it reads path)")
+        if not src.name.strip():
+            problems.add(f"{where}.name", "must not be empty (it names the source in the digest and its health)")
+        if not all(tag.strip() for tag in src.tags):
+            problems.add(f"{where}.tags", f"must not hold an empty tag, got {list(src.tags)!r}")
         if src.name in seen:
             problems.add(f"{where}.name", f"{src.name!r} is used twice")
         seen.add(src.name)

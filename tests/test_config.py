@@ -116,6 +116,20 @@ def test_every_config_problem_is_reported_at_once_in_one_format(tmp_path, write_
     assert not (tmp_path / "catalog.sqlite").exists()
 
 
+def test_a_source_key_its_kind_does_not_read_an_empty_name_or_an_empty_tag_is_a_problem(tmp_path, write_config):
+    cfg = write_config('[[sources]]\nname = "desk"\nkind = "folder"\npath = "seeds"\nurl = "https://example.org/feed"\n'
+                       '[[sources]]\nname = "wire"\nkind = "feed"\nurl = "https://example.org/rss"\npath = "seeds"\n'
+                       '[[sources]]\nname = " "\nkind = "feed"\nurl = "https://example.org/atom"\ntags = ["beat", ""]\n')
+    with pytest.raises(ConfigError) as caught:
+        load_settings(cfg)
+    assert caught.value.problems == [
+        f"{cfg}: [[sources]][1].url: is not read for a folder source (it reads path)",
+        f"{cfg}: [[sources]][2].path: is not read for a feed source (it reads url)",
+        f"{cfg}: [[sources]][3].name: must not be empty (it names the source in the digest and its health)",
+        f"{cfg}: [[sources]][3].tags: must not hold an empty tag, got ['beat', '']",
+    ]
+
+
 def test_bad_toml_names_the_line(tmp_path):
     copy = _copy_elsewhere(tmp_path, ("num_perm = 128", "num_perm = = 128"))
     line = next(i for i, text in enumerate(copy.read_text(encoding="utf-8").splitlines(), 1) if "= = 128" in text)
