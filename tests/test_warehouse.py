@@ -509,3 +509,35 @@ def test_open_warehouse_on_a_missing_catalog_names_its_argument_not_a_command_li
         open_warehouse(f"sqlite:{missing}")
     assert str(raised.value) == f"catalog: no warehouse at {missing} yet (a first run creates it)"
     assert not missing.exists()
+
+
+def test_a_config_that_drops_or_changes_the_data_path_of_a_lake_is_one_line_before_anything(
+        prefect_api, tmp_path: Path, write_config) -> None:
+    """A lake made with a data_path keeps its files there. Without data_path, a file catalog's files are looked
+    for beside it: a run then failed on a missing Parquet file with tracebacks (exit 1) and search with a
+    traceback; another data_path failed the run only once the flow had started (exit 1)."""
+    from flows.ingest import ingest
+
+    seeds = f'[[sources]]\nname = "seeds"\nkind = "folder"\npath = "{SEEDS.as_posix()}"\n'
+    files = tmp_path / "lake-files"
+    made = _with_keys(write_config(seeds), f'data_path = "{files.as_posix()}"\n')
+    assert ingest(config_path=str(made), return_state=True).is_completed()
+    kept = sorted(p for p in files.rglob("*") if p.is_file())
+    assert kept
+    dropped = write_config(seeds, name="dropped.toml")
+    beside = tmp_path / "catalog.sqlite.files"
+    _one_line(*_cli(dropped), "error: [warehouse].data_path: empty, ", f"beside it in {beside}",
+              f"keeps them in {files}/; set data_path to that")
+    readers = {"error: [warehouse].data_path: empty, ": ["--config", str(dropped)],
+               "error: --warehouse: ": ["--warehouse", str(tmp_path / "catalog.sqlite")]}
+    for says, args in readers.items():  # readers too: they failed with a traceback
+        search = subprocess.run([sys.executable, "-m", "flows.search", "Ukraine", *args], cwd=ROOT,
+                                capture_output=True, text=True, timeout=120)
+        _one_line(search.returncode, search.stderr, says, f"{files}/")
+    other = _with_keys(write_config(seeds, name="other.toml"), f'data_path = "{(tmp_path / "elsewhere").as_posix()}"\n')
+    _one_line(*_cli(other), f"error: [warehouse].data_path: {tmp_path / 'elsewhere'}/: ",
+              f"keeps its data files in {files}/ (set when it was made); set data_path to that")
+    assert not beside.exists() and not (tmp_path / "elsewhere").exists()
+    assert sorted(p for p in files.rglob("*") if p.is_file()) == kept
+    with open_warehouse(config=made) as con:
+        assert con.execute("SELECT count(*) FROM articles").fetchone()[0] > 0

@@ -18,8 +18,9 @@ from typing import TypeVar
 import duckdb
 
 from config.settings import WarehouseSettings, load_settings
-from warehouse.lake import (SQL_USE_LAKE, Lake, WarehouseBusy, WarehouseError, WriteConflict, as_lake,
-                            attach_statement, check, lake_of, load_statement, turn_statement)
+from warehouse.lake import (SQL_LAKE_DATA_PATH, SQL_USE_LAKE, Lake, WarehouseBusy, WarehouseError, WriteConflict,
+                            as_lake, attach_statement, check, data_path_problem, lake_of, load_statement,
+                            turn_statement)
 
 LOGGER = logging.getLogger(__name__)
 SQL_DIR = Path(__file__).resolve().parent / "sql"
@@ -136,6 +137,10 @@ def connect(where: Lake | WarehouseSettings | str | Path, lock_wait_seconds: flo
             _with_turn_wait(lake, lock_wait_seconds, lambda: con.execute(attach_statement(lake, read_only)), waiting)
         else:
             _attach(con, lake, read_only)
+        stored = con.execute(SQL_LAKE_DATA_PATH).fetchone()
+        problem = data_path_problem(lake, stored[0] if stored else None, read_only)
+        if problem:
+            raise WarehouseError(problem)
         con.execute(SQL_USE_LAKE)
         if not read_only and migrate(con) == 0 and import_legacy and lake.file:
             _import_legacy(con, lake.file)

@@ -42,6 +42,9 @@ SQL_ATTACH_TURN = "ATTACH {} AS newsdesk_turn"
 # what a DuckDB file holds, looked at read-only (duckdb_file_holds)
 SQL_ATTACH_PROBE = "ATTACH {} AS probe (READ_ONLY)"
 SQL_PROBE_TABLES = "SELECT table_name FROM duckdb_tables() WHERE database_name = 'probe'"
+# the data path a lake keeps, set when it was made: in a SQLite catalog file, and in an attached lake's catalog
+SQL_STORED_DATA_PATH = "SELECT value FROM ducklake_metadata WHERE key = 'data_path'"
+SQL_LAKE_DATA_PATH = "SELECT value FROM __ducklake_metadata_news.ducklake_metadata WHERE key = 'data_path'"
 
 
 class WarehouseError(RuntimeError):
@@ -193,6 +196,47 @@ def _writable_folder(folder: Path) -> str | None:
     return None
 
 
+def data_path_problem(lake: Lake, stored: str | None, read_only: bool) -> str | None:
+    """Why the lake's data files would not be found where these settings look for them, given the data path
+    the lake keeps (stored, set when it was made), or None. A writer given another data_path is refused (the
+    lake's is fixed); a file catalog given none reads its files beside it (a warehouse folder moved keeps
+    working), unless they are not there but in the folder the lake keeps: then every run and reader would
+    fail on a missing Parquet file."""
+    if not stored or "://" in stored:
+        return None
+    kept = stored.rstrip("/") + "/"
+    if lake.data_path:
+        if read_only or "://" in lake.data_folder or kept == lake.data_folder:
+            return None  # a reader reads the lake's own data path
+        return (f"[warehouse].data_path: {lake.data_folder}: the lake {lake} keeps its data files in {kept} (set when "
+                f"it was made); set data_path to that")
+    beside = lake.data_dir()
+    if beside is None or kept == lake.data_folder or not Path(kept).is_dir():
+        return None
+    if beside.is_dir() and any(p.suffix == ".parquet" for p in beside.rglob("*")):
+        return None  # the files are beside the catalog (the folder was moved): they are used
+    if lake.key != "[warehouse].catalog":  # named on the command line (--warehouse) or in code: no data path given
+        return (f"{lake.key}: {lake}: its data files are in {kept}, not beside it in {beside}; name it with a "
+                f"config whose [warehouse] data_path is that")
+    return (f"[warehouse].data_path: empty, so the data files of {lake} are looked for beside it in {beside}, but "
+            f"the lake keeps them in {kept}; set data_path to that")
+
+
+def _stored_data_path(path: Path) -> str | None:
+    """The data path a SQLite catalog file keeps (None when it cannot be read: the lake's own open says why)."""
+    import sqlite3
+
+    try:
+        con = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)
+        try:
+            row = con.execute(SQL_STORED_DATA_PATH).fetchone()
+        finally:
+            con.close()
+    except sqlite3.Error:
+        return None
+    return row[0] if row else None
+
+
 def check_reports(settings: WarehouseSettings) -> None:
     """Refuse, with a one-line reason and before a run changes anything, a reports_dir where the run's
     digest cannot be written (it is written after the run's rows are committed)."""
@@ -272,6 +316,9 @@ def check(where: Lake | WarehouseSettings | str | Path, read_only: bool = False,
                     f"with: python -m warehouse.upgrade {path} --warehouse NEW_CATALOG")
             if kind not in (lake.scheme, "empty"):
                 raise WarehouseError(f"{lake.key}: {path} is not a {lake.scheme} database (nor empty)")
+            problem = data_path_problem(lake, _stored_data_path(path), read_only) if kind == "sqlite" else None
+            if problem:
+                raise WarehouseError(problem)
         elif read_only or existing:
             raise WarehouseError(f"{lake.key}: no warehouse at {path} yet (a first run creates it)")
         elif not path.parent.is_dir():
