@@ -541,3 +541,34 @@ def test_a_config_that_drops_or_changes_the_data_path_of_a_lake_is_one_line_befo
     assert sorted(p for p in files.rglob("*") if p.is_file()) == kept
     with open_warehouse(config=made) as con:
         assert con.execute("SELECT count(*) FROM articles").fetchone()[0] > 0
+
+
+def test_opening_a_reader_keeps_the_write_lock_this_process_holds_on_the_catalog(tmp_path: Path) -> None:
+    """A process writing to a SQLite catalog (through DuckDB's SQLite) holds its lock while it opens a reader
+    on the same lake: reading the lake's data path with Python's own SQLite, and closing that handle, dropped
+    every lock of the process on the file (POSIX), and another writer got in beside the first."""
+    from warehouse.lake import Lake, load_statement
+
+    lake = Lake("sqlite", str(tmp_path / "catalog.sqlite"))
+    connect.connect(lake).close()
+    probe = ("import sqlite3, sys\ncon = sqlite3.connect(sys.argv[1], timeout=0, isolation_level=None)\n"
+             "try:\n    con.execute('BEGIN IMMEDIATE')\n    print('another writer got in')\n"
+             "except sqlite3.OperationalError as exc:\n    print(exc)\n")
+
+    def another_writer() -> str:
+        return subprocess.run([sys.executable, "-c", probe, lake.target], capture_output=True, text=True,
+                              timeout=60).stdout.strip()
+
+    writer = duckdb.connect()
+    try:
+        writer.execute(load_statement(lake).split("; ")[1])  # DuckDB's SQLite, as the lake's own writer uses
+        writer.execute(f"ATTACH '{lake.target}' AS catalog (TYPE sqlite)")
+        writer.execute("BEGIN")
+        writer.execute("CREATE TABLE catalog.pending (x INTEGER)")
+        assert another_writer() == "database is locked"
+        reader = connect.connect(lake, read_only=True)
+        reader.close()
+        assert another_writer() == "database is locked"
+        writer.execute("ROLLBACK")
+    finally:
+        writer.close()

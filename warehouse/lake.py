@@ -316,7 +316,9 @@ def check(where: Lake | WarehouseSettings | str | Path, read_only: bool = False,
                     f"with: python -m warehouse.upgrade {path} --warehouse NEW_CATALOG")
             if kind not in (lake.scheme, "empty"):
                 raise WarehouseError(f"{lake.key}: {path} is not a {lake.scheme} database (nor empty)")
-            problem = data_path_problem(lake, _stored_data_path(path), read_only) if kind == "sqlite" else None
+            # only while this process has not opened the lake (inspect): closing Python's own SQLite handle would
+            # drop the locks DuckDB's SQLite holds on it; connect asks the attached lake instead
+            problem = data_path_problem(lake, _stored_data_path(path), read_only) if inspect and kind == "sqlite" else None
             if problem:
                 raise WarehouseError(problem)
         elif read_only or existing:
