@@ -52,7 +52,8 @@ _ABBREVIATIONS = frozenset({
     "corp", "co", "ltd", "jr", "sr", "mt", "ft", "u.s", "u.k", "u.n", "e.g", "i.e", "etc", "approx",
     "rev", "bros", "hon", "det", "supt", "insp", "cpl", "pvt", "adm", "cmdr", "fr",
 })
-_INITIALS = re.compile(r"^(?:[^\W\d_]\.)+[^\W\d_]$")  # 't.j' of 'T.J. Maxx', 'a.j' of 'A.J. Styles'
+# 'T.J' of 'T.J. Maxx', 'A.J' of 'A.J. Styles': capitals only ('3 a.m. Firefighters...' ends a sentence)
+_INITIALS = re.compile(r"^(?:[^\W\d_]\.)+[^\W\d_]$")
 
 _SENTENCE_END = re.compile(r"[.!?\u2026][\"'\u201d\u2019)\]]*\s+(?=[\"'\u201c\u2018(]?[^\W_])")
 _CLAUSE_WORDS = frozenset({
@@ -197,9 +198,10 @@ def _first_sentence(paragraph: str) -> str:
     """The paragraph's first sentence (abbreviations and initials do not end it)."""
     for match in _SENTENCE_END.finditer(paragraph):
         before = paragraph[:match.start()].split()
-        token = before[-1].lower().strip("\"'(\u201c") if before else ""
+        written = before[-1].strip("\"'(\u201c") if before else ""
+        token = written.lower()
         if paragraph[match.start()] == "." and (token in _ABBREVIATIONS or len(token.rstrip(".")) <= 1
-                                                or _INITIALS.match(token.rstrip("."))):
+                                                or (_INITIALS.match(written.rstrip(".")) and written.isupper())):
             continue
         return paragraph[:match.start() + 1]
     return paragraph
