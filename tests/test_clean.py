@@ -243,6 +243,8 @@ def test_agency_glued_to_the_lead_is_split_off(lead: str, dateline: str | None, 
     "(Updated)The vote on the budget has been moved to Monday next week.",
     "(1)First, the committee agreed on the plan for the coming year.",
     "Apple said (in a note) -- that sales rose again in the third quarter.",
+    "Microsoft (MSFT) -- the software giant said on Tuesday it would cut 10,000 jobs by March.",
+    "Sen. Joe Manchin (D) — who holds the deciding vote — said he would not back the bill.",
 ])
 def test_brackets_opening_a_lead_that_are_no_agency_stay(lead: str) -> None:
     art = clean_text(f"{lead}\n{BODY}")

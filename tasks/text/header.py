@@ -269,6 +269,9 @@ def _agency_lead(line: str) -> tuple[str | None, str, str] | None:
     match = _AGENCY_LEAD.match(line)
     if not match or len(match["rest"].split()) < 3 or match["agency"].upper() in _NOT_PLACES:
         return None
+    opening = match["rest"].lstrip("\"'\u201c\u2018")[:1]
+    if not (opening.isupper() or opening.isdigit()):  # 'Microsoft (MSFT) -- the software giant said': an aside
+        return None
     place = match["place"]
     if place is None:
         return None, match["agency"], match["rest"]
