@@ -62,6 +62,16 @@ def test_a_german_date_or_century_does_not_end_a_sentence_at_its_ordinal() -> No
     assert split_sentences("The vote was 52 to 48. March comes next.") == ["The vote was 52 to 48.", "March comes next."]
 
 
+def test_an_english_sentence_ending_in_a_small_number_before_a_month_still_ends() -> None:
+    # April, August, September and November are German months too; a number before them is no German date
+    assert split_sentences("Sales fell in quarter 3. April was the worst month.") == [
+        "Sales fell in quarter 3.", "April was the worst month."]
+    assert split_sentences("The bill passed by a margin of 12. August brings the next vote.") == [
+        "The bill passed by a margin of 12.", "August brings the next vote."]
+    assert split_sentences("Am 8. April 2014 trinken sie. Montag, 3. August 2020 war ein Tag. Vom 3. bis 5. November tagt er.") == [
+        "Am 8. April 2014 trinken sie.", "Montag, 3. August 2020 war ein Tag.", "Vom 3. bis 5. November tagt er."]
+
+
 def test_paragraphs_are_never_joined() -> None:
     text = "A heading without a full stop\n\nthe next paragraph starts in lower case\n\nAnd a third one."
     assert split_sentences(text) == [

@@ -43,9 +43,14 @@ LOWERCASE_ABBREVIATIONS = frozenset({
 # A German date or century writes its day or number as an ordinal with a full stop ("am 8. März 2014",
 # "im 19. Jahrhundert"), which the Punkt model, learned from English, takes for a sentence end before the
 # capital. A day number (1-31) with its full stop, then a month's name or "Jahrhundert", is no sentence end.
-ORDINAL_END_RE = re.compile(r"(?:^|[\s(\[–-])(?:0?[1-9]|[12]\d|3[01])\.$")
-AFTER_ORDINAL_RE = re.compile(r"(?:Januar|Jänner|Februar|Feber|März|April|Mai|Juni|Juli|August|September|Oktober"
-                              r"|November|Dezember|Jahrhunderts?)\b")
+# April, August, September and November are English months too ('quarter 3. April was the worst month'):
+# before them the day must follow a German word of dates ('am 8. April', 'vom 3. bis 5. August'), a comma
+# ('Montag, 8. April') or nothing.
+ORDINAL_END_RE = re.compile(r"(?:^|(?P<before>\S+)?[\s(\[–-])(?:0?[1-9]|[12]\d|3[01])\.$")
+AFTER_ORDINAL_RE = re.compile(r"(?:Januar|Jänner|Februar|Feber|März|(?P<shared>April|August|September|November)"
+                              r"|Mai|Juni|Juli|Oktober|Dezember|Jahrhunderts?)\b")
+GERMAN_DATE_WORDS = frozenset({"am", "vom", "zum", "bis", "seit", "ab", "den", "dem", "des", "der", "und", "oder",
+                               "zwischen", "vor", "nach", "ist", "war"})
 
 
 @functools.cache
@@ -69,7 +74,11 @@ def _ordinals_kept(chunks: list[str]) -> list[str]:
     next when that goes on with the month or "Jahrhundert" (ORDINAL_END_RE, AFTER_ORDINAL_RE)."""
     kept: list[str] = []
     for chunk in chunks:
-        if kept and ORDINAL_END_RE.search(kept[-1]) and AFTER_ORDINAL_RE.match(chunk.lstrip()):
+        end = ORDINAL_END_RE.search(kept[-1]) if kept else None
+        month = AFTER_ORDINAL_RE.match(chunk.lstrip()) if end else None
+        before = (end["before"] or "") if end else ""
+        if month and (not month["shared"] or not before or before.endswith(",")
+                      or before.lower() in GERMAN_DATE_WORDS):
             kept[-1] = f"{kept[-1]} {chunk.lstrip()}"
         else:
             kept.append(chunk)
