@@ -15,7 +15,7 @@ from config.settings import PROJECT_ROOT, ConfigError, TagSettings, path_rule, r
 from tasks.issue_model import IssueModel, ModelSet, Prediction, SetPrediction, load_model
 from tasks.learn_terms import CACHE_FOLDER, learn_from_examples
 from tasks.records import SOURCE_DEFAULT_EVIDENCE, Article, Tag
-from tasks.text.language import language_name
+from tasks.text.language import function_words, language_name
 from tasks.text.sentences import match_terms
 
 LOGGER = logging.getLogger(__name__)
@@ -273,10 +273,13 @@ def _matcher(taxonomy: Taxonomy, language: str) -> _Matcher:
     phrases: dict[tuple[str, ...], list[tuple[int, str]]] = defaultdict(list)
     for index, issue in enumerate(taxonomy.issues):
         for key in issue.keywords:
-            stems = key if language == TAXONOMY_LANGUAGE else _phrase(issue.surface.get(key, key), language)
-            words = tuple(stems.split(" "))
-            if "" not in words:  # a keyword with a common word of the language in it ("war" in German) is none there
-                phrases[words].append((index, key))
+            if language == TAXONOMY_LANGUAGE:
+                stems = key
+            elif (written := issue.surface.get(key, key)).lower() in function_words(language):
+                continue  # a common word of the text's language is that language's word there ("war" in German)
+            else:
+                stems = _phrase(written, language)
+            phrases[tuple(stems.split())].append((index, key))
     return _Matcher(dict(phrases), tuple(sorted({len(p) for p in phrases}, reverse=True)))
 
 

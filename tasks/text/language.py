@@ -150,17 +150,13 @@ def keyword_form(word: str, language: str | None = DEFAULT_LANGUAGE) -> str:
     lemma: "elections" -> "election", "died" -> "die"), so that inflections match and derivations do not
     ("inflatable" is not "inflation", "customers" not "customs", which a stemmer merges); in other
     languages its stem (the keywords are written in English, so a dictionary of each language, 50 to 130 MB
-    a process, would buy little). There the English keywords meet false friends, which this keeps apart:
-    a common word of the language (function_words: German "war" is "was", "art" is "kind") has no form
-    ("", which matches no keyword), and a stem shorter than MIN_FOREIGN_STEM letters is too unspecific to
-    stand for the word (German "Wagen", a car, stems as English "wage"; "Arme" as "arms"), so the word
-    is matched as written."""
+    a process, would buy little), unless that stem is shorter than MIN_FOREIGN_STEM letters: then it is
+    too unspecific to stand for the word (German "Wagen", a car, stems as English "wage"; "Arme" as
+    "arms"), and the word is matched as written. (A keyword that is a common word of the text's language,
+    German "war", is left out of the matching there: see function_words.)"""
     if language_name(language) != DEFAULT_LANGUAGE:
-        form = word.lower()
-        if form in function_words(language):
-            return ""
         stemmed = stem(word, language)
-        return stemmed if len(stemmed) >= MIN_FOREIGN_STEM else form
+        return stemmed if len(stemmed) >= MIN_FOREIGN_STEM else word.lower()
     import simplemma
 
     form = word.lower()
@@ -180,8 +176,9 @@ def keyword_form(word: str, language: str | None = DEFAULT_LANGUAGE) -> str:
 def function_words(language: str | None) -> frozenset[str]:
     """A language's commonest words (its articles, pronouns, prepositions and commonest verbs), lowercased:
     the first FUNCTION_WORD_RANKS entries of jusText's stop list for it, which trafilatura ships for about
-    100 languages and which is ordered by frequency. In a text of that language, an English keyword that
-    is one of them is the language's own word ("war" is German for "was"), not the keyword. Further down
+    100 languages and which is ordered by frequency. In a text of that language, a one-word English
+    keyword that is one of them is the language's own word ("war" is German for "was"), not the keyword
+    (a phrase, "premier league" in French, is still the phrase). Further down
     the lists come nouns shared with English ("Film" at 233 in German), which keep matching. Empty for
     English (the keywords' own language) and for a language jusText has no list for."""
     from importlib.resources import files
