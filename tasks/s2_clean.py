@@ -21,7 +21,7 @@ from config.settings import CleanSettings
 from tasks.records import CleanedArticle, RawDocument, Reject
 from tasks.sources.urls import canonical_link, canonical_url
 from tasks.text.header import (byline_of, date_is_written, date_is_written_unambiguously, dateline_of,
-                               derive_title, header_fields, parse_date, plausible_date)
+                               derive_title, dotted_header, header_fields, parse_date, plausible_date)
 from tasks.text.language import detect_language
 from tasks.text.normalise import (RejectedInput, decode_bytes, ends_like_sentence, fragment_text, is_fragment,
                                   is_link_item, looks_like_headline, looks_like_html, one_line, to_paragraphs,
@@ -175,9 +175,14 @@ def _take_header(paras: list[str], found: _Found, take_title: bool) -> list[str]
     i = 0
     while i < len(paras):
         first, has_body = paras[i], len(paras) - i > 1
-        fields = header_fields(first)
-        dateline = None if fields else dateline_of(first)
-        if fields:
+        dotted = dotted_header(first)  # 'By . Jane Smith . PUBLISHED: . 14:11 EST, 25 October 2013 . The lead'
+        fields = None if dotted else header_fields(first)
+        dateline = None if dotted or fields else dateline_of(first)
+        if dotted and (has_body or dotted[1]):
+            found.set_header(dotted[0])
+            if dotted[1]:  # the lead itself, with the header cut off
+                paras, i = [*to_paragraphs(dotted[1]), *paras[i + 1:]], -1
+        elif fields:
             found.set_header(fields)
         elif dateline and (has_body or dateline[2] is not None):
             found.set("dateline", dateline[0])

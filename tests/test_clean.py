@@ -350,6 +350,53 @@ def test_a_date_line_with_the_time_before_the_day(date_line: str, published: dat
     assert art.text.startswith("The committee met")
 
 
+# A made-up article with its header on one line, its parts separated by " . ", as the Daily Mail's
+# articles come in the CNN/DailyMail corpus.
+ONE_LINE_HEADER_LEAD = ("The harbour board has closed the old pier at Wendmouth after divers found cracks in two of "
+                        "its piles, a week before the summer ferries were due to start.")
+ONE_LINE_HEADER_BODY = ("Repairs will take at least a month, the board said . Ferry passengers will board at the "
+                        "new quay instead, and the timetable will not change.")
+
+
+@pytest.mark.parametrize("header, byline, published", [
+    ("By . Daily Mail Reporter . PUBLISHED: . 14:11 EST, 25 October 2013 . | . "
+     "UPDATED: . 15:36 EST, 25 October 2013 .", "Daily Mail Reporter", datetime(2013, 10, 25, 19, 11, tzinfo=timezone.utc)),
+    ("By . Anna Berg . and Tom Reed . UPDATED: . 18:30 EST, 3 March 2012 .",
+     "Anna Berg and Tom Reed", datetime(2012, 3, 3, 23, 30, tzinfo=timezone.utc)),
+    ("By . Anna Berg . Last updated at 1:25 AM on 3rd August 2011 .", "Anna Berg", datetime(2011, 8, 3, tzinfo=timezone.utc)),
+    ("By . Anna Berg, Transport Correspondent . PUBLISHED: . 03:39 EST, 8 May 2012 . | . "
+     "UPDATED: . 18:10 EST, 8 May 2012 .", "Anna Berg, Transport Correspondent", datetime(2012, 5, 8, 8, 39, tzinfo=timezone.utc)),
+    ("By . Anna Berg . for MailOnline .", "Anna Berg for MailOnline", None),
+    ("PUBLISHED: . 07:04 EST, 9 January 2014 . | . UPDATED: . 07:16 EST, 9 January 2014 .", None,
+     datetime(2014, 1, 9, 12, 4, tzinfo=timezone.utc)),
+])
+@pytest.mark.parametrize("own_line", [False, True])
+def test_a_header_on_one_line_with_its_parts_between_dots(header: str, byline: str | None,
+                                                          published: datetime | None, own_line: bool) -> None:
+    """The header is the byline and the date (the PUBLISHED time, in its zone); it leaves the text, and the
+    title is the body's first sentence, not 'By'."""
+    raw = f"{header}{chr(10) * 2 if own_line else ' '}{ONE_LINE_HEADER_LEAD} {ONE_LINE_HEADER_BODY}"
+    [(_, art)], rejects = clean_documents([_doc(raw.encode(), "header.txt")], CleanSettings(min_words=5))
+    assert not rejects
+    assert art.byline == byline
+    assert art.published_at == published
+    assert art.title_derived is True
+    assert art.title == "The harbour board has closed the old pier at Wendmouth after divers found cracks"
+    assert art.text == f"{ONE_LINE_HEADER_LEAD} {ONE_LINE_HEADER_BODY}"
+    assert clean_text(art.text).text == art.text
+
+
+@pytest.mark.parametrize("raw", [
+    "By the time the ferry came . the pier was shut. " + ONE_LINE_HEADER_BODY,
+    "By . the harbour wall the water rose. " + ONE_LINE_HEADER_BODY,
+    "Published: . in the spring the report said little. " + ONE_LINE_HEADER_BODY,
+])
+def test_a_lead_with_dots_that_is_no_header_stays(raw: str) -> None:
+    art = clean_text(raw)
+    assert art.byline is None and art.published_at is None
+    assert art.text == raw
+
+
 def test_normalisation_of_spaces_and_invisible_characters() -> None:
     raw = ("Caf\u0065\u0301 owners protest\r\n\r\nThe\u00a0owners of   small\tcaf\u00e9s in the old town "
            "co\u00adoperated\u200b on a petition\u2060 to the mayor on Friday.  \r\nIt was signed by 300 people.\r")

@@ -87,10 +87,17 @@ _NOT_PLACES = frozenset({
 _BYLINE = re.compile(r"^(?:by|written by|words by)\s+(?P<name>\S.*)$", re.I)
 _NAME_JOINERS = frozenset({"and", "&", "in", "de", "da", "di", "del", "der", "van", "von", "la", "le", "el",
                            "al", "bin", "ibn", "of", "for", "the", "with", "|", "-", "\u2014", "\u2013"})
-_DATE_LABEL = re.compile(r"^(?P<label>(?:first |last )?(?:published|updated|posted|modified)|date)"
-                         r"(?: on| at)?\s*:?\s*(?P<value>.+)$", re.I)
+_LABEL = r"(?P<label>(?:first |last )?(?:published|updated|posted|modified)|date)(?: on| at)?"
+_DATE_LABEL = re.compile(rf"^{_LABEL}\s*:?\s*(?P<value>.+)$", re.I)
+_LABEL_ONLY = re.compile(rf"^{_LABEL}\s*:?$", re.I)
 _DATE_THEN_BYLINE = re.compile(r"^(?P<value>.+?\d)\s+by\s+(?P<name>\S.*)$", re.I)
 _FIELD_SEPARATOR = re.compile(r"\s+[|\u00b7\u2022]\s+")
+# A header written on one line, its parts separated by " . " as MailOnline's were in plain text:
+# 'By . Jane Smith . and Tom Reed . PUBLISHED: . 14:11 EST, 25 October 2013 . | . UPDATED: . ... . The lead'.
+_DOT_SEPARATOR = " . "
+_NAME_CONTINUATION = re.compile(r"^(?:and|&|for|in|with)\s+\S", re.I)  # 'and Ted Thornhill', 'for MailOnline'
+_ROLE_WORDS = frozenset({"editor", "correspondent", "reporter", "writer", "columnist", "critic"})
+MAX_ROLE_WORDS = 5
 
 
 def plausible_date(when: datetime | None, now: datetime | None = None) -> datetime | None:
@@ -333,3 +340,57 @@ def header_fields(line: str) -> list[tuple[str, object]] | None:
         fields.extend([("date", dated)] if dated else [])
         fields.extend([("byline", byline)] if byline else [])
     return fields or None
+
+
+def dotted_header(paragraph: str) -> tuple[list[tuple[str, object]], str] | None:
+    """The byline and date fields of a header written on one line with its parts separated by " . ", and
+    the text after it ('' when there is none); None unless the paragraph opens with such a header.
+
+    'By . Jane Smith . for MailOnline . PUBLISHED: . 14:11 EST, 25 October 2013 . | . UPDATED: . ... . The
+    lead ...' gives the byline 'Jane Smith for MailOnline', the dates (as header_fields gives them) and
+    'The lead ...'. The byline may be several parts ('and Tom Reed', 'for MailOnline', a role such as
+    'Political Editor'); a date is a label and its value ('PUBLISHED: . 14:11 EST, 25 October 2013') or
+    one part ('Last updated at 1:25 AM on 3rd August 2011'); a '|' between them is left out. The header
+    ends at the first part that is none of these; a text with no ' . ' after its first part has none.
+    """
+    parts = paragraph.split(_DOT_SEPARATOR)
+    if len(parts) < 2:
+        return None
+    # the last part is read without the " ." a header alone in its paragraph ends with
+    read = [*parts[:-1], parts[-1].removesuffix(" .")]
+    fields: list[tuple[str, object]] = []
+    i = 0
+    if read[0].strip().lower() == "by":
+        byline, i = byline_of("By " + read[1]), 2
+        if byline is None:
+            return None
+        while i < len(read) and (_NAME_CONTINUATION.match(read[i]) or _is_role(read[i])):
+            longer = byline_of(f"By {byline} {read[i]}" if _NAME_CONTINUATION.match(read[i])
+                               else f"By {byline}, {read[i]}")
+            if longer is None:
+                break
+            byline, i = longer, i + 1
+        fields.append(("byline", byline))
+    while i < len(read):
+        part = read[i].strip()
+        if part == "|" and fields:
+            i += 1
+            continue
+        labelled = i + 1 < len(read) and _LABEL_ONLY.match(part) is not None
+        written = f"{part} {read[i + 1].strip()}" if labelled else part
+        dated = date_line_of(written)
+        if dated:
+            fields.append(("date", dated))
+        elif not (labelled and _unreadable_date(written)):
+            break
+        i += 2 if labelled else 1
+    if not fields:
+        return None
+    return fields, _DOT_SEPARATOR.join(parts[i:]).strip()
+
+
+def _is_role(part: str) -> bool:
+    """A writer's role in a part of its own ('Political Editor', 'Chief Reporter')."""
+    words = part.split()
+    return (0 < len(words) <= MAX_ROLE_WORDS and words[-1].lower() in _ROLE_WORDS
+            and all(w[0].isupper() for w in words))
