@@ -231,6 +231,11 @@ def test_inline_datelines(lead: str, dateline: str, credit: str | None, start: s
     ("WASHINGTON (CNN)During his speech to Congress, he will speak.", "WASHINGTON", "CNN", "During his"),
     ("(The Hollywood Reporter)Melissa Benoist is ready to fly in CBS's new series.", None,
      "The Hollywood Reporter", "Melissa Benoist"),
+    ("(CNN)iPhone sales fell sharply in China in the last quarter.", None, "CNN", "iPhone sales"),
+    ("Madrid (CNN Espa\u00f1ol) \u2014 \u00a1Incre\u00edble! El Real Madrid gan\u00f3 la final anoche.", "Madrid",
+     "CNN Espa\u00f1ol", "\u00a1Incre\u00edble!"),
+    ("PARIS (AFP) - \u00ab Nous ne c\u00e9derons pas \u00bb, a d\u00e9clar\u00e9 le pr\u00e9sident mardi soir.", "PARIS", "AFP",
+     "\u00ab Nous"),
 ])
 def test_agency_glued_to_the_lead_is_split_off(lead: str, dateline: str | None, credit: str, start: str) -> None:
     """A web page's '(CNN)' cite runs into the first word; it is the credit, not the title's or summary's start."""

@@ -76,6 +76,9 @@ _STANDALONE_DATELINE = re.compile(rf"^{_DATELINE_HEAD}{_DATELINE_AGENCY}$")
 # '(CNN)Police in Japan ...', 'Tokyo (CNN)Police ...', 'Kabul, Afghanistan (CNN) -- Thousands ...'.
 _AGENCY_LEAD = re.compile(rf"^(?:{_DATELINE_HEAD} ?)?\((?P<agency>[^\W\d_][^\W\d_ .&'\u2019-]*(?: [^\W\d_][^\W\d_.&'\u2019-]*){{0,3}})\)"
                           rf"(?:{_DATELINE_DASH}|(?=[\"'\u201c\u2018]?[^\W_]))(?P<rest>\S.*)$")
+# The first word after a bracket, opening quotes and marks aside ('¿Quién', '« Nous'): an aside opens with a word
+# all in lower case ('the software giant'), a lead with a capital, a figure or a name such as 'iPhone'.
+_FIRST_WORD = re.compile(r"[\W_]*([^\W_]+)")
 _PLACE_JOINERS = frozenset({"de", "da", "do", "dos", "das", "del", "di", "du", "des", "la", "le", "el", "al",
                             "of", "on", "upon", "am", "im", "an", "der", "sur", "en", "y"})
 # Capitalised words that open leads or headers but are not places.
@@ -276,8 +279,8 @@ def _agency_lead(line: str) -> tuple[str | None, str, str] | None:
     match = _AGENCY_LEAD.match(line)
     if not match or len(match["rest"].split()) < 3 or match["agency"].upper() in _NOT_PLACES:
         return None
-    opening = match["rest"].lstrip("\"'\u201c\u2018")[:1]
-    if not (opening.isupper() or opening.isdigit()):  # 'Microsoft (MSFT) -- the software giant said': an aside
+    opening = _FIRST_WORD.match(match["rest"])
+    if opening and opening[1][0].islower() and opening[1].islower():  # 'Microsoft (MSFT) -- the software giant'
         return None
     place = match["place"]
     if place is None:
