@@ -291,6 +291,17 @@ def test_derived_title_ends_at_a_time_that_ends_the_sentence(lead: str, title: s
 
 
 @pytest.mark.parametrize("lead, title", [
+    ("The fire broke out at 3 a.m. on Monday and spread to six homes in the street, police said.",
+     "The fire broke out at 3 a.m. on Monday and spread to six homes"),
+    ("For years, they've wanted six seasons and a movie, and at 3:01 a.m. ET Tuesday, fans got it. More came.",
+     "For years, they've wanted six seasons and a movie"),
+])
+def test_derived_title_reads_on_past_a_time_in_its_sentence(lead: str, title: str) -> None:
+    """'a.m.' before a word in lower case or its time zone does not end the sentence."""
+    assert clean_text(f"{lead}\n{BODY}").title == title
+
+
+@pytest.mark.parametrize("lead, title", [
     ("T.J. Maxx has pulled a T-shirt from its shelves after a shopper posted a picture of it.",
      "T.J. Maxx has pulled a T-shirt from its shelves"),
     ("The Rev. Fred Craddock, the pulpit giant, has died at the age of 86 in Georgia.",

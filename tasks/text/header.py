@@ -210,8 +210,13 @@ def _first_sentence(paragraph: str) -> str:
         before = paragraph[:match.start()].split()
         written = before[-1].strip("\"'(\u201c") if before else ""
         token = written.lower()
-        if paragraph[match.start()] == "." and (token in _ABBREVIATIONS or len(token.rstrip(".")) <= 1
-                                                or (_INITIALS.match(written.rstrip(".")) and written.isupper())):
+        after = paragraph[match.end():].split(maxsplit=1)
+        following = after[0].strip("\"'()[]\u201c\u2018\u201d\u2019.,;:") if after else ""
+        # initials in capitals ('T.J.') go on; 'a.m.' ends the sentence unless it goes on in lower case or
+        # with its time zone ('3 a.m. on Monday', '3:01 a.m. ET Tuesday')
+        if paragraph[match.start()] == "." and (token in _ABBREVIATIONS or len(token.rstrip(".")) <= 1 or (
+                _INITIALS.match(written.rstrip(".")) and (written.isupper() or following[:1].islower()
+                                                          or (following.isupper() and following in _ZONE_MINUTES)))):
             continue
         return paragraph[:match.start() + 1]
     return paragraph
