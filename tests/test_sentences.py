@@ -72,6 +72,17 @@ def test_an_english_sentence_ending_in_a_small_number_before_a_month_still_ends(
         "Am 8. April 2014 trinken sie.", "Montag, 3. August 2020 war ein Tag.", "Vom 3. bis 5. November tagt er."]
 
 
+@pytest.mark.parametrize("sentence", [
+    "Die Wahl (am 8. April) war knapp, sagte der Sprecher.",
+    "Die Gespr\u00e4che, die \u201eam 8. April\u201c begannen, dauern an.",
+    "Stand: 1. April 2024.",
+    "Geboren 3. August 1950 in Bonn, starb er 2001 in Berlin.",
+])
+def test_a_german_date_in_brackets_after_a_label_or_with_its_year_is_one_sentence(sentence: str) -> None:
+    # 'am' after an opening bracket or quote is still the German word of dates; a label's colon is as a comma's
+    assert split_sentences(f"{sentence} Danach kam es zum Streit.")[0].startswith(sentence)
+
+
 def test_paragraphs_are_never_joined() -> None:
     text = "A heading without a full stop\n\nthe next paragraph starts in lower case\n\nAnd a third one."
     assert split_sentences(text) == [

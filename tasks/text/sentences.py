@@ -44,11 +44,13 @@ LOWERCASE_ABBREVIATIONS = frozenset({
 # "im 19. Jahrhundert"), which the Punkt model, learned from English, takes for a sentence end before the
 # capital. A day number (1-31) with its full stop, then a month's name or "Jahrhundert", is no sentence end.
 # April, August, September and November are English months too ('quarter 3. April was the worst month'):
-# before them the day must follow a German word of dates ('am 8. April', 'vom 3. bis 5. August'), a comma
-# ('Montag, 8. April') or nothing.
+# before them the day must follow a German word of dates ('am 8. April', '(am 8. April)', 'vom 3. bis 5. August'),
+# a comma or colon ('Montag, 8. April', 'Stand: 1. April') or nothing, or the month must go on with a year
+# ('geboren 3. August 1950').
 ORDINAL_END_RE = re.compile(r"(?:^|(?P<before>\S+)?[\s(\[–-])(?:0?[1-9]|[12]\d|3[01])\.$")
 AFTER_ORDINAL_RE = re.compile(r"(?:Januar|Jänner|Februar|Feber|März|(?P<shared>April|August|September|November)"
-                              r"|Mai|Juni|Juli|Oktober|Dezember|Jahrhunderts?)\b")
+                              r"|Mai|Juni|Juli|Oktober|Dezember|Jahrhunderts?)\b(?P<year>\s+\d{4}\b)?")
+OPENING_MARKS = "([\"'\u201e\u201c\u201a\u2018\u00bb\u00ab\u203a\u2039"
 GERMAN_DATE_WORDS = frozenset({"am", "vom", "zum", "bis", "seit", "ab", "den", "dem", "des", "der", "und", "oder",
                                "zwischen", "vor", "nach", "ist", "war"})
 
@@ -76,8 +78,8 @@ def _ordinals_kept(chunks: list[str]) -> list[str]:
     for chunk in chunks:
         end = ORDINAL_END_RE.search(kept[-1]) if kept else None
         month = AFTER_ORDINAL_RE.match(chunk.lstrip()) if end else None
-        before = (end["before"] or "") if end else ""
-        if month and (not month["shared"] or not before or before.endswith(",")
+        before = (end["before"] or "").lstrip(OPENING_MARKS) if end else ""
+        if month and (not month["shared"] or month["year"] or not before or before.endswith((",", ":"))
                       or before.lower() in GERMAN_DATE_WORDS):
             kept[-1] = f"{kept[-1]} {chunk.lstrip()}"
         else:
