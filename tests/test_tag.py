@@ -266,6 +266,11 @@ GERMAN_NATO = ("Nato verstärkt die Ostflanke", "Die Nato schickt mehr Truppen a
                "Grenze und die Sanktionen gegen Russland standen beim Gipfel der Nato ebenfalls auf der Tagesordnung.")
 
 
+SPANISH_PARKS = ("Nuevo plan de parques", "El Ayuntamiento presentó ayer el nuevo plan de parques. Es importante, dijo "
+                 "la alcaldesa, que los vecinos participen. Lo más importante es la sombra en verano. También es "
+                 "importante el agua, y una parte importante del dinero irá a los árboles.")
+
+
 def test_english_keywords_meet_no_false_friends_in_another_language(taxonomy) -> None:
     # German "war" is "was", "Art" a kind, "Wagen" a car (stemmed as "wage"), "Arme" arms of the body
     # (stemmed as "arms"): read as keywords they made a wedding post defence and labour news
@@ -274,6 +279,8 @@ def test_english_keywords_meet_no_false_friends_in_another_language(taxonomy) ->
     french = tag_text("Arsenal en tête", "Arsenal domine la Premier League après sa victoire à Londres.", taxonomy,
                       language="fr")
     assert "sport" in [t.issue for t in french] and "premier league" in french[0].evidence
+    # a common word of the language is not stemmed onto a keyword: Spanish "importante" is no "import"
+    assert tag_text(*SPANISH_PARKS, taxonomy, language="es") == []
     # names and words the languages share still match
     tags = tag_text(*GERMAN_NATO, taxonomy, language="de")
     assert tags and tags[0].issue == "defence" and "nato" in tags[0].evidence

@@ -152,11 +152,16 @@ def keyword_form(word: str, language: str | None = DEFAULT_LANGUAGE) -> str:
     languages its stem (the keywords are written in English, so a dictionary of each language, 50 to 130 MB
     a process, would buy little), unless that stem is shorter than MIN_FOREIGN_STEM letters: then it is
     too unspecific to stand for the word (German "Wagen", a car, stems as English "wage"; "Arme" as
-    "arms"), and the word is matched as written. (A keyword that is a common word of the text's language,
-    German "war", is left out of the matching there: see function_words.)"""
+    "arms"), and the word is matched as written. A common word of the language (function_words) is matched
+    as written too: its stem would meet an English keyword it is not (Spanish "importante" stems as
+    "import"), while a phrase with it ("premier league" in French) still meets the same form. (A keyword that
+    is a common word of the text's language, German "war", is left out of the matching there.)"""
     if language_name(language) != DEFAULT_LANGUAGE:
+        form = word.lower()
+        if form in function_words(language):
+            return form
         stemmed = stem(word, language)
-        return stemmed if len(stemmed) >= MIN_FOREIGN_STEM else word.lower()
+        return stemmed if len(stemmed) >= MIN_FOREIGN_STEM else form
     import simplemma
 
     form = word.lower()
