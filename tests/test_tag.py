@@ -281,6 +281,9 @@ def test_english_keywords_meet_no_false_friends_in_another_language(taxonomy) ->
     assert "sport" in [t.issue for t in french] and "premier league" in french[0].evidence
     # a common word of the language is not stemmed onto a keyword: Spanish "importante" is no "import"
     assert tag_text(*SPANISH_PARKS, taxonomy, language="es") == []
+    # "sin embargo" is Spanish for "however" (jusText lists it as "embargo,"), no embargo
+    assert tag_text("Victoria del equipo local", "El equipo local ganó el partido, sin embargo el entrenador no "
+                    "estaba contento. Sin embargo, los aficionados celebraron hasta tarde.", taxonomy, language="es") == []
     # names and words the languages share still match
     tags = tag_text(*GERMAN_NATO, taxonomy, language="de")
     assert tags and tags[0].issue == "defence" and "nato" in tags[0].evidence

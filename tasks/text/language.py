@@ -36,6 +36,7 @@ JUSTEXT_LISTS = {"norwegian": ("Norwegian_Bokmal", "Norwegian_Nynorsk")}
 # words: German "war" is 24th, "wurde" and "hat" near it; Spanish "mayor" ("greater") 87th, Italian "ai"
 # ("to the") 58th; nouns shared with English come later ("Film" 233rd in German, "match" 385th in French).
 FUNCTION_WORD_RANKS = 200
+LIST_PUNCTUATION = ".,;:!?()\"'"  # around a word in jusText's lists ('embargo,', '(en', 'werden.')
 # In a text not in English, a stem shorter than this stands for too many words to meet an English
 # keyword by ("wag": "Wagen", a car, and "wage"; "arm": "Arme" and "arms"); the word is matched as written.
 MIN_FOREIGN_STEM = 4
@@ -198,7 +199,9 @@ def function_words(language: str | None) -> frozenset[str]:
         except (OSError, ModuleNotFoundError) as exc:
             LOGGER.debug("no common-word list for %r (%s)", list_name, exc)
             continue
-        words.update(w.strip().lower() for w in lines[:FUNCTION_WORD_RANKS] if w.strip())
+        # a few entries keep the punctuation they were counted with (Spanish "embargo," of "sin embargo,")
+        words.update(w.strip().strip(LIST_PUNCTUATION).lower() for w in lines[:FUNCTION_WORD_RANKS]
+                     if w.strip().strip(LIST_PUNCTUATION))
     return frozenset(words)
 
 
