@@ -302,6 +302,17 @@ def test_derived_title_reads_on_past_a_time_in_its_sentence(lead: str, title: st
 
 
 @pytest.mark.parametrize("lead, title", [
+    ("Viele Familien, z.B. Alleinerziehende, bekommen mehr Geld vom Staat. Das beschloss der Bundestag am Freitag.",
+     "Viele Familien, z.B. Alleinerziehende, bekommen mehr Geld vom Staat"),
+    ("Die Reform gilt ab Januar, d.h. Familien bekommen mehr Geld. Das beschloss der Bundestag am Freitag.",
+     "Die Reform gilt ab Januar, d.h. Familien bekommen mehr Geld"),
+])
+def test_derived_title_reads_on_past_initials_in_lower_case(lead: str, title: str) -> None:
+    """'z.B.', 'u.a.', 'd.h.' before a German noun are initials, not a sentence end."""
+    assert clean_text(f"{lead}\n{BODY}").title == title
+
+
+@pytest.mark.parametrize("lead, title", [
     ("T.J. Maxx has pulled a T-shirt from its shelves after a shopper posted a picture of it.",
      "T.J. Maxx has pulled a T-shirt from its shelves"),
     ("The Rev. Fred Craddock, the pulpit giant, has died at the age of 86 in Georgia.",

@@ -52,8 +52,10 @@ _ABBREVIATIONS = frozenset({
     "corp", "co", "ltd", "jr", "sr", "mt", "ft", "u.s", "u.k", "u.n", "e.g", "i.e", "etc", "approx",
     "rev", "bros", "hon", "det", "supt", "insp", "cpl", "pvt", "adm", "cmdr", "fr",
 })
-# 'T.J' of 'T.J. Maxx', 'A.J' of 'A.J. Styles': capitals only ('3 a.m. Firefighters...' ends a sentence)
+# 'T.J' of 'T.J. Maxx', 'A.J' of 'A.J. Styles', 'z.B' of 'z.B. Kinder'; a time of day ('3 a.m. Firefighters...')
+# ends a sentence before a capital that is not its time zone
 _INITIALS = re.compile(r"^(?:[^\W\d_]\.)+[^\W\d_]$")
+_TIME_OF_DAY = frozenset({"a.m", "p.m"})
 
 _SENTENCE_END = re.compile(r"[.!?\u2026][\"'\u201d\u2019)\]]*\s+(?=[\"'\u201c\u2018(]?[^\W_])")
 _CLAUSE_WORDS = frozenset({
@@ -212,11 +214,10 @@ def _first_sentence(paragraph: str) -> str:
         token = written.lower()
         after = paragraph[match.end():].split(maxsplit=1)
         following = after[0].strip("\"'()[]\u201c\u2018\u201d\u2019.,;:") if after else ""
-        # initials in capitals ('T.J.') go on; 'a.m.' ends the sentence unless it goes on in lower case or
-        # with its time zone ('3 a.m. on Monday', '3:01 a.m. ET Tuesday')
+        # initials go on ('T.J.', 'z.B.'); 'a.m.' only in lower case or with its zone ('3 a.m. on Monday', 'a.m. ET')
         if paragraph[match.start()] == "." and (token in _ABBREVIATIONS or len(token.rstrip(".")) <= 1 or (
-                _INITIALS.match(written.rstrip(".")) and (written.isupper() or following[:1].islower()
-                                                          or (following.isupper() and following in _ZONE_MINUTES)))):
+                _INITIALS.match(token.rstrip(".")) and (token.rstrip(".") not in _TIME_OF_DAY or following[:1].islower()
+                                                        or (following.isupper() and following in _ZONE_MINUTES)))):
             continue
         return paragraph[:match.start() + 1]
     return paragraph
