@@ -347,6 +347,8 @@ def _check_ranges(s: Settings, problems: _Problems) -> None:
     checks = [
         (s.discover.max_file_bytes > 0, "discover.max_file_bytes", "must be positive"),
         (all(e.startswith(".") for e in s.discover.extensions), "discover.extensions", "each must start with '.'"),
+        (bool(s.discover.extensions), "discover.extensions",
+         "must name at least one (with none, a folder source reads no file)"),
         (s.clean.min_words >= 0, "clean.min_words", "must not be negative"),
         (s.dedup.shingle_words >= 1, "dedup.shingle_words", "must be at least 1"),
         (16 <= s.dedup.num_perm <= 1024, "dedup.num_perm", "must be between 16 and 1024"),

@@ -116,6 +116,14 @@ def test_every_config_problem_is_reported_at_once_in_one_format(tmp_path, write_
     assert not (tmp_path / "catalog.sqlite").exists()
 
 
+def test_no_file_extensions_to_read_is_a_problem(write_config):
+    # with none, every folder source read nothing, and each file was counted as 'passed over'
+    with pytest.raises(ConfigError) as caught:
+        load_settings(write_config('[discover]\nextensions = []\n'))
+    assert [p.split(": ", 1)[1] for p in caught.value.problems] == [
+        "[discover].extensions: must name at least one (with none, a folder source reads no file)"]
+
+
 def test_a_source_key_its_kind_does_not_read_an_empty_name_or_an_empty_tag_is_a_problem(tmp_path, write_config):
     cfg = write_config('[[sources]]\nname = "desk"\nkind = "folder"\npath = "seeds"\nurl = "https://example.org/feed"\n'
                        '[[sources]]\nname = "wire"\nkind = "feed"\nurl = "https://example.org/rss"\npath = "seeds"\n'
