@@ -158,6 +158,23 @@ def test_byline_after_the_lead_is_moved_out_of_the_text(byline_line: str) -> Non
     assert clean_text(art.text).text == art.text
 
 
+@pytest.mark.parametrize("headline", [[], ["Ferry fares to rise in April"]])
+@pytest.mark.parametrize(("date_line", "published"), [
+    ("Published 3 March 2025", datetime(2025, 3, 3, tzinfo=timezone.utc)),
+    ("3 March 2025 09:30 GMT", datetime(2025, 3, 3, 9, 30, tzinfo=timezone.utc)),
+])
+def test_a_byline_over_its_date_line_is_no_wrapped_paragraph(headline: list[str], date_line: str,
+                                                             published: datetime) -> None:
+    # two header lines of about the same width, no blank line between: not one hard-wrapped line
+    header = f"By Sarah Whitfield, Transport Correspondent\n{date_line}"
+    art = clean_text("\n\n".join([*headline, header, FERRY_LEAD, *FERRY_BODY]))
+    assert art.byline == "Sarah Whitfield, Transport Correspondent"
+    assert art.published_at == published
+    assert art.title == (headline[0] if headline else
+                         "Ferry fares on the harbour crossing will rise by eight per cent from April")
+    assert _paragraphs(art.text) == [FERRY_LEAD, *FERRY_BODY]
+
+
 @pytest.mark.parametrize("closing", ["By Daniel Okafor", "By Daniel Okafor."])
 def test_a_byline_closing_the_article_is_the_byline(closing: str) -> None:
     art = clean_text("\n\n".join(["Ferry fares to rise in April", FERRY_LEAD, *FERRY_BODY, closing]))

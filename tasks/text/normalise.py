@@ -11,6 +11,8 @@ from collections import Counter
 
 import charset_normalizer
 
+from tasks.text.header import header_fields
+
 LOGGER = logging.getLogger(__name__)
 
 # UTF-32 first: its little-endian mark starts with the UTF-16 one.
@@ -361,7 +363,11 @@ def is_wrapped(block: list[str]) -> bool:
     if widest > 100 or any(len(line) < max(30, 0.6 * widest) for line in body):
         return False
     # Prose wrapped at a fixed width mostly breaks mid-sentence.
-    return sum(ends_like_sentence(line) for line in body) < len(body) / 2
+    if sum(ends_like_sentence(line) for line in body) >= len(body) / 2:
+        return False
+    # A byline over its date line ("By Sarah Whitfield, Transport Correspondent" / "Published 5 December
+    # 2026") is a header of one line each, however alike their widths.
+    return not any(header_fields(line) for line in block)
 
 
 def _paragraph_list(text: str) -> list[str]:
