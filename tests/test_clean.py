@@ -615,6 +615,16 @@ def test_decode_cp1252_and_latin1() -> None:
     assert decode_bytes(french.encode("latin-1")) == french
 
 
+@pytest.mark.parametrize("text", ["Caf\u00e9 owners in the old town said the charges had cut their trade.",
+                                  "The council spent \u00a35m on the bridge, officials said on Monday.",
+                                  "Temperatures reached 30\u00b0C in the afternoon, forecasters said.",
+                                  "It\u2019s the council\u2019s third try at a budget \u2014 and the last, it said."])
+def test_a_plain_text_with_a_lone_windows_byte_or_two_reads_as_windows_1252(text: str) -> None:
+    # one such byte in an otherwise ASCII file was stored as "Caf\ufffd owners"
+    assert decode_bytes(text.encode("cp1252")) == text
+    assert clean_text(decode_bytes(f"Headline\n\n{text} {text}".encode("cp1252"))).text.startswith(text[:12])
+
+
 POLISH = "Rząd przyjął w środę projekt ustawy. Źródło: Ślązacy protestują."
 
 

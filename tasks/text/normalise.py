@@ -186,7 +186,7 @@ def decode_bytes(raw: bytes, charset: str | None = None, markup: bool = False) -
         text = _damaged_utf8(raw)
         if text is None or raw.decode("utf-8", errors="ignore").isascii():
             declared = _declared(raw, charset)
-            text = declared if declared is not None else text
+            text = declared if declared is not None else (_lone_windows_bytes(raw) or text)
         if text is None:
             try:
                 text = _detect(raw)
@@ -194,6 +194,16 @@ def decode_bytes(raw: bytes, charset: str | None = None, markup: bool = False) -
                 LOGGER.debug("charset detection failed: %s", exc)
                 text = raw.decode("latin-1")
     return _check_not_binary(text)
+
+
+def _lone_windows_bytes(raw: bytes) -> str | None:
+    """A text of ASCII but for a few lone bytes (no UTF-8 character anywhere, none declared) read as
+    Windows-1252, the code page of most such English text ("Caf\xe9", "\xa35m", "30\xb0C"), else None.
+    A byte or two tell detection too little (it read "\xa35m" as "Ł5m"), and read as UTF-8 each was "\ufffd"."""
+    high = [i for i, byte in enumerate(raw) if byte > 0x7F]
+    if not high or len(high) > MIN_DAMAGED_UTF8_ALLOWED or any(b - a < 2 for a, b in zip(high, high[1:])):
+        return None  # none, more than a few, or side by side (a multi-byte code page): detection reads them
+    return raw.decode("cp1252", errors="replace")
 
 
 def _damaged_utf8(raw: bytes) -> str | None:
