@@ -275,6 +275,10 @@ class _Problems:
     def add(self, where: str, message: str) -> None:
         self.lines.append(f"{self.name}: {where}: {message}".replace("\n", " "))
 
+    def said(self, where: str) -> bool:
+        """Whether a problem of this key has been noted (one line per mistake)."""
+        return any(line.startswith(f"{self.name}: {where}: ") for line in self.lines)
+
 
 def _coerce(value: object, hint: object) -> object:
     """Check one value against its declared type and convert it (paths resolved by resolve_path)."""
@@ -407,10 +411,12 @@ def _check_sources(sources: list[tuple[int, SourceSettings]], problems: _Problem
         where = _source_where(number)
         if src.kind not in ("folder", "file", "feed"):
             problems.add(f"{where}.kind", f"must be folder, file or feed, got {src.kind!r}")
-        if src.kind in ("folder", "file") and src.path is None:
+        if src.kind in ("folder", "file") and src.path is None and not problems.said(f"{where}.path"):
             problems.add(f"{where}.path", f"is required for a {src.kind} source")
-        if src.kind == "feed" and not is_http_url(src.url):
+        if src.kind == "feed" and not is_http_url(src.url) and not problems.said(f"{where}.url"):
             problems.add(f"{where}.url", "must be an http(s) URL for a feed source")
+        elif src.url is not None and src.url != src.url.strip():
+            problems.add(f"{where}.url", f"has spaces around it: {src.url!r}; write the URL alone")
         if src.kind == "feed" and src.path is not None:
             problems.add(f"{where}.path", "is not read for a feed source (it reads url)")
         if src.kind in ("folder", "file") and src.url is not None:

@@ -138,6 +138,17 @@ def test_a_source_key_its_kind_does_not_read_an_empty_name_or_an_empty_tag_is_a_
     ]
 
 
+def test_an_empty_path_is_one_problem_and_a_url_with_spaces_around_it_is_one(write_config):
+    cfg = write_config('[[sources]]\nname = "desk"\nkind = "folder"\npath = ""\n'
+                       '[[sources]]\nname = "wire"\nkind = "feed"\nurl = " https://example.org/rss "\n')
+    with pytest.raises(ConfigError) as caught:
+        load_settings(cfg)
+    assert caught.value.problems == [
+        f"{cfg}: [[sources]][1].path: expected a path string, got ''",
+        f"{cfg}: [[sources]][2].url: has spaces around it: ' https://example.org/rss '; write the URL alone",
+    ]
+
+
 def test_bad_toml_names_the_line(tmp_path):
     copy = _copy_elsewhere(tmp_path, ("num_perm = 128", "num_perm = = 128"))
     line = next(i for i, text in enumerate(copy.read_text(encoding="utf-8").splitlines(), 1) if "= = 128" in text)
