@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import codecs
 import html
+import itertools
 import logging
 import re
 import unicodedata
@@ -49,6 +50,7 @@ _CHARSET_LABELS = {
     **dict.fromkeys(("shift_jis", "shift-jis", "sjis", "x-sjis", "ms_kanji", "csshiftjis"), "cp932"),
     **dict.fromkeys(("euc-kr", "ks_c_5601-1987", "csueckr"), "cp949"), "big5": "big5hkscs"}
 _NON_ASCII = re.compile("[^\x00-\x7f]")
+_HIGH_BYTE = re.compile(rb"[\x80-\xff]")
 _COMMON_PUNCT = frozenset("\u201c\u201d\u2018\u2019\u2013\u2014\u2026\u20ac\u00ab\u00bb\u201e\u00a0\u00b0")
 MAX_CONTROL_SHARE = 0.05
 # A saved web page may hold a few NUL bytes (a server's padding after an image tag): HTML parsers and
@@ -200,7 +202,7 @@ def _lone_windows_bytes(raw: bytes) -> str | None:
     """A text of ASCII but for a few lone bytes (no UTF-8 character anywhere, none declared) read as
     Windows-1252, the code page of most such English text ("Caf\xe9", "\xa35m", "30\xb0C"), else None.
     A byte or two tell detection too little (it read "\xa35m" as "Ł5m"), and read as UTF-8 each was "\ufffd"."""
-    high = [i for i, byte in enumerate(raw) if byte > 0x7F]
+    high = [m.start() for m in itertools.islice(_HIGH_BYTE.finditer(raw), MIN_DAMAGED_UTF8_ALLOWED + 1)]
     if not high or len(high) > MIN_DAMAGED_UTF8_ALLOWED or any(b - a < 2 for a, b in zip(high, high[1:])):
         return None  # none, more than a few, or side by side (a multi-byte code page): detection reads them
     return raw.decode("cp1252", errors="replace")
