@@ -78,15 +78,25 @@ class RunDigest:
                     or any((r.locator, r.reason) not in self.said_before for r in self.rejects))
 
 
+# what starts emphasis, a link, HTML, code, strikethrough or a table cell; "_" inside a word and "&" that
+# names no entity ("AT&T") start nothing and stay as written
+_MARKDOWN_PUNCT = re.compile(r"[\\`*\[\]<|~]|(?<![^\W_])_|_(?![^\W_])|&(?=#|[A-Za-z0-9]+;)")
+
+
+def _one_line(text: str | None) -> str:
+    return " ".join((text or "").split())
+
+
 def _md(text: str | None) -> str:
-    """Keep a value on one markdown line, with table pipes escaped."""
-    return " ".join((text or "").split()).replace("|", "\\|")
+    """A value as literal markdown text on one line: the punctuation that starts emphasis, links, HTML, code,
+    entities or a table cell is escaped, so that a title such as "*Live*: <b>[vote]</b>" reads as written."""
+    return _MARKDOWN_PUNCT.sub(lambda m: "\\" + m.group(), _one_line(text))
 
 
 def _code(text: str | None) -> str:
     """A value as a markdown code span on one line: fenced by more backticks than it holds in a row,
     and padded when it starts or ends with one (a file named `a`b.txt` stays one span)."""
-    value = _md(text)
+    value = _one_line(text)
     fence = "`" * (max((len(run) for run in re.findall(r"`+", value)), default=0) + 1)
     pad = " " if value.startswith("`") or value.endswith("`") else ""
     return f"{fence}{pad}{value}{pad}{fence}"
@@ -117,8 +127,9 @@ def _article_line(a: Article, where: str, titles: dict[str, str | None] | None =
 def _tags_line(a: Article) -> str:
     if not a.tags:
         return "  - tags: none"
-    return "  - tags: " + "; ".join(f"{t.issue} (from the source)" if given_by_source(t.evidence)
-                                    else f"{t.issue} {t.score:.2f} ({', '.join(t.evidence[:4])})" for t in a.tags)
+    return "  - tags: " + "; ".join(f"{_md(t.issue)} (from the source)" if given_by_source(t.evidence)
+                                    else f"{_md(t.issue)} {t.score:.2f} ({_md(', '.join(t.evidence[:4]))})"
+                                    for t in a.tags)
 
 
 def _copy_line(c: InputCopy, stored: dict[str, Article], rejected: set[str]) -> str:
@@ -228,7 +239,7 @@ def render_digest(d: RunDigest) -> str:
     """The run digest as markdown."""
     c = d.counts
     lines = [f"# Ingest run {d.run_id}{' (dry run: nothing stored)' if d.dry_run else ''}", "",
-             f"Started {d.started_at:%Y-%m-%d %H:%M:%S %Z} · sources: {', '.join(d.sources) or 'none'}", "",
+             f"Started {d.started_at:%Y-%m-%d %H:%M:%S %Z} · sources: {_md(', '.join(d.sources)) or 'none'}", "",
              "| discovered | seen before | new articles | duplicates | rejected |",
              "|---:|---:|---:|---:|---:|",
              f"| {c.discovered} | {c.skipped} | {c.new_articles} | {c.duplicates} | {c.rejected} |", ""]
@@ -252,7 +263,7 @@ def render_digest(d: RunDigest) -> str:
             known = len(s.article_ids) - len(s.new_article_ids)
             extra = f", {known} stored before" if known else ""
             lines += [f"### {_md(s.title) or '(untitled story)'}", "",
-                      f"{len(s.article_ids)} article(s) from {', '.join(s.sources)}{extra} · story `{s.story_id}`", ""]
+                      f"{len(s.article_ids)} article(s) from {_md(', '.join(s.sources))}{extra} · story `{s.story_id}`", ""]
             if s.summary:
                 lines += ["> " + _md(" ".join(s.summary)), ""]
             for a in members:

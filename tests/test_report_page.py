@@ -405,6 +405,26 @@ def test_articles_with_no_publication_date_are_not_piled_on_the_day_they_were_re
     assert 'economy <span class="meta">(2, 2 undated)</span>' in section
 
 
+def test_titles_and_summaries_read_as_written_in_the_markdown_digest():
+    """A headline, summary, source or tag with markdown or HTML in it is shown as its text: no emphasis,
+    link, raw HTML or table cell is made of it, and "_" inside a word or "AT&T" stays as written."""
+    from markdown_it import MarkdownIt
+
+    title = "*Live*: <b>[Vote](http://x.test)</b> on __rates__ | AT&T &amp; ~~old~~ `x` 50_000 a\\b"
+    article = _article("m1", title, "sm", source="<wire>", tags=(Tag("jobs_and_pay", 0.7, ("<i>pay</i>", "*wage*")),))
+    article.summary = ["First *point* with <script>x</script> and [a](b)."]
+    digest = _digest(articles=[article], stories=[Story("sm", title, ["m1"], ["m1"], ["<wire>"], [], [])],
+                     source_problems=[], rejects=[], sources=["a|b <c>"])
+    tokens = [child for token in MarkdownIt("commonmark").enable(["table", "strikethrough"]).parse(
+        render_digest(digest)) for child in (token.children or ())]
+    assert not [t.type for t in tokens if t.type not in ("text", "softbreak", "strong_open", "strong_close",
+                                                         "code_inline")]
+    text = "".join(t.content for t in tokens if t.type == "text")
+    for shown in (title, "First *point* with <script>x</script> and [a](b).", "jobs_and_pay 0.70 (<i>pay</i>, *wage*)",
+                  "<wire>, date unknown", "sources: a|b <c>"):
+        assert shown in text, (shown, text)
+
+
 def test_a_copy_of_an_article_stored_before_names_it_by_its_title_when_known():
     """The digest (page and Markdown alike) names a stored original by its headline, which the reader
     knows, not by an article id shown nowhere else; an unknown title still names the id."""
@@ -414,7 +434,7 @@ def test_a_copy_of_an_article_stored_before_names_it_by_its_title_when_known():
     page = render_page(in_story, _trend(), NOW)
     assert "stored before: <strong>Harbour &lt;b&gt;fire&lt;/b&gt;</strong> <code>old7</code>" in page, page
     markdown = render_digest(in_story)
-    assert "near duplicate of **Harbour <b>fire</b>**, stored before (`old7`)" in markdown, markdown
+    assert "near duplicate of **Harbour \\<b>fire\\</b>**, stored before (`old7`)" in markdown, markdown
     alone = _digest(articles=[copy], stories=[Story("s9", "Old news", ["old7", "d1"], ["d1"], ["wire"], [], [])],
                     stored_titles={"old7": "Harbour fire"})
     single = render_page(alone, _trend(), NOW)
