@@ -25,6 +25,7 @@ ISSUE_KEYS = ("description", "keywords", "examples")
 MODEL_KEYS = ("path", "licence")
 ISSUE_NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 EXAMPLE_SUFFIXES = (".txt", ".md")
+MIN_EXAMPLES = 2                  # files an issue is learned from, and against (calibration needs two folds)
 MAX_WEIGHT = 100.0
 TITLE_WEIGHT = 3                  # a match in the title counts as this many matches in the text
 REFERENCE_WORDS = 300             # longer texts have their score scaled by sqrt(REFERENCE_WORDS / words)
@@ -180,6 +181,17 @@ def _learn(path: Path, checked: dict[str, tuple[str, dict[str, float], list[str]
                     "more, or [other] examples of news about none of them)")
     files = {name: _example_files(path, f"issues.{name}", checked[name][2], root) for name in with_examples}
     other_files = _example_files(path, "other", other, root)
+    own = {name: {f.resolve() for f in found} for name, found in files.items()}
+    everything = set().union({f.resolve() for f in other_files}, *own.values())
+    for name in with_examples:  # each issue is learned from its examples against all the others
+        if len(own[name]) < MIN_EXAMPLES:
+            raise _fail(path, f"issues.{name}.examples", f"names {len(own[name])} example file; an issue is "
+                        f"learned from at least {MIN_EXAMPLES} (and {MIN_EXAMPLES} of other news)")
+    for name in with_examples:
+        if len(everything - own[name]) < MIN_EXAMPLES:
+            raise _fail(path, "other.examples" if other else f"issues.{name}.examples",
+                        f"leaves {len(everything - own[name])} example file of news other than {name}; an issue "
+                        f"is learned against at least {MIN_EXAMPLES}")
     try:
         return learn_from_examples(files, cache_dir, other_files)
     except OSError as exc:
