@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -13,6 +14,7 @@ from tasks.text.language import detect_language, language_name
 LOGGER = logging.getLogger(__name__)
 
 CACHE_FOLDER = Path(".cache") / "issue-models"   # under the project root
+KEEP_CACHED = 8   # models kept in the cache, the most recently used: each edit of the examples makes a new one
 
 
 def read_example(path: Path) -> str:
@@ -47,7 +49,9 @@ def learn_from_examples(files: Mapping[str, Sequence[Path]], cache_dir: Path, ot
     cached = cache_dir / f"{digest}.npz"
     if cached.is_file():
         try:
-            return load_model(cached)
+            model = load_model(cached)
+            _used(cached)
+            return model
         except ValueError as exc:
             LOGGER.warning("cached issue model %s is unreadable (%s); fitting again", cached, exc)
     labels: dict[Path, set[str]] = {path.resolve(): set() for path in other}
@@ -61,6 +65,34 @@ def learn_from_examples(files: Mapping[str, Sequence[Path]], cache_dir: Path, ot
         model.save(cached)
     except OSError as exc:
         LOGGER.warning("cannot cache the issue model in %s (%s); it will be fitted again next run", cache_dir, exc)
+    else:
+        _prune(cache_dir)
     LOGGER.info("fitted an issue model for %d issues on %d example files, %d of other news (cached as %s)", len(files),
                 len(ordered), len(other), cached.name)
     return model
+
+
+def _used(cached: Path) -> None:
+    """Mark a cached model as just used (its modification time), so that pruning keeps it."""
+    try:
+        os.utime(cached)
+    except OSError:
+        pass  # a read-only cache still serves
+
+
+def _prune(cache_dir: Path) -> None:
+    """Remove all but the KEEP_CACHED most recently used models from the cache."""
+    def used_at(path: Path) -> float:
+        try:
+            return path.stat().st_mtime
+        except OSError:
+            return 0.0
+
+    models = [p for p in cache_dir.glob("*.npz") if not p.name.startswith(".")]  # not another process's half-written one
+    for stale in sorted(models, key=used_at, reverse=True)[KEEP_CACHED:]:
+        try:
+            stale.unlink()
+        except OSError:
+            pass  # gone already (another process pruned it) or not ours to remove: next run tries again
+        else:
+            LOGGER.info("removed the cached issue model %s, not used by the latest runs", stale.name)

@@ -131,12 +131,35 @@ def test_fitted_model_is_cached_by_a_hash_of_the_example_files(tmp_path: Path) -
     first = learn_from_examples(files, cache)
     [cached] = list(cache.iterdir())
     assert cached.name == f"{examples_digest([(i, p) for i, ps in files.items() for p in ps])}.npz"
-    stamp = cached.stat().st_mtime_ns
+    inode = cached.stat().st_ino
     again = learn_from_examples(files, cache)
-    assert cached.stat().st_mtime_ns == stamp and again.meta["digest"] == first.meta["digest"], "read, not refitted"
+    assert cached.stat().st_ino == inode and again.meta["digest"] == first.meta["digest"], "read, not refitted"
     files["sport"][0].write_text("Headline\n\nThe striker scored twice in the derby.\n", encoding="utf-8")
     changed = learn_from_examples(files, cache)
     assert changed.meta["digest"] != first.meta["digest"] and len(list(cache.iterdir())) == 2
+
+
+def test_the_cache_keeps_the_most_recently_used_models(tmp_path: Path) -> None:
+    import os
+
+    from tasks.learn_terms import KEEP_CACHED
+
+    files = _examples(tmp_path / "examples")
+    cache = tmp_path / "cache"
+    first = cache / f"{learn_from_examples(files, cache).meta['digest']}.npz"
+    os.utime(first, (1_000, 1_000))
+    learn_from_examples(files, cache)  # a hit: marked as used now
+    assert first.stat().st_mtime > 1_000
+    for n in range(KEEP_CACHED + 3):  # models of earlier example sets, none used lately
+        (cache / f"old{n}.npz").write_bytes(b"x")
+        os.utime(cache / f"old{n}.npz", (2_000 + n, 2_000 + n))
+    (cache / ".tmp-being-written.npz").write_bytes(b"x")  # another process's model, half written
+    os.utime(cache / ".tmp-being-written.npz", (1_000, 1_000))
+    files["sport"][0].write_text("Headline\n\nThe striker scored twice in the derby.\n", encoding="utf-8")
+    changed = cache / f"{learn_from_examples(files, cache).meta['digest']}.npz"
+    kept = {p.name for p in cache.iterdir()}
+    newest_old = {f"old{n}.npz" for n in range(5, KEEP_CACHED + 3)}  # 6 of them, beside the 2 used lately
+    assert kept == {first.name, changed.name, *newest_old, ".tmp-being-written.npz"}, sorted(kept)
 
 
 def test_an_unreadable_cache_entry_is_fitted_again(tmp_path: Path) -> None:
