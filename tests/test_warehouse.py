@@ -572,3 +572,33 @@ def test_opening_a_reader_keeps_the_write_lock_this_process_holds_on_the_catalog
         writer.execute("ROLLBACK")
     finally:
         writer.close()
+
+
+def test_a_moved_lake_with_its_new_data_path_is_told_what_works(tmp_path: Path) -> None:
+    """A lake made with a data_path, moved with its files to another folder: a writer given the files' new place
+    was told to set data_path to the old folder, which no longer exists. It is told to keep the files beside the
+    catalog with no data_path, and that works."""
+    from warehouse.lake import Lake, check
+
+    old = tmp_path / "old"
+    old.mkdir()
+    con = connect.connect(Lake("sqlite", str(old / "catalog.sqlite"), str(old / "files")))
+    con.execute("CREATE TABLE news.main.probe AS SELECT 42 AS answer")
+    con.close()
+    new = tmp_path / "new"
+    shutil.move(old, new)
+    with pytest.raises(WarehouseError) as caught:  # as every command checks it before it starts
+        check(Lake("sqlite", str(new / "catalog.sqlite"), str(new / "files")), read_only=False, inspect=True)
+    message = str(caught.value)
+    assert message == (f"[warehouse].data_path: {new / 'files'}/: the lake sqlite:{new / 'catalog.sqlite'} keeps its "
+                       f"data files in {old / 'files'}/ (set when it was made), which does not exist; a moved lake "
+                       f"reads its data files beside its catalog: move them to {new / 'catalog.sqlite'}.files/ and "
+                       f"leave data_path empty"), message
+    (new / "files").rename(new / "catalog.sqlite.files")  # as told
+    con = connect.connect(Lake("sqlite", str(new / "catalog.sqlite")))
+    try:
+        assert con.execute("SELECT answer FROM news.main.probe").fetchone() == (42,)
+        con.execute("INSERT INTO news.main.probe VALUES (43)")
+        assert con.execute("SELECT count(*) FROM news.main.probe").fetchone() == (2,)
+    finally:
+        con.close()

@@ -208,8 +208,13 @@ def data_path_problem(lake: Lake, stored: str | None, read_only: bool) -> str | 
     if lake.data_path:
         if read_only or "://" in lake.data_folder or kept == lake.data_folder:
             return None  # a reader reads the lake's own data path
-        return (f"[warehouse].data_path: {lake.data_folder}: the lake {lake} keeps its data files in {kept} (set when "
-                f"it was made); set data_path to that")
+        said = f"[warehouse].data_path: {lake.data_folder}: the lake {lake} keeps its data files in {kept} (set when it was made)"
+        if Path(kept).is_dir():
+            return f"{said}; set data_path to that"
+        if lake.file:  # moved: a file catalog finds its files beside it when no data_path is given
+            return (f"{said}, which does not exist; a moved lake reads its data files beside its catalog: move them "
+                    f"to {lake.file}.files/ and leave data_path empty")
+        return f"{said}, which does not exist; a lake's data path cannot change: put its data files back there"
     beside = lake.data_dir()
     if beside is None or kept == lake.data_folder or not Path(kept).is_dir():
         return None
