@@ -263,6 +263,8 @@ def test_agency_glued_to_the_lead_is_split_off(lead: str, dateline: str | None, 
 
 @pytest.mark.parametrize("lead", [
     "(Updated)The vote on the budget has been moved to Monday next week.",
+    "(Corrected)The vote on the budget has been moved to Monday next week.",
+    "(Refile) Shares in the bank fell sharply on Monday after the results.",
     "(1)First, the committee agreed on the plan for the coming year.",
     "Apple said (in a note) -- that sales rose again in the third quarter.",
     "Microsoft (MSFT) -- the software giant said on Tuesday it would cut 10,000 jobs by March.",

@@ -88,6 +88,7 @@ _NOT_PLACES = frozenset({
     "US", "UK", "EU", "UN", "NATO", "BREAKING", "BREAKING NEWS", "UPDATE", "UPDATED", "EXCLUSIVE",
     "WATCH", "LIVE", "VIDEO", "PHOTOS", "OPINION", "ANALYSIS", "EDITORIAL", "COMMENT", "ADVERTISEMENT",
     "SPONSORED", "CORRECTION", "URGENT", "FLASH", "ALERT", "FILE", "NEW", "NEWS", "READ", "TOP",
+    "CORRECTED", "CORRECTS", "CLARIFICATION", "CLARIFIED", "AMENDED", "REFILE", "REFILED", "REFILES", "REPEAT",
 })
 _BYLINE = re.compile(r"^(?:by|written by|words by)\s+(?P<name>\S.*)$", re.I)
 _NAME_JOINERS = frozenset({"and", "&", "in", "de", "da", "di", "del", "der", "van", "von", "la", "le", "el",
