@@ -300,12 +300,12 @@ def test_derived_title_is_cut_at_a_word_boundary() -> None:
 
 @pytest.mark.parametrize("lead, title", [
     ("The fire broke out at 3 a.m. Firefighters said the blaze spread quickly through the old building.",
-     "The fire broke out at 3 a.m"),
+     "The fire broke out at 3 a.m."),
     ("Voting ended at 8 p.m. Results are expected before midnight, officials in the capital said on Tuesday.",
-     "Voting ended at 8 p.m"),
+     "Voting ended at 8 p.m."),
 ])
 def test_derived_title_ends_at_a_time_that_ends_the_sentence(lead: str, title: str) -> None:
-    """'a.m.' and 'p.m.' are no initials: the lead's first sentence ends after them."""
+    """'a.m.' and 'p.m.' are no initials: the lead's first sentence ends after them, and the title keeps their dot."""
     assert clean_text(f"{lead}\n{BODY}").title == title
 
 

@@ -249,7 +249,8 @@ def derive_title(paragraph: str) -> str | None:
     title = " ".join(words).strip(_TITLE_TRIM)
     if title.count('"') % 2 or title.count("\u201c") != title.count("\u201d"):
         title = title.translate(_DOUBLE_QUOTES).strip(_TITLE_TRIM)  # a quotation cut in half
-    if title.endswith(".") and not title.endswith(".."):
+    last = title.split()[-1].rstrip(".") if title.split() else ""
+    if title.endswith(".") and not title.endswith("..") and not _INITIALS.match(last):  # "3 a.m.", "the U.S." keep theirs
         title = title[:-1].strip(_TITLE_TRIM)
     return title if any(ch.isalnum() for ch in title) else None
 
