@@ -649,3 +649,30 @@ def test_feeds_numbering_their_items_alike_are_not_one_story(server: HTTPServer,
     later = poll_feeds([south], {}, client, NOW, stored, {("north", "1001"), "tag:wire.example,2025:7"})
     assert [(d.source, d.url) for d in later.documents] == [("south", f"{site}/south/bakery.html")]
     assert hits(server, "/south/wire.html") == 0
+
+
+def test_a_feed_listing_an_entry_twice_or_two_links_under_one_guid_says_so(server: HTTPServer,
+                                                                            client: HttpClient) -> None:
+    """A feed that gives two articles one guid (a site's template bug) had the second silently dropped; a feed
+    that lists one entry twice read it once without a word. Both articles are read by their links, the repeat
+    once, and the feed's health says what was odd."""
+    site = base(server)
+    story = " ".join(f"Sentence {i} of the page, long enough to read." for i in range(8))
+    items = [("same-guid", "/a.html"), ("same-guid", "/b.html"), ("g2", "/c.html"), ("g2", "/c.html")]
+    server.expect_request("/feed.rss").respond_with_data(
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>Odd</title>' + "".join(
+            f'<item><title>{path}</title><link>{site}{path}</link><guid isPermaLink="false">{guid}</guid></item>'
+            for guid, path in items) + "</channel></rss>", content_type=RSS_TYPE)
+    for path in ("/a.html", "/b.html", "/c.html"):
+        server.expect_request(path).respond_with_data(f"<html><body><p>{path} {story}</p></body></html>",
+                                                      content_type="text/html")
+    poll = poll_feeds([feed_source(server, "odd", "/feed.rss")], {}, client, NOW, set(), set())
+    assert sorted(d.url for d in poll.documents) == [f"{site}/a.html", f"{site}/b.html", f"{site}/c.html"]
+    assert poll.entries_seen == 3 and not poll.rejects and hits(server, "/c.html") == 1
+    [state] = poll.states
+    assert state.last_status == ("ok (1 entry repeats an earlier entry of the feed: read once; 1 entry shares an "
+                                 "earlier entry's guid under another link: each read by its link)"), state.last_status
+    stored = {d.url for d in poll.documents}
+    again = poll_feeds([feed_source(server, "odd", "/feed.rss")], {}, client, NOW, stored,
+                       {("odd", "same-guid"), ("odd", "g2")})
+    assert not again.documents and not again.rejects

@@ -393,17 +393,27 @@ def poll_feeds(sources: list[SourceSettings], states: dict[str, SourceState], cl
         update = _read_feed(src, state, response, now, policy, poll)
         if update is None:
             continue
-        entries = []
+        entries, own_urls, own_guids, repeated, shared_guid = [], set(), set(), 0, 0
         for entry in update.entries:
             guid = guid_key(src.name, entry.guid) if entry.guid else None
-            if _among(entry.url, guid, seen_urls, seen_guids):
+            if entry.url and entry.url not in seen_urls and guid in own_guids:
+                shared_guid += 1  # this feed gives two links one guid: two articles, each read by its link
+            elif _among(entry.url, guid, seen_urls, seen_guids):
+                repeated += _among(entry.url, guid, own_urls, own_guids)  # the feed lists it twice: read once
                 continue  # met earlier in this poll (two feeds carry it): one input, counted under the first
+            own_urls.update([entry.url] if entry.url else [])
+            own_guids.update([guid] if guid else [])
             poll.entries_seen += 1
             seen_urls.update([entry.url] if entry.url else [])
             seen_guids.update([guid] if guid else [])
             if (entry.url or entry.guid) not in settled and not _among(entry.url, guid, known_urls, known_guids):
                 entries.append(entry)
         update.entries = entries
+        update.status = _with_notes(update.status, [
+            *([f"{repeated} {'entry repeats' if repeated == 1 else 'entries repeat'} an earlier entry of the feed: "
+               "read once"] if repeated else []),
+            *([f"{shared_guid} {'entry shares' if shared_guid == 1 else 'entries share'} an earlier entry's guid "
+               "under another link: each read by its link"] if shared_guid else [])])
         updates.append(update)
     _fetch_entries(updates, client, poll, now, policy)
     fresh = [r for r in poll.rejects if (r.locator, r.reason) not in known_rejects]
@@ -445,8 +455,16 @@ def _read_feed(src: SourceSettings, state: SourceState, response: FetchResult | 
     if parsed.unread:
         notes.append(f"{parsed.unread} of {parsed.unread + len(parsed.entries)} entries have neither link nor guid: "
                      "not read")
-    status = f"ok ({'; '.join(notes)})" if notes else "ok"
-    return _FeedUpdate(src, state, changes, status, list(parsed.entries), parsed.title)
+    return _FeedUpdate(src, state, changes, _with_notes("ok", notes), list(parsed.entries), parsed.title)
+
+
+def _with_notes(status: str, notes: list[str]) -> str:
+    """A feed's status with notes on what was odd in it: 'ok (note; note)'."""
+    if not notes:
+        return status
+    if status.endswith(")"):
+        return f"{status[:-1]}; {'; '.join(notes)})"
+    return f"{status} ({'; '.join(notes)})"
 
 
 def _fail(src: SourceSettings, state: SourceState, now: datetime, policy: HealthPolicy, poll: FeedPoll,
