@@ -28,11 +28,23 @@ def before_prefect() -> None:
 
     A fresh PREFECT_HOME's temporary API needs more than the default 20 s to start, and no usage data is sent.
     A PREFECT_API_URL that is not a URL ends the process with one line and exit 2: Prefect would stop at
-    its import with a page of validation errors, or later with an httpx traceback."""
+    its import with a page of validation errors, or later with an httpx traceback. Ctrl-C before a command
+    has started (while Prefect is imported) is one line, not a traceback of whatever was being imported."""
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("DO_NOT_TRACK", "1")  # the client's side of it (and no notice about it on a terminal)
+    if sys.excepthook is sys.__excepthook__:
+        sys.excepthook = _interrupt_in_one_line
     problem = api_url_problem(os.environ.get("PREFECT_API_URL", ""))
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         raise SystemExit(2)
+
+
+def _interrupt_in_one_line(kind: type[BaseException], value: BaseException, trace: object) -> None:
+    """sys.excepthook: Ctrl-C that no command caught (it came before the command started) in one line; the
+    process still ends as stopped by SIGINT (exit 130). Anything else as Python prints it."""
+    if issubclass(kind, KeyboardInterrupt):
+        print("stopped by Ctrl-C before the command started: nothing was done", file=sys.stderr)
+        return
+    sys.__excepthook__(kind, value, trace)

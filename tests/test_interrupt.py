@@ -176,3 +176,17 @@ def test_ctrl_c_during_a_warehouse_query_stays_an_interrupt(tmp_path: Path, rais
     for task in (stages.discover_task, stages.feeds_task, stages.dedup_task, stages.story_members_task,
                  stages.store_task, stages.page_task):
         assert getattr(task.fn, "__wrapped__", None) is not None, task.name
+
+
+def test_ctrl_c_while_a_command_starts_is_one_line(tmp_path: Path) -> None:
+    """Ctrl-C in the seconds a command takes to import Prefect printed a page of traceback from whatever
+    was being imported; it is one line, and the process ends as stopped by SIGINT (130 in a shell)."""
+    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
+    env.update(PREFECT_HOME=str(tmp_path / "home"))
+    starting = ("from flows import before_prefect\nbefore_prefect()\nimport os, signal, time\n"
+                "os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C, as the imports go on\ntime.sleep(30)\n"
+                "import prefect\n")
+    proc = subprocess.run([sys.executable, "-c", starting], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == -signal.SIGINT, (proc.returncode, proc.stderr[-2000:])
+    assert proc.stderr == "stopped by Ctrl-C before the command started: nothing was done\n", proc.stderr[-2000:]
