@@ -490,6 +490,8 @@ def _clean_one(doc: RawDocument, settings: CleanSettings) -> CleanedArticle | st
     if not text.strip():
         return "empty file"
     is_html = (doc.media_type == "text/html" and "<" in text) or looks_like_html(text)
+    if doc.media_type == "text/html" and not is_html:
+        text = fragment_text(text)  # HTML with no tag (a feed's text) is still HTML: 'AT&amp;T' is 'AT&T'
     cleaned = clean_html(text, doc.url, settings, doc.site_name) if is_html else clean_text(text, settings)
     # the feed's text stands in for a page it could not fetch: a heading or first line in it is no headline
     title_from_feed_text = doc.feed_content is not None and doc.raw == doc.feed_content.encode("utf-8")

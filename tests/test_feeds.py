@@ -583,6 +583,24 @@ def test_a_reject_of_the_feeds_text_says_why_the_page_was_not_used(server: HTTPS
     assert rejects[0].reason.startswith("page fetch failed: http 404; the feed's text instead: "), rejects[0].reason
 
 
+def test_the_feeds_html_text_with_no_tag_has_its_entities_decoded(server: HTTPServer, client: HttpClient) -> None:
+    # The page answers 404 and the feed's text stands in: HTML with entities but no tag (WordPress writes
+    # such a summary in CDATA). It was stored as written, 'AT&amp;T' in the text, summary and search.
+    site = base(server)
+    story = " ".join(f"Sentence {i} of the feed's own copy of the story, long enough to stand in." for i in range(8))
+    rss = (f'<?xml version="1.0"?><rss version="2.0"><channel><title>Markets</title>'
+           f'<item><title>Results</title><link>{site}/m/1</link>'
+           f'<description><![CDATA[AT&amp;T and Procter &amp; Gamble held a Q&amp;A &#8220;call&#8221;. {story}]]>'
+           f'</description></item></channel></rss>')
+    server.expect_request("/feeds/markets.rss").respond_with_data(rss, content_type=RSS_TYPE)
+    poll = poll_feeds([feed_source(server, "markets", "/feeds/markets.rss")], {}, client, NOW, set(), set())
+    assert not poll.rejects and len(poll.documents) == 1
+    ((_, article),), rejects = clean_documents(poll.documents, CleanSettings())
+    assert not rejects
+    assert article.text.startswith("AT&T and Procter & Gamble held a Q&A \u201ccall\u201d. Sentence 0"), article.text
+    assert "&amp;" not in article.text and "&#" not in article.text
+
+
 def test_a_page_is_read_in_the_charset_its_server_names(server: HTTPServer, client: HttpClient) -> None:
     # No <meta charset> in the page, only the server's Content-Type: the page is read in it, not guessed
     # (a short Windows-1250 page came out as "Rz¹d przyj¹³").

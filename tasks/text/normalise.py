@@ -269,9 +269,10 @@ def looks_like_html(text: str) -> bool:
 
 
 def fragment_text(content: str) -> str:
-    """Plain text of a small HTML fragment (a feed summary): block ends become line breaks, tags go."""
+    """Plain text of a small HTML fragment (a feed summary): block ends become line breaks, tags go, and
+    entities are decoded, also in a fragment with no tag ('AT&amp;T and Q&amp;A' is 'AT&T and Q&A')."""
     if not _TAG.search(content):
-        return content
+        return html.unescape(content)
     text = _FRAGMENT_BREAK.sub("\n", _FRAGMENT_DROP.sub(" ", content))
     return html.unescape(_TAG.sub("", text))
 
