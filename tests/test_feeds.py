@@ -688,7 +688,7 @@ def test_a_feed_listing_an_entry_twice_or_two_links_under_one_guid_says_so(serve
     assert sorted(d.url for d in poll.documents) == [f"{site}/a.html", f"{site}/b.html", f"{site}/c.html"]
     assert poll.entries_seen == 3 and not poll.rejects and hits(server, "/c.html") == 1
     [state] = poll.states
-    assert state.last_status == ("ok (1 entry repeats an earlier entry of the feed: read once; 1 entry shares an "
+    assert state.last_status == ("ok (1 entry repeats the link or guid of an earlier entry: read once; 1 entry shares an "
                                  "earlier entry's guid under another link: each read by its link)"), state.last_status
     stored = {d.url for d in poll.documents}
     again = poll_feeds([feed_source(server, "odd", "/feed.rss")], {}, client, NOW, stored,

@@ -410,8 +410,8 @@ def poll_feeds(sources: list[SourceSettings], states: dict[str, SourceState], cl
                 entries.append(entry)
         update.entries = entries
         update.status = _with_notes(update.status, [
-            *([f"{repeated} {'entry repeats' if repeated == 1 else 'entries repeat'} an earlier entry of the feed: "
-               "read once"] if repeated else []),
+            *([f"{repeated} {'entry repeats' if repeated == 1 else 'entries repeat'} the link or guid of an "
+               "earlier entry: read once"] if repeated else []),
             *([f"{shared_guid} {'entry shares' if shared_guid == 1 else 'entries share'} an earlier entry's guid "
                "under another link: each read by its link"] if shared_guid else [])])
         updates.append(update)
