@@ -88,7 +88,8 @@ def _prune(cache_dir: Path) -> None:
         except OSError:
             return 0.0
 
-    models = [p for p in cache_dir.glob("*.npz") if not p.name.startswith(".")]  # not another process's half-written one
+    # a name starting with "." is another process's model, half written
+    models = [p for p in cache_dir.glob("*.npz") if not p.name.startswith(".")]
     for stale in sorted(models, key=used_at, reverse=True)[KEEP_CACHED:]:
         try:
             stale.unlink()

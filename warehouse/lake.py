@@ -208,7 +208,8 @@ def data_path_problem(lake: Lake, stored: str | None, read_only: bool) -> str | 
     if lake.data_path:
         if read_only or "://" in lake.data_folder or kept == lake.data_folder:
             return None  # a reader reads the lake's own data path
-        said = f"[warehouse].data_path: {lake.data_folder}: the lake {lake} keeps its data files in {kept} (set when it was made)"
+        said = (f"[warehouse].data_path: {lake.data_folder}: the lake {lake} keeps its data files in {kept} "
+                "(set when it was made)")
         if Path(kept).is_dir():
             return f"{said}; set data_path to that"
         if lake.file:  # moved: a file catalog finds its files beside it when no data_path is given
