@@ -41,6 +41,7 @@ class CleanedArticle:
     site_name: str | None = None
     canonical_url: str | None = None
     title_derived: bool = False
+    feed_text_reason: str | None = None  # why the text is the feed entry's own: "page fetch failed: dns"
 
 
 @dataclass(frozen=True)

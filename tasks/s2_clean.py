@@ -506,6 +506,8 @@ def _clean_one(doc: RawDocument, settings: CleanSettings) -> CleanedArticle | st
             fallback.published_at = cleaned.published_at or fallback.published_at
             fallback.site_name = cleaned.site_name or fallback.site_name
             fallback.canonical_url = cleaned.canonical_url or fallback.canonical_url
+            fallback.feed_text_reason = (f"the page gave {words} word{'' if words == 1 else 's'}" if words
+                                         else "the page gave no article text")
             cleaned, words = fallback, word_count(fallback.text)
     if not cleaned.text:
         return "no article text found in HTML" if is_html else "no text left after removing boilerplate"
@@ -518,6 +520,8 @@ def _clean_one(doc: RawDocument, settings: CleanSettings) -> CleanedArticle | st
         cleaned.title, cleaned.title_derived = " ".join(doc.feed_title.split()), False
     if doc.feed_published_at is not None:
         cleaned.published_at = doc.feed_published_at
+    if doc.in_place_of:  # the feed's text was the input: the page could not be had
+        cleaned.feed_text_reason = doc.in_place_of
     cleaned.site_name = cleaned.site_name or doc.site_name  # feed content in plain text names no site
     if not cleaned.byline and doc.feed_author:  # the feed names who wrote it; the text or page did not
         author = " ".join(doc.feed_author.split())

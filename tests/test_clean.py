@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import codecs
 import logging
 from datetime import datetime, timedelta, timezone
@@ -737,6 +738,12 @@ def test_clean_documents_falls_back_to_feed_content(feed_content: str) -> None:
     assert "<" not in art.text and "track()" not in art.text and "Subscribe" not in art.text
     assert art.title == "Mill wheel turns again" and art.title_derived is False  # the page's own title
     assert art.canonical_url == "https://paper.example.com/local/mill-wheel"
+    assert art.feed_text_reason == "the page gave no article text"  # the feed's text, not the page, and why
+    short = _doc(b"<html><body><article><p>The mill wheel turned again on Sunday.</p></article></body></html>",
+                 "short.html", "text/html", feed_content=feed_content)
+    assert clean_documents([short], CleanSettings())[0][0][1].feed_text_reason == "the page gave 7 words"
+    assert clean_documents([dataclasses.replace(short, feed_content=None)], CleanSettings(min_words=1))[0][0][
+        1].feed_text_reason is None
 
 
 def test_the_language_is_read_from_the_headline_and_the_text() -> None:

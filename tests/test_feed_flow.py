@@ -358,6 +358,12 @@ def test_missing_page_falls_back_to_long_feed_content_or_is_rejected(prefect_api
     assert "<p>" not in text
     assert hits(server, "/valley/dam-inspection.html") == 1
     assert "kingfishers" in stored[f"{site}/valley/river-survey.html"][3]
+    # which articles are the feed's text, not their page, and why: in the articles view and the inputs view
+    assert dict(query(db, "SELECT url, feed_text_reason FROM articles")) == {
+        f"{site}/valley/river-survey.html": None, f"{site}/valley/dam-inspection.html": "page fetch failed: http 404"}
+    details = dict(query(db, "SELECT locator, detail FROM inputs WHERE outcome = 'stored'"))
+    assert details[f"{site}/valley/dam-inspection.html"].endswith(", from the feed's text (page fetch failed: http 404)")
+    assert "feed's text" not in details[f"{site}/valley/river-survey.html"]
     rejects = query(db, "SELECT source, locator, reason FROM rejects")
     assert rejects == [("valley", f"{site}/valley/road-notice.html", "page fetch failed: http 404; the feed's text is "
                                                                       "too short to use instead (9 words, needs 50)")]

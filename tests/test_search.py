@@ -78,7 +78,8 @@ def test_an_older_warehouse_is_indexed_by_the_migration_as_a_run_would(warehouse
         written = con.execute("SELECT term_key, article_id, tf FROM store.search_terms ORDER BY ALL").fetchall()
     con = connect.connect(warehouse)
     con.execute("DROP TABLE store.search_terms; DROP TABLE store.search_docs; "  # as version 6 left it
-                "ALTER TABLE store.articles DROP COLUMN facts; DELETE FROM store.schema_version WHERE version >= 7")
+                "ALTER TABLE store.articles DROP COLUMN facts; ALTER TABLE store.articles DROP COLUMN feed_text_reason; "
+                "DELETE FROM store.schema_version WHERE version >= 7")
     con.close()
     connect.connect(warehouse).close()  # migrates: 007 indexes what is stored
     with _read(warehouse) as con:

@@ -76,6 +76,7 @@ ARTICLE_COLUMNS = (
     ("similarity", "DOUBLE"), ("minhash", "BLOB"), ("story_terms", "VARCHAR"), ("summary", "VARCHAR[]"),
     ("run_id", "VARCHAR"), ("ingested_at", "TIMESTAMPTZ"), ("clean_version", "VARCHAR"),
     ("dedup_version", "VARCHAR"), ("summary_version", "VARCHAR"), ("tag_version", "VARCHAR"), ("facts", "VARCHAR[]"),
+    ("feed_text_reason", "VARCHAR"),
 )
 SQL_INSERT_ARTICLES = (f"INSERT INTO store.articles ({', '.join(c for c, _ in ARTICLE_COLUMNS)}) "
                        f"SELECT {', '.join(f'unnest(?::{t}[])' for _, t in ARTICLE_COLUMNS)}")
@@ -129,7 +130,7 @@ def _article_row(a: Article, run_id: str, stamp: datetime, versions: dict[str, s
         a.duplicate_of, a.duplicate_kind, a.similarity, a.minhash,
         json.dumps(a.story_terms, sort_keys=True) if a.story_terms else None, a.summary, run_id, stamp,
         versions.get("clean"), versions.get("dedup"), versions.get("summary"), versions.get("tag"),
-        _facts_column(a.facts),
+        _facts_column(a.facts), c.feed_text_reason,
     ]
 
 

@@ -15,7 +15,8 @@ SELECT a.article_id, a.source, a.url, a.path, a.guid, a.title, a.title_derived, 
        a.credit, a.published_at, a.language, a.site_name, a.text, a.word_count, a.content_hash,
        a.text_hash, a.story_id, a.duplicate_of, a.duplicate_kind, a.similarity,
        array_to_string(a.summary, ' ') AS summary, a.summary AS summary_sentences,
-       a.run_id, a.ingested_at, a.clean_version, a.dedup_version, a.summary_version, a.tag_version
+       a.run_id, a.ingested_at, a.clean_version, a.dedup_version, a.summary_version, a.tag_version,
+       a.feed_text_reason
 FROM store.articles a;
 
 -- A tag the source gives every article of it ([[sources]] tags, evidence 'source default') has no score:
@@ -71,7 +72,8 @@ SELECT run_id, source, locator, content_hash,
        CASE WHEN duplicate_of IS NULL THEN 'stored' ELSE 'duplicate' END AS outcome,
        article_id, run_id AS stored_by_run,
        CASE WHEN duplicate_of IS NULL THEN 'stored as article ' || article_id
-            ELSE coalesce(duplicate_kind, 'a') || ' duplicate of article ' || duplicate_of END AS detail,
+            ELSE coalesce(duplicate_kind, 'a') || ' duplicate of article ' || duplicate_of END
+       || coalesce(', from the feed''s text (' || feed_text_reason || ')', '') AS detail,
        ingested_at AS recorded_at
 FROM store.articles
 UNION ALL
