@@ -22,6 +22,11 @@ FEED_SNIFF_BYTES = 2048
 FEED_START = re.compile(rb"^(?:\xef\xbb\xbf)?\s*(?:<\?xml[^>]*>\s*)?"
                         rb"(?:<!--.*?-->\s*|<\?xml-stylesheet[^>]*>\s*|<!DOCTYPE[^>\[]*(?:\[.*?\])?\s*>\s*)*"
                         rb"<(?:rss|feed|rdf:RDF)\b", re.DOTALL | re.IGNORECASE)
+# A saved JSON Feed: a JSON object whose "version" is the format's URL (jsonfeed.org/version/1, /1.1).
+JSON_FEED_START = re.compile(rb'^(?:\xef\xbb\xbf)?\s*\{.*?"version"\s*:\s*"https?://jsonfeed\.org/version/',
+                             re.DOTALL)
+FEED_FILE_WHAT_TO_DO = ("feeds are read from their http(s) URL (name the URL with --source, or add it to [[sources]] "
+                        "as a feed)")
 
 
 @dataclass
@@ -101,8 +106,9 @@ def _read(path: Path, source: str, limit: int, tags: tuple[str, ...] = ()) -> Ra
     if len(raw) > limit:
         return Reject(source, locator, f"file too large: over {limit:,} bytes")
     if FEED_START.search(raw[:FEED_SNIFF_BYTES]):  # whatever its name: a feed is not an article
-        return Reject(source, locator, "an RSS/Atom feed file: feeds are read from their http(s) URL (name the URL "
-                                       "with --source, or add it to [[sources]] as a feed)")
+        return Reject(source, locator, f"an RSS/Atom feed file: {FEED_FILE_WHAT_TO_DO}")
+    if JSON_FEED_START.search(raw[:FEED_SNIFF_BYTES]):
+        return Reject(source, locator, f"a JSON Feed file: {FEED_FILE_WHAT_TO_DO}")
     media_type = MEDIA_TYPES.get(path.suffix.lower(), "text/plain")
     return RawDocument(source=source, locator=locator, content_hash=sha256_hex(raw), raw=raw,
                        media_type=media_type, default_tags=tags)

@@ -43,3 +43,20 @@ def test_a_symbolic_link_loop_is_a_reject_and_the_folder_is_still_read(tmp_path:
         name: "symbolic link loop: the link leads back to itself (not followed)"
         for name in ("loop.html", "ping.htm", "pong.htm")}
     assert found.discovered == 4
+
+
+def test_a_saved_json_feed_named_as_a_file_source_is_rejected_with_what_to_do(tmp_path: Path):
+    feed = tmp_path / "feed.json"  # what a JSON Feed URL serves, saved
+    feed.write_text('{\n  "version": "https://jsonfeed.org/version/1.1",\n  "title": "Example",\n  "items": [\n'
+                    '    {"id": "1", "url": "https://example.org/1", "content_text": "The pier reopened."}\n  ]\n}\n',
+                    encoding="utf-8")
+    old = tmp_path / "old.txt"  # version 1, with a byte-order mark and under a name discover reads
+    old.write_bytes('\ufeff{"title": "Old", "version": "http://jsonfeed.org/version/1", "items": []}'.encode("utf-8"))
+    data = tmp_path / "figures.json"  # other JSON is still read as text
+    data.write_text('{"version": "2.0", "note": "The pier reopened on Monday."}', encoding="utf-8")
+    found = discover_files([SourceSettings(name=p.stem, kind="file", path=p) for p in (feed, old, data)],
+                           DiscoverSettings(), set(), set())
+    why = ("a JSON Feed file: feeds are read from their http(s) URL (name the URL with --source, or add it to "
+           "[[sources]] as a feed)")
+    assert {Path(r.locator).name: r.reason for r in found.rejects} == {"feed.json": why, "old.txt": why}
+    assert [Path(d.locator).name for d in found.documents] == ["figures.json"]
