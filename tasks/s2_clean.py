@@ -52,6 +52,10 @@ _CREDIT_FILLER = frozenset({
 })
 _CREDIT_PUNCT = re.compile(r"[-\u2014\u2013/,&():;.|+\s]+")
 _ADVERT = frozenset({"advertisement", "advertisement:", "sponsored content", "ad", "scroll to continue"})
+# The line a blog's feed puts under each post (WordPress with Yoast SEO, in English and German): "The post
+# <title> appeared first on <site>." It is no part of the article, and the feed's text stands in for a page.
+MAX_FEED_NOTICE_WORDS = 40  # a longer paragraph is the article's own, whatever its words
+_FEED_NOTICE = re.compile(r"(?:The post|Der Beitrag) .+ (?:appeared first on|erschien zuerst auf) .+", re.S)
 _ISO_STAMP = re.compile(r"\b(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}(?::\d{2})?)(?:\.\d+)?(Z|[+-]\d{2}:?\d{2})")
 _HTML_DATE_PARAMS = {"extensive_search": False, "original_date": True}
 # Runs a chunk function over a batch (maybe in worker processes): (func, items, *args) -> results in order.
@@ -210,8 +214,8 @@ def _take_byline_after_lead(paras: list[str], found: _Found) -> list[str]:
 
 
 def _trim_tail(paras: list[str], found: _Found, rules: _Rules, drop_lists: bool) -> list[str]:
-    """Cut footer blocks and drop trailing link lists, fragments, credit lines and a closing byline, until
-    none is left."""
+    """Cut footer blocks and drop trailing link lists, fragments, a feed's 'appeared first on' line, credit
+    lines and a closing byline, until none is left."""
     footers = [i for i, p in enumerate(paras) if i and _is_footer_line(p, rules)]
     end = len(paras)
     while True:
@@ -227,7 +231,8 @@ def _trim_tail(paras: list[str], found: _Found, rules: _Rules, drop_lists: bool)
                 found.set("credit", credit)
             elif signed:  # an article signed at its end ("By Daniel Okafor"): the byline, unless one came first
                 found.set("byline", signed)
-            elif not (_is_footer_line(last, rules) or (drop_lists and is_link_item(last)) or is_fragment(last)):
+            elif not (_is_footer_line(last, rules) or (drop_lists and is_link_item(last)) or is_fragment(last)
+                      or (len(last.split()) <= MAX_FEED_NOTICE_WORDS and _FEED_NOTICE.fullmatch(last))):
                 break
             end -= 1
         if cut is None and end == before:

@@ -387,6 +387,32 @@ def test_missing_page_falls_back_to_long_feed_content_or_is_rejected(prefect_api
     assert query(db, "SELECT rejected FROM runs ORDER BY started_at") == [(1,), (0,)]
 
 
+def test_a_blog_feeds_appeared_first_on_line_is_no_part_of_the_article_its_text_stands_in_for(
+        prefect_api, tmp_path, write_config, server):
+    site = base(server)
+    lead = ("<p>The village hall reopened on Saturday after a year of repairs to its roof and walls, paid for by a "
+            "grant and two summers of bake sales.</p><p>Volunteers painted the main room and rebuilt the small stage, "
+            "and the first event, a dance for the older residents, was full within a day of tickets going on sale."
+            "</p><p>The committee said the hall would host a market every month from the spring.</p>")
+    entries = {"hall": ("Village hall reopens after repairs", lead + f'<p>The post <a href="{site}/hall.html">Village '
+                        f'hall reopens after repairs</a> appeared first on <a href="{site}">Valley Voice</a>.</p>'),
+               "halle": ("Dorfhalle wieder offen", lead.replace("hall", "Halle") + f'<p>Der Beitrag <a href="{site}/'
+                         f'halle.html">Dorfhalle wieder offen</a> erschien zuerst auf <a href="{site}">Talbote</a>.</p>')}
+    items = "".join(f"<item><title>{title}</title><link>{site}/{key}.html</link><guid>{key}</guid>"
+                    f"<description><![CDATA[{content}]]></description></item>" for key, (title, content) in entries.items())
+    server.expect_request("/feeds/voice.rss").respond_with_data(  # both pages answer 404: the feed's text is used
+        f'<?xml version="1.0"?><rss version="2.0"><channel><title>Valley Voice</title>{items}</channel></rss>',
+        content_type=RSS_TYPE)
+    digest = run(feed_config(write_config, {"voice": f"{site}/feeds/voice.rss"}))
+    db = tmp_path / "catalog.sqlite"
+
+    stored = dict(query(db, "SELECT title, text || ' ' || summary FROM articles"))
+    assert set(stored) == {title for title, _ in entries.values()}
+    assert all("market every month" in text for text in stored.values())
+    assert not any("appeared first" in text or "zuerst auf" in text for text in stored.values())
+    assert "appeared first" not in digest and "zuerst auf" not in digest
+
+
 def test_an_entry_whose_link_redirects_is_not_fetched_or_recorded_again_when_its_feed_changes(
         prefect_api, tmp_path, write_config, server):
     # Links that redirect (http to https, feedburner, a shortener) to pages whose bytes change at every
