@@ -176,6 +176,23 @@ def test_a_byline_over_its_date_line_is_no_wrapped_paragraph(headline: list[str]
     assert _paragraphs(art.text) == [FERRY_LEAD, *FERRY_BODY]
 
 
+@pytest.mark.parametrize(("header", "byline", "published"), [
+    ("By Sarah Whitfield, 3 March 2025", "Sarah Whitfield", datetime(2025, 3, 3, tzinfo=timezone.utc)),
+    ("By Sarah Whitfield, March 3, 2025", "Sarah Whitfield", datetime(2025, 3, 3, tzinfo=timezone.utc)),
+    ("By Sarah Whitfield - 3 March 2025 09:30 GMT", "Sarah Whitfield", datetime(2025, 3, 3, 9, 30, tzinfo=timezone.utc)),
+    ("By Sarah Whitfield on 3 March 2025", "Sarah Whitfield", datetime(2025, 3, 3, tzinfo=timezone.utc)),
+    ("By Sarah Whitfield, Transport Correspondent, Published 3 March 2025", "Sarah Whitfield, Transport Correspondent",
+     datetime(2025, 3, 3, tzinfo=timezone.utc)),
+    ("By Sarah Whitfield, Published 03/04/2025", "Sarah Whitfield", None),  # 3 April or 4 March: no date
+])
+def test_a_byline_and_its_date_on_one_line_after_a_comma_or_dash(header: str, byline: str,
+                                                                   published: datetime | None) -> None:
+    # the line was taken as a second headline and dropped: no byline, no date
+    art = clean_text("\n".join(["Ferry fares to rise in April", header, "", FERRY_LEAD, *FERRY_BODY]))
+    assert (art.title, art.byline, art.published_at) == ("Ferry fares to rise in April", byline, published)
+    assert _paragraphs(art.text) == [FERRY_LEAD, *FERRY_BODY]
+
+
 @pytest.mark.parametrize("closing", ["By Daniel Okafor", "By Daniel Okafor."])
 def test_a_byline_closing_the_article_is_the_byline(closing: str) -> None:
     art = clean_text("\n\n".join(["Ferry fares to rise in April", FERRY_LEAD, *FERRY_BODY, closing]))

@@ -98,6 +98,9 @@ _DATE_LABEL = re.compile(rf"^{_LABEL}\s*:?\s*(?P<value>.+)$", re.I)
 _LABEL_ONLY = re.compile(rf"^{_LABEL}\s*:?$", re.I)
 _DATE_THEN_BYLINE = re.compile(r"^(?P<value>.+?\d)\s+by\s+(?P<name>\S.*)$", re.I)
 _FIELD_SEPARATOR = re.compile(r"\s+[|\u00b7\u2022]\s+")
+# Where a byline may end and its date begin on one line: 'By Anna Berg, 3 March 2026', 'By Anna Berg - 3 March
+# 2026', 'By Anna Berg on 3 March 2026'
+_BYLINE_DATE_BREAK = re.compile(r",\s+|\s+[-\u2013\u2014]\s+|\s+on\s+", re.I)
 # A header written on one line, its parts separated by " . " as MailOnline's were in plain text:
 # 'By . Jane Smith . and Tom Reed . PUBLISHED: . 14:11 EST, 25 October 2013 . | . UPDATED: . ... . The lead'.
 _DOT_SEPARATOR = " . "
@@ -329,6 +332,21 @@ def _unreadable_date(part: str) -> bool:
     return bool(match) and match["label"].lower() != "date" and re.fullmatch(r"[\d/.\-: ]+", match["value"]) is not None
 
 
+def _byline_then_date(part: str) -> tuple[str, tuple[datetime, bool] | None] | None:
+    """The byline and date of a part that writes both, the name first ('By Anna Berg, 3 March 2026', 'By Sarah
+    Whitfield, Transport Correspondent - 5 December 2026'); the date None when it is labelled but cannot be
+    read for sure ('By Anna Berg, Published 12/05/2026'). None unless the part is a byline and a date."""
+    for cut in _BYLINE_DATE_BREAK.finditer(part):
+        byline = byline_of(part[:cut.start()])
+        if byline is None:
+            continue
+        value = part[cut.end():]
+        dated = date_line_of(value)
+        if dated or _unreadable_date(value):
+            return byline, dated
+    return None
+
+
 def header_fields(line: str) -> list[tuple[str, object]] | None:
     """Byline and date fields of a header line ('By X | Published: ...', 'Posted May 1, 2024 by X').
 
@@ -340,7 +358,9 @@ def header_fields(line: str) -> list[tuple[str, object]] | None:
     for part in _FIELD_SEPARATOR.split(line):
         dated = date_line_of(part)
         byline = None if dated else byline_of(part)
-        if not (dated or byline):
+        if not (dated or byline) and (both := _byline_then_date(part)):
+            byline, dated = both
+        elif not (dated or byline):
             combined = _DATE_THEN_BYLINE.match(part)
             dated = date_line_of(combined["value"]) if combined else None
             byline = byline_of("By " + combined["name"]) if combined else None
