@@ -184,6 +184,9 @@ def test_a_byline_over_its_date_line_is_no_wrapped_paragraph(headline: list[str]
     ("By Sarah Whitfield, Transport Correspondent, Published 3 March 2025", "Sarah Whitfield, Transport Correspondent",
      datetime(2025, 3, 3, tzinfo=timezone.utc)),
     ("By Sarah Whitfield, Published 03/04/2025", "Sarah Whitfield", None),  # 3 April or 4 March: no date
+    # a blog's account name is no byline; the date stays (the line was dropped, and its date with it)
+    ("Posted on March 3rd, 2025 by admin", None, datetime(2025, 3, 3, tzinfo=timezone.utc)),
+    ("Posted on March 3, 2025 by Sarah Whitfield", "Sarah Whitfield", datetime(2025, 3, 3, tzinfo=timezone.utc)),
 ])
 def test_a_byline_and_its_date_on_one_line_after_a_comma_or_dash(header: str, byline: str,
                                                                    published: datetime | None) -> None:

@@ -363,8 +363,9 @@ def header_fields(line: str) -> list[tuple[str, object]] | None:
         elif not (dated or byline):
             combined = _DATE_THEN_BYLINE.match(part)
             dated = date_line_of(combined["value"]) if combined else None
+            # "Posted on March 3, 2026 by admin": the date, and a byline only when the name is a person's
             byline = byline_of("By " + combined["name"]) if combined else None
-            if not (dated and byline):
+            if not dated:
                 if _unreadable_date(part):  # "Published 12/05/2026": day or month first? unknown, so no date
                     continue
                 return None
