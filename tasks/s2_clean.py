@@ -515,7 +515,12 @@ def _clean_one(doc: RawDocument, settings: CleanSettings) -> CleanedArticle | st
                                          else "the page gave no article text")
             cleaned, words = fallback, word_count(fallback.text)
     if not cleaned.text:
-        return "no article text found in HTML" if is_html else "no text left after removing boilerplate"
+        if is_html:
+            return "no article text found in HTML"
+        written = word_count(text)  # a note of a few words is too little text, not all boilerplate
+        if written < settings.min_words:
+            return f"too little text: {written} word{'' if written == 1 else 's'} (minimum {settings.min_words})"
+        return "no text left after removing boilerplate"
     if words < settings.min_words:
         return f"too little text: {words} words (minimum {settings.min_words})"
     if words > MAX_ARTICLE_WORDS:

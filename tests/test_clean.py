@@ -705,6 +705,7 @@ def test_clean_documents_rejects_bad_docs_and_keeps_good_one() -> None:
         _doc(b"", "empty.txt"),
         _doc(b"\x00\x01\x02binary\x00\xff" * 10, "blob.txt"),
         _doc(b"Short note\nJust seven words are in this one.", "tiny.txt"),
+        _doc(b"short text here", "note.txt"),  # no sentence at all: it was 'no text left after removing boilerplate'
         good,
         _doc(b"<html><body><nav>Home | Sport</nav></body></html>", "nav.html", "text/html"),
     ]
@@ -715,9 +716,10 @@ def test_clean_documents_rejects_bad_docs_and_keeps_good_one() -> None:
     assert reasons["empty.txt"] == "empty file"
     assert reasons["blob.txt"].startswith("binary content")
     assert reasons["tiny.txt"] == "too little text: 7 words (minimum 20)"
+    assert reasons["note.txt"] == "too little text: 3 words (minimum 20)"
     assert reasons["nav.html"] == "no article text found in HTML"
     assert all("\n" not in r.reason for r in rejects)
-    assert {r.content_hash for r in rejects} == {"h-empty.txt", "h-blob.txt", "h-tiny.txt", "h-nav.html"}
+    assert {r.content_hash for r in rejects} == {"h-empty.txt", "h-blob.txt", "h-tiny.txt", "h-note.txt", "h-nav.html"}
 
 
 def test_clean_documents_sniffs_html_in_txt_and_uses_feed_fields() -> None:
