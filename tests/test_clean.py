@@ -631,6 +631,17 @@ def test_decode_utf16_with_bom(encoding: str) -> None:
     assert decode_bytes(raw) == SAMPLE
 
 
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be"])
+def test_decode_utf16_without_bom(encoding: str) -> None:
+    # saved by a Windows tool with no byte-order mark: it was rejected as "binary content (NUL bytes)"
+    assert decode_bytes(SAMPLE.encode(encoding)) == SAMPLE
+    doc = _doc(f"Ferry fares to rise in April\n\n{FERRY_LEAD}\n\n{FERRY_BODY[0]}".encode(encoding), "notes.txt")
+    kept, rejects = clean_documents([doc], CleanSettings())
+    assert not rejects and kept[0][1].title == "Ferry fares to rise in April"
+    with pytest.raises(RejectedInput):  # NULs on both sides of the byte pairs: binary, as before
+        decode_bytes(b"\x00\x00A\x00" * 40)
+
+
 def test_decode_cp1252_and_latin1() -> None:
     western = "Smart \u201cquotes\u201d and an em dash \u2014 in Windows text, na\u00efve caf\u00e9."
     assert decode_bytes(western.encode("cp1252")) == western

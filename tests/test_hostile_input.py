@@ -239,7 +239,7 @@ def _hostile_folder(root: Path) -> tuple[Path, dict[str, str]]:
     noise = random.Random(4)
     put("noise_without_nul.md", b"\x89PNG\r\n\x1a\n" + bytes(noise.randrange(1, 256) for _ in range(20_000)),
         "reject:binary content")
-    put("utf16_without_bom.txt", _story(203).encode("utf-16-le"), "reject:binary content")
+    put("utf16_without_bom.txt", _story(203).encode("utf-16-le"), "article")  # a NUL as every other byte: UTF-16
     put("whitespace_only.txt", b" \n\t\r\n   \n\xc2\xa0\n", "reject:empty file")
     put("truncated_utf8.txt", (_story(204) + "The river \u2014 and the bridge \u2014 reopened on Monday after "
                                              "repairs that lasted most of the winter, officials said \u2014")

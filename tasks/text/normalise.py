@@ -58,6 +58,8 @@ MAX_CONTROL_SHARE = 0.05
 # there; a binary file renamed .html has far more.
 MAX_STRAY_NUL_SHARE = 0.001
 MAX_DAMAGED_UTF8_SHARE = 0.1  # broken sequences per well-formed non-ASCII character
+MIN_UTF16_CHARS = 8          # UTF-16 without a byte-order mark is told from its NULs in texts at least this long
+MIN_UTF16_NUL_SHARE = 0.9    # ... when this share of one side of the byte pairs is NUL, and none of the other
 MIN_DAMAGED_UTF8_ALLOWED = 8  # a few stray bytes are allowed however few well-formed characters there are
 MAX_REASON_CHARS = 200
 MAX_HEADLINE_WORDS = 25
@@ -176,6 +178,8 @@ def decode_bytes(raw: bytes, charset: str | None = None, markup: bool = False) -
                 return _check_not_binary(raw.decode(encoding))
             except UnicodeDecodeError:
                 break
+    if b"\x00" in raw and (unmarked := _utf16_without_bom(raw)) is not None:
+        return _check_not_binary(unmarked)
     if b"\x00" in raw:
         if not markup or raw.count(b"\x00") > len(raw) * MAX_STRAY_NUL_SHARE:
             raise RejectedInput("binary content (NUL bytes)")
@@ -196,6 +200,21 @@ def decode_bytes(raw: bytes, charset: str | None = None, markup: bool = False) -
                 LOGGER.debug("charset detection failed: %s", exc)
                 text = raw.decode("latin-1")
     return _check_not_binary(text)
+
+
+def _utf16_without_bom(raw: bytes) -> str | None:
+    """Text in UTF-16 with no byte-order mark (as some Windows tools save it), else None: Latin text in
+    UTF-16 has a NUL as nearly every other byte, on one side of each pair only; a binary file has them
+    anywhere."""
+    if len(raw) < 2 * MIN_UTF16_CHARS or len(raw) % 2:
+        return None
+    for encoding, zeros, letters in (("utf-16-le", raw[1::2], raw[0::2]), ("utf-16-be", raw[0::2], raw[1::2])):
+        if zeros.count(0) >= len(zeros) * MIN_UTF16_NUL_SHARE and letters.count(0) == 0:
+            try:
+                return raw.decode(encoding)
+            except UnicodeDecodeError:
+                return None
+    return None
 
 
 def _lone_windows_bytes(raw: bytes) -> str | None:
