@@ -308,6 +308,12 @@ def test_sentences_starting_with_acronyms_are_not_datelines(lead: str) -> None:
     assert art.text.startswith(lead)
 
 
+def test_a_derived_title_cut_short_does_not_end_on_a_helper_verb() -> None:
+    # no comma, dash or clause word to cut at: cut at 14 words, it ended "… plans now could be"
+    lead = "Officials fear Newcastle's long awaited new Tyne bridge project budget plans now could be delayed again."
+    assert clean_text(f"{lead}\n{BODY}").title == "Officials fear Newcastle's long awaited new Tyne bridge project budget plans now"
+
+
 def test_derived_title_is_cut_at_a_word_boundary() -> None:
     lead = ("Thousands of residents were evacuated from coastal towns in the south of the country on Sunday "
             "as a powerful storm approached, officials said.")

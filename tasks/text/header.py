@@ -64,7 +64,12 @@ _CLAUSE_WORDS = frozenset({
     "under", "against", "by", "at", "saying", "according",
 })
 _WEAK_TAIL = frozenset({"the", "a", "an", "of", "to", "in", "on", "and", "or", "but", "for", "with", "at",
-                        "by", "from", "as", "its", "their", "his", "her", "that", "which", "who"})
+                        "by", "from", "as", "its", "their", "his", "her", "that", "which", "who",
+                        # a verb's helper or a word that opens what the cut left out ("… could be", "… than")
+                        "be", "been", "being", "is", "are", "was", "were", "will", "would", "could", "should",
+                        "can", "may", "might", "must", "shall", "has", "have", "had", "do", "does", "did", "not",
+                        "than", "into", "onto", "about", "over", "under", "if", "when", "where", "while",
+                        "because", "whose", "whom", "this", "these", "those", "our", "your", "my", "very"})
 _TITLE_TRIM = " ,;:\u2014\u2013-"
 _DOUBLE_QUOTES = dict.fromkeys(map(ord, "\"\u201c\u201d"), None)
 
