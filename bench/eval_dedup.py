@@ -389,7 +389,7 @@ def remembered(article: Article) -> KnownArticle:
     return KnownArticle(article_id=article.article_id, text_hash=article.text_hash, canonical_url=None,
                         minhash=article.minhash, story_id=article.story_id, story_terms=article.story_terms,
                         seen_at=NOW - timedelta(days=1), duplicate_of=article.duplicate_of, facts=article.facts,
-                        word_count=article.word_count, title=article.cleaned.title)
+                        word_count=article.word_count, title=article.cleaned.title, source=article.doc.source)
 
 
 # --- scoring -----------------------------------------------------------------------------------------

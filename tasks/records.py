@@ -146,6 +146,7 @@ class KnownArticle:
     facts: frozenset[str] | None = None  # None: stored before facts were kept (no fact check against it)
     word_count: int | None = None  # None: not known (no short-text rule against it)
     title: str | None = None
+    source: str | None = None  # None: not known (nothing counts as its source's boilerplate)
 
 
 @dataclass

@@ -218,6 +218,40 @@ def signature_overlap(signature: np.ndarray, rows: np.ndarray) -> tuple[np.ndarr
     return equal / signature.shape[0], np.minimum(equal / smaller, 1.0)
 
 
+def common_values(signatures: np.ndarray, groups: list[str | None], min_articles: int) -> np.ndarray:
+    """Which values of each signature row are held at the same position by at least `min_articles` rows
+    of its group (its source; rows of group None hold none). A value many articles of one source share at
+    a position is the minimum of a shingle they all have: their footer, a sponsor block, a table of
+    contents' headings. Returns a bool array shaped like `signatures`."""
+    rows = signatures.astype(np.uint64, copy=False)  # one row per group entry
+    common = np.zeros(rows.shape, dtype=bool)
+    salt = np.arange(1, rows.shape[1] + 1, dtype=np.uint64) * _MIX64  # one key per (position, value)
+    members: dict[str, list[int]] = {}
+    for index, group in enumerate(groups):
+        if group is not None:
+            members.setdefault(group, []).append(index)
+    for indices in members.values():
+        if len(indices) < min_articles:
+            continue
+        keys = rows[indices] ^ salt
+        _, inverse, counts = np.unique(keys.ravel(), return_inverse=True, return_counts=True)
+        common[indices] = (counts[inverse] >= min_articles).reshape(len(indices), -1)
+    return common
+
+
+def distinct_overlap(signature: np.ndarray, common: np.ndarray, row: np.ndarray,
+                     row_common: np.ndarray) -> tuple[int, float, float]:
+    """Jaccard and containment (of the smaller in the larger) of two signatures over the positions whose
+    minimum of the union is no value common in its source (see common_values): the estimates for the
+    two texts without what their source repeats. Returns (positions left, Jaccard, containment)."""
+    in_query = signature <= row
+    keep = ~np.where(in_query, common, row_common)
+    left = int(keep.sum())
+    equal = int(((signature == row) & keep).sum())
+    smaller = max(min(int((in_query & keep).sum()), int(((row <= signature) & keep).sum())), 1)
+    return left, equal / max(left, 1), min(equal / smaller, 1.0)
+
+
 class BandIndex:
     """MinHash LSH over signature rows: stored rows indexed once in sorted arrays, batch rows added live.
 

@@ -11,7 +11,7 @@ from itertools import chain
 import numpy as np
 
 from config.settings import DedupSettings
-from tasks.s3_fingerprint import BandIndex, prepare
+from tasks.s3_fingerprint import BandIndex, common_values, distinct_overlap, prepare
 from tasks.records import Article, KnownArticle, KnownProbe
 from tasks.sources.urls import article_url, url_slug
 from tasks.text.hashing import text_hash
@@ -51,6 +51,20 @@ EMPTY_TEXT_HASH = text_hash("")
 # 11 words; at 20 words and up, none. It is the default [clean] min_words: a text too short to store by
 # default is too short to call a copy.
 MIN_COPY_WORDS = 20
+# What a source repeats in many of its articles (a footer, a sponsor or subscription block, the headings of
+# a table of contents) says nothing of whether two of them are copies: a video description of 20 words over a
+# channel's footer of 90 is 80 % contained in every other description of the channel. A signature value held
+# at its position by at least SOURCE_COMMON_ARTICLES articles of one source (stored ones the lookup brought,
+# and the batch) is such a repeated text's; a near-duplicate must also pass the same thresholds on the
+# positions whose minimum of the two texts is no such value, when at least MIN_DISTINCT_POSITIONS of them
+# are left (fewer: the two texts are little besides what the source repeats, and copies of one text in one
+# source are judged as before). Chosen on the tuning half (bench/eval_dedup.py, whose articles are all of one
+# source, each stored original with its two variants): 3 made every original and its variants hold their
+# text in common (syndication recall 0.71), 4 missed 1 variant of 359, 5 and 6 missed none; the footer of a
+# real YouTube channel's feed (13 descriptions) and the headings of a magazine's tables of contents recur in
+# far more articles than 5.
+SOURCE_COMMON_ARTICLES = 5
+MIN_DISTINCT_POSITIONS = 16
 # Batch articles join the story index one by one; every so many they are merged into its arrays.
 TERM_INDEX_FLUSH = 256
 
@@ -228,7 +242,7 @@ class _Registry:
         for k in known:
             self.by_hash.setdefault(copy_key(k.text_hash, k.word_count, k.title), k.article_id)
         self.by_url = self._known_urls(known, batch)
-        self._build_near(known)
+        self._build_near(known, batch)
         self._build_stories(known, batch)
 
     def _known_urls(self, known: list[KnownArticle], batch: list[Article]) -> dict[str, str]:
@@ -242,8 +256,10 @@ class _Registry:
                     urls.setdefault(url, k.article_id)
         return urls
 
-    def _build_near(self, known: list[KnownArticle]) -> None:
-        """Index the stored signatures once; batch signatures are added as articles are accepted."""
+    def _build_near(self, known: list[KnownArticle], batch: list[Article]) -> None:
+        """Index the stored signatures once; batch signatures are added as articles are accepted. Each
+        signature's values its source repeats (see SOURCE_COMMON_ARTICLES) are marked once, over the stored
+        articles and the batch."""
         s = self.settings
         width = s.num_perm * 8
         rows = [k for k in known if k.minhash and len(k.minhash) == width]
@@ -259,6 +275,15 @@ class _Registry:
             self.slot_of.setdefault(aid, slot)
         threshold = LSH_MARGIN * min(s.near_threshold, CONTAINMENT_MIN_JACCARD)
         self.near = BandIndex(matrix, s.num_perm, threshold)
+        signed = [(a, self.near.decode(a.minhash)) for a in batch]
+        signed = [(a, sig) for a, sig in signed if sig is not None]
+        in_batch = {a.article_id for a, _ in signed}
+        # a stored copy of a batch article (a re-run) is counted once, as the batch article
+        groups = [None if k.article_id in in_batch else k.source for k in rows] + [a.doc.source for a, _ in signed]
+        stacked = np.vstack([matrix, *[sig[None, :] for _, sig in signed]]) if signed else matrix
+        common = common_values(stacked, groups, SOURCE_COMMON_ARTICLES)
+        self.common_of = {a.article_id: common[len(rows) + i] for i, (a, _) in enumerate(signed)}
+        self.slot_common = [self.common_of.get(aid, common[slot]) for slot, aid in enumerate(self.slot_ids)]
 
     def _build_stories(self, known: list[KnownArticle], batch: list[Article]) -> None:
         """Index the term vectors of stored originals (the window is checked per pair, in TermIndex.best)."""
@@ -298,10 +323,20 @@ class _Registry:
             if self.slot_ids[slot] != own and _enough_words(self.slot_words[slot]) and (
                     jaccard >= self.settings.near_threshold or (
                     jaccard >= CONTAINMENT_MIN_JACCARD and containment >= NEAR_CONTAINMENT)) \
-                    and facts_agree(article.facts, self.slot_facts[slot]):
+                    and facts_agree(article.facts, self.slot_facts[slot]) \
+                    and self._distinct_agree(signature, self.common_of.get(own), slot):
                 if best is None or jaccard > best[0] or (jaccard == best[0] and slot < best[1]):
                     best = (jaccard, slot)
         return _Match(self.slot_ids[best[1]], "near", round(best[0], 4)) if best else None
+
+    def _distinct_agree(self, signature: np.ndarray, common: np.ndarray | None, slot: int) -> bool:
+        """Whether two texts are still near copies without what their sources repeat (see
+        SOURCE_COMMON_ARTICLES; True when too little else is left to tell)."""
+        if common is None:
+            return True
+        left, jaccard, containment = distinct_overlap(signature, common, self.near.row(slot), self.slot_common[slot])
+        return left < MIN_DISTINCT_POSITIONS or jaccard >= self.settings.near_threshold or (
+            jaccard >= CONTAINMENT_MIN_JACCARD and containment >= NEAR_CONTAINMENT)
 
     def relation(self, article: Article, signature: np.ndarray | None, match: _Match,
                  root: str) -> tuple[str, float | None]:
@@ -333,6 +368,7 @@ class _Registry:
             self.slot_ids.append(aid)
             self.slot_facts.append(article.facts)
             self.slot_words.append(article.word_count)
+            self.slot_common.append(self.common_of.get(aid, np.zeros(len(signature), dtype=bool)))
         if not article.duplicate_of and article.story_terms:
             self.terms.add(article.story_terms, article.story_id or aid, seen)
 

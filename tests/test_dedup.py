@@ -51,7 +51,7 @@ def remembered(article: Article, seen_at: datetime = NOW - timedelta(days=1), st
                         canonical_url=article.cleaned.canonical_url or article.doc.url, minhash=article.minhash,
                         story_id=story_id or article.article_id, story_terms=article.story_terms,
                         seen_at=seen_at, duplicate_of=duplicate_of, facts=article.facts if with_facts else None,
-                        word_count=article.word_count, title=article.cleaned.title)
+                        word_count=article.word_count, title=article.cleaned.title, source=article.doc.source)
 
 
 def read_article(name: str) -> tuple[str, list[str]]:
@@ -352,6 +352,60 @@ def test_templated_reports_over_the_near_threshold_are_kept_apart_by_their_facts
     [syndicated] = run([make_article("copy", copy, "FTSE ends higher")],
                        [remembered(make_article("wed", WEDNESDAY_CLOSE))])
     assert (syndicated.duplicate_of, syndicated.duplicate_kind) == ("wed", "near")
+
+
+# A channel's footer under every video description: longer than most of the descriptions above it.
+CHANNEL_FOOTER = """Thanks to our sponsor Boardhouse for the printed circuit boards and the assembly of this project.
+
+If you would like to help support the channel and help me buy more parts, I have a Patreon page: https://www.patreon.com/benchlab
+
+We have also got a shop now! https://shop.benchlab.example
+
+And if you are shopping on AliExpress or Amazon then if you click on these links I will get a little bit of affiliate money: AliExpress https://s.click.example/e/_Ab12 Amazon https://www.amazon.example/?tag=benchlab-20
+
+You can also join us on Discord here: https://discord.example/x7Kq2
+
+There is also the Benchlab newsletter here: https://benchlab.substack.example/"""
+VIDEO_BODIES = (
+    "Many microcontrollers now have USB built in, and that brings debugging from inside your editor for free.",
+    "The new batch of rainbow boards failed quality checks because the level shifter was fitted backwards.",
+    "A small train runs around the tree this year, driven by a stepper motor and a cheap radio receiver.",
+    "I cut open two memory cards from different brands to see which controller chips sit inside them.",
+    "The thermal camera module works as a webcam once the firmware speaks the video class protocol properly.",
+    "Three hours of chasing a crash ended at a single missing volatile keyword in the interrupt handler.",
+    "The pick and place machine finally placed every resistor on the panel without a single tombstone.",
+)
+
+
+def footer_videos(prefix: str, bodies: tuple[str, ...] = VIDEO_BODIES) -> list[Article]:
+    """Video descriptions of one channel: a short body of their own over the channel's long footer."""
+    return [make_article(f"{prefix}{i}", f"{body}\n\n{CHANNEL_FOOTER}", f"Video {prefix}{i}",
+                         published_at=NOW - timedelta(hours=len(bodies) - i)) for i, body in enumerate(bodies)]
+
+
+def test_articles_of_one_source_sharing_a_long_footer_are_no_copies() -> None:
+    videos = run(footer_videos("v"))
+    # the footer alone makes any two of them alike enough for the signature: most of a description is footer
+    first, second = (np.frombuffer(v.minhash, dtype="<u8") for v in videos[:2])
+    jaccard, containment = fingerprint.signature_overlap(first, second[None, :])
+    assert jaccard[0] >= s4_dedup.CONTAINMENT_MIN_JACCARD and containment[0] >= s4_dedup.NEAR_CONTAINMENT
+    assert [(v.article_id, v.duplicate_of) for v in videos] == [(v.article_id, None) for v in videos]
+
+
+def test_a_new_article_over_a_stored_sources_footer_is_no_copy() -> None:
+    stored = footer_videos("s")
+    run(stored)
+    (new,) = run([make_article("n", "Lasers, drones and a smart mug came out of this month's parcel of cheap gadgets.\n\n"
+                                    + CHANNEL_FOOTER, "Unbagging")], [remembered(a) for a in stored])
+    assert new.duplicate_of is None
+
+
+def test_a_copy_of_one_of_them_is_still_a_copy() -> None:
+    videos = footer_videos("v")
+    copy = make_article("again", videos[2].cleaned.text.replace("this year", "this winter"), "Tree train, again")
+    run([*videos, copy])
+    assert (copy.duplicate_of, copy.duplicate_kind) == ("v2", "near")
+    assert [v.duplicate_of for v in videos] == [None] * len(videos)
 
 
 def test_a_stored_article_without_facts_is_judged_by_its_signature() -> None:

@@ -44,7 +44,7 @@ ORDER BY d.run_id
 SQL_KNOWN_ARTICLES = """
 SELECT article_id, text_hash, url, minhash, story_id,
        CASE WHEN coalesce(published_at, ingested_at) >= ? THEN story_terms END AS story_terms,
-       epoch_us(coalesce(published_at, ingested_at)) AS seen_at_us, duplicate_of, facts, word_count, title
+       epoch_us(coalesce(published_at, ingested_at)) AS seen_at_us, duplicate_of, facts, word_count, title, source
 FROM store.articles
 """
 # The same columns for the rows a probe picked (below): the story window, and the others by row id.
@@ -171,16 +171,16 @@ def load_known_articles(con: duckdb.DuckDBPyConnection, story_since: datetime,
         columns = con.execute(SQL_KNOWN_ROWS, [story_since, story_since, picked[1]]).fetchnumpy()
     else:  # column-wise fetches are 3x quicker than row tuples
         columns = con.execute(SQL_KNOWN_ARTICLES, [story_since]).fetchnumpy()
-    ids, hashes, urls, minhashes, stories, terms, seen_us, duplicates, facts, words, titles = (
+    ids, hashes, urls, minhashes, stories, terms, seen_us, duplicates, facts, words, titles, sources = (
         columns[name].tolist() for name in ("article_id", "text_hash", "url", "minhash", "story_id", "story_terms",
-                                            "seen_at_us", "duplicate_of", "facts", "word_count", "title"))
+                                            "seen_at_us", "duplicate_of", "facts", "word_count", "title", "source"))
     return [KnownArticle(article_id=aid, text_hash=thash, canonical_url=url,
                          minhash=None if minhash is None else bytes(minhash), story_id=story_id,
                          story_terms=json.loads(story_terms) if story_terms else {},
                          seen_at=_EPOCH + timedelta(microseconds=us), duplicate_of=dup,
-                         facts=_facts(found), word_count=count, title=title)
-            for aid, thash, url, minhash, story_id, story_terms, us, dup, found, count, title
-            in zip(ids, hashes, urls, minhashes, stories, terms, seen_us, duplicates, facts, words, titles)]
+                         facts=_facts(found), word_count=count, title=title, source=source)
+            for aid, thash, url, minhash, story_id, story_terms, us, dup, found, count, title, source
+            in zip(ids, hashes, urls, minhashes, stories, terms, seen_us, duplicates, facts, words, titles, sources)]
 
 
 def _probed_rows(con: duckdb.DuckDBPyConnection, story_since: datetime, probe: KnownProbe) -> tuple[int, list[int]]:
