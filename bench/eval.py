@@ -76,7 +76,9 @@ TUNING = {
              "series and syndication variants built from the BBC tuning half",
     "stories": "story_threshold chosen on the BBC tuning half's labelled pairs (python -m bench.eval_stories --half "
                "tune --grid: best F1 of 0.25 to 0.6)",
-    "extraction": "nothing tuned (trafilatura's evaluation set is only measured)",
+    "extraction": "text extraction: nothing tuned (trafilatura's evaluation set is only measured); the HTML title "
+                  "rule (tasks/s2_clean.py _headline) was shaped on the tuning half of its title labels (python -m "
+                  "bench.eval_titles), and titles are reported per half",
 }
 
 # Each part takes the parsed arguments and returns its tables (Table or ready-made text) and its numbers.

@@ -16,6 +16,7 @@ from pathlib import Path
 import trafilatura
 
 from bench import PROJECT_ROOT, Table, part_main
+from bench.eval_titles import title_scores
 from tasks.s2_clean import clean_html
 from tasks.text.normalise import RejectedInput, decode_bytes
 
@@ -181,6 +182,7 @@ def run(data_dir: Path, limit: int | None = None) -> dict:
             "cpu_ms_per_page": round(1000 * sum(cpu) / len(cpu), 1),
             "cpu_ms_per_page_max": round(1000 * max(cpu), 1),
             **metadata_scores(results, method),
+            "title_by_half": title_scores(results, method),
         }
     diffs = differences(results, {p.url: p for p in pages})
     return {
@@ -227,7 +229,14 @@ def table(results: dict) -> str:
     meta.notes.append("title compared case- and space-insensitively; 'contained': one title contains the other. "
                       "date: the calendar day (YYYY-MM-DD; clean_html's in UTC, the label's local); 'date where "
                       "none': a date returned for a page whose label is empty.")
-    return text.render() + "\n\n" + meta.render()
+    halves = Table("Titles by half (bench.half_of of the page's file name)",
+                   ["method", "half", "titles", "title exact", "title contained"])
+    for name in METHODS:
+        for half in ("tune", "report"):
+            s = methods[name]["title_by_half"][half]
+            halves.rows.append([metadata_labels[name], half, s["titles"], s["exact"], s["lenient"]])
+    halves.notes.append("The title rule was shaped on the 'tune' half only; 'report' is the held-out half.")
+    return text.render() + "\n\n" + meta.render() + "\n\n" + halves.render()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -4,22 +4,25 @@ from __future__ import annotations
 
 import bisect
 import functools
+import itertools
 import logging
 import math
 import re
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from typing import TYPE_CHECKING
 
 import trafilatura
-from trafilatura.metadata import (META_URL, examine_meta, extract_author, extract_meta_json, extract_sitename,
-                                  extract_title, extract_url, find_date)
+from trafilatura.baseline import block_text
+from trafilatura.metadata import (META_URL, examine_meta, examine_title_element, extract_author, extract_meta_json,
+                                  extract_sitename, extract_title, extract_url, find_date)
 from trafilatura.settings import Document
 
 from config.settings import CleanSettings
 from tasks.records import CleanedArticle, RawDocument, Reject
-from tasks.sources.urls import canonical_link, canonical_url
+from tasks.sources.urls import canonical_link, canonical_url, url_slug
 from tasks.text.header import (byline_of, date_is_written, date_is_written_unambiguously, dateline_of,
                                derive_title, dotted_header, header_fields, parse_date, plausible_date)
 from tasks.text.language import detect_language
@@ -420,6 +423,145 @@ def _page_metadata(tree: HtmlElement, url: str | None, date_params: dict[str, ob
     return meta
 
 
+# The page's headline among the titles it offers. trafilatura takes the first of og:title and the other
+# title meta tags, the JSON-LD headline, then a heading or the <title>; on many pages that first one is
+# the site's or the section's name ("Pressemitteilungen" in og:title, a logo in the only <h1>, a CMS's
+# name as JSON-LD headline). The <title> element and the URL's slug name the article on nearly every page:
+# a title sharing no word with either (nor, from a meta tag, a main heading), or naming the site itself,
+# gives way to a title of two words or more that does not, and that is more than the same name with words
+# around it.
+_TITLE_WORD = re.compile(r"\w+")
+_SPELLED_OUT = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss"})
+_HOST = re.compile(r"https?://(?:www\d*\.)?([^/:?#]+)", re.I)
+_SOCIAL_TITLE = '//meta[@property="og:title" or @name="twitter:title" or @property="twitter:title"]/@content'
+_SEPARATOR_CHARS = "|–—•·»›⋆~:/-"
+_TITLE_SEPARATOR = re.compile(r"\s+(?:[|–—•·»›⋆~-]|//|::)\s+")
+MAX_TITLE_HEADINGS = 40  # the headings looked at for a title, in page order
+MAX_SITE_NAME_WORDS = 3
+MIN_SLUG_PART_CHARS = 4  # a shorter word counts as in the slug only as a whole word of it
+
+
+def _ascii_fold(text: str) -> str:
+    """Lower case without accents ("Café" -> "cafe")."""
+    return "".join(c for c in unicodedata.normalize("NFKD", text.casefold()) if not unicodedata.combining(c))
+
+
+def _title_words(text: str) -> set[str]:
+    """The words of a title that can tell it apart: three letters or more, or with a digit; accents
+    folded, and German letters also spelled out as a URL spells them ("Grüße" is also "gruesse")."""
+    words = {w for w in _TITLE_WORD.findall(text.casefold()) if len(w) >= 3 or any(c.isdigit() for c in w)}
+    return {_ascii_fold(w) for w in words} | {_ascii_fold(w.translate(_SPELLED_OUT)) for w in words}
+
+
+def _compact(text: str) -> str:
+    """Letters and digits only, folded: "L-Mag" and "l-mag.de"'s "l-mag" are both "lmag"."""
+    return "".join(c for c in _ascii_fold(text) if c.isalnum())
+
+
+@dataclass(frozen=True)
+class _TitleEvidence:
+    """What a page says about its own headline: the words of its <title>, its URL slugs (compact, as a
+    slug often runs words together: "bischofswort"), its main headings, and the names of its site."""
+
+    words: frozenset[str]
+    slugs: tuple[str, ...]
+    headings: frozenset[str]
+    site_names: frozenset[str]
+    host_labels: frozenset[str]
+
+    def shares(self, title: str) -> bool:
+        """Whether the title has a word of the <title> or the slug (True when the page has neither)."""
+        if not self.words and not self.slugs:
+            return True
+        words = _title_words(title)
+        return not words or any(w in self.words or any(
+            w in slug if len(w) >= MIN_SLUG_PART_CHARS else w in _title_words(slug) for slug in self.slugs)
+            for w in words)
+
+    def mostly_shares(self, title: str) -> bool:
+        """Whether half the title's words or more are in the <title> or the slug."""
+        words = _title_words(title)
+        found = [w for w in words
+                 if w in self.words or len(w) >= MIN_SLUG_PART_CHARS and any(w in slug for slug in self.slugs)]
+        return bool(words) and 2 * len(found) >= len(words)
+
+    def names_site(self, title: str) -> bool:
+        """Whether a title is the site's own name rather than a page's."""
+        compact = _compact(title)
+        return compact in self.site_names or any(
+            (compact.startswith(label) or compact.endswith(label))
+            and (len(title.split()) <= MAX_SITE_NAME_WORDS or 3 * len(label) >= 2 * len(compact))
+            for label in self.host_labels)
+
+
+def _title_evidence(tree: HtmlElement, page_title: str, sitename: str | None,
+                    urls: tuple[str | None, ...]) -> _TitleEvidence:
+    """The page's evidence for its headline. A site name trafilatura took from the <title> (the part with
+    a dot in it) is only its guess, and often the headline ("... kosteten 57.000 Euro"): not the site's name."""
+    slugs, names, labels = [], set(), set()
+    for url in urls:
+        if not url:
+            continue
+        if slug := _compact(url_slug(url).rsplit(".", 1)[0]):
+            slugs.append(slug)
+        if host := _HOST.match(url):
+            name = host[1].lower()
+            names |= {_compact(name), _compact(name.rsplit(".", 1)[0])}
+            if len(label := _compact(name.split(".", 1)[0])) >= MIN_SLUG_PART_CHARS:
+                labels.add(label)
+    if sitename and sitename != extract_sitename(tree):
+        names.add(_compact(sitename))
+    names.discard("")
+    headings = frozenset(_compact(block_text(h)) for h in itertools.islice(tree.iter("h1"), MAX_TITLE_HEADINGS))
+    return _TitleEvidence(frozenset(_title_words(page_title)), tuple(slugs), headings, frozenset(names),
+                          frozenset(labels))
+
+
+def _headline(tree: HtmlElement, title: str | None, sitename: str | None, url: str | None,
+              meta_url: str | None) -> str | None:
+    """The page's headline: trafilatura's title unless the page's evidence says it is not the article's,
+    then the first of the page's other titles the evidence bears out (else trafilatura's after all)."""
+    if not title:
+        return title
+    page_title, first, second = examine_title_element(tree)
+    evidence = _title_evidence(tree, page_title, sitename, (url, meta_url))
+    # a meta tag's title that the <title> does not bear out but that is also a main heading stands:
+    # two of the page's own sources agree (an og:title beside a <title> written for search engines)
+    if not evidence.names_site(title) and (evidence.shares(title) or (
+            _compact(title) in evidence.headings and title == examine_meta(tree).title)):
+        return _without_site_name(title, evidence)
+    rejected = _compact(title)
+
+    def better(candidate: str | None, strict: bool) -> bool:
+        if not candidate or len(candidate.split()) < 2 or rejected in _compact(candidate):
+            return False
+        if evidence.names_site(candidate):
+            return False
+        return evidence.mostly_shares(candidate) if strict else evidence.shares(candidate)
+
+    others: list[tuple[str | None, bool]] = [(extract_title(tree), False)]
+    others += [(found, False) for found in tree.xpath(_SOCIAL_TITLE)]
+    # the <title>'s parts as trafilatura reads them, one without a dot first; the whole only when unsplit
+    parts = sorted((p for p in (first, second) if p), key=lambda p: "." in p) if first or second else [page_title]
+    others += [(part, False) for part in parts]
+    if evidence.words or evidence.slugs:  # any heading may be the article's: one the page mostly bears out
+        headings = itertools.islice(tree.iter("h1", "h2", "h3"), MAX_TITLE_HEADINGS)
+        others += [(" ".join(block_text(h).split()), True) for h in headings]
+    found = next((" ".join(c.split()) for c, strict in others if better(c, strict)), None)
+    return _without_site_name(found, evidence) if found else title
+
+
+def _without_site_name(title: str, evidence: _TitleEvidence) -> str:
+    """The title less the site's name before or after it ("Headline | Site", "SITE - Headline")."""
+    parts = _TITLE_SEPARATOR.split(title)
+    rest = ""
+    if len(parts) > 1 and evidence.names_site(parts[-1]):
+        rest = title[:title.rindex(parts[-1])].strip().rstrip(_SEPARATOR_CHARS)
+    elif len(parts) > 1 and evidence.names_site(parts[0]):
+        rest = title[len(parts[0]):].strip().lstrip(_SEPARATOR_CHARS)
+    return " ".join(rest.split()) or title
+
+
 def _page_url(html: str, meta_url: str | None, url: str | None) -> str | None:
     """The page's own canonical address: its canonical link, else the URL its metadata gives (og:url),
     else the address it was fetched from; in canonical form (tracking parameters dropped)."""
@@ -449,6 +591,8 @@ def clean_html(html: str, url: str | None = None, settings: CleanSettings | None
         # a page without article text needs neither a second parse nor a second metadata pass.
         tree = trafilatura.load_html(_as_page(html))
         meta = _page_metadata(tree, url, date_params, site_name) if tree is not None else Document()
+        if tree is not None:
+            meta.title = _headline(tree, meta.title, meta.sitename, url, meta.url)
         # With links and images off, the URL the metadata found would change nothing in the extraction.
         doc = None if tree is None else trafilatura.bare_extraction(
             tree, url=url, include_comments=False, include_tables=True, include_images=False,

@@ -978,3 +978,53 @@ def test_utf8_with_a_few_stray_windows_bytes_stays_utf8() -> None:
     assert decode_bytes(cut) == "Café — a dash cut \ufffd here."
     letters = "one — dash, ".encode() + "résumé déjà café crème naïve".encode("cp1252")
     assert decode_bytes(letters).endswith("résumé déjà café crème naïve"), "Latin-1 letters are no stray bytes"
+
+
+_MILL_BODY = ("<p>A group of volunteers has finished restoring the wooden wheel of the old water mill on the river "
+              "Wye, more than forty years after it last turned.</p><p>The work took three years and was paid for by "
+              "donations from local residents and a grant from the county heritage fund.</p><p>The mill will open "
+              "to visitors on weekends, and the group hopes to grind flour there again for a bakery.</p>")
+
+
+def _mill_page(head: str, heading: str, body_extra: str = "") -> str:
+    return (f"<!DOCTYPE html><html><head><meta charset='utf-8'>{head}</head><body>"
+            f"<div id='menu'><a href='/'>Home</a> <a href='/local'>Local</a></div>{body_extra}"
+            f"<div class='content'>{heading}{_MILL_BODY}</div></body></html>")
+
+
+@pytest.mark.parametrize(("head", "heading", "body_extra"), [
+    # og:title names the section the page is filed under
+    ("<meta property='og:title' content='Announcements'><title>Gazette: Volunteers restore historic mill wheel"
+     "</title>", "<h1>Volunteers restore historic mill wheel</h1>", ""),
+    # the JSON-LD headline is the publishing system's name; the page's meta tags sit in its body
+    ("<script type='application/ld+json'>{\"@context\": \"https://schema.org\", \"@type\": \"NewsArticle\", "
+     "\"headline\": \"pagebuilder\"}</script><title>Volunteers restore historic mill wheel</title>",
+     "<h2>Volunteers restore historic mill wheel</h2>",
+     "<meta property='og:title' content='Volunteers restore historic mill wheel'>"),
+    # the only <h1> is the site's logo, and the <title> adds the site's name to the headline
+    ("<meta property='og:site_name' content='Wye Valley Gazette'>"
+     "<title>Volunteers restore historic mill wheel | Wye Valley Gazette</title>", "<h1>Wye Valley Gazette</h1>"
+     "<h2>Volunteers restore historic mill wheel</h2>", ""),
+    # no <title>: the section heading the page's markup calls a title loses to the heading its address names
+    ("", "<h2 class='entry-title'>Local news</h2><h2>Volunteers restore historic mill wheel</h2>", ""),
+], ids=["og-title-section", "json-ld-cms-name", "logo-h1-and-site-suffix", "section-heading-no-title"])
+def test_html_title_is_the_headline_not_the_site_or_section(head: str, heading: str, body_extra: str) -> None:
+    url = "https://wyevalleygazette.example.org/local/volunteers-restore-historic-mill-wheel"
+    assert clean_html(_mill_page(head, heading, body_extra), url=url).title == "Volunteers restore historic mill wheel"
+
+
+@pytest.mark.parametrize(("head", "heading", "title"), [
+    # a headline with a dot in it, which trafilatura guesses is the site's name, stays whole
+    ("<title>Mill repairs cost 57.000 Euro | Gazette</title>", "<h1>Mill repairs cost 57.000 Euro</h1>",
+     "Mill repairs cost 57.000 Euro"),
+    # og:title that the <title> does not repeat, but that is the page's main heading, stays
+    ("<meta property='og:title' content='A wheel turns again'><title>Heritage fund pays for river project</title>",
+     "<h1>A wheel turns again</h1>", "A wheel turns again"),
+    # a one-word headline the <title> confirms stays, and a one-word <title> replaces no headline
+    ("<title>Home</title>", "<h1>Forty years later</h1>", "Forty years later"),
+    # a personal site whose name is the page's own title keeps it
+    ("<meta property='og:site_name' content='Anna Berg'><title>annaberg.example.org // Anna Berg</title>",
+     "<h1>Anna Berg</h1>", "Anna Berg"),
+], ids=["dot-in-headline", "og-title-is-main-heading", "one-word-page-title", "site-named-after-its-title"])
+def test_html_title_kept_when_the_page_bears_it_out(head: str, heading: str, title: str) -> None:
+    assert clean_html(_mill_page(head, heading), url="https://annaberg.example.org/").title == title
