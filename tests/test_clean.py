@@ -196,6 +196,17 @@ def test_a_byline_and_its_date_on_one_line_after_a_comma_or_dash(header: str, by
     assert _paragraphs(art.text) == [FERRY_LEAD, *FERRY_BODY]
 
 
+@pytest.mark.parametrize("lead", [
+    "Published 3 March 2026 by the Office for National Statistics, the figures show that fares rose again.",
+    "Updated 3 March 2026 by our reporters in the town hall after the vote on the harbour crossing.",
+])
+def test_a_lead_opening_with_a_date_and_by_is_no_header_line(lead: str) -> None:
+    """Only an account name ('Posted on March 3, 2025 by admin') makes a date line with a name that is no
+    person's a header: a lead that opens with a date and 'by' was dropped from the text as one."""
+    art = clean_text("\n\n".join(["Ferry fares to rise in April", lead, FERRY_LEAD, *FERRY_BODY]))
+    assert _paragraphs(art.text) == [lead, FERRY_LEAD, *FERRY_BODY]
+
+
 @pytest.mark.parametrize("closing", ["By Daniel Okafor", "By Daniel Okafor."])
 def test_a_byline_closing_the_article_is_the_byline(closing: str) -> None:
     art = clean_text("\n\n".join(["Ferry fares to rise in April", FERRY_LEAD, *FERRY_BODY, closing]))

@@ -102,6 +102,7 @@ _LABEL = r"(?P<label>(?:first |last )?(?:published|updated|posted|modified)|date
 _DATE_LABEL = re.compile(rf"^{_LABEL}\s*:?\s*(?P<value>.+)$", re.I)
 _LABEL_ONLY = re.compile(rf"^{_LABEL}\s*:?$", re.I)
 _DATE_THEN_BYLINE = re.compile(r"^(?P<value>.+?\d)\s+by\s+(?P<name>\S.*)$", re.I)
+MAX_ACCOUNT_WORDS = 3  # 'Posted on March 3, 2025 by admin': a name no person's, short; longer, the words are a sentence
 _FIELD_SEPARATOR = re.compile(r"\s+[|\u00b7\u2022]\s+")
 # Where a byline may end and its date begin on one line: 'By Anna Berg, 3 March 2026', 'By Anna Berg - 3 March
 # 2026', 'By Anna Berg on 3 March 2026'
@@ -370,6 +371,8 @@ def header_fields(line: str) -> list[tuple[str, object]] | None:
             dated = date_line_of(combined["value"]) if combined else None
             # "Posted on March 3, 2026 by admin": the date, and a byline only when the name is a person's
             byline = byline_of("By " + combined["name"]) if combined else None
+            if not byline and combined and len(combined["name"].split()) > MAX_ACCOUNT_WORDS:
+                dated = None  # 'Published 3 March 2026 by the Office for National Statistics, the figures show...'
             if not dated:
                 if _unreadable_date(part):  # "Published 12/05/2026": day or month first? unknown, so no date
                     continue
