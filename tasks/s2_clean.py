@@ -216,9 +216,9 @@ def _take_byline_after_lead(paras: list[str], found: _Found) -> list[str]:
     return [paras[0], *paras[2:]]
 
 
-def _trim_tail(paras: list[str], found: _Found, rules: _Rules, drop_lists: bool) -> list[str]:
-    """Cut footer blocks and drop trailing link lists, fragments, a feed's 'appeared first on' line, credit
-    lines and a closing byline, until none is left."""
+def _trim_tail(paras: list[str], found: _Found, rules: _Rules, drop_lists: bool, feed_text: bool) -> list[str]:
+    """Cut footer blocks and drop trailing link lists, fragments, a feed's 'appeared first on' line (feed_text:
+    the text is a feed's own), credit lines and a closing byline, until none is left."""
     footers = [i for i, p in enumerate(paras) if i and _is_footer_line(p, rules)]
     end = len(paras)
     while True:
@@ -235,26 +235,27 @@ def _trim_tail(paras: list[str], found: _Found, rules: _Rules, drop_lists: bool)
             elif signed:  # an article signed at its end ("By Daniel Okafor"): the byline, unless one came first
                 found.set("byline", signed)
             elif not (_is_footer_line(last, rules) or (drop_lists and is_link_item(last)) or is_fragment(last)
-                      or (len(last.split()) <= MAX_FEED_NOTICE_WORDS and _FEED_NOTICE.fullmatch(last))):
+                      or (feed_text and len(last.split()) <= MAX_FEED_NOTICE_WORDS and _FEED_NOTICE.fullmatch(last))):
                 break
             end -= 1
         if cut is None and end == before:
             return paras[:end]
 
 
-def _strip_once(paras: list[str], found: _Found, rules: _Rules, take_title: bool, drop_lists: bool) -> list[str]:
+def _strip_once(paras: list[str], found: _Found, rules: _Rules, take_title: bool, drop_lists: bool,
+                feed_text: bool) -> list[str]:
     """One round of header and footer removal; depends only on the paragraphs, never on what was found."""
     paras = [p for p in paras if p.lower() not in _ADVERT]
     paras = _take_byline_after_lead(_take_header(paras, found, take_title), found)
-    return _trim_tail(paras, found, rules, drop_lists)
+    return _trim_tail(paras, found, rules, drop_lists, feed_text)
 
 
 def _strip_boilerplate(paras: list[str], rules: _Rules, take_title: bool,
-                       drop_lists: bool = True) -> tuple[str, _Found]:
+                       drop_lists: bool = True, feed_text: bool = False) -> tuple[str, _Found]:
     """Strip until nothing changes, so that cleaning the resulting text again leaves it as it is."""
     found = _Found()
     while True:  # each round that changes something removes paragraphs or characters, so this ends
-        stripped = _strip_once(paras, found, rules, take_title, drop_lists)
+        stripped = _strip_once(paras, found, rules, take_title, drop_lists, feed_text)
         if stripped == paras:
             return "\n\n".join(paras), found
         paras = stripped
@@ -348,12 +349,14 @@ def _front_names(value: object) -> str | None:
     return joined or None
 
 
-def clean_text(raw: str, settings: CleanSettings | None = None) -> CleanedArticle:
-    """Clean plain text or Markdown: front matter, headline, dateline, byline, date lines, credit and footers."""
+def clean_text(raw: str, settings: CleanSettings | None = None, feed_text: bool = False) -> CleanedArticle:
+    """Clean plain text or Markdown: front matter, headline, dateline, byline, date lines, credit and footers
+    (feed_text: the text is a feed entry's own, which may close with a blog's 'appeared first on' line)."""
     rules = _rules_for(settings or CleanSettings())
     front = _Found()
     raw = _front_matter(raw, front)
-    text, found = _strip_boilerplate(to_paragraphs(raw), rules, take_title=True)  # the body's headline too
+    text, found = _strip_boilerplate(to_paragraphs(raw), rules, take_title=True,  # the body's headline too
+                                     feed_text=feed_text)
     for name in ("title", "byline", "dateline", "agency", "credit"):
         front.set(name, getattr(found, name))
     if found.published_at is not None and front.published_at is None:
@@ -581,9 +584,10 @@ def _as_page(html: str) -> str:
 
 
 def clean_html(html: str, url: str | None = None, settings: CleanSettings | None = None,
-               site_name: str | None = None) -> CleanedArticle:
+               site_name: str | None = None, feed_text: bool = False) -> CleanedArticle:
     """Extract the article from an HTML page with trafilatura, then apply the text rules
-    (site_name: the site's name when the page names none, such as the title of the feed linking it)."""
+    (site_name: the site's name when the page names none, such as the title of the feed linking it;
+    feed_text: the HTML is a feed entry's own text, as in clean_text)."""
     rules = _rules_for(settings or CleanSettings())
     date_params = {**_HTML_DATE_PARAMS, "max_date": datetime.now().strftime("%Y-%m-%d")}
     try:
@@ -608,7 +612,7 @@ def clean_html(html: str, url: str | None = None, settings: CleanSettings | None
             paras = paras[1:]  # the page heading repeated as the first line
         # trafilatura has already weighed each list by its link density in the markup; a list it kept
         # (ingredients, specifications, key points) is part of the article, so only text rules apply.
-        text, found = _strip_boilerplate(paras, rules, take_title=False, drop_lists=False)
+        text, found = _strip_boilerplate(paras, rules, take_title=False, drop_lists=False, feed_text=feed_text)
         published = _html_date(meta.date, html, url) or found.published_at
         found.byline = " ".join((meta.author or "").split()) or found.byline
         return _article(text, found, title=title, published_at=published, site_name=meta.sitename or None,
@@ -622,10 +626,10 @@ def _clean_feed_content(content: str, url: str | None, settings: CleanSettings,
                         site_name: str | None = None) -> CleanedArticle:
     """Clean the feed's own copy of an article: a whole page, an HTML fragment or plain text."""
     if looks_like_html(content):
-        cleaned = clean_html(content, url, settings, site_name)
+        cleaned = clean_html(content, url, settings, site_name, feed_text=True)
         if word_count(cleaned.text) >= settings.min_words:
             return cleaned
-    return clean_text(fragment_text(content), settings)
+    return clean_text(fragment_text(content), settings, feed_text=True)
 
 
 def _clean_one(doc: RawDocument, settings: CleanSettings) -> CleanedArticle | str:
@@ -641,9 +645,10 @@ def _clean_one(doc: RawDocument, settings: CleanSettings) -> CleanedArticle | st
     is_html = (doc.media_type == "text/html" and "<" in text) or looks_like_html(text)
     if doc.media_type == "text/html" and not is_html:
         text = fragment_text(text)  # HTML with no tag (a feed's text) is still HTML: 'AT&amp;T' is 'AT&T'
-    cleaned = clean_html(text, doc.url, settings, doc.site_name) if is_html else clean_text(text, settings)
     # the feed's text stands in for a page it could not fetch: a heading or first line in it is no headline
     title_from_feed_text = doc.feed_content is not None and doc.raw == doc.feed_content.encode("utf-8")
+    cleaned = (clean_html(text, doc.url, settings, doc.site_name, feed_text=title_from_feed_text) if is_html
+               else clean_text(text, settings, feed_text=title_from_feed_text))
     words = word_count(cleaned.text)
     if words < max(settings.min_words, 1) and doc.feed_content:
         fallback = _clean_feed_content(doc.feed_content, doc.url, settings, doc.site_name)

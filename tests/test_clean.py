@@ -796,6 +796,21 @@ def test_clean_documents_falls_back_to_feed_content(feed_content: str) -> None:
         1].feed_text_reason is None
 
 
+def test_an_articles_own_closing_sentence_about_a_post_that_appeared_first_is_kept() -> None:
+    """Only a feed's text closes with WordPress's 'The post <title> appeared first on <site>.': a page's or a
+    file's last paragraph of those words is the article's own (it was cut as that line)."""
+    closing = "The post of harbour master appeared first on the list of jobs the council will cut, officials said."
+    art = clean_text("\n\n".join(["Ferry fares to rise in April", FERRY_LEAD, *FERRY_BODY, closing]))
+    assert _paragraphs(art.text) == [FERRY_LEAD, *FERRY_BODY, closing]
+    page = "<html><body><article>" + "".join(f"<p>{p}</p>" for p in (FERRY_LEAD, *FERRY_BODY, closing))
+    assert _paragraphs(clean_html(page + "</article></body></html>").text) == [FERRY_LEAD, *FERRY_BODY, closing]
+    notice = "The post Ferry fares to rise in April appeared first on Harbour News."
+    feed_text = "".join(f"<p>{p}</p>" for p in (FERRY_LEAD, *FERRY_BODY, notice)).encode("utf-8")
+    doc = _doc(feed_text, "https://news.example.com/ferry", "text/html", feed_title="Ferry fares to rise in April",
+               feed_content=feed_text.decode("utf-8"))
+    assert _paragraphs(clean_documents([doc], CleanSettings())[0][0][1].text) == [FERRY_LEAD, *FERRY_BODY]
+
+
 def test_the_language_is_read_from_the_headline_and_the_text() -> None:
     # "tour de france drug charges." alone is too few words to tell (French at 0.54); with its headline: English
     out = clean_text("Team thrown out of the race over doping\n\ntour de france drug charges.", CleanSettings(min_words=1))
@@ -867,7 +882,7 @@ def test_an_html_fragment_of_one_block_is_an_article(markup: str, caplog: pytest
 
 
 def test_clean_documents_turns_unexpected_errors_into_rejects(monkeypatch: pytest.MonkeyPatch) -> None:
-    def broken(raw: str, settings: CleanSettings | None = None) -> None:
+    def broken(raw: str, settings: CleanSettings | None = None, feed_text: bool = False) -> None:
         raise RuntimeError("parser exploded\non two lines " + "x" * 400)
 
     monkeypatch.setattr(clean_module, "clean_text", broken)
