@@ -394,6 +394,11 @@ def poll_feeds(sources: list[SourceSettings], states: dict[str, SourceState], cl
         if update is None:
             continue
         entries, own_urls, own_guids, repeated, shared_guid = [], set(), set(), 0, 0
+        links_of: dict[str, set[str]] = {}
+        for entry in update.entries:
+            links_of.setdefault(entry.guid, set()).update([entry.url] if entry.guid and entry.url else [])
+        # a guid this feed gives several links tells none of them apart: such entries are known by their links
+        shared = {guid for guid, links in links_of.items() if len(links) > 1}
         for entry in update.entries:
             guid = guid_key(src.name, entry.guid) if entry.guid else None
             if entry.url and entry.url not in seen_urls and guid in own_guids:
@@ -406,7 +411,8 @@ def poll_feeds(sources: list[SourceSettings], states: dict[str, SourceState], cl
             poll.entries_seen += 1
             seen_urls.update([entry.url] if entry.url else [])
             seen_guids.update([guid] if guid else [])
-            if (entry.url or entry.guid) not in settled and not _among(entry.url, guid, known_urls, known_guids):
+            known_by = None if entry.guid in shared else guid
+            if (entry.url or entry.guid) not in settled and not _among(entry.url, known_by, known_urls, known_guids):
                 entries.append(entry)
         update.entries = entries
         update.status = _with_notes(update.status, [
