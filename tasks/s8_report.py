@@ -81,6 +81,9 @@ class RunDigest:
 # what starts emphasis, a link, HTML, code, strikethrough or a table cell; "_" inside a word and "&" that
 # names no entity ("AT&T") start nothing and stay as written
 _MARKDOWN_PUNCT = re.compile(r"[\\`*\[\]<|~]|(?<![^\W_])_|_(?![^\W_])|&(?=#|[A-Za-z0-9]+;)")
+# what makes a line a list item, heading, quote or rule when a value opens it ("1. ", "- ", "# ", "---"; the
+# digest's quoted story summary), and the closing "#"s a heading drops ("### Vote #")
+_MARKDOWN_BLOCK = re.compile(r"^(\d{1,9})([.)])|^[-+#>=]|(?<= )#+$")
 
 
 def _one_line(text: str | None) -> str:
@@ -90,7 +93,8 @@ def _one_line(text: str | None) -> str:
 def _md(text: str | None) -> str:
     """A value as literal markdown text on one line: the punctuation that starts emphasis, links, HTML, code,
     entities or a table cell is escaped, so that a title such as "*Live*: <b>[vote]</b>" reads as written."""
-    return _MARKDOWN_PUNCT.sub(lambda m: "\\" + m.group(), _one_line(text))
+    inline = _MARKDOWN_PUNCT.sub(lambda m: "\\" + m.group(), _one_line(text))
+    return _MARKDOWN_BLOCK.sub(lambda m: f"{m[1]}\\{m[2]}" if m[1] else "\\" + m.group(), inline)
 
 
 def _code(text: str | None) -> str:

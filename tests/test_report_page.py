@@ -425,6 +425,24 @@ def test_titles_and_summaries_read_as_written_in_the_markdown_digest():
         assert shown in text, (shown, text)
 
 
+def test_a_summary_or_title_opening_or_closing_like_a_markdown_block_reads_as_written():
+    """A story summary opening with '1. ', '- ', '# ' or '---' was shown as a list, heading or rule inside the
+    digest's quote, and a story title ending in ' #' lost it from its heading."""
+    from markdown_it import MarkdownIt
+
+    for opening in ("1. The council", "2) The council", "- The council", "+ The council", "# The council", "---"):
+        title, summary = f"{opening} and the vote #", f"{opening} voted on Monday."
+        articles = [_article("b1", title, "sb"), _article("b2", "Harbour vote", "sb")]
+        digest = _digest(articles=articles, stories=[Story("sb", title, ["b1", "b2"], ["b1", "b2"], ["wire"], [summary])],
+                         source_problems=[], rejects=[], sources=["wire"])
+        tokens = MarkdownIt("commonmark").parse(render_digest(digest))
+        quote = tokens.index(next(t for t in tokens if t.type == "blockquote_open"))
+        assert [t.type for t in tokens[quote + 1:quote + 4]] == ["paragraph_open", "inline", "paragraph_close"], opening
+        assert tokens[quote + 2].children[0].content == summary, (opening, tokens[quote + 2].content)
+        heading = next(tokens[i + 1] for i, t in enumerate(tokens) if t.type == "heading_open" and t.tag == "h3")
+        assert heading.children[0].content == title, (opening, heading.content)
+
+
 def test_a_copy_of_an_article_stored_before_names_it_by_its_title_when_known():
     """The digest (page and Markdown alike) names a stored original by its headline, which the reader
     knows, not by an article id shown nowhere else; an unknown title still names the id."""
