@@ -41,10 +41,20 @@ def before_prefect() -> None:
         raise SystemExit(2)
 
 
+_command = {"started": False}
+
+
+def command_started() -> None:
+    """Note that the command has begun (its arguments are being read): a Ctrl-C no command catches from
+    here on may come after it has done something."""
+    _command["started"] = True
+
+
 def _interrupt_in_one_line(kind: type[BaseException], value: BaseException, trace: object) -> None:
-    """sys.excepthook: Ctrl-C that no command caught (it came before the command started) in one line; the
-    process still ends as stopped by SIGINT (exit 130). Anything else as Python prints it."""
+    """sys.excepthook: Ctrl-C that no command caught (one before the command started, while it loads) in
+    one line; the process still ends as stopped by SIGINT (exit 130). Anything else as Python prints it."""
     if issubclass(kind, KeyboardInterrupt):
-        print("stopped by Ctrl-C before the command started: nothing was done", file=sys.stderr)
+        print("stopped by Ctrl-C" if _command["started"] else
+              "stopped by Ctrl-C before the command started: nothing was done", file=sys.stderr)
         return
     sys.__excepthook__(kind, value, trace)

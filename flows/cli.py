@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 import duckdb
 
 from config.settings import ConfigError, Settings
+from flows import command_started
 from flows.runs import resolve_run
 from warehouse import connect, lake
 
@@ -42,6 +43,7 @@ class Parser(argparse.ArgumentParser):
 
 def parser(prog: str, description: str | None) -> argparse.ArgumentParser:
     """An argument parser with the options every command takes: --config and --warehouse."""
+    command_started()
     made = Parser(prog=prog, description=description)
     add_common_options(made)
     return made

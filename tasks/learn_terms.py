@@ -52,7 +52,7 @@ def learn_from_examples(files: Mapping[str, Sequence[Path]], cache_dir: Path, ot
             model = load_model(cached)
             _used(cached)
             return model
-        except ValueError as exc:
+        except (ValueError, OSError) as exc:  # unreadable, or pruned by another process a moment ago
             LOGGER.warning("cached issue model %s is unreadable (%s); fitting again", cached, exc)
     labels: dict[Path, set[str]] = {path.resolve(): set() for path in other}
     for issue, path in pairs:

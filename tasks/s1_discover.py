@@ -19,6 +19,7 @@ MEDIA_TYPES = {".txt": "text/plain", ".md": "text/markdown", ".markdown": "text/
 # A saved feed: its first bytes open an RSS, RDF or Atom document (after a declaration, stylesheet
 # instructions, comments or a doctype).
 FEED_SNIFF_BYTES = 2048
+JSON_FEED_SNIFF_BYTES = 1 << 20  # a JSON Feed's "version" may come after its items
 FEED_START = re.compile(rb"^(?:\xef\xbb\xbf)?\s*(?:<\?xml[^>]*>\s*)?"
                         rb"(?:<!--.*?-->\s*|<\?xml-stylesheet[^>]*>\s*|<!DOCTYPE[^>\[]*(?:\[.*?\])?\s*>\s*)*"
                         rb"<(?:rss|feed|rdf:RDF)\b", re.DOTALL | re.IGNORECASE)
@@ -107,7 +108,7 @@ def _read(path: Path, source: str, limit: int, tags: tuple[str, ...] = ()) -> Ra
         return Reject(source, locator, f"file too large: over {limit:,} bytes")
     if FEED_START.search(raw[:FEED_SNIFF_BYTES]):  # whatever its name: a feed is not an article
         return Reject(source, locator, f"an RSS/Atom feed file: {FEED_FILE_WHAT_TO_DO}")
-    if JSON_FEED_START.search(raw[:FEED_SNIFF_BYTES]):
+    if raw.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"{" and JSON_FEED_START.search(raw[:JSON_FEED_SNIFF_BYTES]):
         return Reject(source, locator, f"a JSON Feed file: {FEED_FILE_WHAT_TO_DO}")
     media_type = MEDIA_TYPES.get(path.suffix.lower(), "text/plain")
     return RawDocument(source=source, locator=locator, content_hash=sha256_hex(raw), raw=raw,

@@ -668,10 +668,10 @@ def _clean_one(doc: RawDocument, settings: CleanSettings) -> CleanedArticle | st
             return "no article text found in HTML"
         written = word_count(text)  # a note of a few words is too little text, not all boilerplate
         if written < settings.min_words:
-            return f"too little text: {written} word{'' if written == 1 else 's'} (minimum {settings.min_words})"
+            return _too_little(written, settings.min_words)
         return "no text left after removing boilerplate"
     if words < settings.min_words:
-        return f"too little text: {words} words (minimum {settings.min_words})"
+        return _too_little(words, settings.min_words)
     if words > MAX_ARTICLE_WORDS:
         return f"too much text for one article: {words:,} words (maximum {MAX_ARTICLE_WORDS:,})"
     if doc.feed_title and doc.feed_title.strip() and (cleaned.title is None or cleaned.title_derived
@@ -686,6 +686,11 @@ def _clean_one(doc: RawDocument, settings: CleanSettings) -> CleanedArticle | st
         author = " ".join(doc.feed_author.split())
         cleaned.byline = byline_of(author) or author  # "By Ann Lee" (a feed that writes it so) is "Ann Lee"
     return cleaned
+
+
+def _too_little(words: int, minimum: int) -> str:
+    """The reason a text too short to store is rejected."""
+    return f"too little text: {words} word{'' if words == 1 else 's'} (minimum {minimum})"
 
 
 def clean_chunk(docs: list[RawDocument], settings: CleanSettings) -> list[CleanedArticle | str]:

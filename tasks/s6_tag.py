@@ -190,7 +190,7 @@ def _learn(path: Path, checked: dict[str, tuple[str, dict[str, float], list[str]
     for name in with_examples:
         if len(everything - own[name]) < MIN_EXAMPLES:
             raise _fail(path, "other.examples" if other else f"issues.{name}.examples",
-                        f"leaves {len(everything - own[name])} example file of news other than {name}; an issue "
+                        f"leaves {len(everything - own[name])} example file(s) of news other than {name}; an issue "
                         f"is learned against at least {MIN_EXAMPLES}")
     try:
         return learn_from_examples(files, cache_dir, other_files)

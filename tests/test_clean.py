@@ -655,6 +655,10 @@ def test_decode_utf16_without_bom(encoding: str) -> None:
     doc = _doc(f"Ferry fares to rise in April\n\n{FERRY_LEAD}\n\n{FERRY_BODY[0]}".encode(encoding), "notes.txt")
     kept, rejects = clean_documents([doc], CleanSettings())
     assert not rejects and kept[0][1].title == "Ferry fares to rise in April"
+    # a character with a NUL on the letters' side ("\u0100", "\u2500"), a one-byte line end after the text
+    odd = "\u0100otearoa is the M\u0101ori name; the road \u2500 long \u2500 runs north for miles and miles."
+    assert decode_bytes(odd.encode(encoding)) == odd
+    assert decode_bytes(SAMPLE.encode(encoding) + b"\n") == SAMPLE
     with pytest.raises(RejectedInput):  # NULs on both sides of the byte pairs: binary, as before
         decode_bytes(b"\x00\x00A\x00" * 40)
 
@@ -734,6 +738,7 @@ def test_clean_documents_rejects_bad_docs_and_keeps_good_one() -> None:
         _doc(b"\x00\x01\x02binary\x00\xff" * 10, "blob.txt"),
         _doc(b"Short note\nJust seven words are in this one.", "tiny.txt"),
         _doc(b"short text here", "note.txt"),  # no sentence at all: it was 'no text left after removing boilerplate'
+        _doc(b"Hello", "word.txt"),
         good,
         _doc(b"<html><body><nav>Home | Sport</nav></body></html>", "nav.html", "text/html"),
     ]
@@ -745,9 +750,11 @@ def test_clean_documents_rejects_bad_docs_and_keeps_good_one() -> None:
     assert reasons["blob.txt"].startswith("binary content")
     assert reasons["tiny.txt"] == "too little text: 7 words (minimum 20)"
     assert reasons["note.txt"] == "too little text: 3 words (minimum 20)"
+    assert reasons["word.txt"] == "too little text: 1 word (minimum 20)"
     assert reasons["nav.html"] == "no article text found in HTML"
     assert all("\n" not in r.reason for r in rejects)
-    assert {r.content_hash for r in rejects} == {"h-empty.txt", "h-blob.txt", "h-tiny.txt", "h-note.txt", "h-nav.html"}
+    assert {r.content_hash for r in rejects} == {"h-empty.txt", "h-blob.txt", "h-tiny.txt", "h-note.txt", "h-word.txt",
+                                                 "h-nav.html"}
 
 
 def test_clean_documents_sniffs_html_in_txt_and_uses_feed_fields() -> None:

@@ -54,9 +54,14 @@ def test_a_saved_json_feed_named_as_a_file_source_is_rejected_with_what_to_do(tm
     old.write_bytes('\ufeff{"title": "Old", "version": "http://jsonfeed.org/version/1", "items": []}'.encode("utf-8"))
     data = tmp_path / "figures.json"  # other JSON is still read as text
     data.write_text('{"version": "2.0", "note": "The pier reopened on Monday."}', encoding="utf-8")
-    found = discover_files([SourceSettings(name=p.stem, kind="file", path=p) for p in (feed, old, data)],
+    late = tmp_path / "late.json"  # its version after items longer than the first 2 KB
+    late.write_text('{"title": "Late", "items": [' + ", ".join(
+        f'{{"id": "{n}", "content_text": "{"The pier reopened. " * 20}"}}' for n in range(20)) +
+        '], "version": "https://jsonfeed.org/version/1.1"}', encoding="utf-8")
+    found = discover_files([SourceSettings(name=p.stem, kind="file", path=p) for p in (feed, old, data, late)],
                            DiscoverSettings(), set(), set())
     why = ("a JSON Feed file: feeds are read from their http(s) URL (name the URL with --source, or add it to "
            "[[sources]] as a feed)")
-    assert {Path(r.locator).name: r.reason for r in found.rejects} == {"feed.json": why, "old.txt": why}
+    assert {Path(r.locator).name: r.reason for r in found.rejects} == {"feed.json": why, "old.txt": why,
+                                                                       "late.json": why}
     assert [Path(d.locator).name for d in found.documents] == ["figures.json"]

@@ -190,3 +190,7 @@ def test_ctrl_c_while_a_command_starts_is_one_line(tmp_path: Path) -> None:
                           timeout=120)
     assert proc.returncode == -signal.SIGINT, (proc.returncode, proc.stderr[-2000:])
     assert proc.stderr == "stopped by Ctrl-C before the command started: nothing was done\n", proc.stderr[-2000:]
+    # once the command has begun, an interrupt nothing caught claims no such thing
+    begun = starting.replace("before_prefect()\n", "before_prefect()\nfrom flows import cli\ncli.parser('x', None)\n")
+    proc = subprocess.run([sys.executable, "-c", begun], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert (proc.returncode, proc.stderr) == (-signal.SIGINT, "stopped by Ctrl-C\n"), proc.stderr[-2000:]

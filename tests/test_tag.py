@@ -535,7 +535,7 @@ def test_one_issue_is_learned_against_examples_of_other_news(tmp_path: Path) -> 
     ('[issues.a]\nexamples = ["examples/football"]\n[issues.b]\nexamples = ["examples/extra_match.txt"]\n',
      "issues.b.examples", "names 1 example file; an issue is learned from at least 2"),
     ('[issues.a]\nexamples = ["examples/football"]\n[other]\nexamples = ["examples/extra_match.txt"]\n',
-     "other.examples", "leaves 1 example file of news other than a"),
+     "other.examples", "leaves 1 example file(s) of news other than a"),
     ('[issues.a]\nexamples = ["examples/football"]\n[other]\nexamples = ["examples/blank.txt"]\n',
      'other.examples "examples/blank.txt"', "is an empty file"),
     ('[issues.a]\nexamples = "examples/football"\n[issues.b]\nexamples = ["examples/markets"]\n',

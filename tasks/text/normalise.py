@@ -59,7 +59,8 @@ MAX_CONTROL_SHARE = 0.05
 MAX_STRAY_NUL_SHARE = 0.001
 MAX_DAMAGED_UTF8_SHARE = 0.1  # broken sequences per well-formed non-ASCII character
 MIN_UTF16_CHARS = 8          # UTF-16 without a byte-order mark is told from its NULs in texts at least this long
-MIN_UTF16_NUL_SHARE = 0.9    # ... when this share of one side of the byte pairs is NUL, and none of the other
+MIN_UTF16_NUL_SHARE = 0.9    # ... when this share of one side of the byte pairs is NUL, and almost none of the other:
+MAX_UTF16_ODD_NULS = 0.05    # at most this share of it
 MIN_DAMAGED_UTF8_ALLOWED = 8  # a few stray bytes are allowed however few well-formed characters there are
 MAX_REASON_CHARS = 200
 MAX_HEADLINE_WORDS = 25
@@ -206,10 +207,13 @@ def _utf16_without_bom(raw: bytes) -> str | None:
     """Text in UTF-16 with no byte-order mark (as some Windows tools save it), else None: Latin text in
     UTF-16 has a NUL as nearly every other byte, on one side of each pair only; a binary file has them
     anywhere."""
+    if len(raw) % 2 and raw[-1:] in (b"\n", b"\r"):
+        raw = raw[:-1]  # a line end one byte long after the text (a tool that appended it)
     if len(raw) < 2 * MIN_UTF16_CHARS or len(raw) % 2:
         return None
     for encoding, zeros, letters in (("utf-16-le", raw[1::2], raw[0::2]), ("utf-16-be", raw[0::2], raw[1::2])):
-        if zeros.count(0) >= len(zeros) * MIN_UTF16_NUL_SHARE and letters.count(0) == 0:
+        # a character such as "Ā" or "─" has a NUL on the letters' side: a few of those are text
+        if zeros.count(0) >= len(zeros) * MIN_UTF16_NUL_SHARE and letters.count(0) <= len(letters) * MAX_UTF16_ODD_NULS:
             try:
                 return raw.decode(encoding)
             except UnicodeDecodeError:
