@@ -238,7 +238,9 @@ def test_poll_two_feeds_sharing_a_story_fetch_it_once(server: HTTPServer, client
     assert (floods.source, floods.locator, floods.media_type) == ("world", f"{site}/articles/floods.html?id=7",
                                                                   "text/html")
     assert floods.raw == (FEEDS / "articles" / "floods.html").read_bytes()
-    assert floods.content_hash == hashlib.sha256(floods.raw).hexdigest()
+    # the page's bytes with the entry's own text: one page behind which a site hides every article is no copy
+    assert floods.content_hash == hashlib.sha256(floods.raw + b"\x00feed text\x00" +
+                                                 floods.feed_content.encode("utf-8")).hexdigest()
     assert (floods.guid, floods.feed_title, floods.default_tags) == ("world-1001", "Floods close northern highway",
                                                                       ("world",))
     assert floods.feed_published_at == datetime(2025, 3, 4, 8, 30, tzinfo=timezone.utc)
@@ -720,3 +722,37 @@ def test_a_new_entry_under_a_guid_the_feed_gives_several_links_is_read(server: H
     later = poll_feeds([feed_source(server, "odd", "/feed.rss")], {}, client, NOW,
                        {d.url for d in first.documents}, {("odd", "post")})
     assert [d.url for d in later.documents] == [f"{site}/c.html"] and hits(server, "/a.html") == 0
+
+
+def test_entries_whose_pages_are_one_subscription_wall_are_each_their_feeds_text(server: HTTPServer,
+                                                                                 client: HttpClient) -> None:
+    """A site that answers every article link with the same page (a subscription or consent wall): the
+    entries after the first were copies of the first, their own feed texts never read, and in later polls
+    'already stored' for good. Each entry with a text of its own is its own input."""
+    site = base(server)
+    wall = b"<html><body><h1>Subscribe</h1><p>Subscribe to read this article.</p></body></html>"
+    stories = {name: " ".join(f"The {name} story, sentence {i}, tells its own news at some length here." for i in
+                              range(6)) for name in ("harbour", "school", "market")}
+
+    def rss(names: list[str]) -> str:
+        return ('<?xml version="1.0"?><rss version="2.0"><channel><title>Walled</title>' + "".join(
+            f"<item><title>{n}</title><link>{site}/{n}.html</link><guid>{n}</guid>"
+            f"<description>{stories[n]}</description></item>" for n in names) + "</channel></rss>")
+
+    server.expect_request("/feed.rss").respond_with_data(rss(["harbour", "school"]), content_type=RSS_TYPE)
+    for name in stories:
+        server.expect_request(f"/{name}.html").respond_with_data(wall, content_type="text/html")
+    poll = poll_feeds([feed_source(server, "walled", "/feed.rss")], {}, client, NOW, set(), set())
+    assert sorted(d.locator for d in poll.documents) == [f"{site}/harbour.html", f"{site}/school.html"]
+    assert poll.copies == [] and poll.rejects == []
+    kept, rejects = clean_documents(poll.documents, CleanSettings())
+    assert not rejects and sorted(a.text.split(",")[0] for _, a in kept) == ["The harbour story", "The school story"]
+    # the next poll: a new entry behind the same wall is new, not the first entry's bytes stored before
+    server.clear()
+    server.expect_request("/feed.rss").respond_with_data(rss(["harbour", "school", "market"]), content_type=RSS_TYPE)
+    server.expect_request("/market.html").respond_with_data(wall, content_type="text/html")
+    stored = {f"{site}/harbour.html", f"{site}/school.html"}
+    later = poll_feeds([feed_source(server, "walled", "/feed.rss")], {}, client, NOW, stored, {"harbour", "school"})
+    hashes = {d.content_hash for d in poll.documents}
+    assert [d.locator for d in later.documents] == [f"{site}/market.html"]
+    assert later.documents[0].content_hash not in hashes, "its identity is not the wall's bytes alone"

@@ -19,7 +19,7 @@ from tasks.sources.health import (POLICY_REFUSALS, HealthPolicy, SourceState, is
 from tasks.sources.http import HTML_ACCEPT, FetchError, FetchResult, HttpClient, content_charset
 from tasks.records import InputCopy, RawDocument, Reject
 from tasks.sources.urls import absolute_url, canonical_link, canonical_url, guid_key, link_scheme
-from tasks.text.hashing import sha256_hex
+from tasks.text.hashing import page_hash, sha256_hex
 from tasks.text.header import parse_zoned_date, plausible_date
 from tasks.text.normalise import fragment_text, html_line, one_line, word_count
 
@@ -531,7 +531,8 @@ def _document(src: SourceSettings, entry: FeedEntry, page: FetchResult | FetchEr
             # the input is the entry's link, as the feed gives it (the rejects of its entries, the links known
             # next time): a link that redirects is then known whatever the page it led to
             return RawDocument(
-                source=src.name, locator=entry.url or canonical_url(page.url), content_hash=sha256_hex(page.body),
+                source=src.name, locator=entry.url or canonical_url(page.url),
+                content_hash=page_hash(page.body, entry.content),
                 raw=page.body, media_type="text/html" if html else "text/plain", url=link or canonical_url(page.url),
                 feed_title=entry.title, feed_published_at=entry.published_at, guid=entry.guid,
                 feed_content=entry.content, default_tags=tuple(src.tags), site_name=feed_title,

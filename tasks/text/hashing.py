@@ -23,6 +23,15 @@ def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def page_hash(body: bytes, feed_text: str | None) -> str:
+    """The identity of a feed entry's page: its bytes, and with them the entry's own text when the feed gives
+    one. A site that answers every link with one page (a subscription or consent wall) gives its entries
+    one body but each its own text; the same page under two links with one text is still one input."""
+    if not feed_text or not feed_text.strip():
+        return sha256_hex(body)
+    return sha256_hex(body + b"\x00feed text\x00" + feed_text.encode("utf-8", "surrogatepass"))
+
+
 def normalise_for_hash(text: str) -> str:
     """Reduce text to lowercase words separated by single spaces, ignoring quote, dash and spacing styles."""
     text = unicodedata.normalize("NFKC", text or "").translate(_CHAR_FOLDS).casefold()
