@@ -218,11 +218,14 @@ def signature_overlap(signature: np.ndarray, rows: np.ndarray) -> tuple[np.ndarr
     return equal / signature.shape[0], np.minimum(equal / smaller, 1.0)
 
 
-def common_values(signatures: np.ndarray, groups: list[str | None], min_articles: int) -> np.ndarray:
+def common_values(signatures: np.ndarray, groups: list[str | None], min_articles: int,
+                  counted: list[bool] | None = None) -> np.ndarray:
     """Which values of each signature row are held at the same position by at least `min_articles` rows
     of its group (its source; rows of group None hold none). A value many articles of one source share at
     a position is the minimum of a shingle they all have: their footer, a sponsor block, a table of
-    contents' headings. Returns a bool array shaped like `signatures`."""
+    contents' headings. Only the rows `counted` marks (default all) are counted: a copy of an article is
+    no article of its own, or the text of a story its source publishes again and again would be what the
+    source repeats; the others are marked by the counted rows. Returns a bool array shaped like `signatures`."""
     rows = signatures.astype(np.uint64, copy=False)  # one row per group entry
     common = np.zeros(rows.shape, dtype=bool)
     salt = np.arange(1, rows.shape[1] + 1, dtype=np.uint64) * _MIX64  # one key per (position, value)
@@ -231,11 +234,15 @@ def common_values(signatures: np.ndarray, groups: list[str | None], min_articles
         if group is not None:
             members.setdefault(group, []).append(index)
     for indices in members.values():
-        if len(indices) < min_articles:
+        tally = indices if counted is None else [i for i in indices if counted[i]]
+        if len(tally) < min_articles:
             continue
-        keys = rows[indices] ^ salt
-        _, inverse, counts = np.unique(keys.ravel(), return_inverse=True, return_counts=True)
-        common[indices] = (counts[inverse] >= min_articles).reshape(len(indices), -1)
+        values, inverse, counts = np.unique((rows[tally] ^ salt).ravel(), return_inverse=True, return_counts=True)
+        common[tally] = (counts[inverse] >= min_articles).reshape(len(tally), -1)
+        if others := sorted(set(indices) - set(tally)):
+            keys = (rows[others] ^ salt).ravel()
+            at = np.minimum(np.searchsorted(values, keys), len(values) - 1)
+            common[others] = ((values[at] == keys) & (counts[at] >= min_articles)).reshape(len(others), -1)
     return common
 
 

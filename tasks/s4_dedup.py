@@ -281,7 +281,9 @@ class _Registry:
         # a stored copy of a batch article (a re-run) is counted once, as the batch article
         groups = [None if k.article_id in in_batch else k.source for k in rows] + [a.doc.source for a, _ in signed]
         stacked = np.vstack([matrix, *[sig[None, :] for _, sig in signed]]) if signed else matrix
-        common = common_values(stacked, groups, SOURCE_COMMON_ARTICLES)
+        # a stored copy (duplicate_of) is its original's text again: it counts as none of its source's articles
+        counted = [not k.duplicate_of for k in rows] + [True] * len(signed)
+        common = common_values(stacked, groups, SOURCE_COMMON_ARTICLES, counted)
         self.common_of = {a.article_id: common[len(rows) + i] for i, (a, _) in enumerate(signed)}
         self.slot_common = [self.common_of.get(aid, common[slot]) for slot, aid in enumerate(self.slot_ids)]
 

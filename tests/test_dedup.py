@@ -742,3 +742,25 @@ def test_the_public_steps_mark_a_restyled_copy(bridge: tuple[str, list[str]]) ->
     assign([first, copy], [], SETTINGS, NOW)
     assert first.text_hash == copy.text_hash == text_hash(text) == text_hash(restyled)
     assert (first.duplicate_of, copy.duplicate_of, copy.duplicate_kind) == (None, "a1", "exact")
+
+
+def story_updates(count: int) -> list[Article]:
+    """One story as a source publishes it again and again, each time with a paragraph of news added."""
+    title, paragraphs = read_article("harbour_bridge.txt")
+    days = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday", "Monday")
+    added = [f"Late on {day} the council said the inquiry into the closure would report in {n + 2} weeks, that "
+             f"{n + 3} engineers had surveyed the cables again and that the ferry would run {n + 4} extra trips."
+             for n, day in enumerate(days)]
+    return [make_article(f"u{i}", "\n\n".join(paragraphs) + "\n\n" + added[i], f"{title} (update {i})",
+                         published_at=NOW - timedelta(hours=count - i)) for i in range(count)]
+
+
+def test_a_story_a_source_publishes_again_in_every_run_stays_a_copy() -> None:
+    """A source that publishes a story again with each update, one update a run: from the sixth on, the
+    story's text was 'what the source repeats in 5 or more articles' (its stored copies counted as its
+    articles) and each new update was stored as a story of its own. Copies of one article count once."""
+    known: list[KnownArticle] = []
+    for offset, update in enumerate(story_updates(8)):
+        (update,) = run([update], known)
+        known.append(remembered(update, seen_at=NOW - timedelta(hours=8 - offset), duplicate_of=update.duplicate_of))
+    assert [k.duplicate_of for k in known] == [None] + ["u0"] * 7
