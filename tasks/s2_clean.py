@@ -491,10 +491,18 @@ class _TitleEvidence:
     def names_site(self, title: str) -> bool:
         """Whether a title is the site's own name rather than a page's."""
         compact = _compact(title)
+        words = [_compact(w) for w in _TITLE_WORD.findall(title.replace("_", " "))]
         return compact in self.site_names or any(
-            (compact.startswith(label) or compact.endswith(label))
+            (compact.startswith(label) and not _inside_word(words[0], label, str.startswith)
+             or compact.endswith(label) and not _inside_word(words[-1], label, str.endswith))
             and (len(title.split()) <= MAX_SITE_NAME_WORDS or 3 * len(label) >= 2 * len(compact))
             for label in self.host_labels)
+
+
+def _inside_word(word: str, label: str, at: Callable[[str, str], bool]) -> bool:
+    """Whether the host's label is only the start (or end) of a longer word: "Newsom vetoes bill" does not
+    name news.example, where "SPIEGEL ONLINE" names spiegel.de and "Rosa-Luxemburg-Stiftung" rosalux.de."""
+    return len(word) > len(label) and at(word, label)
 
 
 def _title_evidence(tree: HtmlElement, page_title: str, sitename: str | None,
@@ -555,8 +563,11 @@ def _headline(tree: HtmlElement, title: str | None, sitename: str | None, url: s
 
 
 def _without_site_name(title: str, evidence: _TitleEvidence) -> str:
-    """The title less the site's name before or after it ("Headline | Site", "SITE - Headline")."""
+    """The title less the site's name before or after it ("Headline | Site", "SITE - Headline"); the page's
+    main heading is its headline as written ("Apple - the company that ..." on apple.com)."""
     parts = _TITLE_SEPARATOR.split(title)
+    if _compact(title) in evidence.headings:
+        return title
     rest = ""
     if len(parts) > 1 and evidence.names_site(parts[-1]):
         rest = title[:title.rindex(parts[-1])].strip().rstrip(_SEPARATOR_CHARS)

@@ -1061,3 +1061,17 @@ def test_html_title_is_the_headline_not_the_site_or_section(head: str, heading: 
 ], ids=["dot-in-headline", "og-title-is-main-heading", "one-word-page-title", "site-named-after-its-title"])
 def test_html_title_kept_when_the_page_bears_it_out(head: str, heading: str, title: str) -> None:
     assert clean_html(_mill_page(head, heading), url="https://annaberg.example.org/").title == title
+
+
+@pytest.mark.parametrize(("url", "head", "heading", "title"), [
+    # a headline opening with a word the host's first label only begins ("Newsom" on news.example) is
+    # no site name: the <title>'s other part ("Daily Report") was taken instead
+    ("https://news.example/2026/03/04/newsom-vetoes-bill", "<title>Newsom vetoes bill - Daily Report</title>",
+     "<h1>Newsom vetoes bill</h1>", "Newsom vetoes bill"),
+    # the site's own name opening the page's main heading is part of the headline as written
+    ("https://www.apple.com/newsroom/2026/03/mill/", "<title>Apple - the company that restored a mill</title>",
+     "<h1>Apple - the company that restored a mill</h1>", "Apple - the company that restored a mill"),
+], ids=["host-label-inside-a-word", "site-name-in-the-main-heading"])
+def test_html_title_keeps_a_headline_that_only_looks_like_the_site(url: str, head: str, heading: str,
+                                                                   title: str) -> None:
+    assert clean_html(_mill_page(head, heading), url=url).title == title
