@@ -181,6 +181,8 @@ def test_a_byline_over_its_date_line_is_no_wrapped_paragraph(headline: list[str]
     ("By Sarah Whitfield, March 3, 2025", "Sarah Whitfield", datetime(2025, 3, 3, tzinfo=timezone.utc)),
     ("By Sarah Whitfield - 3 March 2025 09:30 GMT", "Sarah Whitfield", datetime(2025, 3, 3, 9, 30, tzinfo=timezone.utc)),
     ("By Sarah Whitfield on 3 March 2025", "Sarah Whitfield", datetime(2025, 3, 3, tzinfo=timezone.utc)),
+    ("By Sarah Whitfield \u2014 3 March 2025 \u2014 09:30 GMT", "Sarah Whitfield",
+     datetime(2025, 3, 3, 9, 30, tzinfo=timezone.utc)),
     ("By Sarah Whitfield, Transport Correspondent, Published 3 March 2025", "Sarah Whitfield, Transport Correspondent",
      datetime(2025, 3, 3, tzinfo=timezone.utc)),
     ("By Sarah Whitfield, Published 03/04/2025", "Sarah Whitfield", None),  # 3 April or 4 March: no date

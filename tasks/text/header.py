@@ -106,6 +106,7 @@ MAX_ACCOUNT_WORDS = 3  # 'Posted on March 3, 2025 by admin': a name no person's,
 _FIELD_SEPARATOR = re.compile(r"\s+[|\u00b7\u2022]\s+")
 # Where a byline may end and its date begin on one line: 'By Anna Berg, 3 March 2026', 'By Anna Berg - 3 March
 # 2026', 'By Anna Berg on 3 March 2026'
+_DASH_BEFORE_TIME = re.compile(r"\s+[-\u2013\u2014]\s+(?=\d{1,2}[:.]\d{2}\b)")
 _BYLINE_DATE_BREAK = re.compile(r",\s+|\s+[-\u2013\u2014]\s+|\s+on\s+", re.I)
 # A header written on one line, its parts separated by " . " as MailOnline's were in plain text:
 # 'By . Jane Smith . and Tom Reed . PUBLISHED: . 14:11 EST, 25 October 2013 . | . UPDATED: . ... . The lead'.
@@ -346,7 +347,7 @@ def _byline_then_date(part: str) -> tuple[str, tuple[datetime, bool] | None] | N
         byline = byline_of(part[:cut.start()])
         if byline is None:
             continue
-        value = part[cut.end():]
+        value = _DASH_BEFORE_TIME.sub(" ", part[cut.end():])  # '3 March 2026 — 09:00' is one date
         dated = date_line_of(value)
         if dated or _unreadable_date(value):
             return byline, dated
