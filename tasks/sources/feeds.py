@@ -102,9 +102,14 @@ class _FeedUpdate:
     source: SourceSettings
     state: SourceState
     changes: dict[str, object]
-    status: str
+    notes: list[str]  # what was odd in the feed, for its status
     entries: list[FeedEntry]
     title: str | None = None  # the feed's own title
+
+    @property
+    def status(self) -> str:
+        """The feed's status: 'ok', or 'ok (note; note)'."""
+        return f"ok ({'; '.join(self.notes)})" if self.notes else "ok"
 
 
 def parse_feed(body: bytes, headers: dict[str, str], base_url: str) -> ParsedFeed:
@@ -415,11 +420,12 @@ def poll_feeds(sources: list[SourceSettings], states: dict[str, SourceState], cl
             if (entry.url or entry.guid) not in settled and not _among(entry.url, known_by, known_urls, known_guids):
                 entries.append(entry)
         update.entries = entries
-        update.status = _with_notes(update.status, [
-            *([f"{repeated} {'entry repeats' if repeated == 1 else 'entries repeat'} the link or guid of an "
-               "earlier entry: read once"] if repeated else []),
-            *([f"{shared_guid} {'entry shares' if shared_guid == 1 else 'entries share'} an earlier entry's guid "
-               "under another link: each read by its link"] if shared_guid else [])])
+        if repeated:
+            update.notes.append(f"{repeated} {'entry repeats' if repeated == 1 else 'entries repeat'} the link or "
+                                "guid of an earlier entry: read once")
+        if shared_guid:
+            update.notes.append(f"{shared_guid} {'entry shares' if shared_guid == 1 else 'entries share'} an earlier "
+                                "entry's guid under another link: each read by its link")
         updates.append(update)
     _fetch_entries(updates, client, poll, now, policy)
     fresh = [r for r in poll.rejects if (r.locator, r.reason) not in known_rejects]
@@ -461,16 +467,7 @@ def _read_feed(src: SourceSettings, state: SourceState, response: FetchResult | 
     if parsed.unread:
         notes.append(f"{parsed.unread} of {parsed.unread + len(parsed.entries)} entries have neither link nor guid: "
                      "not read")
-    return _FeedUpdate(src, state, changes, _with_notes("ok", notes), list(parsed.entries), parsed.title)
-
-
-def _with_notes(status: str, notes: list[str]) -> str:
-    """A feed's status with notes on what was odd in it: 'ok (note; note)'."""
-    if not notes:
-        return status
-    if status.endswith(")"):
-        return f"{status[:-1]}; {'; '.join(notes)})"
-    return f"{status} ({'; '.join(notes)})"
+    return _FeedUpdate(src, state, changes, notes, list(parsed.entries), parsed.title)
 
 
 def _fail(src: SourceSettings, state: SourceState, now: datetime, policy: HealthPolicy, poll: FeedPoll,

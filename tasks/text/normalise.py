@@ -179,9 +179,9 @@ def decode_bytes(raw: bytes, charset: str | None = None, markup: bool = False) -
                 return _check_not_binary(raw.decode(encoding))
             except UnicodeDecodeError:
                 break
-    if b"\x00" in raw and (unmarked := _utf16_without_bom(raw)) is not None:
-        return _check_not_binary(unmarked)
     if b"\x00" in raw:
+        if (unmarked := _utf16_without_bom(raw)) is not None:
+            return _check_not_binary(unmarked)
         if not markup or raw.count(b"\x00") > len(raw) * MAX_STRAY_NUL_SHARE:
             raise RejectedInput("binary content (NUL bytes)")
         raw = raw.replace(b"\x00", b"")
