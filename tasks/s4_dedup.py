@@ -322,10 +322,8 @@ class _Registry:
             return None
         best: tuple[float, int] | None = None
         for slot, jaccard, containment in self.near.candidates(signature):
-            if self.slot_ids[slot] != own and _enough_words(self.slot_words[slot]) and (
-                    jaccard >= self.settings.near_threshold or (
-                    jaccard >= CONTAINMENT_MIN_JACCARD and containment >= NEAR_CONTAINMENT)) \
-                    and facts_agree(article.facts, self.slot_facts[slot]) \
+            if self.slot_ids[slot] != own and _enough_words(self.slot_words[slot]) \
+                    and self._near(jaccard, containment) and facts_agree(article.facts, self.slot_facts[slot]) \
                     and self._distinct_agree(signature, self.common_of.get(own), slot):
                 if best is None or jaccard > best[0] or (jaccard == best[0] and slot < best[1]):
                     best = (jaccard, slot)
@@ -337,7 +335,12 @@ class _Registry:
         if common is None:
             return True
         left, jaccard, containment = distinct_overlap(signature, common, self.near.row(slot), self.slot_common[slot])
-        return left < MIN_DISTINCT_POSITIONS or jaccard >= self.settings.near_threshold or (
+        return left < MIN_DISTINCT_POSITIONS or self._near(jaccard, containment)
+
+    def _near(self, jaccard: float, containment: float) -> bool:
+        """Whether two signatures are alike enough for a near copy: their Jaccard, or the smaller one's
+        containment in the larger with a lower Jaccard."""
+        return jaccard >= self.settings.near_threshold or (
             jaccard >= CONTAINMENT_MIN_JACCARD and containment >= NEAR_CONTAINMENT)
 
     def relation(self, article: Article, signature: np.ndarray | None, match: _Match,

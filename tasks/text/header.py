@@ -105,9 +105,9 @@ _DATE_THEN_BYLINE = re.compile(r"^(?P<value>.+?\d)\s+by\s+(?P<name>\S.*)$", re.I
 MAX_ACCOUNT_WORDS = 3  # 'Posted on March 3, 2025 by admin': a name no person's, short; longer, the words are a sentence
 _FIELD_SEPARATOR = re.compile(r"\s+[|\u00b7\u2022]\s+")
 # Where a byline may end and its date begin on one line: 'By Anna Berg, 3 March 2026', 'By Anna Berg - 3 March
-# 2026', 'By Anna Berg on 3 March 2026'
-_DASH_BEFORE_TIME = re.compile(r"\s+[-\u2013\u2014]\s+(?=\d{1,2}[:.]\d{2}\b)")
+# 2026', 'By Anna Berg on 3 March 2026'; a dash between that date and its time ('3 March 2026 — 09:30') joins them
 _BYLINE_DATE_BREAK = re.compile(r",\s+|\s+[-\u2013\u2014]\s+|\s+on\s+", re.I)
+_DASH_BEFORE_TIME = re.compile(r"\s+[-\u2013\u2014]\s+(?=\d{1,2}[:.]\d{2}\b)")
 # A header written on one line, its parts separated by " . " as MailOnline's were in plain text:
 # 'By . Jane Smith . and Tom Reed . PUBLISHED: . 14:11 EST, 25 October 2013 . | . UPDATED: . ... . The lead'.
 _DOT_SEPARATOR = " . "
