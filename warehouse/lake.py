@@ -100,7 +100,12 @@ class Lake:
         file catalog (an absolute path: DuckLake reads relative ones against the working folder)."""
         if self.data_path:
             return self.data_path if "://" in self.data_path else self.data_path.rstrip("/") + "/"
-        return f"{self.file}.files/" if self.file else ""
+        return self.files_beside or ""
+
+    @property
+    def files_beside(self) -> str | None:
+        """The folder CATALOG.files beside a file catalog, where its data files are when no data path is given."""
+        return f"{self.file}.files/" if self.file else None
 
     def data_dir(self) -> Path | None:
         """The local folder of the data files (None for object storage URLs)."""
@@ -212,9 +217,9 @@ def data_path_problem(lake: Lake, stored: str | None, read_only: bool) -> str | 
                 "(set when it was made)")
         if Path(kept).is_dir():
             return f"{said}; set data_path to that"
-        if lake.file:  # moved: a file catalog finds its files beside it when no data_path is given
+        if lake.files_beside:  # moved: a file catalog finds its files beside it when no data_path is given
             return (f"{said}, which does not exist; a moved lake reads its data files beside its catalog: move them "
-                    f"to {lake.file}.files/ and leave data_path empty")
+                    f"to {lake.files_beside} and leave data_path empty")
         return f"{said}, which does not exist; a lake's data path cannot change: put its data files back there"
     beside = lake.data_dir()
     if beside is None or kept == lake.data_folder or not Path(kept).is_dir():
