@@ -108,7 +108,7 @@ def _read(path: Path, source: str, limit: int, tags: tuple[str, ...] = ()) -> Ra
         return Reject(source, locator, f"file too large: over {limit:,} bytes")
     if FEED_START.search(raw[:FEED_SNIFF_BYTES]):  # whatever its name: a feed is not an article
         return Reject(source, locator, f"an RSS/Atom feed file: {FEED_FILE_WHAT_TO_DO}")
-    if raw.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"{" and JSON_FEED_START.search(raw[:JSON_FEED_SNIFF_BYTES]):
+    if JSON_FEED_START.match(raw, 0, JSON_FEED_SNIFF_BYTES):  # anchored: other files fail at their first byte
         return Reject(source, locator, f"a JSON Feed file: {FEED_FILE_WHAT_TO_DO}")
     media_type = MEDIA_TYPES.get(path.suffix.lower(), "text/plain")
     return RawDocument(source=source, locator=locator, content_hash=sha256_hex(raw), raw=raw,
