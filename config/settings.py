@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
+import importlib.util
 import os
 import re
 import tomllib
@@ -11,6 +13,7 @@ import typing
 import urllib.parse
 import zoneinfo
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -346,8 +349,54 @@ def _known_timezone(name: str) -> bool:
     return True
 
 
+# each cron field: its name, lowest and highest value, and its size (a longer step never repeats in it)
+CRON_FIELDS = (("minute", 0, 59, 60), ("hour", 0, 23, 24), ("day of month", 1, 31, 31), ("month", 1, 12, 12),
+               ("day of week", 0, 7, 7))
+
+
+@functools.cache
+def _croniter() -> type:
+    """The cron parser Prefect's scheduler uses (its vendored croniter), loaded from its file: importing it
+    through Prefect would import all of Prefect (seconds, and it reads its settings as it does) just to
+    load a config."""
+    spec = importlib.util.find_spec("prefect")
+    assert spec is not None and spec.submodule_search_locations, "prefect is a dependency"
+    file = Path(spec.submodule_search_locations[0]) / "_vendor" / "croniter" / "croniter.py"
+    module_spec = importlib.util.spec_from_file_location("newsdesk_croniter", file)
+    module = importlib.util.module_from_spec(module_spec)  # type: ignore[arg-type]
+    module_spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module.croniter
+
+
+def cron_problem(cron: str) -> str | None:
+    """Why a [schedule] cron could not be served as written, in one line, or None: not 5 fields, a value out
+    of its field's range, what Prefect's scheduler refuses (its parser's rule, and no random or hashed
+    fields), a step longer than its field ("*/61" in the minutes runs hourly), a date that never comes
+    ("0 0 31 2 *")."""
+    fields = cron.split()
+    if len(fields) != 5:
+        return "must be a cron expression of 5 fields (minute hour day-of-month month day-of-week)"
+    for value, (name, low, high, size) in zip(fields, CRON_FIELDS):
+        for number in re.findall(r"(?<![/\d])\d+", value):  # its values (a step follows a '/')
+            if not low <= int(number) <= high:
+                return f"{cron!r}: the {name} {int(number)} is out of range ({low}-{high})"
+        for step in re.findall(r"/(\d+)", value):
+            if int(step) > size:
+                return f"{cron!r}: the {name} step /{step} is longer than the field ({size}), so it would not run as written"
+    croniter = _croniter()
+    if not croniter.is_valid(cron) or any(f.casefold() in ("r", "h") for f in fields):  # Prefect's own check
+        return (f"{cron!r} is not a cron expression the scheduler takes (5 fields: minute hour day-of-month "
+                "month day-of-week, like '*/30 * * * *')")
+    try:
+        croniter(cron, datetime(2000, 1, 1)).get_next(datetime)
+    except Exception as exc:  # noqa: BLE001 (croniter's errors share no useful base class)
+        return f"{cron!r} never comes due ({exc})"
+    return None
+
+
 def _check_ranges(s: Settings, problems: _Problems) -> None:
     """Note the values that are well typed but make no sense."""
+    cron, maintain_cron = cron_problem(s.schedule.cron), cron_problem(s.schedule.maintain_cron)
     checks = [
         (s.discover.max_file_bytes > 0, "discover.max_file_bytes", "must be positive"),
         (all(e.startswith(".") for e in s.discover.extensions), "discover.extensions", "each must start with '.'"),
@@ -385,10 +434,8 @@ def _check_ranges(s: Settings, problems: _Problems) -> None:
          "must not be shorter than min_poll_interval_minutes"),
         (s.feeds.disable_after >= 1, "feeds.disable_after", "must be at least 1"),
         (s.feeds.validator_max_age_days > 0, "feeds.validator_max_age_days", "must be positive"),
-        (len(s.schedule.cron.split()) == 5, "schedule.cron",
-         "must be a cron expression of 5 fields (minute hour day month weekday; make serve checks the values)"),
-        (len(s.schedule.maintain_cron.split()) == 5, "schedule.maintain_cron",
-         "must be a cron expression of 5 fields (minute hour day month weekday; make serve checks the values)"),
+        (cron is None, "schedule.cron", cron),
+        (maintain_cron is None, "schedule.maintain_cron", maintain_cron),
         (_known_timezone(s.schedule.timezone), "schedule.timezone", "must be an IANA time zone like Europe/Berlin"),
         (s.schedule.max_lateness_minutes > 0, "schedule.max_lateness_minutes", "must be positive"),
         (s.parallel.runner in PARALLEL_RUNNERS, "parallel.runner", f"must be one of {', '.join(PARALLEL_RUNNERS)}"),

@@ -7,7 +7,6 @@ import asyncio
 import re
 import signal
 import sys
-from datetime import datetime
 from typing import Any
 
 from flows import before_prefect
@@ -73,30 +72,10 @@ class GracefulRunner(Runner):
         self._stopping_task = loop.create_task(self.astop())  # kept: the loop holds tasks only weakly
 
 
-CRON_FIELDS = (("minute", 60), ("hour", 24), ("day of month", 31), ("month", 12), ("day of week", 7))
-
-
-def cron_problem(cron: str) -> str | None:
-    """What Prefect's own parser lets through but would not schedule as written: a step longer than its
-    field ("*/61" in the minutes runs hourly), or a date that never comes ("0 0 31 2 *"). None when fine."""
-    from prefect._vendor.croniter import croniter  # the parser Prefect's scheduler uses
-
-    for value, (name, size) in zip(cron.split(), CRON_FIELDS):
-        for step in re.findall(r"/(\d+)", value):
-            if int(step) > size:
-                return (f"{cron!r}: the {name} step /{step} is longer than the field ({size}), "
-                        "so it would not run as written")
-    try:
-        croniter(cron, datetime(2000, 1, 1)).get_next(datetime)
-    except Exception as exc:  # noqa: BLE001 (croniter's errors share no useful base class)
-        return f"{cron!r} never comes due ({exc})"
-    return None
-
-
 def deployments(settings: Settings, config_path: str | None) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Both deployments' options, built before either is registered: Prefect checks each cron as its
-    schedule is made, and cron_problem what it lets through; the deployment's name by Prefect's rule for
-    names (ConfigError naming the key)."""
+    """Both deployments' options, built before either is registered: the crons were checked as the config
+    was loaded (config.settings.cron_problem), and Prefect checks each again as its schedule is made; the
+    deployment's name by Prefect's rule for names (ConfigError naming the key)."""
     name = settings.schedule.deployment
     if not name.strip() or not re.match(WITHOUT_BANNED_CHARACTERS, name):
         raise ConfigError(f"{settings.config_path}: [schedule].deployment: {name!r}: must be a name without "
@@ -104,10 +83,7 @@ def deployments(settings: Settings, config_path: str | None) -> tuple[dict[str, 
     built = []
     for key, options in (("cron", deployment_options), ("maintain_cron", maintain_options)):
         try:
-            built.append(options(settings, config_path))  # Prefect's check first, then what it lets through
-            problem = cron_problem(getattr(settings.schedule, key))
-            if problem:
-                raise ValueError(problem)
+            built.append(options(settings, config_path))
         except ValueError as exc:
             raise ConfigError(f"{settings.config_path}: [schedule].{key}: {str(exc).splitlines()[0]}") from None
     return built[0], built[1]

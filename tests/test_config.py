@@ -263,6 +263,28 @@ def test_a_cron_of_other_than_five_fields_is_a_config_problem(write_config):
             assert f"[schedule].{key}: must be a cron expression of 5 fields" in str(raised.value), str(raised.value)
 
 
+def test_a_cron_the_scheduler_would_refuse_or_never_run_is_a_config_problem_for_every_command(write_config):
+    # only make serve checked the values: python -m flows.ingest ran with a cron no schedule can keep
+    cfg = write_config('[schedule]\ncron = "61 * * * *"\n')
+    result = _cli("--config", str(cfg), "--dry-run")
+    assert result.returncode == 2 and result.stdout == "", result.stdout[-2000:]
+    assert result.stderr.strip().splitlines() == [
+        f"error: {cfg}: [schedule].cron: '61 * * * *': the minute 61 is out of range (0-59)"]
+    for key in ("cron", "maintain_cron"):
+        for cron, problem in (("30 25 * * *", "the hour 25 is out of range (0-23)"),
+                              ("0 0 * 0 *", "the month 0 is out of range (1-12)"),
+                              ("*/61 * * * *", "the minute step /61 is longer than the field (60)"),
+                              ("0 3 LW * *", "is not a cron expression the scheduler takes"),
+                              ("H * * * *", "is not a cron expression the scheduler takes"),
+                              ("0 0 31 2 *", "never comes due")):
+            with pytest.raises(ConfigError) as raised:
+                load_settings(write_config(f'[schedule]\n{key} = "{cron}"\n'))
+            [line] = raised.value.problems
+            assert line.startswith(f"{cfg}: [schedule].{key}: {cron!r}") and problem in line, line
+    for cron in ("0 6-22/2 * * mon-fri", "0 3 L * *", "*/30 * * * *", "0 0 * * 7", "15 8 1 jan,jul *"):
+        assert load_settings(write_config(f'[schedule]\ncron = "{cron}"\nmaintain_cron = "{cron}"\n')).schedule.cron == cron
+
+
 def test_a_config_naming_another_catalog_keeps_its_digests_where_warehouse_puts_them(tmp_path):
     """A config that names another catalog and sets no reports_dir writes that catalog's digests where
     --warehouse puts them (make digest --warehouse finds them, and the default warehouse's latest.html stays

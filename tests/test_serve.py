@@ -730,7 +730,7 @@ def test_make_serve_with_a_bad_config_says_so_and_starts_no_server(tmp_path):
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 2 and result.stdout == "", result.stdout
     [line] = result.stderr.strip().splitlines()
-    assert line == f'error: {config}: [schedule].cron: Invalid cron string: "30 25 * * *"', line
+    assert line == f"error: {config}: [schedule].cron: '30 25 * * *': the hour 25 is out of range (0-23)", line
     assert not (state / "server.pid").exists() and not _healthy(f"http://127.0.0.1:{port}/api")
 
 
