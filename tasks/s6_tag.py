@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from config.settings import PROJECT_ROOT, ConfigError, TagSettings, path_rule, read_toml
-from tasks.issue_model import IssueModel, ModelSet, Prediction, SetPrediction, load_model
-from tasks.learn_terms import CACHE_FOLDER, learn_from_examples
+from tasks.issue_model import MIN_DF, IssueModel, ModelSet, Prediction, SetPrediction, analyse, load_model
+from tasks.learn_terms import CACHE_FOLDER, learn_from_examples, read_example
 from tasks.records import SOURCE_DEFAULT_EVIDENCE, Article, Tag
 from tasks.text.language import function_words, language_name
 from tasks.text.sentences import match_terms
@@ -194,10 +194,29 @@ def _learn(path: Path, checked: dict[str, tuple[str, dict[str, float], list[str]
                         f"is learned against at least {MIN_EXAMPLES}")
     try:
         return learn_from_examples(files, cache_dir, other_files)
-    except OSError as exc:
-        raise _fail(path, "issues examples", f"cannot be read ({exc})") from None
+    except OSError as exc:  # read a moment ago, as they were checked: gone or changed since
+        keys = [f"issues.{name}.examples" for name, found in own.items() if Path(exc.filename or "").resolve() in found]
+        where = keys[0] if keys else "other.examples" if other else f"issues.{with_examples[0]}.examples"
+        raise _fail(path, where, f"cannot be read: {exc.filename} ({exc.strerror or exc})") from None
     except ValueError as exc:
-        raise _fail(path, "issues examples", f"cannot be learned from ({exc})") from None
+        raise _unlearnable(path, files, other_files, exc) from None
+
+
+def _unlearnable(path: Path, files: dict[str, list[Path]], other: list[Path], exc: ValueError) -> ConfigError:
+    """The one-line error for examples the issue model cannot be fitted on, naming the first issue (or
+    [other]) at fault: its files hold no words, or none of its words is in another example file (a word is
+    learned from MIN_DF files); else every issue's examples together, with the fitting's own reason."""
+    keyed = [(f"issues.{name}.examples", found) for name, found in files.items()] + [("other.examples", other)]
+    words = {file.resolve(): set(analyse(read_example(file))) for _, found in keyed for file in found}
+    in_files = Counter(word for found in words.values() for word in found)
+    for where, found in keyed:
+        own = set().union(*(words[file.resolve()] for file in found))
+        if found and not own:
+            return _fail(path, where, f"its {len(found)} example files hold no words to learn from")
+        if found and all(in_files[word] < MIN_DF for word in own):
+            return _fail(path, where, "no word of its example files is in any other example file "
+                         f"(a word is learned only when {MIN_DF} or more hold it)")
+    return _fail(path, ", ".join(where for where, found in keyed if found), f"cannot be learned from ({exc})")
 
 
 def _model_files(table: object, root: Path) -> list[Path] | None:

@@ -566,6 +566,26 @@ def test_bad_examples_are_one_line_naming_file_and_key(tmp_path: Path, body: str
     assert message.startswith(f"{path}: {where}") and reason in message and "\n" not in message
 
 
+def test_examples_nothing_can_be_learned_from_name_the_issue_at_fault(tmp_path: Path) -> None:
+    # the line named "issues examples", a key no taxonomy has, and gave the fitting library's own words
+    cases = [({"alpha": ["!!! ---", "?? ..."], "beta": ["*** +++", "### ==="]},
+              "issues.alpha.examples", "its 2 example files hold no words to learn from"),
+             ({"alpha": ["Goalkeeper", "Penalty"], "beta": ["Inflation", "Harvest"]},
+              "issues.alpha.examples",
+              "no word of its example files is in any other example file (a word is learned only when 2 or more hold it)")]
+    for number, (examples, where, reason) in enumerate(cases):
+        folder = tmp_path / str(number)
+        for issue, bodies in examples.items():
+            (folder / issue).mkdir(parents=True)
+            for index, body in enumerate(bodies):
+                (folder / issue / f"{index}.txt").write_text(body + "\n", encoding="utf-8")
+        path = folder / "issues.toml"
+        path.write_text("".join(f'[issues.{issue}]\nexamples = ["{issue}"]\n' for issue in examples), encoding="utf-8")
+        with pytest.raises(ConfigError) as caught:
+            load_taxonomy(path, root=folder, cache_dir=folder / "cache")
+        assert str(caught.value) == f"{path}: {where}: {reason}", str(caught.value)
+
+
 def test_the_tag_version_follows_the_model_and_example_files_the_taxonomy_names(tmp_path: Path) -> None:
     from config.settings import DedupSettings, SummarySettings
     from tasks.s6_tag import taxonomy_files
