@@ -17,7 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from tasks.sources.urls import canonical_url, is_http_url  # the URL rules' one home
+from tasks.sources.urls import canonical_url, is_http_url, written_url  # the URL rules' one home
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = PROJECT_ROOT / "config" / "pipeline.toml"
@@ -462,8 +462,6 @@ def _check_sources(sources: list[tuple[int, SourceSettings]], problems: _Problem
             problems.add(f"{where}.path", f"is required for a {src.kind} source")
         if src.kind == "feed" and not is_http_url(src.url) and not problems.said(f"{where}.url"):
             problems.add(f"{where}.url", "must be an http(s) URL for a feed source")
-        elif src.url is not None and src.url != src.url.strip():
-            problems.add(f"{where}.url", f"has spaces around it: {src.url!r}; write the URL alone")
         if src.kind == "feed" and src.path is not None:
             problems.add(f"{where}.path", "is not read for a feed source (it reads url)")
         if src.kind in ("folder", "file") and src.url is not None:
@@ -475,6 +473,12 @@ def _check_sources(sources: list[tuple[int, SourceSettings]], problems: _Problem
         if src.name in seen:
             problems.add(f"{where}.name", f"{src.name!r} is used twice")
         seen.add(src.name)
+
+
+def _with_written_url(src: SourceSettings) -> SourceSettings:
+    """The source with its url as written_url reads it (no spaces around it), the one form its health,
+    --source and the digest meet on."""
+    return src if src.url is None else dataclasses.replace(src, url=written_url(src.url))
 
 
 def _source_where(number: int) -> str:
@@ -531,7 +535,7 @@ def load_settings(path: Path | str | None = None) -> Settings:
                 problems.add("[[sources]]", "must be an array of tables ([[sources]])")
                 continue
             built = [(i, _build(SourceSettings, t, _source_where(i), problems)) for i, t in enumerate(table, 1)]
-            numbered = [(i, src) for i, src in built if src is not None]
+            numbered = [(i, _with_written_url(src)) for i, src in built if src is not None]
             values["sources"] = tuple(src for _, src in numbered)
         elif key in _SECTIONS:
             section = _build(_SECTIONS[key], table, f"[{key}]", problems)
@@ -573,7 +577,7 @@ def source_from_argument(arg: str, configured: tuple[SourceSettings, ...] = ()) 
     if found is not None:
         return dataclasses.replace(found, enabled=True)
     if is_http_url(arg):
-        return SourceSettings(name=arg, kind="feed", url=arg)
+        return SourceSettings(name=written_url(arg), kind="feed", url=written_url(arg))
     location = urllib.parse.urlsplit(arg)
     if location.scheme.lower() == "file" and location.netloc in ("", "localhost"):  # file:///path is that path
         path = Path(urllib.parse.unquote(location.path)).resolve()

@@ -14,7 +14,7 @@ from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
 
 from config.settings import SourceSettings
-from tasks.sources.urls import canonical_url, is_http_url
+from tasks.sources.urls import canonical_url, is_http_url, written_url
 
 # Outline types that name something other than an RSS/Atom/JSON feed (FreshRSS scrapes web pages
 # with XPath; OPML outlines may also be links or included outlines): not sources we can poll.
@@ -71,7 +71,7 @@ def _category_tags(value: str) -> list[str]:
 def _feed_url(value: str) -> str:
     """The feed URL, with the feed: pseudo-scheme some readers write (feed://host/…, feed:https://…)
     turned into http(s)."""
-    url = value.strip()
+    url = written_url(value)
     match = FEED_SCHEME.match(url)
     if match:
         rest = url[match.end():]

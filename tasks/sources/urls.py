@@ -25,6 +25,12 @@ DEFAULT_PORTS = {"http": 80, "https": 443}
 CANONICAL_SCAN_CHARS = 1_000_000  # the canonical link lives in <head>; never scan a whole huge page
 
 
+def written_url(value: str) -> str:
+    """A URL as a person wrote it (in the config, on the command line, in an OPML file): the spaces, tabs and
+    line breaks around it dropped, as a browser's address bar drops them; they are never part of a URL."""
+    return value.strip()
+
+
 def is_http_url(url: str | None) -> bool:
     """True for an absolute http(s) URL with a host (not just a port or user: http://:80/, http://user@/)."""
     if not url:
