@@ -8,7 +8,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from tasks.issue_model import IssueModel, examples_digest, fit_model, load_model
+from tasks.issue_model import IssueModel, analyse, examples_digest, fit_model, load_model
 from tasks.text.language import detect_language, language_name
 
 LOGGER = logging.getLogger(__name__)
@@ -41,8 +41,8 @@ def learn_from_examples(files: Mapping[str, Sequence[Path]], cache_dir: Path, ot
 
     A file listed under several issues is an example of each; every issue learns against the others'
     examples and against other (articles about none of the issues; a file also listed under an issue
-    is that issue's). Raises ValueError when an issue has too few examples to be learned, OSError when
-    a file cannot be read.
+    is that issue's). Raises ValueError when an issue has too few examples to be learned or no learned word
+    in them, OSError when a file cannot be read.
     """
     pairs = [(issue, path) for issue, paths in files.items() for path in paths]
     digest = examples_digest(pairs + [(OTHER, path) for path in other])
@@ -61,6 +61,10 @@ def learn_from_examples(files: Mapping[str, Sequence[Path]], cache_dir: Path, ot
     texts = [read_example(p) for p in ordered]
     model = fit_model(texts, [frozenset(labels[p]) for p in ordered], sorted(files),
                       meta={"digest": digest, "source": "taxonomy examples", "language": examples_language(texts)})
+    learned, text_of = set(model.terms), dict(zip(ordered, texts))
+    for issue in sorted(files):  # each issue needs a learned word in its examples, or its model reads nothing
+        if not any(term in learned for path in files[issue] for term in analyse(text_of[path.resolve()])):
+            raise ValueError(f"no word of issue {issue!r}'s examples is learned")
     try:
         model.save(cached)
     except OSError as exc:

@@ -572,7 +572,11 @@ def test_examples_nothing_can_be_learned_from_name_the_issue_at_fault(tmp_path: 
               "issues.alpha.examples", "its 2 example files hold no words to learn from"),
              ({"alpha": ["Goalkeeper", "Penalty"], "beta": ["Inflation", "Harvest"]},
               "issues.alpha.examples",
-              "no word of its example files is in any other example file (a word is learned only when 2 or more hold it)")]
+              "no word of its example files is in any other example file (a word is learned only when 2 or more hold it)"),
+             # the others' examples can be learned from: the issue without words used to get a model of nothing
+             ({"alpha": ["The striker scored a late goal.", "The goal came from the striker."],
+               "beta": ["!!! ---", "?? ..."]},
+              "issues.beta.examples", "its 2 example files hold no words to learn from")]
     for number, (examples, where, reason) in enumerate(cases):
         folder = tmp_path / str(number)
         for issue, bodies in examples.items():
