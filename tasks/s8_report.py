@@ -9,6 +9,7 @@ from datetime import datetime
 from pathlib import Path, PurePath
 
 from tasks.records import Article, InputCopy, Reject, RunCounts, Story, given_by_source
+from tasks.text.normalise import one_line
 
 LOGGER = logging.getLogger(__name__)
 MAX_REJECTS_SHOWN = 50
@@ -86,21 +87,17 @@ _MARKDOWN_PUNCT = re.compile(r"[\\`*\[\]<|~]|(?<![^\W_])_|_(?![^\W_])|&(?=#|[A-Z
 _MARKDOWN_BLOCK = re.compile(r"^(\d{1,9})([.)])|^[-+#>=]|(?<= )#+$")
 
 
-def _one_line(text: str | None) -> str:
-    return " ".join((text or "").split())
-
-
 def _md(text: str | None) -> str:
     """A value as literal markdown text on one line: the punctuation that starts emphasis, links, HTML, code,
     entities or a table cell is escaped, so that a title such as "*Live*: <b>[vote]</b>" reads as written."""
-    inline = _MARKDOWN_PUNCT.sub(lambda m: "\\" + m.group(), _one_line(text))
+    inline = _MARKDOWN_PUNCT.sub(lambda m: "\\" + m.group(), one_line(text or "", None))
     return _MARKDOWN_BLOCK.sub(lambda m: f"{m[1]}\\{m[2]}" if m[1] else "\\" + m.group(), inline)
 
 
 def _code(text: str | None) -> str:
     """A value as a markdown code span on one line: fenced by more backticks than it holds in a row,
     and padded when it starts or ends with one (a file named `a`b.txt` stays one span)."""
-    value = _one_line(text)
+    value = one_line(text or "", None)
     fence = "`" * (max((len(run) for run in re.findall(r"`+", value)), default=0) + 1)
     pad = " " if value.startswith("`") or value.endswith("`") else ""
     return f"{fence}{pad}{value}{pad}{fence}"

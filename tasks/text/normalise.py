@@ -306,10 +306,11 @@ def html_line(markup: str) -> str:
     return " ".join(html.unescape(_TAG.sub("", _FRAGMENT_DROP.sub(" ", markup))).split())
 
 
-def one_line(text: str, limit: int = MAX_REASON_CHARS) -> str:
-    """Squeeze a message onto one line of bounded length."""
+def one_line(text: str, limit: int | None = MAX_REASON_CHARS) -> str:
+    """Squeeze a message onto one line (its runs of white space made one space), of bounded length unless
+    limit is None."""
     text = " ".join(str(text).split())
-    return text if len(text) <= limit else text[:limit - 1] + "\u2026"
+    return text if limit is None or len(text) <= limit else text[:limit - 1] + "\u2026"
 
 
 def word_count(text: str) -> int:
