@@ -565,15 +565,16 @@ def _workers_from_environment(parallel: ParallelSettings, problems: _Problems) -
     return dataclasses.replace(parallel, workers=int(value))
 
 
-def source_from_argument(arg: str, configured: tuple[SourceSettings, ...] = ()) -> SourceSettings:
+def source_from_argument(arg: str, configured: tuple[SourceSettings, ...] = (),
+                         moved: dict[str, tuple[str, str]] | None = None) -> SourceSettings:
     """Turn a --source command-line value (folder, file or http(s) URL) into a source.
 
-    A value that names a configured source (its name, its feed URL or its path) is that source, enabled
-    for the run: its health, backoff and rejects stay under its name, and a person asking for a feed that
-    was disabled polls it (a success enables it again)."""
+    A value that names a configured source (its name, its feed URL, the URL its feed moved to, or its path)
+    is that source, enabled for the run: its health, backoff and rejects stay under its name, and a person
+    asking for a feed that was disabled polls it (a success enables it again)."""
     if not arg.strip():  # Path("") is the working folder: never read that by accident (an unset variable)
         raise ConfigError("--source: an empty value (name a folder, file, feed URL or configured source)")
-    found = configured_source(arg, configured)
+    found = configured_source(arg, configured, moved)
     if found is not None:
         return dataclasses.replace(found, enabled=True)
     if is_http_url(arg):
@@ -590,12 +591,18 @@ def source_from_argument(arg: str, configured: tuple[SourceSettings, ...] = ()) 
     raise ConfigError(f"--source {arg}: no such file or folder, feed URL or configured source")
 
 
-def configured_source(arg: str, configured: tuple[SourceSettings, ...]) -> SourceSettings | None:
-    """The configured source a --source value names: an http(s) URL by its feed URL (compared in canonical
-    form), an existing file or folder by its path, anything else by its name; None when it names none."""
+def configured_source(arg: str, configured: tuple[SourceSettings, ...],
+                      moved: dict[str, tuple[str, str]] | None = None) -> SourceSettings | None:
+    """The configured source a --source value names: an http(s) URL by its feed URL or by the URL that feed
+    moved to (moved: source name -> (the configured URL it moved from, the URL it moved to), as source health
+    shows it; compared in canonical form), an existing file or folder by its path, anything else by its name;
+    None when it names none."""
     if is_http_url(arg):
         wanted = canonical_url(arg)
-        return next((s for s in configured if s.url and canonical_url(s.url) == wanted), None)
+        moved = moved or {}
+        return next((s for s in configured if s.url and canonical_url(s.url) == wanted), None) or next(
+            (s for s in configured if s.url and s.name in moved and moved[s.name][0] == s.url
+             and canonical_url(moved[s.name][1]) == wanted), None)
     path = Path(arg).expanduser().resolve()
     by_path = next((s for s in configured if s.path is not None and s.path.resolve() == path), None)
     if by_path is not None or path.exists():
@@ -637,13 +644,15 @@ def other_warehouse(configured: WarehouseSettings, catalog: str) -> WarehouseSet
 
 
 def with_overrides(settings: Settings, sources: list[str] | None = None,
-                   warehouse: str | None = None, allow_private_hosts: bool | None = None) -> Settings:
-    """Apply one run's command-line overrides (sources replace the configured ones)."""
+                   warehouse: str | None = None, allow_private_hosts: bool | None = None,
+                   moved_feeds: dict[str, tuple[str, str]] | None = None) -> Settings:
+    """Apply one run's command-line overrides (sources replace the configured ones; moved_feeds, as
+    configured_source takes it, lets a feed be named by the URL it moved to)."""
     changes: dict[str, object] = {}
     if sources:
         chosen: dict[str, SourceSettings] = {}
         for arg in sources:  # each source once, however often it is named
-            source = source_from_argument(arg, settings.sources)
+            source = source_from_argument(arg, settings.sources, moved_feeds)
             chosen.setdefault(source.name, source)
         changes["sources"] = tuple(chosen.values())
     if warehouse is not None and not warehouse.strip():  # an unset variable: not the configured warehouse

@@ -34,7 +34,7 @@ from prefect.states import Cancelled, Failed, State  # noqa: E402
 
 from config.settings import ConfigError  # noqa: E402
 from flows import cli, stages  # noqa: E402
-from flows.runs import new_run_id, resolve_run, setup_failure  # noqa: E402
+from flows.runs import new_run_id, resolve_run, resolve_settings, setup_failure  # noqa: E402
 from flows.spread import Spread  # noqa: E402
 from tasks import s1_discover as discover  # noqa: E402
 from tasks.records import Article, InputCopy, Reject, RunCounts  # noqa: E402
@@ -156,6 +156,9 @@ def ingest(sources: list[str] | None = None, config_path: str | None = None,
             if not dry_run:  # the digest is written after the commit: its folder is checked before
                 lake.check_reports(settings.warehouse)
             con = _open_warehouse(settings.warehouse, dry_run, cleanup, logger.warning)
+            if sources:  # a feed named by the URL a permanent redirect moved it to is its configured source
+                settings = resolve_settings(config_path, sources, warehouse_path, allow_private_hosts,
+                                            read.moved_feeds(con))
         except (ConfigError, lake.WarehouseError) as exc:
             message = setup_failure(exc)
             logger.error("%s", message)

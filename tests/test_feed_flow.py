@@ -564,6 +564,28 @@ def test_a_configured_feed_named_on_the_command_line_is_that_source_and_a_succes
     assert list(health(db)) == ["gazette"]
 
 
+def test_a_feed_that_moved_named_by_its_new_url_is_still_its_configured_source(
+        prefect_api, tmp_path, write_config, server):
+    """After a 301, source health shows the feed's new URL; naming that URL with --source polls the configured
+    source under its own name and health row, not a second source called by the URL."""
+    from flows.ingest import ingest
+
+    old, new = server.url_for("/feeds/old.rss"), server.url_for("/feeds/gazette.rss")
+    server.expect_request("/feeds/old.rss").respond_with_data(b"", status=301, headers={"Location": new})
+    serve_feed(server, "/feeds/gazette.rss", "gazette.rss")
+    serve_pages(server, *GAZETTE_PAGES)
+    cfg = feed_config(write_config, {"gazette": old})
+    db = tmp_path / "catalog.sqlite"
+    run(cfg)
+    assert query(db, "SELECT source, url FROM source_health") == [("gazette", new)]
+
+    asked = ingest(config_path=str(cfg), sources=[new], return_state=True)
+    assert asked.is_completed(), asked.message
+    assert "sources: gazette" in asked.result()
+    assert query(db, "SELECT source, url FROM source_health") == [("gazette", new)], "one row, the configured name"
+    assert hits(server, "/feeds/old.rss") == 1, "the feed is asked for where it moved to"
+
+
 def test_configured_feeds_not_due_are_listed_in_the_digest(prefect_api, tmp_path, write_config, server):
     serve_feed(server, "/feeds/gazette.rss", "gazette.rss")
     serve_pages(server, *GAZETTE_PAGES)

@@ -119,6 +119,7 @@ SELECT source, url, configured_url, etag, last_modified, validators_at, body_has
        last_success, last_polled, consecutive_failures, next_poll_at, disabled, disabled_reason
 FROM store.source_state
 """
+SQL_MOVED_FEEDS = "SELECT source, url, configured_url FROM store.source_state WHERE url <> configured_url"
 SQL_KNOWN_URLS = "SELECT url FROM store.articles WHERE url IS NOT NULL UNION SELECT locator FROM store.articles"
 SQL_KNOWN_GUIDS = "SELECT DISTINCT source, guid FROM store.articles WHERE guid IS NOT NULL"
 SQL_STORED_ARTICLES = """
@@ -260,6 +261,11 @@ def load_source_states(con: duckdb.DuckDBPyConnection, sources: list[SourceSetti
             last_polled=_aware(polled), consecutive_failures=failures, next_poll_at=_aware(next_poll),
             disabled=disabled, disabled_reason=disabled_reason)
     return states
+
+
+def moved_feeds(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[str, str]]:
+    """Feeds a permanent redirect moved: source -> (the configured URL it moved from, the URL it is polled at)."""
+    return {source: (configured, url) for source, url, configured in con.execute(SQL_MOVED_FEEDS).fetchall()}
 
 
 def known_urls_and_guids(con: duckdb.DuckDBPyConnection) -> tuple[set[str], set[str | tuple[str, str]]]:
