@@ -202,9 +202,12 @@ def _header(d: RunDigest) -> str:
     note = ' <span class="status">dry run: nothing stored</span>' if d.dry_run else ""
     abandoned = (f'<p class="meta">Earlier runs that stopped before finishing, marked abandoned: '
                  f'{_e(", ".join(d.abandoned_runs))}</p>') if d.abandoned_runs else ""
+    # a source down is news before the articles, as the Markdown digest opens with it: named here, explained below
+    failing = (f'<p><span class="status">Failing: {_e(", ".join(p.source for p in d.source_problems))}</span> '
+               f'(why: <a href="#problems">Failing sources and rejects</a>)</p>') if d.source_problems else ""
     return (f'<header><h1>News digest</h1><p class="meta">Run <code>{_e(d.run_id)}</code>{note} · started '
             f'{d.started_at:%Y-%m-%d %H:%M %Z} · sources: {_e(", ".join(d.sources)) or "none"}</p>{abandoned}'
-            f'<ul class="counts">{counts}</ul>'
+            f'{failing}<ul class="counts">{counts}</ul>'
             '<nav><a href="#stories">Stories</a><a href="#singles">Single articles</a>'
             '<a href="#problems">Failing sources and rejects</a><a href="#trend">Issue trend</a></nav></header>')
 

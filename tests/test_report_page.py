@@ -306,6 +306,19 @@ def test_a_source_backing_off_is_not_reported_as_no_source_failed():
     assert "No source failed." in quiet
 
 
+def test_a_failing_source_is_named_at_the_top_of_the_page_as_in_the_markdown():
+    """A feed that is down shows before the articles (the Markdown digest opens with it too), with a link to
+    its reason; a page with no failing source says nothing there."""
+    page = render_page(_digest(source_problems=[SourceProblem("metro", "http 500", "HTTP 500 from /feed.rss")]),
+                       _trend(), NOW)
+    top = page[:page.index('id="stories"')]
+    assert '<a href="#problems">' in top and "metro" in top.split("<nav>")[0], top
+    assert page.count("HTTP 500 from /feed.rss") == 1, "the reason is given once, in its section"
+    assert render_digest(_digest()).index("## Failing sources") < render_digest(_digest()).index("## Stories")
+    quiet = render_page(_digest(source_problems=[]), _trend(), NOW)
+    assert "failing" not in quiet[:quiet.index("<nav>")].lower()
+
+
 def test_a_failing_source_is_explained_once_on_the_page_and_in_the_markdown():
     refused = SourceProblem("Feed A", "refused address", "refused address: 127.0.0.1 resolves to 127.0.0.1")
     timeout = SourceProblem("metro", "timeout", "timeout fetching /feed.rss")
