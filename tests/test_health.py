@@ -100,7 +100,7 @@ def test_records_are_pure() -> None:
 def test_is_due() -> None:
     assert is_due(fresh(), NOW)
     waiting = record_success(fresh(), NOW, "ok", POLICY)
-    assert not is_due(waiting, NOW + timedelta(minutes=29))
+    assert not is_due(waiting, NOW + timedelta(minutes=28))
     assert is_due(waiting, NOW + timedelta(minutes=30))
 
 
@@ -109,3 +109,15 @@ def test_policy_checks_its_values() -> None:
         HealthPolicy(base_interval_minutes=0)
     with pytest.raises(ValueError):
         HealthPolicy(disable_after=0)
+
+
+def test_a_run_on_a_schedule_of_the_same_period_is_not_skipped_for_starting_a_little_early() -> None:
+    # an hourly schedule with a 60-minute interval: the poll happened 20 s into the run, and the next run
+    # starts on the hour, 20 s before the poll time; it used to find the feed not due and skip it for an hour
+    hourly = HealthPolicy(base_interval_minutes=60, max_backoff_hours=24, disable_after=10)
+    polled = record_success(fresh(), NOW + timedelta(seconds=20), "ok", hourly)
+    assert is_due(polled, NOW + timedelta(hours=1))
+    assert not is_due(polled, NOW + timedelta(minutes=50))  # earlier than that is not the same schedule
+    # the same for a failing feed backed off to the 24-hour cap and a daily run
+    down = record_failure(fresh(), NOW + timedelta(seconds=20), "timeout", "timeout", hourly, retry_after=86_400)
+    assert is_due(down, NOW + timedelta(days=1)) and not is_due(down, NOW + timedelta(hours=22))

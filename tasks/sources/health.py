@@ -38,9 +38,23 @@ class HealthPolicy:
 
 
 
+# A run that starts a little before a source's next poll time polls it: a schedule of the same period as
+# the wait (an hourly run, a 60-minute interval) starts each run a few seconds before the previous poll's
+# time comes round again, and would otherwise skip every other run. Early by up to this share of the
+# wait, and by no more than DUE_EARLY_MAX.
+DUE_EARLY_SHARE = 0.05
+DUE_EARLY_MAX = timedelta(minutes=5)
+
+
 def is_due(state: SourceState, now: datetime) -> bool:
-    """True when the source is enabled and its next poll time has come (or was never set)."""
-    return not state.disabled and (state.next_poll_at is None or state.next_poll_at <= now)
+    """True when the source is enabled and its next poll time has come (or was never set), or comes within
+    DUE_EARLY_SHARE of its wait since the last poll (at most DUE_EARLY_MAX)."""
+    if state.disabled:
+        return False
+    if state.next_poll_at is None:
+        return True
+    wait = state.next_poll_at - state.last_polled if state.last_polled is not None else timedelta(0)
+    return state.next_poll_at - min(max(wait, timedelta(0)) * DUE_EARLY_SHARE, DUE_EARLY_MAX) <= now
 
 
 def not_due_reason(state: SourceState, now: datetime) -> str:
