@@ -574,11 +574,13 @@ def source_from_argument(arg: str, configured: tuple[SourceSettings, ...] = (),
     asking for a feed that was disabled polls it (a success enables it again)."""
     if not arg.strip():  # Path("") is the working folder: never read that by accident (an unset variable)
         raise ConfigError("--source: an empty value (name a folder, file, feed URL or configured source)")
+    if is_http_url(arg):
+        arg = written_url(arg)  # the form the config's URLs take, for the feed's name, health and lookup alike
     found = configured_source(arg, configured, moved)
     if found is not None:
         return dataclasses.replace(found, enabled=True)
     if is_http_url(arg):
-        return SourceSettings(name=written_url(arg), kind="feed", url=written_url(arg))
+        return SourceSettings(name=arg, kind="feed", url=arg)
     location = urllib.parse.urlsplit(arg)
     if location.scheme.lower() == "file" and location.netloc in ("", "localhost"):  # file:///path is that path
         path = Path(urllib.parse.unquote(location.path)).resolve()
