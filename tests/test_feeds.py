@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import time
@@ -517,9 +518,18 @@ def test_permanent_redirect_updates_the_stored_url(server: HTTPServer, client: H
                                                               headers={"Location": "/feeds/world.rss"})
     serve_feed(server, "/feeds/world.rss", "world.rss")
     serve_pages(server, *PAGES)
-    poll = poll_feeds([feed_source(server, "world", "/feeds/old.rss")], {}, client, NOW, set(), set())
+    source = feed_source(server, "world", "/feeds/old.rss")
+    poll = poll_feeds([source], {}, client, NOW, set(), set())
     assert poll.states[0].url == server.url_for("/feeds/world.rss")
     assert len(poll.documents) == 3
+    # the move is said where people look, in each poll's status, until the config names the new URL
+    moved = f"moved permanently to {server.url_for('/feeds/world.rss')}; the config still names {source.url}"
+    assert poll.states[0].last_status.startswith(f"ok ({moved}; ")
+    later = poll_feeds([source], {"world": poll.states[0]}, client, NOW + timedelta(hours=1), set(), set())
+    assert later.states[0].last_status == f"unchanged ({moved})"
+    updated = dataclasses.replace(source, url=server.url_for("/feeds/world.rss"))
+    again = poll_feeds([updated], {"world": later.states[0]}, client, NOW + timedelta(hours=2), set(), set())
+    assert again.states[0].last_status == "unchanged"
 
 
 def test_repeated_hard_failures_disable_a_source(server: HTTPServer, client: HttpClient) -> None:

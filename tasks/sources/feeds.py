@@ -109,7 +109,7 @@ class _FeedUpdate:
     @property
     def status(self) -> str:
         """The feed's status: 'ok', or 'ok (note; note)'."""
-        return f"ok ({'; '.join(self.notes)})" if self.notes else "ok"
+        return _with_notes("ok", self.notes)
 
 
 def parse_feed(body: bytes, headers: dict[str, str], base_url: str) -> ParsedFeed:
@@ -444,14 +444,17 @@ def _read_feed(src: SourceSettings, state: SourceState, response: FetchResult | 
     if response.permanent_redirect:
         LOGGER.info("feed %s moved permanently to %s", src.name, response.permanent_redirect)
         state = dataclasses.replace(state, url=response.permanent_redirect)
+    # said in every status until the config names the new URL (a new URL there starts the feed's health afresh)
+    moved = [f"moved permanently to {state.url}; the config still names {src.url}"] if state.url != src.url else []
     if response.status == 304:
-        poll.states.append(record_success(state, now, "not modified", policy))
+        poll.states.append(record_success(state, now, _with_notes("not modified", moved), policy))
         return None
     changes: dict[str, object] = {
         "etag": response.headers.get("etag"), "last_modified": response.headers.get("last-modified"),
         "validators_at": now, "body_hash": sha256_hex(response.body)}
     if changes["body_hash"] == state.body_hash:
-        poll.states.append(record_success(dataclasses.replace(state, **changes), now, "unchanged", policy))
+        poll.states.append(record_success(dataclasses.replace(state, **changes), now, _with_notes("unchanged", moved),
+                                          policy))
         return None
     try:
         parsed = parse_feed(response.body, response.headers, response.url)
@@ -463,11 +466,16 @@ def _read_feed(src: SourceSettings, state: SourceState, response: FetchResult | 
         _fail(src, state, now, policy, poll, "parse error",
               one_line(f"parse error: {exc.__class__.__name__}: {exc}"))
         return None
-    notes = [f"bozo: {parsed.bozo_reason}"] if parsed.bozo_reason else []
+    notes = [*moved, *([f"bozo: {parsed.bozo_reason}"] if parsed.bozo_reason else [])]
     if parsed.unread:
         notes.append(f"{parsed.unread} of {parsed.unread + len(parsed.entries)} entries have neither link nor guid: "
                      "not read")
     return _FeedUpdate(src, state, changes, notes, list(parsed.entries), parsed.title)
+
+
+def _with_notes(status: str, notes: list[str]) -> str:
+    """A feed's status with what was odd about it: 'ok', or 'ok (note; note)'."""
+    return f"{status} ({'; '.join(notes)})" if notes else status
 
 
 def _fail(src: SourceSettings, state: SourceState, now: datetime, policy: HealthPolicy, poll: FeedPoll,
