@@ -584,6 +584,9 @@ def test_a_feed_that_moved_named_by_its_new_url_is_still_its_configured_source(
     assert "sources: gazette" in asked.result()
     assert query(db, "SELECT source, url FROM source_health") == [("gazette", new)], "one row, the configured name"
     assert hits(server, "/feeds/old.rss") == 1, "the feed is asked for where it moved to"
+    # polled fine where it moved to: its status says so, and it is not a failing feed
+    [(status, failing)] = query(db, "SELECT last_status, failing FROM source_health")
+    assert status.startswith("unchanged (moved permanently to ") and failing is False, (status, failing)
 
 
 def test_configured_feeds_not_due_are_listed_in_the_digest(prefect_api, tmp_path, write_config, server):

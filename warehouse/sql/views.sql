@@ -60,8 +60,9 @@ FROM store.rejects;
 CREATE OR REPLACE VIEW source_health AS
 SELECT source, url, last_status, last_error, last_success, last_polled, consecutive_failures,
        next_poll_at, disabled, disabled_reason,
-       (last_status IS NOT NULL AND last_status NOT IN ('ok', 'not modified', 'unchanged')
-        AND last_status NOT LIKE 'ok%') AS failing
+       -- a poll that worked: ok, not modified or unchanged, each perhaps with notes, 'unchanged (moved …)'
+       (last_status IS NOT NULL
+        AND NOT regexp_matches(last_status, '^(ok|not modified|unchanged)( \(|$)')) AS failing
 FROM store.source_state;
 
 -- Every input a run read for the first time (a path or URL with bytes new to it), with its one outcome:
