@@ -121,3 +121,13 @@ def test_a_run_on_a_schedule_of_the_same_period_is_not_skipped_for_starting_a_li
     # the same for a failing feed backed off to the 24-hour cap and a daily run
     down = record_failure(fresh(), NOW + timedelta(seconds=20), "timeout", "timeout", hourly, retry_after=86_400)
     assert is_due(down, NOW + timedelta(days=1)) and not is_due(down, NOW + timedelta(hours=22))
+
+
+def test_a_feed_that_asked_to_be_left_alone_is_not_polled_before_the_time_it_gave() -> None:
+    # a 429 or 503 with Retry-After names the time the server will answer again: a run a little before it
+    # would only be refused again (and back the feed off further)
+    hourly = HealthPolicy(base_interval_minutes=60, max_backoff_hours=24, disable_after=10)
+    for label in ("http 429", "http 503"):
+        asked = record_failure(fresh(), NOW, label, f"HTTP {label[5:]} from the feed", hourly, retry_after=3600)
+        assert not is_due(asked, NOW + timedelta(minutes=59, seconds=50)), label
+        assert is_due(asked, NOW + timedelta(hours=1)), label

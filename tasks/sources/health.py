@@ -18,6 +18,8 @@ HARD_FAILURES = frozenset({"dns", "http 404", "http 410", "parse error", "bad ur
 # after the usual interval (a person naming it with --source polls it at once, and so does a run that allows
 # private addresses: tasks.sources.feeds.poll_feeds).
 POLICY_REFUSALS = frozenset({"refused address"})
+# The answers that may carry Retry-After: the wait after them may be the server's own time, never run early.
+SERVER_WAITS = frozenset({"http 429", "http 503"})
 
 
 @dataclass(frozen=True)
@@ -41,19 +43,21 @@ class HealthPolicy:
 # A run that starts a little before a source's next poll time polls it: a schedule of the same period as
 # the wait (an hourly run, a 60-minute interval) starts each run a few seconds before the previous poll's
 # time comes round again, and would otherwise skip every other run. Early by up to this share of the
-# wait, and by no more than DUE_EARLY_MAX.
+# wait, and by no more than DUE_EARLY_MAX; never early after an answer that may have named its own time
+# (SERVER_WAITS: Retry-After is honoured to the second).
 DUE_EARLY_SHARE = 0.05
 DUE_EARLY_MAX = timedelta(minutes=5)
 
 
 def is_due(state: SourceState, now: datetime) -> bool:
     """True when the source is enabled and its next poll time has come (or was never set), or comes within
-    DUE_EARLY_SHARE of its wait since the last poll (at most DUE_EARLY_MAX)."""
+    DUE_EARLY_SHARE of its wait since the last poll (at most DUE_EARLY_MAX; not after SERVER_WAITS)."""
     if state.disabled:
         return False
     if state.next_poll_at is None:
         return True
-    wait = state.next_poll_at - state.last_polled if state.last_polled is not None else timedelta(0)
+    wait = (state.next_poll_at - state.last_polled
+            if state.last_polled is not None and state.last_status not in SERVER_WAITS else timedelta(0))
     return state.next_poll_at - min(max(wait, timedelta(0)) * DUE_EARLY_SHARE, DUE_EARLY_MAX) <= now
 
 
