@@ -522,8 +522,8 @@ def test_permanent_redirect_updates_the_stored_url(server: HTTPServer, client: H
     poll = poll_feeds([source], {}, client, NOW, set(), set())
     assert poll.states[0].url == server.url_for("/feeds/world.rss")
     assert len(poll.documents) == 3
-    # the move is said where people look, in each poll's status, until the config names the new URL
-    moved = f"moved permanently to {server.url_for('/feeds/world.rss')}; the config still names {source.url}"
+    # the move is said where people look, in each poll's status, until the feed is named by its new URL
+    moved = f"moved permanently to {server.url_for('/feeds/world.rss')}; named by {source.url}"
     assert poll.states[0].last_status.startswith(f"ok ({moved}; ")
     later = poll_feeds([source], {"world": poll.states[0]}, client, NOW + timedelta(hours=1), set(), set())
     assert later.states[0].last_status == f"unchanged ({moved})"

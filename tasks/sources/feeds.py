@@ -444,8 +444,9 @@ def _read_feed(src: SourceSettings, state: SourceState, response: FetchResult | 
     if response.permanent_redirect:
         LOGGER.info("feed %s moved permanently to %s", src.name, response.permanent_redirect)
         state = dataclasses.replace(state, url=response.permanent_redirect)
-    # said in every status until the config names the new URL (a new URL there starts the feed's health afresh)
-    moved = [f"moved permanently to {state.url}; the config still names {src.url}"] if state.url != src.url else []
+    # said in every status until the feed is named by its new URL (a new URL in the config starts its health
+    # afresh); a feed given by --source alone is named by its URL too, so the note names no config
+    moved = [f"moved permanently to {state.url}; named by {src.url}"] if state.url != src.url else []
     if response.status == 304:
         poll.states.append(record_success(state, now, _with_notes("not modified", moved), policy))
         return None
