@@ -51,9 +51,11 @@ def learn_from_examples(files: Mapping[str, Sequence[Path]], cache_dir: Path, ot
         try:
             model = load_model(cached)
             _used(cached)
-            return model
         except (ValueError, OSError) as exc:  # unreadable, or pruned by another process a moment ago
             LOGGER.warning("cached issue model %s is unreadable (%s); fitting again", cached, exc)
+        else:  # a model cached before every issue was checked has its examples read again
+            _check_learned(model, files, {p.resolve(): read_example(p) for paths in files.values() for p in paths})
+            return model
     labels: dict[Path, set[str]] = {path.resolve(): set() for path in other}
     for issue, path in pairs:
         labels.setdefault(path.resolve(), set()).add(issue)
@@ -61,10 +63,7 @@ def learn_from_examples(files: Mapping[str, Sequence[Path]], cache_dir: Path, ot
     texts = [read_example(p) for p in ordered]
     model = fit_model(texts, [frozenset(labels[p]) for p in ordered], sorted(files),
                       meta={"digest": digest, "source": "taxonomy examples", "language": examples_language(texts)})
-    learned, text_of = set(model.terms), dict(zip(ordered, texts))
-    for issue in sorted(files):  # each issue needs a learned word in its examples, or its model reads nothing
-        if not any(term in learned for path in files[issue] for term in analyse(text_of[path.resolve()])):
-            raise ValueError(f"no word of issue {issue!r}'s examples is learned")
+    _check_learned(model, files, dict(zip(ordered, texts)))
     try:
         model.save(cached)
     except OSError as exc:
@@ -74,6 +73,15 @@ def learn_from_examples(files: Mapping[str, Sequence[Path]], cache_dir: Path, ot
     LOGGER.info("fitted an issue model for %d issues on %d example files, %d of other news (cached as %s)", len(files),
                 len(ordered), len(other), cached.name)
     return model
+
+
+def _check_learned(model: IssueModel, files: Mapping[str, Sequence[Path]], text_of: Mapping[Path, str]) -> None:
+    """ValueError unless each issue's examples hold a word the model learned (text_of: each resolved file's
+    text): an issue without one has a model that reads nothing and can never be tagged."""
+    learned = set(model.terms)
+    for issue in sorted(files):
+        if not any(term in learned for path in files[issue] for term in analyse(text_of[path.resolve()])):
+            raise ValueError(f"no word of issue {issue!r}'s examples is learned")
 
 
 def _used(cached: Path) -> None:

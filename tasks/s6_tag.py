@@ -207,7 +207,11 @@ def _unlearnable(path: Path, files: dict[str, list[Path]], other: list[Path], ex
     [other]) at fault: its files hold no words, or none of its words is in another example file (a word is
     learned from MIN_DF files); else every issue's examples together, with the fitting's own reason."""
     keyed = [(f"issues.{name}.examples", found) for name, found in files.items()] + [("other.examples", other)]
-    words = {file.resolve(): set(analyse(read_example(file))) for _, found in keyed for file in found}
+    generic = _fail(path, ", ".join(where for where, found in keyed if found), f"cannot be learned from ({exc})")
+    try:
+        words = {file.resolve(): set(analyse(read_example(file))) for _, found in keyed for file in found}
+    except OSError:  # gone since it was fitted on: the fitting's own reason says what is known
+        return generic
     in_files = Counter(word for found in words.values() for word in found)
     for where, found in keyed:
         own = set().union(*(words[file.resolve()] for file in found))
@@ -216,7 +220,7 @@ def _unlearnable(path: Path, files: dict[str, list[Path]], other: list[Path], ex
         if found and all(in_files[word] < MIN_DF for word in own):
             return _fail(path, where, "no word of its example files is in any other example file "
                          f"(a word is learned only when {MIN_DF} or more hold it)")
-    return _fail(path, ", ".join(where for where, found in keyed if found), f"cannot be learned from ({exc})")
+    return generic
 
 
 def _model_files(table: object, root: Path) -> list[Path] | None:

@@ -172,6 +172,21 @@ def test_an_unreadable_cache_entry_is_fitted_again(tmp_path: Path) -> None:
     assert set(model.issues) == {"sport", "economy"} and load_model(cached).issues == model.issues
 
 
+def test_a_cached_model_is_checked_as_a_fitted_one_is(tmp_path: Path, model: IssueModel) -> None:
+    # a model cached before the check (here: any model under the examples' digest) for examples one issue of
+    # which holds no words used to be read back as it was, and that issue could never be tagged
+    files = _examples(tmp_path / "examples")
+    for index, path in enumerate(files["economy"]):
+        path.write_text("!!! ---\n" if index % 2 else "?? ...\n", encoding="utf-8")
+    cache = tmp_path / "cache"
+    with pytest.raises(ValueError, match="no word of issue 'economy'"):
+        learn_from_examples(files, cache)
+    assert not cache.exists() or not list(cache.iterdir()), "not cached"
+    model.save(cache / f"{examples_digest([(i, p) for i, ps in files.items() for p in ps])}.npz")
+    with pytest.raises(ValueError, match="no word of issue 'economy'"):
+        learn_from_examples(files, cache)
+
+
 def test_examples_are_read_as_utf8_or_latin1(tmp_path: Path) -> None:
     path = tmp_path / "x.txt"
     path.write_bytes("Müller's goal".encode("latin-1"))
