@@ -14,8 +14,9 @@ from pathlib import Path
 from config.settings import PROJECT_ROOT, ConfigError, TagSettings, path_rule, read_toml
 from tasks.issue_model import MIN_DF, IssueModel, ModelSet, Prediction, SetPrediction, analyse, load_model
 from tasks.learn_terms import CACHE_FOLDER, learn_from_examples, read_example
-from tasks.records import SOURCE_DEFAULT_EVIDENCE, Article, Tag
+from tasks.records import SOURCE_DEFAULT_EVIDENCE, Article, CleanedArticle, Tag
 from tasks.text.language import function_words, language_name
+from tasks.text.normalise import one_line
 from tasks.text.sentences import match_terms
 
 LOGGER = logging.getLogger(__name__)
@@ -28,6 +29,7 @@ EXAMPLE_SUFFIXES = (".txt", ".md")
 MIN_EXAMPLES = 2                  # files an issue is learned from, and against (calibration needs two folds)
 MAX_WEIGHT = 100.0
 TITLE_WEIGHT = 3                  # a match in the title counts as this many matches in the text
+_TITLE_END = " .!?:;\u2026"       # how a title or a paragraph may end, aside when telling them apart
 REFERENCE_WORDS = 300             # longer texts have their score scaled by sqrt(REFERENCE_WORDS / words)
 # Keyword evidence e (weighted matches, see _tag) counts as the probability 1 - exp(-e / KEYWORD_SCALE):
 # one unambiguous phrase (weight 2) gives 0.39, one typical word (weight 1) 0.22, so a single common
@@ -413,6 +415,19 @@ def _with_defaults(tags: list[Tag], defaults: Iterable[str]) -> list[Tag]:
     return tags + extra
 
 
+def _title_to_read(cleaned: CleanedArticle) -> str | None:
+    """The title as tagging reads it beside the text: None when it is the text's own opening (derived from the
+    lead, or a headline the text repeats as its first paragraph), which the text already gives once; a
+    title's words weigh more than the text's, and the lead's should not for being read twice."""
+    title = cleaned.title
+    if not title or cleaned.title_derived:
+        return None
+    first = cleaned.text.split("\n\n", 1)[0]
+    if one_line(first, None).rstrip(_TITLE_END).casefold() == one_line(title, None).rstrip(_TITLE_END).casefold():
+        return None
+    return title
+
+
 def tag_articles(articles: list[Article], taxonomy: Taxonomy, settings: TagSettings) -> None:
     """Fill in each article's tags, adding its source's default tags."""
     matchers: dict[str, _Matcher] = {}
@@ -420,6 +435,6 @@ def tag_articles(articles: list[Article], taxonomy: Taxonomy, settings: TagSetti
         language = language_name(article.cleaned.language)
         if language not in matchers:
             matchers[language] = _matcher(taxonomy, language)
-        tags = _tag(article.cleaned.title, article.cleaned.text, taxonomy, matchers[language], language,
+        tags = _tag(_title_to_read(article.cleaned), article.cleaned.text, taxonomy, matchers[language], language,
                     settings.min_score, settings.max_tags)
         article.tags = _with_defaults(tags, article.doc.default_tags)

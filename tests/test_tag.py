@@ -136,6 +136,30 @@ def _article(text: str, default_tags: tuple[str, ...]) -> Article:
     return Article(article_id="x", doc=doc, cleaned=CleanedArticle(title=None, text=text, language="en"))
 
 
+def test_the_lead_is_read_once_when_the_title_is_its_own_opening(taxonomy) -> None:
+    # a title derived from the lead, or a headline the text repeats as its first paragraph, used to be read
+    # twice (as the title, and again in the text), and weighed three times over as a title's words
+    from tasks.s2_clean import clean_text
+
+    lead = ("Inflation rose to 3 percent in May as food and energy prices climbed, the statistics office "
+            "said, and economists expect the central bank to raise interest rates again next month.")
+    derived = clean_text(lead + "\n\nShops said customers were buying less, and the council warned of hardship.")
+    repeated = clean_text("Plea to I.M.F.\n\nPlea to I.M.F.\n\nRussia makes a plea to the I.M.F. as it "
+                          "confronts a financial crisis and its currency falls.")
+    assert derived.title_derived and derived.text.startswith(derived.title[:40])
+    for cleaned in (derived, repeated):
+        article = Article(article_id="x", doc=_article("", ()).doc, cleaned=cleaned)
+        tag_articles([article], taxonomy, TagSettings(min_score=0.05, max_tags=5))
+        once = tag_text(None, cleaned.text, taxonomy, min_score=0.05, max_tags=5)
+        assert [(t.issue, round(t.score, 6)) for t in article.tags] == [(t.issue, round(t.score, 6)) for t in once]
+    # a headline the text does not repeat still counts as the title
+    headed = clean_text("Central bank raises interest rates\n\n" + lead)
+    article = Article(article_id="x", doc=_article("", ()).doc, cleaned=headed)
+    tag_articles([article], taxonomy, TagSettings(min_score=0.05, max_tags=5))
+    assert article.tags == tag_text(headed.title, headed.text, taxonomy, min_score=0.05, max_tags=5)
+    assert article.tags != tag_text(None, headed.text, taxonomy, min_score=0.05, max_tags=5)
+
+
 def test_tag_articles_adds_source_defaults(taxonomy) -> None:
     sports = _article(MATCH_REPORT, ("sport", "local"))
     plain = _article("Nothing much happened today.", ("local",))
