@@ -56,9 +56,11 @@ _CREDIT_FILLER = frozenset({
 _CREDIT_PUNCT = re.compile(r"[-\u2014\u2013/,&():;.|+\s]+")
 _ADVERT = frozenset({"advertisement", "advertisement:", "sponsored content", "ad", "scroll to continue"})
 # The line a blog's feed puts under each post (WordPress with Yoast SEO, in English and German): "The post
-# <title> appeared first on <site>." It is no part of the article, and the feed's text stands in for a page.
+# <title> appeared first on <site>." (other plugins: "first appeared on"). It is no part of the article, and
+# the feed's text stands in for a page.
 MAX_FEED_NOTICE_WORDS = 40  # a longer paragraph is the article's own, whatever its words
-_FEED_NOTICE = re.compile(r"(?:The post|Der Beitrag) .+ (?:appeared first on|erschien zuerst auf) .+", re.S)
+_FEED_NOTICE = re.compile(r"(?:The post|Der Beitrag) .+ (?:appeared first on|first appeared on|erschien zuerst auf) .+",
+                          re.S)
 _ISO_STAMP = re.compile(r"\b(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}(?::\d{2})?)(?:\.\d+)?(Z|[+-]\d{2}:?\d{2})")
 _HTML_DATE_PARAMS = {"extensive_search": False, "original_date": True}
 # Runs a chunk function over a batch (maybe in worker processes): (func, items, *args) -> results in order.

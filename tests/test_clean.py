@@ -818,6 +818,9 @@ def test_an_articles_own_closing_sentence_about_a_post_that_appeared_first_is_ke
     doc = _doc(feed_text, "https://news.example.com/ferry", "text/html", feed_title="Ferry fares to rise in April",
                feed_content=feed_text.decode("utf-8"))
     assert _paragraphs(clean_documents([doc], CleanSettings())[0][0][1].text) == [FERRY_LEAD, *FERRY_BODY]
+    other = feed_text.decode("utf-8").replace("appeared first on", "first appeared on")  # other plugins' wording
+    assert _paragraphs(clean_documents([dataclasses.replace(doc, raw=other.encode("utf-8"), feed_content=other)],
+                                       CleanSettings())[0][0][1].text) == [FERRY_LEAD, *FERRY_BODY]
 
 
 def test_the_language_is_read_from_the_headline_and_the_text() -> None:
