@@ -724,3 +724,25 @@ def test_a_failing_feed_and_why_are_in_the_runs_log_on_the_api(prefect_api, tmp_
     assert any(m.startswith("feed gone failed: ") and "HTTP 410" in m for m in warnings), warnings
     assert any(m.startswith("feed source gone disabled: permanently gone") for m in warnings), warnings
     assert not any("business" in m for m in warnings), warnings
+
+
+def test_a_json_feeds_html_escaped_twice_is_stored_as_text_not_as_tags(prefect_api, tmp_path, write_config, server):
+    """A JSON Feed whose content_html is escaped twice ('&lt;p&gt;…', as a static site generator wrote it) stood
+    in for its dead page with its tags as words ('<p><a href="…">Supabase</a> uses …') in text and summary."""
+    site = base(server)
+    paragraphs = ["The council approved a new cycle lane along the river road on Tuesday, after two years of "
+                  "consultation with residents, shop owners and the bus company.",
+                  "Work starts in March and should take four months; the road stays open to cars in one direction.",
+                  "Shop owners said they feared losing parking, but the council promised twenty new spaces nearby."]
+    content = "".join(f'<p><a href="{site}/lane">{p}</a></p>\n' for p in paragraphs)
+    escaped = content.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+    feed = {"version": "https://jsonfeed.org/version/1.1", "title": "River Post",
+            "items": [{"id": f"{site}/lane", "url": f"{site}/lane", "title": "Cycle lane approved",
+                       "content_html": escaped, "date_published": "2026-02-16T00:00:00Z"}]}
+    server.expect_request("/feeds/river.json").respond_with_json(feed)  # the page answers 404: the feed's text is used
+    run(feed_config(write_config, {"river": f"{site}/feeds/river.json"}))
+
+    [(text, summary, reason)] = query(tmp_path / "catalog.sqlite", "SELECT text, summary, feed_text_reason FROM articles")
+    assert reason == "page fetch failed: http 404"
+    assert text.split("\n\n") == paragraphs
+    assert not any(mark in text + summary for mark in ("<p>", "</a>", "href", "&lt;", "&quot;"))

@@ -293,9 +293,12 @@ def looks_like_html(text: str) -> bool:
 
 def fragment_text(content: str) -> str:
     """Plain text of a small HTML fragment (a feed summary): block ends become line breaks, tags go, and
-    entities are decoded, also in a fragment with no tag ('AT&amp;T and Q&amp;A' is 'AT&T and Q&A')."""
+    entities are decoded, also in a fragment with no tag ('AT&amp;T and Q&amp;A' is 'AT&T and Q&A'); a
+    fragment escaped twice by its feed ('&lt;p&gt;…&lt;/p&gt;', an HTML page's markup once decoded) is the
+    text of that markup."""
     if not _TAG.search(content):
-        return html.unescape(content)
+        decoded = html.unescape(content)
+        return fragment_text(decoded) if decoded != content and looks_like_html(decoded) else decoded
     text = _FRAGMENT_BREAK.sub("\n", _FRAGMENT_DROP.sub(" ", content))
     return html.unescape(_TAG.sub("", text))
 
