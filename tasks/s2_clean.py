@@ -55,6 +55,11 @@ _CREDIT_FILLER = frozenset({
 })
 _CREDIT_PUNCT = re.compile(r"[-\u2014\u2013/,&():;.|+\s]+")
 _ADVERT = frozenset({"advertisement", "advertisement:", "sponsored content", "ad", "scroll to continue"})
+# A paragraph that is nothing but unrendered WordPress shortcodes with attributes ('[time-brightcove
+# not-tgx="true"]', '[caption id="attachment_7"]'): markup a site's feed or page let through, not words of the
+# article. A bracketed word alone ('[dependencies]', a TOML table in a code sample) is no shortcode here.
+_QUOTES = "\"'\u201c\u201d\u2033"
+_SHORTCODE = re.compile(rf"(?:\[/?[a-z][\w-]*(?:\s+[\w-]+=[{_QUOTES}][^\]{_QUOTES}]*[{_QUOTES}])+\s*/?\]\s*)+")
 # The line a blog's feed puts under each post (WordPress with Yoast SEO, in English and German): "The post
 # <title> appeared first on <site>." (other plugins: "first appeared on"). It is no part of the article, and
 # the feed's text stands in for a page.
@@ -247,7 +252,7 @@ def _trim_tail(paras: list[str], found: _Found, rules: _Rules, drop_lists: bool,
 def _strip_once(paras: list[str], found: _Found, rules: _Rules, take_title: bool, drop_lists: bool,
                 feed_text: bool) -> list[str]:
     """One round of header and footer removal; depends only on the paragraphs, never on what was found."""
-    paras = [p for p in paras if p.lower() not in _ADVERT]
+    paras = [p for p in paras if p.lower() not in _ADVERT and not _SHORTCODE.fullmatch(p)]
     paras = _take_byline_after_lead(_take_header(paras, found, take_title), found)
     return _trim_tail(paras, found, rules, drop_lists, feed_text)
 

@@ -746,3 +746,26 @@ def test_a_json_feeds_html_escaped_twice_is_stored_as_text_not_as_tags(prefect_a
     assert reason == "page fetch failed: http 404"
     assert text.split("\n\n") == paragraphs
     assert not any(mark in text + summary for mark in ("<p>", "</a>", "href", "&lt;", "&quot;"))
+
+
+def test_a_wordpress_shortcode_left_in_a_feeds_text_is_no_part_of_the_article(prefect_api, tmp_path, write_config,
+                                                                               server):
+    """A news site's feed holds an unrendered WordPress shortcode as a paragraph of its own ('[time-brightcove
+    not-tgx="true"]', in every article of two real feeds): it was stored in the text as if the article said it."""
+    site = base(server)
+    paragraphs = ["The council approved a new cycle lane along the river road on Tuesday, after two years of "
+                  "consultation with residents, shop owners and the bus company.",
+                  "Work starts in March and should take four months; the road stays open to cars in one direction.",
+                  "[dependencies] is how the council's planning file names the works the lane waits for.",
+                  "Shop owners said they feared losing parking, but the council promised twenty new spaces nearby."]
+    content = "".join(f"<p>{p}</p>" for p in (paragraphs[0], "[time-brightcove not-tgx=&#8221;true&#8221;]",
+                                              *paragraphs[1:3], '[caption id="attachment_7" align="alignnone"]',
+                                              paragraphs[3]))
+    server.expect_request("/feeds/river.rss").respond_with_data(  # the page answers 404: the feed's text is used
+        f'<?xml version="1.0"?><rss version="2.0"><channel><title>River Post</title><item><title>Cycle lane '
+        f'approved</title><link>{site}/lane</link><description><![CDATA[{content}]]></description></item>'
+        f'</channel></rss>', content_type=RSS_TYPE)
+    run(feed_config(write_config, {"river": f"{site}/feeds/river.rss"}))
+
+    [(text,)] = query(tmp_path / "catalog.sqlite", "SELECT text FROM articles")
+    assert text.split("\n\n") == paragraphs
