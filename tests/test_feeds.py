@@ -688,7 +688,8 @@ def test_a_feed_listing_an_entry_twice_or_two_links_under_one_guid_says_so(serve
     once, and the feed's health says what was odd."""
     site = base(server)
     story = " ".join(f"Sentence {i} of the page, long enough to read." for i in range(8))
-    items = [("same-guid", "/a.html"), ("same-guid", "/b.html"), ("g2", "/c.html"), ("g2", "/c.html")]
+    items = [("same-guid", "/a.html"), ("same-guid", "/b.html"), ("g2", "/c.html"), ("g2", "/c.html"),
+             ("g3", "/c.html#later")]  # an entry of its own on the same page (a journal's dated sections)
     server.expect_request("/feed.rss").respond_with_data(
         '<?xml version="1.0"?><rss version="2.0"><channel><title>Odd</title>' + "".join(
             f'<item><title>{path}</title><link>{site}{path}</link><guid isPermaLink="false">{guid}</guid></item>'
@@ -700,8 +701,10 @@ def test_a_feed_listing_an_entry_twice_or_two_links_under_one_guid_says_so(serve
     assert sorted(d.url for d in poll.documents) == [f"{site}/a.html", f"{site}/b.html", f"{site}/c.html"]
     assert poll.entries_seen == 3 and not poll.rejects and hits(server, "/c.html") == 1
     [state] = poll.states
-    assert state.last_status == ("ok (1 entry repeats the link or guid of an earlier entry: read once; 1 entry shares an "
-                                 "earlier entry's guid under another link: each read by its link)"), state.last_status
+    assert state.last_status == ("ok (1 entry repeats the link or guid of an earlier entry: read once; 1 entry links "
+                                 "to an earlier entry's page under a guid of its own: the page is read once, and the "
+                                 "entry's own text is not stored; 1 entry shares an earlier entry's guid under another "
+                                 "link: each read by its link)"), state.last_status
     stored = {d.url for d in poll.documents}
     again = poll_feeds([feed_source(server, "odd", "/feed.rss")], {}, client, NOW, stored,
                        {("odd", "same-guid"), ("odd", "g2")})

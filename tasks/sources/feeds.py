@@ -398,7 +398,7 @@ def poll_feeds(sources: list[SourceSettings], states: dict[str, SourceState], cl
         update = _read_feed(src, state, response, now, policy, poll)
         if update is None:
             continue
-        entries, own_urls, own_guids, repeated, shared_guid = [], set(), set(), 0, 0
+        entries, own_urls, own_guids, repeated, shared_guid, same_page = [], set(), set(), 0, 0, 0
         links_of: dict[str, set[str]] = {}
         for entry in update.entries:
             links_of.setdefault(entry.guid, set()).update([entry.url] if entry.guid and entry.url else [])
@@ -409,7 +409,10 @@ def poll_feeds(sources: list[SourceSettings], states: dict[str, SourceState], cl
             if entry.url and entry.url not in seen_urls and guid in own_guids:
                 shared_guid += 1  # this feed gives two links one guid: two articles, each read by its link
             elif _among(entry.url, guid, seen_urls, seen_guids):
-                repeated += _among(entry.url, guid, own_urls, own_guids)  # the feed lists it twice: read once
+                if entry.url in own_urls and guid is not None and guid not in own_guids:
+                    same_page += 1  # an entry of its own linking to an earlier entry's page: the page is read once
+                else:
+                    repeated += _among(entry.url, guid, own_urls, own_guids)  # the feed lists it twice: read once
                 continue  # met earlier in this poll (two feeds carry it): one input, counted under the first
             own_urls.update([entry.url] if entry.url else [])
             own_guids.update([guid] if guid else [])
@@ -423,6 +426,10 @@ def poll_feeds(sources: list[SourceSettings], states: dict[str, SourceState], cl
         if repeated:
             update.notes.append(f"{repeated} {'entry repeats' if repeated == 1 else 'entries repeat'} the link or "
                                 "guid of an earlier entry: read once")
+        if same_page:
+            update.notes.append(f"{same_page} {'entry links' if same_page == 1 else 'entries link'} to an earlier "
+                                "entry's page under a guid of its own: the page is read once, and the entry's own "
+                                "text is not stored")
         if shared_guid:
             update.notes.append(f"{shared_guid} {'entry shares' if shared_guid == 1 else 'entries share'} an earlier "
                                 "entry's guid under another link: each read by its link")
