@@ -30,6 +30,7 @@ MIN_EXAMPLES = 2                  # files an issue is learned from, and against 
 MAX_WEIGHT = 100.0
 TITLE_WEIGHT = 3                  # a match in the title counts as this many matches in the text
 _TITLE_END = " .!?:;\u2026"       # how a title or a paragraph may end, aside when telling them apart
+_CUT_SHORT = re.compile(r"\s*(?:\u2026|\.\.\.)$")  # the ellipsis of a title cut short
 REFERENCE_WORDS = 300             # longer texts have their score scaled by sqrt(REFERENCE_WORDS / words)
 # Keyword evidence e (weighted matches, see _tag) counts as the probability 1 - exp(-e / KEYWORD_SCALE):
 # one unambiguous phrase (weight 2) gives 0.39, one typical word (weight 1) 0.22, so a single common
@@ -422,8 +423,12 @@ def _title_to_read(cleaned: CleanedArticle) -> str | None:
     title = cleaned.title
     if not title or cleaned.title_derived:
         return None
-    first = cleaned.text.split("\n\n", 1)[0]
-    if one_line(first, None).rstrip(_TITLE_END).casefold() == one_line(title, None).rstrip(_TITLE_END).casefold():
+    first = one_line(cleaned.text.split("\n\n", 1)[0], None).casefold()
+    heading = one_line(title, None).casefold()
+    if first.rstrip(_TITLE_END) == heading.rstrip(_TITLE_END):
+        return None
+    cut = _CUT_SHORT.sub("", heading)  # a title cut short from the opening ('The goal of the tracker is to...')
+    if cut != heading and cut.strip() and first.startswith(cut.rstrip()):
         return None
     return title
 

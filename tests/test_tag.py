@@ -160,6 +160,27 @@ def test_the_lead_is_read_once_when_the_title_is_its_own_opening(taxonomy) -> No
     assert article.tags != tag_text(None, headed.text, taxonomy, min_score=0.05, max_tags=5)
 
 
+def test_a_title_cut_short_from_the_texts_opening_is_read_once(taxonomy) -> None:
+    # a feed whose entries have no headline of their own titles each with its text's opening, cut short with an
+    # ellipsis ('The goal of the Trump Action Tracker is to...', 'a friend just tipped me off about … and…'):
+    # that opening was read twice, once as the title whose words weigh three times over
+    lead = ("Inflation rose to 3 percent in May as food and energy prices climbed, the statistics office "
+            "said, and economists expect the central bank to raise interest rates again next month.")
+    text = lead + "\n\nShops said customers were buying less, and the council warned of hardship."
+    for title in ("Inflation rose to 3 percent in May as food and energy prices\u2026",
+                  "Inflation rose to 3 percent in May as food and energy prices...",
+                  "INFLATION ROSE TO 3 PERCENT IN MAY AS FOOD AND ENERGY PRICES \u2026"):
+        article = Article(article_id="x", doc=_article("", ()).doc, cleaned=CleanedArticle(title, text, language="en"))
+        tag_articles([article], taxonomy, TagSettings(min_score=0.05, max_tags=5))
+        assert article.tags == tag_text(None, text, taxonomy, min_score=0.05, max_tags=5)
+    assert tag_text(title, text, taxonomy, min_score=0.05, max_tags=5) != article.tags  # the title would count
+    # a headline that the text's opening only begins with, or one cut short from elsewhere, is the title still
+    for title in ("Inflation rose", "Inflation fell to 2 percent in May...", "Central bank to raise rates\u2026"):
+        article = Article(article_id="x", doc=_article("", ()).doc, cleaned=CleanedArticle(title, text, language="en"))
+        tag_articles([article], taxonomy, TagSettings(min_score=0.05, max_tags=5))
+        assert article.tags == tag_text(title, text, taxonomy, min_score=0.05, max_tags=5)
+
+
 def test_tag_articles_adds_source_defaults(taxonomy) -> None:
     sports = _article(MATCH_REPORT, ("sport", "local"))
     plain = _article("Nothing much happened today.", ("local",))
