@@ -56,10 +56,12 @@ _CREDIT_FILLER = frozenset({
 _CREDIT_PUNCT = re.compile(r"[-\u2014\u2013/,&():;.|+\s]+")
 _ADVERT = frozenset({"advertisement", "advertisement:", "sponsored content", "ad", "scroll to continue"})
 # A paragraph that is nothing but unrendered WordPress shortcodes with attributes ('[time-brightcove
-# not-tgx="true"]', '[caption id="attachment_7"]'): markup a site's feed or page let through, not words of the
-# article. A bracketed word alone ('[dependencies]', a TOML table in a code sample) is no shortcode here.
+# not-tgx="true"]', '[caption id="attachment_7"]'), each maybe closed at once ('[video mp4="…"][/video]'): markup
+# a site's feed or page let through, not words of the article. A bracketed word alone ('[dependencies]', a TOML
+# table in a code sample) is no shortcode here.
 _QUOTES = "\"'\u201c\u201d\u2033"
-_SHORTCODE = re.compile(rf"(?:\[/?[a-z][\w-]*(?:\s+[\w-]+=[{_QUOTES}][^\]{_QUOTES}]*[{_QUOTES}])+\s*/?\]\s*)+")
+_SHORTCODE = re.compile(rf"(?:\[/?[a-z][\w-]*(?:\s+[\w-]+=[{_QUOTES}][^\]{_QUOTES}]*[{_QUOTES}])+\s*/?\]\s*"
+                        r"(?:\[/[a-z][\w-]*\]\s*)*)+")
 # The line a blog's feed puts under each post (WordPress with Yoast SEO, in English and German): "The post
 # <title> appeared first on <site>." (other plugins: "first appeared on"). It is no part of the article, and
 # the feed's text stands in for a page.

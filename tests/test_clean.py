@@ -1080,3 +1080,17 @@ def test_html_title_kept_when_the_page_bears_it_out(head: str, heading: str, tit
 def test_html_title_keeps_a_headline_that_only_looks_like_the_site(url: str, head: str, heading: str,
                                                                    title: str) -> None:
     assert clean_html(_mill_page(head, heading), url=url).title == title
+
+
+def test_a_shortcode_pair_with_nothing_between_is_dropped_as_a_lone_shortcode_is() -> None:
+    # WordPress's editor writes a video or audio shortcode with its closing tag ('[video mp4="…"][/video]'); left
+    # unrendered in a feed's text, the pair stayed in the article as if it said it, while a lone one was dropped
+    paragraphs = ["The council approved a new cycle lane along the river road on Tuesday, after two years of "
+                  "consultation with residents, shop owners and the bus company.",
+                  "Work starts in March and should take four months; the road stays open to cars in one direction.",
+                  "[1] is how the council's planning file names the works; [/dependencies] ends that list.",
+                  "Shop owners said they feared losing parking, but the council promised twenty new spaces nearby."]
+    for markup in ('[video width="640" height="360" mp4="https://river.example/lane.mp4"][/video]',
+                   '[audio mp3="https://river.example/interview.mp3"][/audio] [time-brightcove not-tgx="true"]'):
+        text = "\n\n".join([paragraphs[0], markup, *paragraphs[1:]])
+        assert clean_text("Cycle lane approved\n\n" + text).text.split("\n\n") == paragraphs

@@ -89,7 +89,7 @@ _MD_RULE = re.compile(r"^(?:[-*_=]\s*){3,}$")
 _MD_REF_DEFINITION = re.compile(r"^\[[^\]]+\]:\s*\S+.*$")
 _MD_IMAGE = re.compile(r"!\[([^\]]*)\]\([^)]*\)")
 _MD_LINK = re.compile(r"\[([^\]\n]+)\]\((?:[^()\s]|\([^()\s]*\))*(?:\s+\"[^\"]*\")?\)")
-_MD_REF_LINK = re.compile(r"\[([^\]\n]+)\]\[[^\]\n]*\]")
+_MD_REF_LINK = re.compile(r"\[([^\]\n]+)\]\[(?!/)[^\]\n]*\]")  # '[video mp4="…"][/video]' is a shortcode's pair
 _MD_STRONG = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1")
 _MD_STAR = re.compile(r"(?<![\w*])\*(?=[^\s*])([^*\n]+?)(?<=[^\s*])\*(?![\w*])")
 _MD_UNDERSCORE = re.compile(r"(?<![\w_])_(?=[^\s_])([^_\n]+?)(?<=[^\s_])_(?![\w_])")
