@@ -1094,3 +1094,20 @@ def test_a_shortcode_pair_with_nothing_between_is_dropped_as_a_lone_shortcode_is
                    '[audio mp3="https://river.example/interview.mp3"][/audio] [time-brightcove not-tgx="true"]'):
         text = "\n\n".join([paragraphs[0], markup, *paragraphs[1:]])
         assert clean_text("Cycle lane approved\n\n" + text).text.split("\n\n") == paragraphs
+
+
+def test_a_feed_text_of_two_paragraphs_escaped_twice_is_read_as_its_markup() -> None:
+    # a JSON Feed's content_html escaped twice was read as its markup only when it held three closing tags or
+    # more: a post of two plain paragraphs was stored as '<p>The council approved … </p> <p>Work starts …</p>'
+    paragraphs = [FERRY_LEAD + " " + FERRY_BODY[0], FERRY_BODY[1]]
+    escaped = "".join(f"&lt;p&gt;{p}&lt;/p&gt;\n" for p in paragraphs)
+    doc = _doc(escaped.encode(), "https://ferry.example/fares", "text/html", feed_content=escaped,
+               feed_title="Ferry fares to rise in April", url="https://ferry.example/fares")
+    [(_, article)], rejects = clean_documents([doc], CleanSettings(min_words=5))
+    assert not rejects and article.text.split("\n\n") == paragraphs
+    # a feed's plain text that speaks of tags, escaped once as HTML asks, keeps them as words
+    about = ("&lt;p&gt; opens a paragraph and &lt;/p&gt; closes it; " + FERRY_LEAD)
+    doc = _doc(about.encode(), "https://ferry.example/tags", "text/html", feed_content=about,
+               feed_title="Tags", url="https://ferry.example/tags")
+    [(_, article)], rejects = clean_documents([doc], CleanSettings(min_words=5))
+    assert article.text.startswith("<p> opens a paragraph and </p> closes it; ")

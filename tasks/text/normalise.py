@@ -102,6 +102,7 @@ _HTML_START = re.compile(
 _FRAGMENT_DROP = re.compile(r"<(script|style|noscript)\b.*?</\1\s*>|<!--.*?-->", re.I | re.S)
 _FRAGMENT_BREAK = re.compile(r"<br\s*/?>|</(?:p|div|li|h[1-6]|blockquote|tr|section|article)\s*>", re.I)
 _TAG = re.compile(r"</?[a-zA-Z][^>]*>")
+_CLOSING_TAG_END = re.compile(r"</[a-zA-Z][\w-]*\s*>\s*$")  # a fragment of markup ends so, as it opens with a tag
 _HTML_BLOCK_END = re.compile(r"</(?:p|div|article|section|body|html|li|h[1-6]|span|a)>", re.I)
 
 
@@ -298,7 +299,8 @@ def fragment_text(content: str) -> str:
     text of that markup."""
     if not _TAG.search(content):
         decoded = html.unescape(content)
-        return fragment_text(decoded) if decoded != content and looks_like_html(decoded) else decoded
+        markup = looks_like_html(decoded) or bool(_TAG.match(decoded.strip()) and _CLOSING_TAG_END.search(decoded))
+        return fragment_text(decoded) if decoded != content and markup else decoded
     text = _FRAGMENT_BREAK.sub("\n", _FRAGMENT_DROP.sub(" ", content))
     return html.unescape(_TAG.sub("", text))
 
