@@ -63,11 +63,14 @@ _QUOTES = "\"'\u201c\u201d\u2033"
 _SHORTCODE = re.compile(rf"(?:\[/?[a-z][\w-]*(?:\s+[\w-]+=[{_QUOTES}][^\]{_QUOTES}]*[{_QUOTES}])+\s*/?\]\s*"
                         r"(?:\[/[a-z][\w-]*\]\s*)*)+")
 # The line a blog's feed puts under each post (WordPress with Yoast SEO, in English and German): "The post
-# <title> appeared first on <site>." (other plugins: "first appeared on"). It is no part of the article, and
-# the feed's text stands in for a page.
+# <title> appeared first on <site>." It is no part of the article, and the feed's text stands in for a page.
+# Other plugins write "first appeared on", which is ordinary English ("The post office first appeared on the
+# river road in 1850"): that wording counts only when a site's name ends the line, up to six words each
+# capitalised or a domain ("… first appeared on Valley Voice.", "… on example.com.").
 MAX_FEED_NOTICE_WORDS = 40  # a longer paragraph is the article's own, whatever its words
-_FEED_NOTICE = re.compile(r"(?:The post|Der Beitrag) .+ (?:appeared first on|first appeared on|erschien zuerst auf) .+",
-                          re.S)
+_SITE_WORD = r"(?:[A-Z0-9][\w.&'\u2019-]*|[\w-]+\.[a-z]{2,}[\w./-]*)"
+_FEED_NOTICE = re.compile(r"(?:The post|Der Beitrag) .+ (?:(?:appeared first on|erschien zuerst auf) .+"
+                          rf"|first appeared on {_SITE_WORD}(?: {_SITE_WORD}){{0,5}}\.?)", re.S)
 _ISO_STAMP = re.compile(r"\b(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}(?::\d{2})?)(?:\.\d+)?(Z|[+-]\d{2}:?\d{2})")
 _HTML_DATE_PARAMS = {"extensive_search": False, "original_date": True}
 # Runs a chunk function over a batch (maybe in worker processes): (func, items, *args) -> results in order.

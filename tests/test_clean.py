@@ -821,6 +821,13 @@ def test_an_articles_own_closing_sentence_about_a_post_that_appeared_first_is_ke
     other = feed_text.decode("utf-8").replace("appeared first on", "first appeared on")  # other plugins' wording
     assert _paragraphs(clean_documents([dataclasses.replace(doc, raw=other.encode("utf-8"), feed_content=other)],
                                        CleanSettings())[0][0][1].text) == [FERRY_LEAD, *FERRY_BODY]
+    # that wording is ordinary English too: a feed text's own closing sentence ending on anything but a site's
+    # name stays (it was cut as the plugins' line)
+    for own in ("The post office first appeared on the river road in 1850, and the lane will run past it.",
+                "The post by the mayor first appeared on Facebook on Monday."):
+        text = "".join(f"<p>{p}</p>" for p in (FERRY_LEAD, *FERRY_BODY, own))
+        kept = clean_documents([dataclasses.replace(doc, raw=text.encode("utf-8"), feed_content=text)], CleanSettings())
+        assert _paragraphs(kept[0][0][1].text) == [FERRY_LEAD, *FERRY_BODY, own]
 
 
 def test_the_language_is_read_from_the_headline_and_the_text() -> None:
