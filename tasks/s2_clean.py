@@ -62,6 +62,10 @@ _ADVERT = frozenset({"advertisement", "advertisement:", "sponsored content", "ad
 _QUOTES = "\"'\u201c\u201d\u2033"
 _SHORTCODE = re.compile(rf"(?:\[/?[a-z][\w-]*(?:\s+[\w-]+=[{_QUOTES}][^\]{_QUOTES}]*[{_QUOTES}])+\s*/?\]\s*"
                         r"(?:\[/[a-z][\w-]*\]\s*)*)+")
+# A WordPress caption left unrendered, '[caption id="…"]<the image's caption>[/caption]', is the photo's words,
+# not the article's: it goes with its markup, and so does a shortcode opening a paragraph of the article's text.
+_CAPTION_BLOCK = re.compile(r"\[caption\b[^\]]*\].*?\[/caption\]\s*", re.S)
+_LEADING_MARKUP = re.compile(rf"(?:{_CAPTION_BLOCK.pattern}|{_SHORTCODE.pattern})+", re.S)
 # The line a blog's feed puts under each post (WordPress with Yoast SEO, in English and German): "The post
 # <title> appeared first on <site>." It is no part of the article, and the feed's text stands in for a page.
 # Other plugins write "first appeared on", which is ordinary English ("The post office first appeared on the
@@ -254,10 +258,16 @@ def _trim_tail(paras: list[str], found: _Found, rules: _Rules, drop_lists: bool,
             return paras[:end]
 
 
+def _without_leading_markup(paragraph: str) -> str:
+    """A paragraph without the unrendered shortcodes and captions that open it ('' when that is all it is)."""
+    markup = _LEADING_MARKUP.match(paragraph) if paragraph.startswith("[") else None
+    return paragraph[markup.end():].lstrip() if markup else paragraph
+
+
 def _strip_once(paras: list[str], found: _Found, rules: _Rules, take_title: bool, drop_lists: bool,
                 feed_text: bool) -> list[str]:
     """One round of header and footer removal; depends only on the paragraphs, never on what was found."""
-    paras = [p for p in paras if p.lower() not in _ADVERT and not _SHORTCODE.fullmatch(p)]
+    paras = [p for p in map(_without_leading_markup, paras) if p and p.lower() not in _ADVERT]
     paras = _take_byline_after_lead(_take_header(paras, found, take_title), found)
     return _trim_tail(paras, found, rules, drop_lists, feed_text)
 

@@ -1103,6 +1103,21 @@ def test_a_shortcode_pair_with_nothing_between_is_dropped_as_a_lone_shortcode_is
         assert clean_text("Cycle lane approved\n\n" + text).text.split("\n\n") == paragraphs
 
 
+def test_a_caption_shortcode_and_a_shortcode_opening_a_paragraph_leave_the_text() -> None:
+    # '[caption id="…"]A photo of the lane[/caption]' (the photo's words, in its markup) and a shortcode opening a
+    # paragraph of the article ('[time-brightcove not-tgx="true"] Work starts …') stayed in the text as written
+    lead = ("The council approved a new cycle lane along the river road on Tuesday, after two years of "
+            "consultation with residents, shop owners and the bus company.")
+    rest = ["Work starts in March and should take four months; the road stays open to cars in one direction.",
+            "Shop owners said they feared losing parking, but the council promised twenty new spaces nearby."]
+    text = "\n\n".join([lead, '[caption id="attachment_7" align="alignnone" width="640"]<img src="lane.jpg"> '
+                          'The river road at dusk. Photo: River Council[/caption]',
+                          '[time-brightcove not-tgx="true"] ' + rest[0], rest[1],
+                          "[1] marks the council's planning file; [Reuters] and [sic] stay as written."])
+    assert clean_text("Cycle lane approved\n\n" + text).text.split("\n\n") == [
+        lead, *rest, "[1] marks the council's planning file; [Reuters] and [sic] stay as written."]
+
+
 def test_a_feed_text_of_two_paragraphs_escaped_twice_is_read_as_its_markup() -> None:
     # a JSON Feed's content_html escaped twice was read as its markup only when it held three closing tags or
     # more: a post of two plain paragraphs was stored as '<p>The council approved … </p> <p>Work starts …</p>'
