@@ -32,9 +32,9 @@ from prefect.runtime import deployment, flow_run  # noqa: E402
 from prefect.utilities.annotations import quote  # noqa: E402
 from prefect.states import Cancelled, Failed, State  # noqa: E402
 
-from config.settings import ConfigError  # noqa: E402
+from config.settings import ConfigError, with_overrides  # noqa: E402
 from flows import cli, stages  # noqa: E402
-from flows.runs import new_run_id, resolve_run, resolve_settings, setup_failure  # noqa: E402
+from flows.runs import new_run_id, resolve_run, setup_failure  # noqa: E402
 from flows.spread import Spread  # noqa: E402
 from tasks import s1_discover as discover  # noqa: E402
 from tasks.records import Article, InputCopy, Reject, RunCounts  # noqa: E402
@@ -152,13 +152,13 @@ def ingest(sources: list[str] | None = None, config_path: str | None = None,
     logger = get_run_logger()
     with contextlib.ExitStack() as cleanup:  # the connection closed, a dry run's scratch lake deleted
         try:
-            settings, taxonomy = resolve_run(config_path, sources, warehouse_path, allow_private_hosts)
+            configured, taxonomy = resolve_run(config_path, None, warehouse_path, allow_private_hosts)
+            settings = with_overrides(configured, sources=sources)  # a bad --source is said before the warehouse opens
             if not dry_run:  # the digest is written after the commit: its folder is checked before
                 lake.check_reports(settings.warehouse)
             con = _open_warehouse(settings.warehouse, dry_run, cleanup, logger.warning)
             if sources:  # a feed named by the URL a permanent redirect moved it to is its configured source
-                settings = resolve_settings(config_path, sources, warehouse_path, allow_private_hosts,
-                                            read.moved_feeds(con))
+                settings = with_overrides(configured, sources=sources, moved_feeds=read.moved_feeds(con))
         except (ConfigError, lake.WarehouseError) as exc:
             message = setup_failure(exc)
             logger.error("%s", message)

@@ -34,12 +34,10 @@ def setup_failure(exc: Exception) -> str:
 
 
 def resolve_settings(config_path: str | None, sources: list[str] | None = None, warehouse_path: str | None = None,
-                     allow_private_hosts: bool | None = None,
-                     moved_feeds: dict[str, tuple[str, str]] | None = None) -> Settings:
-    """Load the config and apply one run's overrides (raises ConfigError with a one-line reason); moved_feeds
-    (source -> (configured URL, URL it moved to), from the warehouse) lets a feed be named by its new URL."""
+                     allow_private_hosts: bool | None = None) -> Settings:
+    """Load the config and apply one run's overrides (raises ConfigError with a one-line reason)."""
     return with_overrides(load_settings(config_path), sources=sources, warehouse=warehouse_path,
-                          allow_private_hosts=allow_private_hosts, moved_feeds=moved_feeds)
+                          allow_private_hosts=allow_private_hosts)
 
 
 def resolve_run(config_path: str | None, sources: list[str] | None = None, warehouse_path: str | None = None,
